@@ -1,0 +1,101 @@
+/**
+ * The hyperparameters of a Llama-family model, as they are stored in GGUF metadata ("<arch>.block_count"...).
+ */
+export type Arch = "llama" | "qwen2";
+export const SUPPORTED_ARCHS: Arch[] = ["llama", "qwen2"];
+
+export interface ModelConfig {
+    arch: Arch;
+    vocabSize: number;
+    /** Model width (n_embd). */
+    dModel: number;
+    nLayers: number;
+    nHeads: number;
+    /** Key/value heads (grouped-query attention); equals nHeads for plain multi-head attention. */
+    nKvHeads: number;
+    /** Hidden size of the SwiGLU MLP (n_ff). */
+    dFF: number;
+    /** Training/inference context length stored in the GGUF. */
+    contextLength: number;
+    /** RoPE base frequency. Defaults to 10000. */
+    ropeTheta: number;
+    /** RMSNorm epsilon. Defaults to 1e-5. */
+    rmsEps: number;
+    /** Output head shares the token embedding (Qwen2.5-0.5B does); models sublab creates are untied. */
+    tiedEmbeddings: boolean;
+}
+
+export function headDim(c: ModelConfig): number {
+    return c.dModel / c.nHeads;
+}
+
+/** Fill defaults and check a config; throws naming the bad field. */
+export function resolveConfig(c: Partial<ModelConfig> & Pick<ModelConfig, "vocabSize" | "dModel" | "nLayers" | "nHeads">): ModelConfig {
+    const full: ModelConfig = {
+        arch: c.arch ?? "llama",
+        vocabSize: c.vocabSize,
+        dModel: c.dModel,
+        nLayers: c.nLayers,
+        nHeads: c.nHeads,
+        nKvHeads: c.nKvHeads ?? c.nHeads,
+        dFF: c.dFF ?? Math.round((c.dModel * 8) / 3 / 32) * 32,
+        contextLength: c.contextLength ?? 256,
+        ropeTheta: c.ropeTheta ?? 10000,
+        rmsEps: c.rmsEps ?? 1e-5,
+        tiedEmbeddings: c.tiedEmbeddings ?? false,
+    };
+    if (!SUPPORTED_ARCHS.includes(full.arch)) throw new Error(`config.arch: unsupported architecture "${full.arch}" (supported: ${SUPPORTED_ARCHS.join(", ")})`);
+    for (const k of ["vocabSize", "dModel", "nLayers", "nHeads", "nKvHeads", "dFF", "contextLength"] as const) {
+        if (!Number.isInteger(full[k]) || full[k] <= 0) throw new Error(`config.${k} must be a positive integer, got ${full[k]}`);
+    }
+    if (full.dModel % full.nHeads !== 0) throw new Error(`config.dModel (${full.dModel}) must be divisible by nHeads (${full.nHeads})`);
+    if (full.nHeads % full.nKvHeads !== 0) throw new Error(`config.nHeads (${full.nHeads}) must be a multiple of nKvHeads (${full.nKvHeads})`);
+    if (headDim(full) % 2 !== 0) throw new Error(`config: head dimension ${headDim(full)} must be even for RoPE`);
+    return full;
+}
+
+/** Parameter shapes in ggml order (ne[0] fastest), keyed by GGUF tensor name. */
+export function parameterShapes(c: ModelConfig): Map<string, number[]> {
+    const hd = headDim(c);
+    const m = new Map<string, number[]>();
+    m.set("token_embd.weight", [c.dModel, c.vocabSize]);
+    for (let l = 0; l < c.nLayers; l++) {
+        const b = `blk.${l}.`;
+        m.set(b + "attn_norm.weight", [c.dModel]);
+        m.set(b + "attn_q.weight", [c.dModel, c.nHeads * hd]);
+        m.set(b + "attn_k.weight", [c.dModel, c.nKvHeads * hd]);
+        m.set(b + "attn_v.weight", [c.dModel, c.nKvHeads * hd]);
+        if (c.arch === "qwen2") {
+            m.set(b + "attn_q.bias", [c.nHeads * hd]);
+            m.set(b + "attn_k.bias", [c.nKvHeads * hd]);
+            m.set(b + "attn_v.bias", [c.nKvHeads * hd]);
+        }
+        m.set(b + "attn_output.weight", [c.nHeads * hd, c.dModel]);
+        m.set(b + "ffn_norm.weight", [c.dModel]);
+        m.set(b + "ffn_gate.weight", [c.dModel, c.dFF]);
+        m.set(b + "ffn_up.weight", [c.dModel, c.dFF]);
+        m.set(b + "ffn_down.weight", [c.dFF, c.dModel]);
+    }
+    m.set("output_norm.weight", [c.dModel]);
+    if (!c.tiedEmbeddings) m.set("output.weight", [c.dModel, c.vocabSize]);
+    return m;
+}
+
+export function countParameters(c: ModelConfig): number {
+    let n = 0;
+    for (const ne of parameterShapes(c).values()) n += ne.reduce((a, b) => a * b, 1);
+    return n;
+}
+
+/** LoRA target module short names and the GGUF tensor each one adapts. */
+export const LORA_TARGETS = {
+    q: "attn_q",
+    k: "attn_k",
+    v: "attn_v",
+    o: "attn_output",
+    gate: "ffn_gate",
+    up: "ffn_up",
+    down: "ffn_down",
+} as const;
+export type LoraTarget = keyof typeof LORA_TARGETS;
+export const ALL_LORA_TARGETS = Object.keys(LORA_TARGETS) as LoraTarget[];

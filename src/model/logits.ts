@@ -1,0 +1,46 @@
+/**
+ * Inference through the engine's own graph: logits and log-probabilities at chosen positions. Used to check
+ * the engine against llama.cpp and by evaluation code that needs exact probabilities.
+ */
+import { GraphRunner, readF32 } from "../engine/graph.ts";
+import type { Model } from "./model.ts";
+
+/** Right-pad sequences to one length; returns flattened tokens and that length. */
+export function padBatch(seqs: ArrayLike<number>[], padId = 0): { tokens: Int32Array; seqLen: number } {
+    const seqLen = Math.max(...seqs.map((s) => s.length));
+    const tokens = new Int32Array(seqs.length * seqLen).fill(padId);
+    seqs.forEach((s, i) => tokens.set(Array.from(s), i * seqLen));
+    return { tokens, seqLen };
+}
+
+/**
+ * Logits after the last token of each sequence (the next-token distribution), one Float32Array of vocab size each.
+ */
+export function lastTokenLogits(model: Model, seqs: ArrayLike<number>[], runner = new GraphRunner(model.weights.g)): Float32Array[] {
+    const { tokens, seqLen } = padBatch(seqs);
+    const rows = Int32Array.from(seqs, (s, i) => i * seqLen + s.length - 1);
+    const V = model.config.vocabSize;
+    const flat = runner.run(
+        (b, newGraph) => {
+            const logits = model.graph().forward(b, { tokens, nSeq: seqs.length, seqLen, rows });
+            b.g.api.ggml_set_output(logits);
+            const graph = newGraph(false);
+            b.g.api.ggml_build_forward_expand(graph, logits);
+            return { graph, out: logits };
+        },
+        (logits, b) => readF32(b.g, logits),
+    );
+    return seqs.map((_, i) => flat.slice(i * V, (i + 1) * V));
+}
+
+/** log softmax of a logits vector, in float64 for accuracy. */
+export function logSoftmax(logits: ArrayLike<number>): Float64Array {
+    let max = -Infinity;
+    for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]);
+    let sum = 0;
+    for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
+    const lse = max + Math.log(sum);
+    const out = new Float64Array(logits.length);
+    for (let i = 0; i < logits.length; i++) out[i] = logits[i] - lse;
+    return out;
+}
