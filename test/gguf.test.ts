@@ -47,10 +47,10 @@ function randomValues(n: number, seed: number, scale = 10): Float32Array {
 
 /** Little-endian byte builder for GGUF files made by hand, independently of the writer. */
 class Bytes {
-    private parts: Buffer[] = [];
+    private parts: Uint8Array[] = [];
     private size = 0;
 
-    raw(b: Buffer): this {
+    raw(b: Uint8Array): this {
         this.parts.push(b);
         this.size += b.length;
         return this;
@@ -84,7 +84,7 @@ interface HandTensor {
 }
 
 /** A v3 file with the given raw metadata, one tensor per entry at consecutive 32-aligned offsets, and `data`. */
-function handMadeGGUF(tensors: HandTensor[], data: Buffer, kvCount = 0, kvBytes = Buffer.alloc(0)): Buffer {
+function handMadeGGUF(tensors: HandTensor[], data: Uint8Array, kvCount = 0, kvBytes: Uint8Array = new Uint8Array(0)): Buffer {
     const b = new Bytes().raw(Buffer.from("GGUF")).u32(3).u64(tensors.length).u64(kvCount).raw(kvBytes);
     tensors.forEach((t, i) => {
         b.str(t.name).u32(t.ne.length);
@@ -100,7 +100,7 @@ function writeHandMade(label: string, bytes: Buffer): string {
     return path;
 }
 
-/** Sets of f16 bits as f32 (f16 bits -> value) via the exported converter. */
+/** Single-value wrappers around the exported array converters. */
 const halfToFloat = (bits: number) => f16ToF32(Uint16Array.of(bits))[0];
 const floatToHalf = (x: number) => f32ToF16(Float32Array.of(x))[0];
 
@@ -205,6 +205,20 @@ describe("metadata", () => {
     it.each(entries)("round trips %s", (key, kv, expected) => {
         expect(file.metadata.get(key)).toEqual({ ...kv, value: expected });
         expect(getMeta(file, key)).toEqual(expected);
+    });
+
+    it("round trips metadata larger than the reader's chunk and the writer's initial buffer", () => {
+        const tokens = Array.from({ length: 100_000 }, (_, i) => `tok${i}`);
+        const long = "λ".repeat(1_500_000); // 3 MB of UTF-8 in one string
+        const big = tmpFile("meta-big");
+        const data = randomValues(40, 5);
+        writeGGUF(big, [["tokens", kvStringArray(tokens)], ["long", kvString(long)]], [
+            { name: "after", ne: [40], type: GGMLType.F32, data },
+        ]);
+        const read = readGGUF(big);
+        expect(getMeta(read, "tokens")).toEqual(tokens);
+        expect(getMeta<string>(read, "long") === long).toBe(true);
+        expect(readTensorF32(read, "after")).toEqual(data);
     });
 
     it("getMetaRequired names the missing key and the file", () => {
@@ -338,6 +352,12 @@ describe("errors", () => {
     it("a tensor whose data runs past the end of the file fails", () => {
         const path = writeHandMade("short", handMadeGGUF([{ name: "big", ne: [1000], type: GGMLType.F32 }], Buffer.alloc(16)));
         expect(() => readGGUF(path)).toThrow(`truncated GGUF file: ${path} (data of tensor "big"`);
+    });
+
+    it("duplicate tensor names fail", () => {
+        const twice = [0, 1].map(() => ({ name: "dup", ne: [4], type: GGMLType.F32 }));
+        const path = writeHandMade("dup", handMadeGGUF(twice, Buffer.alloc(48)));
+        expect(() => readGGUF(path)).toThrow(`duplicate tensor name "dup" in GGUF file ${path}`);
     });
 
     it("an unknown tensor type fails naming the tensor", () => {

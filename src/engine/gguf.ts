@@ -6,7 +6,8 @@
  *   n_kv × (string key | i32 value type | value)       where arrays are i32 elem type | u64 n | n × elem
  *   n_tensors × (string name | u32 n_dims | n_dims × i64 ne | i32 ggml type | u64 offset)
  *   zero padding to `alignment` | tensor data, each tensor padded to `alignment`
- * Strings are a u64 byte length followed by UTF-8 bytes (no terminator); bools are one byte.
+ * Strings are a u64 byte length followed by UTF-8 bytes (no terminator; invalid sequences decode
+ * to U+FFFD); bools are one byte.
  *
  * The reader only touches the bytes it needs (header and metadata through a small buffered cursor,
  * tensor data on demand), so multi-gigabyte models are fine. Tensor data is assumed to be in host
@@ -134,6 +135,14 @@ const GGML_TYPE_TRAITS: ReadonlyMap<GGMLType, GGMLTypeTraits> = new Map(
 /** ggml's name for a tensor type ("f32", "q8_0", "q4_K", ...), or "unknown(<id>)". */
 export function ggmlTypeName(type: number): string {
     return GGML_TYPE_TRAITS.get(type)?.name ?? `unknown(${type})`;
+}
+
+function alignUp(n: number, alignment: number): number {
+    return Math.ceil(n / alignment) * alignment;
+}
+
+function elementCount(ne: readonly number[]): number {
+    return ne.reduce((a, b) => a * b, 1);
 }
 
 /**
@@ -378,7 +387,7 @@ export function copyMetadata(file: GGUFFile, keep: (key: string) => boolean = ()
 // f16 / bf16 conversion
 // ---------------------------------------------------------------------------------------------
 
-/** IEEE binary16 bits to binary32 bits (exact; NaN payloads kept). */
+/** IEEE binary16 bits to binary32 bits (exact, NaN payloads included). */
 function halfBitsToFloatBits(h: number): number {
     const sign = (h & 0x8000) << 16;
     const exp = (h >> 10) & 0x1f;
@@ -428,20 +437,17 @@ function floatBitsToHalfBits(f: number): number {
     if (halfExp < -10) {
         return sign; // below half the smallest subnormal: rounds to zero
     }
-    // Subnormal result: value = (mant | implicit one) * 2^(halfExp - 14 - 10) ulps of 2^-24.
+    // Subnormal result, in units of 2^-24: (mant | implicit one) / 2^(14 - halfExp).
     return sign | shiftRoundEven(mant | 0x800000, 14 - halfExp);
 }
 
-let f16Table: Float32Array | undefined;
+/** All 65536 f16 values as f32, viewed as bits and as values; built on first use. */
+let f16Table: { bits: Uint32Array; values: Float32Array } | undefined;
 
-/** All 65536 f16 values as f32, built on first use. */
-function f16ToF32Table(): Float32Array {
+function f16ToF32Table(): { bits: Uint32Array; values: Float32Array } {
     if (!f16Table) {
-        f16Table = new Float32Array(0x10000);
-        const bits = new Uint32Array(f16Table.buffer);
-        for (let h = 0; h < 0x10000; h++) {
-            bits[h] = halfBitsToFloatBits(h);
-        }
+        const bits = Uint32Array.from({ length: 0x10000 }, (_, h) => halfBitsToFloatBits(h));
+        f16Table = { bits, values: new Float32Array(bits.buffer) };
     }
     return f16Table;
 }
@@ -458,10 +464,11 @@ export function f32ToF16(src: Float32Array): Uint16Array {
 
 /** Converts f16 bit patterns to f32 values (exact). */
 export function f16ToF32(src: Uint16Array): Float32Array {
-    const table = f16ToF32Table();
+    const table = f16ToF32Table().bits;
     const out = new Float32Array(src.length);
+    const outBits = new Uint32Array(out.buffer);
     for (let i = 0; i < src.length; i++) {
-        out[i] = table[src[i]];
+        outBits[i] = table[src[i]];
     }
     return out;
 }
@@ -552,7 +559,7 @@ class FileCursor {
     }
 
     string(what: string): string {
-        const length = this.safeInt(GGUFValueType.UINT64, `${what} length`);
+        const length = this.safeInt(GGUFValueType.UINT64, what);
         const at = this.take(length, what);
         return this.buf.toString("utf8", at, at + length);
     }
@@ -562,7 +569,7 @@ class FileCursor {
     }
 
     /** Throws a truncation error unless `n` more bytes remain. */
-    expect(n: number, what: string): void {
+    requireRemaining(n: number, what: string): void {
         if (this.pos + n > this.size) {
             throw truncatedError(this.path, what, this.pos, n, this.size);
         }
@@ -588,10 +595,11 @@ function readKV(cur: FileCursor, key: string): GGUFKV {
         throw new Error(`unsupported nested array for ${what} in GGUF file ${cur.path}`);
     }
     const count = cur.safeInt(GGUFValueType.UINT64, `${what} array length`);
-    cur.expect(count * minValueSize(arrayType), `${what} array of ${count} elements`);
+    cur.requireRemaining(count * minValueSize(arrayType), `${what} array of ${count} elements`);
     const value: GGUFScalar[] = [];
+    const elementWhat = `${what} array element`;
     for (let i = 0; i < count; i++) {
-        value.push(cur.value(arrayType, `${what}[${i}]`));
+        value.push(cur.value(arrayType, elementWhat));
     }
     return { type, arrayType, value };
 }
@@ -669,6 +677,20 @@ function readTensorInfo(cur: FileCursor, index: number, alignment: number): GGUF
     return { name, ne, type, offset, nbytes };
 }
 
+function readTensorInfos(cur: FileCursor, count: number, alignment: number): GGUFTensorInfo[] {
+    const tensors: GGUFTensorInfo[] = [];
+    const names = new Set<string>();
+    for (let i = 0; i < count; i++) {
+        const info = readTensorInfo(cur, i, alignment);
+        if (names.has(info.name)) {
+            throw new Error(`duplicate tensor name "${info.name}" in GGUF file ${cur.path}`);
+        }
+        names.add(info.name);
+        tensors.push(info);
+    }
+    return tensors;
+}
+
 function checkTensorBounds(file: GGUFFile, fileSize: number): void {
     for (const t of file.tensors) {
         const start = file.dataOffset + t.offset;
@@ -691,10 +713,7 @@ export function readGGUF(path: string): GGUFFile {
         const { version, tensorCount, kvCount } = readHeader(cur);
         const metadata = readMetadata(cur, kvCount);
         const alignment = alignmentOf(metadata.get(GGUF_KEY_ALIGNMENT), `GGUF file ${path}`);
-        const tensors: GGUFTensorInfo[] = [];
-        for (let i = 0; i < tensorCount; i++) {
-            tensors.push(readTensorInfo(cur, i, alignment));
-        }
+        const tensors = readTensorInfos(cur, tensorCount, alignment);
         const dataOffset = tensorCount > 0 ? alignUp(cur.pos, alignment) : cur.pos;
         const file: GGUFFile = { path, version, metadata, tensors, alignment, dataOffset };
         checkTensorBounds(file, size);
@@ -729,13 +748,13 @@ export function readTensorBytes(file: GGUFFile, name: string): Buffer {
 /** Q8_0: blocks of an f16 scale followed by 32 int8 quants; x = scale * q. */
 function dequantizeQ8_0(bytes: Buffer): Float32Array {
     const { blockSize, typeSize } = GGML_TYPE_TRAITS.get(GGMLType.Q8_0)!;
-    const table = f16ToF32Table();
+    const scales = f16ToF32Table().values;
     const quants = new Int8Array(bytes.buffer, bytes.byteOffset, bytes.length);
     const blocks = bytes.length / typeSize;
     const out = new Float32Array(blocks * blockSize);
     for (let b = 0; b < blocks; b++) {
         const at = b * typeSize;
-        const scale = table[bytes.readUInt16LE(at)];
+        const scale = scales[bytes.readUInt16LE(at)];
         for (let j = 0; j < blockSize; j++) {
             out[b * blockSize + j] = scale * quants[at + 2 + j];
         }
@@ -771,14 +790,6 @@ export function readTensorF32(file: GGUFFile, name: string): Float32Array {
 // ---------------------------------------------------------------------------------------------
 // Writing
 // ---------------------------------------------------------------------------------------------
-
-function alignUp(n: number, alignment: number): number {
-    return Math.ceil(n / alignment) * alignment;
-}
-
-function elementCount(ne: readonly number[]): number {
-    return ne.reduce((a, b) => a * b, 1);
-}
 
 /** A growable little-endian byte buffer for the header and metadata. */
 class ByteSink {
