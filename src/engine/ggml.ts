@@ -151,7 +151,14 @@ export interface Ggml {
     strides(t: Tensor): number[];
     /** ggml_type id of a tensor. */
     typeOf(t: Tensor): number;
+    /**
+     * Mark or unmark a persistent tensor as trainable. ggml only has ggml_set_param (set); a store's tensors
+     * outlive one training run, so the flag must also be clearable.
+     */
+    setParam(t: Tensor, on: boolean): void;
 }
+
+const GGML_TENSOR_FLAG_PARAM = 4;
 
 let loaded: Ggml | undefined;
 
@@ -255,6 +262,9 @@ export function getGgml(opts: GgmlOptions = {}): Ggml {
         buffer: "void *",
         ne: koffi.array("int64_t", 4),
         nb: koffi.array("size_t", 4),
+        op: "int",
+        op_params: koffi.array("int32_t", 16),
+        flags: "int32_t",
     });
 
     const base = koffi.load(path.join(dir, "libggml-base.so"));
@@ -304,6 +314,11 @@ export function getGgml(opts: GgmlOptions = {}): Ggml {
         shape: (t) => Array.from((koffi.decode(t, tensorHeadType!) as { ne: number[] }).ne, Number),
         strides: (t) => Array.from((koffi.decode(t, tensorHeadType!) as { nb: number[] }).nb, Number),
         typeOf: (t) => (koffi.decode(t, tensorHeadType!) as { type: number }).type,
+        setParam(t, on) {
+            const flags = (koffi.decode(t, tensorHeadType!) as { flags: number }).flags;
+            const next = on ? flags | GGML_TENSOR_FLAG_PARAM : flags & ~GGML_TENSOR_FLAG_PARAM;
+            koffi.encode(t, koffi.offsetof(tensorHeadType!, "flags"), "int32_t", next);
+        },
     };
     g.setThreads(opts.threads ?? defaultThreads());
     loaded = g;

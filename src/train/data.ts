@@ -1,0 +1,315 @@
+/**
+ * Training data: JSONL rows in, token sequences with a loss mask out.
+ *
+ * A row is one of two shapes, one JSON object per line (blank lines are skipped):
+ *   {"prompt": "List 3 numbers", "completion": "4, 8, 15"}               a chat turn (optional "system")
+ *   {"text": "plain text to model"}                                       plain language modelling
+ *
+ * A chat row is rendered with the model's OWN chat template (node-llama-cpp's resolveChatWrapper on the
+ * model), as a user turn followed by a model turn whose response is the completion. Only the completion
+ * and the token(s) that close the model turn are trained: the model learns to answer and to stop, not to
+ * predict the prompt. A system message is written only when the row has "system"; node-llama-cpp's long
+ * default system prompt is never added.
+ */
+import fs from "node:fs";
+import {
+    getLlama,
+    LlamaLogLevel,
+    resolveChatWrapper,
+    type ChatHistoryItem,
+    type ChatWrapper,
+    type LlamaModel,
+    type LlamaText,
+    type Token,
+} from "node-llama-cpp";
+
+export type ChatRow = { prompt: string; completion: string; system?: string };
+export type TextRow = { text: string };
+export type TrainRow = ChatRow | TextRow;
+
+/** One tokenized training sequence. */
+export interface TrainExample {
+    tokens: Int32Array;
+    /**
+     * `targetMask[j] = 1` when token j is a training target: the model is trained to predict tokens[j] from
+     * tokens[0..j-1]. `targetMask[0]` is always 0 (nothing precedes it).
+     */
+    targetMask: Uint8Array;
+}
+
+export interface TokenizeTrainingOptions {
+    /**
+     * Longest sequence in tokens; longer rows are cut at the end (a warning counts them).
+     * Defaults to the model's training context length from the GGUF (`<arch>.context_length`).
+     */
+    maxTokens?: number;
+    /** Where the one truncation warning goes. Defaults to `console.warn`. */
+    warn?: (message: string) => void;
+}
+
+const CHAT_KEYS = new Set(["prompt", "completion", "system"]);
+
+/**
+ * Parses JSONL text into rows; `source` names the file in errors, which read
+ * `${source}:${lineNumber}: <what is wrong>`.
+ */
+export function parseTrainingJsonl(text: string, source: string): TrainRow[] {
+    const rows: TrainRow[] = [];
+    const lines = text.split(/\r?\n/);
+    for (let i = 0; i < lines.length; i++) {
+        const line = lines[i]!;
+        if (line.trim() === "") continue;
+        try {
+            rows.push(parseTrainingRow(line));
+        } catch (err) {
+            throw new Error(`${source}:${i + 1}: ${(err as Error).message}`);
+        }
+    }
+    if (rows.length === 0) throw new Error(`${source}: no rows (the file is empty or only blank lines)`);
+    return rows;
+}
+
+/** Reads a JSONL training file; see {@link parseTrainingJsonl} for the row shapes and errors. */
+export function readTrainingJsonl(path: string): TrainRow[] {
+    let text: string;
+    try {
+        text = fs.readFileSync(path, "utf8");
+    } catch (err) {
+        throw new Error(`${path}: cannot read training data (${(err as Error).message})`);
+    }
+    return parseTrainingJsonl(text, path);
+}
+
+/** Checks one JSONL line; throws an Error saying what is wrong (without the file and line prefix). */
+export function parseTrainingRow(line: string): TrainRow {
+    let value: unknown;
+    try {
+        value = JSON.parse(line);
+    } catch (err) {
+        throw new Error(`invalid JSON (${(err as Error).message})`);
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        throw new Error(`expected a JSON object, got ${describeJsonType(value)}`);
+    }
+    const obj = value as Record<string, unknown>;
+    if ("text" in obj) {
+        if ("prompt" in obj || "completion" in obj) {
+            throw new Error(`a row has either "text" or "prompt"/"completion", not both`);
+        }
+        rejectUnknownKeys(obj, new Set(["text"]));
+        return { text: requireNonBlankString(obj, "text") };
+    }
+    rejectUnknownKeys(obj, CHAT_KEYS);
+    if (!("prompt" in obj) && !("completion" in obj)) {
+        throw new Error(`expected {"prompt", "completion"} or {"text"}, got neither`);
+    }
+    const row: ChatRow = {
+        prompt: requireNonBlankString(obj, "prompt"),
+        completion: requireNonBlankString(obj, "completion"),
+    };
+    if ("system" in obj) {
+        if (typeof obj.system !== "string") {
+            throw new Error(`"system" must be a string, got ${describeJsonType(obj.system)}`);
+        }
+        row.system = obj.system;
+    }
+    return row;
+}
+
+function rejectUnknownKeys(obj: Record<string, unknown>, allowed: Set<string>): void {
+    for (const key of Object.keys(obj)) {
+        if (!allowed.has(key)) {
+            throw new Error(
+                `unknown key ${JSON.stringify(key)} (a row is {"prompt", "completion", "system"?} or {"text"})`,
+            );
+        }
+    }
+}
+
+function requireNonBlankString(obj: Record<string, unknown>, key: string): string {
+    if (!(key in obj)) throw new Error(`missing "${key}"`);
+    const v = obj[key];
+    if (typeof v !== "string") throw new Error(`"${key}" must be a string, got ${describeJsonType(v)}`);
+    if (v.trim() === "") throw new Error(`empty "${key}"`);
+    return v;
+}
+
+function describeJsonType(v: unknown): string {
+    if (v === null) return "null";
+    if (Array.isArray(v)) return "an array";
+    return `a ${typeof v}`;
+}
+
+/**
+ * The chat histories a chat row is rendered from:
+ * - `prompt`: the user turn and an empty model turn: the template up to where the answer starts;
+ * - `full`: the model turn holding the completion (templates leave the LAST model turn open);
+ * - `closed`: `full` followed by another user turn, so the template writes what closes the model turn.
+ * A system message comes first only when the row has `system`.
+ */
+export function formatChatForTraining(row: ChatRow): {
+    prompt: ChatHistoryItem[];
+    full: ChatHistoryItem[];
+    closed: ChatHistoryItem[];
+} {
+    const head: ChatHistoryItem[] = [];
+    if (row.system !== undefined) head.push({ type: "system", text: row.system });
+    head.push({ type: "user", text: row.prompt });
+    const full: ChatHistoryItem[] = [...head, { type: "model", response: [row.completion] }];
+    return {
+        prompt: [...head, { type: "model", response: [] }],
+        full,
+        closed: [...full, { type: "user", text: "Next." }],
+    };
+}
+
+/**
+ * Tokenizes rows for training with the tokenizer and chat template of the GGUF at `modelPath` (loaded
+ * vocab-only). Text rows: BOS (when the model prepends one) + text + EOS (when the model has one), every
+ * token after the first a target. Chat rows: see the module comment; the boundary between prompt and
+ * completion is checked to be a token boundary, and a row where it is not fails naming the row.
+ */
+export async function tokenizeTrainingRows(
+    modelPath: string,
+    rows: TrainRow[],
+    opts: TokenizeTrainingOptions = {},
+): Promise<TrainExample[]> {
+    const llama = await getLlama({
+        gpu: process.env.SUBLAB_GPU === "auto" ? "auto" : false,
+        build: "never",
+        logLevel: LlamaLogLevel.error,
+    });
+    const model = await llama.loadModel({ modelPath, vocabOnly: true });
+    try {
+        const maxTokens = resolveMaxTokens(model, modelPath, opts.maxTokens);
+        let chatWrapper: ChatWrapper | undefined;
+        const examples: TrainExample[] = [];
+        let truncated = 0;
+        let dropped = 0;
+        for (let i = 0; i < rows.length; i++) {
+            const row = rows[i]!;
+            let example: TrainExample;
+            if ("text" in row) {
+                example = tokenizeTextRow(model, row.text);
+            } else {
+                chatWrapper ??= resolveChatWrapper(model);
+                example = tokenizeChatRow(model, chatWrapper, row, i);
+            }
+            if (example.tokens.length > maxTokens) {
+                truncated++;
+                example = { tokens: example.tokens.slice(0, maxTokens), targetMask: example.targetMask.slice(0, maxTokens) };
+                // A row cut inside its prompt has nothing left to learn from; an all-zero mask would only
+                // dilute a batch, so it is left out (and counted).
+                if (!example.targetMask.includes(1)) {
+                    dropped++;
+                    continue;
+                }
+            }
+            examples.push(example);
+        }
+        if (truncated > 0) {
+            (opts.warn ?? console.warn)(
+                `${truncated} of ${rows.length} training rows were longer than ${maxTokens} tokens and were cut at the end` +
+                    (dropped > 0 ? `; ${dropped} of them had no completion tokens left and were left out` : ""),
+            );
+        }
+        return examples;
+    } finally {
+        await model.dispose();
+    }
+}
+
+function resolveMaxTokens(model: LlamaModel, modelPath: string, requested: number | undefined): number {
+    // A vocab-only model reports trainContextSize 0, so the GGUF metadata is read as well.
+    const fromModel = model.trainContextSize || model.fileInsights.trainContextSize;
+    const maxTokens = requested ?? fromModel;
+    if (maxTokens === undefined || !Number.isInteger(maxTokens) || maxTokens < 2) {
+        const hint = requested === undefined ? ` (${modelPath} has no usable context length; pass maxTokens)` : "";
+        throw new Error(`maxTokens must be an integer >= 2, got ${maxTokens}${hint}`);
+    }
+    return maxTokens;
+}
+
+function tokenizeTextRow(model: LlamaModel, text: string): TrainExample {
+    const tokens: Token[] = [];
+    if (model.tokens.shouldPrependBosToken && model.tokens.bos !== null) tokens.push(model.tokens.bos);
+    tokens.push(...model.tokenize(text, false));
+    if (model.tokens.eos !== null) tokens.push(model.tokens.eos);
+    const targetMask = new Uint8Array(tokens.length).fill(1);
+    targetMask[0] = 0;
+    return { tokens: Int32Array.from(tokens), targetMask };
+}
+
+/**
+ * Renders a chat row with the model's template and masks everything but the completion and the
+ * end-of-turn token(s). `rowIndex` (0-based) names the row in errors.
+ */
+export function tokenizeChatRow(model: LlamaModel, chatWrapper: ChatWrapper, row: ChatRow, rowIndex: number): TrainExample {
+    const histories = formatChatForTraining(row);
+    const render = (chatHistory: ChatHistoryItem[]) => chatWrapper.generateContextState({ chatHistory });
+    const prompt = render(histories.prompt).contextText.tokenize(model.tokenizer);
+    const fullState = render(histories.full);
+    const full = fullState.contextText.tokenize(model.tokenizer);
+    if (!isTokenPrefix(prompt, full) || full.length === prompt.length) {
+        throw new Error(
+            `training row ${rowIndex + 1} (prompt ${JSON.stringify(truncateForMessage(row.prompt))}): ` +
+                `with the ${chatWrapper.wrapperName} chat template the prompt's tokens are not a prefix of ` +
+                `prompt + completion, so the completion's tokens cannot be told apart ` +
+                `(often whitespace at the start of the completion, or a template that renders the last answer ` +
+                `differently, e.g. with a thinking block)`,
+        );
+    }
+    const endOfTurn = findEndOfTurnTokens(model, chatWrapper, histories.closed, full, fullState.stopGenerationTriggers);
+    const tokens = Int32Array.from([...full, ...endOfTurn]);
+    const targetMask = new Uint8Array(tokens.length);
+    targetMask.fill(1, prompt.length);
+    return { tokens, targetMask };
+}
+
+/**
+ * The token(s) that close the model turn, i.e. what the model must emit so that generation stops.
+ * Templates leave the last model turn open, so the history is rendered again with a user turn after it,
+ * and the shortest of the template's stop triggers made only of special tokens (`<|im_end|>`,
+ * `<|eot_id|>`, `</s>`...) that follows the completion there is the answer. Special tokens never merge
+ * with the text before them, so this is found the same way in every row. Templates that close a turn
+ * with plain text (node-llama-cpp's General wrapper for a model without a chat template: "\n\n### Human")
+ * get the model's EOT token, else its EOS token, in every row instead: both are end-of-generation tokens,
+ * on which node-llama-cpp and llama.cpp stop generating.
+ */
+function findEndOfTurnTokens(
+    model: LlamaModel,
+    chatWrapper: ChatWrapper,
+    closedHistory: ChatHistoryItem[],
+    full: Token[],
+    stopTriggers: readonly LlamaText[],
+): Token[] {
+    const closed = chatWrapper.generateContextState({ chatHistory: closedHistory }).contextText.tokenize(model.tokenizer);
+    if (isTokenPrefix(full, closed)) {
+        const tail = closed.slice(full.length);
+        let best: Token[] | undefined;
+        for (const trigger of stopTriggers) {
+            if (trigger.values.some((v) => typeof v === "string")) continue; // plain text, not a special token
+            const t = trigger.tokenize(model.tokenizer);
+            if (t.length > 0 && isTokenPrefix(t, tail) && (best === undefined || t.length < best.length)) best = t;
+        }
+        if (best !== undefined) return best;
+        if (tail.length > 0 && model.isEogToken(tail[0])) return [tail[0]!];
+    }
+    const fallback = model.tokens.eot ?? model.tokens.eos;
+    if (fallback === null) {
+        throw new Error(
+            `the ${chatWrapper.wrapperName} chat template closes a turn with no special token and the model has no EOT/EOS token`,
+        );
+    }
+    return [fallback];
+}
+
+function isTokenPrefix(prefix: readonly Token[], tokens: readonly Token[]): boolean {
+    if (prefix.length > tokens.length) return false;
+    for (let i = 0; i < prefix.length; i++) if (prefix[i] !== tokens[i]) return false;
+    return true;
+}
+
+function truncateForMessage(text: string, max = 60): string {
+    return text.length <= max ? text : `${text.slice(0, max)}...`;
+}

@@ -1,0 +1,368 @@
+/**
+ * The training loop: our own ggml graph (forward, backward, clipping, AdamW) built per step, so that it has
+ * none of llama_opt_epoch's limits (ENGINE.md): completion-only loss masks, soft-label targets, trainable
+ * embeddings, LoRA, gradient clipping, any sequence length, and checkpoints that hold the optimizer state.
+ */
+import fs from "node:fs";
+import { createHash } from "node:crypto";
+import type { Ptr, Tensor } from "../engine/ggml.ts";
+import { GGMLType, getMeta, kvString, kvU32, readGGUF, readTensorF32, writeGGUF, type GGUFKV } from "../engine/gguf.ts";
+import { GraphRunner, readF32, type GraphBuilder } from "../engine/graph.ts";
+import { TensorStore } from "../engine/store.ts";
+import type { Model } from "../model/model.ts";
+import { subRng } from "../util/rng.ts";
+import { learningRate, type ScheduleKind } from "./schedule.ts";
+
+export interface TrainExample {
+    tokens: Int32Array;
+    /** targetMask[j] = 1 when tokens[j] is predicted (from tokens[0..j-1]) and counts in the loss. */
+    targetMask: Uint8Array;
+    /**
+     * Soft targets for logit distillation: one probability distribution over the vocabulary per target
+     * position, in the order of the mask's ones (nTargets x vocab). Without it the targets are the tokens.
+     */
+    soft?: Float32Array;
+}
+
+export interface TrainOptions {
+    /** "lora" trains the adapter attached to the model (model.addLora first); "full" trains the weights. */
+    mode: "full" | "lora";
+    /** In full mode, which weights are trained. Defaults to all (embeddings included). */
+    trainable?: (name: string) => boolean;
+    lr: number;
+    /** Defaults to 5 (the paper's open-model recipe). */
+    warmupSteps?: number;
+    /** Defaults to "linear". */
+    schedule?: ScheduleKind;
+    /** Defaults to 0.9. */
+    beta1?: number;
+    /** Defaults to 0.999. */
+    beta2?: number;
+    /** Defaults to 1e-8. */
+    eps?: number;
+    /** Decoupled weight decay. Defaults to 0. */
+    weightDecay?: number;
+    /** Global gradient-norm clip; 0 turns it off. Defaults to 1.0. */
+    gradClip?: number;
+    /** Sequences per optimizer step. Defaults to 8. */
+    batchSize?: number;
+    /** Defaults to 1. */
+    epochs?: number;
+    /** Stop after this many optimizer steps in total (the schedule still spans all epochs unless it is smaller). */
+    maxSteps?: number;
+    /** Seeds the data order. Defaults to 42. */
+    seed?: number;
+    /** A checkpoint file: resumed from when it exists (and matches this run), written every checkpointEvery steps. */
+    checkpointPath?: string;
+    /** Defaults to 50. */
+    checkpointEvery?: number;
+    /** Stop cleanly (checkpoint written) once aborted. */
+    signal?: AbortSignal;
+    onStep?: (s: StepInfo) => void;
+}
+
+export interface StepInfo {
+    step: number;
+    totalSteps: number;
+    epoch: number;
+    loss: number;
+    gradNorm: number;
+    lr: number;
+    /** Tokens in this step's sequences (padding excluded). */
+    tokens: number;
+    stepMs: number;
+}
+
+export interface TrainResult {
+    losses: number[];
+    steps: number;
+    totalSteps: number;
+    /** The step training resumed from (0 for a fresh run). */
+    resumedFrom: number;
+    interrupted: boolean;
+    tokensPerSecond: number;
+    computeBufferBytes: number;
+}
+
+const CHECKPOINT_FORMAT = "sublab-train-checkpoint";
+const CHECKPOINT_VERSION = 1;
+
+/** Which tensors a run trains, in a fixed order. */
+function trainableTensors(model: Model, opts: TrainOptions): { store: TensorStore; names: string[] } {
+    if (opts.mode === "lora") {
+        if (!model.lora) throw new Error("mode 'lora' needs a LoRA adapter: call model.addLora(spec, seed) first");
+        return { store: model.lora.store, names: model.lora.store.names() };
+    }
+    const names = model.weights.names().filter(opts.trainable ?? (() => true));
+    if (!names.length) throw new Error("no trainable weights selected");
+    return { store: model.weights, names };
+}
+
+/** Flat positions and targets of a batch; rows are the positions that predict each target. */
+function makeBatch(examples: TrainExample[], vocab: number) {
+    const T = Math.max(...examples.map((e) => e.tokens.length));
+    const B = examples.length;
+    const tokens = new Int32Array(B * T);
+    const rows: number[] = [];
+    const targets: number[] = [];
+    const softRows: { ex: TrainExample; i: number }[] = [];
+    let realTokens = 0;
+    examples.forEach((e, b) => {
+        if (e.targetMask.length !== e.tokens.length) throw new Error(`example ${b}: targetMask length ${e.targetMask.length} != tokens length ${e.tokens.length}`);
+        tokens.set(e.tokens, b * T);
+        realTokens += e.tokens.length;
+        let k = 0;
+        for (let j = 1; j < e.tokens.length; j++) {
+            if (!e.targetMask[j]) continue;
+            rows.push(b * T + j - 1);
+            targets.push(e.tokens[j]);
+            softRows.push({ ex: e, i: k++ });
+        }
+        if (e.soft && e.soft.length !== k * vocab) throw new Error(`example ${b}: soft targets hold ${e.soft.length} values, expected ${k} x ${vocab}`);
+    });
+    if (!rows.length) throw new Error("a batch has no target tokens (every targetMask is 0)");
+    const labels = new Float32Array(rows.length * vocab);
+    rows.forEach((_, r) => {
+        const { ex, i } = softRows[r];
+        if (ex.soft) labels.set(ex.soft.subarray(i * vocab, (i + 1) * vocab), r * vocab);
+        else labels[r * vocab + targets[r]] = 1;
+    });
+    return { tokens, T, B, rows: Int32Array.from(rows), labels, realTokens };
+}
+
+type Batch = ReturnType<typeof makeBatch>;
+
+/** Forward, cross-entropy on the batch's target rows, backward: the graph, the loss and each named tensor's gradient. */
+function buildLossAndGrads(
+    b: GraphBuilder,
+    newGraph: (grads: boolean) => Ptr,
+    model: Model,
+    batch: Batch,
+    lossGradAcc: Tensor,
+    store: TensorStore,
+    names: string[],
+) {
+    const a = b.g.api;
+    const logits = model.graph().forward(b, { tokens: batch.tokens, nSeq: batch.B, seqLen: batch.T, rows: batch.rows });
+    const labels = b.inputF32([model.config.vocabSize, batch.rows.length], batch.labels, "labels");
+    const lossT = a.ggml_cross_entropy_loss(b.ctx, logits, labels);
+    a.ggml_set_loss(lossT);
+    a.ggml_set_output(lossT);
+    const graph = newGraph(true);
+    a.ggml_build_forward_expand(graph, lossT);
+    const accs: (Tensor | null)[] = new Array(a.ggml_graph_n_nodes(graph)).fill(null);
+    accs[accs.length - 1] = lossGradAcc; // the loss is the last node; its gradient accumulator holds 1
+    a.ggml_build_backward_expand(b.ctx, graph, accs);
+    const grads = names.map((n) => {
+        const gr = a.ggml_graph_get_grad(graph, store.tensor(n));
+        if (!gr) throw new Error(`tensor ${n} gets no gradient: it does not affect the loss`);
+        return gr;
+    });
+    return { graph, lossT, grads };
+}
+
+/**
+ * The mean loss over a batch and the gradient of every trainable tensor (for tests and analysis; no update).
+ */
+export function lossAndGradients(model: Model, examples: TrainExample[], mode: TrainOptions["mode"], trainable?: (name: string) => boolean) {
+    const g = model.weights.g;
+    const { store, names } = trainableTensors(model, { mode, trainable, lr: 1 });
+    const batch = makeBatch(examples, model.config.vocabSize);
+    for (const n of names) g.setParam(store.tensor(n), true);
+    const lossGrad = new TensorStore([{ name: "loss_grad", ne: [1] }], g);
+    lossGrad.set("loss_grad", new Float32Array([1]));
+    const runner = new GraphRunner(g);
+    try {
+        return runner.run(
+            (b, newGraph) => {
+                const r = buildLossAndGrads(b, newGraph, model, batch, lossGrad.tensor("loss_grad"), store, names);
+                r.grads.forEach((gr) => b.g.api.ggml_set_output(gr));
+                return { graph: r.graph, out: r };
+            },
+            (r) => ({ loss: readF32(g, r.lossT)[0], grads: new Map(names.map((n, i) => [n, readF32(g, r.grads[i])])) }),
+        );
+    } finally {
+        for (const n of names) g.setParam(store.tensor(n), false);
+        runner.free();
+        lossGrad.free();
+    }
+}
+
+/** The mean loss over a batch (forward only). */
+export function batchLoss(model: Model, examples: TrainExample[]): number {
+    const g = model.weights.g;
+    const batch = makeBatch(examples, model.config.vocabSize);
+    const runner = new GraphRunner(g);
+    try {
+        return runner.run(
+            (b, newGraph) => {
+                const logits = model.graph().forward(b, { tokens: batch.tokens, nSeq: batch.B, seqLen: batch.T, rows: batch.rows });
+                const labels = b.inputF32([model.config.vocabSize, batch.rows.length], batch.labels, "labels");
+                const lossT = g.api.ggml_cross_entropy_loss(b.ctx, logits, labels);
+                const graph = newGraph(false);
+                g.api.ggml_build_forward_expand(graph, lossT);
+                return { graph, out: lossT };
+            },
+            (lossT) => readF32(g, lossT)[0],
+        );
+    } finally {
+        runner.free();
+    }
+}
+
+/** A fingerprint of everything that must match for a checkpoint to be resumed. */
+function runFingerprint(model: Model, names: string[], examples: TrainExample[], opts: TrainOptions): string {
+    const h = createHash("sha256");
+    const { signal: _s, onStep: _o, checkpointPath: _c, checkpointEvery: _e, maxSteps: _m, trainable: _t, ...rest } = opts;
+    h.update(JSON.stringify({ config: model.config, lora: model.lora?.spec, names, rest }));
+    for (const e of examples) {
+        h.update(new Uint8Array(e.tokens.buffer, e.tokens.byteOffset, e.tokens.byteLength));
+        h.update(e.targetMask);
+        if (e.soft) h.update(new Uint8Array(e.soft.buffer, e.soft.byteOffset, e.soft.byteLength));
+    }
+    return h.digest("hex").slice(0, 32);
+}
+
+/**
+ * Train `model` on `examples`. Deterministic for a seed on CPU (same thread count): same loss curve, same weights.
+ * With checkpointPath, an interrupted run resumes where it stopped and ends with the same weights.
+ */
+export async function train(model: Model, examples: TrainExample[], opts: TrainOptions): Promise<TrainResult> {
+    if (!examples.length) throw new Error("train: no examples");
+    if (!(opts.lr > 0)) throw new Error(`train: lr must be positive, got ${opts.lr}`);
+    const g = model.weights.g;
+    const a = g.api;
+    const V = model.config.vocabSize;
+    const batchSize = opts.batchSize ?? 8;
+    const epochs = opts.epochs ?? 1;
+    const seed = opts.seed ?? 42;
+    const clip = opts.gradClip ?? 1.0;
+    const [beta1, beta2, eps, wd] = [opts.beta1 ?? 0.9, opts.beta2 ?? 0.999, opts.eps ?? 1e-8, opts.weightDecay ?? 0];
+    const stepsPerEpoch = Math.ceil(examples.length / batchSize);
+    const totalSteps = Math.min(epochs * stepsPerEpoch, opts.maxSteps ?? Infinity);
+    const schedule = { lr: opts.lr, warmupSteps: opts.warmupSteps ?? 5, totalSteps, kind: opts.schedule };
+
+    const { store, names } = trainableTensors(model, opts);
+    // Trainable flags live on the persistent tensors: set exactly this run's set.
+    for (const s of [model.weights, model.lora?.store]) for (const n of s?.names() ?? []) g.setParam(s!.tensor(n), false);
+    for (const n of names) g.setParam(store.tensor(n), true);
+
+    const moments = new TensorStore(
+        names.flatMap((n) => [
+            { name: `adam_m.${n}`, ne: store.shape(n) },
+            { name: `adam_v.${n}`, ne: store.shape(n) },
+        ]),
+        g,
+    );
+    const lossGrad = new TensorStore([{ name: "loss_grad", ne: [1] }], g);
+    lossGrad.set("loss_grad", new Float32Array([1]));
+    const runner = new GraphRunner(g);
+    const fingerprint = runFingerprint(model, names, examples, opts);
+
+    let step = 0;
+    if (opts.checkpointPath && fs.existsSync(opts.checkpointPath)) {
+        step = loadCheckpoint(opts.checkpointPath, fingerprint, store, names, moments);
+    }
+    const resumedFrom = step;
+    const losses: number[] = [];
+    let interrupted = false;
+    let tokensDone = 0;
+    let computeMs = 0;
+    const saveCk = () => opts.checkpointPath && saveCheckpoint(opts.checkpointPath, fingerprint, step, store, names, moments);
+
+    try {
+        while (step < totalSteps) {
+            if (opts.signal?.aborted) {
+                interrupted = true;
+                break;
+            }
+            const epoch = Math.floor(step / stepsPerEpoch);
+            const order = subRng(seed, `data-order-${epoch}`).shuffle([...examples.keys()]);
+            const k = step % stepsPerEpoch;
+            const batch = makeBatch(order.slice(k * batchSize, (k + 1) * batchSize).map((i) => examples[i]), V);
+            const lr = learningRate(schedule, step);
+            const t = step + 1;
+            const adamw = new Float32Array([lr, beta1, beta2, eps, wd, 1 / (1 - beta1 ** t), 1 / (1 - beta2 ** t)]);
+
+            const t0 = performance.now();
+            const { loss, gradNorm } = runner.run(
+                (b, newGraph) => {
+                    const ctx = b.ctx;
+                    const { graph, lossT, grads } = buildLossAndGrads(b, newGraph, model, batch, lossGrad.tensor("loss_grad"), store, names);
+                    let sumsq: Tensor = a.ggml_sum(ctx, a.ggml_sqr(ctx, grads[0]));
+                    for (const gr of grads.slice(1)) sumsq = a.ggml_add(ctx, sumsq, a.ggml_sum(ctx, a.ggml_sqr(ctx, gr)));
+                    const norm = a.ggml_sqrt(ctx, sumsq);
+                    a.ggml_set_output(norm);
+                    a.ggml_build_forward_expand(graph, norm);
+                    // min(1, clip / norm), computed in the graph so the step never waits on the host.
+                    const scale = clip > 0 ? a.ggml_clamp(ctx, a.ggml_div(ctx, b.inputF32([1], new Float32Array([clip])), norm), 0, 1) : null;
+                    const params = b.inputF32([7], adamw, "adamw_params");
+                    names.forEach((n, i) => {
+                        const gr = scale ? a.ggml_mul(ctx, grads[i], scale) : grads[i];
+                        const upd = a.ggml_opt_step_adamw(ctx, store.tensor(n), gr, moments.tensor(`adam_m.${n}`), moments.tensor(`adam_v.${n}`), params);
+                        a.ggml_build_forward_expand(graph, upd);
+                    });
+                    return { graph, out: { lossT, norm } };
+                },
+                (out) => ({ loss: readF32(g, out.lossT)[0], gradNorm: readF32(g, out.norm)[0] }),
+            );
+            const stepMs = performance.now() - t0;
+            computeMs += stepMs;
+            tokensDone += batch.realTokens;
+            if (!Number.isFinite(loss)) throw new Error(`loss is ${loss} at step ${step + 1}: lower the learning rate?`);
+            losses.push(loss);
+            step++;
+            opts.onStep?.({ step, totalSteps, epoch, loss, gradNorm, lr, tokens: batch.realTokens, stepMs });
+            if (opts.checkpointPath && step % (opts.checkpointEvery ?? 50) === 0 && step < totalSteps) saveCk();
+            // Let timers, signals and progress output run between steps.
+            await new Promise((r) => setImmediate(r));
+        }
+        if (step > resumedFrom) saveCk();
+        return {
+            losses,
+            steps: step,
+            totalSteps,
+            resumedFrom,
+            interrupted,
+            tokensPerSecond: computeMs > 0 ? tokensDone / (computeMs / 1000) : 0,
+            computeBufferBytes: runner.bufferBytes(),
+        };
+    } finally {
+        for (const n of names) g.setParam(store.tensor(n), false);
+        runner.free();
+        moments.free();
+        lossGrad.free();
+    }
+}
+
+function saveCheckpoint(path: string, fingerprint: string, step: number, store: TensorStore, names: string[], moments: TensorStore): void {
+    const meta: [string, GGUFKV][] = [
+        ["general.type", kvString(CHECKPOINT_FORMAT)],
+        ["sublab.checkpoint.version", kvU32(CHECKPOINT_VERSION)],
+        ["sublab.checkpoint.fingerprint", kvString(fingerprint)],
+        ["sublab.checkpoint.step", kvU32(step)],
+    ];
+    const tensors = names.flatMap((n) =>
+        [n, `adam_m.${n}`, `adam_v.${n}`].map((name) => {
+            const s = name === n ? store : moments;
+            return { name, ne: s.shape(name), type: GGMLType.F32 as const, data: s.get(name) };
+        }),
+    );
+    writeGGUF(path, meta, tensors);
+}
+
+function loadCheckpoint(path: string, fingerprint: string, store: TensorStore, names: string[], moments: TensorStore): number {
+    const file = readGGUF(path);
+    if (getMeta(file, "general.type") !== CHECKPOINT_FORMAT) throw new Error(`${path} is not a sublab training checkpoint`);
+    const version = getMeta<number>(file, "sublab.checkpoint.version");
+    if (version !== CHECKPOINT_VERSION) throw new Error(`${path}: checkpoint version ${version}, this sublab reads version ${CHECKPOINT_VERSION}`);
+    if (getMeta(file, "sublab.checkpoint.fingerprint") !== fingerprint) {
+        throw new Error(`${path} belongs to a different run (model, data or options changed): delete it or use another checkpoint path`);
+    }
+    for (const n of names) {
+        store.set(n, readTensorF32(file, n));
+        moments.set(`adam_m.${n}`, readTensorF32(file, `adam_m.${n}`));
+        moments.set(`adam_v.${n}`, readTensorF32(file, `adam_v.${n}`));
+    }
+    return Number(getMeta<number>(file, "sublab.checkpoint.step"));
+}
