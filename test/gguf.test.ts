@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
     copyMetadata,
     f16ToF32,
@@ -11,6 +11,7 @@ import {
     GGMLType,
     ggmlTypeName,
     GGUF_KEY_ALIGNMENT,
+    type GGUFFile,
     type GGUFKV,
     GGUFValueType,
     kvArray,
@@ -30,10 +31,13 @@ import {
     type GGUFWriteTensor,
 } from "../src/engine/gguf.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "sublab-gguf-"));
+let dir = "";
 let fileCounter = 0;
 const tmpFile = (label: string) => join(dir, `${label}-${fileCounter++}.gguf`);
 
+beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "sublab-gguf-"));
+});
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Deterministic pseudo-random values in [-scale, scale). */
@@ -187,13 +191,17 @@ describe("metadata", () => {
         ["t.arr.f64", kvArray(GGUFValueType.FLOAT64, [Math.E]), [Math.E]],
         ["t.arr.empty", kvArray(GGUFValueType.INT16, []), []],
     ];
-    const path = tmpFile("meta");
-    writeGGUF(
-        path,
-        entries.map(([key, kv]) => [key, kv]),
-        [],
-    );
-    const file = readGGUF(path);
+    let path = "";
+    let file: GGUFFile;
+    beforeAll(() => {
+        path = tmpFile("meta");
+        writeGGUF(
+            path,
+            entries.map(([key, kv]) => [key, kv]),
+            [],
+        );
+        file = readGGUF(path);
+    });
 
     it("reads back the header", () => {
         expect(file.version).toBe(3);
@@ -310,24 +318,30 @@ describe("tensors", () => {
 });
 
 describe("errors", () => {
-    const valid = tmpFile("valid");
-    writeGGUF(valid, [["general.name", kvString("model")], ["a.list", kvStringArray(["x", "y"])]], [
-        { name: "w", ne: [8], type: GGMLType.F32, data: randomValues(8, 9) },
-    ]);
-    const validBytes = readFileSync(valid);
-    const { dataOffset } = readGGUF(valid);
+    let validBytes: Buffer;
+    let dataOffset = 0;
+    beforeAll(() => {
+        const valid = tmpFile("valid");
+        writeGGUF(valid, [["general.name", kvString("model")], ["a.list", kvStringArray(["x", "y"])]], [
+            { name: "w", ne: [8], type: GGMLType.F32, data: randomValues(8, 9) },
+        ]);
+        validBytes = readFileSync(valid);
+        dataOffset = readGGUF(valid).dataOffset;
+    });
 
-    it.each([
-        ["in the magic", 2, "magic"],
-        ["in the header", 10, "tensor count"],
-        ["in a metadata key", 30, "metadata key #0"],
-        ["in a string array", dataOffset - 60, `metadata "a.list"`],
-        ["in the tensor directory", dataOffset - 20, `tensor "w"`],
-        ["in the tensor data", dataOffset + 16, `data of tensor "w"`],
-    ])("a file truncated %s fails naming the file and field", (_label, length, field) => {
+    // Cut points as functions of the data section offset (the file is 24 header bytes, two
+    // metadata entries ending at byte 109, one tensor entry ending at 142, padding, 32 data bytes).
+    it.each<[string, (dataOffset: number) => number, string]>([
+        ["in the magic", () => 2, "magic"],
+        ["in the header", () => 10, "tensor count"],
+        ["in a metadata key", () => 30, "metadata key #0"],
+        ["in a string array", (d) => d - 60, `metadata "a.list"`],
+        ["in the tensor directory", (d) => d - 20, `tensor "w"`],
+        ["in the tensor data", (d) => d + 16, `data of tensor "w"`],
+    ])("a file truncated %s fails naming the file and field", (_label, cutAt, field) => {
         const path = tmpFile("truncated");
         writeFileSync(path, validBytes);
-        truncateSync(path, length);
+        truncateSync(path, cutAt(dataOffset));
         expect(() => readGGUF(path)).toThrow(`truncated GGUF file: ${path} (${field}`);
     });
 
