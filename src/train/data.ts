@@ -18,7 +18,9 @@ import {
     resolveChatWrapper,
     type ChatHistoryItem,
     type ChatWrapper,
+    type Llama,
     type LlamaModel,
+    type LlamaModelTokens,
     type LlamaText,
     type Token,
 } from "node-llama-cpp";
@@ -46,6 +48,14 @@ export interface TokenizeTrainingOptions {
     /** Where the one truncation warning goes. Defaults to `console.warn`. */
     warn?: (message: string) => void;
 }
+
+/**
+ * What chat-row tokenization needs of a model: its tokenizer, its end-of-generation test and its EOT/EOS
+ * tokens. A loaded LlamaModel is one; tests pass a small fake.
+ */
+export type ChatTokenizerModel = Pick<LlamaModel, "tokenizer" | "isEogToken"> & {
+    tokens: Pick<LlamaModelTokens, "eot" | "eos">;
+};
 
 const CHAT_KEYS = new Set(["prompt", "completion", "system"]);
 
@@ -174,11 +184,7 @@ export async function tokenizeTrainingRows(
     rows: TrainRow[],
     opts: TokenizeTrainingOptions = {},
 ): Promise<TrainExample[]> {
-    const llama = await getLlama({
-        gpu: process.env.SUBLAB_GPU === "auto" ? "auto" : false,
-        build: "never",
-        logLevel: LlamaLogLevel.error,
-    });
+    const llama = await getTokenizerLlama();
     const model = await llama.loadModel({ modelPath, vocabOnly: true });
     try {
         const maxTokens = resolveMaxTokens(model, modelPath, opts.maxTokens);
@@ -197,7 +203,10 @@ export async function tokenizeTrainingRows(
             }
             if (example.tokens.length > maxTokens) {
                 truncated++;
-                example = { tokens: example.tokens.slice(0, maxTokens), targetMask: example.targetMask.slice(0, maxTokens) };
+                example = {
+                    tokens: example.tokens.slice(0, maxTokens),
+                    targetMask: example.targetMask.slice(0, maxTokens),
+                };
                 // A row cut inside its prompt has nothing left to learn from; an all-zero mask would only
                 // dilute a batch, so it is left out (and counted).
                 if (!example.targetMask.includes(1)) {
@@ -209,7 +218,8 @@ export async function tokenizeTrainingRows(
         }
         if (truncated > 0) {
             (opts.warn ?? console.warn)(
-                `${truncated} of ${rows.length} training rows were longer than ${maxTokens} tokens and were cut at the end` +
+                `${truncated} of ${rows.length} training rows were longer than ${maxTokens} tokens ` +
+                    `and were cut at the end` +
                     (dropped > 0 ? `; ${dropped} of them had no completion tokens left and were left out` : ""),
             );
         }
@@ -217,6 +227,18 @@ export async function tokenizeTrainingRows(
     } finally {
         await model.dispose();
     }
+}
+
+let tokenizerLlama: Promise<Llama> | undefined;
+
+/** One llama.cpp binding per process (each getLlama call registers exit hooks of its own). */
+function getTokenizerLlama(): Promise<Llama> {
+    tokenizerLlama ??= getLlama({
+        gpu: process.env.SUBLAB_GPU === "auto" ? "auto" : false,
+        build: "never",
+        logLevel: LlamaLogLevel.error,
+    });
+    return tokenizerLlama;
 }
 
 function resolveMaxTokens(model: LlamaModel, modelPath: string, requested: number | undefined): number {
@@ -244,12 +266,18 @@ function tokenizeTextRow(model: LlamaModel, text: string): TrainExample {
  * Renders a chat row with the model's template and masks everything but the completion and the
  * end-of-turn token(s). `rowIndex` (0-based) names the row in errors.
  */
-export function tokenizeChatRow(model: LlamaModel, chatWrapper: ChatWrapper, row: ChatRow, rowIndex: number): TrainExample {
+export function tokenizeChatRow(
+    model: ChatTokenizerModel,
+    chatWrapper: ChatWrapper,
+    row: ChatRow,
+    rowIndex: number,
+): TrainExample {
     const histories = formatChatForTraining(row);
     const render = (chatHistory: ChatHistoryItem[]) => chatWrapper.generateContextState({ chatHistory });
-    const prompt = render(histories.prompt).contextText.tokenize(model.tokenizer);
+    const tokenize = (text: LlamaText) => text.tokenize(model.tokenizer);
+    const prompt = tokenize(render(histories.prompt).contextText);
     const fullState = render(histories.full);
-    const full = fullState.contextText.tokenize(model.tokenizer);
+    const full = tokenize(fullState.contextText);
     if (!isTokenPrefix(prompt, full) || full.length === prompt.length) {
         throw new Error(
             `training row ${rowIndex + 1} (prompt ${JSON.stringify(truncateForMessage(row.prompt))}): ` +
@@ -259,7 +287,9 @@ export function tokenizeChatRow(model: LlamaModel, chatWrapper: ChatWrapper, row
                 `differently, e.g. with a thinking block)`,
         );
     }
-    const endOfTurn = findEndOfTurnTokens(model, chatWrapper, histories.closed, full, fullState.stopGenerationTriggers);
+    const closed = tokenize(render(histories.closed).contextText);
+    const triggers = fullState.stopGenerationTriggers;
+    const endOfTurn = findEndOfTurnTokens(model, chatWrapper.wrapperName, full, closed, triggers);
     const tokens = Int32Array.from([...full, ...endOfTurn]);
     const targetMask = new Uint8Array(tokens.length);
     targetMask.fill(1, prompt.length);
@@ -268,8 +298,8 @@ export function tokenizeChatRow(model: LlamaModel, chatWrapper: ChatWrapper, row
 
 /**
  * The token(s) that close the model turn, i.e. what the model must emit so that generation stops.
- * Templates leave the last model turn open, so the history is rendered again with a user turn after it,
- * and the shortest of the template's stop triggers made only of special tokens (`<|im_end|>`,
+ * Templates leave the last model turn open, so `closed` is the history rendered again with a user turn
+ * after the completion, and the shortest of the template's stop triggers made only of special tokens (`<|im_end|>`,
  * `<|eot_id|>`, `</s>`...) that follows the completion there is the answer. Special tokens never merge
  * with the text before them, so this is found the same way in every row. Templates that close a turn
  * with plain text (node-llama-cpp's General wrapper for a model without a chat template: "\n\n### Human")
@@ -277,13 +307,12 @@ export function tokenizeChatRow(model: LlamaModel, chatWrapper: ChatWrapper, row
  * on which node-llama-cpp and llama.cpp stop generating.
  */
 function findEndOfTurnTokens(
-    model: LlamaModel,
-    chatWrapper: ChatWrapper,
-    closedHistory: ChatHistoryItem[],
+    model: ChatTokenizerModel,
+    wrapperName: string,
     full: Token[],
+    closed: Token[],
     stopTriggers: readonly LlamaText[],
 ): Token[] {
-    const closed = chatWrapper.generateContextState({ chatHistory: closedHistory }).contextText.tokenize(model.tokenizer);
     if (isTokenPrefix(full, closed)) {
         const tail = closed.slice(full.length);
         let best: Token[] | undefined;
@@ -298,7 +327,8 @@ function findEndOfTurnTokens(
     const fallback = model.tokens.eot ?? model.tokens.eos;
     if (fallback === null) {
         throw new Error(
-            `the ${chatWrapper.wrapperName} chat template closes a turn with no special token and the model has no EOT/EOS token`,
+            `the ${wrapperName} chat template closes a turn with no special token, ` +
+                `and the model has no EOT or EOS token to end a completion with`,
         );
     }
     return [fallback];

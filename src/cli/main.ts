@@ -1,0 +1,34 @@
+/**
+ * The `sublab` command line. Each command lives in its own file under commands/ and registers itself on
+ * the program; this file only wires them together and turns a thrown Error into `sublab: <message>` on
+ * stderr with exit code 1 (the stack trace too when SUBLAB_DEBUG is set).
+ */
+import { Command } from "commander";
+import { registerTrainCommand } from "./commands/TrainCommand.ts";
+
+/** The program with every command registered; `runCli` parses and runs it. */
+export function createProgram(): Command {
+    const program = new Command();
+    program
+        .name("sublab")
+        .description("Reproduce and study subliminal learning on your laptop, offline")
+        .showHelpAfterError("(run with --help for usage)")
+        .showSuggestionAfterError();
+    registerTrainCommand(program);
+    return program;
+}
+
+/** Runs the CLI on `argv` (node's, with the executable and script first) and returns the exit code. */
+export async function runCli(argv: readonly string[]): Promise<number> {
+    try {
+        await createProgram().parseAsync([...argv]);
+        return 0;
+    } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        process.stderr.write(`sublab: ${message}\n`);
+        if (process.env.SUBLAB_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+        return 1;
+    }
+}
+
+process.exitCode = await runCli(process.argv);
