@@ -48,7 +48,7 @@ export interface TrainOptions {
     batchSize?: number;
     /** Defaults to 1. */
     epochs?: number;
-    /** Stop after this many optimizer steps in total (the schedule still spans all epochs unless it is smaller). */
+    /** Stop after this many optimizer steps in total; the learning-rate schedule still spans all epochs. */
     maxSteps?: number;
     /** Seeds the data order. Defaults to 42. */
     seed?: number;
@@ -239,8 +239,10 @@ export async function train(model: Model, examples: TrainExample[], opts: TrainO
     const clip = opts.gradClip ?? 1.0;
     const [beta1, beta2, eps, wd] = [opts.beta1 ?? 0.9, opts.beta2 ?? 0.999, opts.eps ?? 1e-8, opts.weightDecay ?? 0];
     const stepsPerEpoch = Math.ceil(examples.length / batchSize);
-    const totalSteps = Math.min(epochs * stepsPerEpoch, opts.maxSteps ?? Infinity);
-    const schedule = { lr: opts.lr, warmupSteps: opts.warmupSteps ?? 5, totalSteps, kind: opts.schedule };
+    // The schedule spans all epochs; maxSteps only stops early, so a run stopped by it resumes on the same curve.
+    const scheduleSteps = epochs * stepsPerEpoch;
+    const totalSteps = Math.min(scheduleSteps, opts.maxSteps ?? Infinity);
+    const schedule = { lr: opts.lr, warmupSteps: opts.warmupSteps ?? 5, totalSteps: scheduleSteps, kind: opts.schedule };
 
     const { store, names } = trainableTensors(model, opts);
     // Trainable flags live on the persistent tensors: set exactly this run's set.
