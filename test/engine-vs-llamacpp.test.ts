@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { lastTokenLogits, logSoftmax } from "../src/model/logits.ts";
 import { loadModel, type Model } from "../src/model/model.ts";
 import { ALL_LORA_TARGETS, type Arch } from "../src/model/config.ts";
+import { GGMLType } from "../src/engine/gguf.ts";
 import { train, type TrainExample } from "../src/train/trainer.ts";
 import { llamaCppNextLogProbs } from "./helpers/llamacpp.ts";
 import { tempDir, tinyModel } from "./helpers/tiny.ts";
@@ -75,6 +76,26 @@ describe("engine vs llama.cpp inference", () => {
             m.free();
         });
     }
+
+    it("f16 and q8_0 files load into the engine and agree with llama.cpp on the same file", async () => {
+        const m = tinyModel({ arch: "llama" }, 3);
+        await train(m, patternExamples(48), { mode: "full", lr: 3e-3, epochs: 15, batchSize: 8, seed: 1 });
+        const ref32 = lastTokenLogits(m, PROMPTS).map(logSoftmax);
+        // llama.cpp multiplies f16 weights with f16-rounded activations and q8_0 weights with q8_0 activations;
+        // the engine dequantizes to f32, so the tolerance is the quantization's, not 1e-3.
+        for (const [type, tol] of [[GGMLType.F16, 1e-2], [GGMLType.Q8_0, 5e-2]] as const) {
+            const file = path.join(dir, `q-${type}.gguf`);
+            m.save(file, { type });
+            const q = loadModel(file);
+            const { diff } = await compare(q, file);
+            expect(diff, `type ${type}`).toBeLessThan(tol);
+            const drift = Math.max(...lastTokenLogits(q, PROMPTS).map(logSoftmax).map((e, i) => maxAbsDiff(e, ref32[i])));
+            expect(drift, `type ${type} vs f32`).toBeLessThan(tol);
+            expect(drift).toBeGreaterThan(0); // it really was rounded
+            q.free();
+        }
+        m.free();
+    });
 
     it("base + trained LoRA adapter (GGUF adapter loaded by node-llama-cpp)", async () => {
         // LoRA on a random base cannot move its logits much (the frozen output norm and head bound them), so

@@ -10,6 +10,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import koffi from "koffi";
+import type * as Koffi from "koffi";
 
 /** The node-llama-cpp version whose bundled llama.cpp (release v0.5.0) this binding was written against. */
 export const PINNED_NODE_LLAMA_CPP = "3.22.1";
@@ -40,7 +41,7 @@ export interface GgmlOptions {
     log?: boolean;
 }
 
-function declare(lib: koffi.IKoffiLib) {
+function declare(lib: Koffi.LibraryHandle) {
     const f = (proto: string) => lib.func(proto);
     return {
         // context + tensors
@@ -131,10 +132,10 @@ function declare(lib: koffi.IKoffiLib) {
     };
 }
 
-export type GgmlApi = ReturnType<typeof declare>;
+export type GgmlApi = ReturnType<typeof declare> & ReturnType<typeof declareRegistry>;
 
 /** The first fields of struct ggml_tensor (ggml.h), enough to read a tensor's type, shape and strides. */
-let tensorHeadType: koffi.IKoffiCType | undefined;
+let tensorHeadType: Koffi.TypeObject | undefined;
 
 export interface Ggml {
     api: GgmlApi;
@@ -275,7 +276,7 @@ export function getGgml(opts: GgmlOptions = {}): Ggml {
     const logCb = koffi.register((level: number, text: string) => {
         // levels: 1 debug, 2 info, 3 warn, 4 error, 5 cont
         if (showLog || level === 4) process.stderr.write(text);
-    }, koffi.pointer(koffi.resolve("ggml_log_callback")));
+    }, koffi.pointer(koffi.type("ggml_log_callback")));
     api.ggml_log_set(logCb, null);
 
     api.ggml_backend_load_all_from_path(dir);
@@ -325,7 +326,7 @@ export function getGgml(opts: GgmlOptions = {}): Ggml {
     return g;
 }
 
-function declareRegistry(lib: koffi.IKoffiLib) {
+function declareRegistry(lib: Koffi.LibraryHandle) {
     const f = (proto: string) => lib.func(proto);
     return {
         ggml_backend_load_all_from_path: f("void ggml_backend_load_all_from_path(const char *dir)"),

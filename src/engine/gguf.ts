@@ -212,11 +212,11 @@ export interface GGUFFile {
     dataOffset: number;
 }
 
-/** A tensor to write: `data` holds f32 values, converted to f16 when `type` is F16. */
+/** A tensor to write: `data` holds f32 values, converted to f16 or quantized to q8_0 by `type`. */
 export interface GGUFWriteTensor {
     name: string;
     ne: number[];
-    type: GGMLType.F32 | GGMLType.F16;
+    type: GGMLType.F32 | GGMLType.F16 | GGMLType.Q8_0;
     data: Float32Array;
 }
 
@@ -921,8 +921,11 @@ function validateTensor(t: GGUFWriteTensor, names: Set<string>, path: string): v
     if (t.ne.length < 1 || t.ne.length > GGML_MAX_DIMS || !t.ne.every((n) => Number.isSafeInteger(n) && n > 0)) {
         throw bad(`shape [${t.ne.join(", ")}] must have 1 to ${GGML_MAX_DIMS} positive integer dimensions`);
     }
-    if (t.type !== GGMLType.F32 && t.type !== GGMLType.F16) {
-        throw bad(`type ${ggmlTypeName(t.type)} is not writable (f32 or f16 only)`);
+    if (t.type !== GGMLType.F32 && t.type !== GGMLType.F16 && t.type !== GGMLType.Q8_0) {
+        throw bad(`type ${ggmlTypeName(t.type)} is not writable (f32, f16 or q8_0 only)`);
+    }
+    if (t.type === GGMLType.Q8_0 && t.ne[0] % Q8_0_BLOCK !== 0) {
+        throw bad(`q8_0 needs the first dimension to be a multiple of ${Q8_0_BLOCK}, got ${t.ne[0]}`);
     }
     if (t.data.length !== elementCount(t.ne)) {
         throw bad(`data has ${t.data.length} values but shape [${t.ne.join(", ")}] needs ${elementCount(t.ne)}`);
@@ -962,10 +965,37 @@ function writeAll(fd: number, bytes: Uint8Array): void {
 }
 
 /** Streams one tensor's data in bounded chunks, then zero padding up to `alignment`. */
+const Q8_0_BLOCK = 32;
+
+/**
+ * f32 -> q8_0 blocks (f16 scale + 32 int8), as ggml's reference quantize_row_q8_0: d = max|x| / 127,
+ * q = round(x / d). `src.length` must be a multiple of 32.
+ */
+export function quantizeQ8_0(src: Float32Array): Uint8Array {
+    const nb = src.length / Q8_0_BLOCK;
+    const out = new Uint8Array(nb * (2 + Q8_0_BLOCK));
+    const view = new DataView(out.buffer);
+    for (let b = 0; b < nb; b++) {
+        let amax = 0;
+        for (let i = 0; i < Q8_0_BLOCK; i++) amax = Math.max(amax, Math.abs(src[b * Q8_0_BLOCK + i]));
+        const d = Math.fround(amax / 127);
+        const id = d ? Math.fround(1 / d) : 0;
+        const o = b * (2 + Q8_0_BLOCK);
+        view.setUint16(o, f32ToF16(Float32Array.of(d))[0], true);
+        for (let i = 0; i < Q8_0_BLOCK; i++) view.setInt8(o + 2 + i, roundHalfAway(Math.fround(src[b * Q8_0_BLOCK + i] * id)));
+    }
+    return out;
+}
+
+/** C's roundf: halves go away from zero (Math.round sends -2.5 to -2). */
+function roundHalfAway(x: number): number {
+    return Math.sign(x) * Math.round(Math.abs(x));
+}
+
 function writeTensorData(fd: number, t: GGUFWriteTensor, alignment: number): void {
     for (let i = 0; i < t.data.length; i += WRITE_CHUNK_ELEMENTS) {
         const chunk = t.data.subarray(i, i + WRITE_CHUNK_ELEMENTS);
-        const encoded = t.type === GGMLType.F16 ? f32ToF16(chunk) : chunk;
+        const encoded = t.type === GGMLType.F16 ? f32ToF16(chunk) : t.type === GGMLType.Q8_0 ? quantizeQ8_0(chunk) : chunk;
         writeAll(fd, new Uint8Array(encoded.buffer, encoded.byteOffset, encoded.byteLength));
     }
     const nbytes = ggmlNBytes(t.type, t.ne);

@@ -98,13 +98,14 @@ export class Model {
         return this.lora;
     }
 
-    /** Write the full model as a GGUF (f32 or f16 weights) carrying the tokenizer and chat template over. */
-    save(path: string, opts: { type?: GGMLType.F32 | GGMLType.F16; name?: string } = {}): void {
+    /** Write the full model as a GGUF (f32, f16 or q8_0 matrices) carrying the tokenizer and chat template over. */
+    save(path: string, opts: { type?: GGMLType.F32 | GGMLType.F16 | GGMLType.Q8_0; name?: string } = {}): void {
         const type = opts.type ?? GGMLType.F32;
         const meta = new Map(this.metadata);
         for (const [k, v] of architectureMetadata(this.config)) meta.set(k, v);
         if (opts.name) meta.set("general.name", kvString(opts.name));
-        meta.set("general.file_type", kvU32(type === GGMLType.F16 ? 1 : 0));
+        // llama_ftype: ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q8_0 = 7
+        meta.set("general.file_type", kvU32({ [GGMLType.F32]: 0, [GGMLType.F16]: 1, [GGMLType.Q8_0]: 7 }[type]));
         const tensors = this.weights.names().map((name) => {
             const ne = this.weights.shape(name);
             // 1-d tensors (norms, biases) stay f32, as llama.cpp's converters write them.

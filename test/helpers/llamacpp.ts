@@ -1,10 +1,10 @@
 /** node-llama-cpp as the reference: next-token probabilities of GGUF files, with an optional LoRA adapter. */
-import { getLlama, type Llama, type Token } from "node-llama-cpp";
+import { getLlama, LlamaLogLevel, type Llama, type Token } from "node-llama-cpp";
 
 let llama: Llama | undefined;
 
 export async function referenceLlama(): Promise<Llama> {
-    llama ??= await getLlama({ gpu: false, build: "never", logLevel: "error" });
+    llama ??= await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
     return llama;
 }
 
