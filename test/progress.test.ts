@@ -72,7 +72,7 @@ describe("ProgressBar on a non-TTY stream", () => {
         // 20 s of updates: lines at 5, 10, 15, 20 s, then the final one.
         expect(writes).toHaveLength(5);
         expect(writes.every((w) => w.endsWith("\n") && !w.includes("\r"))).toBe(true);
-        expect(writes[0]).toMatch(/^train {2}\[#{5}\.{15}\] {2}25\/100 {2} 25% {2}loss=0\.08 {2}tok\/s=1235 {2}5s {2}eta 15s\n$/);
+        expect(writes[0]).toBe(`train  [#####...............]  25/100   25%  loss=0.08  tok/s=1235  5s  eta 15s\n`);
         const last = writes[writes.length - 1]!;
         expect(last).toContain("100/100");
         expect(last).toContain("100%");

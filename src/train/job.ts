@@ -20,7 +20,9 @@ export interface TrainJobOptions {
     maxSteps?: number;
 }
 
-export async function runTrainJob(opts: TrainJobOptions): Promise<{ outPath: string; finalLoss: number; steps: number }> {
+export async function runTrainJob(
+    opts: TrainJobOptions,
+): Promise<{ outPath: string; finalLoss: number; steps: number }> {
     void opts;
     throw new Error("not implemented yet");
 }
