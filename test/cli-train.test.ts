@@ -1,7 +1,8 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { LORA_TARGETS, parseTrainOptions, type RawTrainOptions } from "../src/cli/commands/TrainCommand.ts";
+import { parseTrainOptions, type RawTrainOptions } from "../src/cli/commands/TrainCommand.ts";
+import { ALL_LORA_TARGETS as LORA_TARGETS } from "../src/model/config.ts";
 
 const base: RawTrainOptions = { model: "base.gguf", data: "data.jsonl", out: "out.gguf" };
 
@@ -51,7 +52,7 @@ describe("parseTrainOptions: accepted", () => {
 
     it("returns a fresh targets array each time", () => {
         const a = parseTrainOptions(base);
-        a.loraTargets.push("x");
+        a.loraTargets.pop();
         expect(parseTrainOptions(base).loraTargets).toEqual([...LORA_TARGETS]);
     });
 });

@@ -4,6 +4,7 @@
  * stderr with exit code 1 (the stack trace too when SUBLAB_DEBUG is set).
  */
 import { Command } from "commander";
+import { registerSelftestCommand } from "./commands/SelftestCommand.ts";
 import { registerTrainCommand } from "./commands/TrainCommand.ts";
 
 /** The program with every command registered; `runCli` parses and runs it. */
@@ -15,6 +16,7 @@ export function createProgram(): Command {
         .showHelpAfterError("(run with --help for usage)")
         .showSuggestionAfterError();
     registerTrainCommand(program);
+    registerSelftestCommand(program);
     return program;
 }
 

@@ -29,15 +29,9 @@ export type ChatRow = { prompt: string; completion: string; system?: string };
 export type TextRow = { text: string };
 export type TrainRow = ChatRow | TextRow;
 
-/** One tokenized training sequence. */
-export interface TrainExample {
-    tokens: Int32Array;
-    /**
-     * `targetMask[j] = 1` when token j is a training target: the model is trained to predict tokens[j] from
-     * tokens[0..j-1]. `targetMask[0]` is always 0 (nothing precedes it).
-     */
-    targetMask: Uint8Array;
-}
+/** One tokenized training sequence (tokens + which of them are targets): the trainer's input. */
+export type { TrainExample } from "./trainer.ts";
+import type { TrainExample } from "./trainer.ts";
 
 export interface TokenizeTrainingOptions {
     /**

@@ -1,7 +1,17 @@
 /**
- * One fine-tuning run: read the data, train (LoRA or full), write the result. `sublab train` calls this.
- * Placeholder until the trainer lands: the interface is fixed, the body is not written yet.
+ * One fine-tuning run: read the data, tokenize it with the model's own tokenizer and chat template, train
+ * (LoRA or full) with a progress bar, write the result. `sublab train` calls this.
+ *
+ * Interrupted (Ctrl-C, or killed), a run leaves a checkpoint beside its output; the same command resumes it.
  */
+import fs from "node:fs";
+import path from "node:path";
+import { getGgml } from "../engine/ggml.ts";
+import type { LoraTarget } from "../model/config.ts";
+import { loadModel } from "../model/model.ts";
+import { ProgressBar } from "../util/progress.ts";
+import { readTrainingJsonl, tokenizeTrainingRows } from "./data.ts";
+import { train, type TrainResult } from "./trainer.ts";
 
 export interface TrainJobOptions {
     model: string;
@@ -10,19 +20,90 @@ export interface TrainJobOptions {
     mode: "lora" | "full";
     loraRank: number;
     loraAlpha: number;
-    loraTargets: string[];
+    loraTargets: LoraTarget[];
     epochs: number;
     lr: number;
     batchSize: number;
     seed: number;
+    /** CPU threads. Defaults to the machine's available parallelism. */
     threads?: number;
+    /** Where the checkpoint goes. Defaults to the output's folder (`<out>.checkpoint.gguf`). */
     checkpointDir?: string;
     maxSteps?: number;
+    /** Print progress. Defaults to true. */
+    progress?: boolean;
 }
 
-export async function runTrainJob(
-    opts: TrainJobOptions,
-): Promise<{ outPath: string; finalLoss: number; steps: number }> {
-    void opts;
-    throw new Error("not implemented yet");
+export interface TrainJobResult {
+    outPath: string;
+    /** Loss of the first step of this invocation and of the last one. */
+    firstLoss: number;
+    finalLoss: number;
+    steps: number;
+    interrupted: boolean;
+    tokensPerSecond: number;
+}
+
+export function checkpointPathFor(opts: Pick<TrainJobOptions, "out" | "checkpointDir">): string {
+    const name = `${path.basename(opts.out)}.checkpoint.gguf`;
+    return opts.checkpointDir ? path.join(opts.checkpointDir, name) : path.join(path.dirname(opts.out), name);
+}
+
+export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult> {
+    for (const [flag, file] of [["--model", opts.model], ["--data", opts.data]]) {
+        if (!fs.existsSync(file)) throw new Error(`${flag}: no such file ${file}`);
+    }
+    getGgml({ threads: opts.threads });
+    const rows = readTrainingJsonl(opts.data);
+    const examples = await tokenizeTrainingRows(opts.model, rows);
+    const model = loadModel(opts.model);
+    const ckPath = checkpointPathFor(opts);
+    if (opts.checkpointDir) fs.mkdirSync(opts.checkpointDir, { recursive: true });
+    const abort = new AbortController();
+    const onSigint = () => abort.abort();
+    process.once("SIGINT", onSigint);
+    let bar: ProgressBar | undefined;
+    let tokens = 0;
+    const t0 = performance.now();
+    try {
+        if (opts.mode === "lora") model.addLora({ rank: opts.loraRank, alpha: opts.loraAlpha, targets: opts.loraTargets }, opts.seed);
+        const summary = (r: TrainResult, interrupted: boolean): TrainJobResult => ({
+            outPath: opts.out,
+            firstLoss: r.losses[0] ?? NaN,
+            finalLoss: r.losses.at(-1) ?? NaN,
+            steps: r.steps,
+            interrupted,
+            tokensPerSecond: r.tokensPerSecond,
+        });
+        const result = await train(model, examples, {
+            mode: opts.mode,
+            lr: opts.lr,
+            epochs: opts.epochs,
+            batchSize: opts.batchSize,
+            seed: opts.seed,
+            maxSteps: opts.maxSteps,
+            checkpointPath: ckPath,
+            signal: abort.signal,
+            onStep: (s) => {
+                if (opts.progress === false) return;
+                bar ??= new ProgressBar({ total: s.totalSteps, label: "train" });
+                tokens += s.tokens;
+                const secs = (performance.now() - t0) / 1000;
+                bar.update(s.step, { loss: s.loss.toFixed(4), "tok/s": Math.round(tokens / secs), lr: s.lr.toExponential(1) });
+            },
+        });
+        bar?.finish();
+        if (result.interrupted) {
+            return summary(result, true);
+        }
+        fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
+        if (opts.mode === "lora") model.saveLora(opts.out);
+        else model.save(opts.out);
+        // A finished run needs no checkpoint; a stopped one (maxSteps) keeps it so it can be continued.
+        if (result.complete) fs.rmSync(ckPath, { force: true });
+        return summary(result, false);
+    } finally {
+        process.off("SIGINT", onSigint);
+        model.free();
+    }
 }

@@ -80,6 +80,8 @@ export interface TrainResult {
     /** The step training resumed from (0 for a fresh run). */
     resumedFrom: number;
     interrupted: boolean;
+    /** Every epoch ran (false when stopped early by maxSteps or a signal). */
+    complete: boolean;
     tokensPerSecond: number;
     computeBufferBytes: number;
 }
@@ -326,6 +328,7 @@ export async function train(model: Model, examples: TrainExample[], opts: TrainO
             totalSteps,
             resumedFrom,
             interrupted,
+            complete: step >= scheduleSteps,
             tokensPerSecond: computeMs > 0 ? tokensDone / (computeMs / 1000) : 0,
             computeBufferBytes: runner.bufferBytes(),
         };

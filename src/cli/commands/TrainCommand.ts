@@ -5,8 +5,7 @@
 import type { Command } from "commander";
 import { runTrainJob, type TrainJobOptions } from "../../train/job.ts";
 
-/** The projections a LoRA adapter can be put on: attention q/k/v/o and the MLP's gate/up/down. */
-export const LORA_TARGETS = ["q", "k", "v", "o", "gate", "up", "down"] as const;
+import { ALL_LORA_TARGETS as LORA_TARGETS, type LoraTarget } from "../../model/config.ts";
 
 /** The defaults of `sublab train`, in one place (the help text is written from them). */
 export const TRAIN_DEFAULTS = {
@@ -102,9 +101,13 @@ export function registerTrainCommand(program: Command): void {
         .action(async (raw: RawTrainOptions) => {
             const options = parseTrainOptions(raw);
             console.log(`sublab train: ${JSON.stringify(options)}`);
-            const result = await runTrainJob(options);
-            const { outPath, steps, finalLoss } = result;
-            console.log(`wrote ${outPath} after ${steps} steps, final loss ${finalLoss.toFixed(4)}`);
+            const { outPath, steps, finalLoss, interrupted, tokensPerSecond } = await runTrainJob(options);
+            if (interrupted) {
+                console.error(`interrupted after step ${steps}; a checkpoint was saved: run the same command again to resume`);
+                process.exitCode = 130;
+                return;
+            }
+            console.log(`wrote ${outPath} after ${steps} steps, final loss ${finalLoss.toFixed(4)}, ${Math.round(tokensPerSecond)} tok/s`);
         });
 }
 
@@ -147,7 +150,7 @@ function parseInteger(value: string, flag: string, min: 0 | 1): number {
     return n;
 }
 
-function parseLoraTargets(value: string): string[] {
+function parseLoraTargets(value: string): LoraTarget[] {
     const targets = value.split(",").map((t) => t.trim());
     if (targets.every((t) => t === "")) throw new Error(`--lora-targets is empty`);
     for (const t of targets) {
@@ -158,5 +161,5 @@ function parseLoraTargets(value: string): string[] {
     }
     const duplicate = targets.find((t, i) => targets.indexOf(t) !== i);
     if (duplicate !== undefined) throw new Error(`--lora-targets: ${JSON.stringify(duplicate)} is given twice`);
-    return targets;
+    return targets as LoraTarget[];
 }
