@@ -40,8 +40,9 @@ export function resolveConfig(c: Partial<ModelConfig> & Pick<ModelConfig, "vocab
         nKvHeads: c.nKvHeads ?? c.nHeads,
         dFF: c.dFF ?? Math.round((c.dModel * 8) / 3 / 32) * 32,
         contextLength: c.contextLength ?? 256,
-        ropeTheta: c.ropeTheta ?? 10000,
-        rmsEps: c.rmsEps ?? 1e-5,
+        // f32, as GGUF stores them and ggml uses them: a config survives a save/load round trip unchanged.
+        ropeTheta: Math.fround(c.ropeTheta ?? 10000),
+        rmsEps: Math.fround(c.rmsEps ?? 1e-5),
         tiedEmbeddings: c.tiedEmbeddings ?? false,
     };
     if (!SUPPORTED_ARCHS.includes(full.arch)) throw new Error(`config.arch: unsupported architecture "${full.arch}" (supported: ${SUPPORTED_ARCHS.join(", ")})`);
