@@ -6,7 +6,9 @@ with AdamW on random tokens and prints one JSON line:
   {"engine": "pytorch", "config", "params", "tokens_per_s", "step_ms_median", "peak_rss_mb", ...}
 
 Written for Debian's python3-torch 1.13, which has no F.scaled_dot_product_attention: attention is written out.
-Usage: python3 bench/reference-torch.py --config small [--batch 1] [--threads 2] [--seconds 15] [--seed 1234]
+Debian installs it for /usr/bin/python3 only (a pyenv/venv python3 on PATH does not see it), and its speed
+depends on the system BLAS: install libopenblas0-pthread, or it runs on netlib's reference BLAS (~40x slower).
+Usage: /usr/bin/python3 bench/reference-torch.py --config small [--batch 1] [--threads 2] [--seconds 15] [--seed 1234]
 """
 import argparse
 import json
@@ -16,7 +18,7 @@ import resource
 import statistics
 import time
 
-# The bench configurations; bench/train.ts holds the same table (it computes FLOPs from it).
+# The same table as CONFIGS in bench/train-common.ts; train.ts warns when the engines' parameter counts differ.
 CONFIGS = {
     "small": dict(d_model=128, n_layers=2, n_heads=4, ffn=352),
     "medium": dict(d_model=256, n_layers=4, n_heads=8, ffn=672),
@@ -33,8 +35,12 @@ p.add_argument("--warmup", type=int, default=3, help="untimed steps first (alloc
 p.add_argument("--seed", type=int, default=1234, help="seed of the token stream (the same for every engine)")
 args = p.parse_args()
 
-# OpenBLAS and OpenMP read their thread counts when they load: set them before torch is imported.
-os.environ["OMP_NUM_THREADS"] = os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
+# OpenBLAS and OpenMP read these when they load: set them before torch is imported (the environment wins).
+# torch runs elementwise ops on OpenMP threads and matmuls on OpenBLAS's own pthreads; with OpenMP's default
+# active wait its idle threads spin while OpenBLAS works, 4 busy threads on 2 cores: measured 2-10x slower
+# and erratic (small: 1,800-13,000 tok/s) against 10,700-13,800 with PASSIVE.
+for key, value in (("OMP_NUM_THREADS", args.threads), ("OPENBLAS_NUM_THREADS", args.threads), ("OMP_WAIT_POLICY", "PASSIVE")):
+    os.environ.setdefault(key, str(value))
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -44,13 +50,29 @@ torch.manual_seed(0)
 
 
 def token_stream(seed):
-    """mulberry32, bit-exact with bench/train-data.ts: every engine trains on the same tokens."""
-    a = seed & 0xFFFFFFFF
+    """rng.int(VOCAB) of src/util/rng.ts (xoshiro128** seeded by splitmix32), bit for bit, as
+    bench/train-common.ts draws it: every engine trains on the same tokens."""
+    M = 0xFFFFFFFF
+    x, s = seed & M, []
+    for _ in range(4):
+        x = (x + 0x9E3779B9) & M
+        z = ((x ^ (x >> 16)) * 0x85EBCA6B) & M
+        z = ((z ^ (z >> 13)) * 0xC2B2AE35) & M
+        s.append(z ^ (z >> 16))
+
+    def rotl(v, k):
+        return ((v << k) | (v >> (32 - k))) & M
+
     while True:
-        a = (a + 0x6D2B79F5) & 0xFFFFFFFF
-        t = ((a ^ (a >> 15)) * (a | 1)) & 0xFFFFFFFF
-        t = ((t + (((t ^ (t >> 7)) * (t | 61)) & 0xFFFFFFFF)) & 0xFFFFFFFF) ^ t
-        yield (t ^ (t >> 14)) % VOCAB
+        result = (rotl((s[1] * 5) & M, 7) * 9) & M
+        t = (s[1] << 9) & M
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = rotl(s[3], 11)
+        yield (result * VOCAB) >> 32  # floor(result / 2^32 * VOCAB), exact
 
 
 class RMSNorm(nn.Module):
@@ -112,11 +134,11 @@ class Llama(nn.Module):
 
 
 def blas_library():
-    """Which BLAS torch really runs on: Debian's libblas.so.3 is an alternative that may be netlib's
-    reference BLAS (10x+ slower) or OpenBLAS, depending on what else is installed."""
+    """The BLAS torch really runs on: Debian's libblas.so.3 is an alternative, netlib's reference BLAS
+    (.../blas/, single-threaded, 10x+ slower) unless OpenBLAS (.../openblas-pthread/) is installed."""
     with open("/proc/self/maps") as f:
-        libs = {line.split()[-1] for line in f if "blas" in line.lower() and "/" in line}
-    return ",".join(sorted(os.path.realpath(p) for p in libs)) or "none"
+        libs = {line.split()[-1] for line in f if "libblas.so" in line}
+    return ",".join(sorted("/".join(p.split("/")[-2:]) for p in libs)) or "no BLAS"
 
 
 model = Llama(**CONFIGS[args.config])
@@ -140,16 +162,21 @@ warm = [step()[0] for _ in range(args.warmup)]
 # As many steps as fit the target time, judged from the last warm-up step.
 n_steps = max(3, math.ceil(args.seconds / warm[-1]))
 times, losses = zip(*(step() for _ in range(n_steps)))
+ru = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({
     "engine": "pytorch",
     "config": args.config,
     "params": params,
-    "tokens_per_s": args.batch * T * n_steps / sum(times),
+    # From the median step: robust to other processes on a shared machine; the mean beside it.
+    "tokens_per_s": args.batch * T / statistics.median(times),
     "step_ms_median": statistics.median(times) * 1000,
-    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "peak_rss_mb": ru.ru_maxrss / 1024,  # KiB on Linux
+    "cpu_s": ru.ru_utime + ru.ru_stime,
     "steps": n_steps,
+    "tokens_per_s_mean": args.batch * T * n_steps / sum(times),
     "batch": args.batch,
     "threads": args.threads,
-    "loss_last": losses[-1],
-    "version": f"torch {torch.__version__}, {blas_library()}",
+    "loss_mean": statistics.fmean(losses),
+    "version": f"torch {torch.__version__}, {blas_library()}, "
+               + " ".join(f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY")),
 }))
