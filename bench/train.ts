@@ -105,8 +105,11 @@ export const ENGINES: Engine[] = [
         const py = findTorchPython();
         return typeof py === "string" ? [py, path.join(here, "reference-torch.py"), "--config", config, "--seconds", String(o.seconds), "--threads", String(o.threads)] : py;
     }),
-    // >>> sublab: our own engine (a ggml graph trained from TypeScript) goes here, e.g.
-    //     childEngine("sublab", (config, o) => tsChild("train-sublab.ts", "--config", config, "--seconds", String(o.seconds), "--threads", String(o.threads))),
+    childEngine("sublab", (config, o) => tsChild("sublab-train.ts", "--config", config, "--seconds", String(o.seconds), "--threads", String(o.threads))),
+    // Like llama_opt_epoch, which cannot train the token embedding: the like-for-like comparison.
+    childEngine("sublab-embd-frozen", (config, o) =>
+        tsChild("sublab-train.ts", "--config", config, "--seconds", String(o.seconds), "--threads", String(o.threads), "--freeze-embd"),
+    ),
 ];
 
 /** Above this share of all cores taken by other processes, a run is repeated. */

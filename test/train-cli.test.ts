@@ -34,7 +34,7 @@ describe("sublab train (end to end)", () => {
         writeJsonl(data, [...Array.from({ length: 32 }, (_, i) => ({ text: SENTENCES[i % SENTENCES.length] })), ...chat, ...chat, ...chat]);
         const opts = parseTrainOptions({ model: base, data, out: textModel, full: true, lr: "3e-3", epochs: "60", batchSize: "8", seed: "1" });
         const r = await runTrainJob({ ...opts, progress: false });
-        expect(r.steps).toBe(300);
+        expect(r.steps).toBe(Math.ceil((32 + 9) / 8) * 60); // a few hundred steps
         expect(r.interrupted).toBe(false);
         expect(r.finalLoss).toBeLessThan(0.3);
         expect(r.finalLoss).toBeLessThan(r.firstLoss / 10);

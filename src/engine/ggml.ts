@@ -80,6 +80,7 @@ function declare(lib: Koffi.LibraryHandle) {
         ggml_swiglu_split: f("void *ggml_swiglu_split(void *ctx, void *a, void *b)"),
         ggml_rms_norm: f("void *ggml_rms_norm(void *ctx, void *a, float eps)"),
         ggml_mul_mat: f("void *ggml_mul_mat(void *ctx, void *a, void *b)"),
+        ggml_out_prod: f("void *ggml_out_prod(void *ctx, void *a, void *b)"),
         ggml_get_rows: f("void *ggml_get_rows(void *ctx, void *a, void *b)"),
         ggml_cpy: f("void *ggml_cpy(void *ctx, void *a, void *b)"),
         ggml_cont: f("void *ggml_cont(void *ctx, void *a)"),
@@ -92,6 +93,7 @@ function declare(lib: Koffi.LibraryHandle) {
         ggml_permute: f("void *ggml_permute(void *ctx, void *a, int axis0, int axis1, int axis2, int axis3)"),
         ggml_transpose: f("void *ggml_transpose(void *ctx, void *a)"),
         ggml_soft_max: f("void *ggml_soft_max(void *ctx, void *a)"),
+        ggml_diag_mask_inf: f("void *ggml_diag_mask_inf(void *ctx, void *a, int n_past)"),
         ggml_soft_max_ext: f("void *ggml_soft_max_ext(void *ctx, void *a, void *mask, float scale, float max_bias)"),
         ggml_rope_ext: f(
             "void *ggml_rope_ext(void *ctx, void *a, void *b, void *c, int n_dims, int mode, int n_ctx_orig," +
@@ -152,6 +154,8 @@ export interface Ggml {
     strides(t: Tensor): number[];
     /** ggml_type id of a tensor. */
     typeOf(t: Tensor): number;
+    /** Whether the tensor has memory (a graph input that no node uses is never allocated). */
+    isAllocated(t: Tensor): boolean;
     /**
      * Mark or unmark a persistent tensor as trainable. ggml only has ggml_set_param (set); a store's tensors
      * outlive one training run, so the flag must also be clearable.
@@ -315,6 +319,7 @@ export function getGgml(opts: GgmlOptions = {}): Ggml {
         shape: (t) => Array.from((koffi.decode(t, tensorHeadType!) as { ne: number[] }).ne, Number),
         strides: (t) => Array.from((koffi.decode(t, tensorHeadType!) as { nb: number[] }).nb, Number),
         typeOf: (t) => (koffi.decode(t, tensorHeadType!) as { type: number }).type,
+        isAllocated: (t) => (koffi.decode(t, tensorHeadType!) as { buffer: unknown }).buffer !== null,
         setParam(t, on) {
             const flags = (koffi.decode(t, tensorHeadType!) as { flags: number }).flags;
             const next = on ? flags | GGML_TENSOR_FLAG_PARAM : flags & ~GGML_TENSOR_FLAG_PARAM;

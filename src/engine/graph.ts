@@ -46,6 +46,8 @@ export class GraphBuilder {
 
 export class GraphRunner {
     readonly g: Ggml;
+    /** Milliseconds spent building graphs, allocating them and computing them, summed over runs. */
+    readonly timing = { buildMs: 0, allocMs: 0, computeMs: 0, runs: 0 };
     private galloc: Ptr;
     private graphSize: number;
 
@@ -69,12 +71,20 @@ export class GraphRunner {
         if (!ctx) throw new Error(`ggml_init failed for a ${mem}-byte graph context`);
         try {
             const b = new GraphBuilder(this.g, ctx);
+            const t0 = performance.now();
             const { graph, out } = build(b, (grads) => a.ggml_new_graph_custom(ctx, this.graphSize, grads));
+            const t1 = performance.now();
             if (!a.ggml_gallocr_alloc_graph(this.galloc, graph)) {
                 throw new Error("could not allocate the compute graph (out of memory on the backend?)");
             }
-            for (const { t, data } of b.inputs) a.ggml_backend_tensor_set(t, data, 0, data.byteLength);
+            for (const { t, data } of b.inputs) if (this.g.isAllocated(t)) a.ggml_backend_tensor_set(t, data, 0, data.byteLength);
+            const t2 = performance.now();
             const status = a.ggml_backend_graph_compute(this.g.backend, graph);
+            const t3 = performance.now();
+            this.timing.buildMs += t1 - t0;
+            this.timing.allocMs += t2 - t1;
+            this.timing.computeMs += t3 - t2;
+            this.timing.runs++;
             if (status !== 0) throw new Error(`ggml_backend_graph_compute failed with status ${status}`);
             return read(out, b);
         } finally {

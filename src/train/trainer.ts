@@ -84,6 +84,8 @@ export interface TrainResult {
     complete: boolean;
     tokensPerSecond: number;
     computeBufferBytes: number;
+    /** Where the time went: graph building, allocation and input upload, compute (ms, summed). */
+    timing: GraphRunner["timing"];
 }
 
 const CHECKPOINT_FORMAT = "sublab-train-checkpoint";
@@ -102,7 +104,9 @@ function trainableTensors(model: Model, opts: TrainOptions): { store: TensorStor
 
 /** Flat positions and targets of a batch; rows are the positions that predict each target. */
 function makeBatch(examples: TrainExample[], vocab: number) {
-    const T = Math.max(...examples.map((e) => e.tokens.length));
+    // The last token of a sequence is only ever a target, never an input: T+1 tokens make T positions.
+    const T = Math.max(...examples.map((e) => e.tokens.length - 1));
+    if (T < 1) throw new Error("every example needs at least 2 tokens");
     const B = examples.length;
     const tokens = new Int32Array(B * T);
     const rows: number[] = [];
@@ -111,7 +115,7 @@ function makeBatch(examples: TrainExample[], vocab: number) {
     let realTokens = 0;
     examples.forEach((e, b) => {
         if (e.targetMask.length !== e.tokens.length) throw new Error(`example ${b}: targetMask length ${e.targetMask.length} != tokens length ${e.tokens.length}`);
-        tokens.set(e.tokens, b * T);
+        tokens.set(e.tokens.subarray(0, e.tokens.length - 1), b * T);
         realTokens += e.tokens.length;
         let k = 0;
         for (let j = 1; j < e.tokens.length; j++) {
@@ -331,6 +335,7 @@ export async function train(model: Model, examples: TrainExample[], opts: TrainO
             complete: step >= scheduleSteps,
             tokensPerSecond: computeMs > 0 ? tokensDone / (computeMs / 1000) : 0,
             computeBufferBytes: runner.bufferBytes(),
+            timing: { ...runner.timing },
         };
     } finally {
         for (const n of names) g.setParam(store.tensor(n), false);
