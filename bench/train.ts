@@ -160,33 +160,48 @@ export async function main(argv: string[]): Promise<void> {
             engines: { type: "string", default: ENGINES.map((e) => e.name).join(",") },
             "peak-gflops": { type: "string" },
             retries: { type: "string", default: "2" },
+            rounds: { type: "string" },
         },
     });
     const configs = a.configs.split(",") as ConfigName[];
     for (const c of configs) if (!(c in CONFIGS)) throw new Error(`--configs: unknown config "${c}" (known: ${CONFIG_NAMES.join(", ")})`);
     const names = a.engines.split(",");
     for (const n of names) if (!ENGINES.some((e) => e.name === n)) throw new Error(`--engines: unknown engine "${n}" (known: ${ENGINES.map((e) => e.name).join(", ")})`);
-    const opts: RunOptions = { seconds: Number(a.seconds ?? (a.quick ? 3 : 15)), threads: Number(a.threads) };
+    const opts: RunOptions = { seconds: Number(a.seconds ?? (a.quick ? 3 : 8)), threads: Number(a.threads) };
+    // This VM's speed drifts by 10-30% between minutes, so engines run interleaved, round after round, and the
+    // table keeps each engine's median round: a drift then hits every engine alike.
+    const rounds = Number(a.rounds ?? (a.quick ? 1 : 3));
     const peak = a["peak-gflops"] ? Number(a["peak-gflops"]) : peakGflops();
 
-    const results: Measured[] = [];
+    const runs = new Map<string, Measured[]>();
     const notes = new Set<string>();
-    for (const config of configs) {
-        for (const engine of ENGINES.filter((e) => names.includes(e.name))) {
-            const r = await runQuietest(engine, config, opts, Number(a.retries));
-            if ("skipped" in r) notes.add(r.skipped);
-            else {
-                results.push(r);
-                if (r.version) notes.add(`${r.engine}: ${r.version}`);
-                if (r.version?.includes("blas/libblas")) notes.add("WARNING: PyTorch runs on netlib's reference BLAS: apt-get install libopenblas0-pthread");
+    for (let round = 1; round <= rounds; round++) {
+        for (const config of configs) {
+            for (const engine of ENGINES.filter((e) => names.includes(e.name))) {
+                if (rounds > 1) console.error(`bench: round ${round}/${rounds}`);
+                const r = await runQuietest(engine, config, opts, Number(a.retries));
+                if ("skipped" in r) notes.add(r.skipped);
+                else {
+                    const key = `${config}/${r.engine}`;
+                    runs.set(key, [...(runs.get(key) ?? []), r]);
+                    if (r.version) notes.add(`${r.engine}: ${r.version}`);
+                    if (r.version?.includes("blas/libblas")) notes.add("WARNING: PyTorch runs on netlib's reference BLAS: apt-get install libopenblas0-pthread");
+                }
             }
         }
+    }
+    const results = [...runs.values()].map((rs) => [...rs].sort((x, y) => x.tokens_per_s - y.tokens_per_s)[rs.length >> 1]);
+    for (const config of configs) {
         const params = new Set(results.filter((r) => r.config === config).map((r) => r.params));
         if (params.size > 1) notes.add(`WARNING: the engines' parameter counts differ for ${config} (${[...params].join(" vs ")}): not the same model`);
     }
+    if (rounds > 1) {
+        const spread = [...runs.entries()].map(([k, rs]) => `${k} ${rs.map((r) => fmt(r.tokens_per_s)).join("/")}`);
+        notes.add(`tokens/s of each round: ${spread.join("; ")}`);
+    }
     console.log(formatTable(results, peak));
     console.log(
-        `\n${opts.threads} threads, T=${T}, batch 1 row, AdamW; tokens/s from the median step; a run is repeated (--retries) while other ` +
+        `\n${opts.threads} threads, T=${T}, batch 1 row, AdamW; tokens/s from the median step of the median of ${rounds} interleaved round(s); a run is repeated (--retries) while other ` +
             `processes take over ${BUSY * 100}% of the CPU. MFU = tokens/s x (6 x matmul params + 12 x layers x d x T) / ${peak.toFixed(0)} GFLOP/s` +
             (a["peak-gflops"] ? " (--peak-gflops)." : ` (${os.availableParallelism()} cores x 32 flops/cycle x "cpu MHz"; a VM reports its base clock, so with turbo MFU reads high: pass --peak-gflops).`),
     );
