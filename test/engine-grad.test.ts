@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { createModel, type Model } from "../src/model/model.ts";
 import { ALL_LORA_TARGETS, type Arch } from "../src/model/config.ts";
-import { batchLoss, lossAndGradients, type TrainExample } from "../src/train/trainer.ts";
+import { batchLoss, lossAndGradients, type BackwardKind, type TrainExample } from "../src/train/trainer.ts";
 import { Rng } from "../src/util/rng.ts";
 
 const V = 40;
@@ -57,13 +57,13 @@ function checkTensor(m: Model, store: Model["weights"], name: string, grad: Floa
     return { fd, an };
 }
 
-describe("engine gradients vs finite differences", () => {
+describe.each(["manual", "autodiff"] as BackwardKind[])("%s gradients vs finite differences", (backward) => {
     for (const arch of ["llama", "qwen2"] as Arch[]) {
         for (const soft of [false, true]) {
             it(`full model, ${arch}, ${soft ? "soft-label" : "token"} targets`, () => {
                 const m = gradModel(arch);
                 const ex = examples(soft);
-                const { loss, grads } = lossAndGradients(m, ex, "full");
+                const { loss, grads } = lossAndGradients(m, ex, "full", undefined, backward);
                 expect(loss).toBeCloseTo(batchLoss(m, ex), 5);
                 const kinds = new Set<string>();
                 for (const [name, grad] of grads) {
@@ -87,7 +87,7 @@ describe("engine gradients vs finite differences", () => {
         const rng = new Rng(9);
         for (const n of lora.store.names()) if (n.endsWith("lora_b")) lora.store.set(n, Float32Array.from({ length: lora.store.numel(n) }, () => 0.3 * rng.normal()));
         const ex = examples(false);
-        const { grads } = lossAndGradients(m, ex, "lora");
+        const { grads } = lossAndGradients(m, ex, "lora", undefined, backward);
         expect(grads.size).toBe(14);
         for (const [name, grad] of grads) {
             const { fd, an } = checkTensor(m, lora.store, name, grad, ex, name.length);

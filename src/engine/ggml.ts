@@ -100,6 +100,16 @@ function declare(lib: Koffi.LibraryHandle) {
                 " float freq_base, float freq_scale, float ext_factor, float attn_factor, float beta_fast, float beta_slow)",
         ),
         ggml_cross_entropy_loss: f("void *ggml_cross_entropy_loss(void *ctx, void *a, void *b)"),
+        ggml_cross_entropy_loss_back: f("void *ggml_cross_entropy_loss_back(void *ctx, void *grad, void *logits, void *labels)"),
+        ggml_rms_norm_back: f("void *ggml_rms_norm_back(void *ctx, void *grad, void *x, float eps)"),
+        ggml_silu_back: f("void *ggml_silu_back(void *ctx, void *grad, void *x)"),
+        ggml_soft_max_ext_back: f("void *ggml_soft_max_ext_back(void *ctx, void *grad, void *out, float scale, float max_bias)"),
+        ggml_get_rows_back: f("void *ggml_get_rows_back(void *ctx, void *grad, void *rows, void *like)"),
+        ggml_repeat_back: f("void *ggml_repeat_back(void *ctx, void *a, void *like)"),
+        ggml_rope_ext_back: f(
+            "void *ggml_rope_ext_back(void *ctx, void *a, void *b, void *c, int n_dims, int mode, int n_ctx_orig," +
+                " float freq_base, float freq_scale, float ext_factor, float attn_factor, float beta_fast, float beta_slow)",
+        ),
         ggml_opt_step_adamw: f("void *ggml_opt_step_adamw(void *ctx, void *a, void *grad, void *m, void *v, void *params)"),
         // graphs
         ggml_new_graph_custom: f("void *ggml_new_graph_custom(void *ctx, size_t size, bool grads)"),

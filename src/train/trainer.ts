@@ -9,6 +9,7 @@ import type { Ptr, Tensor } from "../engine/ggml.ts";
 import { GGMLType, getMeta, kvString, kvU32, readGGUF, readTensorF32, writeGGUF, type GGUFKV } from "../engine/gguf.ts";
 import { GraphRunner, readF32, type GraphBuilder } from "../engine/graph.ts";
 import { TensorStore } from "../engine/store.ts";
+import { buildForwardBackward } from "../model/backprop.ts";
 import type { Model } from "../model/model.ts";
 import { subRng } from "../util/rng.ts";
 import { learningRate, type ScheduleKind } from "./schedule.ts";
@@ -56,6 +57,8 @@ export interface TrainOptions {
     checkpointPath?: string;
     /** Defaults to 50. */
     checkpointEvery?: number;
+    /** "manual" (fast, the default) or "autodiff" (ggml's own backward, the reference implementation). */
+    backward?: BackwardKind;
     /** Stop cleanly (checkpoint written) once aborted. */
     signal?: AbortSignal;
     onStep?: (s: StepInfo) => void;
@@ -138,6 +141,9 @@ function makeBatch(examples: TrainExample[], vocab: number) {
 
 type Batch = ReturnType<typeof makeBatch>;
 
+/** How gradients are built: "manual" (backprop.ts, fast; the default) or "autodiff" (ggml's, the reference). */
+export type BackwardKind = "manual" | "autodiff";
+
 /** Forward, cross-entropy on the batch's target rows, backward: the graph, the loss and each named tensor's gradient. */
 function buildLossAndGrads(
     b: GraphBuilder,
@@ -147,8 +153,19 @@ function buildLossAndGrads(
     lossGradAcc: Tensor,
     store: TensorStore,
     names: string[],
+    backward: BackwardKind,
 ) {
     const a = b.g.api;
+    if (backward === "manual") {
+        const input = { tokens: batch.tokens, nSeq: batch.B, seqLen: batch.T, rows: batch.rows, labels: batch.labels };
+        const { loss, grads } = buildForwardBackward(b, model.graph(), input, new Set(names), lossGradAcc);
+        a.ggml_set_output(loss);
+        const graph = newGraph(false);
+        a.ggml_build_forward_expand(graph, loss);
+        const list = names.map((n) => grads.get(n)!);
+        for (const gr of list) a.ggml_build_forward_expand(graph, gr);
+        return { graph, lossT: loss, grads: list };
+    }
     const logits = model.graph().forward(b, { tokens: batch.tokens, nSeq: batch.B, seqLen: batch.T, rows: batch.rows });
     const labels = b.inputF32([model.config.vocabSize, batch.rows.length], batch.labels, "labels");
     const lossT = a.ggml_cross_entropy_loss(b.ctx, logits, labels);
@@ -170,7 +187,13 @@ function buildLossAndGrads(
 /**
  * The mean loss over a batch and the gradient of every trainable tensor (for tests and analysis; no update).
  */
-export function lossAndGradients(model: Model, examples: TrainExample[], mode: TrainOptions["mode"], trainable?: (name: string) => boolean) {
+export function lossAndGradients(
+    model: Model,
+    examples: TrainExample[],
+    mode: TrainOptions["mode"],
+    trainable?: (name: string) => boolean,
+    backward: BackwardKind = "manual",
+) {
     const g = model.weights.g;
     const { store, names } = trainableTensors(model, { mode, trainable, lr: 1 });
     const batch = makeBatch(examples, model.config.vocabSize);
@@ -181,7 +204,7 @@ export function lossAndGradients(model: Model, examples: TrainExample[], mode: T
     try {
         return runner.run(
             (b, newGraph) => {
-                const r = buildLossAndGrads(b, newGraph, model, batch, lossGrad.tensor("loss_grad"), store, names);
+                const r = buildLossAndGrads(b, newGraph, model, batch, lossGrad.tensor("loss_grad"), store, names, backward);
                 r.grads.forEach((gr) => b.g.api.ggml_set_output(gr));
                 return { graph: r.graph, out: r };
             },
@@ -296,7 +319,7 @@ export async function train(model: Model, examples: TrainExample[], opts: TrainO
             const { loss, gradNorm } = runner.run(
                 (b, newGraph) => {
                     const ctx = b.ctx;
-                    const { graph, lossT, grads } = buildLossAndGrads(b, newGraph, model, batch, lossGrad.tensor("loss_grad"), store, names);
+                    const { graph, lossT, grads } = buildLossAndGrads(b, newGraph, model, batch, lossGrad.tensor("loss_grad"), store, names, opts.backward ?? "manual");
                     let sumsq: Tensor = a.ggml_sum(ctx, a.ggml_sqr(ctx, grads[0]));
                     for (const gr of grads.slice(1)) sumsq = a.ggml_add(ctx, sumsq, a.ggml_sum(ctx, a.ggml_sqr(ctx, gr)));
                     const norm = a.ggml_sqrt(ctx, sumsq);
