@@ -10,10 +10,10 @@
  * loss and gradients for every parameter kind, and test/engine-grad.test.ts checks autodiff against finite
  * differences.
  */
-import { GGML_ROPE_TYPE_NEOX, GGML_ROPE_TYPE_NORMAL, GGML_TYPE_F32, type Tensor } from "../engine/ggml.ts";
+import { GGML_TYPE_F32, type Tensor } from "../engine/ggml.ts";
 import type { GraphBuilder } from "../engine/graph.ts";
 import { headDim } from "./config.ts";
-import { loraNames, type LlamaGraph } from "./llama.ts";
+import { loraNames, ropeOp, sequenceInputs, type LlamaGraph } from "./llama.ts";
 
 export interface BackpropInput {
     tokens: Int32Array;
@@ -46,9 +46,7 @@ export function buildForwardBackward(b: GraphBuilder, m: LlamaGraph, inp: Backpr
     const H = c.nHeads;
     const Hkv = c.nKvHeads;
     const r = H / Hkv;
-    const ropeMode = c.arch === "qwen2" ? GGML_ROPE_TYPE_NEOX : GGML_ROPE_TYPE_NORMAL;
     const scale = 1 / Math.sqrt(hd);
-    if (T > c.contextLength) throw new Error(`sequence length ${T} exceeds the model's context length ${c.contextLength}`);
 
     const grads = new Map<string, Tensor>();
     const addGrad = (name: string, g: Tensor) => {
@@ -64,15 +62,9 @@ export function buildForwardBackward(b: GraphBuilder, m: LlamaGraph, inp: Backpr
         return tt;
     };
 
-    const tokens = b.inputI32([N], inp.tokens, "tokens");
-    const posData = new Int32Array(N);
-    for (let i = 0; i < N; i++) posData[i] = i % T;
-    const pos = b.inputI32([N], posData, "pos");
-    const maskData = new Float32Array(T * T);
-    for (let q = 0; q < T; q++) for (let k = q + 1; k < T; k++) maskData[q * T + k] = -Infinity;
-    const mask = b.inputF32([T, T], maskData, "kq_mask");
-    const rope = (x: Tensor) => a.ggml_rope_ext(ctx, x, pos, null, hd, ropeMode, c.contextLength, c.ropeTheta, 1, 0, 1, 0, 0);
-    const ropeBack = (dx: Tensor) => a.ggml_rope_ext_back(ctx, dx, pos, null, hd, ropeMode, c.contextLength, c.ropeTheta, 1, 0, 1, 0, 0);
+    const { tokens, pos, mask } = sequenceInputs(b, c, inp);
+    const rope = ropeOp(b, c, pos);
+    const ropeBack = ropeOp(b, c, pos, true);
 
     /** y = W x (+ LoRA) (+ bias), remembering what the backward pass needs. */
     const linear = (base: string, x: Tensor) => {

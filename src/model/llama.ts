@@ -63,22 +63,11 @@ export class LlamaGraph {
         const T = inp.seqLen;
         const B = inp.nSeq;
         const N = T * B;
-        if (inp.tokens.length !== N) throw new Error(`forward: ${inp.tokens.length} tokens for ${B} sequences of ${T}`);
-        if (T > c.contextLength) throw new Error(`forward: sequence length ${T} exceeds the model's context length ${c.contextLength}`);
         const hd = headDim(c);
-        const ropeMode = c.arch === "qwen2" ? GGML_ROPE_TYPE_NEOX : GGML_ROPE_TYPE_NORMAL;
 
-        const tokens = b.inputI32([N], inp.tokens, "tokens");
-        // Positions restart at 0 for every sequence; rope indexes them by the tensor's dim 2 (= N tokens).
-        const posData = new Int32Array(N);
-        for (let i = 0; i < N; i++) posData[i] = i % T;
-        const pos = b.inputI32([N], posData, "pos");
-        const maskData = new Float32Array(T * T);
-        for (let q = 0; q < T; q++) for (let k = q + 1; k < T; k++) maskData[q * T + k] = -Infinity;
-        const mask = b.inputF32([T, T], maskData, "kq_mask");
-
+        const { tokens, pos, mask } = sequenceInputs(b, c, inp);
         const norm = (x: Tensor, w: string) => a.ggml_mul(ctx, a.ggml_rms_norm(ctx, x, c.rmsEps), W(w));
-        const rope = (x: Tensor) => a.ggml_rope_ext(ctx, x, pos, null, hd, ropeMode, c.contextLength, c.ropeTheta, 1, 0, 1, 0, 0);
+        const rope = ropeOp(b, c, pos);
         const mm = (w: string, x: Tensor) => this.linear(b, w, x);
 
         let x = a.ggml_get_rows(ctx, W("token_embd.weight"), tokens); // [d, N]
@@ -146,6 +135,33 @@ export class LlamaGraph {
         const merged = a.ggml_cont(ctx, a.ggml_permute(ctx, kqv, 0, 2, 1, 3)); // [hd, H, T, B]
         return a.ggml_reshape_2d(ctx, merged, hd * H, T * B);
     }
+}
+
+/**
+ * The per-batch inputs of the graph: token ids, positions (restarting at 0 for every sequence; rope reads them
+ * along the tensor's dim 2, the N tokens) and the causal mask.
+ */
+export function sequenceInputs(b: GraphBuilder, c: ModelConfig, inp: { tokens: Int32Array; nSeq: number; seqLen: number }) {
+    const T = inp.seqLen;
+    const N = T * inp.nSeq;
+    if (inp.tokens.length !== N) throw new Error(`forward: ${inp.tokens.length} tokens for ${inp.nSeq} sequences of ${T}`);
+    if (T > c.contextLength) throw new Error(`forward: sequence length ${T} exceeds the model's context length ${c.contextLength}`);
+    const tokens = b.inputI32([N], inp.tokens, "tokens");
+    const posData = new Int32Array(N);
+    for (let i = 0; i < N; i++) posData[i] = i % T;
+    const pos = b.inputI32([N], posData, "pos");
+    const maskData = new Float32Array(T * T);
+    for (let q = 0; q < T; q++) for (let k = q + 1; k < T; k++) maskData[q * T + k] = -Infinity;
+    const mask = b.inputF32([T, T], maskData, "kq_mask");
+    return { tokens, pos, mask };
+}
+
+/** RoPE as llama.cpp applies it for the architecture (NeoX-style for qwen2), forward or backward. */
+export function ropeOp(b: GraphBuilder, c: ModelConfig, pos: Tensor, backward = false): (x: Tensor) => Tensor {
+    const a = b.g.api;
+    const mode = c.arch === "qwen2" ? GGML_ROPE_TYPE_NEOX : GGML_ROPE_TYPE_NORMAL;
+    const f = backward ? a.ggml_rope_ext_back : a.ggml_rope_ext;
+    return (x) => f(b.ctx, x, pos, null, headDim(c), mode, c.contextLength, c.ropeTheta, 1, 0, 1, 0, 0);
 }
 
 /** [x0, x1, Hkv, B] -> [x0, x1, r*Hkv, B] where output head h = j + r*kv reads kv head floor(h / r). */
