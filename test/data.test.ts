@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { tempDir, tinyModel } from "./helpers/tiny.ts";
 import {
     ChatMLChatWrapper,
     GeneralChatWrapper,
@@ -232,9 +233,21 @@ describe("tokenizeChatRow with a toy tokenizer (no model file)", () => {
     });
 });
 
-const chatModelPath = process.env.SUBLAB_TEST_CHAT_MODEL;
+/**
+ * A model with a chat template: $SUBLAB_TEST_CHAT_MODEL (any GGUF, to try other templates), else a tiny
+ * engine-made model with ChatML and an SPM vocabulary.
+ */
+function chatModel(): string {
+    if (process.env.SUBLAB_TEST_CHAT_MODEL) return process.env.SUBLAB_TEST_CHAT_MODEL;
+    const file = path.join(tempDir(), "chatml-tiny.gguf");
+    const m = tinyModel();
+    m.save(file);
+    m.free();
+    return file;
+}
+const chatModelPath = chatModel();
 
-describe.skipIf(!chatModelPath)("tokenizeTrainingRows on SUBLAB_TEST_CHAT_MODEL", () => {
+describe("tokenizeTrainingRows on a chat model", () => {
     let model: LlamaModel;
     beforeAll(async () => {
         const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
