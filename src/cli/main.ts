@@ -24,7 +24,8 @@ export function createProgram(): Command {
 export async function runCli(argv: readonly string[]): Promise<number> {
     try {
         await createProgram().parseAsync([...argv]);
-        return 0;
+        // A handler may set its own exit code (e.g. 130 for an interrupted run).
+        return typeof process.exitCode === "number" ? process.exitCode : 0;
     } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         process.stderr.write(`sublab: ${message}\n`);

@@ -59,6 +59,7 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
     const model = loadModel(opts.model);
     const ckPath = checkpointPathFor(opts);
     if (opts.checkpointDir) fs.mkdirSync(opts.checkpointDir, { recursive: true });
+    if (fs.existsSync(ckPath) && opts.progress !== false) console.error(`resuming from the checkpoint ${ckPath}`);
     const abort = new AbortController();
     const onSigint = () => abort.abort();
     process.once("SIGINT", onSigint);
