@@ -295,6 +295,8 @@ export async function train(model: Model, examples: TrainExample[], opts: TrainO
         step = loadCheckpoint(opts.checkpointPath, fingerprint, store, names, moments);
     }
     const resumedFrom = step;
+    let order: number[] = [];
+    let orderEpoch = -1;
     const losses: number[] = [];
     let interrupted = false;
     let tokensDone = 0;
@@ -308,7 +310,8 @@ export async function train(model: Model, examples: TrainExample[], opts: TrainO
                 break;
             }
             const epoch = Math.floor(step / stepsPerEpoch);
-            const order = subRng(seed, `data-order-${epoch}`).shuffle([...examples.keys()]);
+            // Each epoch's order comes from its own seeded stream, so a resumed run sees the same batches.
+            if (epoch !== orderEpoch) [order, orderEpoch] = [subRng(seed, `data-order-${epoch}`).shuffle([...examples.keys()]), epoch];
             const k = step % stepsPerEpoch;
             const batch = makeBatch(order.slice(k * batchSize, (k + 1) * batchSize).map((i) => examples[i]), V);
             const lr = learningRate(schedule, step);
