@@ -268,7 +268,9 @@ export function getGgml(opts: GgmlOptions = {}): Ggml {
     const { version } = findNodeLlamaCpp();
     checkNodeLlamaCppVersion(version);
     const want = opts.backend ?? ((process.env.SUBLAB_BACKEND as BackendKind | undefined) || "auto");
-    const { dir, kind } = pickLibDir(want);
+    const picked = pickLibDir(want);
+    const dir = picked.dir;
+    let kind = picked.kind;
 
     koffi.struct("ggml_init_params", { mem_size: "size_t", mem_buffer: "void *", no_alloc: "bool" });
     koffi.proto("void ggml_log_callback(int level, const char *text, void *user_data)");
@@ -294,6 +296,8 @@ export function getGgml(opts: GgmlOptions = {}): Ggml {
     api.ggml_log_set(logCb, null);
 
     api.ggml_backend_load_all_from_path(dir);
+    // "auto" with a CUDA driver but no usable GPU: the CUDA build carries the same CPU backends, use those.
+    if (kind === "cuda" && want === "auto" && !findDevice(api, "cuda")) kind = "cpu";
     const device = findDevice(api, kind);
     if (!device) {
         throw new Error(
