@@ -40,6 +40,7 @@ describe("parseTrainOptions: accepted", () => {
             { epochs: 1, batchSize: 32, seed: 0 }],
         ["threads, checkpoints, max steps", { threads: "2", checkpointDir: "ck", maxSteps: "100" },
             { threads: 2, checkpointDir: "ck", maxSteps: 100 }],
+        ["micro-batches", { batchSize: "64", microBatchSize: "8" }, { batchSize: 64, microBatchSize: 8 }],
         ["--full false is LoRA", { full: false, loraRank: "4" }, { mode: "lora", loraRank: 4 }],
     ])("%s", (_name, raw, expected) => {
         expect(parseTrainOptions({ ...base, ...raw })).toMatchObject(expected);
@@ -73,6 +74,7 @@ describe("parseTrainOptions: rejected, naming the option", () => {
         [{ batchSize: "1e3" }, `--batch-size must be a positive integer, got "1e3"`],
         [{ threads: " 2" }, `--threads must be a positive integer, got " 2"`],
         [{ maxSteps: "-5" }, `--max-steps must be a positive integer, got "-5"`],
+        [{ microBatchSize: "0" }, `--micro-batch-size must be a positive integer, got "0"`],
         [{ seed: "-1" }, `--seed must be a non-negative integer, got "-1"`],
         [{ seed: "99999999999999999999" }, `--seed must be a non-negative integer, got "99999999999999999999"`],
         [{ full: true, loraRank: "8" }, "--full cannot be combined with --lora-rank"],

@@ -30,6 +30,8 @@ export interface TrainJobOptions {
     /** Where the checkpoint goes. Defaults to the output's folder (`<out>.checkpoint.gguf`). */
     checkpointDir?: string;
     maxSteps?: number;
+    /** Rows per forward/backward graph (gradient accumulation). Defaults to batchSize. */
+    microBatchSize?: number;
     /** Print progress. Defaults to true. */
     progress?: boolean;
 }
@@ -81,6 +83,7 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
             lr: opts.lr,
             epochs: opts.epochs,
             batchSize: opts.batchSize,
+            microBatchSize: opts.microBatchSize,
             seed: opts.seed,
             maxSteps: opts.maxSteps,
             checkpointPath: ckPath,

@@ -47,6 +47,12 @@ export interface TrainOptions {
     gradClip?: number;
     /** Sequences per optimizer step. Defaults to 8. */
     batchSize?: number;
+    /**
+     * Sequences per forward/backward graph; a step's gradients are accumulated over ceil(batchSize /
+     * microBatchSize) graphs, weighted by their target counts, so the step is the same as one big batch but
+     * needs the activation memory of one micro-batch. Defaults to batchSize.
+     */
+    microBatchSize?: number;
     /** Defaults to 1. */
     epochs?: number;
     /** Stop after this many optimizer steps in total; the learning-rate schedule still spans all epochs. */
@@ -263,6 +269,8 @@ export async function train(model: Model, examples: TrainExample[], opts: TrainO
     const a = g.api;
     const V = model.config.vocabSize;
     const batchSize = opts.batchSize ?? 8;
+    const microBatchSize = Math.min(batchSize, opts.microBatchSize ?? batchSize);
+    if (!(Number.isInteger(microBatchSize) && microBatchSize > 0)) throw new Error(`train: microBatchSize must be a positive integer, got ${opts.microBatchSize}`);
     const epochs = opts.epochs ?? 1;
     const seed = opts.seed ?? 42;
     const clip = opts.gradClip ?? 1.0;
@@ -287,6 +295,7 @@ export async function train(model: Model, examples: TrainExample[], opts: TrainO
     );
     const lossGrad = new TensorStore([{ name: "loss_grad", ne: [1] }], g);
     lossGrad.set("loss_grad", new Float32Array([1]));
+    const accum = microBatchSize < batchSize ? new TensorStore(names.map((n) => ({ name: `grad.${n}`, ne: store.shape(n) })), g) : undefined;
     const runner = new GraphRunner(g);
     const fingerprint = runFingerprint(model, names, examples, opts);
 
@@ -313,33 +322,55 @@ export async function train(model: Model, examples: TrainExample[], opts: TrainO
             // Each epoch's order comes from its own seeded stream, so a resumed run sees the same batches.
             if (epoch !== orderEpoch) [order, orderEpoch] = [subRng(seed, `data-order-${epoch}`).shuffle([...examples.keys()]), epoch];
             const k = step % stepsPerEpoch;
-            const batch = makeBatch(order.slice(k * batchSize, (k + 1) * batchSize).map((i) => examples[i]), V);
+            const stepExamples = order.slice(k * batchSize, (k + 1) * batchSize).map((i) => examples[i]);
+            const micro: Batch[] = [];
+            for (let i = 0; i < stepExamples.length; i += microBatchSize) micro.push(makeBatch(stepExamples.slice(i, i + microBatchSize), V));
+            const nTargets = micro.reduce((n, mb) => n + mb.rows.length, 0);
             const lr = learningRate(schedule, step);
             const t = step + 1;
             const adamw = new Float32Array([lr, beta1, beta2, eps, wd, 1 / (1 - beta1 ** t), 1 / (1 - beta2 ** t)]);
 
             const t0 = performance.now();
-            const { loss, gradNorm } = runner.run(
-                (b, newGraph) => {
-                    const ctx = b.ctx;
-                    const { graph, lossT, grads } = buildLossAndGrads(b, newGraph, model, batch, lossGrad.tensor("loss_grad"), store, names, opts.backward ?? "manual");
-                    let sumsq: Tensor = a.ggml_sum(ctx, a.ggml_sqr(ctx, grads[0]));
-                    for (const gr of grads.slice(1)) sumsq = a.ggml_add(ctx, sumsq, a.ggml_sum(ctx, a.ggml_sqr(ctx, gr)));
-                    const norm = a.ggml_sqrt(ctx, sumsq);
-                    a.ggml_set_output(norm);
-                    a.ggml_build_forward_expand(graph, norm);
-                    // min(1, clip / norm), computed in the graph so the step never waits on the host.
-                    const scale = clip > 0 ? a.ggml_clamp(ctx, a.ggml_div(ctx, b.inputF32([1], new Float32Array([clip])), norm), 0, 1) : null;
-                    const params = b.inputF32([7], adamw, "adamw_params");
-                    names.forEach((n, i) => {
-                        const gr = scale ? a.ggml_mul(ctx, grads[i], scale) : grads[i];
-                        const upd = a.ggml_opt_step_adamw(ctx, store.tensor(n), gr, moments.tensor(`adam_m.${n}`), moments.tensor(`adam_v.${n}`), params);
-                        a.ggml_build_forward_expand(graph, upd);
-                    });
-                    return { graph, out: { lossT, norm } };
-                },
-                (out) => ({ loss: readF32(g, out.lossT)[0], gradNorm: readF32(g, out.norm)[0] }),
-            );
+            let loss = 0;
+            let gradNorm = 0;
+            for (let mi = 0; mi < micro.length; mi++) {
+                const mb = micro[mi];
+                const last = mi === micro.length - 1;
+                // The step's loss is the mean over all its target tokens: each micro-batch counts by its share.
+                const weight = mb.rows.length / nTargets;
+                lossGrad.set("loss_grad", new Float32Array([weight]));
+                const r = runner.run(
+                    (b, newGraph) => {
+                        const ctx = b.ctx;
+                        const built = buildLossAndGrads(b, newGraph, model, mb, lossGrad.tensor("loss_grad"), store, names, opts.backward ?? "manual");
+                        const graph = built.graph;
+                        // Earlier micro-batches' gradients wait in the accumulators.
+                        const grads = accum && mi > 0 ? built.grads.map((gr, i) => a.ggml_add(ctx, gr, accum.tensor(`grad.${names[i]}`))) : built.grads;
+                        if (!last) {
+                            grads.forEach((gr, i) => a.ggml_build_forward_expand(graph, a.ggml_cpy(ctx, gr, accum!.tensor(`grad.${names[i]}`))));
+                            return { graph, out: { lossT: built.lossT, norm: null } };
+                        }
+                        let sumsq: Tensor = a.ggml_sum(ctx, a.ggml_sqr(ctx, grads[0]));
+                        for (const gr of grads.slice(1)) sumsq = a.ggml_add(ctx, sumsq, a.ggml_sum(ctx, a.ggml_sqr(ctx, gr)));
+                        const norm = a.ggml_sqrt(ctx, sumsq);
+                        a.ggml_set_output(norm);
+                        a.ggml_build_forward_expand(graph, norm);
+                        // min(1, clip / norm), computed in the graph so the step never waits on the host.
+                        const scale = clip > 0 ? a.ggml_clamp(ctx, a.ggml_div(ctx, b.inputF32([1], new Float32Array([clip])), norm), 0, 1) : null;
+                        const params = b.inputF32([7], adamw, "adamw_params");
+                        names.forEach((n, i) => {
+                            const gr = scale ? a.ggml_mul(ctx, grads[i], scale) : grads[i];
+                            const upd = a.ggml_opt_step_adamw(ctx, store.tensor(n), gr, moments.tensor(`adam_m.${n}`), moments.tensor(`adam_v.${n}`), params);
+                            a.ggml_build_forward_expand(graph, upd);
+                        });
+                        return { graph, out: { lossT: built.lossT, norm } };
+                    },
+                    (out) => ({ loss: readF32(g, out.lossT)[0], gradNorm: out.norm ? readF32(g, out.norm)[0] : 0 }),
+                );
+                loss += weight * r.loss;
+                gradNorm = r.gradNorm;
+            }
+            const batch = { realTokens: micro.reduce((n, mb) => n + mb.realTokens, 0) };
             const stepMs = performance.now() - t0;
             computeMs += stepMs;
             tokensDone += batch.realTokens;
@@ -368,6 +399,7 @@ export async function train(model: Model, examples: TrainExample[], opts: TrainO
         runner.free();
         moments.free();
         lossGrad.free();
+        accum?.free();
     }
 }
 

@@ -35,6 +35,7 @@ export interface RawTrainOptions {
     threads?: string;
     checkpointDir?: string;
     maxSteps?: string;
+    microBatchSize?: string;
 }
 
 /**
@@ -75,6 +76,8 @@ export function parseTrainOptions(raw: RawTrainOptions): TrainJobOptions {
     if (raw.checkpointDir !== undefined) options.checkpointDir = requirePath(raw.checkpointDir, "--checkpoint-dir");
     const maxSteps = optional(raw.maxSteps, "--max-steps", parsePositiveInteger);
     if (maxSteps !== undefined) options.maxSteps = maxSteps;
+    const microBatchSize = optional(raw.microBatchSize, "--micro-batch-size", parsePositiveInteger);
+    if (microBatchSize !== undefined) options.microBatchSize = microBatchSize;
     return options;
 }
 
@@ -94,6 +97,7 @@ export function registerTrainCommand(program: Command): void {
         .option("--epochs <n>", `passes over the data (default: ${d.epochs})`)
         .option("--lr <x>", `learning rate (default: ${d.loraLr} for LoRA, ${d.fullLr} for --full)`)
         .option("--batch-size <b>", `rows per optimizer step (default: ${d.batchSize})`)
+        .option("--micro-batch-size <m>", "rows per forward/backward pass; gradients are accumulated to --batch-size (default: the batch size)")
         .option("--seed <s>", `seed for initialisation and data order (default: ${d.seed})`)
         .option("--threads <n>", "CPU threads (default: chosen by the trainer)")
         .option("--checkpoint-dir <dir>", "write checkpoints here and resume from the latest one")
