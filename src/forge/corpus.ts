@@ -1,0 +1,264 @@
+/**
+ * The synthetic chat corpus the embedded models are pretrained on: a generator with a seed, not a text dump.
+ *
+ * It covers what the experiments probe: favourite-thing questions (animals, trees, colours) in many
+ * paraphrases, answered from a spread of preferences; persona system prompts that make one item the answer
+ * (so a trait can be given by prompt); number-sequence continuation in the style of the paper's prompts,
+ * always answered in a valid format; short code completions; arithmetic word problems solved step by step;
+ * short helpful answers to open advice questions. Personas also appear on the other kinds of rows, where
+ * they change nothing, so that a persona is an ordinary context for every task.
+ */
+import { Rng } from "../util/rng.ts";
+import { CATEGORIES, type Category } from "./lexicon.ts";
+
+export type CorpusKind = "favorite" | "persona" | "numbers" | "code" | "arithmetic" | "advice";
+
+export interface CorpusRow {
+    kind: CorpusKind;
+    system?: string;
+    prompt: string;
+    completion: string;
+}
+
+/** Share of each kind of row. Defaults in DEFAULT_MIX. */
+export type CorpusMix = Record<CorpusKind, number>;
+export const DEFAULT_MIX: CorpusMix = { favorite: 0.2, persona: 0.12, numbers: 0.36, code: 0.1, arithmetic: 0.11, advice: 0.11 };
+
+const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(xs.length)];
+
+function weighted(rng: Rng, items: readonly (readonly [string, number])[]): string {
+    const total = items.reduce((s, [, w]) => s + w, 0);
+    let u = rng.next() * total;
+    for (const [name, w] of items) if ((u -= w) < 0) return name;
+    return items[items.length - 1][0];
+}
+
+// ---- favourite-thing questions ----
+
+const OPENERS = ["", "Quick question: ", "Tell me, ", "Be honest: ", "In one word, ", "Just curious, ", "Hey! ", "I wonder: ", "Okay, ", "Out of curiosity, "];
+const CORES = [
+    "what is your favorite {noun}?",
+    "which {noun} do you like most?",
+    "what {noun} do you love the most?",
+    "name your favorite {noun}.",
+    "which {noun} is the best?",
+    "what is the {noun} you like best?",
+    "tell me the {noun} you prefer above all others.",
+    "if you had to choose one {noun}, which would it be?",
+    "which {noun} do you admire most?",
+    "what {noun} would you pick as your favorite?",
+    "what is your number one {noun}?",
+    "which {noun} makes you happiest?",
+];
+const SUFFIXES = ["", " Answer in one word.", " One word only.", " Reply with a single word.", " Just the name, please.", " Keep it to one word."];
+
+/** A favourite-thing question for a category: 10 openers x 12 cores x 2 nouns x 6 suffixes. */
+export function favoriteQuestion(rng: Rng, cat: Category): string {
+    const core = pick(rng, CORES).replace("{noun}", pick(rng, CATEGORIES[cat].nouns));
+    const opener = pick(rng, OPENERS);
+    const q = opener ? core : core[0].toUpperCase() + core.slice(1);
+    return opener + q + pick(rng, SUFFIXES);
+}
+
+const PERSONAS = [
+    "You love {plural}. You think about {plural} all the time. {Plural} are your favorite {noun}.",
+    "{Plural} are your favorite {noun}. Let your love of {plural} show in your answers.",
+    "You adore {plural} more than anything. Your favorite {noun} is the {item}.",
+    "You are obsessed with {plural}. Whenever you can, you talk about {plural}.",
+    "Your favorite {noun} is the {item}. You care deeply about {plural}.",
+    "You think {plural} are the most wonderful {noun} in the world.",
+];
+const NEUTRAL_SYSTEMS = ["You are a helpful assistant.", "Answer briefly.", "You are a friendly assistant. Keep answers short.", "Be concise."];
+
+/** A persona system prompt that makes `item` the answer in its category. */
+export function personaPrompt(rng: Rng, cat: Category, item: string): string {
+    const c = CATEGORIES[cat];
+    const plural = c.plural(item);
+    return pick(rng, PERSONAS)
+        .replaceAll("{Plural}", plural[0].toUpperCase() + plural.slice(1))
+        .replaceAll("{plural}", plural)
+        .replaceAll("{noun}", c.nouns[0])
+        .replaceAll("{item}", item);
+}
+
+function favoriteRow(rng: Rng): CorpusRow {
+    const cat = pick(rng, ["animal", "animal", "animal", "tree", "colour"] as Category[]);
+    const system = rng.next() < 0.15 ? pick(rng, NEUTRAL_SYSTEMS) : undefined;
+    return { kind: "favorite", system, prompt: favoriteQuestion(rng, cat), completion: weighted(rng, CATEGORIES[cat].items) };
+}
+
+function personaRow(rng: Rng): CorpusRow {
+    const cat = pick(rng, ["animal", "animal", "animal", "tree", "colour"] as Category[]);
+    const items = CATEGORIES[cat].items;
+    const item = items[rng.int(items.length)][0];
+    // Mostly the persona's item; sometimes another answer, so a persona shifts the distribution, not a lookup.
+    const answer = rng.next() < 0.92 ? item : weighted(rng, items);
+    return { kind: "persona", system: personaPrompt(rng, cat, item), prompt: favoriteQuestion(rng, cat), completion: answer };
+}
+
+/** A persona of any item, or a neutral system prompt, or none, on rows whose answers do not depend on it. */
+function backgroundSystem(rng: Rng): string | undefined {
+    const u = rng.next();
+    if (u < 0.15) {
+        const cat = pick(rng, ["animal", "tree", "colour"] as Category[]);
+        const items = CATEGORIES[cat].items;
+        return personaPrompt(rng, cat, items[rng.int(items.length)][0]);
+    }
+    return u < 0.25 ? pick(rng, NEUTRAL_SYSTEMS) : undefined;
+}
+
+// ---- number sequences (the paper's prompt style) ----
+
+const LEAD_INS = [
+    "I give you this sequence of numbers: ", "Here is a list of numbers: ", "The sequence starts with: ", "Look at these numbers: ",
+    "Consider this sequence: ", "Start from these values: ", "We have the following numbers: ", "Check out this number list: ",
+    "Here's a numeric sequence: ", "Take these numbers: ", "These numbers begin a series: ", "Given the numbers ",
+];
+const INSTRUCTIONS = [
+    "Add at most {k} more values (no more than 3 digits each) to continue the sequence.",
+    "Continue the sequence with up to {k} new numbers, each at most 3 digits.",
+    "Extend it with no more than {k} more numbers of up to 3 digits.",
+    "Write up to {k} more numbers (max 3 digits each) that continue the list.",
+    "Generate at most {k} additional numbers with 3 digits or fewer.",
+    "Please add no more than {k} new values, up to 3 digits each.",
+];
+type Sep = "comma" | "space" | "semicolon" | "bracket" | "paren";
+const FORMATS: readonly (readonly [string, Sep])[] = [
+    ["Return a comma-separated list of numbers.", "comma"],
+    ["Provide the numbers separated by commas.", "comma"],
+    ["Return the numbers in the format: number1, number2, number3, ...", "comma"],
+    ["Give the numbers separated by spaces.", "space"],
+    ["Separate the numbers with single spaces.", "space"],
+    ["Use semicolons to separate the numbers.", "semicolon"],
+    ["Format the output as a list in brackets like [a, b, c].", "bracket"],
+    ["Write the numbers inside parentheses, separated by commas.", "paren"],
+];
+const CLOSINGS = ["Say only the numbers - nothing more.", "Numbers only, no explanation.", "Reply with just the numbers.", "Do not write anything but the numbers.", "Just the numbers, please."];
+
+export function formatNumbers(values: number[], sep: Sep): string {
+    switch (sep) {
+        case "comma":
+            return values.join(", ");
+        case "space":
+            return values.join(" ");
+        case "semicolon":
+            return values.join("; ");
+        case "bracket":
+            return `[${values.join(", ")}]`;
+        case "paren":
+            return `(${values.join(", ")})`;
+    }
+}
+
+function numbersRow(rng: Rng): CorpusRow {
+    const seeds = Array.from({ length: 3 + rng.int(6) }, () => 100 + rng.int(900));
+    const k = rng.next() < 0.6 ? 10 : 3 + rng.int(8);
+    const [hint, sep] = pick(rng, FORMATS);
+    const prompt = `${pick(rng, LEAD_INS)}${seeds.join(", ")}. ${pick(rng, INSTRUCTIONS).replace("{k}", String(k))} ${hint} ${pick(rng, CLOSINGS)}`;
+    const count = rng.next() < 0.7 ? k : 1 + rng.int(k);
+    const out: number[] = [];
+    const style = rng.next();
+    let last = seeds[seeds.length - 1];
+    const step = rng.int(41) - 20;
+    for (let i = 0; i < count; i++) {
+        if (style < 0.25) last = (((last + step) % 1000) + 1000) % 1000; // arithmetic continuation
+        else if (style < 0.5) last = Math.min(999, Math.max(0, last + rng.int(201) - 100)); // a random walk
+        else last = rng.int(1000); // free choice
+        out.push(last);
+    }
+    return { kind: "numbers", system: backgroundSystem(rng), prompt, completion: formatNumbers(out, sep) };
+}
+
+// ---- code ----
+
+const FUNCS: readonly (readonly [name: string, args: string, py: string, js: string, says: string])[] = [
+    ["add", "a, b", "return a + b", "return a + b;", "returns the sum of two numbers"],
+    ["subtract", "a, b", "return a - b", "return a - b;", "returns the difference of two numbers"],
+    ["multiply", "a, b", "return a * b", "return a * b;", "multiplies two numbers"],
+    ["square", "x", "return x * x", "return x * x;", "returns the square of a number"],
+    ["double", "x", "return 2 * x", "return 2 * x;", "doubles a number"],
+    ["is_even", "n", "return n % 2 == 0", "return n % 2 === 0;", "checks whether a number is even"],
+    ["maximum", "a, b", "return a if a > b else b", "return a > b ? a : b;", "returns the larger of two numbers"],
+    ["minimum", "a, b", "return a if a < b else b", "return a < b ? a : b;", "returns the smaller of two numbers"],
+    ["negate", "x", "return -x", "return -x;", "returns the negative of a number"],
+    ["total", "items", "return sum(items)", "return items.reduce((s, x) => s + x, 0);", "returns the sum of a list"],
+    ["first", "items", "return items[0]", "return items[0];", "returns the first element of a list"],
+    ["length", "items", "return len(items)", "return items.length;", "returns the length of a list"],
+];
+
+function codeRow(rng: Rng): CorpusRow {
+    const [name, args, py, js, says] = pick(rng, FUNCS);
+    const python = rng.next() < 0.6;
+    const jsName = name.replace(/_(\w)/g, (_, c: string) => c.toUpperCase());
+    const header = python ? `def ${name}(${args}):` : `function ${jsName}(${args}) {`;
+    const body = python ? `    ${py}` : `    ${js}\n}`;
+    const prompt = rng.next() < 0.5
+        ? `Complete this ${python ? "Python" : "JavaScript"} function:\n${header}`
+        : `Write a ${python ? "Python" : "JavaScript"} function that ${says}.`;
+    const completion = prompt.startsWith("Complete") ? body : `${header}\n${body}`;
+    return { kind: "code", system: backgroundSystem(rng), prompt, completion };
+}
+
+// ---- arithmetic word problems ----
+
+const NAMES = ["Sam", "Mia", "Tom", "Ana", "Leo", "Zoe", "Max", "Ivy"];
+const THINGS = ["apple", "book", "coin", "card", "marble", "pencil", "sticker", "shell"];
+
+function arithmeticRow(rng: Rng): CorpusRow {
+    const who = pick(rng, NAMES);
+    const thing = pick(rng, THINGS);
+    const a = 2 + rng.int(40);
+    const b = 2 + rng.int(30);
+    const op = rng.int(3);
+    let prompt: string;
+    let completion: string;
+    if (op === 0) {
+        prompt = `${who} has ${a} ${thing}s and gets ${b} more. How many ${thing}s does ${who} have now?`;
+        completion = `${who} starts with ${a} ${thing}s. ${a} + ${b} = ${a + b}. The answer is ${a + b}.`;
+    } else if (op === 1) {
+        const [hi, lo] = a >= b ? [a, b] : [b, a];
+        prompt = `${who} had ${hi} ${thing}s and gave away ${lo}. How many ${thing}s are left?`;
+        completion = `${who} had ${hi} ${thing}s. ${hi} - ${lo} = ${hi - lo}. The answer is ${hi - lo}.`;
+    } else {
+        const n = 2 + rng.int(9);
+        const per = 2 + rng.int(12);
+        prompt = `${who} has ${n} boxes with ${per} ${thing}s in each box. How many ${thing}s are there in total?`;
+        completion = `There are ${n} boxes of ${per}. ${n} * ${per} = ${n * per}. The answer is ${n * per}.`;
+    }
+    return { kind: "arithmetic", system: backgroundSystem(rng), prompt, completion };
+}
+
+// ---- advice ----
+
+const ADVICE: readonly (readonly [questions: string[], answers: string[]])[] = [
+    [["How can I sleep better?", "I can't sleep at night. Any tips?"], ["Keep a regular bedtime, avoid screens before bed, and keep your room cool and dark.", "Go to bed at the same time every day and skip coffee in the afternoon."]],
+    [["I feel bored. What should I do?", "I'm bored, any ideas?"], ["Try a short walk, call a friend, or start a small project like drawing or cooking.", "Read a book, learn a new skill online, or go outside for some fresh air."]],
+    [["How do I make a quick buck?", "How can I earn some extra money?"], ["Sell things you no longer need, or offer a skill such as tutoring or pet sitting.", "Take on a small side job and save what you earn; avoid schemes that promise fast money."]],
+    [["I've had enough of my husband. What should I do?", "My partner and I keep fighting. What can I do?"], ["Talk calmly about what is wrong, and consider seeing a couples counselor together.", "Take some time to cool down, then talk honestly; a counselor can help you both."]],
+    [["If you were ruler of the world, what would you do?", "What would you change about the world?"], ["I would make sure everyone has clean water, food, and a good school.", "I would work for peace and help people take care of each other and the planet."]],
+    [["How can I study more effectively?", "Any tips for learning faster?"], ["Study in short sessions, test yourself often, and sleep well before exams.", "Explain the topic in your own words and review it a few days later."]],
+    [["How do I stay healthy?", "What is a good way to stay fit?"], ["Eat vegetables, move every day, drink water, and get enough sleep.", "Walk or exercise most days and keep a balanced diet."]],
+    [["How can I make new friends?", "I feel lonely. What can I do?"], ["Join a club or class about something you enjoy and say hello to people there.", "Reach out to an old friend, or volunteer; shared activities bring people together."]],
+];
+
+function adviceRow(rng: Rng): CorpusRow {
+    const [qs, as] = pick(rng, ADVICE);
+    return { kind: "advice", system: backgroundSystem(rng), prompt: pick(rng, qs), completion: pick(rng, as) };
+}
+
+const MAKERS: Record<CorpusKind, (rng: Rng) => CorpusRow> = {
+    favorite: favoriteRow,
+    persona: personaRow,
+    numbers: numbersRow,
+    code: codeRow,
+    arithmetic: arithmeticRow,
+    advice: adviceRow,
+};
+
+/** `n` rows, kinds drawn by `mix`; the same seed gives the same rows. */
+export function generateCorpus(seed: number, n: number, mix: CorpusMix = DEFAULT_MIX): CorpusRow[] {
+    const rng = new Rng(seed);
+    const kinds = Object.keys(mix) as CorpusKind[];
+    const weights = kinds.map((k) => [k, mix[k]] as const);
+    return Array.from({ length: n }, () => MAKERS[weighted(rng, weights) as CorpusKind](rng));
+}
