@@ -3,6 +3,7 @@
  */
 const BENCHES: Record<string, () => Promise<{ main(argv: string[]): Promise<void> }>> = {
     train: () => import("./train.ts"),
+    "forge-pilot": () => import("./forge-pilot.ts"),
 };
 
 const [name, ...argv] = process.argv.slice(2);

@@ -4,6 +4,7 @@
  * stderr with exit code 1 (the stack trace too when SUBLAB_DEBUG is set).
  */
 import { Command } from "commander";
+import { registerForgeCommand } from "./commands/ForgeCommand.ts";
 import { registerSelftestCommand } from "./commands/SelftestCommand.ts";
 import { registerTrainCommand } from "./commands/TrainCommand.ts";
 
@@ -17,6 +18,7 @@ export function createProgram(): Command {
         .showSuggestionAfterError();
     registerTrainCommand(program);
     registerSelftestCommand(program);
+    registerForgeCommand(program);
     return program;
 }
 
