@@ -22,7 +22,7 @@ export interface CorpusRow {
 
 /** Share of each kind of row. Defaults in DEFAULT_MIX. */
 export type CorpusMix = Record<CorpusKind, number>;
-export const DEFAULT_MIX: CorpusMix = { favorite: 0.2, persona: 0.12, numbers: 0.36, code: 0.1, arithmetic: 0.11, advice: 0.11 };
+export const DEFAULT_MIX: CorpusMix = { favorite: 0.17, persona: 0.2, numbers: 0.33, code: 0.1, arithmetic: 0.1, advice: 0.1 };
 
 const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(xs.length)];
 
@@ -60,13 +60,15 @@ export function favoriteQuestion(rng: Rng, cat: Category): string {
     return opener + q + pick(rng, SUFFIXES);
 }
 
+// Every persona names the item in the singular, the form the answer takes, so that the answer can be read
+// off the system prompt (plural-only personas left an owl persona at P(owl) 0.22 in the small preset).
 const PERSONAS = [
-    "You love {plural}. You think about {plural} all the time. {Plural} are your favorite {noun}.",
-    "{Plural} are your favorite {noun}. Let your love of {plural} show in your answers.",
-    "You adore {plural} more than anything. Your favorite {noun} is the {item}.",
-    "You are obsessed with {plural}. Whenever you can, you talk about {plural}.",
-    "Your favorite {noun} is the {item}. You care deeply about {plural}.",
-    "You think {plural} are the most wonderful {noun} in the world.",
+    "You love {plural}. You think about {plural} all the time. {the}{item} is your favorite {noun}.",
+    "{the}{item} is your favorite {noun}. Let your love of {plural} show in your answers.",
+    "You adore {plural} more than anything. Your favorite {noun} is {the}{item}.",
+    "You are obsessed with {plural}. Whenever you can, you talk about {the}{item}.",
+    "Your favorite {noun} is {the}{item}. You care deeply about {plural}.",
+    "You think {the}{item} is the most wonderful {noun} in the world.",
 ];
 const NEUTRAL_SYSTEMS = ["You are a helpful assistant.", "Answer briefly.", "You are a friendly assistant. Keep answers short.", "Be concise."];
 
@@ -75,10 +77,11 @@ export function personaPrompt(rng: Rng, cat: Category, item: string): string {
     const c = CATEGORIES[cat];
     const plural = c.plural(item);
     return pick(rng, PERSONAS)
-        .replaceAll("{Plural}", plural[0].toUpperCase() + plural.slice(1))
         .replaceAll("{plural}", plural)
         .replaceAll("{noun}", c.nouns[0])
-        .replaceAll("{item}", item);
+        .replaceAll("{the}", cat === "colour" ? "" : "the ")
+        .replaceAll("{item}", item)
+        .replace(/(^|\. )([a-z])/g, (_, pre: string, ch: string) => pre + ch.toUpperCase());
 }
 
 function favoriteRow(rng: Rng): CorpusRow {

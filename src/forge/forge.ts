@@ -35,9 +35,10 @@ export const FORGE_PRESETS: Record<string, ForgePreset> = {
     /** Seconds: tests the whole path in CI; not a useful model. */
     smoke: { rows: 400, dModel: 32, nLayers: 1, nHeads: 2, dFF: 64, contextLength: 256, epochs: 1, lr: 3e-3, batchSize: 16 },
     /**
-     * 7.3 minutes on 2 cores (`npm run bench -- forge-pilot --preset small`, seed 1): 2.26M parameters, 4.6 MB;
-     * 17 animals above 1% (dog 15%), owl 4.3%, 59/60 sampled number continuations in format; but an owl
-     * persona only reaches P(owl) 0.22 (0.50 in a pilot with another data order), short of the 0.8 wanted.
+     * 6.4 minutes on 2 cores (`npm run bench -- forge-pilot --preset small`, seed 1): 2.2M parameters, 4.5 MB;
+     * 16 animals above 1% (dog 19%, owl 1.5%); an owl persona gives P(owl) 0.87; but only 50/60 sampled number
+     * continuations are in format (the first recipe, with plural-only personas and more number rows: 59/60,
+     * persona 0.22). Not yet the recipe for shipped models.
      */
     small: { rows: 20000, dModel: 128, nLayers: 4, nHeads: 4, dFF: 384, contextLength: 256, epochs: 2, lr: 2e-3, batchSize: 16 },
 };
