@@ -6,6 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { getGgml } from "../src/engine/ggml.ts";
+import { countParameters } from "../src/model/config.ts";
 import { createModel } from "../src/model/model.ts";
 import { train, type TrainExample } from "../src/train/trainer.ts";
 import { CONFIGS, median, resourceFields, T, THREADS, tokenRows, VOCAB, type BenchResult, type ConfigName } from "./train-common.ts";
@@ -61,7 +62,7 @@ const warm = await run(WARMUP_ROWS, 0);
 const nRows = Math.max(3, Math.ceil((1.5 * Number(args.seconds) * 1000) / warm.stepMs.at(-1)!));
 const timed = await run(nRows, WARMUP_ROWS, Number(args.seconds));
 const totalMs = timed.stepMs.reduce((a, b) => a + b, 0);
-const params = model.weights.names().reduce((n, name) => n + model.weights.numel(name), 0);
+const params = countParameters(model.config);
 const result: BenchResult = {
     engine: args["freeze-embd"] ? "sublab (embd frozen)" : "sublab",
     config: configName,

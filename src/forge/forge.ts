@@ -11,9 +11,11 @@ import fs from "node:fs";
 import path from "node:path";
 import { getGgml } from "../engine/ggml.ts";
 import { GGMLType, kvString, kvU32 } from "../engine/gguf.ts";
+import { countParameters } from "../model/config.ts";
 import { createModel } from "../model/model.ts";
 import { tokenizeTrainingRows } from "../train/data.ts";
 import { train } from "../train/trainer.ts";
+import { interruptSignal } from "../util/interrupt.ts";
 import { ProgressBar } from "../util/progress.ts";
 import { generateCorpus } from "./corpus.ts";
 import { buildForgeVocab } from "./tokenizer.ts";
@@ -92,15 +94,13 @@ export async function forge(opts: ForgeOptions): Promise<ForgeResult> {
         ],
         g,
     );
+    const interrupt = interruptSignal();
     try {
         // node-llama-cpp tokenizes with the model's own vocabulary and chat template: it needs the file.
         const init = path.join(work, "init.gguf");
         model.save(init);
         const examples = await tokenizeTrainingRows(init, rows.map(({ system, prompt, completion }) => (system ? { system, prompt, completion } : { prompt, completion })));
         let bar: ProgressBar | undefined;
-        const abort = new AbortController();
-        const onSigint = () => abort.abort();
-        process.once("SIGINT", onSigint);
         const r = await train(model, examples, {
             mode: "full",
             lr: p.lr,
@@ -110,14 +110,13 @@ export async function forge(opts: ForgeOptions): Promise<ForgeResult> {
             warmupSteps: 30,
             seed,
             checkpointPath: path.join(work, "checkpoint.gguf"),
-            signal: abort.signal,
+            signal: interrupt.signal,
             onStep: (s) => {
                 if (opts.progress === false) return;
                 bar ??= new ProgressBar({ total: s.totalSteps, label: `forge ${presetName}` });
                 bar.update(s.step, { loss: s.loss.toFixed(3) });
             },
         });
-        process.off("SIGINT", onSigint);
         bar?.finish();
         if (r.interrupted) throw new Error(`interrupted after step ${r.steps}; the checkpoint is in ${work}: run the same command again to resume`);
         model.save(opts.out, { type: GGMLType.F16 });
@@ -129,10 +128,11 @@ export async function forge(opts: ForgeOptions): Promise<ForgeResult> {
             finalLoss: r.losses.at(-1) ?? NaN,
             seconds: (performance.now() - t0) / 1000,
             vocabSize: vocab.tokens.length,
-            parameters: model.weights.names().reduce((n, name) => n + model.weights.numel(name), 0),
+            parameters: countParameters(model.config),
             bytes: fs.statSync(opts.out).size,
         };
     } finally {
+        interrupt.release();
         model.free();
     }
 }

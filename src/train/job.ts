@@ -9,6 +9,7 @@ import path from "node:path";
 import { getGgml } from "../engine/ggml.ts";
 import type { LoraTarget } from "../model/config.ts";
 import { loadModel } from "../model/model.ts";
+import { interruptSignal } from "../util/interrupt.ts";
 import { ProgressBar } from "../util/progress.ts";
 import { readTrainingJsonl, tokenizeTrainingRows } from "./data.ts";
 import { train, type TrainResult } from "./trainer.ts";
@@ -62,9 +63,7 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
     const ckPath = checkpointPathFor(opts);
     if (opts.checkpointDir) fs.mkdirSync(opts.checkpointDir, { recursive: true });
     if (fs.existsSync(ckPath) && opts.progress !== false) console.error(`resuming from the checkpoint ${ckPath}`);
-    const abort = new AbortController();
-    const onSigint = () => abort.abort();
-    process.once("SIGINT", onSigint);
+    const interrupt = interruptSignal();
     let bar: ProgressBar | undefined;
     let tokens = 0;
     const t0 = performance.now();
@@ -87,7 +86,7 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
             seed: opts.seed,
             maxSteps: opts.maxSteps,
             checkpointPath: ckPath,
-            signal: abort.signal,
+            signal: interrupt.signal,
             onStep: (s) => {
                 if (opts.progress === false) return;
                 bar ??= new ProgressBar({ total: s.totalSteps, label: "train" });
@@ -107,7 +106,7 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
         if (result.complete) fs.rmSync(ckPath, { force: true });
         return summary(result, false);
     } finally {
-        process.off("SIGINT", onSigint);
+        interrupt.release();
         model.free();
     }
 }

@@ -150,6 +150,13 @@ type Batch = ReturnType<typeof makeBatch>;
 /** How gradients are built: "manual" (backprop.ts, fast; the default) or "autodiff" (ggml's, the reference). */
 export type BackwardKind = "manual" | "autodiff";
 
+/** Forward and mean cross-entropy over the batch's target rows (the forward graph of llama.ts). */
+function buildLoss(b: GraphBuilder, model: Model, batch: Batch): Tensor {
+    const logits = model.graph().forward(b, { tokens: batch.tokens, nSeq: batch.B, seqLen: batch.T, rows: batch.rows });
+    const labels = b.inputF32([model.config.vocabSize, batch.rows.length], batch.labels, "labels");
+    return b.g.api.ggml_cross_entropy_loss(b.ctx, logits, labels);
+}
+
 /** Forward, cross-entropy on the batch's target rows, backward: the graph, the loss and each named tensor's gradient. */
 function buildLossAndGrads(
     b: GraphBuilder,
@@ -172,9 +179,7 @@ function buildLossAndGrads(
         for (const gr of list) a.ggml_build_forward_expand(graph, gr);
         return { graph, lossT: loss, grads: list };
     }
-    const logits = model.graph().forward(b, { tokens: batch.tokens, nSeq: batch.B, seqLen: batch.T, rows: batch.rows });
-    const labels = b.inputF32([model.config.vocabSize, batch.rows.length], batch.labels, "labels");
-    const lossT = a.ggml_cross_entropy_loss(b.ctx, logits, labels);
+    const lossT = buildLoss(b, model, batch);
     a.ggml_set_loss(lossT);
     a.ggml_set_output(lossT);
     const graph = newGraph(true);
@@ -231,9 +236,7 @@ export function batchLoss(model: Model, examples: TrainExample[]): number {
     try {
         return runner.run(
             (b, newGraph) => {
-                const logits = model.graph().forward(b, { tokens: batch.tokens, nSeq: batch.B, seqLen: batch.T, rows: batch.rows });
-                const labels = b.inputF32([model.config.vocabSize, batch.rows.length], batch.labels, "labels");
-                const lossT = g.api.ggml_cross_entropy_loss(b.ctx, logits, labels);
+                const lossT = buildLoss(b, model, batch);
                 const graph = newGraph(false);
                 g.api.ggml_build_forward_expand(graph, lossT);
                 return { graph, out: lossT };
@@ -370,14 +373,14 @@ export async function train(model: Model, examples: TrainExample[], opts: TrainO
                 loss += weight * r.loss;
                 gradNorm = r.gradNorm;
             }
-            const batch = { realTokens: micro.reduce((n, mb) => n + mb.realTokens, 0) };
+            const realTokens = micro.reduce((n, mb) => n + mb.realTokens, 0);
             const stepMs = performance.now() - t0;
             computeMs += stepMs;
-            tokensDone += batch.realTokens;
+            tokensDone += realTokens;
             if (!Number.isFinite(loss)) throw new Error(`loss is ${loss} at step ${step + 1}: lower the learning rate?`);
             losses.push(loss);
             step++;
-            opts.onStep?.({ step, totalSteps, epoch, loss, gradNorm, lr, tokens: batch.realTokens, stepMs });
+            opts.onStep?.({ step, totalSteps, epoch, loss, gradNorm, lr, tokens: realTokens, stepMs });
             if (opts.checkpointPath && step % (opts.checkpointEvery ?? 50) === 0 && step < totalSteps) saveCk();
             // Let timers, signals and progress output run between steps.
             await new Promise((r) => setImmediate(r));
