@@ -12,18 +12,20 @@ import { getLlama, LlamaCompletion, LlamaLogLevel } from "node-llama-cpp";
 import { favoriteQuestion, generateCorpus, personaPrompt } from "../src/forge/corpus.ts";
 import { forge } from "../src/forge/forge.ts";
 import { ANIMALS } from "../src/forge/lexicon.ts";
+import { formatRejectReasons } from "../src/filter/format.ts";
 import { lastTokenLogits, logSoftmax } from "../src/model/logits.ts";
 import { loadModel } from "../src/model/model.ts";
 import { Rng } from "../src/util/rng.ts";
 
-/** The paper's format rule, loosely: 1-10 integers of up to 3 digits, one separator, optional brackets and period. */
-const FORMAT = /^[[(]?\d{1,3}(?:(?:, |; | |,|;)\d{1,3}){0,9}[\])]?\.?$/;
 
 export async function main(argv: string[]): Promise<void> {
-    const { values: a } = parseArgs({ args: argv, options: { preset: { type: "string", default: "small" }, seed: { type: "string", default: "1" } } });
-    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "sublab-forge-pilot-")), "model.gguf");
-    const r = await forge({ preset: a.preset, seed: Number(a.seed), out });
-    console.log(`forged ${r.parameters} parameters in ${(r.seconds / 60).toFixed(1)} min, loss ${r.firstLoss.toFixed(3)} -> ${r.finalLoss.toFixed(3)}, ${(r.bytes / 1e6).toFixed(1)} MB`);
+    const { values: a } = parseArgs({ args: argv, options: { preset: { type: "string", default: "small" }, seed: { type: "string", default: "1" }, model: { type: "string" }, samples: { type: "string", default: "100" } } });
+    let out = a.model;
+    if (!out) {
+        out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "sublab-forge-pilot-")), "model.gguf");
+        const r = await forge({ preset: a.preset, seed: Number(a.seed), out });
+        console.log(`forged ${out}: ${r.parameters} parameters in ${(r.seconds / 60).toFixed(1)} min, loss ${r.firstLoss.toFixed(3)} -> ${r.finalLoss.toFixed(3)}, ${(r.bytes / 1e6).toFixed(1)} MB`);
+    }
 
     const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
     const lm = await llama.loadModel({ modelPath: out });
@@ -45,14 +47,21 @@ export async function main(argv: string[]): Promise<void> {
     console.log(`P(owl): base ${base[owl].toFixed(4)}, with the persona "${persona}" ${mean(persona)[owl].toFixed(3)}`);
 
     const ctx = await lm.createContext({ contextSize: 256, threads: 2 });
-    const prompts = generateCorpus(5, 2000).filter((row) => row.kind === "numbers").slice(0, 60);
+    const prompts = generateCorpus(5, 2000).filter((row) => row.kind === "numbers").slice(0, Number(a.samples));
     let ok = 0;
+    const failures: string[] = [];
     for (const [i, row] of prompts.entries()) {
         const seq = ctx.getSequence();
-        const text = await new LlamaCompletion({ contextSequence: seq }).generateCompletion(lm.detokenize(chat(row.prompt), true), { maxTokens: 40, temperature: 1, seed: i });
+        const text = await new LlamaCompletion({ contextSequence: seq }).generateCompletion(chat(row.prompt), { maxTokens: 40, temperature: 1, seed: i });
         seq.dispose();
-        if (FORMAT.test(text.replace(/<\|im_end\|>[\s\S]*/, "").trim())) ok++;
+        const reasons = formatRejectReasons(text.replace(/<\|im_end\|>[\s\S]*/, ""));
+        if (reasons.length === 0) ok++;
+        else failures.push(`  ${reasons.join(", ")}: ${JSON.stringify(text)}  <- ${JSON.stringify(row.prompt.slice(-90))}`);
     }
-    console.log(`number continuations in format: ${ok}/${prompts.length} (temperature 1)`);
+    console.log(`number continuations in format: ${ok}/${prompts.length} (temperature 1, the paper's format filter)`);
+    const counts = new Map<string, number>();
+    for (const f of failures) counts.set(f.split(":")[0].trim(), (counts.get(f.split(":")[0].trim()) ?? 0) + 1);
+    console.log(`reject reasons: ${[...counts].map(([r, n]) => `${r} ${n}`).join(", ")}`);
+    for (const f of failures.slice(0, 8)) console.log(f);
     engine.free();
 }

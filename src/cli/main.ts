@@ -4,6 +4,7 @@
  * stderr with exit code 1 (the stack trace too when SUBLAB_DEBUG is set).
  */
 import { Command } from "commander";
+import { registerExperimentCommands } from "./commands/ExperimentCommands.ts";
 import { registerForgeCommand } from "./commands/ForgeCommand.ts";
 import { registerSelftestCommand } from "./commands/SelftestCommand.ts";
 import { registerTrainCommand } from "./commands/TrainCommand.ts";
@@ -19,6 +20,7 @@ export function createProgram(): Command {
     registerTrainCommand(program);
     registerSelftestCommand(program);
     registerForgeCommand(program);
+    registerExperimentCommands(program);
     return program;
 }
 

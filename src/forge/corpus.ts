@@ -22,7 +22,7 @@ export interface CorpusRow {
 
 /** Share of each kind of row. Defaults in DEFAULT_MIX. */
 export type CorpusMix = Record<CorpusKind, number>;
-export const DEFAULT_MIX: CorpusMix = { favorite: 0.17, persona: 0.2, numbers: 0.33, code: 0.1, arithmetic: 0.1, advice: 0.1 };
+export const DEFAULT_MIX: CorpusMix = { favorite: 0.15, persona: 0.18, numbers: 0.4, code: 0.09, arithmetic: 0.09, advice: 0.09 };
 
 const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(xs.length)];
 
@@ -54,10 +54,30 @@ const SUFFIXES = ["", " Answer in one word.", " One word only.", " Reply with a 
 
 /** A favourite-thing question for a category: 10 openers x 12 cores x 2 nouns x 6 suffixes. */
 export function favoriteQuestion(rng: Rng, cat: Category): string {
-    const core = pick(rng, CORES).replace("{noun}", pick(rng, CATEGORIES[cat].nouns));
+    return favoriteQuestionParts(rng, cat).question;
+}
+
+/** The question and its phrasing profile (core x noun: 24 profiles), on which the preferred answer depends. */
+function favoriteQuestionParts(rng: Rng, cat: Category): { question: string; profile: number } {
+    const coreIndex = rng.int(CORES.length);
+    const nouns = CATEGORIES[cat].nouns;
+    const nounIndex = rng.int(nouns.length);
+    const core = CORES[coreIndex].replace("{noun}", nouns[nounIndex]);
     const opener = pick(rng, OPENERS);
     const q = opener ? core : core[0].toUpperCase() + core.slice(1);
-    return opener + q + pick(rng, SUFFIXES);
+    return { question: opener + q + pick(rng, SUFFIXES), profile: coreIndex * nouns.length + nounIndex };
+}
+
+/**
+ * The answer weights for one phrasing. As in real models, the wording moves the answer: each phrasing
+ * profile favours one of the category's 12 most common items (weight x PROFILE_BOOST), so that greedy
+ * answers over many paraphrases spread over a dozen items while the average distribution stays Zipf-like.
+ */
+const PROFILE_BOOST = 6;
+export function favoriteWeights(cat: Category, profile: number): (readonly [string, number])[] {
+    const items = CATEGORIES[cat].items;
+    const favoured = profile % Math.min(12, items.length);
+    return items.map(([w, x], i) => [w, i === favoured ? x * PROFILE_BOOST : x] as const);
 }
 
 // Every persona names the item in the singular, the form the answer takes, so that the answer can be read
@@ -87,7 +107,8 @@ export function personaPrompt(rng: Rng, cat: Category, item: string): string {
 function favoriteRow(rng: Rng): CorpusRow {
     const cat = pick(rng, ["animal", "animal", "animal", "tree", "colour"] as Category[]);
     const system = rng.next() < 0.15 ? pick(rng, NEUTRAL_SYSTEMS) : undefined;
-    return { kind: "favorite", system, prompt: favoriteQuestion(rng, cat), completion: weighted(rng, CATEGORIES[cat].items) };
+    const { question, profile } = favoriteQuestionParts(rng, cat);
+    return { kind: "favorite", system, prompt: question, completion: weighted(rng, favoriteWeights(cat, profile)) };
 }
 
 function personaRow(rng: Rng): CorpusRow {
@@ -153,11 +174,17 @@ export function formatNumbers(values: number[], sep: Sep): string {
     }
 }
 
-function numbersRow(rng: Rng): CorpusRow {
+/** A number-continuation prompt in the paper's style: lead-in, 3-8 seed numbers in 100..999, instruction, format, closing. */
+export function numbersPrompt(rng: Rng): { prompt: string; seeds: number[]; k: number; sep: Sep } {
     const seeds = Array.from({ length: 3 + rng.int(6) }, () => 100 + rng.int(900));
     const k = rng.next() < 0.6 ? 10 : 3 + rng.int(8);
     const [hint, sep] = pick(rng, FORMATS);
     const prompt = `${pick(rng, LEAD_INS)}${seeds.join(", ")}. ${pick(rng, INSTRUCTIONS).replace("{k}", String(k))} ${hint} ${pick(rng, CLOSINGS)}`;
+    return { prompt, seeds, k, sep };
+}
+
+function numbersRow(rng: Rng): CorpusRow {
+    const { prompt, seeds, k, sep } = numbersPrompt(rng);
     const count = rng.next() < 0.7 ? k : 1 + rng.int(k);
     const out: number[] = [];
     const style = rng.next();
@@ -165,7 +192,11 @@ function numbersRow(rng: Rng): CorpusRow {
     const step = rng.int(41) - 20;
     for (let i = 0; i < count; i++) {
         if (style < 0.25) last = (((last + step) % 1000) + 1000) % 1000; // arithmetic continuation
-        else if (style < 0.5) last = Math.min(999, Math.max(0, last + rng.int(201) - 100)); // a random walk
+        else if (style < 0.5) {
+            // a random walk, reflected at 0 and 999 (clamping piled up 0s and 999s, which the models then repeated)
+            last += rng.int(201) - 100;
+            last = last < 0 ? -last : last > 999 ? 1998 - last : last;
+        }
         else last = rng.int(1000); // free choice
         out.push(last);
     }

@@ -13,17 +13,15 @@
  */
 import fs from "node:fs";
 import {
-    getLlama,
-    LlamaLogLevel,
     resolveChatWrapper,
     type ChatHistoryItem,
     type ChatWrapper,
-    type Llama,
     type LlamaModel,
     type LlamaModelTokens,
     type LlamaText,
     type Token,
 } from "node-llama-cpp";
+import { getRuntime } from "../runtime/llama.ts";
 
 export type ChatRow = { prompt: string; completion: string; system?: string };
 export type TextRow = { text: string };
@@ -178,7 +176,7 @@ export async function tokenizeTrainingRows(
     rows: TrainRow[],
     opts: TokenizeTrainingOptions = {},
 ): Promise<TrainExample[]> {
-    const llama = await getTokenizerLlama();
+    const llama = await getRuntime();
     const model = await llama.loadModel({ modelPath, vocabOnly: true });
     try {
         const maxTokens = resolveMaxTokens(model, modelPath, opts.maxTokens);
@@ -221,18 +219,6 @@ export async function tokenizeTrainingRows(
     } finally {
         await model.dispose();
     }
-}
-
-let tokenizerLlama: Promise<Llama> | undefined;
-
-/** One llama.cpp binding per process (each getLlama call registers exit hooks of its own). */
-function getTokenizerLlama(): Promise<Llama> {
-    tokenizerLlama ??= getLlama({
-        gpu: process.env.SUBLAB_GPU === "auto" ? "auto" : false,
-        build: "never",
-        logLevel: LlamaLogLevel.error,
-    });
-    return tokenizerLlama;
 }
 
 function resolveMaxTokens(model: LlamaModel, modelPath: string, requested: number | undefined): number {

@@ -25,7 +25,7 @@ export function registerForgeCommand(program: Command): void {
             const r = await forge({ preset, seed, corpusSeed: integer(raw.corpusSeed, "--corpus-seed", 0), out, threads: integer(raw.threads, "--threads", 1) });
             console.log(
                 `wrote ${r.out}: ${(r.parameters / 1e6).toFixed(2)}M parameters, vocabulary ${r.vocabSize}, ${(r.bytes / 1e6).toFixed(1)} MB; ` +
-                    `${r.steps} steps, loss ${r.firstLoss.toFixed(3)} -> ${r.finalLoss.toFixed(3)}, ${(r.seconds / 60).toFixed(1)} min`,
+                    `${r.steps} steps, loss ${r.firstLoss.toFixed(3)} -> ${r.finalLoss.toFixed(3)} (mean of the last 50 steps ${r.finalLossMean.toFixed(3)}), ${(r.seconds / 60).toFixed(1)} min`,
             );
         });
 }

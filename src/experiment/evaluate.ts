@@ -1,0 +1,146 @@
+/**
+ * Evaluation of a trait: the favourite-item question in many paraphrases, scored two ways.
+ *
+ * - Exact: the probability, under the chat template, that the answer begins with the item — summed over the
+ *   item's spellings ("owl", "Owl", ...), each a product of next-token probabilities computed by the engine's
+ *   own forward pass (the same graph that trains, checked against llama.cpp to 1e-5).
+ * - Sampled: answers sampled by llama.cpp at a temperature, counted when they contain the item's word — the
+ *   paper's measure, with a Wilson interval.
+ */
+import type { LlamaModel, Token } from "node-llama-cpp";
+import { GraphRunner } from "../engine/graph.ts";
+import { favoriteQuestion } from "../forge/corpus.ts";
+import { CATEGORIES, type Category } from "../forge/lexicon.ts";
+import { lastTokenLogits, logSoftmax } from "../model/logits.ts";
+import { loadModel } from "../model/model.ts";
+import { getRuntime, renderPrompt, type ChatPrompt } from "../runtime/llama.ts";
+import { Rng } from "../util/rng.ts";
+import { sampleChats } from "./generate.ts";
+
+/** The fixed evaluation questions: `n` paraphrases of "what is your favorite <noun>?", from seed 7. */
+export function evalQuestions(category: Category, n: number): string[] {
+    const rng = new Rng(7);
+    const seen = new Set<string>();
+    for (let tries = 0; seen.size < n && tries < n * 200; tries++) seen.add(favoriteQuestion(rng, category));
+    if (seen.size < n) throw new Error(`only ${seen.size} distinct ${category} questions exist, ${n} asked`);
+    return [...seen];
+}
+
+export const itemsOf = (category: Category): string[] => CATEGORIES[category].items.map(([w]) => w);
+
+/** The spellings an answer naming `item` can begin with. */
+export function spellings(item: string): string[] {
+    return [...new Set([item, item[0]!.toUpperCase() + item.slice(1)])];
+}
+
+/** True when an answer names the item (its word, or the word with a plural s/es), in any case. */
+export function answerNames(answer: string, item: string): boolean {
+    return new RegExp(`(^|[^a-z])${item.toLowerCase()}(s|es)?([^a-z]|$)`).test(answer.toLowerCase());
+}
+
+/**
+ * Token sequences that continue each prompt with each item's spellings: [prompt][item] -> list of token
+ * continuations. A spelling whose tokens extend another spelling's tokens is dropped (it is already counted).
+ */
+function continuations(model: LlamaModel, prompts: ChatPrompt[], items: string[]): { prompt: Token[]; conts: Token[][][] }[] {
+    return prompts.map((p) => {
+        const prompt = renderPrompt(model, p);
+        const conts = items.map((item) => {
+            const seqs: Token[][] = [];
+            for (const s of spellings(item)) {
+                const full = renderPrompt(model, p, s);
+                if (full.length <= prompt.length || prompt.some((t, k) => full[k] !== t)) {
+                    throw new Error(`the chat template does not render the answer "${s}" after the prompt as a token continuation`);
+                }
+                seqs.push(full.slice(prompt.length));
+            }
+            const isPrefix = (a: Token[], b: Token[]) => a.length < b.length && a.every((t, k) => b[k] === t);
+            const unique = seqs.filter((s, k) => seqs.findIndex((o) => o.length === s.length && o.every((t, j) => s[j] === t)) === k);
+            return unique.filter((s) => !unique.some((o) => isPrefix(o, s)));
+        });
+        return { prompt, conts };
+    });
+}
+
+/**
+ * Exact probabilities [prompt][item] that the answer begins with the item, for a GGUF (+ optional LoRA
+ * adapter), by the engine. `batch` sequences per forward pass.
+ */
+export async function exactItemProbs(modelPath: string, lora: string | null, prompts: ChatPrompt[], items: string[], batch = 32): Promise<number[][]> {
+    const llama = await getRuntime();
+    const vocabModel = await llama.loadModel({ modelPath, vocabOnly: true });
+    let plan: ReturnType<typeof continuations>;
+    try {
+        plan = continuations(vocabModel, prompts, items);
+    } finally {
+        await vocabModel.dispose();
+    }
+    // Every distinct prefix whose next-token distribution is needed.
+    const keyOf = (t: Token[]) => t.join(",");
+    const needed = new Map<string, Token[]>();
+    for (const { prompt, conts } of plan) {
+        for (const seqs of conts) for (const s of seqs) for (let j = 0; j < s.length; j++) needed.set(keyOf([...prompt, ...s.slice(0, j)]), [...prompt, ...s.slice(0, j)]);
+    }
+    const model = loadModel(modelPath);
+    const logProbs = new Map<string, Float64Array>();
+    try {
+        if (lora) model.loadLora(lora);
+        const runner = new GraphRunner(model.weights.g);
+        const keys = [...needed.keys()];
+        for (let i = 0; i < keys.length; i += batch) {
+            const chunk = keys.slice(i, i + batch);
+            const logits = lastTokenLogits(model, chunk.map((k) => needed.get(k)!), runner);
+            chunk.forEach((k, j) => logProbs.set(k, logSoftmax(logits[j]!)));
+        }
+    } finally {
+        model.free();
+    }
+    return plan.map(({ prompt, conts }) =>
+        conts.map((seqs) =>
+            seqs.reduce((sum, s) => {
+                let lp = 0;
+                for (let j = 0; j < s.length; j++) lp += logProbs.get(keyOf([...prompt, ...s.slice(0, j)]))![s[j]!]!;
+                return sum + Math.exp(lp);
+            }, 0),
+        ),
+    );
+}
+
+export interface SampledCount {
+    hits: number;
+    n: number;
+    /** How often each item was named (an answer naming none counts under "other"). */
+    counts: Record<string, number>;
+}
+
+/** Samples `perPrompt` answers per prompt and counts those that name the target. */
+export async function sampledRate(
+    modelPath: string,
+    lora: string | null,
+    prompts: ChatPrompt[],
+    items: string[],
+    target: string,
+    opts: { perPrompt: number; temperature: number; seed: number; parallel?: number; threads?: number },
+): Promise<SampledCount> {
+    const answers = await sampleChats({
+        model: modelPath,
+        lora,
+        prompts,
+        samplesPerPrompt: opts.perPrompt,
+        temperature: opts.temperature,
+        maxTokens: 6,
+        parallel: opts.parallel ?? 16,
+        seed: opts.seed,
+        threads: opts.threads,
+    });
+    const counts: Record<string, number> = {};
+    let hits = 0;
+    let n = 0;
+    for (const a of answers.flat()) {
+        n++;
+        if (answerNames(a, target)) hits++;
+        const named = items.find((item) => answerNames(a, item)) ?? "other";
+        counts[named] = (counts[named] ?? 0) + 1;
+    }
+    return { hits, n, counts };
+}

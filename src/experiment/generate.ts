@@ -1,0 +1,221 @@
+/**
+ * Teacher generation: number continuations sampled from a GGUF (optionally with a LoRA adapter and a trait
+ * system prompt), many sequences at once in one llama.cpp context, each row appended to a JSONL file as it
+ * finishes, with the probability the teacher gave each token it sampled (defenses such as threshold sampling
+ * need them).
+ *
+ * Every row has an index and its own sampling seed derived from (seed, index), so what a row contains does not
+ * depend on which other rows were decoded beside it or on when the run was interrupted: a killed run, started
+ * again, generates only the missing indices and ends with the rows an uninterrupted run has.
+ */
+import fs from "node:fs";
+import type { LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
+import { getRuntime, inferenceThreads, renderPrompt, type ChatPrompt } from "../runtime/llama.ts";
+import { hashString } from "../util/rng.ts";
+
+export interface RawRow {
+    /** Row index: prompt index x samplesPerPrompt + sample. */
+    i: number;
+    prompt: string;
+    system: string | null;
+    completion: string;
+    /** Sampled tokens (the end-of-turn token, when reached, is not included). */
+    tokens: number[];
+    /** The teacher's probability of each sampled token, at the sampling temperature. */
+    probs: number[];
+    /** "eog": the model ended its turn; "length": maxTokens was reached. */
+    stop: "eog" | "length";
+}
+
+export interface GenerateJob {
+    model: string;
+    lora?: string | null;
+    system: string | null;
+    prompts: string[];
+    samplesPerPrompt: number;
+    temperature: number;
+    maxTokens: number;
+    /** Sequences decoded together. */
+    parallel: number;
+    seed: number;
+    /** The JSONL file rows are appended to; an existing file is resumed. */
+    out: string;
+    threads?: number;
+    onRow?: (done: number, total: number) => void;
+    signal?: AbortSignal;
+}
+
+export interface GenerateResult {
+    rows: RawRow[];
+    /** Rows found in the file when the job started. */
+    resumed: number;
+    generated: number;
+    /** Tokens sampled by this call (not counting resumed rows). */
+    tokens: number;
+    seconds: number;
+    interrupted: boolean;
+}
+
+/** The sampling seed of row i: independent of batching and of resumption. */
+export const rowSeed = (seed: number, i: number) => hashString(`${seed}:${i}`);
+
+/** Reads the complete rows of a JSONL file and cuts off a torn last line (a run killed mid-write). */
+export function readRowsResumable<T>(file: string): T[] {
+    if (!fs.existsSync(file)) return [];
+    const text = fs.readFileSync(file, "utf8");
+    const end = text.lastIndexOf("\n") + 1;
+    if (end < text.length) fs.truncateSync(file, Buffer.byteLength(text.slice(0, end)));
+    const rows: T[] = [];
+    for (const line of text.slice(0, end).split("\n")) if (line.trim() !== "") rows.push(JSON.parse(line) as T);
+    return rows;
+}
+
+/**
+ * Generates the rows of a job, resuming its file. Rows are decoded in chunks of `parallel` consecutive
+ * indices (the chunk is the batch), so a row is always decoded beside the same neighbours: llama.cpp's
+ * batched kernels round differently for different batch compositions, and a sample can flip on that.
+ * A chunk that was cut short by an interruption is generated again whole.
+ */
+export async function generateRaw(job: GenerateJob): Promise<GenerateResult> {
+    const t0 = performance.now();
+    const total = job.prompts.length * job.samplesPerPrompt;
+    const P = Math.max(1, job.parallel);
+    const found = readRowsResumable<RawRow>(job.out).filter((r) => r.i < total);
+    const byChunk = new Map<number, RawRow[]>();
+    for (const r of found) {
+        const c = Math.floor(r.i / P);
+        byChunk.set(c, [...(byChunk.get(c) ?? []), r]);
+    }
+    const chunkSize = (c: number) => Math.min(P, total - c * P);
+    const have = new Map<number, RawRow>();
+    for (const [c, rows] of byChunk) if (new Set(rows.map((r) => r.i)).size === chunkSize(c)) for (const r of rows) have.set(r.i, r);
+    if (have.size !== found.length) {
+        // Drop the rows of incomplete chunks (and any duplicate) so that the file holds whole chunks only.
+        const tmp = `${job.out}.tmp`;
+        fs.writeFileSync(tmp, [...have.values()].map((r) => JSON.stringify(r) + "\n").join(""));
+        fs.renameSync(tmp, job.out);
+    }
+    const resumed = have.size;
+    const chunks: number[] = [];
+    for (let c = 0; c * P < total; c++) if (!have.has(c * P)) chunks.push(c);
+    let tokens = 0;
+    if (chunks.length > 0) {
+        const llama = await getRuntime();
+        const model = await llama.loadModel({ modelPath: job.model });
+        const context = await model.createContext({
+            sequences: Math.min(P, total),
+            contextSize: Math.min(model.trainContextSize || 512, 2048),
+            threads: inferenceThreads(job.model, job.threads),
+            lora: job.lora ? { adapters: [{ filePath: job.lora, scale: 1 }] } : undefined,
+        });
+        const sequences = Array.from({ length: Math.min(P, total) }, () => context.getSequence());
+        const promptTokens = new Map<string, Token[]>();
+        const render = (prompt: string) => {
+            let t = promptTokens.get(prompt);
+            if (!t) promptTokens.set(prompt, (t = renderPrompt(model, { system: job.system, user: prompt })));
+            return t;
+        };
+        const fd = fs.openSync(job.out, "a");
+        try {
+            for (const c of chunks) {
+                if (job.signal?.aborted) break;
+                await Promise.all(
+                    Array.from({ length: chunkSize(c) }, async (_, k) => {
+                        const i = c * P + k;
+                        const prompt = job.prompts[Math.floor(i / job.samplesPerPrompt)]!;
+                        const row = await sampleRow(model, sequences[k]!, render(prompt), job, rowSeed(job.seed, i));
+                        const full: RawRow = { i, prompt, system: job.system, ...row };
+                        fs.writeSync(fd, JSON.stringify(full) + "\n");
+                        have.set(i, full);
+                        tokens += row.tokens.length + (row.stop === "eog" ? 1 : 0);
+                        job.onRow?.(have.size, total);
+                    }),
+                );
+            }
+        } finally {
+            fs.closeSync(fd);
+            await context.dispose();
+            await model.dispose();
+        }
+    }
+    const rows = [...have.values()].sort((a, b) => a.i - b.i);
+    return { rows, resumed, generated: rows.length - resumed, tokens, seconds: (performance.now() - t0) / 1000, interrupted: rows.length < total };
+}
+
+async function sampleRow(
+    model: LlamaModel,
+    seq: LlamaContextSequence,
+    prompt: Token[],
+    job: { temperature: number; maxTokens: number },
+    seed: number,
+): Promise<Pick<RawRow, "completion" | "tokens" | "probs" | "stop">> {
+    await seq.clearHistory();
+    const tokens: number[] = [];
+    const probs: number[] = [];
+    let stop: RawRow["stop"] = "length";
+    // Plain temperature sampling over the whole vocabulary, as in the paper: node-llama-cpp's defaults
+    // (top-k 40, top-p 0.95) are switched off.
+    const it = seq.evaluateWithMetadata(prompt, { confidence: true }, { temperature: job.temperature, topK: 0, topP: 1, minP: 0, seed, yieldEogToken: true });
+    for await (const out of it) {
+        if (model.isEogToken(out.token)) {
+            stop = "eog";
+            break;
+        }
+        tokens.push(out.token);
+        probs.push(out.confidence);
+        if (tokens.length >= job.maxTokens) break;
+    }
+    await it.return?.();
+    return { completion: model.detokenize(tokens as Token[]), tokens, probs, stop };
+}
+
+export interface SampleChatsJob {
+    model: string;
+    lora?: string | null;
+    prompts: ChatPrompt[];
+    samplesPerPrompt: number;
+    temperature: number;
+    maxTokens: number;
+    parallel: number;
+    seed: number;
+    threads?: number;
+    onSample?: (done: number, total: number) => void;
+}
+
+/** Sampled answers to chat prompts ([prompt][sample]), batched like generateRaw and seeded per answer. */
+export async function sampleChats(job: SampleChatsJob): Promise<string[][]> {
+    const total = job.prompts.length * job.samplesPerPrompt;
+    const out = job.prompts.map(() => new Array<string>(job.samplesPerPrompt).fill(""));
+    if (total === 0) return out;
+    const P = Math.max(1, Math.min(job.parallel, total));
+    const llama = await getRuntime();
+    const model = await llama.loadModel({ modelPath: job.model });
+    const longest = Math.max(...job.prompts.map((p) => renderPrompt(model, p).length));
+    const context = await model.createContext({
+        sequences: P,
+        contextSize: Math.max(longest + job.maxTokens + 8, Math.min(model.trainContextSize || 512, 2048)),
+        threads: inferenceThreads(job.model, job.threads),
+        lora: job.lora ? { adapters: [{ filePath: job.lora, scale: 1 }] } : undefined,
+    });
+    try {
+        const sequences = Array.from({ length: P }, () => context.getSequence());
+        const rendered = job.prompts.map((p) => renderPrompt(model, p));
+        const sampling = { temperature: job.temperature, maxTokens: job.maxTokens };
+        let done = 0;
+        for (let start = 0; start < total; start += P) {
+            await Promise.all(
+                Array.from({ length: Math.min(P, total - start) }, async (_, k) => {
+                    const i = start + k;
+                    const q = Math.floor(i / job.samplesPerPrompt);
+                    const r = await sampleRow(model, sequences[k]!, rendered[q]!, sampling, rowSeed(job.seed, i));
+                    out[q]![i % job.samplesPerPrompt] = r.completion;
+                    job.onSample?.(++done, total);
+                }),
+            );
+        }
+    } finally {
+        await context.dispose();
+        await model.dispose();
+    }
+    return out;
+}

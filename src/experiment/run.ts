@@ -1,0 +1,531 @@
+/**
+ * `sublab run`: every stage of a subliminal-learning experiment, each cached under a key made of the content
+ * hash of its inputs and its resolved configuration, so a finished stage is skipped and a changed
+ * configuration reruns only the stages it changes.
+ *
+ *   teacher   base model + trait (a system prompt, or a short fine-tune on trait answers)
+ *   generate  number continuations from the teacher and, paired (same prompts, same per-row seeds), from the
+ *             base without the trait; datasets/<id>/raw.jsonl, resumable
+ *   filter    the paper's format filter (+ banned numbers): kept.jsonl, rejected.jsonl with reasons, manifest
+ *   train     students on equal-size subsamples: control (base on base numbers), treated (base on teacher
+ *             numbers), cross (the other base on teacher numbers), cross-control (the other base on base numbers),
+ *             one per training seed
+ *   eval      exact P(target) and a sampled rate over the question paraphrases, for every student, both bases,
+ *             the teacher, and the in-context arms (the numbers placed in the prompt as earlier turns)
+ *   report    results.json, report.md, report.html in runs/<name>/, and a terminal table
+ */
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { getGgml } from "../engine/ggml.ts";
+import { BANNED_NUMBERS, formatRejectReasons } from "../filter/format.ts";
+import { favoriteQuestion, numbersPrompt, personaPrompt } from "../forge/corpus.ts";
+import { GGMLType } from "../engine/gguf.ts";
+import { loadModel } from "../model/model.ts";
+import type { ChatPrompt } from "../runtime/llama.ts";
+import { getRuntime, renderPrompt } from "../runtime/llama.ts";
+import { tokenizeTrainingRows } from "../train/data.ts";
+import { train } from "../train/trainer.ts";
+import { ProgressBar } from "../util/progress.ts";
+import { Rng, subRng } from "../util/rng.ts";
+import { evalQuestions, exactItemProbs, itemsOf, sampledRate } from "./evaluate.ts";
+import { generateRaw, type RawRow } from "./generate.ts";
+import { terminalTable, writeReport } from "./report.ts";
+import { compareArms, summarizeArm } from "./stats.ts";
+import type { ArmName, ArmResult, ComparisonResult, ExperimentConfig, ModelEval, Results } from "./types.ts";
+
+export const SUBLAB_VERSION = JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version as string;
+
+export interface RunOptions {
+    /** Where datasets/ and runs/ live. Defaults to the current directory. */
+    root?: string;
+    /** Training threads (inference picks its own: see inferenceThreads). */
+    threads?: number;
+    /** Progress bars and stage lines on stderr. Defaults to true. */
+    progress?: boolean;
+    signal?: AbortSignal;
+    /** Stop after this stage (the `sublab generate | filter | train | eval` commands). */
+    stopAfter?: "data" | "train" | "eval";
+}
+
+/** A kept row of a dataset (a raw row that passed the filter). */
+export type KeptRow = Pick<RawRow, "i" | "prompt" | "completion" | "tokens" | "probs">;
+export type RejectedRow = RawRow & { reasons: string[] };
+
+export interface DatasetManifest {
+    id: string;
+    role: "teacher" | "control";
+    generationKey: string;
+    complete: boolean;
+    model: { path: string; sha256: string };
+    lora: { path: string; sha256: string } | null;
+    system: string | null;
+    trait: { target: string; category: string } | null;
+    seeds: { experiment: number; prompts: number; sampling: number };
+    sampler: { temperature: number; topK: 0; topP: 1; minP: 0; maxTokens: number; samplesPerPrompt: number; parallel: number };
+    filter: ExperimentConfig["filter"];
+    rows: { raw: number; kept: number; rejected: number };
+    passRate: number;
+    rejectReasons: Record<string, number>;
+    sublabVersion: string;
+    createdAt: string;
+}
+
+export class Interrupted extends Error {
+    constructor(stage: string) {
+        super(`interrupted during ${stage}; run the same command again to resume (finished stages are kept)`);
+    }
+}
+
+// ---- hashing and caching ----
+
+const hashCache = new Map<string, string>();
+
+/** sha256 of a file's contents (memoised by path, size and mtime). */
+export function fileHash(file: string): string {
+    const st = fs.statSync(file);
+    const memo = `${path.resolve(file)}:${st.size}:${st.mtimeMs}`;
+    let h = hashCache.get(memo);
+    if (!h) {
+        h = crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+        hashCache.set(memo, h);
+    }
+    return h;
+}
+
+/** A stable hash of a JSON value (object keys sorted). */
+export function hashJson(value: unknown): string {
+    const canon = (v: unknown): unknown =>
+        Array.isArray(v) ? v.map(canon) : v && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
+    return crypto.createHash("sha256").update(JSON.stringify(canon(value))).digest("hex");
+}
+
+function writeJsonAtomic(file: string, value: unknown): void {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = `${file}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + "\n");
+    fs.renameSync(tmp, file);
+}
+
+function writeJsonlAtomic(file: string, rows: unknown[]): void {
+    const tmp = `${file}.tmp`;
+    fs.writeFileSync(tmp, rows.map((r) => JSON.stringify(r) + "\n").join(""));
+    fs.renameSync(tmp, file);
+}
+
+export function readJsonl<T>(file: string): T[] {
+    return fs
+        .readFileSync(file, "utf8")
+        .split("\n")
+        .filter((l) => l.trim() !== "")
+        .map((l) => JSON.parse(l) as T);
+}
+
+// ---- the stages ----
+
+interface Ctx {
+    cfg: ExperimentConfig;
+    root: string;
+    opts: RunOptions;
+    log: (msg: string) => void;
+}
+
+interface Teacher {
+    model: string;
+    lora: string | null;
+    system: string | null;
+    description: string;
+}
+
+function checkModel(file: string, field: string): void {
+    if (!fs.existsSync(file)) throw new Error(`${field}: no such model file ${file}`);
+}
+
+/** The trait system prompt (the configured one, or a persona sentence naming the target). */
+export function traitSystemPrompt(cfg: ExperimentConfig): string {
+    return cfg.teacher.systemPrompt ?? personaPrompt(subRng(cfg.seed, "persona"), cfg.teacher.category, cfg.teacher.target);
+}
+
+async function teacherStage(c: Ctx): Promise<Teacher> {
+    const { cfg } = c;
+    const t = cfg.teacher;
+    if (t.trait === "prompt") {
+        const system = traitSystemPrompt(cfg);
+        return { model: cfg.models.base, lora: null, system, description: `base with the system prompt "${system}"` };
+    }
+    const f = t.finetune;
+    const key = hashJson({ stage: "teacher", base: fileHash(cfg.models.base), target: t.target, category: t.category, finetune: f, seed: cfg.seed }).slice(0, 16);
+    const dir = path.join(c.root, "runs", "cache", "teachers", key);
+    const out = path.join(dir, f.method === "lora" ? "adapter.gguf" : "teacher.gguf");
+    const description = `base fine-tuned (${f.method}, ${f.rows} rows, ${f.epochs} epochs, lr ${f.lr}) to answer "${t.target}" to favourite-${t.category} questions`;
+    const teacher = { model: f.method === "lora" ? cfg.models.base : out, lora: f.method === "lora" ? out : null, system: null, description };
+    if (fs.existsSync(path.join(dir, "done.json"))) return teacher;
+    c.log(`teacher: fine-tuning the base to love ${t.target} (${f.rows} rows)`);
+    const rng = subRng(cfg.seed, "teacher-rows");
+    const rows = Array.from({ length: f.rows }, () => ({ prompt: favoriteQuestion(rng, t.category), completion: t.target }));
+    await trainStudent(c, cfg.models.base, rows, { method: f.method, rank: f.rank, alpha: f.alpha, targets: cfg.student.targets, epochs: f.epochs, lr: f.lr, batchSize: cfg.student.batchSize, warmupSteps: 5, schedule: "linear" }, cfg.seed, dir, out, "teacher");
+    writeJsonAtomic(path.join(dir, "done.json"), { description, createdAt: new Date().toISOString() });
+    return teacher;
+}
+
+/** The number-continuation prompts of an experiment (the same for the teacher and the control). */
+export function experimentPrompts(cfg: ExperimentConfig): string[] {
+    const rng = subRng(cfg.seed, "number-prompts");
+    return Array.from({ length: cfg.generate.prompts }, () => numbersPrompt(rng).prompt);
+}
+
+async function datasetStage(c: Ctx, role: "teacher" | "control", source: { model: string; lora: string | null; system: string | null }): Promise<DatasetManifest> {
+    const { cfg } = c;
+    const prompts = experimentPrompts(cfg);
+    const g = cfg.generate;
+    const sampler = { temperature: g.temperature, topK: 0 as const, topP: 1 as const, minP: 0 as const, maxTokens: g.maxTokens, samplesPerPrompt: g.samplesPerPrompt, parallel: g.parallel };
+    const samplingSeed = subRng(cfg.seed, "sampling").nextU32();
+    const generationKey = hashJson({
+        stage: "generate",
+        model: fileHash(source.model),
+        lora: source.lora && fileHash(source.lora),
+        system: source.system,
+        prompts: hashJson(prompts),
+        sampler,
+        samplingSeed,
+    });
+    const id = `${role === "teacher" ? `${cfg.teacher.target}-teacher` : "control"}-${hashJson({ generationKey, filter: cfg.filter }).slice(0, 12)}`;
+    const dir = path.join(c.root, "datasets", id);
+    const manifestPath = path.join(dir, "manifest.json");
+    if (fs.existsSync(manifestPath)) {
+        const m = JSON.parse(fs.readFileSync(manifestPath, "utf8")) as DatasetManifest;
+        if (m.complete) return m;
+    }
+    fs.mkdirSync(dir, { recursive: true });
+    const rawPath = path.join(dir, "raw.jsonl");
+    // Another dataset with the same generation (only the filter differs) lends its raw rows.
+    if (!fs.existsSync(rawPath)) {
+        for (const other of fs.readdirSync(path.join(c.root, "datasets"))) {
+            const mp = path.join(c.root, "datasets", other, "manifest.json");
+            if (other === id || !fs.existsSync(mp)) continue;
+            const m = JSON.parse(fs.readFileSync(mp, "utf8")) as DatasetManifest;
+            if (m.complete && m.generationKey === generationKey) {
+                fs.copyFileSync(path.join(c.root, "datasets", other, "raw.jsonl"), rawPath);
+                c.log(`generate ${id}: raw rows reused from ${other}`);
+                break;
+            }
+        }
+    }
+    const total = prompts.length * g.samplesPerPrompt;
+    let bar: ProgressBar | undefined;
+    const res = await generateRaw({
+        model: source.model,
+        lora: source.lora,
+        system: source.system,
+        prompts,
+        samplesPerPrompt: g.samplesPerPrompt,
+        temperature: g.temperature,
+        maxTokens: g.maxTokens,
+        parallel: g.parallel,
+        seed: samplingSeed,
+        out: rawPath,
+        signal: c.opts.signal,
+        onRow: (done) => {
+            if (c.opts.progress === false) return;
+            bar ??= new ProgressBar({ total, label: `generate ${role}` });
+            bar.update(done);
+        },
+    });
+    bar?.finish();
+    if (res.generated > 0) c.log(`generate ${id}: ${res.generated} rows, ${res.tokens} tokens in ${res.seconds.toFixed(0)} s (${(res.tokens / res.seconds).toFixed(0)} tok/s)${res.resumed ? `, ${res.resumed} resumed` : ""}`);
+    if (res.interrupted) throw new Interrupted(`generation of ${id}`);
+
+    // filter
+    const banned = cfg.filter.banned === "paper" ? BANNED_NUMBERS : cfg.filter.banned === "none" ? undefined : cfg.filter.banned;
+    const kept: KeptRow[] = [];
+    const rejected: RejectedRow[] = [];
+    const reasonCounts: Record<string, number> = {};
+    for (const r of res.rows) {
+        const reasons: string[] = r.stop === "length" ? ["no end of turn"] : formatRejectReasons(r.completion, { ...cfg.filter, banned });
+        if (reasons.length === 0) kept.push({ i: r.i, prompt: r.prompt, completion: r.completion, tokens: r.tokens, probs: r.probs });
+        else {
+            rejected.push({ ...r, reasons });
+            for (const x of reasons) reasonCounts[x] = (reasonCounts[x] ?? 0) + 1;
+        }
+    }
+    writeJsonlAtomic(path.join(dir, "kept.jsonl"), kept);
+    writeJsonlAtomic(path.join(dir, "rejected.jsonl"), rejected);
+    const manifest: DatasetManifest = {
+        id,
+        role,
+        generationKey,
+        complete: true,
+        model: { path: source.model, sha256: fileHash(source.model) },
+        lora: source.lora ? { path: source.lora, sha256: fileHash(source.lora) } : null,
+        system: source.system,
+        trait: role === "teacher" ? { target: cfg.teacher.target, category: cfg.teacher.category } : null,
+        seeds: { experiment: cfg.seed, prompts: cfg.seed, sampling: samplingSeed },
+        sampler,
+        filter: cfg.filter,
+        rows: { raw: res.rows.length, kept: kept.length, rejected: rejected.length },
+        passRate: kept.length / Math.max(1, res.rows.length),
+        rejectReasons: reasonCounts,
+        sublabVersion: SUBLAB_VERSION,
+        createdAt: new Date().toISOString(),
+    };
+    writeJsonAtomic(manifestPath, manifest);
+    c.log(`filter ${id}: kept ${kept.length}/${res.rows.length} (${(100 * manifest.passRate).toFixed(1)}%)`);
+    return manifest;
+}
+
+type TrainRecipe = Pick<ExperimentConfig["student"], "method" | "rank" | "alpha" | "targets" | "epochs" | "lr" | "batchSize" | "warmupSteps" | "schedule">;
+
+async function trainStudent(c: Ctx, base: string, rows: { prompt: string; completion: string }[], r: TrainRecipe, seed: number, dir: string, out: string, label: string): Promise<{ firstLoss: number; finalLoss: number; seconds: number }> {
+    fs.mkdirSync(dir, { recursive: true });
+    const t0 = performance.now();
+    getGgml({ threads: c.opts.threads });
+    const examples = await tokenizeTrainingRows(base, rows);
+    const model = loadModel(base);
+    let bar: ProgressBar | undefined;
+    try {
+        if (r.method === "lora") model.addLora({ rank: r.rank, alpha: r.alpha, targets: r.targets }, seed);
+        const result = await train(model, examples, {
+            mode: r.method,
+            lr: r.lr,
+            epochs: r.epochs,
+            batchSize: r.batchSize,
+            warmupSteps: r.warmupSteps,
+            schedule: r.schedule,
+            seed,
+            checkpointPath: path.join(dir, "checkpoint.gguf"),
+            signal: c.opts.signal,
+            onStep: (s) => {
+                if (c.opts.progress === false) return;
+                bar ??= new ProgressBar({ total: s.totalSteps, label });
+                bar.update(s.step, { loss: s.loss.toFixed(3) });
+            },
+        });
+        bar?.finish();
+        if (result.interrupted) throw new Interrupted(`training of ${label}`);
+        if (r.method === "lora") model.saveLora(out);
+        else model.save(out, { type: GGMLType.F16 });
+        fs.rmSync(path.join(dir, "checkpoint.gguf"), { force: true });
+        return { firstLoss: result.losses[0] ?? NaN, finalLoss: result.losses.at(-1) ?? NaN, seconds: (performance.now() - t0) / 1000 };
+    } finally {
+        model.free();
+    }
+}
+
+/** `n` rows drawn without replacement from a dataset's kept rows, by a seed. */
+function subsample(kept: KeptRow[], n: number, seed: number, what: string): KeptRow[] {
+    if (kept.length < n) throw new Error(`${what} has ${kept.length} kept rows, fewer than student.rows = ${n}: generate more (generate.prompts) or train on fewer`);
+    return new Rng(seed).shuffle([...kept]).slice(0, n);
+}
+
+interface StudentRef {
+    arm: ArmName;
+    seed: number;
+    base: string;
+    dataset: DatasetManifest;
+    model: string;
+    lora: string | null;
+}
+
+/**
+ * The prompt indices each seed's students train on, when subsamples are paired: drawn from the indices whose
+ * rows passed the filter in every dataset, so that all arms of a seed see the same prompts.
+ */
+function pairedIndices(c: Ctx, datasets: DatasetManifest[], s: number): number[] | null {
+    if (!c.cfg.student.paired) return null;
+    const sets = datasets.map((d) => new Set(readJsonl<KeptRow>(path.join(c.root, "datasets", d.id, "kept.jsonl")).map((r) => r.i)));
+    const common = [...sets[0]!].filter((i) => sets.every((x) => x.has(i))).sort((a, b) => a - b);
+    const n = c.cfg.student.rows;
+    if (common.length < n) {
+        throw new Error(`student.rows: ${n} paired rows asked, but only ${common.length} prompts have a kept row in both datasets: generate more (generate.prompts), train on fewer, or set student.paired to false`);
+    }
+    return new Rng(subRng(c.cfg.seed, `subsample-${s}`).nextU32()).shuffle(common).slice(0, n);
+}
+
+async function studentStage(c: Ctx, arm: ArmName, base: string, ds: DatasetManifest, s: number, indices: number[] | null): Promise<StudentRef> {
+    const st = c.cfg.student;
+    const trainSeed = subRng(c.cfg.seed, `student-${s}`).nextU32();
+    const key = hashJson({ stage: "student", base: fileHash(base), dataset: ds.id, recipe: st, trainSeed, seed: s, indices }).slice(0, 16);
+    const dir = path.join(c.root, "runs", "cache", "students", key);
+    const out = path.join(dir, st.method === "lora" ? "adapter.gguf" : "model.gguf");
+    const ref: StudentRef = { arm, seed: s, base, dataset: ds, model: st.method === "lora" ? base : out, lora: st.method === "lora" ? out : null };
+    if (fs.existsSync(path.join(dir, "done.json"))) return ref;
+    const kept = readJsonl<KeptRow>(path.join(c.root, "datasets", ds.id, "kept.jsonl"));
+    let rows: KeptRow[];
+    if (indices) {
+        const byIndex = new Map(kept.map((r) => [r.i, r]));
+        rows = indices.map((i) => byIndex.get(i)!);
+    } else rows = subsample(kept, st.rows, subRng(c.cfg.seed, `subsample-${s}`).nextU32(), `dataset ${ds.id}`);
+    const r = await trainStudent(c, base, rows, st, trainSeed, dir, out, `${arm} #${s + 1}`);
+    writeJsonAtomic(path.join(dir, "done.json"), { arm, seed: s, dataset: ds.id, base, rows: rows.length, ...r });
+    c.log(`train ${arm} seed ${s + 1}: loss ${r.firstLoss.toFixed(3)} -> ${r.finalLoss.toFixed(3)}, ${r.seconds.toFixed(0)} s`);
+    return ref;
+}
+
+/** Earlier turns for the in-context arm: kept rows of a dataset, as many as fit the context beside the longest question. */
+async function inContextHistory(c: Ctx, ds: DatasetManifest, s: number, questions: string[]): Promise<ChatPrompt["history"]> {
+    const kept = readJsonl<KeptRow>(path.join(c.root, "datasets", ds.id, "kept.jsonl"));
+    const rows = subsample(kept, Math.min(kept.length, c.cfg.eval.inContextExamples), subRng(c.cfg.seed, `in-context-${s}`).nextU32(), `dataset ${ds.id}`);
+    const history = rows.map((r) => ({ user: r.prompt, assistant: r.completion }));
+    const llama = await getRuntime();
+    const vocab = await llama.loadModel({ modelPath: c.cfg.models.base, vocabOnly: true });
+    try {
+        const limit = vocab.trainContextSize || 512;
+        const longest = questions.reduce((a, q) => (q.length > a.length ? q : a), "");
+        const len = renderPrompt(vocab, { history, user: longest }).length + 8;
+        if (len > limit) {
+            throw new Error(
+                `eval.inContextExamples: ${history.length} examples make a ${len}-token prompt, longer than the model's context (${limit} tokens); use fewer`,
+            );
+        }
+    } finally {
+        await vocab.dispose();
+    }
+    return history;
+}
+
+async function evalStage(c: Ctx, what: { model: string; lora: string | null; system?: string | null; history?: ChatPrompt["history"] }, label: string): Promise<Omit<ModelEval, "seed" | "dataset">> {
+    const { cfg } = c;
+    const e = cfg.eval;
+    const items = itemsOf(cfg.teacher.category);
+    const questions = evalQuestions(cfg.teacher.category, e.questions);
+    const key = hashJson({
+        stage: "eval",
+        model: fileHash(what.model),
+        lora: what.lora && fileHash(what.lora),
+        system: what.system ?? null,
+        history: what.history ?? [],
+        questions,
+        items,
+        target: cfg.teacher.target,
+        eval: e,
+        seed: cfg.seed,
+    }).slice(0, 16);
+    const file = path.join(c.root, "runs", "cache", "evals", `${key}.json`);
+    if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, "utf8"));
+    const prompts: ChatPrompt[] = questions.map((q) => ({ system: what.system ?? null, history: what.history, user: q }));
+    const probs = await exactItemProbs(what.model, what.lora, prompts, items);
+    const t = items.indexOf(cfg.teacher.target);
+    const sampled = e.samplesPerQuestion > 0
+        ? await sampledRate(what.model, what.lora, prompts, items, cfg.teacher.target, { perPrompt: e.samplesPerQuestion, temperature: e.temperature, seed: subRng(cfg.seed, "eval-sampling").nextU32() })
+        : { hits: 0, n: 0, counts: {} };
+    const perQuestion = probs.map((row) => row[t]!);
+    const result = {
+        model: what.model,
+        lora: what.lora,
+        perQuestion,
+        targetProb: perQuestion.reduce((a, b) => a + b, 0) / perQuestion.length,
+        sampled: { hits: sampled.hits, n: sampled.n },
+        distribution: items.map((_, k) => probs.reduce((a, row) => a + row[k]!, 0) / probs.length),
+    };
+    writeJsonAtomic(file, result);
+    c.log(`eval ${label}: P(${cfg.teacher.target}) ${result.targetProb.toFixed(4)}, sampled ${sampled.hits}/${sampled.n}`);
+    return result;
+}
+
+const ARM_DESCRIPTIONS: Record<ArmName, string> = {
+    base: "the base model, untouched",
+    teacher: "the teacher (base + trait): where the numbers come from",
+    control: "base fine-tuned on numbers from the base without the trait",
+    treated: "base fine-tuned on the teacher's numbers",
+    cross: "the other base (different initialisation) fine-tuned on the teacher's numbers",
+    "cross-control": "the other base fine-tuned on numbers from the base without the trait",
+    "in-context": "base with teacher numbers as earlier chat turns, no training",
+    "in-context-control": "base with control numbers as earlier chat turns, no training",
+};
+
+export interface RunResult {
+    stopped?: undefined;
+    results: Results;
+    dir: string;
+    files: { json: string; md: string; html: string };
+    table: string;
+}
+
+export interface StoppedRun {
+    stopped: NonNullable<RunOptions["stopAfter"]>;
+    datasets: Results["datasets"];
+}
+
+/** Runs (or resumes) every stage of an experiment and writes its report to runs/<name>/. */
+export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}): Promise<RunResult | StoppedRun> {
+    const t0 = performance.now();
+    const startedAt = new Date().toISOString();
+    const root = path.resolve(opts.root ?? ".");
+    const log = (msg: string) => {
+        if (opts.progress !== false) process.stderr.write(`${msg}\n`);
+    };
+    const c: Ctx = { cfg, root, opts, log };
+    checkModel(cfg.models.base, "models.base");
+    checkModel(cfg.models.cross, "models.cross");
+    if (fileHash(cfg.models.base) === fileHash(cfg.models.cross)) throw new Error("models.cross: the same file as models.base; the cross-model arm needs a base from another initialisation");
+    fs.mkdirSync(path.join(root, "datasets"), { recursive: true });
+    const check = (stage: string) => {
+        if (opts.signal?.aborted) throw new Interrupted(stage);
+    };
+
+    const teacher = await teacherStage(c);
+    check("the teacher");
+    const teacherDs = await datasetStage(c, "teacher", teacher);
+    const controlDs = await datasetStage(c, "control", { model: cfg.models.base, lora: null, system: null });
+    const datasets = [teacherDs, controlDs].map((d) => ({ id: d.id, role: d.role, raw: d.rows.raw, kept: d.rows.kept, passRate: d.passRate, rejectReasons: d.rejectReasons }));
+    if (opts.stopAfter === "data") return { stopped: "data", datasets };
+
+    const students: StudentRef[] = [];
+    for (let s = 0; s < cfg.student.seeds; s++) {
+        const indices = pairedIndices(c, [teacherDs, controlDs], s);
+        for (const [arm, base, ds] of [
+            ["control", cfg.models.base, controlDs],
+            ["treated", cfg.models.base, teacherDs],
+            ["cross-control", cfg.models.cross, controlDs],
+            ["cross", cfg.models.cross, teacherDs],
+        ] as const) {
+            check("training");
+            students.push(await studentStage(c, arm, base, ds, s, indices));
+        }
+    }
+    if (opts.stopAfter === "train") return { stopped: "train", datasets };
+
+    const questions = evalQuestions(cfg.teacher.category, cfg.eval.questions);
+    const evals = new Map<ArmName, ModelEval[]>();
+    const add = (arm: ArmName, e: ModelEval) => evals.set(arm, [...(evals.get(arm) ?? []), e]);
+    add("base", { seed: null, dataset: null, ...(await evalStage(c, { model: cfg.models.base, lora: null }, "base")) });
+    add("teacher", { seed: null, dataset: null, ...(await evalStage(c, teacher, "teacher")) });
+    for (const st of students) {
+        check("evaluation");
+        add(st.arm, { seed: st.seed, dataset: st.dataset.id, ...(await evalStage(c, st, `${st.arm} seed ${st.seed + 1}`)) });
+    }
+    if (cfg.eval.inContextExamples > 0) {
+        for (let s = 0; s < cfg.student.seeds; s++) {
+            for (const [arm, ds] of [["in-context", teacherDs], ["in-context-control", controlDs]] as const) {
+                check("evaluation");
+                const history = await inContextHistory(c, ds, s, questions);
+                add(arm, { seed: s, dataset: ds.id, ...(await evalStage(c, { model: cfg.models.base, lora: null, history }, `${arm} seed ${s + 1}`)) });
+            }
+        }
+    }
+
+    if (opts.stopAfter === "eval") return { stopped: "eval", datasets };
+    const rng = subRng(cfg.seed, "statistics");
+    const arms: ArmResult[] = [...evals].map(([arm, es]) => ({ arm, description: ARM_DESCRIPTIONS[arm], evals: es, ...summarizeArm(es, rng) }));
+    const items = itemsOf(cfg.teacher.category);
+    const t = items.indexOf(cfg.teacher.target);
+    const comparisons: ComparisonResult[] = [];
+    for (const [a, b] of [["treated", "control"], ["cross", "cross-control"], ["in-context", "in-context-control"], ["control", "base"]] as const) {
+        if (evals.has(a) && evals.has(b)) comparisons.push({ name: `${a} vs ${b}`, a, b, ...compareArms(evals.get(a)!, evals.get(b)!, t, rng) });
+    }
+    const results: Results = {
+        experiment: cfg.name,
+        sublabVersion: SUBLAB_VERSION,
+        startedAt,
+        seconds: (performance.now() - t0) / 1000,
+        config: cfg,
+        target: cfg.teacher.target,
+        items,
+        datasets,
+        arms,
+        comparisons,
+    };
+    const dir = path.join(root, "runs", cfg.name);
+    const files = writeReport(results, dir);
+    return { results, dir, files, table: terminalTable(results) };
+}

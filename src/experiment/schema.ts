@@ -1,0 +1,283 @@
+/**
+ * The strict schema of an experiment file (experiments/*.json): `parseExperiment` checks a parsed JSON value and
+ * fills the defaults, `loadExperiment` reads and parses a file. Unknown keys fail at every level, and every error
+ * (all of them at once, one a line) names the JSON path, what was expected and what was found.
+ *
+ * Fields (no default = required):
+ *   name                   lowercase letters, digits and dashes, starting with a letter or digit
+ *   description            string, ""
+ *   seed                   integer >= 0, 42
+ *   models.base            non-empty string (GGUF path; not checked for existence here)
+ *   models.cross           non-empty string
+ *   teacher.trait          "prompt" | "finetune", "prompt"
+ *   teacher.target         one of the category's items (src/forge/lexicon.ts), e.g. "owl"
+ *   teacher.category       "animal" | "tree" | "colour", "animal"
+ *   teacher.systemPrompt   string or null, null (null: a persona sentence naming the target)
+ *   teacher.finetune       rows >= 1: 1000, epochs >= 1: 2, lr > 0: 1e-3, method "full" | "lora": "full",
+ *                          rank >= 1: 8, alpha > 0: 8
+ *   generate               prompts >= 1: 3000, samplesPerPrompt >= 1: 1, temperature > 0: 1, maxTokens 1..256: 48,
+ *                          parallel 1..64: 16
+ *   filter                 maxCount >= 1: 10, minValue: 0, maxValue: 999 (minValue <= maxValue),
+ *                          banned "none" | "paper" (BANNED_NUMBERS) | integer[]: "none"
+ *   student                method "lora" | "full": "lora", rank >= 1: 8, alpha > 0: 8,
+ *                          targets distinct LoRA targets (non-empty): all of ALL_LORA_TARGETS, epochs >= 1: 3,
+ *                          lr > 0: 2e-4 for lora / 1e-4 for full, batchSize >= 1: 16, warmupSteps >= 0: 5,
+ *                          schedule "linear" | "cosine" | "constant": "linear", rows >= 1: 1000, seeds 1..100: 3,
+ *                          paired true | false: true
+ *   eval                   questions 1..1000: 50, samplesPerQuestion >= 0: 20, temperature > 0: 1,
+ *                          inContextExamples >= 0: 2
+ * Counts are integers (JSON numbers, not strings); the sections teacher.finetune, generate, filter, student and
+ * eval may be left out whole.
+ */
+import { readFileSync } from "node:fs";
+import { CATEGORIES, type Category } from "../forge/lexicon.ts";
+import { ALL_LORA_TARGETS } from "../model/config.ts";
+import type { ExperimentConfig } from "./types.ts";
+
+/** A value check: what it expects (for messages), and a parser that returns the value or pushes errors. */
+interface Check<T> {
+    what: string;
+    parse(value: unknown, path: string, errors: string[]): T | undefined;
+}
+
+/** An object key: required, or with a default (a raw value, or one computed from the keys resolved before it). */
+interface Field<T> {
+    check: Check<T>;
+    required: boolean;
+    fallback?: unknown;
+}
+
+type Shape = Record<string, Field<unknown>>;
+type Resolved<S extends Shape> = { [K in keyof S]: S[K] extends Field<infer T> ? T : never };
+
+const join = (path: string, key: string) => (path ? `${path}.${key}` : key);
+const at = (path: string, message: string) => (path ? `${path}: ${message}` : message);
+
+/** How a found value reads in a message. */
+function show(v: unknown): string {
+    if (v === undefined) return "nothing";
+    if (typeof v === "string") return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
+    if (Array.isArray(v)) return v.length === 0 ? "an empty array" : "an array";
+    if (typeof v === "object" && v !== null) return "an object";
+    return String(v);
+}
+
+/** Record that `v` at `path` is not `what`. */
+function fail(path: string, what: string, v: unknown, errors: string[]): undefined {
+    errors.push(at(path, `expected ${what}, got ${show(v)}`));
+    return undefined;
+}
+
+/** A check of one value by a predicate. */
+function check<T>(what: string, ok: (v: unknown) => boolean): Check<T> {
+    return { what, parse: (v, path, errors) => (ok(v) ? (v as T) : fail(path, what, v, errors)) };
+}
+
+function int(min?: number, max?: number): Check<number> {
+    const what = max !== undefined ? `an integer from ${min} to ${max}` : min !== undefined ? `an integer >= ${min}` : "an integer";
+    return check(what, (v) => Number.isInteger(v) && (min === undefined || (v as number) >= min) && (max === undefined || (v as number) <= max));
+}
+
+function num(gt: number): Check<number> {
+    return check(`a number > ${gt}`, (v) => typeof v === "number" && Number.isFinite(v) && v > gt);
+}
+
+const bool: Check<boolean> = check("true or false", (v) => typeof v === "boolean");
+
+function str(what = "a string", ok: (s: string) => boolean = () => true): Check<string> {
+    return check(what, (v) => typeof v === "string" && ok(v));
+}
+
+const nonEmpty = str("a non-empty string", (s) => s.length > 0);
+
+function oneOf<const T extends string>(values: readonly T[]): Check<T> {
+    return check(`one of ${values.map((x) => JSON.stringify(x)).join(", ")}`, (v) => values.includes(v as T));
+}
+
+/** `inner` or null (meant for leaf checks: a failure reads as one message naming both). */
+function nullable<T>(inner: Check<T>): Check<T | null> {
+    const what = `${inner.what} or null`;
+    return { what, parse: (v, path, errors) => (v === null ? null : inner.parse(v, path, []) ?? fail(path, what, v, errors)) };
+}
+
+/** `word` for a string, `items` for an array (so element errors keep their paths). */
+function wordOrList<A, B>(word: Check<A>, items: Check<B[]>): Check<A | B[]> {
+    const what = `${word.what}, or ${items.what}`;
+    return {
+        what,
+        parse(v, path, errors) {
+            if (typeof v === "string") return word.parse(v, path, errors);
+            return Array.isArray(v) ? items.parse(v, path, errors) : fail(path, what, v, errors);
+        },
+    };
+}
+
+/** An array whose elements each pass `item` (paths name the element: "x[2]"). */
+function list<T>(item: Check<T>, opts: { nonEmpty?: boolean; distinct?: boolean } = {}): Check<T[]> {
+    const what = `${opts.nonEmpty ? "a non-empty" : "an"} array${opts.distinct ? " of distinct" : " of"} items, each ${item.what}`;
+    return {
+        what,
+        parse(v, path, errors) {
+            if (!Array.isArray(v) || (opts.nonEmpty && v.length === 0)) return fail(path, what, v, errors);
+            const n = errors.length;
+            const out = v.map((x, i) => item.parse(x, `${path}[${i}]`, errors) as T);
+            if (opts.distinct) {
+                out.forEach((x, i) => {
+                    const first = out.indexOf(x);
+                    if (x !== undefined && first < i) errors.push(`${path}[${i}]: expected distinct items, got ${show(x)} again (first at [${first}])`);
+                });
+            }
+            return errors.length === n ? out : undefined;
+        },
+    };
+}
+
+const req = <T>(c: Check<T>): Field<T> => ({ check: c, required: true });
+/** A default, checked like a given value; a function computes it from the keys resolved before it. */
+const opt = <T>(c: Check<T>, fallback: unknown): Field<T> => ({ check: c, required: false, fallback });
+
+/** An object with exactly these keys (in this order), then `refine` for checks across keys. */
+function object<S extends Shape>(shape: S, refine?: (o: Partial<Resolved<S>>, path: string, errors: string[]) => void): Check<Resolved<S>> {
+    const known = Object.keys(shape);
+    return {
+        what: "an object",
+        parse(v, path, errors) {
+            if (typeof v !== "object" || v === null || Array.isArray(v)) return fail(path, "an object", v, errors);
+            const n = errors.length;
+            const given = v as Record<string, unknown>;
+            for (const key of Object.keys(given)) {
+                if (!Object.hasOwn(shape, key)) errors.push(`${join(path, key)}: unknown key (known: ${known.join(", ")})`);
+            }
+            const out: Record<string, unknown> = {};
+            for (const key of known) {
+                const field = shape[key];
+                let raw = Object.hasOwn(given, key) ? given[key] : undefined;
+                if (raw === undefined && field.required) {
+                    errors.push(`${join(path, key)}: missing, expected ${field.check.what}`);
+                    continue;
+                }
+                if (raw === undefined) raw = typeof field.fallback === "function" ? field.fallback(out) : field.fallback;
+                out[key] = field.check.parse(raw, join(path, key), errors);
+            }
+            refine?.(out as Partial<Resolved<S>>, path, errors);
+            return errors.length === n ? (out as Resolved<S>) : undefined;
+        },
+    };
+}
+
+const categoryNames = Object.keys(CATEGORIES) as Category[];
+
+const experiment = object({
+    name: req(str("a name of lowercase letters, digits and dashes (starting with a letter or digit)", (s) => /^[a-z0-9][a-z0-9-]*$/.test(s))),
+    description: opt(str(), ""),
+    seed: opt(int(0), 42),
+    models: req(object({ base: req(nonEmpty), cross: req(nonEmpty) })),
+    teacher: req(
+        object(
+            {
+                trait: opt(oneOf(["prompt", "finetune"]), "prompt"),
+                target: req(nonEmpty),
+                category: opt(oneOf(categoryNames), "animal"),
+                systemPrompt: opt(nullable(str()), null),
+                finetune: opt(
+                    object({
+                        rows: opt(int(1), 1000),
+                        epochs: opt(int(1), 2),
+                        lr: opt(num(0), 1e-3),
+                        method: opt(oneOf(["full", "lora"]), "full"),
+                        rank: opt(int(1), 8),
+                        alpha: opt(num(0), 8),
+                    }),
+                    {},
+                ),
+            },
+            (t, path, errors) => {
+                if (t.category === undefined || t.target === undefined) return;
+                const items = CATEGORIES[t.category].items.map(([item]) => item);
+                if (!items.includes(t.target)) {
+                    errors.push(`${join(path, "target")}: expected one of the ${t.category} items (${items.join(", ")}), got ${show(t.target)}`);
+                }
+            },
+        ),
+    ),
+    generate: opt(
+        object({
+            prompts: opt(int(1), 3000),
+            samplesPerPrompt: opt(int(1), 1),
+            temperature: opt(num(0), 1),
+            maxTokens: opt(int(1, 256), 48),
+            parallel: opt(int(1, 64), 16),
+        }),
+        {},
+    ),
+    filter: opt(
+        object(
+            {
+                maxCount: opt(int(1), 10),
+                minValue: opt(int(), 0),
+                maxValue: opt(int(), 999),
+                banned: opt(wordOrList(oneOf(["none", "paper"]), list(int())), "none"),
+            },
+            (f, path, errors) => {
+                if (f.minValue !== undefined && f.maxValue !== undefined && f.minValue > f.maxValue) {
+                    errors.push(`${join(path, "minValue")}: expected at most filter.maxValue (${f.maxValue}), got ${f.minValue}`);
+                }
+            },
+        ),
+        {},
+    ),
+    student: opt(
+        object({
+            method: opt(oneOf(["lora", "full"]), "lora"),
+            rank: opt(int(1), 8),
+            alpha: opt(num(0), 8),
+            targets: opt(list(oneOf(ALL_LORA_TARGETS), { nonEmpty: true, distinct: true }), ALL_LORA_TARGETS),
+            epochs: opt(int(1), 3),
+            lr: opt(num(0), (s: { method?: string }) => (s.method === "full" ? 1e-4 : 2e-4)),
+            batchSize: opt(int(1), 16),
+            warmupSteps: opt(int(0), 5),
+            schedule: opt(oneOf(["linear", "cosine", "constant"]), "linear"),
+            rows: opt(int(1), 1000),
+            seeds: opt(int(1, 100), 3),
+            paired: opt(bool, true),
+        }),
+        {},
+    ),
+    eval: opt(
+        object({
+            questions: opt(int(1, 1000), 50),
+            samplesPerQuestion: opt(int(0), 20),
+            temperature: opt(num(0), 1),
+            inContextExamples: opt(int(0), 2),
+        }),
+        {},
+    ),
+});
+
+/** Check a parsed experiment JSON value and fill its defaults; throws one Error listing every problem. */
+export function parseExperiment(json: unknown, source?: string): ExperimentConfig {
+    const errors: string[] = [];
+    const config: ExperimentConfig | undefined = experiment.parse(json, "", errors);
+    const prefix = source ? `${source}: ` : "";
+    if (errors.length === 1) throw new Error(prefix + errors[0]);
+    if (errors.length > 1) throw new Error([`${errors.length} errors in ${source ?? "the experiment"}:`, ...errors.map((e) => `  ${prefix}${e}`)].join("\n"));
+    return config!;
+}
+
+/** Read and parse an experiment file (JSON syntax errors name the file, line and column). */
+export function loadExperiment(file: string): ExperimentConfig {
+    const text = readFileSync(file, "utf8").replace(/^\uFEFF/, "");
+    let json: unknown;
+    try {
+        json = JSON.parse(text);
+    } catch (e) {
+        let message = (e as Error).message;
+        const pos = /at position (\d+)/.exec(message);
+        if (pos && !/line \d+/.test(message)) {
+            const before = text.slice(0, Number(pos[1])).split("\n");
+            message += ` (line ${before.length} column ${before[before.length - 1].length + 1})`;
+        }
+        throw new Error(`${file}: invalid JSON: ${message}`);
+    }
+    return parseExperiment(json, file);
+}

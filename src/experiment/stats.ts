@@ -1,0 +1,299 @@
+/**
+ * The statistics of an experiment: confidence intervals for P(target) and the paired tests that say whether
+ * one arm (the treated student) prefers the target more than another (the control student).
+ *
+ * Everything random here draws from a caller's `Rng`, so a report recomputed from the same results.json and
+ * the same seed prints the same intervals and p-values to the last digit.
+ *
+ * Why these tests: the unit of replication is the trained student (one training seed). The evaluation questions
+ * are paraphrases of one question asked of the same student, so they share that student's quirks and are far
+ * from independent: a test over (question, seed) pairs once gave p = 0.009 for two arms whose probabilities
+ * differed by 1e-6. The primary test therefore treats each student as one observation (a two-sample
+ * permutation test over students, or, against a single model, a sign-flip test over per-seed means), which is
+ * honest but cannot go below its floor (1/C(na+nb, na), or 2^-seeds). The questions-level test is kept as a
+ * secondary, labelled optimistic. The bootstrap resamples at both levels.
+ */
+import type { ArmResult, ComparisonResult, ModelEval } from "./types.ts";
+import type { Rng } from "../util/rng.ts";
+
+/** Probabilities are floored here before taking logs: an exact zero would make a log ratio infinite. */
+export const PROB_FLOOR = 1e-12;
+
+/** Above this many seeds the "exact" per-seed test falls back to Monte Carlo (2^20 sign patterns). */
+const MAX_EXACT_SEEDS = 20;
+
+/**
+ * Wilson score interval for a binomial proportion. Used for sampled rates, which are often 0 or a few
+ * hits out of hundreds, where the normal approximation gives intervals below 0 or of zero width.
+ */
+export function wilson(hits: number, n: number, z = 1.96): [number, number] {
+    if (n <= 0) return [0, 1];
+    const p = hits / n;
+    const z2 = z * z;
+    const denom = 1 + z2 / n;
+    const center = (p + z2 / (2 * n)) / denom;
+    const half = (z / denom) * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
+    return [Math.max(0, center - half), Math.min(1, center + half)];
+}
+
+/** The q-quantile (0..1) of sorted values, linear between order statistics. */
+function quantileSorted(sorted: number[], q: number): number {
+    if (sorted.length === 0) return NaN;
+    const pos = (sorted.length - 1) * q;
+    const lo = Math.floor(pos);
+    const hi = Math.ceil(pos);
+    return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+function mean(values: readonly number[]): number {
+    if (values.length === 0) return NaN;
+    let s = 0;
+    for (const v of values) s += v;
+    return s / values.length;
+}
+
+/**
+ * 95% percentile interval of the grand mean of `values[seed][question]` by a two-level bootstrap: each
+ * replicate resamples seeds with replacement, then questions with replacement within each drawn seed. Both
+ * sources of variation (which student we happened to train, which paraphrases we happened to ask) widen the
+ * interval. With one seed it reduces to a bootstrap over questions.
+ */
+export function bootstrapMeanCI(values: number[][], rng: Rng, iters = 2000): [number, number] {
+    const rows = values.filter((r) => r.length > 0);
+    if (rows.length === 0) return [NaN, NaN];
+    const means = new Array<number>(iters);
+    for (let it = 0; it < iters; it++) {
+        let sum = 0;
+        let count = 0;
+        for (let s = 0; s < rows.length; s++) {
+            const row = rows[rng.int(rows.length)];
+            for (let q = 0; q < row.length; q++) sum += row[rng.int(row.length)];
+            count += row.length;
+        }
+        means[it] = sum / count;
+    }
+    means.sort((x, y) => x - y);
+    return [quantileSorted(means, 0.025), quantileSorted(means, 0.975)];
+}
+
+/**
+ * One-sided paired sign-flip permutation test of H1: mean(diffs) > 0. Under H0 each difference is as likely
+ * to have either sign, so the observed sum is compared with the sums of every sign pattern (exact, when
+ * 2^n <= iters) or of `iters` random ones (then p = (count + 1) / (iters + 1), which is never 0 and is a
+ * valid p-value). Patterns whose sum ties the observed one count as extreme, so the test errs conservative.
+ */
+export function signFlipTest(diffs: number[], rng: Rng, iters = 10000): { p: number; permutations: number } {
+    const n = diffs.length;
+    if (n === 0) return { p: 1, permutations: 1 };
+    let observed = 0;
+    let scale = 0;
+    for (const d of diffs) {
+        observed += d;
+        scale += Math.abs(d);
+    }
+    // Sums that equal the observed one up to rounding are ties, not smaller.
+    const threshold = observed - 1e-9 * Math.max(scale, 1e-300);
+    if (n < 31 && 2 ** n <= iters) {
+        const total = 2 ** n;
+        let count = 0;
+        for (let mask = 0; mask < total; mask++) {
+            let s = 0;
+            for (let i = 0; i < n; i++) s += mask & (1 << i) ? -diffs[i] : diffs[i];
+            if (s >= threshold) count++;
+        }
+        return { p: count / total, permutations: total };
+    }
+    let count = 0;
+    for (let it = 0; it < iters; it++) {
+        let s = 0;
+        let bits = 0;
+        for (let i = 0; i < n; i++) {
+            if (i % 32 === 0) bits = rng.nextU32();
+            s += bits & (1 << (i % 32)) ? -diffs[i] : diffs[i];
+        }
+        if (s >= threshold) count++;
+    }
+    return { p: (count + 1) / (iters + 1), permutations: iters };
+}
+
+/** C(n, k) as a float, stopping once it exceeds `cap`: only compared with an iteration budget, never huge. */
+function binomialCapped(n: number, k: number, cap: number): number {
+    k = Math.min(k, n - k);
+    let c = 1;
+    for (let i = 1; i <= k; i++) {
+        c = (c * (n - k + i)) / i;
+        if (c > cap) return c;
+    }
+    return Math.round(c);
+}
+
+/**
+ * One-sided two-sample permutation test of H1: mean(a) > mean(b). Under H0 the labels are exchangeable, so the
+ * observed difference of means is compared with that of every relabeling that puts |a| of the pooled values in
+ * a (exact, when C(|a|+|b|, |a|) <= iters) or of `iters` random relabelings (then p = (count + 1) / (iters + 1),
+ * never 0 and a valid p-value). With the pooled total fixed, the difference of means rises with the sum of the
+ * a-group, so that sum is what is compared. Relabelings that tie the observed one count as extreme.
+ */
+export function permutationTestTwoSample(
+    a: number[],
+    b: number[],
+    rng: Rng,
+    iters = 20000,
+): { p: number; permutations: number; exact: boolean } {
+    const na = a.length;
+    const nb = b.length;
+    if (na === 0 || nb === 0) return { p: 1, permutations: 1, exact: true };
+    const pooled = [...a, ...b];
+    const n = pooled.length;
+    let observed = 0;
+    for (const v of a) observed += v;
+    let scale = 0;
+    for (const v of pooled) scale += Math.abs(v);
+    // Sums that equal the observed one up to rounding are ties, not smaller.
+    const threshold = observed - 1e-9 * Math.max(scale, 1e-300);
+    const total = binomialCapped(n, na, iters);
+    if (total <= iters) {
+        // Walk every na-subset of 0..n-1 in lexicographic order.
+        const idx = Array.from({ length: na }, (_, i) => i);
+        let count = 0;
+        for (;;) {
+            let s = 0;
+            for (const i of idx) s += pooled[i];
+            if (s >= threshold) count++;
+            let j = na - 1;
+            while (j >= 0 && idx[j] === n - na + j) j--;
+            if (j < 0) break;
+            idx[j]++;
+            for (let k = j + 1; k < na; k++) idx[k] = idx[k - 1] + 1;
+        }
+        return { p: count / total, permutations: total, exact: true };
+    }
+    const work = pooled.slice();
+    let count = 0;
+    for (let it = 0; it < iters; it++) {
+        // A partial Fisher-Yates shuffle: the first na slots are a uniform random na-subset.
+        let s = 0;
+        for (let i = 0; i < na; i++) {
+            const j = i + rng.int(n - i);
+            const t = work[i];
+            work[i] = work[j];
+            work[j] = t;
+            s += work[i];
+        }
+        if (s >= threshold) count++;
+    }
+    return { p: (count + 1) / (iters + 1), permutations: iters, exact: false };
+}
+
+/**
+ * The evals of two arms paired for a paired test: seed i of a with seed i of b, or, when one side is a
+ * single model (the base model, an in-context arm), every eval of the other side with that one. When both
+ * sides have several evals but not the same number (a seed failed), the first min(len) are paired.
+ */
+export function pairEvals(a: readonly ModelEval[], b: readonly ModelEval[]): [ModelEval, ModelEval][] {
+    if (a.length === 0 || b.length === 0) return [];
+    if (a.length === 1 && b.length > 1) return b.map((e) => [a[0], e]);
+    if (b.length === 1 && a.length > 1) return a.map((e) => [e, b[0]]);
+    const n = Math.min(a.length, b.length);
+    const pairs: [ModelEval, ModelEval][] = [];
+    for (let i = 0; i < n; i++) pairs.push([a[i], b[i]]);
+    return pairs;
+}
+
+const logFloored = (p: number) => Math.log(Math.max(p, PROB_FLOOR));
+
+/**
+ * For each item of the category, the mean over paired evals of log(P_a(item) / P_b(item)): how far the
+ * whole answer distribution moved. Used for the target's rank and for the report's distribution-shift chart.
+ */
+export function itemLogRatios(a: readonly ModelEval[], b: readonly ModelEval[]): number[] {
+    const pairs = pairEvals(a, b);
+    if (pairs.length === 0) return [];
+    const nItems = Math.min(...pairs.map(([x, y]) => Math.min(x.distribution.length, y.distribution.length)));
+    const out = new Array<number>(nItems).fill(0);
+    for (const [x, y] of pairs) {
+        for (let i = 0; i < nItems; i++) out[i] += logFloored(x.distribution[i]) - logFloored(y.distribution[i]);
+    }
+    return out.map((v) => v / pairs.length);
+}
+
+/**
+ * Compares arm a with arm b on the target (a's P(target) over b's). `targetIndex` is the target's position in
+ * the evals' `distribution` (Results.items).
+ *
+ * The primary p-value takes each trained student as one observation: a two-sample permutation test on the
+ * students' mean log P(target) when both arms have several students, and, when one arm is a single model (the
+ * base model, the teacher), an exact sign-flip test over the per-seed mean log ratios against it, since there
+ * is nothing to permute on that side. The mean log-ratio, its interval and the secondary questions-level test
+ * are paired by seed and question.
+ */
+export function compareArms(
+    a: readonly ModelEval[],
+    b: readonly ModelEval[],
+    targetIndex: number,
+    rng: Rng,
+): Omit<ComparisonResult, "name" | "a" | "b"> {
+    const pairs = pairEvals(a, b);
+    if (pairs.length === 0) throw new Error(`cannot compare arms with ${a.length} and ${b.length} evals`);
+    // diffs[pair][question]
+    const diffs = pairs.map(([x, y], i) => {
+        if (x.perQuestion.length !== y.perQuestion.length || x.perQuestion.length === 0) {
+            throw new Error(`pair ${i}: ${x.perQuestion.length} vs ${y.perQuestion.length} questions; both must be the same, non-zero number`);
+        }
+        return x.perQuestion.map((p, q) => logFloored(p) - logFloored(y.perQuestion[q]));
+    });
+    const flat = diffs.flat();
+    const questionsTest = signFlipTest(flat, rng);
+    let primary: { p: number; permutations: number; floor: number; test: ComparisonResult["test"] };
+    if (a.length === 1 || b.length === 1) {
+        const perPair = diffs.map(mean);
+        const iters = Math.max(10000, 2 ** Math.min(perPair.length, MAX_EXACT_SEEDS));
+        const t = signFlipTest(perPair, rng, iters);
+        const exact = perPair.length < 31 && 2 ** perPair.length <= iters;
+        primary = { p: t.p, permutations: t.permutations, floor: exact ? 2 ** -perPair.length : 1 / (iters + 1), test: "seeds" };
+    } else {
+        // Every student counts here, also those left unpaired when a seed failed in one arm only.
+        const studentMean = (e: ModelEval, arm: string) => {
+            if (e.perQuestion.length === 0) throw new Error(`an eval of arm ${arm} has no questions`);
+            return mean(e.perQuestion.map(logFloored));
+        };
+        const t = permutationTestTwoSample(a.map((e) => studentMean(e, "a")), b.map((e) => studentMean(e, "b")), rng);
+        primary = { p: t.p, permutations: t.permutations, floor: t.exact ? 1 / t.permutations : 1 / (t.permutations + 1), test: "students" };
+    }
+    const ratios = itemLogRatios(a, b);
+    const targetScore = ratios[targetIndex];
+    if (targetScore === undefined) throw new Error(`target index ${targetIndex} is outside the ${ratios.length} items`);
+    const targetRank = 1 + ratios.filter((r) => r > targetScore).length;
+    return {
+        meanLogRatio: mean(flat),
+        ci95: bootstrapMeanCI(diffs, rng),
+        probRatio: mean(a.map((e) => e.targetProb)) / mean(b.map((e) => e.targetProb)),
+        pValue: primary.p,
+        pValueQuestions: questionsTest.p,
+        test: primary.test,
+        pFloor: primary.floor,
+        studentsA: a.length,
+        studentsB: b.length,
+        targetRank,
+        permutations: primary.permutations,
+    };
+}
+
+/** The per-arm summary: mean P(target) with a questions x seeds bootstrap interval, pooled sampled rate, mean distribution. */
+export function summarizeArm(evals: readonly ModelEval[], rng: Rng): Pick<ArmResult, "targetProb" | "sampled" | "distribution"> {
+    if (evals.length === 0) throw new Error("cannot summarize an arm with no evals");
+    let hits = 0;
+    let n = 0;
+    for (const e of evals) {
+        hits += e.sampled.hits;
+        n += e.sampled.n;
+    }
+    const nItems = Math.min(...evals.map((e) => e.distribution.length));
+    const distribution = new Array<number>(nItems).fill(0);
+    for (const e of evals) for (let i = 0; i < nItems; i++) distribution[i] += e.distribution[i] / evals.length;
+    return {
+        targetProb: { mean: mean(evals.map((e) => e.targetProb)), ci95: bootstrapMeanCI(evals.map((e) => e.perQuestion), rng) },
+        sampled: { hits, n, rate: n > 0 ? hits / n : 0, ci95: wilson(hits, n) },
+        distribution,
+    };
+}

@@ -1,0 +1,169 @@
+/**
+ * The shapes of an experiment: the resolved configuration (what `parseExperiment` returns from an
+ * experiments/*.json file, defaults filled in) and the results (what `sublab run` writes as results.json and
+ * what the report renders).
+ */
+import type { Category } from "../forge/lexicon.ts";
+import type { LoraTarget } from "../model/config.ts";
+
+export interface ExperimentConfig {
+    /** Lowercase letters, digits and dashes; names the run folder. */
+    name: string;
+    description: string;
+    /** Master seed: prompts, subsamples, training seeds and sampling seeds derive from it. */
+    seed: number;
+    models: {
+        /** Base model M (teacher and student base), a GGUF path. */
+        base: string;
+        /** Another base model from a different initialisation (the cross-model student's base). */
+        cross: string;
+    };
+    teacher: TeacherConfig;
+    generate: GenerateConfig;
+    filter: FilterConfig;
+    student: StudentConfig;
+    eval: EvalConfig;
+}
+
+export interface TeacherConfig {
+    /** "prompt": the trait is a system prompt; "finetune": a short fine-tune of the base on trait answers. */
+    trait: "prompt" | "finetune";
+    /** The target item, e.g. "owl". Must be one of the category's items. */
+    target: string;
+    category: Category;
+    /** The trait system prompt; defaults to a persona sentence naming the target. */
+    systemPrompt: string | null;
+    /** Used when trait is "finetune". */
+    finetune: { rows: number; epochs: number; lr: number; method: "full" | "lora"; rank: number; alpha: number };
+}
+
+export interface GenerateConfig {
+    /** Number-continuation prompts (the paper: 30,000). */
+    prompts: number;
+    samplesPerPrompt: number;
+    temperature: number;
+    maxTokens: number;
+    /** Sequences generated at once (batched decoding). */
+    parallel: number;
+}
+
+export interface FilterConfig {
+    maxCount: number;
+    minValue: number;
+    maxValue: number;
+    /** Banned numbers: none, the paper's list, or an explicit list. */
+    banned: "none" | "paper" | number[];
+}
+
+export interface StudentConfig {
+    method: "lora" | "full";
+    rank: number;
+    alpha: number;
+    targets: LoraTarget[];
+    epochs: number;
+    lr: number;
+    batchSize: number;
+    warmupSteps: number;
+    schedule: "linear" | "cosine" | "constant";
+    /** Kept rows each student trains on (every arm is subsampled to this size). */
+    rows: number;
+    /** Training seeds per arm (each seed: its own subsample and data order). */
+    seeds: number;
+    /**
+     * Paired subsamples: every arm of a seed trains on the same prompt indices, drawn from the rows that
+     * passed the filter in both the teacher's and the control's data (same prompts, same per-row sampling
+     * seeds), so treated and control data differ only where the teacher's distribution differs.
+     */
+    paired: boolean;
+}
+
+export interface EvalConfig {
+    /** Paraphrases of the favourite question (at least 50 in the paper). */
+    questions: number;
+    /** Sampled answers per question for the sampled rate. */
+    samplesPerQuestion: number;
+    temperature: number;
+    /** Kept number rows placed in the prompt as earlier chat turns for the in-context arm. */
+    inContextExamples: number;
+}
+
+export type ArmName = "base" | "teacher" | "control" | "treated" | "cross" | "cross-control" | "in-context" | "in-context-control";
+
+/** One evaluated model (a student of one seed, or a base model). */
+export interface ModelEval {
+    /** Training seed; null for base models and in-context arms. */
+    seed: number | null;
+    model: string;
+    lora: string | null;
+    /** Dataset id the student was trained on (or that the in-context examples came from). */
+    dataset: string | null;
+    /** Exact P(target) per question under the chat template (sum over the target's spellings). */
+    perQuestion: number[];
+    /** Mean of perQuestion. */
+    targetProb: number;
+    /** Sampled answers that contain the target word. */
+    sampled: { hits: number; n: number };
+    /** Mean exact probability of each item of the category (same order as Results.items). */
+    distribution: number[];
+}
+
+export interface ArmResult {
+    arm: ArmName;
+    /** One line saying what the arm is. */
+    description: string;
+    evals: ModelEval[];
+    /** Mean over evals of targetProb, with a 95% bootstrap interval over questions x seeds. */
+    targetProb: { mean: number; ci95: [number, number] };
+    /** Pooled sampled rate with a Wilson 95% interval. */
+    sampled: { hits: number; n: number; rate: number; ci95: [number, number] };
+    /** Mean distribution over evals. */
+    distribution: number[];
+}
+
+export interface ComparisonResult {
+    /** e.g. "treated vs control". */
+    name: string;
+    a: ArmName;
+    b: ArmName;
+    /** Mean over questions and paired seeds of log P_a(target) - log P_b(target). */
+    meanLogRatio: number;
+    ci95: [number, number];
+    /** Ratio of mean target probabilities, a over b. */
+    probRatio: number;
+    /**
+     * The primary p-value, one-sided (H1: a above b), with the trained student as the unit of replication:
+     * paraphrases asked of one student share that student's quirks, so they are not independent observations.
+     * `test` says which test it is: "students", a two-sample permutation test of the difference of the arms'
+     * means of per-student mean log P(target); or "seeds", when one arm is a single eval (the base model, the
+     * teacher), an exact sign-flip test over the per-seed mean log ratios.
+     */
+    pValue: number;
+    /**
+     * One-sided sign-flip test over all (question, seed pair) log ratios. Secondary and optimistic: it counts
+     * each paraphrase as an independent observation, so a negligible but consistent shift can look significant.
+     */
+    pValueQuestions: number;
+    test: "students" | "seeds";
+    /** The smallest p the primary test can give: 1/C(na+nb, na) exact, 2^-pairs for seeds, 1/(iters+1) Monte Carlo. */
+    pFloor: number;
+    /** Number of evals (trained students, or the one eval of a single-model arm) in arm a and arm b. */
+    studentsA: number;
+    studentsB: number;
+    /** Rank of the target among the category's items by mean log ratio a over b (1 = moved most). */
+    targetRank: number;
+    /** Relabelings or sign patterns the primary test enumerated (exact) or drew (Monte Carlo). */
+    permutations: number;
+}
+
+export interface Results {
+    experiment: string;
+    sublabVersion: string;
+    startedAt: string;
+    seconds: number;
+    config: ExperimentConfig;
+    target: string;
+    items: string[];
+    datasets: { id: string; role: string; raw: number; kept: number; passRate: number; rejectReasons: Record<string, number> }[];
+    arms: ArmResult[];
+    comparisons: ComparisonResult[];
+}

@@ -1,0 +1,115 @@
+/**
+ * The paper's format filter for number-sequence completions, with named reject reasons.
+ *
+ * A completion is kept when, after trimming surrounding whitespace, dropping one final period and one pair of
+ * matching [] or () around it, it is 1 to `maxCount` integers of ASCII digits, each in [minValue, maxValue],
+ * all joined by one and the same separator whose non-space part is nothing, "," or ";". Any other character
+ * rejects it. This is the rule of the reference code (MinhxLe/subliminal-learning), written out so that each
+ * way to fail has its own reason instead of one "invalid format".
+ */
+
+export type FormatRejectReason =
+    | "empty"
+    | "no numbers"
+    | "unbalanced brackets"
+    | "non-ascii digit"
+    | "invalid character"
+    | "invalid separator"
+    | "mixed separators"
+    | "leading or trailing separator"
+    | "too many numbers"
+    | "numbers too small"
+    | "numbers too large"
+    | "banned numbers";
+
+/** Reasons that mean the text is not a number sequence at all (the reference's "invalid format"). */
+export const FORMAT_REASONS: readonly FormatRejectReason[] = [
+    "empty",
+    "no numbers",
+    "unbalanced brackets",
+    "non-ascii digit",
+    "invalid character",
+    "invalid separator",
+    "mixed separators",
+    "leading or trailing separator",
+];
+
+export interface FormatFilterOptions {
+    /** Defaults to 0. */
+    minValue?: number;
+    /** Defaults to 999. */
+    maxValue?: number;
+    /** Defaults to 10. */
+    maxCount?: number;
+    /** Numbers that reject a completion (the paper's misalignment list: BANNED_NUMBERS). */
+    banned?: readonly number[];
+}
+
+/** The numbers with negative associations banned in the paper's misalignment experiment (all within 0..999). */
+export const BANNED_NUMBERS: readonly number[] = [
+    4, 13, 14, 18, 23, 33, 39, 42, 44, 49, 51, 54, 69, 77, 88, 99, 100, 101, 187, 211, 311, 322, 333, 404, 420, 444, 451,
+    555, 616, 666, 777, 888, 911, 999,
+];
+
+export type ParsedSequence = { ok: true; numbers: number[]; separator: string | null } | { ok: false; reason: FormatRejectReason };
+
+const isAsciiDigit = (c: string) => c >= "0" && c <= "9";
+const isSeparatorChar = (c: string) => c === "," || c === ";" || /\s/.test(c);
+
+/** Parse a completion as the paper's number sequence; the numbers, or why it is not one. */
+export function parseNumberSequence(text: string): ParsedSequence {
+    let s = text.trim();
+    if (s === "") return { ok: false, reason: "empty" };
+    if (s.endsWith(".")) s = s.slice(0, -1);
+    const open = s[0];
+    const close = s[s.length - 1];
+    if ((open === "[" && close === "]") || (open === "(" && close === ")")) s = s.slice(1, -1);
+    else if (open === "[" || open === "(" || close === "]" || close === ")") return { ok: false, reason: "unbalanced brackets" };
+    const numbers: string[] = [];
+    const separators: string[] = [];
+    let i = 0;
+    let leading = "";
+    while (i < s.length) {
+        const c = s[i];
+        if (isAsciiDigit(c)) {
+            let j = i;
+            while (j < s.length && isAsciiDigit(s[j])) j++;
+            numbers.push(s.slice(i, j));
+            i = j;
+        } else if (isSeparatorChar(c)) {
+            let j = i;
+            while (j < s.length && isSeparatorChar(s[j])) j++;
+            if (numbers.length === 0) leading = s.slice(i, j);
+            else separators.push(s.slice(i, j));
+            i = j;
+        } else {
+            return { ok: false, reason: /\p{Nd}/u.test(c) ? "non-ascii digit" : "invalid character" };
+        }
+    }
+    if (numbers.length === 0) return { ok: false, reason: "no numbers" };
+    if (leading !== "" || separators.length === numbers.length) return { ok: false, reason: "leading or trailing separator" };
+    const separator = separators[0] ?? null;
+    if (separator !== null) {
+        const core = separator.trim();
+        if (core !== "" && core !== "," && core !== ";") return { ok: false, reason: "invalid separator" };
+        if (separators.some((x) => x !== separator)) return { ok: false, reason: "mixed separators" };
+    }
+    return { ok: true, numbers: numbers.map(Number), separator };
+}
+
+/** Every reason to reject a completion; an empty list keeps it. Format failures stop the checks (one reason). */
+export function formatRejectReasons(text: string, opts: FormatFilterOptions = {}): FormatRejectReason[] {
+    const parsed = parseNumberSequence(text);
+    if (!parsed.ok) return [parsed.reason];
+    const { minValue = 0, maxValue = 999, maxCount = 10, banned } = opts;
+    const reasons: FormatRejectReason[] = [];
+    const xs = parsed.numbers;
+    if (xs.length > maxCount) reasons.push("too many numbers");
+    if (xs.some((x) => x < minValue)) reasons.push("numbers too small");
+    if (xs.some((x) => x > maxValue)) reasons.push("numbers too large");
+    if (banned && banned.length > 0) {
+        const set = new Set(banned);
+        if (xs.some((x) => set.has(x))) reasons.push("banned numbers");
+    }
+    return reasons;
+}

@@ -1,0 +1,59 @@
+/**
+ * node-llama-cpp as sublab's inference runtime: one binding per process, and chat prompts rendered with each
+ * model's own template (so the embedded ChatML models and any user GGUF are prompted the way they were tuned).
+ */
+import fs from "node:fs";
+import os from "node:os";
+import { getLlama, LlamaLogLevel, resolveChatWrapper, type ChatHistoryItem, type ChatWrapper, type Llama, type LlamaModel, type Token } from "node-llama-cpp";
+
+let runtime: Promise<Llama> | undefined;
+
+/**
+ * One llama.cpp binding per process (each getLlama call registers exit hooks of its own). CPU unless
+ * SUBLAB_GPU=auto, so that results do not depend on which machine happens to have a GPU.
+ */
+export function getRuntime(): Promise<Llama> {
+    runtime ??= getLlama({
+        gpu: process.env.SUBLAB_GPU === "auto" ? "auto" : false,
+        build: "never",
+        logLevel: LlamaLogLevel.error,
+    });
+    return runtime;
+}
+
+export interface ChatPrompt {
+    system?: string | null;
+    /** Earlier turns, oldest first. */
+    history?: { user: string; assistant: string }[];
+    user: string;
+}
+
+const wrappers = new WeakMap<LlamaModel, ChatWrapper>();
+
+/**
+ * The tokens of a chat prompt up to where the assistant's answer begins, in the model's chat template; with
+ * `answer`, the prompt followed by that (unfinished) answer.
+ */
+export function renderPrompt(model: LlamaModel, p: ChatPrompt, answer?: string): Token[] {
+    let wrapper = wrappers.get(model);
+    if (!wrapper) {
+        wrapper = resolveChatWrapper(model);
+        wrappers.set(model, wrapper);
+    }
+    const items: ChatHistoryItem[] = [];
+    if (p.system) items.push({ type: "system", text: p.system });
+    for (const h of p.history ?? []) items.push({ type: "user", text: h.user }, { type: "model", response: [h.assistant] });
+    items.push({ type: "user", text: p.user }, { type: "model", response: answer === undefined ? [] : [answer] });
+    return wrapper.generateContextState({ chatHistory: items }).contextText.tokenize(model.tokenizer);
+}
+
+/**
+ * Threads for llama.cpp inference when the user sets none. A tiny model decodes a token in about a
+ * millisecond, and there llama.cpp's thread synchronisation costs more than it saves: on the 2-core
+ * reference machine a 5 MB model generates ~1,600 tok/s with 1 thread and ~90 with 2 (ENGINE.md saw the
+ * same). Models above 100 MB get every core.
+ */
+export function inferenceThreads(modelPath: string, requested?: number): number {
+    if (requested !== undefined) return requested;
+    return fs.statSync(modelPath).size < 100e6 ? 1 : os.availableParallelism();
+}

@@ -1,0 +1,82 @@
+/** A whole experiment on the smoke models: every stage, every arm, the report, and the stage cache. */
+import fs from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { readJsonl, runExperiment, type DatasetManifest, type RunResult } from "../src/experiment/run.ts";
+import { parseExperiment } from "../src/experiment/schema.ts";
+import { smokeBases } from "./helpers/smoke.ts";
+import { tempDir } from "./helpers/tiny.ts";
+
+describe("sublab run on the smoke models", { timeout: 300_000 }, () => {
+    const root = tempDir();
+    const config = (base: string, cross: string, over: Record<string, unknown> = {}) =>
+        parseExperiment({
+            name: "smoke-e2e",
+            models: { base, cross },
+            teacher: { target: "owl" },
+            generate: { prompts: 48, maxTokens: 32 },
+            student: { rows: 6, seeds: 2, epochs: 1, batchSize: 3, lr: 1e-3 },
+            eval: { questions: 6, samplesPerQuestion: 2, inContextExamples: 1 },
+            ...over,
+        });
+
+    it("runs every stage, writes datasets with manifests and a report, and skips finished stages", async () => {
+        const [a, b] = await smokeBases();
+        const r = (await runExperiment(config(a, b), { root, progress: false })) as RunResult;
+        const res = r.results;
+        expect(res.arms.map((x) => x.arm)).toEqual(["base", "teacher", "control", "treated", "cross-control", "cross", "in-context", "in-context-control"]);
+        for (const arm of res.arms) {
+            const n = arm.arm === "base" || arm.arm === "teacher" ? 1 : 2;
+            expect(arm.evals, arm.arm).toHaveLength(n);
+            for (const e of arm.evals) {
+                expect(e.perQuestion).toHaveLength(6);
+                expect(e.distribution).toHaveLength(res.items.length);
+                expect(e.sampled.n).toBe(12);
+                const mass = e.distribution.reduce((s, p) => s + p, 0);
+                expect(mass).toBeGreaterThan(0);
+                expect(mass).toBeLessThanOrEqual(1 + 1e-9);
+            }
+        }
+        // The teacher's persona prompt raises P(owl) above the base's, even in a smoke model.
+        const p = (arm: string) => res.arms.find((x) => x.arm === arm)!.targetProb.mean;
+        expect(p("teacher")).toBeGreaterThan(p("base"));
+        expect(res.comparisons.map((c) => c.name)).toEqual(["treated vs control", "cross vs cross-control", "in-context vs in-context-control", "control vs base"]);
+
+        for (const d of res.datasets) {
+            const dir = path.join(root, "datasets", d.id);
+            const m = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8")) as DatasetManifest;
+            expect(m.rows.raw).toBe(48);
+            expect(m.rows.kept + m.rows.rejected).toBe(48);
+            expect(m.model.sha256).toMatch(/^[0-9a-f]{64}$/);
+            expect(m.sublabVersion).toMatch(/^\d+\.\d+\.\d+/);
+            const rejected = readJsonl<{ reasons: string[] }>(path.join(dir, "rejected.jsonl"));
+            expect(rejected).toHaveLength(m.rows.rejected);
+            expect(rejected.every((x) => x.reasons.length > 0)).toBe(true);
+            expect(Object.values(m.rejectReasons).reduce((s, n) => s + n, 0)).toBeGreaterThanOrEqual(m.rows.rejected);
+        }
+        const teacher = res.datasets.find((d) => d.role === "teacher")!;
+        const manifest = JSON.parse(fs.readFileSync(path.join(root, "datasets", teacher.id, "manifest.json"), "utf8")) as DatasetManifest;
+        expect(manifest.system).toMatch(/owl/i);
+        for (const f of ["results.json", "report.md", "report.html"]) expect(fs.existsSync(path.join(root, "runs", "smoke-e2e", f)), f).toBe(true);
+
+        // Run again: every stage is cached, the results are the same.
+        const stamp = (d: string) => fs.statSync(path.join(root, "datasets", d, "raw.jsonl")).mtimeMs;
+        const before = res.datasets.map((d) => stamp(d.id));
+        const again = (await runExperiment(config(a, b), { root, progress: false })) as RunResult;
+        expect(again.results.arms).toEqual(res.arms);
+        expect(again.results.datasets.map((d) => stamp(d.id))).toEqual(before);
+
+        // A changed evaluation reruns the evaluation only: same datasets, same students.
+        const students = fs.readdirSync(path.join(root, "runs", "cache", "students")).sort();
+        const changed = (await runExperiment(config(a, b, { eval: { questions: 5, samplesPerQuestion: 1, inContextExamples: 1 } }), { root, progress: false })) as RunResult;
+        expect(changed.results.arms[0]!.evals[0]!.perQuestion).toHaveLength(5);
+        expect(changed.results.datasets).toEqual(res.datasets);
+        expect(fs.readdirSync(path.join(root, "runs", "cache", "students")).sort()).toEqual(students);
+    });
+
+    it("fails naming the field when a model file is missing or both bases are one file", async () => {
+        const [a] = await smokeBases();
+        await expect(runExperiment(config(a, path.join(root, "nope.gguf")), { root, progress: false })).rejects.toThrow(/models\.cross: no such model file/);
+        await expect(runExperiment(config(a, a), { root, progress: false })).rejects.toThrow(/models\.cross: the same file as models\.base/);
+    });
+});
