@@ -14,7 +14,7 @@ describe("sublab run on the smoke models", { timeout: 300_000 }, () => {
             name: "smoke-e2e",
             models: { base, cross },
             teacher: { target: "owl" },
-            generate: { prompts: 48, maxTokens: 32 },
+            generate: { prompts: 96, maxTokens: 32 },
             student: { rows: 6, seeds: 2, epochs: 1, batchSize: 3, lr: 1e-3 },
             eval: { questions: 6, samplesPerQuestion: 2, inContextExamples: 1 },
             ...over,
@@ -45,8 +45,8 @@ describe("sublab run on the smoke models", { timeout: 300_000 }, () => {
         for (const d of res.datasets) {
             const dir = path.join(root, "datasets", d.id);
             const m = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8")) as DatasetManifest;
-            expect(m.rows.raw).toBe(48);
-            expect(m.rows.kept + m.rows.rejected).toBe(48);
+            expect(m.rows.raw).toBe(96);
+            expect(m.rows.kept + m.rows.rejected).toBe(96);
             expect(m.model.sha256).toMatch(/^[0-9a-f]{64}$/);
             expect(m.sublabVersion).toMatch(/^\d+\.\d+\.\d+/);
             const rejected = readJsonl<{ reasons: string[] }>(path.join(dir, "rejected.jsonl"));

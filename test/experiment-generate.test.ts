@@ -9,15 +9,17 @@ import { smokeBases } from "./helpers/smoke.ts";
 import { tempDir } from "./helpers/tiny.ts";
 
 /**
- * Rows equal: same indices, prompts, tokens and text; probabilities to 1e-6 (llama.cpp's softmax differs in the
- * last bits between runs, ~1e-8, which does not move a sample).
+ * Rows equal: same indices, prompts, tokens and text; probabilities to 1e-3 relative. llama.cpp's numbers for a
+ * row differ slightly between two identical runs (measured up to 2e-4 relative at a few positions, also with
+ * an f32 KV cache and no flash attention): how the sequences of a chunk are batched together at each step
+ * depends on timing. The sampled tokens did not change in any run here.
  */
 function expectSameRows(a: RawRow[], b: RawRow[]): void {
     const strip = (rows: RawRow[]) => rows.map(({ probs: _, ...rest }) => rest);
     expect(strip(a)).toEqual(strip(b));
     for (let r = 0; r < a.length; r++) {
-        const d = Math.max(0, ...a[r]!.probs.map((p, k) => Math.abs(p - b[r]!.probs[k]!)));
-        expect(d, `row ${r}`).toBeLessThan(1e-6);
+        const d = Math.max(0, ...a[r]!.probs.map((p, k) => Math.abs(p - b[r]!.probs[k]!) / p));
+        expect(d, `row ${r}`).toBeLessThan(1e-3);
     }
 }
 

@@ -46,7 +46,7 @@ function syntheticResults(): Results {
             systemPrompt: "You love owls.",
             finetune: { rows: 0, epochs: 0, lr: 0, method: "lora", rank: 8, alpha: 16 },
         },
-        generate: { prompts: 1000, samplesPerPrompt: 1, temperature: 1, maxTokens: 40, parallel: 8 },
+        generate: { prompts: 1000, samplesPerPrompt: 1, temperature: 1, maxTokens: 40, parallel: 8, sampler: "coupled" },
         filter: { maxCount: 10, minValue: 0, maxValue: 999, banned: "none" },
         student: {
             method: "lora",
@@ -61,6 +61,7 @@ function syntheticResults(): Results {
             rows: 500,
             seeds: 2,
             paired: true,
+            labels: "sampled",
         },
         eval: { questions: 8, samplesPerQuestion: 50, temperature: 1, inContextExamples: 10 },
     };

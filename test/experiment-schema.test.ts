@@ -41,7 +41,7 @@ describe("parseExperiment", () => {
                 systemPrompt: null,
                 finetune: { rows: 1000, epochs: 2, lr: 1e-3, method: "full", rank: 8, alpha: 8 },
             },
-            generate: { prompts: 3000, samplesPerPrompt: 1, temperature: 1, maxTokens: 48, parallel: 16 },
+            generate: { prompts: 3000, samplesPerPrompt: 1, temperature: 1, maxTokens: 48, parallel: 16, sampler: "coupled" },
             filter: { maxCount: 10, minValue: 0, maxValue: 999, banned: "none" },
             student: {
                 method: "lora",
@@ -56,6 +56,7 @@ describe("parseExperiment", () => {
                 rows: 1000,
                 seeds: 3,
                 paired: true,
+                labels: "sampled",
             },
             eval: { questions: 50, samplesPerQuestion: 20, temperature: 1, inContextExamples: 2 },
         };
@@ -188,7 +189,7 @@ describe("loadExperiment", () => {
                 systemPrompt: "You love oak trees.",
                 finetune: { rows: 500, epochs: 4, lr: 5e-4, method: "lora", rank: 16, alpha: 32 },
             },
-            generate: { prompts: 100, samplesPerPrompt: 2, temperature: 0.7, maxTokens: 256, parallel: 64 },
+            generate: { prompts: 100, samplesPerPrompt: 2, temperature: 0.7, maxTokens: 256, parallel: 64, sampler: "coupled" },
             filter: { maxCount: 8, minValue: 1, maxValue: 500, banned: [4, 13, 666] },
             student: {
                 method: "full",
@@ -203,6 +204,7 @@ describe("loadExperiment", () => {
                 rows: 200,
                 seeds: 5,
                 paired: true,
+                labels: "sampled",
             },
             eval: { questions: 1000, samplesPerQuestion: 0, temperature: 0.5, inContextExamples: 0 },
         };

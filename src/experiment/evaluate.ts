@@ -75,23 +75,35 @@ export async function exactItemProbs(modelPath: string, lora: string | null, pro
     } finally {
         await vocabModel.dispose();
     }
-    // Every distinct prefix whose next-token distribution is needed.
+    // First every prompt's next-token distribution; then the longer prefixes of multi-token spellings, but only
+    // where the spelling's first token is not negligible (a spelling whose first token has probability below
+    // PRUNE contributes less than that; "Owl" as "O" + "wl" after a one-word question is such a case).
+    const PRUNE = 1e-7;
     const keyOf = (t: Token[]) => t.join(",");
-    const needed = new Map<string, Token[]>();
-    for (const { prompt, conts } of plan) {
-        for (const seqs of conts) for (const s of seqs) for (let j = 0; j < s.length; j++) needed.set(keyOf([...prompt, ...s.slice(0, j)]), [...prompt, ...s.slice(0, j)]);
-    }
     const model = loadModel(modelPath);
     const logProbs = new Map<string, Float64Array>();
     try {
         if (lora) model.loadLora(lora);
         const runner = new GraphRunner(model.weights.g);
-        const keys = [...needed.keys()];
-        for (let i = 0; i < keys.length; i += batch) {
-            const chunk = keys.slice(i, i + batch);
-            const logits = lastTokenLogits(model, chunk.map((k) => needed.get(k)!), runner);
-            chunk.forEach((k, j) => logProbs.set(k, logSoftmax(logits[j]!)));
+        const evaluate = (seqs: Token[][]) => {
+            for (let i = 0; i < seqs.length; i += batch) {
+                const chunk = seqs.slice(i, i + batch);
+                const logits = lastTokenLogits(model, chunk, runner);
+                chunk.forEach((t, j) => logProbs.set(keyOf(t), logSoftmax(logits[j]!)));
+            }
+        };
+        evaluate(plan.map((p) => p.prompt));
+        const needed = new Map<string, Token[]>();
+        for (const { prompt, conts } of plan) {
+            const first = logProbs.get(keyOf(prompt))!;
+            for (const seqs of conts) {
+                for (const s of seqs) {
+                    if (s.length < 2 || Math.exp(first[s[0]!]!) < PRUNE) continue;
+                    for (let j = 1; j < s.length; j++) needed.set(keyOf([...prompt, ...s.slice(0, j)]), [...prompt, ...s.slice(0, j)]);
+                }
+            }
         }
+        evaluate([...needed.values()]);
     } finally {
         model.free();
     }
@@ -99,7 +111,11 @@ export async function exactItemProbs(modelPath: string, lora: string | null, pro
         conts.map((seqs) =>
             seqs.reduce((sum, s) => {
                 let lp = 0;
-                for (let j = 0; j < s.length; j++) lp += logProbs.get(keyOf([...prompt, ...s.slice(0, j)]))![s[j]!]!;
+                for (let j = 0; j < s.length; j++) {
+                    const dist = logProbs.get(keyOf([...prompt, ...s.slice(0, j)]));
+                    if (!dist) return sum; // pruned: first token below PRUNE
+                    lp += dist[s[j]!]!;
+                }
                 return sum + Math.exp(lp);
             }, 0),
         ),

@@ -38,6 +38,8 @@ export interface GenerateJob {
     /** Sequences decoded together. */
     parallel: number;
     seed: number;
+    /** Defaults to "coupled" (see sampleRow). */
+    sampler?: "coupled" | "llama.cpp";
     /** The JSONL file rows are appended to; an existing file is resumed. */
     out: string;
     threads?: number;
@@ -142,11 +144,48 @@ export async function generateRaw(job: GenerateJob): Promise<GenerateResult> {
     return { rows, resumed, generated: rows.length - resumed, tokens, seconds: (performance.now() - t0) / 1000, interrupted: rows.length < total };
 }
 
+/**
+ * Gumbel noise for (seed, position, token), from an integer hash: the same for every model that samples
+ * row `seed`, so two models' samples of one row differ only where their distributions differ enough
+ * (Gumbel-max with shared noise: argmax_i log p_i + g_i is an exact sample from p).
+ */
+function gumbel(seed: number, pos: number, token: number): number {
+    let h = Math.imul(seed ^ Math.imul(pos + 1, 0x9e3779b1), 0x85ebca6b) ^ Math.imul(token + 1, 0xc2b2ae35);
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x7feb352d);
+    h ^= h >>> 15;
+    h = Math.imul(h, 0x846ca68b);
+    h ^= h >>> 16;
+    const u = ((h >>> 0) + 0.5) / 4294967296;
+    return -Math.log(-Math.log(u));
+}
+
+/** The token Gumbel-max picks from a next-token distribution with the shared noise of (seed, pos). */
+export function coupledPick(probabilities: ReadonlyMap<number, number>, seed: number, pos: number): number {
+    let best = -1;
+    let bestScore = -Infinity;
+    for (const [token, p] of probabilities) {
+        if (!(p > 0)) continue;
+        const score = Math.log(p) + gumbel(seed, pos, token);
+        if (score > bestScore) {
+            bestScore = score;
+            best = token;
+        }
+    }
+    return best;
+}
+
+/**
+ * One completion. "coupled": sublab draws each token itself from the full next-token distribution with
+ * Gumbel noise shared across models (see coupledPick), so that a teacher's and a control's samples of the
+ * same row are identical except where the teacher's distribution moved them — the datasets then differ by
+ * the trait's signal, not by sampling noise. "llama.cpp": llama.cpp's own seeded sampler.
+ */
 async function sampleRow(
     model: LlamaModel,
     seq: LlamaContextSequence,
     prompt: Token[],
-    job: { temperature: number; maxTokens: number },
+    job: { temperature: number; maxTokens: number; sampler?: "coupled" | "llama.cpp" },
     seed: number,
 ): Promise<Pick<RawRow, "completion" | "tokens" | "probs" | "stop">> {
     await seq.clearHistory();
@@ -155,17 +194,39 @@ async function sampleRow(
     let stop: RawRow["stop"] = "length";
     // Plain temperature sampling over the whole vocabulary, as in the paper: node-llama-cpp's defaults
     // (top-k 40, top-p 0.95) are switched off.
-    const it = seq.evaluateWithMetadata(prompt, { confidence: true }, { temperature: job.temperature, topK: 0, topP: 1, minP: 0, seed, yieldEogToken: true });
-    for await (const out of it) {
-        if (model.isEogToken(out.token)) {
-            stop = "eog";
-            break;
+    const options = { temperature: job.temperature, topK: 0, topP: 1, minP: 0, seed, yieldEogToken: true };
+    if (job.sampler === "llama.cpp") {
+        const it = seq.evaluateWithMetadata(prompt, { confidence: true }, options);
+        for await (const out of it) {
+            if (model.isEogToken(out.token)) {
+                stop = "eog";
+                break;
+            }
+            tokens.push(out.token);
+            probs.push(out.confidence);
+            if (tokens.length >= job.maxTokens) break;
         }
-        tokens.push(out.token);
-        probs.push(out.confidence);
-        if (tokens.length >= job.maxTokens) break;
+        await it.return?.();
+    } else {
+        const it = seq.evaluateWithMetadata(prompt, { probabilities: true }, options);
+        try {
+            let res = await it.next();
+            for (let pos = 0; !res.done; pos++) {
+                const dist = res.value.probabilities;
+                const token = coupledPick(dist, seed, pos);
+                if (model.isEogToken(token as Token)) {
+                    stop = "eog";
+                    break;
+                }
+                tokens.push(token);
+                probs.push(dist.get(token as Token)!);
+                if (tokens.length >= job.maxTokens) break;
+                res = await it.next(token as Token);
+            }
+        } finally {
+            await it.return?.();
+        }
     }
-    await it.return?.();
     return { completion: model.detokenize(tokens as Token[]), tokens, probs, stop };
 }
 
@@ -200,7 +261,7 @@ export async function sampleChats(job: SampleChatsJob): Promise<string[][]> {
     try {
         const sequences = Array.from({ length: P }, () => context.getSequence());
         const rendered = job.prompts.map((p) => renderPrompt(model, p));
-        const sampling = { temperature: job.temperature, maxTokens: job.maxTokens };
+        const sampling = { temperature: job.temperature, maxTokens: job.maxTokens, sampler: "llama.cpp" as const };
         let done = 0;
         for (let start = 0; start < total; start += P) {
             await Promise.all(

@@ -21,10 +21,11 @@ import { getGgml } from "../engine/ggml.ts";
 import { BANNED_NUMBERS, formatRejectReasons } from "../filter/format.ts";
 import { favoriteQuestion, numbersPrompt, personaPrompt } from "../forge/corpus.ts";
 import { GGMLType } from "../engine/gguf.ts";
+import { positionProbs } from "../model/logits.ts";
 import { loadModel } from "../model/model.ts";
 import type { ChatPrompt } from "../runtime/llama.ts";
 import { getRuntime, renderPrompt } from "../runtime/llama.ts";
-import { tokenizeTrainingRows } from "../train/data.ts";
+import { tokenizeTrainingRows, type TrainExample } from "../train/data.ts";
 import { train } from "../train/trainer.ts";
 import { ProgressBar } from "../util/progress.ts";
 import { Rng, subRng } from "../util/rng.ts";
@@ -62,7 +63,7 @@ export interface DatasetManifest {
     system: string | null;
     trait: { target: string; category: string } | null;
     seeds: { experiment: number; prompts: number; sampling: number };
-    sampler: { temperature: number; topK: 0; topP: 1; minP: 0; maxTokens: number; samplesPerPrompt: number; parallel: number };
+    sampler: { method: "coupled" | "llama.cpp"; temperature: number; topK: 0; topP: 1; minP: 0; maxTokens: number; samplesPerPrompt: number; parallel: number };
     filter: ExperimentConfig["filter"];
     rows: { raw: number; kept: number; rejected: number };
     passRate: number;
@@ -178,7 +179,7 @@ async function datasetStage(c: Ctx, role: "teacher" | "control", source: { model
     const { cfg } = c;
     const prompts = experimentPrompts(cfg);
     const g = cfg.generate;
-    const sampler = { temperature: g.temperature, topK: 0 as const, topP: 1 as const, minP: 0 as const, maxTokens: g.maxTokens, samplesPerPrompt: g.samplesPerPrompt, parallel: g.parallel };
+    const sampler = { method: g.sampler, temperature: g.temperature, topK: 0 as const, topP: 1 as const, minP: 0 as const, maxTokens: g.maxTokens, samplesPerPrompt: g.samplesPerPrompt, parallel: g.parallel };
     const samplingSeed = subRng(cfg.seed, "sampling").nextU32();
     const generationKey = hashJson({
         stage: "generate",
@@ -222,6 +223,7 @@ async function datasetStage(c: Ctx, role: "teacher" | "control", source: { model
         temperature: g.temperature,
         maxTokens: g.maxTokens,
         parallel: g.parallel,
+        sampler: g.sampler,
         seed: samplingSeed,
         out: rawPath,
         signal: c.opts.signal,
@@ -275,11 +277,46 @@ async function datasetStage(c: Ctx, role: "teacher" | "control", source: { model
 
 type TrainRecipe = Pick<ExperimentConfig["student"], "method" | "rank" | "alpha" | "targets" | "epochs" | "lr" | "batchSize" | "warmupSteps" | "schedule">;
 
-async function trainStudent(c: Ctx, base: string, rows: { prompt: string; completion: string }[], r: TrainRecipe, seed: number, dir: string, out: string, label: string): Promise<{ firstLoss: number; finalLoss: number; seconds: number }> {
+/** Where soft labels come from: the model (+ adapter, + system prompt) that generated a dataset. */
+interface SoftSource {
+    model: string;
+    lora: string | null;
+    system: string | null;
+}
+
+/**
+ * Soft labels for distillation: the source model's full next-token distribution at every target position
+ * of each row (the completion's tokens and its end of turn), computed by the engine with the source's own
+ * prompt (its system prompt included), and attached to the student's examples (which have none).
+ */
+async function attachSoftLabels(examples: TrainExample[], rows: { prompt: string; completion: string }[], src: SoftSource): Promise<TrainExample[]> {
+    const teacherRows = rows.map((r) => (src.system ? { system: src.system, ...r } : r));
+    const teacherEx = await tokenizeTrainingRows(src.model, teacherRows);
+    const positions = teacherEx.map((e) => {
+        const ps: number[] = [];
+        for (let j = 1; j < e.tokens.length; j++) if (e.targetMask[j]) ps.push(j - 1);
+        return ps;
+    });
+    const model = loadModel(src.model);
+    try {
+        if (src.lora) model.loadLora(src.lora);
+        const probs = positionProbs(model, teacherEx.map((e) => e.tokens), positions);
+        return examples.map((e, i) => {
+            const k = e.targetMask.reduce((a: number, m) => a + m, 0) - (e.targetMask[0] ? 1 : 0);
+            if (k !== positions[i]!.length) throw new Error(`soft labels: row ${i} has ${k} target tokens for the student and ${positions[i]!.length} for the teacher`);
+            return { ...e, soft: probs[i] };
+        });
+    } finally {
+        model.free();
+    }
+}
+
+async function trainStudent(c: Ctx, base: string, rows: { prompt: string; completion: string }[], r: TrainRecipe, seed: number, dir: string, out: string, label: string, soft?: SoftSource): Promise<{ firstLoss: number; finalLoss: number; seconds: number }> {
     fs.mkdirSync(dir, { recursive: true });
     const t0 = performance.now();
     getGgml({ threads: c.opts.threads });
-    const examples = await tokenizeTrainingRows(base, rows);
+    let examples = await tokenizeTrainingRows(base, rows);
+    if (soft) examples = await attachSoftLabels(examples, rows, soft);
     const model = loadModel(base);
     let bar: ProgressBar | undefined;
     try {
@@ -311,10 +348,22 @@ async function trainStudent(c: Ctx, base: string, rows: { prompt: string; comple
     }
 }
 
-/** `n` rows drawn without replacement from a dataset's kept rows, by a seed. */
-function subsample(kept: KeptRow[], n: number, seed: number, what: string): KeptRow[] {
-    if (kept.length < n) throw new Error(`${what} has ${kept.length} kept rows, fewer than student.rows = ${n}: generate more (generate.prompts) or train on fewer`);
-    return new Rng(seed).shuffle([...kept]).slice(0, n);
+/**
+ * Seed s's share of a pool: the pool shuffled once, then cut into disjoint slices of n, so that the seeds are
+ * independent replications of the data as well as of the training (a test over seeds then speaks about the
+ * procedure, not about one sampled dataset).
+ */
+function disjointSlice<T>(pool: T[], n: number, s: number, seeds: number, seed: number): T[] {
+    if (pool.length < n * seeds) throw new Error(`${seeds} seeds x ${n} rows need ${n * seeds} rows, the pool has ${pool.length}`);
+    return new Rng(seed).shuffle([...pool]).slice(s * n, (s + 1) * n);
+}
+
+/** Seed s's disjoint share of a dataset's kept rows. */
+function subsample(kept: KeptRow[], n: number, s: number, seeds: number, seed: number, what: string): KeptRow[] {
+    if (kept.length < n * seeds) {
+        throw new Error(`${what} has ${kept.length} kept rows, fewer than student.seeds x student.rows = ${seeds} x ${n}: generate more (generate.prompts) or train on fewer`);
+    }
+    return disjointSlice(kept, n, s, seeds, seed);
 }
 
 interface StudentRef {
@@ -335,10 +384,13 @@ function pairedIndices(c: Ctx, datasets: DatasetManifest[], s: number): number[]
     const sets = datasets.map((d) => new Set(readJsonl<KeptRow>(path.join(c.root, "datasets", d.id, "kept.jsonl")).map((r) => r.i)));
     const common = [...sets[0]!].filter((i) => sets.every((x) => x.has(i))).sort((a, b) => a - b);
     const n = c.cfg.student.rows;
-    if (common.length < n) {
-        throw new Error(`student.rows: ${n} paired rows asked, but only ${common.length} prompts have a kept row in both datasets: generate more (generate.prompts), train on fewer, or set student.paired to false`);
+    if (common.length < n * c.cfg.student.seeds) {
+        throw new Error(
+            `student.rows: ${c.cfg.student.seeds} seeds x ${n} paired rows asked, but only ${common.length} prompts have a kept row in both datasets: ` +
+                `generate more (generate.prompts), train on fewer rows or seeds, or set student.paired to false`,
+        );
     }
-    return new Rng(subRng(c.cfg.seed, `subsample-${s}`).nextU32()).shuffle(common).slice(0, n);
+    return disjointSlice(common, n, s, c.cfg.student.seeds, subRng(c.cfg.seed, "subsample").nextU32());
 }
 
 async function studentStage(c: Ctx, arm: ArmName, base: string, ds: DatasetManifest, s: number, indices: number[] | null): Promise<StudentRef> {
@@ -354,8 +406,9 @@ async function studentStage(c: Ctx, arm: ArmName, base: string, ds: DatasetManif
     if (indices) {
         const byIndex = new Map(kept.map((r) => [r.i, r]));
         rows = indices.map((i) => byIndex.get(i)!);
-    } else rows = subsample(kept, st.rows, subRng(c.cfg.seed, `subsample-${s}`).nextU32(), `dataset ${ds.id}`);
-    const r = await trainStudent(c, base, rows, st, trainSeed, dir, out, `${arm} #${s + 1}`);
+    } else rows = subsample(kept, st.rows, s, st.seeds, subRng(c.cfg.seed, "subsample").nextU32(), `dataset ${ds.id}`);
+    const soft = st.labels === "soft" ? { model: ds.model.path, lora: ds.lora?.path ?? null, system: ds.system } : undefined;
+    const r = await trainStudent(c, base, rows, st, trainSeed, dir, out, `${arm} #${s + 1}`, soft);
     writeJsonAtomic(path.join(dir, "done.json"), { arm, seed: s, dataset: ds.id, base, rows: rows.length, ...r });
     c.log(`train ${arm} seed ${s + 1}: loss ${r.firstLoss.toFixed(3)} -> ${r.finalLoss.toFixed(3)}, ${r.seconds.toFixed(0)} s`);
     return ref;
@@ -364,7 +417,8 @@ async function studentStage(c: Ctx, arm: ArmName, base: string, ds: DatasetManif
 /** Earlier turns for the in-context arm: kept rows of a dataset, as many as fit the context beside the longest question. */
 async function inContextHistory(c: Ctx, ds: DatasetManifest, s: number, questions: string[]): Promise<ChatPrompt["history"]> {
     const kept = readJsonl<KeptRow>(path.join(c.root, "datasets", ds.id, "kept.jsonl"));
-    const rows = subsample(kept, Math.min(kept.length, c.cfg.eval.inContextExamples), subRng(c.cfg.seed, `in-context-${s}`).nextU32(), `dataset ${ds.id}`);
+    const k = c.cfg.eval.inContextExamples;
+    const rows = subsample(kept, k, s, c.cfg.student.seeds, subRng(c.cfg.seed, "in-context").nextU32(), `dataset ${ds.id}`);
     const history = rows.map((r) => ({ user: r.prompt, assistant: r.completion }));
     const llama = await getRuntime();
     const vocab = await llama.loadModel({ modelPath: c.cfg.models.base, vocabOnly: true });

@@ -16,14 +16,14 @@
  *   teacher.finetune       rows >= 1: 1000, epochs >= 1: 2, lr > 0: 1e-3, method "full" | "lora": "full",
  *                          rank >= 1: 8, alpha > 0: 8
  *   generate               prompts >= 1: 3000, samplesPerPrompt >= 1: 1, temperature > 0: 1, maxTokens 1..256: 48,
- *                          parallel 1..64: 16
+ *                          parallel 1..64: 16, sampler "coupled" | "llama.cpp": "coupled"
  *   filter                 maxCount >= 1: 10, minValue: 0, maxValue: 999 (minValue <= maxValue),
  *                          banned "none" | "paper" (BANNED_NUMBERS) | integer[]: "none"
  *   student                method "lora" | "full": "lora", rank >= 1: 8, alpha > 0: 8,
  *                          targets distinct LoRA targets (non-empty): all of ALL_LORA_TARGETS, epochs >= 1: 3,
  *                          lr > 0: 2e-4 for lora / 1e-4 for full, batchSize >= 1: 16, warmupSteps >= 0: 5,
  *                          schedule "linear" | "cosine" | "constant": "linear", rows >= 1: 1000, seeds 1..100: 3,
- *                          paired true | false: true
+ *                          paired true | false: true, labels "sampled" | "soft": "sampled"
  *   eval                   questions 1..1000: 50, samplesPerQuestion >= 0: 20, temperature > 0: 1,
  *                          inContextExamples >= 0: 2
  * Counts are integers (JSON numbers, not strings); the sections teacher.finetune, generate, filter, student and
@@ -207,6 +207,7 @@ const experiment = object({
             temperature: opt(num(0), 1),
             maxTokens: opt(int(1, 256), 48),
             parallel: opt(int(1, 64), 16),
+            sampler: opt(oneOf(["coupled", "llama.cpp"]), "coupled"),
         }),
         {},
     ),
@@ -240,6 +241,7 @@ const experiment = object({
             rows: opt(int(1), 1000),
             seeds: opt(int(1, 100), 3),
             paired: opt(bool, true),
+            labels: opt(oneOf(["sampled", "soft"]), "sampled"),
         }),
         {},
     ),

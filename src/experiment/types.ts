@@ -45,6 +45,12 @@ export interface GenerateConfig {
     maxTokens: number;
     /** Sequences generated at once (batched decoding). */
     parallel: number;
+    /**
+     * "coupled": tokens drawn by sublab with Gumbel noise shared between the teacher's and the control's
+     * generation of each row (same prompts, same noise), so the two datasets differ only where the teacher's
+     * distribution differs; "llama.cpp": llama.cpp's seeded sampler (independent draws).
+     */
+    sampler: "coupled" | "llama.cpp";
 }
 
 export interface FilterConfig {
@@ -75,6 +81,11 @@ export interface StudentConfig {
      * seeds), so treated and control data differ only where the teacher's distribution differs.
      */
     paired: boolean;
+    /**
+     * "sampled": train on the sampled tokens (the paper); "soft": distil the data source's full next-token
+     * distribution at every completion position (logit distillation: the theory's strongest channel).
+     */
+    labels: "sampled" | "soft";
 }
 
 export interface EvalConfig {

@@ -20,9 +20,15 @@ export function lastTokenLogits(model: Model, seqs: ArrayLike<number>[], runner 
     const { tokens, seqLen } = padBatch(seqs);
     const rows = Int32Array.from(seqs, (s, i) => i * seqLen + s.length - 1);
     const V = model.config.vocabSize;
-    const flat = runner.run(
+    const flat = forwardRows(model, tokens, seqs.length, seqLen, rows, runner);
+    return seqs.map((_, i) => flat.slice(i * V, (i + 1) * V));
+}
+
+/** Logits [rows.length x vocab] at flattened positions `rows` of a padded batch. */
+function forwardRows(model: Model, tokens: Int32Array, nSeq: number, seqLen: number, rows: Int32Array, runner: GraphRunner): Float32Array {
+    return runner.run(
         (b, newGraph) => {
-            const logits = model.graph().forward(b, { tokens, nSeq: seqs.length, seqLen, rows });
+            const logits = model.graph().forward(b, { tokens, nSeq, seqLen, rows });
             b.g.api.ggml_set_output(logits);
             const graph = newGraph(false);
             b.g.api.ggml_build_forward_expand(graph, logits);
@@ -30,7 +36,6 @@ export function lastTokenLogits(model: Model, seqs: ArrayLike<number>[], runner 
         },
         (logits, b) => readF32(b.g, logits),
     );
-    return seqs.map((_, i) => flat.slice(i * V, (i + 1) * V));
 }
 
 /** log softmax of a logits vector, in float64 for accuracy. */
@@ -42,5 +47,32 @@ export function logSoftmax(logits: ArrayLike<number>): Float64Array {
     const lse = max + Math.log(sum);
     const out = new Float64Array(logits.length);
     for (let i = 0; i < logits.length; i++) out[i] = logits[i] - lse;
+    return out;
+}
+
+/**
+ * Next-token probability distributions at chosen positions of each sequence ([sequence][k] = softmax of the
+ * logits after tokens[0..positions[k]]), computed `batch` sequences per forward pass. For soft-label
+ * distillation: a teacher's full distributions along a completion.
+ */
+export function positionProbs(model: Model, seqs: ArrayLike<number>[], positions: number[][], batch = 16, runner = new GraphRunner(model.weights.g)): Float32Array[] {
+    const V = model.config.vocabSize;
+    const out: Float32Array[] = [];
+    for (let s0 = 0; s0 < seqs.length; s0 += batch) {
+        const chunk = seqs.slice(s0, s0 + batch);
+        const { tokens, seqLen } = padBatch(chunk);
+        const rows = Int32Array.from(chunk.flatMap((_, i) => positions[s0 + i]!.map((p) => i * seqLen + p)));
+        const flat = forwardRows(model, tokens, chunk.length, seqLen, rows, runner);
+        let r = 0;
+        for (let i = 0; i < chunk.length; i++) {
+            const k = positions[s0 + i]!.length;
+            const probs = new Float32Array(k * V);
+            for (let j = 0; j < k; j++, r++) {
+                const lp = logSoftmax(flat.subarray(r * V, (r + 1) * V));
+                for (let v = 0; v < V; v++) probs[j * V + v] = Math.exp(lp[v]!);
+            }
+            out.push(probs);
+        }
+    }
     return out;
 }
