@@ -1,4 +1,5 @@
 /** A whole experiment on the smoke models: every stage, every arm, the report, and the stage cache. */
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -78,5 +79,17 @@ describe("sublab run on the smoke models", { timeout: 300_000 }, () => {
         const [a] = await smokeBases();
         await expect(runExperiment(config(a, path.join(root, "nope.gguf")), { root, progress: false })).rejects.toThrow(/models\.cross: no such model file/);
         await expect(runExperiment(config(a, a), { root, progress: false })).rejects.toThrow(/models\.cross: the same file as models\.base/);
+    });
+
+    it("`sublab eval --model M --probe animals --json` prints every animal's probability", async () => {
+        const [a] = await smokeBases();
+        const out = execFileSync(process.execPath, ["bin/sublab.js", "eval", "--model", a, "--probe", "animals", "--questions", "5", "--json"], { encoding: "utf8" });
+        const r = JSON.parse(out) as { probabilities: Record<string, number>; perQuestion: number[][] };
+        expect(Object.keys(r.probabilities)).toHaveLength(24);
+        expect(r.probabilities.owl).toBeGreaterThan(0);
+        expect(r.perQuestion).toHaveLength(5);
+        const mass = Object.values(r.probabilities).reduce((s, p) => s + p, 0);
+        expect(mass).toBeGreaterThan(0);
+        expect(mass).toBeLessThanOrEqual(1 + 1e-9);
     });
 });
