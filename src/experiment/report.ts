@@ -162,11 +162,14 @@ function configRows(results: Results): [string, string][] {
     const e = c.eval;
     const teacher =
         t.trait === "prompt"
-            ? `system prompt${t.systemPrompt ? `: "${t.systemPrompt}"` : " (default persona sentence)"}`
-            : `fine-tuned on ${t.finetune.rows} trait answers, ${t.finetune.epochs} epochs, lr ${t.finetune.lr}, ` +
+            ? `a system prompt${t.systemPrompt ? `: "${t.systemPrompt}"` : " (default persona sentence)"}`
+            : `a fine-tune on ${t.finetune.rows} trait answers, ${t.finetune.epochs} epochs, lr ${t.finetune.lr}, ` +
               (t.finetune.method === "lora" ? `LoRA rank ${t.finetune.rank} alpha ${t.finetune.alpha}` : "full");
     const banned = f.banned === "none" ? "none" : f.banned === "paper" ? "the paper's list" : `${f.banned.length} numbers`;
-    const method = s.method === "lora" ? `LoRA rank ${s.rank} alpha ${s.alpha} on ${s.targets.join(",")}` : "full fine-tune";
+    const method =
+        (s.method === "lora" ? `LoRA rank ${s.rank} alpha ${s.alpha} on ${s.targets.join(",")}` : "full fine-tune") +
+        (s.labels === "soft" ? ", soft labels (the data source's full next-token distributions)" : ", sampled tokens") +
+        (s.paired ? ", paired prompt indices across arms" : "");
     return [
         ["experiment", c.description ? `${c.name}: ${c.description}` : c.name],
         ["run", `started ${results.startedAt}, ${results.seconds.toFixed(0)} s, sublab ${results.sublabVersion}, master seed ${c.seed}`],
