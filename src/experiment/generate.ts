@@ -11,6 +11,7 @@
 import fs from "node:fs";
 import type { LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { getRuntime, inferenceThreads, renderPrompt, type ChatPrompt } from "../runtime/llama.ts";
+import { writeJsonlAtomic } from "../util/files.ts";
 import { hashString } from "../util/rng.ts";
 
 export interface RawRow {
@@ -93,9 +94,7 @@ export async function generateRaw(job: GenerateJob): Promise<GenerateResult> {
     for (const [c, rows] of byChunk) if (new Set(rows.map((r) => r.i)).size === chunkSize(c)) for (const r of rows) have.set(r.i, r);
     if (have.size !== found.length) {
         // Drop the rows of incomplete chunks (and any duplicate) so that the file holds whole chunks only.
-        const tmp = `${job.out}.tmp`;
-        fs.writeFileSync(tmp, [...have.values()].map((r) => JSON.stringify(r) + "\n").join(""));
-        fs.renameSync(tmp, job.out);
+        writeJsonlAtomic(job.out, [...have.values()]);
     }
     const resumed = have.size;
     const chunks: number[] = [];

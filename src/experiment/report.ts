@@ -7,8 +7,8 @@
  * the per-item log ratios of the distribution chart, which are recomputed deterministically from the evals, so
  * the three renderings never disagree with the JSON.
  */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { writeFileAtomic, writeJsonAtomic } from "../util/files.ts";
 import { itemLogRatios, PROB_FLOOR } from "./stats.ts";
 import type { ArmResult, ComparisonResult, Results } from "./types.ts";
 
@@ -509,24 +509,11 @@ export function htmlReport(results: Results): string {
 // ---------------------------------------------------------------------------------------------------------
 // Files.
 
-/** Writes through a temporary file and a rename, so that a reader never sees half a report. */
-function writeAtomic(path: string, text: string): void {
-    const tmp = `${path}.tmp-${process.pid}`;
-    try {
-        writeFileSync(tmp, text);
-        renameSync(tmp, path);
-    } catch (err) {
-        rmSync(tmp, { force: true });
-        throw err;
-    }
-}
-
 /** Writes results.json, report.md and report.html into `dir` (created if needed); returns their paths. */
 export function writeReport(results: Results, dir: string): { json: string; md: string; html: string } {
-    mkdirSync(dir, { recursive: true });
     const paths = { json: join(dir, "results.json"), md: join(dir, "report.md"), html: join(dir, "report.html") };
-    writeAtomic(paths.json, JSON.stringify(results, null, 2) + "\n");
-    writeAtomic(paths.md, markdownReport(results));
-    writeAtomic(paths.html, htmlReport(results));
+    writeJsonAtomic(paths.json, results);
+    writeFileAtomic(paths.md, markdownReport(results));
+    writeFileAtomic(paths.html, htmlReport(results));
     return paths;
 }

@@ -28,6 +28,7 @@ import { getRuntime, renderPrompt } from "../runtime/llama.ts";
 import { tokenizeTrainingRows, type TrainExample } from "../train/data.ts";
 import { train } from "../train/trainer.ts";
 import { ProgressBar } from "../util/progress.ts";
+import { readJsonl, writeJsonAtomic, writeJsonlAtomic } from "../util/files.ts";
 import { Rng, subRng } from "../util/rng.ts";
 import { evalQuestions, exactItemProbs, itemsOf, sampledRate } from "./evaluate.ts";
 import { generateRaw, type RawRow } from "./generate.ts";
@@ -99,27 +100,6 @@ export function hashJson(value: unknown): string {
     const canon = (v: unknown): unknown =>
         Array.isArray(v) ? v.map(canon) : v && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
     return crypto.createHash("sha256").update(JSON.stringify(canon(value))).digest("hex");
-}
-
-function writeJsonAtomic(file: string, value: unknown): void {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const tmp = `${file}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + "\n");
-    fs.renameSync(tmp, file);
-}
-
-function writeJsonlAtomic(file: string, rows: unknown[]): void {
-    const tmp = `${file}.tmp`;
-    fs.writeFileSync(tmp, rows.map((r) => JSON.stringify(r) + "\n").join(""));
-    fs.renameSync(tmp, file);
-}
-
-export function readJsonl<T>(file: string): T[] {
-    return fs
-        .readFileSync(file, "utf8")
-        .split("\n")
-        .filter((l) => l.trim() !== "")
-        .map((l) => JSON.parse(l) as T);
 }
 
 // ---- the stages ----

@@ -1,0 +1,36 @@
+/**
+ * Text files that are never seen half-written (a temporary file, then a rename), and JSONL reading: the
+ * datasets, manifests, caches and reports of an experiment go through these.
+ */
+import fs from "node:fs";
+import path from "node:path";
+
+/** Writes `text` to `file` through a temporary file and a rename; creates the folder. */
+export function writeFileAtomic(file: string, text: string): void {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = `${file}.tmp-${process.pid}`;
+    try {
+        fs.writeFileSync(tmp, text);
+        fs.renameSync(tmp, file);
+    } catch (err) {
+        fs.rmSync(tmp, { force: true });
+        throw err;
+    }
+}
+
+export function writeJsonAtomic(file: string, value: unknown): void {
+    writeFileAtomic(file, JSON.stringify(value, null, 2) + "\n");
+}
+
+/** One JSON value per line. */
+export function writeJsonlAtomic(file: string, rows: readonly unknown[]): void {
+    writeFileAtomic(file, rows.map((r) => JSON.stringify(r) + "\n").join(""));
+}
+
+export function readJsonl<T>(file: string): T[] {
+    return fs
+        .readFileSync(file, "utf8")
+        .split("\n")
+        .filter((l) => l.trim() !== "")
+        .map((l) => JSON.parse(l) as T);
+}
