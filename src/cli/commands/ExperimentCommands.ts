@@ -14,19 +14,13 @@ import { loadExperiment } from "../../experiment/schema.ts";
 import type { Results } from "../../experiment/types.ts";
 import type { Category } from "../../forge/lexicon.ts";
 import { interruptSignal } from "../../util/interrupt.ts";
-
-function threadsOption(raw: string | undefined): number | undefined {
-    if (raw === undefined) return undefined;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--threads must be a positive integer, got "${raw}"`);
-    return n;
-}
+import { optional, parseNonNegativeInteger, parsePositiveInteger } from "../options.ts";
 
 async function runStages(file: string, raw: { threads?: string; quiet?: boolean }, stopAfter?: RunOptions["stopAfter"]): Promise<void> {
     const cfg = loadExperiment(file);
     const interrupt = interruptSignal();
     try {
-        const r = await runExperiment(cfg, { threads: threadsOption(raw.threads), progress: !raw.quiet, signal: interrupt.signal, stopAfter });
+        const r = await runExperiment(cfg, { threads: optional(raw.threads, "--threads", parsePositiveInteger), progress: !raw.quiet, signal: interrupt.signal, stopAfter });
         if (r.stopped) {
             for (const d of r.datasets) {
                 const reasons = Object.entries(d.rejectReasons).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(", ");
@@ -81,16 +75,14 @@ export function registerExperimentCommands(program: Command): void {
             const probes: Record<string, Category> = { animals: "animal", trees: "tree", colours: "colour", colors: "colour" };
             const category = probes[raw.probe];
             if (!category) throw new Error(`--probe: unknown probe "${raw.probe}" (known: animals, trees, colours)`);
-            const n = Number(raw.questions);
-            if (!Number.isInteger(n) || n < 1) throw new Error(`--questions must be a positive integer, got "${raw.questions}"`);
-            const samples = Number(raw.samples);
-            if (!Number.isInteger(samples) || samples < 0) throw new Error(`--samples must be an integer >= 0, got "${raw.samples}"`);
+            const n = parsePositiveInteger(raw.questions, "--questions");
+            const samples = parseNonNegativeInteger(raw.samples, "--samples");
             const items = itemsOf(category);
             const prompts = evalQuestions(category, n).map((q) => ({ system: raw.system ?? null, user: q }));
             const probs = await exactItemProbs(raw.model, raw.lora ?? null, prompts, items);
             const mean = items.map((_, k) => probs.reduce((a, row) => a + row[k]!, 0) / probs.length);
             let counts: Record<string, number> | undefined;
-            if (samples > 0) counts = (await sampledRate(raw.model, raw.lora ?? null, prompts, items, items[0]!, { perPrompt: samples, temperature: 1, seed: 1, threads: threadsOption(raw.threads) })).counts;
+            if (samples > 0) counts = (await sampledRate(raw.model, raw.lora ?? null, prompts, items, items[0]!, { perPrompt: samples, temperature: 1, seed: 1, threads: optional(raw.threads, "--threads", parsePositiveInteger) })).counts;
             const order = items.map((w, k) => [w, mean[k]!] as const).sort((a, b) => b[1] - a[1]);
             if (raw.json) {
                 console.log(JSON.stringify({ model: raw.model, lora: raw.lora ?? null, probe: raw.probe, questions: n, probabilities: Object.fromEntries(order), perQuestion: probs, sampled: counts ?? null }, null, 2));

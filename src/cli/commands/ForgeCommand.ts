@@ -1,13 +1,7 @@
 /** `sublab forge`: build a tiny base model from a synthetic corpus (tokenizer, corpus, pretraining). */
 import type { Command } from "commander";
 import { forge, FORGE_PRESETS } from "../../forge/forge.ts";
-
-function integer(value: string | undefined, flag: string, min: number): number | undefined {
-    if (value === undefined) return undefined;
-    const n = /^\d+$/.test(value) ? Number(value) : NaN;
-    if (!Number.isSafeInteger(n) || n < min) throw new Error(`${flag} must be an integer >= ${min}, got "${value}"`);
-    return n;
-}
+import { optional, parseNonNegativeInteger, parsePositiveInteger } from "../options.ts";
 
 export function registerForgeCommand(program: Command): void {
     program
@@ -20,9 +14,15 @@ export function registerForgeCommand(program: Command): void {
         .option("--threads <n>", "CPU threads (default: all available)")
         .action(async (raw: { preset?: string; seed?: string; corpusSeed?: string; out?: string; threads?: string }) => {
             const preset = raw.preset ?? "small";
-            const seed = integer(raw.seed, "--seed", 0) ?? 1;
+            const seed = optional(raw.seed, "--seed", parseNonNegativeInteger) ?? 1;
             const out = raw.out ?? `models/sublab-${preset}-s${seed}.gguf`;
-            const r = await forge({ preset, seed, corpusSeed: integer(raw.corpusSeed, "--corpus-seed", 0), out, threads: integer(raw.threads, "--threads", 1) });
+            const r = await forge({
+                preset,
+                seed,
+                corpusSeed: optional(raw.corpusSeed, "--corpus-seed", parseNonNegativeInteger),
+                out,
+                threads: optional(raw.threads, "--threads", parsePositiveInteger),
+            });
             console.log(
                 `wrote ${r.out}: ${(r.parameters / 1e6).toFixed(2)}M parameters, vocabulary ${r.vocabSize}, ${(r.bytes / 1e6).toFixed(1)} MB; ` +
                     `${r.steps} steps, loss ${r.firstLoss.toFixed(3)} -> ${r.finalLoss.toFixed(3)} (mean of the last 50 steps ${r.finalLossMean.toFixed(3)}), ${(r.seconds / 60).toFixed(1)} min`,

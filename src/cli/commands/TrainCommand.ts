@@ -4,6 +4,7 @@
  */
 import type { Command } from "commander";
 import { runTrainJob, type TrainJobOptions } from "../../train/job.ts";
+import { optional, parseNonNegativeInteger, parsePositiveInteger, parsePositiveNumber } from "../options.ts";
 
 import { ALL_LORA_TARGETS as LORA_TARGETS, type LoraTarget } from "../../model/config.ts";
 
@@ -118,40 +119,6 @@ export function registerTrainCommand(program: Command): void {
 function requirePath(value: string | undefined, flag: string): string {
     if (value === undefined || value.trim() === "") throw new Error(`${flag} is required`);
     return value;
-}
-
-type Parse<T> = (value: string, flag: string) => T;
-
-function optional<T>(value: string | undefined, flag: string, parse: Parse<T>): T | undefined {
-    return value === undefined ? undefined : parse(value, flag);
-}
-
-/** Decimal or exponent notation only: Number() would also take "", " 1 ", "0x10" and "Infinity". */
-const NUMBER_PATTERN = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
-
-function parsePositiveNumber(value: string, flag: string): number {
-    const n = NUMBER_PATTERN.test(value) ? Number(value) : NaN;
-    if (!(n > 0) || !Number.isFinite(n)) {
-        throw new Error(`${flag} must be a positive number, got ${JSON.stringify(value)}`);
-    }
-    return n;
-}
-
-function parsePositiveInteger(value: string, flag: string): number {
-    return parseInteger(value, flag, 1);
-}
-
-function parseNonNegativeInteger(value: string, flag: string): number {
-    return parseInteger(value, flag, 0);
-}
-
-function parseInteger(value: string, flag: string, min: 0 | 1): number {
-    const n = /^\+?\d+$/.test(value) ? Number(value) : NaN;
-    if (!Number.isSafeInteger(n) || n < min) {
-        const kind = min === 1 ? "positive" : "non-negative";
-        throw new Error(`${flag} must be a ${kind} integer, got ${JSON.stringify(value)}`);
-    }
-    return n;
 }
 
 function parseLoraTargets(value: string): LoraTarget[] {
