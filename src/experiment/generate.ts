@@ -74,10 +74,41 @@ export function readRowsResumable<T>(file: string): T[] {
 }
 
 /**
+ * A model (+ LoRA adapter) loaded into llama.cpp with `n` sequences in one context, handed to `use` and
+ * disposed after it. The context holds the model's training context per sequence (at most 2,048 tokens),
+ * or `minContext(model)` when that is longer (it may prepare what `use` needs from the loaded model).
+ */
+async function withSequences<T>(
+    job: { model: string; lora?: string | null; threads?: number },
+    n: number,
+    minContext: (model: LlamaModel) => number,
+    use: (model: LlamaModel, sequences: LlamaContextSequence[]) => Promise<T>,
+): Promise<T> {
+    const llama = await getRuntime();
+    const model = await llama.loadModel({ modelPath: job.model });
+    try {
+        const context = await model.createContext({
+            sequences: n,
+            contextSize: Math.max(minContext(model), Math.min(model.trainContextSize || 512, 2048)),
+            threads: inferenceThreads(job.model, job.threads),
+            lora: job.lora ? { adapters: [{ filePath: job.lora, scale: 1 }] } : undefined,
+        });
+        try {
+            return await use(model, Array.from({ length: n }, () => context.getSequence()));
+        } finally {
+            await context.dispose();
+        }
+    } finally {
+        await model.dispose();
+    }
+}
+
+/**
  * Generates the rows of a job, resuming its file. Rows are decoded in chunks of `parallel` consecutive
- * indices (the chunk is the batch), so a row is always decoded beside the same neighbours: llama.cpp's
- * batched kernels round differently for different batch compositions, and a sample can flip on that.
- * A chunk that was cut short by an interruption is generated again whole.
+ * indices (the chunk is the batch), so a row is decoded beside the same neighbours in every run; a chunk
+ * that was cut short by an interruption is generated again whole. (Within a chunk, which sequences share a
+ * decode step still depends on timing, so the stored probabilities can differ in the 4th digit between
+ * runs; the sampled tokens did not in any run measured.)
  */
 export async function generateRaw(job: GenerateJob): Promise<GenerateResult> {
     const t0 = performance.now();
@@ -101,43 +132,34 @@ export async function generateRaw(job: GenerateJob): Promise<GenerateResult> {
     for (let c = 0; c * P < total; c++) if (!have.has(c * P)) chunks.push(c);
     let tokens = 0;
     if (chunks.length > 0) {
-        const llama = await getRuntime();
-        const model = await llama.loadModel({ modelPath: job.model });
-        const context = await model.createContext({
-            sequences: Math.min(P, total),
-            contextSize: Math.min(model.trainContextSize || 512, 2048),
-            threads: inferenceThreads(job.model, job.threads),
-            lora: job.lora ? { adapters: [{ filePath: job.lora, scale: 1 }] } : undefined,
-        });
-        const sequences = Array.from({ length: Math.min(P, total) }, () => context.getSequence());
-        const promptTokens = new Map<string, Token[]>();
-        const render = (prompt: string) => {
-            let t = promptTokens.get(prompt);
-            if (!t) promptTokens.set(prompt, (t = renderPrompt(model, { system: job.system, user: prompt })));
-            return t;
-        };
-        const fd = fs.openSync(job.out, "a");
-        try {
-            for (const c of chunks) {
-                if (job.signal?.aborted) break;
-                await Promise.all(
-                    Array.from({ length: chunkSize(c) }, async (_, k) => {
-                        const i = c * P + k;
-                        const prompt = job.prompts[Math.floor(i / job.samplesPerPrompt)]!;
-                        const row = await sampleRow(model, sequences[k]!, render(prompt), job, rowSeed(job.seed, i));
-                        const full: RawRow = { i, prompt, system: job.system, ...row };
-                        fs.writeSync(fd, JSON.stringify(full) + "\n");
-                        have.set(i, full);
-                        tokens += row.tokens.length + (row.stop === "eog" ? 1 : 0);
-                        job.onRow?.(have.size, total);
-                    }),
-                );
+        await withSequences(job, Math.min(P, total), () => 0, async (model, sequences) => {
+            const promptTokens = new Map<string, Token[]>();
+            const render = (prompt: string) => {
+                let t = promptTokens.get(prompt);
+                if (!t) promptTokens.set(prompt, (t = renderPrompt(model, { system: job.system, user: prompt })));
+                return t;
+            };
+            const fd = fs.openSync(job.out, "a");
+            try {
+                for (const c of chunks) {
+                    if (job.signal?.aborted) break;
+                    await Promise.all(
+                        Array.from({ length: chunkSize(c) }, async (_, k) => {
+                            const i = c * P + k;
+                            const prompt = job.prompts[Math.floor(i / job.samplesPerPrompt)]!;
+                            const row = await sampleRow(model, sequences[k]!, render(prompt), job, rowSeed(job.seed, i));
+                            const full: RawRow = { i, prompt, system: job.system, ...row };
+                            fs.writeSync(fd, JSON.stringify(full) + "\n");
+                            have.set(i, full);
+                            tokens += row.tokens.length + (row.stop === "eog" ? 1 : 0);
+                            job.onRow?.(have.size, total);
+                        }),
+                    );
+                }
+            } finally {
+                fs.closeSync(fd);
             }
-        } finally {
-            fs.closeSync(fd);
-            await context.dispose();
-            await model.dispose();
-        }
+        });
     }
     const rows = [...have.values()].sort((a, b) => a.i - b.i);
     return { rows, resumed, generated: rows.length - resumed, tokens, seconds: (performance.now() - t0) / 1000, interrupted: rows.length < total };
@@ -248,18 +270,12 @@ export async function sampleChats(job: SampleChatsJob): Promise<string[][]> {
     const out = job.prompts.map(() => new Array<string>(job.samplesPerPrompt).fill(""));
     if (total === 0) return out;
     const P = Math.max(1, Math.min(job.parallel, total));
-    const llama = await getRuntime();
-    const model = await llama.loadModel({ modelPath: job.model });
-    const longest = Math.max(...job.prompts.map((p) => renderPrompt(model, p).length));
-    const context = await model.createContext({
-        sequences: P,
-        contextSize: Math.max(longest + job.maxTokens + 8, Math.min(model.trainContextSize || 512, 2048)),
-        threads: inferenceThreads(job.model, job.threads),
-        lora: job.lora ? { adapters: [{ filePath: job.lora, scale: 1 }] } : undefined,
-    });
-    try {
-        const sequences = Array.from({ length: P }, () => context.getSequence());
-        const rendered = job.prompts.map((p) => renderPrompt(model, p));
+    let rendered: Token[][] = [];
+    const contextFor = (model: LlamaModel) => {
+        rendered = job.prompts.map((p) => renderPrompt(model, p));
+        return Math.max(...rendered.map((t) => t.length)) + job.maxTokens + 8;
+    };
+    await withSequences(job, P, contextFor, async (model, sequences) => {
         const sampling = { temperature: job.temperature, maxTokens: job.maxTokens, sampler: "llama.cpp" as const };
         let done = 0;
         for (let start = 0; start < total; start += P) {
@@ -273,9 +289,6 @@ export async function sampleChats(job: SampleChatsJob): Promise<string[][]> {
                 }),
             );
         }
-    } finally {
-        await context.dispose();
-        await model.dispose();
-    }
+    });
     return out;
 }
