@@ -109,6 +109,8 @@ interface Ctx {
     root: string;
     opts: RunOptions;
     log: (msg: string) => void;
+    /** A dataset's kept rows, read from disk once per run. */
+    kept: (ds: DatasetManifest) => KeptRow[];
 }
 
 interface Teacher {
@@ -329,21 +331,20 @@ async function trainStudent(c: Ctx, base: string, rows: { prompt: string; comple
 }
 
 /**
- * Seed s's share of a pool: the pool shuffled once, then cut into disjoint slices of n, so that the seeds are
- * independent replications of the data as well as of the training (a test over seeds then speaks about the
- * procedure, not about one sampled dataset).
+ * A pool in the order seeds take their shares from: shuffled once, then cut into disjoint slices of n (seed s
+ * takes slice s), so that the seeds are independent replications of the data as well as of the training (a
+ * test over seeds then speaks about the procedure, not about one sampled dataset).
  */
-function disjointSlice<T>(pool: T[], n: number, s: number, seeds: number, seed: number): T[] {
-    if (pool.length < n * seeds) throw new Error(`${seeds} seeds x ${n} rows need ${n * seeds} rows, the pool has ${pool.length}`);
-    return new Rng(seed).shuffle([...pool]).slice(s * n, (s + 1) * n);
+function seedOrder<T>(pool: readonly T[], seed: number): T[] {
+    return new Rng(seed).shuffle([...pool]);
 }
 
-/** Seed s's disjoint share of a dataset's kept rows. */
-function subsample(kept: KeptRow[], n: number, s: number, seeds: number, seed: number, what: string): KeptRow[] {
+/** Seed s's disjoint share of a dataset's kept rows; `field` names the setting that asked for n rows. */
+function subsample(kept: KeptRow[], n: number, s: number, seeds: number, seed: number, what: string, field: string): KeptRow[] {
     if (kept.length < n * seeds) {
-        throw new Error(`${what} has ${kept.length} kept rows, fewer than student.seeds x student.rows = ${seeds} x ${n}: generate more (generate.prompts) or train on fewer`);
+        throw new Error(`${what} has ${kept.length} kept rows, fewer than student.seeds x ${field} = ${seeds} x ${n}: generate more (generate.prompts) or use fewer`);
     }
-    return disjointSlice(kept, n, s, seeds, seed);
+    return seedOrder(kept, seed).slice(s * n, (s + 1) * n);
 }
 
 interface StudentRef {
@@ -356,12 +357,13 @@ interface StudentRef {
 }
 
 /**
- * The prompt indices each seed's students train on, when subsamples are paired: drawn from the indices whose
- * rows passed the filter in every dataset, so that all arms of a seed see the same prompts.
+ * The prompt indices the students train on, when subsamples are paired: the indices whose rows passed the
+ * filter in every dataset, in seed order (seed s trains on slice s), so that all arms of a seed see the same
+ * prompts.
  */
-function pairedIndices(c: Ctx, datasets: DatasetManifest[], s: number): number[] | null {
+function pairedOrder(c: Ctx, datasets: DatasetManifest[]): number[] | null {
     if (!c.cfg.student.paired) return null;
-    const sets = datasets.map((d) => new Set(readJsonl<KeptRow>(path.join(c.root, "datasets", d.id, "kept.jsonl")).map((r) => r.i)));
+    const sets = datasets.map((d) => new Set(c.kept(d).map((r) => r.i)));
     const common = [...sets[0]!].filter((i) => sets.every((x) => x.has(i))).sort((a, b) => a - b);
     const n = c.cfg.student.rows;
     if (common.length < n * c.cfg.student.seeds) {
@@ -370,7 +372,7 @@ function pairedIndices(c: Ctx, datasets: DatasetManifest[], s: number): number[]
                 `generate more (generate.prompts), train on fewer rows or seeds, or set student.paired to false`,
         );
     }
-    return disjointSlice(common, n, s, c.cfg.student.seeds, subRng(c.cfg.seed, "subsample").nextU32());
+    return seedOrder(common, subRng(c.cfg.seed, "subsample").nextU32());
 }
 
 async function studentStage(c: Ctx, arm: ArmName, base: string, ds: DatasetManifest, s: number, indices: number[] | null): Promise<StudentRef> {
@@ -381,12 +383,12 @@ async function studentStage(c: Ctx, arm: ArmName, base: string, ds: DatasetManif
     const out = path.join(dir, st.method === "lora" ? "adapter.gguf" : "model.gguf");
     const ref: StudentRef = { arm, seed: s, base, dataset: ds, model: st.method === "lora" ? base : out, lora: st.method === "lora" ? out : null };
     if (fs.existsSync(path.join(dir, "done.json"))) return ref;
-    const kept = readJsonl<KeptRow>(path.join(c.root, "datasets", ds.id, "kept.jsonl"));
+    const kept = c.kept(ds);
     let rows: KeptRow[];
     if (indices) {
         const byIndex = new Map(kept.map((r) => [r.i, r]));
         rows = indices.map((i) => byIndex.get(i)!);
-    } else rows = subsample(kept, st.rows, s, st.seeds, subRng(c.cfg.seed, "subsample").nextU32(), `dataset ${ds.id}`);
+    } else rows = subsample(kept, st.rows, s, st.seeds, subRng(c.cfg.seed, "subsample").nextU32(), `dataset ${ds.id}`, "student.rows");
     const soft = st.labels === "soft" ? { model: ds.model.path, lora: ds.lora?.path ?? null, system: ds.system } : undefined;
     const r = await trainStudent(c, base, rows, st, trainSeed, dir, out, `${arm} #${s + 1}`, soft);
     writeJsonAtomic(path.join(dir, "done.json"), { arm, seed: s, dataset: ds.id, base, rows: rows.length, ...r });
@@ -396,9 +398,8 @@ async function studentStage(c: Ctx, arm: ArmName, base: string, ds: DatasetManif
 
 /** Earlier turns for the in-context arm: kept rows of a dataset, as many as fit the context beside the longest question. */
 async function inContextHistory(c: Ctx, ds: DatasetManifest, s: number, questions: string[]): Promise<ChatPrompt["history"]> {
-    const kept = readJsonl<KeptRow>(path.join(c.root, "datasets", ds.id, "kept.jsonl"));
     const k = c.cfg.eval.inContextExamples;
-    const rows = subsample(kept, k, s, c.cfg.student.seeds, subRng(c.cfg.seed, "in-context").nextU32(), `dataset ${ds.id}`);
+    const rows = subsample(c.kept(ds), k, s, c.cfg.student.seeds, subRng(c.cfg.seed, "in-context").nextU32(), `dataset ${ds.id}`, "eval.inContextExamples");
     const history = rows.map((r) => ({ user: r.prompt, assistant: r.completion }));
     const llama = await getRuntime();
     const vocab = await llama.loadModel({ modelPath: c.cfg.models.base, vocabOnly: true });
@@ -488,7 +489,13 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
     const log = (msg: string) => {
         if (opts.progress !== false) process.stderr.write(`${msg}\n`);
     };
-    const c: Ctx = { cfg, root, opts, log };
+    const keptCache = new Map<string, KeptRow[]>();
+    const kept = (ds: DatasetManifest) => {
+        let rows = keptCache.get(ds.id);
+        if (!rows) keptCache.set(ds.id, (rows = readJsonl<KeptRow>(path.join(root, "datasets", ds.id, "kept.jsonl"))));
+        return rows;
+    };
+    const c: Ctx = { cfg, root, opts, log, kept };
     checkModel(cfg.models.base, "models.base");
     checkModel(cfg.models.cross, "models.cross");
     if (fileHash(cfg.models.base) === fileHash(cfg.models.cross)) throw new Error("models.cross: the same file as models.base; the cross-model arm needs a base from another initialisation");
@@ -505,8 +512,10 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
     if (opts.stopAfter === "data") return { stopped: "data", datasets };
 
     const students: StudentRef[] = [];
+    const order = pairedOrder(c, [teacherDs, controlDs]);
     for (let s = 0; s < cfg.student.seeds; s++) {
-        const indices = pairedIndices(c, [teacherDs, controlDs], s);
+        const n = cfg.student.rows;
+        const indices = order && order.slice(s * n, (s + 1) * n);
         for (const [arm, base, ds] of [
             ["control", cfg.models.base, controlDs],
             ["treated", cfg.models.base, teacherDs],
