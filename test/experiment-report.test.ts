@@ -47,7 +47,7 @@ function syntheticResults(): Results {
             finetune: { rows: 0, epochs: 0, lr: 0, method: "lora", rank: 8, alpha: 16 },
         },
         generate: { prompts: 1000, samplesPerPrompt: 1, temperature: 1, maxTokens: 40, parallel: 8, sampler: "coupled" },
-        filter: { maxCount: 10, minValue: 0, maxValue: 999, banned: "none" },
+        filter: { maxCount: 10, minValue: 0, maxValue: 999, banned: "none", defenses: [] },
         student: {
             method: "lora",
             rank: 8,

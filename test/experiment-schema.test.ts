@@ -42,7 +42,7 @@ describe("parseExperiment", () => {
                 finetune: { rows: 1000, epochs: 2, lr: 1e-3, method: "full", rank: 8, alpha: 8 },
             },
             generate: { prompts: 3000, samplesPerPrompt: 1, temperature: 1, maxTokens: 48, parallel: 16, sampler: "coupled" },
-            filter: { maxCount: 10, minValue: 0, maxValue: 999, banned: "none" },
+            filter: { maxCount: 10, minValue: 0, maxValue: 999, banned: "none", defenses: [] },
             student: {
                 method: "lora",
                 rank: 8,
@@ -190,7 +190,7 @@ describe("loadExperiment", () => {
                 finetune: { rows: 500, epochs: 4, lr: 5e-4, method: "lora", rank: 16, alpha: 32 },
             },
             generate: { prompts: 100, samplesPerPrompt: 2, temperature: 0.7, maxTokens: 256, parallel: 64, sampler: "coupled" },
-            filter: { maxCount: 8, minValue: 1, maxValue: 500, banned: [4, 13, 666] },
+            filter: { maxCount: 8, minValue: 1, maxValue: 500, banned: [4, 13, 666], defenses: ["threshold:p=0.01", "dedupe"] },
             student: {
                 method: "full",
                 rank: 4,

@@ -20,11 +20,11 @@ export function fmtProb(p: number): string {
     return Number.isFinite(p) ? p.toPrecision(4) : "n/a";
 }
 
-function fmtCI(ci: readonly [number, number], f: (x: number) => string = fmtProb): string {
+export function fmtCI(ci: readonly [number, number], f: (x: number) => string = fmtProb): string {
     return `[${f(ci[0])}, ${f(ci[1])}]`;
 }
 
-function fmtRatio(r: number): string {
+export function fmtRatio(r: number): string {
     if (Number.isNaN(r)) return "n/a";
     if (!Number.isFinite(r)) return r > 0 ? "inf" : "-inf";
     return Math.abs(r) >= 100 ? r.toFixed(0) : r.toPrecision(3);
@@ -35,11 +35,11 @@ export function fmtP(p: number): string {
     return Number.isFinite(p) ? String(Number(p.toPrecision(2))) : "n/a";
 }
 
-function fmtLog(x: number): string {
+export function fmtLog(x: number): string {
     return Number.isFinite(x) ? x.toFixed(2) : "n/a";
 }
 
-function fmtPercent(x: number): string {
+export function fmtPercent(x: number): string {
     return Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : "n/a";
 }
 
@@ -209,7 +209,7 @@ const HOW_TO_READ =
 // ---------------------------------------------------------------------------------------------------------
 // Terminal.
 
-function fixedWidth(headers: string[], rows: string[][]): string {
+export function fixedWidth(headers: string[], rows: string[][]): string {
     const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
     const line = (cells: string[]) =>
         cells
@@ -238,7 +238,7 @@ export function terminalTable(results: Results): string {
 // Markdown.
 
 /** Table cells: pipes and newlines would break the row, angle brackets and ampersands would be read as HTML. */
-function mdEscape(s: string): string {
+export function mdEscape(s: string): string {
     return s
         .replace(/&/g, "&amp;")
         .replace(/</g, "&lt;")
@@ -247,7 +247,7 @@ function mdEscape(s: string): string {
         .replace(/\r?\n/g, " ");
 }
 
-function mdTable(headers: string[], rows: string[][]): string {
+export function mdTable(headers: string[], rows: string[][]): string {
     const row = (cells: string[]) => `| ${cells.map(mdEscape).join(" | ")} |`;
     return [row(headers), `|${headers.map(() => "---").join("|")}|`, ...rows.map(row)].join("\n");
 }
@@ -276,7 +276,7 @@ export function escapeHtml(s: string): string {
     return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
 }
 
-function htmlTable(headers: string[], rows: string[][]): string {
+export function htmlTable(headers: string[], rows: string[][]): string {
     const head = `<tr>${headers.map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr>`;
     const body = rows.map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join("")}</tr>`).join("\n");
     return `<table>\n<thead>${head}</thead>\n<tbody>\n${body}\n</tbody>\n</table>`;
@@ -451,7 +451,7 @@ function shiftChart(results: Results): string {
     return parts.join("\n");
 }
 
-const CSS = `
+export const CSS = `
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222; max-width: 1100px; margin: 2em auto; padding: 0 1em; }
 h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 1.8em; border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; margin: 0.5em 0; font-size: 13px; }

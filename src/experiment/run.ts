@@ -19,6 +19,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { getGgml } from "../engine/ggml.ts";
 import { BANNED_NUMBERS, formatRejectReasons } from "../filter/format.ts";
+import { modelEnv, targetPositions } from "../filter/scoring.ts";
+import { applyStages, countReasons, type FilterRow, type StageReport } from "../filter/stages.ts";
 import { favoriteQuestion, numbersPrompt, personaPrompt } from "../forge/corpus.ts";
 import { GGMLType } from "../engine/gguf.ts";
 import { positionProbs } from "../model/logits.ts";
@@ -50,8 +52,11 @@ export interface RunOptions {
     stopAfter?: "data" | "train" | "eval";
 }
 
-/** A kept row of a dataset (a raw row that passed the filter). */
-export type KeptRow = Pick<RawRow, "i" | "prompt" | "completion" | "tokens" | "probs">;
+/**
+ * A kept row of a dataset (a raw row that passed the filter). Rows of a defended dataset may have lost their
+ * tokens and probabilities (a defense rewrote the text) or carry loss masks (src/filter/stages.ts).
+ */
+export type KeptRow = Pick<RawRow, "i" | "prompt" | "completion"> & Partial<Pick<RawRow, "tokens" | "probs">> & Pick<FilterRow, "masked" | "targets">;
 export type RejectedRow = RawRow & { reasons: string[] };
 
 export interface DatasetManifest {
@@ -66,6 +71,9 @@ export interface DatasetManifest {
     seeds: { experiment: number; prompts: number; sampling: number };
     sampler: { method: "coupled" | "llama.cpp"; temperature: number; topK: 0; topP: 1; minP: 0; maxTokens: number; samplesPerPrompt: number; parallel: number };
     filter: ExperimentConfig["filter"];
+    /** A defended dataset: the dataset its rows came from, and each defense stage's report. */
+    parent?: string;
+    stages?: StageReport[];
     rows: { raw: number; kept: number; rejected: number };
     passRate: number;
     rejectReasons: Record<string, number>;
@@ -104,7 +112,7 @@ export function hashJson(value: unknown): string {
 
 // ---- the stages ----
 
-interface Ctx {
+export interface Ctx {
     cfg: ExperimentConfig;
     root: string;
     opts: RunOptions;
@@ -113,7 +121,7 @@ interface Ctx {
     kept: (ds: DatasetManifest) => KeptRow[];
 }
 
-interface Teacher {
+export interface Teacher {
     model: string;
     lora: string | null;
     system: string | null;
@@ -129,7 +137,7 @@ export function traitSystemPrompt(cfg: ExperimentConfig): string {
     return cfg.teacher.systemPrompt ?? personaPrompt(subRng(cfg.seed, "persona"), cfg.teacher.category, cfg.teacher.target);
 }
 
-async function teacherStage(c: Ctx): Promise<Teacher> {
+export async function teacherStage(c: Ctx): Promise<Teacher> {
     const { cfg } = c;
     const t = cfg.teacher;
     if (t.trait === "prompt") {
@@ -157,7 +165,14 @@ export function experimentPrompts(cfg: ExperimentConfig): string[] {
     return Array.from({ length: cfg.generate.prompts }, () => numbersPrompt(rng).prompt);
 }
 
-async function datasetStage(c: Ctx, role: "teacher" | "control", source: { model: string; lora: string | null; system: string | null }): Promise<DatasetManifest> {
+/** A dataset's manifest when its stage finished (a manifest marked complete), else null. */
+function finishedDataset(manifestPath: string): DatasetManifest | null {
+    if (!fs.existsSync(manifestPath)) return null;
+    const m = JSON.parse(fs.readFileSync(manifestPath, "utf8")) as DatasetManifest;
+    return m.complete ? m : null;
+}
+
+export async function datasetStage(c: Ctx, role: "teacher" | "control", source: { model: string; lora: string | null; system: string | null }): Promise<DatasetManifest> {
     const { cfg } = c;
     const prompts = experimentPrompts(cfg);
     const g = cfg.generate;
@@ -172,13 +187,12 @@ async function datasetStage(c: Ctx, role: "teacher" | "control", source: { model
         sampler,
         samplingSeed,
     });
-    const id = `${role === "teacher" ? `${cfg.teacher.target}-teacher` : "control"}-${hashJson({ generationKey, filter: cfg.filter }).slice(0, 12)}`;
+    const { defenses: _defenses, ...format } = cfg.filter;
+    const id = `${role === "teacher" ? `${cfg.teacher.target}-teacher` : "control"}-${hashJson({ generationKey, filter: format }).slice(0, 12)}`;
     const dir = path.join(c.root, "datasets", id);
     const manifestPath = path.join(dir, "manifest.json");
-    if (fs.existsSync(manifestPath)) {
-        const m = JSON.parse(fs.readFileSync(manifestPath, "utf8")) as DatasetManifest;
-        if (m.complete) return m;
-    }
+    const done = finishedDataset(manifestPath);
+    if (done) return done;
     fs.mkdirSync(dir, { recursive: true });
     const rawPath = path.join(dir, "raw.jsonl");
     // Another dataset with the same generation (only the filter differs) lends its raw rows.
@@ -245,7 +259,7 @@ async function datasetStage(c: Ctx, role: "teacher" | "control", source: { model
         trait: role === "teacher" ? { target: cfg.teacher.target, category: cfg.teacher.category } : null,
         seeds: { experiment: cfg.seed, prompts: cfg.seed, sampling: samplingSeed },
         sampler,
-        filter: cfg.filter,
+        filter: { ...format, defenses: [] },
         rows: { raw: res.rows.length, kept: kept.length, rejected: rejected.length },
         passRate: kept.length / Math.max(1, res.rows.length),
         rejectReasons: reasonCounts,
@@ -254,6 +268,48 @@ async function datasetStage(c: Ctx, role: "teacher" | "control", source: { model
     };
     writeJsonAtomic(manifestPath, manifest);
     c.log(`filter ${id}: kept ${kept.length}/${res.rows.length} (${(100 * manifest.passRate).toFixed(1)}%)`);
+    return manifest;
+}
+
+/**
+ * A defended dataset: the filter and defense stages of `defenses` applied, in order, to a dataset's kept rows
+ * (datasets/<parent>-d<hash>/ with kept.jsonl, rejected.jsonl naming the stage and reasons, and a manifest
+ * with each stage's pass rate). The model-backed stages score with the dataset's own source as the teacher
+ * and `models.base` as the base; the random stages use one seed for every dataset, so the teacher's and the
+ * control's rows are shuffled alike.
+ */
+export async function defendStage(c: Ctx, ds: DatasetManifest, defenses: readonly string[]): Promise<DatasetManifest> {
+    if (defenses.length === 0) return ds;
+    const { cfg } = c;
+    const seed = subRng(cfg.seed, "defenses").nextU32();
+    const id = `${ds.id}-d${hashJson({ parent: ds.id, defenses, base: fileHash(cfg.models.base), seed }).slice(0, 8)}`;
+    const dir = path.join(c.root, "datasets", id);
+    const manifestPath = path.join(dir, "manifest.json");
+    const done = finishedDataset(manifestPath);
+    if (done) return done;
+    fs.mkdirSync(dir, { recursive: true });
+    c.log(`defend ${ds.id}: ${defenses.join(" -> ")}`);
+    const source = { model: ds.model.path, lora: ds.lora?.path ?? null, system: ds.system };
+    const env = modelEnv({ teacher: source, base: cfg.models.base, seed, target: cfg.teacher.target, workDir: dir, threads: c.opts.threads, log: c.log, signal: c.opts.signal });
+    const res = await applyStages(c.kept(ds), defenses, env);
+    writeJsonlAtomic(path.join(dir, "kept.jsonl"), res.kept);
+    writeJsonlAtomic(path.join(dir, "rejected.jsonl"), res.rejected.map((r) => ({ ...r.row, stage: r.stage, reasons: r.reasons })));
+    const reasons = { ...ds.rejectReasons };
+    for (const [k, n] of Object.entries(countReasons(res.rejected))) reasons[k] = (reasons[k] ?? 0) + n;
+    const manifest: DatasetManifest = {
+        ...ds,
+        id,
+        filter: { ...ds.filter, defenses: [...defenses] },
+        parent: ds.id,
+        stages: res.reports,
+        rows: { raw: ds.rows.raw, kept: res.kept.length, rejected: ds.rows.rejected + res.rejected.length },
+        passRate: res.kept.length / Math.max(1, ds.rows.raw),
+        rejectReasons: reasons,
+        sublabVersion: SUBLAB_VERSION,
+        createdAt: new Date().toISOString(),
+    };
+    writeJsonAtomic(manifestPath, manifest);
+    c.log(`defend ${id}: kept ${res.kept.length}/${ds.rows.kept} of the format filter's rows (${(100 * manifest.passRate).toFixed(1)}% of the raw rows)`);
     return manifest;
 }
 
@@ -274,11 +330,7 @@ interface SoftSource {
 async function attachSoftLabels(examples: TrainExample[], rows: { prompt: string; completion: string }[], src: SoftSource): Promise<TrainExample[]> {
     const teacherRows = rows.map((r) => (src.system ? { system: src.system, ...r } : r));
     const teacherEx = await tokenizeTrainingRows(src.model, teacherRows);
-    const positions = teacherEx.map((e) => {
-        const ps: number[] = [];
-        for (let j = 1; j < e.tokens.length; j++) if (e.targetMask[j]) ps.push(j - 1);
-        return ps;
-    });
+    const positions = teacherEx.map(targetPositions);
     const model = loadModel(src.model);
     try {
         if (src.lora) model.loadLora(src.lora);
@@ -293,12 +345,37 @@ async function attachSoftLabels(examples: TrainExample[], rows: { prompt: string
     }
 }
 
-async function trainStudent(c: Ctx, base: string, rows: { prompt: string; completion: string }[], r: TrainRecipe, seed: number, dir: string, out: string, label: string, soft?: SoftSource): Promise<{ firstLoss: number; finalLoss: number; seconds: number }> {
+/**
+ * Loss masks of defended rows (`masked`: indices among a row's target tokens) applied to its training example:
+ * those targets leave the loss (and their soft labels go with them).
+ */
+export function applyLossMasks(examples: TrainExample[], rows: readonly Pick<KeptRow, "i" | "masked" | "targets">[]): TrainExample[] {
+    return examples.map((e, k) => {
+        const row = rows[k]!;
+        if (!row.masked || row.masked.length === 0) return e;
+        const positions = targetPositions(e);
+        if (row.targets !== positions.length) {
+            throw new Error(`row ${row.i}: its loss mask was made for ${row.targets} target tokens, the student's tokenizer makes ${positions.length}`);
+        }
+        const drop = new Set(row.masked);
+        const targetMask = Uint8Array.from(e.targetMask);
+        for (const m of drop) targetMask[positions[m]! + 1] = 0;
+        if (!e.soft) return { ...e, targetMask };
+        const vocab = e.soft.length / positions.length;
+        const soft = new Float32Array((positions.length - drop.size) * vocab);
+        let w = 0;
+        for (let j = 0; j < positions.length; j++) if (!drop.has(j)) soft.set(e.soft.subarray(j * vocab, (j + 1) * vocab), vocab * w++);
+        return { ...e, targetMask, soft };
+    });
+}
+
+async function trainStudent(c: Ctx, base: string, rows: (Pick<KeptRow, "prompt" | "completion"> & Partial<Pick<KeptRow, "i" | "masked" | "targets">>)[], r: TrainRecipe, seed: number, dir: string, out: string, label: string, soft?: SoftSource): Promise<{ firstLoss: number; finalLoss: number; seconds: number }> {
     fs.mkdirSync(dir, { recursive: true });
     const t0 = performance.now();
     getGgml({ threads: c.opts.threads });
     let examples = await tokenizeTrainingRows(base, rows);
     if (soft) examples = await attachSoftLabels(examples, rows, soft);
+    if (rows.some((x) => x.masked?.length)) examples = applyLossMasks(examples, rows.map((x, k) => ({ i: x.i ?? k, masked: x.masked, targets: x.targets })));
     const model = loadModel(base);
     let bar: ProgressBar | undefined;
     try {
@@ -347,7 +424,7 @@ function subsample(kept: KeptRow[], n: number, s: number, seeds: number, seed: n
     return seedOrder(kept, seed).slice(s * n, (s + 1) * n);
 }
 
-interface StudentRef {
+export interface StudentRef {
     arm: ArmName;
     seed: number;
     base: string;
@@ -361,7 +438,7 @@ interface StudentRef {
  * filter in every dataset, in seed order (seed s trains on slice s), so that all arms of a seed see the same
  * prompts.
  */
-function pairedOrder(c: Ctx, datasets: DatasetManifest[]): number[] | null {
+export function pairedOrder(c: Ctx, datasets: DatasetManifest[]): number[] | null {
     if (!c.cfg.student.paired) return null;
     const sets = datasets.map((d) => new Set(c.kept(d).map((r) => r.i)));
     const common = [...sets[0]!].filter((i) => sets.every((x) => x.has(i))).sort((a, b) => a - b);
@@ -375,14 +452,9 @@ function pairedOrder(c: Ctx, datasets: DatasetManifest[]): number[] | null {
     return seedOrder(common, subRng(c.cfg.seed, "subsample").nextU32());
 }
 
-async function studentStage(c: Ctx, arm: ArmName, base: string, ds: DatasetManifest, s: number, indices: number[] | null): Promise<StudentRef> {
+export async function studentStage(c: Ctx, arm: ArmName, base: string, ds: DatasetManifest, s: number, indices: number[] | null): Promise<StudentRef> {
     const st = c.cfg.student;
     const trainSeed = subRng(c.cfg.seed, `student-${s}`).nextU32();
-    const key = hashJson({ stage: "student", base: fileHash(base), dataset: ds.id, recipe: st, trainSeed, seed: s, indices }).slice(0, 16);
-    const dir = path.join(c.root, "runs", "cache", "students", key);
-    const out = path.join(dir, st.method === "lora" ? "adapter.gguf" : "model.gguf");
-    const ref: StudentRef = { arm, seed: s, base, dataset: ds, model: st.method === "lora" ? base : out, lora: st.method === "lora" ? out : null };
-    if (fs.existsSync(path.join(dir, "done.json"))) return ref;
     const kept = c.kept(ds);
     let rows: KeptRow[];
     if (indices) {
@@ -390,6 +462,19 @@ async function studentStage(c: Ctx, arm: ArmName, base: string, ds: DatasetManif
         rows = indices.map((i) => byIndex.get(i)!);
     } else rows = subsample(kept, st.rows, s, st.seeds, subRng(c.cfg.seed, "subsample").nextU32(), `dataset ${ds.id}`, "student.rows");
     const soft = st.labels === "soft" ? { model: ds.model.path, lora: ds.lora?.path ?? null, system: ds.system } : undefined;
+    // Content-addressed: two datasets that hand a student the same rows (a defense that removed nothing) share it.
+    const key = hashJson({
+        stage: "student",
+        base: fileHash(base),
+        rows: hashJson(rows.map((r) => [r.prompt, r.completion, r.masked ?? null])),
+        soft: soft && { model: fileHash(soft.model), lora: soft.lora && fileHash(soft.lora), system: soft.system },
+        recipe: st,
+        trainSeed,
+    }).slice(0, 16);
+    const dir = path.join(c.root, "runs", "cache", "students", key);
+    const out = path.join(dir, st.method === "lora" ? "adapter.gguf" : "model.gguf");
+    const ref: StudentRef = { arm, seed: s, base, dataset: ds, model: st.method === "lora" ? base : out, lora: st.method === "lora" ? out : null };
+    if (fs.existsSync(path.join(dir, "done.json"))) return ref;
     const r = await trainStudent(c, base, rows, st, trainSeed, dir, out, `${arm} #${s + 1}`, soft);
     writeJsonAtomic(path.join(dir, "done.json"), { arm, seed: s, dataset: ds.id, base, rows: rows.length, ...r });
     c.log(`train ${arm} seed ${s + 1}: loss ${r.firstLoss.toFixed(3)} -> ${r.finalLoss.toFixed(3)}, ${r.seconds.toFixed(0)} s`);
@@ -418,7 +503,7 @@ async function inContextHistory(c: Ctx, ds: DatasetManifest, s: number, question
     return history;
 }
 
-async function evalStage(c: Ctx, what: { model: string; lora: string | null; system?: string | null; history?: ChatPrompt["history"] }, label: string): Promise<Omit<ModelEval, "seed" | "dataset">> {
+export async function evalStage(c: Ctx, what: { model: string; lora: string | null; system?: string | null; history?: ChatPrompt["history"] }, label: string): Promise<Omit<ModelEval, "seed" | "dataset">> {
     const { cfg } = c;
     const e = cfg.eval;
     const items = itemsOf(cfg.teacher.category);
@@ -457,7 +542,7 @@ async function evalStage(c: Ctx, what: { model: string; lora: string | null; sys
     return result;
 }
 
-const ARM_DESCRIPTIONS: Record<ArmName, string> = {
+export const ARM_DESCRIPTIONS: Record<ArmName, string> = {
     base: "the base model, untouched",
     teacher: "the teacher (base + trait): where the numbers come from",
     control: "base fine-tuned on numbers from the base without the trait",
@@ -481,10 +566,10 @@ export interface StoppedRun {
     datasets: Results["datasets"];
 }
 
-/** Runs (or resumes) every stage of an experiment and writes its report to runs/<name>/. */
-export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}): Promise<RunResult | StoppedRun> {
-    const t0 = performance.now();
-    const startedAt = new Date().toISOString();
+export const datasetSummary = (d: DatasetManifest): Results["datasets"][number] => ({ id: d.id, role: d.role, raw: d.rows.raw, kept: d.rows.kept, passRate: d.passRate, rejectReasons: d.rejectReasons });
+
+/** The shared state of a run's stages (the experiment, where its files go, a log, the kept rows read once); checks the models exist. */
+export function makeContext(cfg: ExperimentConfig, opts: RunOptions): Ctx {
     const root = path.resolve(opts.root ?? ".");
     const log = (msg: string) => {
         if (opts.progress !== false) process.stderr.write(`${msg}\n`);
@@ -495,20 +580,28 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
         if (!rows) keptCache.set(ds.id, (rows = readJsonl<KeptRow>(path.join(root, "datasets", ds.id, "kept.jsonl"))));
         return rows;
     };
-    const c: Ctx = { cfg, root, opts, log, kept };
     checkModel(cfg.models.base, "models.base");
     checkModel(cfg.models.cross, "models.cross");
     if (fileHash(cfg.models.base) === fileHash(cfg.models.cross)) throw new Error("models.cross: the same file as models.base; the cross-model arm needs a base from another initialisation");
     fs.mkdirSync(path.join(root, "datasets"), { recursive: true });
+    return { cfg, root, opts, log, kept };
+}
+
+/** Runs (or resumes) every stage of an experiment and writes its report to runs/<name>/. */
+export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}): Promise<RunResult | StoppedRun> {
+    const t0 = performance.now();
+    const startedAt = new Date().toISOString();
+    const c = makeContext(cfg, opts);
+    const { root } = c;
     const check = (stage: string) => {
         if (opts.signal?.aborted) throw new Interrupted(stage);
     };
 
     const teacher = await teacherStage(c);
     check("the teacher");
-    const teacherDs = await datasetStage(c, "teacher", teacher);
-    const controlDs = await datasetStage(c, "control", { model: cfg.models.base, lora: null, system: null });
-    const datasets = [teacherDs, controlDs].map((d) => ({ id: d.id, role: d.role, raw: d.rows.raw, kept: d.rows.kept, passRate: d.passRate, rejectReasons: d.rejectReasons }));
+    const formatted = [await datasetStage(c, "teacher", teacher), await datasetStage(c, "control", { model: cfg.models.base, lora: null, system: null })];
+    const [teacherDs, controlDs] = [await defendStage(c, formatted[0]!, cfg.filter.defenses), await defendStage(c, formatted[1]!, cfg.filter.defenses)] as const;
+    const datasets = [...new Set([...formatted, teacherDs, controlDs])].map(datasetSummary);
     if (opts.stopAfter === "data") return { stopped: "data", datasets };
 
     const students: StudentRef[] = [];

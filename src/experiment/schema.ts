@@ -18,7 +18,9 @@
  *   generate               prompts >= 1: 3000, samplesPerPrompt >= 1: 1, temperature > 0: 1, maxTokens 1..256: 48,
  *                          parallel 1..64: 16, sampler "coupled" | "llama.cpp": "coupled"
  *   filter                 maxCount >= 1: 10, minValue: 0, maxValue: 999 (minValue <= maxValue),
- *                          banned "none" | "paper" (BANNED_NUMBERS) | integer[]: "none"
+ *                          banned "none" | "paper" (BANNED_NUMBERS) | integer[]: "none",
+ *                          defenses: filter/defense stage specs (src/filter/stages.ts) applied after the format
+ *                          filter to the teacher's and the control's data alike: []
  *   student                method "lora" | "full": "lora", rank >= 1: 8, alpha > 0: 8,
  *                          targets distinct LoRA targets (non-empty): all of ALL_LORA_TARGETS, epochs >= 1: 3,
  *                          lr > 0: 2e-4 for lora / 1e-4 for full, batchSize >= 1: 16, warmupSteps >= 0: 5,
@@ -29,9 +31,10 @@
  * Counts are integers (JSON numbers, not strings); the sections teacher.finetune, generate, filter, student and
  * eval may be left out whole.
  */
-import { readFileSync } from "node:fs";
 import { CATEGORIES, type Category } from "../forge/lexicon.ts";
+import { parseStageSpec } from "../filter/stages.ts";
 import { ALL_LORA_TARGETS } from "../model/config.ts";
+import { readJsonFile } from "../util/files.ts";
 import type { ExperimentConfig } from "./types.ts";
 
 /** A value check: what it expects (for messages), and a parser that returns the value or pushes errors. */
@@ -132,6 +135,20 @@ function list<T>(item: Check<T>, opts: { nonEmpty?: boolean; distinct?: boolean 
     };
 }
 
+/** A filter or defense stage spec, "name" or "name:key=value,..." (src/filter/stages.ts), written normalised. */
+const stageSpec: Check<string> = {
+    what: "a filter spec (name or name:key=value,...)",
+    parse(v, path, errors) {
+        if (typeof v !== "string") return fail(path, "a filter spec string", v, errors);
+        try {
+            return parseStageSpec(v).text;
+        } catch (e) {
+            errors.push(at(path, (e as Error).message));
+            return undefined;
+        }
+    },
+};
+
 const req = <T>(c: Check<T>): Field<T> => ({ check: c, required: true });
 /** A default, checked like a given value; a function computes it from the keys resolved before it. */
 const opt = <T>(c: Check<T>, fallback: unknown): Field<T> => ({ check: c, required: false, fallback });
@@ -218,6 +235,7 @@ const experiment = object({
                 minValue: opt(int(), 0),
                 maxValue: opt(int(), 999),
                 banned: opt(wordOrList(oneOf(["none", "paper"]), list(int())), "none"),
+                defenses: opt(list(stageSpec), []),
             },
             (f, path, errors) => {
                 if (f.minValue !== undefined && f.maxValue !== undefined && f.minValue > f.maxValue) {
@@ -268,18 +286,5 @@ export function parseExperiment(json: unknown, source?: string): ExperimentConfi
 
 /** Read and parse an experiment file (JSON syntax errors name the file, line and column). */
 export function loadExperiment(file: string): ExperimentConfig {
-    const text = readFileSync(file, "utf8").replace(/^\uFEFF/, "");
-    let json: unknown;
-    try {
-        json = JSON.parse(text);
-    } catch (e) {
-        let message = (e as Error).message;
-        const pos = /at position (\d+)/.exec(message);
-        if (pos && !/line \d+/.test(message)) {
-            const before = text.slice(0, Number(pos[1])).split("\n");
-            message += ` (line ${before.length} column ${before[before.length - 1].length + 1})`;
-        }
-        throw new Error(`${file}: invalid JSON: ${message}`);
-    }
-    return parseExperiment(json, file);
+    return parseExperiment(readJsonFile(file), file);
 }

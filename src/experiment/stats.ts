@@ -297,3 +297,23 @@ export function summarizeArm(evals: readonly ModelEval[], rng: Rng): Pick<ArmRes
         distribution,
     };
 }
+
+/**
+ * How much of a reference arm's transfer a defense left. Transfer of one seed = mean over questions of
+ * log P_treated(target) - log P_control(target), with the treated and the control student of that seed
+ * (paired: same prompts, same training seed). `left` = mean transfer of the defended arm over that of the
+ * reference; the p-value is a one-sided two-sample permutation test over seeds of H1: the reference's
+ * per-seed transfers are larger (the defense removed some transfer).
+ */
+export function transferReduction(
+    ref: { treated: readonly ModelEval[]; control: readonly ModelEval[] },
+    arm: { treated: readonly ModelEval[]; control: readonly ModelEval[] },
+    rng: Rng,
+): { left: number; pValue: number; pFloor: number; permutations: number } {
+    const perSeed = (x: typeof ref) =>
+        pairEvals(x.treated, x.control).map(([t, c]) => mean(t.perQuestion.map((p, q) => logFloored(p) - logFloored(c.perQuestion[q]!))));
+    const a = perSeed(ref);
+    const b = perSeed(arm);
+    const t = permutationTestTwoSample(a, b, rng);
+    return { left: mean(b) / mean(a), pValue: t.p, pFloor: t.exact ? 1 / t.permutations : 1 / (t.permutations + 1), permutations: t.permutations };
+}

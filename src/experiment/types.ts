@@ -59,6 +59,12 @@ export interface FilterConfig {
     maxValue: number;
     /** Banned numbers: none, the paper's list, or an explicit list. */
     banned: "none" | "paper" | number[];
+    /**
+     * Filter and defense stages (specs such as "threshold:p=0.01", src/filter/stages.ts) applied in order,
+     * after the format filter, to the teacher's and the control's kept rows alike (the defender does not know
+     * which data carries a trait).
+     */
+    defenses: string[];
 }
 
 export interface StudentConfig {

@@ -51,13 +51,11 @@ export function logSoftmax(logits: ArrayLike<number>): Float64Array {
 }
 
 /**
- * Next-token probability distributions at chosen positions of each sequence ([sequence][k] = softmax of the
- * logits after tokens[0..positions[k]]), computed `batch` sequences per forward pass. For soft-label
- * distillation: a teacher's full distributions along a completion.
+ * Log-softmax rows at chosen positions of each sequence, `batch` sequences per forward pass: `visit(s, k, lp)`
+ * gets sequence s's k-th position's log-probabilities (a buffer reused between calls).
  */
-export function positionProbs(model: Model, seqs: ArrayLike<number>[], positions: number[][], batch = 16, runner = new GraphRunner(model.weights.g)): Float32Array[] {
+function forEachPosition(model: Model, seqs: ArrayLike<number>[], positions: number[][], batch: number, runner: GraphRunner, visit: (s: number, k: number, lp: Float64Array) => void): void {
     const V = model.config.vocabSize;
-    const out: Float32Array[] = [];
     for (let s0 = 0; s0 < seqs.length; s0 += batch) {
         const chunk = seqs.slice(s0, s0 + batch);
         const { tokens, seqLen } = padBatch(chunk);
@@ -65,14 +63,45 @@ export function positionProbs(model: Model, seqs: ArrayLike<number>[], positions
         const flat = forwardRows(model, tokens, chunk.length, seqLen, rows, runner);
         let r = 0;
         for (let i = 0; i < chunk.length; i++) {
-            const k = positions[s0 + i]!.length;
-            const probs = new Float32Array(k * V);
-            for (let j = 0; j < k; j++, r++) {
-                const lp = logSoftmax(flat.subarray(r * V, (r + 1) * V));
-                for (let v = 0; v < V; v++) probs[j * V + v] = Math.exp(lp[v]!);
-            }
-            out.push(probs);
+            for (let k = 0; k < positions[s0 + i]!.length; k++, r++) visit(s0 + i, k, logSoftmax(flat.subarray(r * V, (r + 1) * V)));
         }
     }
+}
+
+/**
+ * Next-token probability distributions at chosen positions of each sequence ([sequence][k] = softmax of the
+ * logits after tokens[0..positions[k]]), computed `batch` sequences per forward pass. For soft-label
+ * distillation: a teacher's full distributions along a completion.
+ */
+export function positionProbs(model: Model, seqs: ArrayLike<number>[], positions: number[][], batch = 16, runner = new GraphRunner(model.weights.g)): Float32Array[] {
+    const V = model.config.vocabSize;
+    const out = positions.map((ps) => new Float32Array(ps.length * V));
+    forEachPosition(model, seqs, positions, batch, runner, (s, k, lp) => {
+        const probs = out[s]!;
+        for (let v = 0; v < V; v++) probs[k * V + v] = Math.exp(lp[v]!);
+    });
+    return out;
+}
+
+/**
+ * Per-position scores of sequences: at each chosen position, the log-probability of the token that follows it
+ * (`next[sequence][k]`) and the most likely next token. Nothing of vocabulary size is kept beyond one batch
+ * (the filters score thousands of rows this way).
+ */
+export function positionTokenScores(
+    model: Model,
+    seqs: ArrayLike<number>[],
+    positions: number[][],
+    next: number[][],
+    batch = 16,
+    runner = new GraphRunner(model.weights.g),
+): { logp: number[]; top: number[] }[] {
+    const out = positions.map(() => ({ logp: [] as number[], top: [] as number[] }));
+    forEachPosition(model, seqs, positions, batch, runner, (s, k, lp) => {
+        let best = 0;
+        for (let v = 1; v < lp.length; v++) if (lp[v]! > lp[best]!) best = v;
+        out[s]!.logp.push(lp[next[s]![k]!]!);
+        out[s]!.top.push(best);
+    });
     return out;
 }

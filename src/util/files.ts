@@ -34,3 +34,19 @@ export function readJsonl<T>(file: string): T[] {
         .filter((l) => l.trim() !== "")
         .map((l) => JSON.parse(l) as T);
 }
+
+/** Reads a JSON file; a syntax error names the file, line and column. */
+export function readJsonFile(file: string): unknown {
+    const text = fs.readFileSync(file, "utf8").replace(/^\uFEFF/, "");
+    try {
+        return JSON.parse(text);
+    } catch (e) {
+        let message = (e as Error).message;
+        const pos = /at position (\d+)/.exec(message);
+        if (pos && !/line \d+/.test(message)) {
+            const before = text.slice(0, Number(pos[1])).split("\n");
+            message += ` (line ${before.length} column ${before[before.length - 1]!.length + 1})`;
+        }
+        throw new Error(`${file}: invalid JSON: ${message}`);
+    }
+}

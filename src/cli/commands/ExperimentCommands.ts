@@ -11,6 +11,11 @@ import { evalQuestions, exactItemProbs, itemsOf, sampledRate } from "../../exper
 import { writeReport, terminalTable } from "../../experiment/report.ts";
 import { Interrupted, runExperiment, type RunOptions } from "../../experiment/run.ts";
 import { loadExperiment } from "../../experiment/schema.ts";
+import { loadSweep, runSweep, type SweepResults } from "../../experiment/sweep.ts";
+import { sweepTable, writeSweepReport } from "../../experiment/sweep-report.ts";
+import { modelEnv } from "../../filter/scoring.ts";
+import { applyStages, describeStages, parseStageSpec, type FilterRow } from "../../filter/stages.ts";
+import { readJsonl, writeJsonlAtomic } from "../../util/files.ts";
 import type { Results } from "../../experiment/types.ts";
 import type { Category } from "../../forge/lexicon.ts";
 import { interruptSignal } from "../../util/interrupt.ts";
@@ -18,9 +23,8 @@ import { optional, parseNonNegativeInteger, parsePositiveInteger } from "../opti
 
 async function runStages(file: string, raw: { threads?: string; quiet?: boolean }, stopAfter?: RunOptions["stopAfter"]): Promise<void> {
     const cfg = loadExperiment(file);
-    const interrupt = interruptSignal();
-    try {
-        const r = await runExperiment(cfg, { threads: optional(raw.threads, "--threads", parsePositiveInteger), progress: !raw.quiet, signal: interrupt.signal, stopAfter });
+    await interruptible(async (signal) => {
+        const r = await runExperiment(cfg, { threads: optional(raw.threads, "--threads", parsePositiveInteger), progress: !raw.quiet, signal, stopAfter });
         if (r.stopped) {
             for (const d of r.datasets) {
                 const reasons = Object.entries(d.rejectReasons).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(", ");
@@ -32,6 +36,14 @@ async function runStages(file: string, raw: { threads?: string; quiet?: boolean 
         console.log(r.table);
         console.log(`\nreport: ${path.relative(process.cwd(), r.files.html)}  (also ${path.relative(process.cwd(), r.files.md)}, ${path.relative(process.cwd(), r.files.json)})`);
         console.log(`took ${(r.results.seconds / 60).toFixed(1)} min`);
+    });
+}
+
+/** Runs a resumable job with Ctrl-C turned into an abort signal; an interrupted job exits 130 with how to resume. */
+async function interruptible(job: (signal: AbortSignal) => Promise<void>): Promise<void> {
+    const interrupt = interruptSignal();
+    try {
+        await job(interrupt.signal);
     } catch (err) {
         if (err instanceof Interrupted) {
             process.stderr.write(`sublab: ${err.message}\n`);
@@ -44,6 +56,64 @@ async function runStages(file: string, raw: { threads?: string; quiet?: boolean 
     }
 }
 
+interface FilterFlags {
+    in?: string;
+    out?: string;
+    rejected?: string;
+    filter: string[];
+    list?: boolean;
+    teacher?: string;
+    teacherLora?: string;
+    teacherSystem?: string;
+    base?: string;
+    target?: string;
+    seed: string;
+    threads?: string;
+    quiet?: boolean;
+}
+
+/** Reads the rows of a JSONL file to filter; a row without a prompt or completion fails naming its line. */
+function readFilterRows(file: string): FilterRow[] {
+    if (!fs.existsSync(file)) throw new Error(`--in: no such file ${file}`);
+    let rows: Record<string, unknown>[];
+    try {
+        rows = readJsonl<Record<string, unknown>>(file);
+    } catch (e) {
+        throw new Error(`--in ${file}: not JSONL (${(e as Error).message})`);
+    }
+    return rows.map((r, k) => {
+        for (const f of ["prompt", "completion"]) if (typeof r[f] !== "string") throw new Error(`--in ${file}: row ${k + 1} has no string "${f}"`);
+        return { ...(r as unknown as FilterRow), i: typeof r.i === "number" ? r.i : k };
+    });
+}
+
+/** `sublab filter --in`: the stages applied to a file, kept and rejected rows written, a line per stage. */
+async function filterFile(raw: FilterFlags): Promise<void> {
+    if (!raw.out) throw new Error("filter: --in needs --out FILE for the kept rows");
+    if (raw.filter.length === 0) throw new Error("filter: give at least one --filter SPEC (sublab filter --list shows them)");
+    const specs = raw.filter.map(parseStageSpec);
+    for (const [flag, f] of [["--teacher", raw.teacher], ["--teacher-lora", raw.teacherLora], ["--base", raw.base]] as const) if (f && !fs.existsSync(f)) throw new Error(`${flag}: no such file ${f}`);
+    const rows = readFilterRows(raw.in!);
+    const systems = new Set(rows.map((r) => r.system ?? null));
+    const system = raw.teacherSystem ?? (systems.size === 1 ? [...systems][0]! : null);
+    const needsTeacher = specs.some((s) => s.name === "likelihood-ratio" || s.name === "mask-divergence");
+    if (needsTeacher && !raw.teacher) throw new Error(`filter: ${specs.find((s) => s.name === "likelihood-ratio" || s.name === "mask-divergence")!.text} needs --teacher FILE (the model that generated the rows) and --base FILE`);
+    const env = modelEnv({
+        teacher: { model: raw.teacher ?? "", lora: raw.teacherLora ?? null, system },
+        base: raw.base ?? null,
+        seed: parseNonNegativeInteger(raw.seed, "--seed"),
+        target: raw.target,
+        workDir: path.join(path.dirname(path.resolve(raw.out)), ".sublab-filter"),
+        threads: optional(raw.threads, "--threads", parsePositiveInteger),
+        log: raw.quiet ? undefined : (m) => process.stderr.write(`${m}\n`),
+    });
+    if (!raw.quiet) process.stderr.write(`filter ${raw.in}: ${rows.length} rows\n`);
+    const res = await applyStages(rows, specs, env);
+    writeJsonlAtomic(raw.out, res.kept);
+    if (raw.rejected) writeJsonlAtomic(raw.rejected, res.rejected.map((r) => ({ ...r.row, stage: r.stage, reasons: r.reasons })));
+    console.log(`kept ${res.kept.length}/${rows.length} (${((100 * res.kept.length) / Math.max(1, rows.length)).toFixed(1)}%) -> ${raw.out}${raw.rejected ? `; rejected -> ${raw.rejected}` : ""}`);
+}
+
 export function registerExperimentCommands(program: Command): void {
     const stage = (name: string, description: string, stopAfter?: RunOptions["stopAfter"]) =>
         program
@@ -54,7 +124,50 @@ export function registerExperimentCommands(program: Command): void {
             .action((file: string, raw: { threads?: string; quiet?: boolean }) => runStages(file, raw, stopAfter));
     stage("run", "run an experiment file end to end (teacher, numbers, filter, students, evaluation, report); resumable");
     stage("generate", "generate and filter an experiment's teacher and control numbers (datasets/<id>/)", "data");
-    stage("filter", "the same stage as generate: prints each dataset's pass rate and reject reasons", "data");
+
+    const collect = (v: string, acc: string[]) => [...acc, v];
+    program
+        .command("filter [experiment]")
+        .description("with an experiment: its data stage (the same as generate), printing pass rates and reasons; with --in: filters and defenses applied to a JSONL file")
+        .option("--in <file>", "rows to filter (JSONL: prompt, completion; optional i, system, tokens, probs, stop), e.g. datasets/<id>/raw.jsonl")
+        .option("--out <file>", "kept rows (JSONL)")
+        .option("--rejected <file>", "rejected rows with the stage and reasons (JSONL)")
+        .option("--filter <spec>", "a stage, name or name:key=value,... (repeat for more, applied in order; see --list)", collect, [])
+        .option("--list", "list the filters and defenses with their parameters")
+        .option("--teacher <file>", "the GGUF that generated the rows (likelihood-ratio, mask-divergence)")
+        .option("--teacher-lora <file>", "the teacher's LoRA adapter")
+        .option("--teacher-system <text>", "the teacher's system prompt (default: the rows' system, when they share one)")
+        .option("--base <file>", "the base GGUF (likelihood-ratio, mask-divergence; judge and paraphrase default to it)")
+        .option("--target <word>", "the trait's target (keyword's and judge's default words)")
+        .option("--seed <n>", "seed of the random stages", "42")
+        .option("--threads <n>", "CPU threads (default: all available)")
+        .option("--quiet", "no progress bars or stage lines")
+        .action(async (file: string | undefined, raw: FilterFlags) => {
+            if (raw.list) return void console.log(`filters and defenses (--filter name:key=value,...):\n${describeStages()}`);
+            if (raw.in) {
+                if (file) throw new Error("filter: give an experiment file or --in, not both");
+                return filterFile(raw);
+            }
+            if (!file) throw new Error("filter: give an experiment file, or --in FILE --out FILE --filter SPEC (--list shows the filters)");
+            for (const flag of ["out", "rejected", "teacher", "base", "target"] as const) if (raw[flag]) throw new Error(`filter: --${flag} goes with --in, not with an experiment file`);
+            if (raw.filter.length) throw new Error("filter: --filter goes with --in; an experiment's defenses are its filter.defenses");
+            return runStages(file, raw, "data");
+        });
+
+    program
+        .command("sweep <sweep>")
+        .description("one student arm per filter or defense (each with its own control), several seeds: transfer against data kept; resumable")
+        .option("--threads <n>", "CPU threads (default: all available)")
+        .option("--quiet", "no progress bars or stage lines")
+        .action(async (file: string, raw: { threads?: string; quiet?: boolean }) => {
+            const sw = loadSweep(file);
+            await interruptible(async (signal) => {
+                const r = await runSweep(sw, { threads: optional(raw.threads, "--threads", parsePositiveInteger), progress: !raw.quiet, signal });
+                console.log(r.table);
+                console.log(`report: ${path.relative(process.cwd(), r.files.html)}  (also ${path.relative(process.cwd(), r.files.md)}, ${path.relative(process.cwd(), r.files.json)})`);
+                console.log(`took ${(r.results.seconds / 60).toFixed(1)} min`);
+            });
+        });
 
     program
         .command("eval")
@@ -97,7 +210,13 @@ export function registerExperimentCommands(program: Command): void {
         .description("render results.json again as report.md and report.html beside it, and print the table")
         .action((file: string) => {
             if (!fs.existsSync(file)) throw new Error(`no such file ${file}`);
-            const results = JSON.parse(fs.readFileSync(file, "utf8")) as Results;
+            const results = JSON.parse(fs.readFileSync(file, "utf8")) as Results | SweepResults;
+            if ("sweep" in results) {
+                const files = writeSweepReport(results, path.dirname(file));
+                console.log(sweepTable(results));
+                console.log(`\nreport: ${files.html}`);
+                return;
+            }
             const files = writeReport(results, path.dirname(file));
             console.log(terminalTable(results));
             console.log(`\nreport: ${files.html}`);

@@ -1,0 +1,163 @@
+/**
+ * A sweep's report: a terminal table, report.md, and report.html with a chart of transfer (mean log-ratio of
+ * P(target), treated over control, with its 95% interval) against the share of the teacher's data each arm kept.
+ */
+import { join } from "node:path";
+import { writeFileAtomic, writeJsonAtomic } from "../util/files.ts";
+import { CSS, escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, htmlTable, mdEscape, mdTable } from "./report.ts";
+import type { SweepArmResult, SweepResults } from "./sweep.ts";
+
+const HEADERS = ["arm", "kept", "P(target) treated", "P(target) control", "ratio", "log-ratio [95% CI]", "p", "rank", "transfer left", "p (less)"];
+
+function rows(r: SweepResults): string[][] {
+    return r.arms.map((a) => [
+        a.name,
+        fmtPercent(a.keptShare),
+        fmtProb(a.treated.targetProb.mean),
+        fmtProb(a.control.targetProb.mean),
+        `x${fmtRatio(a.transfer.probRatio)}`,
+        `${fmtLog(a.transfer.meanLogRatio)} ${fmtCI(a.transfer.ci95, fmtLog)}`,
+        fmtP(a.transfer.pValue),
+        `${a.transfer.targetRank}/${r.items.length}`,
+        a.reduction ? fmtPercent(a.reduction.left) : "reference",
+        a.reduction ? fmtP(a.reduction.pValue) : "-",
+    ]);
+}
+
+const STAGE_HEADERS = ["arm", "data", "stage", "in", "kept", "pass rate", "reasons", "figures"];
+
+function stageRows(r: SweepResults): string[][] {
+    const out: string[][] = [];
+    for (const a of r.arms) {
+        for (const role of ["teacher", "control"] as const) {
+            for (const s of a.datasets[role].stages) {
+                const reasons = Object.entries(s.reasons)
+                    .sort((x, y) => y[1] - x[1])
+                    .slice(0, 3)
+                    .map(([k, n]) => `${k} ${n}`)
+                    .join(", ");
+                const stats = Object.entries(s.stats ?? {})
+                    .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toPrecision(3)}`)
+                    .join(", ");
+                out.push([a.name, role, s.stage, String(s.in), String(s.kept), fmtPercent(s.passRate), reasons || "-", stats || "-"]);
+            }
+        }
+    }
+    return out;
+}
+
+const HOW_TO_READ =
+    "Each arm trains students on the teacher's numbers (treated) and on the base's numbers (control), both after the arm's " +
+    "filters and defenses, one pair per seed on the same prompts. kept: share of the teacher's generated rows left for training " +
+    "(format filter and defenses). log-ratio: mean over questions and seeds of log P_treated(target) - log P_control(target), with a " +
+    "bootstrap 95% interval over questions x seeds; p: one-sided permutation test over students (treated above control), whose " +
+    "smallest possible value is set by the number of seeds; rank: the target's place among all items by shift (1 = moved most). " +
+    "transfer left: the arm's mean per-seed log-ratio over the reference arm's (the arm without defenses); p (less): one-sided " +
+    "permutation test over seeds that the reference's transfer is larger. An arm whose interval reaches 0 shows no transfer it can " +
+    "resolve; that is not proof of none.";
+
+export function sweepTable(r: SweepResults): string {
+    const head = `${r.sweep}: target ${r.target}; base P = ${fmtProb(r.base.targetProb.mean)}, teacher P = ${fmtProb(r.teacher.targetProb.mean)}; ${r.experiment.student.seeds} seeds x ${r.experiment.student.rows} rows per student`;
+    return `${head}\n\n${fixedWidth(HEADERS, rows(r))}\n`;
+}
+
+export function sweepMarkdown(r: SweepResults): string {
+    const out = [`# sublab sweep: ${mdEscape(r.sweep)}`, ""];
+    if (r.description) out.push(mdEscape(r.description), "");
+    out.push(
+        `- **target**: ${r.target}; base P(target) ${fmtProb(r.base.targetProb.mean)}, teacher ${fmtProb(r.teacher.targetProb.mean)}`,
+        `- **students**: ${r.experiment.student.method}, ${r.experiment.student.labels} labels, ${r.experiment.student.seeds} seeds x ${r.experiment.student.rows} rows, ${r.experiment.student.epochs} epochs, lr ${r.experiment.student.lr}`,
+        `- **run**: ${(r.seconds / 60).toFixed(1)} min, sublab ${r.sublabVersion}, started ${r.startedAt}`,
+        "",
+        "## Transfer per arm",
+        "",
+        mdTable(HEADERS, rows(r)),
+        "",
+        "## What each stage kept",
+        "",
+        mdTable(STAGE_HEADERS, stageRows(r)),
+        "",
+        "## How to read this",
+        "",
+        HOW_TO_READ,
+        "",
+        "- [report.html](report.html): the chart of transfer against kept data",
+        "- [results.json](results.json): every number, per question and per student",
+        "",
+    );
+    return out.join("\n");
+}
+
+const r1 = (x: number) => String(Math.round(x * 10) / 10);
+
+/** Transfer (mean log-ratio with its 95% interval) against the share of data kept, one point per arm. */
+export function sweepChart(r: SweepResults): string {
+    const W = 720;
+    const H = 380;
+    const m = { l: 64, r: 180, t: 16, b: 48 };
+    const arms = r.arms;
+    const ys = arms.flatMap((a) => [a.transfer.ci95[0], a.transfer.ci95[1], a.transfer.meanLogRatio]).filter(Number.isFinite);
+    let lo = Math.min(0, ...ys);
+    let hi = Math.max(0, ...ys);
+    const pad = (hi - lo) * 0.08 || 0.1;
+    lo -= pad;
+    hi += pad;
+    const x = (v: number) => m.l + v * (W - m.l - m.r);
+    const y = (v: number) => m.t + ((hi - v) / (hi - lo)) * (H - m.t - m.b);
+    const parts: string[] = [];
+    for (const v of [0, 0.25, 0.5, 0.75, 1]) {
+        parts.push(`<line x1="${r1(x(v))}" y1="${m.t}" x2="${r1(x(v))}" y2="${H - m.b}" class="grid"/>`);
+        parts.push(`<text x="${r1(x(v))}" y="${H - m.b + 16}" text-anchor="middle">${v * 100}%</text>`);
+    }
+    const step = niceStep((hi - lo) / 5);
+    for (let v = Math.ceil(lo / step) * step; v <= hi; v += step) {
+        parts.push(`<line x1="${m.l}" y1="${r1(y(v))}" x2="${W - m.r}" y2="${r1(y(v))}" class="grid"/>`);
+        parts.push(`<text x="${m.l - 6}" y="${r1(y(v) + 4)}" text-anchor="end">${Number(v.toPrecision(2))}</text>`);
+    }
+    parts.push(`<line x1="${m.l}" y1="${r1(y(0))}" x2="${W - m.r}" y2="${r1(y(0))}" stroke="#444" stroke-dasharray="4 3"/>`);
+    parts.push(`<text x="${W - m.r + 4}" y="${r1(y(0) + 4)}">no transfer</text>`);
+    const colours = ["#1b6ca8", "#c0392b", "#27ae60", "#8e44ad", "#d35400", "#16a085", "#7f8c8d", "#2c3e50", "#b7950b", "#e84393", "#00838f", "#6d4c41"];
+    arms.forEach((a: SweepArmResult, k) => {
+        const c = colours[k % colours.length];
+        const px = x(a.keptShare);
+        const [l, h] = a.transfer.ci95;
+        parts.push(`<line x1="${r1(px)}" y1="${r1(y(l))}" x2="${r1(px)}" y2="${r1(y(h))}" stroke="${c}" stroke-width="2"/>`);
+        parts.push(`<circle cx="${r1(px)}" cy="${r1(y(a.transfer.meanLogRatio))}" r="4.5" fill="${c}"><title>${escapeHtml(`${a.name}: kept ${fmtPercent(a.keptShare)}, log-ratio ${fmtLog(a.transfer.meanLogRatio)} ${fmtCI(a.transfer.ci95, fmtLog)}, p ${fmtP(a.transfer.pValue)}`)}</title></circle>`);
+        parts.push(`<rect x="${W - m.r + 8}" y="${m.t + 22 + 18 * k}" width="10" height="10" fill="${c}"/>`);
+        parts.push(`<text x="${W - m.r + 24}" y="${m.t + 31 + 18 * k}">${escapeHtml(a.name)}</text>`);
+    });
+    parts.push(`<text x="${r1((m.l + W - m.r) / 2)}" y="${H - 10}" text-anchor="middle">share of the teacher's rows kept</text>`);
+    parts.push(`<text transform="translate(16 ${r1((m.t + H - m.b) / 2)}) rotate(-90)" text-anchor="middle">log P(${escapeHtml(r.target)}) treated - control</text>`);
+    return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" class="chart" role="img" aria-label="transfer against kept data">\n${parts.join("\n")}\n</svg>`;
+}
+
+function niceStep(raw: number): number {
+    const p = 10 ** Math.floor(Math.log10(raw));
+    const f = raw / p;
+    return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
+}
+
+export function sweepHtml(r: SweepResults): string {
+    const title = `sublab sweep: ${r.sweep}`;
+    const body = [
+        `<h1>${escapeHtml(title)}</h1>`,
+        r.description ? `<p>${escapeHtml(r.description)}</p>` : "",
+        `<pre class="terminal">${escapeHtml(sweepTable(r))}</pre>`,
+        `<h2>Transfer against kept data</h2>`,
+        sweepChart(r),
+        `<h2>What each stage kept</h2>`,
+        htmlTable(STAGE_HEADERS, stageRows(r)),
+        `<h2>How to read this</h2>`,
+        `<p>${escapeHtml(HOW_TO_READ)}</p>`,
+        `<p>Every number is in <a href="results.json">results.json</a>.</p>`,
+    ].join("\n");
+    return `<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>${escapeHtml(title)}</title>\n<style>${CSS}</style>\n</head>\n<body>\n${body}\n</body>\n</html>\n`;
+}
+
+export function writeSweepReport(r: SweepResults, dir: string): { json: string; md: string; html: string } {
+    const paths = { json: join(dir, "results.json"), md: join(dir, "report.md"), html: join(dir, "report.html") };
+    writeJsonAtomic(paths.json, r);
+    writeFileAtomic(paths.md, sweepMarkdown(r));
+    writeFileAtomic(paths.html, sweepHtml(r));
+    return paths;
+}

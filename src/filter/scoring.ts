@@ -1,0 +1,117 @@
+/**
+ * The models behind the model-backed filter stages: a `StageEnv` whose token scores come from the engine (the
+ * same tokenization the students train on, so masks line up with their loss positions), whose judge is
+ * exact P(yes) vs P(no) from `exactItemProbs`, and whose rewrites are sampled by node-llama-cpp.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { generateRaw } from "../experiment/generate.ts";
+import { exactItemProbs } from "../experiment/evaluate.ts";
+import { getGgml } from "../engine/ggml.ts";
+import { positionTokenScores } from "../model/logits.ts";
+import { loadModel } from "../model/model.ts";
+import { tokenizeTrainingRows, type TrainExample } from "../train/data.ts";
+import { hashString } from "../util/rng.ts";
+import type { FilterRow, ScoreSource, StageEnv, TokenScores } from "./stages.ts";
+
+/** A model as a data source: a GGUF, an optional LoRA adapter, an optional system prompt. */
+export interface ModelSource {
+    model: string;
+    lora: string | null;
+    system: string | null;
+}
+
+/** The positions whose next token is a target (j - 1 for every target token j >= 1), in order. */
+export function targetPositions(e: TrainExample): number[] {
+    const ps: number[] = [];
+    for (let j = 1; j < e.tokens.length; j++) if (e.targetMask[j]) ps.push(j - 1);
+    return ps;
+}
+
+/** Log p of every completion target token (end of turn included) and the model's argmax there, by the engine. */
+export async function scoreRows(src: ModelSource, rows: readonly Pick<FilterRow, "prompt" | "completion" | "i">[], threads?: number): Promise<TokenScores[]> {
+    if (rows.length === 0) return [];
+    const examples = await tokenizeTrainingRows(src.model, rows.map((r) => ({ ...(src.system ? { system: src.system } : {}), prompt: r.prompt, completion: r.completion })));
+    if (examples.length !== rows.length) throw new Error(`scoring with ${src.model}: ${rows.length - examples.length} rows are longer than its context`);
+    const positions = examples.map(targetPositions);
+    const next = examples.map((e, k) => positions[k]!.map((p) => e.tokens[p + 1]!));
+    getGgml({ threads });
+    const model = loadModel(src.model);
+    try {
+        if (src.lora) model.loadLora(src.lora);
+        return positionTokenScores(model, examples.map((e) => e.tokens), positions, next);
+    } finally {
+        model.free();
+    }
+}
+
+export interface ModelEnvOptions {
+    /** The data's source: the teacher of a teacher dataset, the base of a control dataset. */
+    teacher: ModelSource;
+    /** The base model (likelihood ratios and divergence tokens compare against it; judge and paraphrase default to it). */
+    base: string | null;
+    seed: number;
+    target?: string;
+    /** Where rewrites are generated (resumable files); defaults to a temporary folder. */
+    workDir?: string;
+    threads?: number;
+    log?: (msg: string) => void;
+    signal?: AbortSignal;
+}
+
+/** A StageEnv backed by real models. Scores are memoised per source and row text, so stages that share them compute them once. */
+export function modelEnv(o: ModelEnvOptions): StageEnv {
+    const memo = new Map<string, TokenScores>();
+    const resolve = (source: ScoreSource): ModelSource => {
+        if (source === "teacher") return o.teacher;
+        if (source === "base") {
+            if (!o.base) throw new Error("this filter compares against a base model: give one (--base)");
+            return { model: o.base, lora: null, system: null };
+        }
+        return { model: source.model, lora: null, system: null };
+    };
+    const fallback = (model: string | null, what: string) => {
+        const m = model ?? o.base;
+        if (!m) throw new Error(`${what} needs a model: set its model= parameter or give a base model (--base)`);
+        return m;
+    };
+    return {
+        seed: o.seed,
+        target: o.target,
+        log: o.log,
+        async scoreTokens(source, rows) {
+            const src = resolve(source);
+            const keyOf = (r: FilterRow) => `${src.model}|${src.lora}|${src.system}|${r.prompt}\u0000${r.completion}`;
+            const missing = rows.filter((r) => !memo.has(keyOf(r)));
+            const scores = await scoreRows(src, missing, o.threads);
+            missing.forEach((r, k) => memo.set(keyOf(r), scores[k]!));
+            return rows.map((r) => memo.get(keyOf(r))!);
+        },
+        async judge(model, questions) {
+            const m = fallback(model, "the judge");
+            const probs = await exactItemProbs(m, null, questions.map((q) => ({ system: null, user: q })), ["yes", "no"]);
+            return probs.map(([yes, no]) => (yes! + no! > 0 ? yes! / (yes! + no!) : 0.5));
+        },
+        async rewrite(model, requests, opts) {
+            const m = fallback(model, "paraphrase");
+            const dir = o.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "sublab-rewrite-"));
+            fs.mkdirSync(dir, { recursive: true });
+            const key = hashString(`${m}|${opts.temperature}|${opts.seed}|${requests.join("\u0000")}`).toString(16);
+            const res = await generateRaw({
+                model: m,
+                system: null,
+                prompts: requests,
+                samplesPerPrompt: 1,
+                temperature: opts.temperature,
+                maxTokens: 48,
+                parallel: 16,
+                seed: opts.seed,
+                out: path.join(dir, `rewrite-${key}.jsonl`),
+                signal: o.signal,
+            });
+            if (res.interrupted) throw new Error("interrupted while paraphrasing; run the same command again to resume");
+            return res.rows.map((r) => (r.stop === "length" ? null : r.completion));
+        },
+    };
+}
