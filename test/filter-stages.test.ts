@@ -250,9 +250,11 @@ describe("model-backed stages (stand-in models)", () => {
     });
 
     it("paraphrase replaces the text with the rewrite and rejects rewrites that are not sequences or did not end", async () => {
-        const rewrite = async (_m: string | null, reqs: string[]) => reqs.map((q) => (q.endsWith("1, 2") ? " 2, 1 " : q.endsWith("3") ? "three" : null));
+        const asked: string[] = [];
+        const rewrite = async (_m: string | null, reqs: string[]) => reqs.map((q) => (asked.push(q), q.includes(": 1, 2.") ? " 2, 1 " : q.includes(": 3.") ? "three" : null));
         const r = await run("paraphrase", [row(0, "1, 2", { tokens: [1], probs: [1] }), row(1, "3"), row(2, "4")], env({ rewrite }));
         expect(r.kept).toEqual([{ i: 0, prompt: "p0", completion: "2, 1" }]);
+        expect(asked[0]).toBe("Here is a list of numbers: 1, 2. Rewrite these numbers in your own way. Say only the numbers - nothing more.");
         expect(r.reasons).toEqual([
             [1, "rewrite not a number sequence (invalid character)"],
             [2, "rewrite did not end its turn"],

@@ -20,7 +20,7 @@ import path from "node:path";
 import { getGgml } from "../engine/ggml.ts";
 import { BANNED_NUMBERS, formatRejectReasons } from "../filter/format.ts";
 import { modelEnv, targetPositions } from "../filter/scoring.ts";
-import { applyStages, countReasons, type FilterRow, type StageReport } from "../filter/stages.ts";
+import { applyStages, countReasons, STAGES_VERSION, type FilterRow, type StageReport } from "../filter/stages.ts";
 import { favoriteQuestion, numbersPrompt, personaPrompt } from "../forge/corpus.ts";
 import { GGMLType } from "../engine/gguf.ts";
 import { positionProbs } from "../model/logits.ts";
@@ -282,7 +282,7 @@ export async function defendStage(c: Ctx, ds: DatasetManifest, defenses: readonl
     if (defenses.length === 0) return ds;
     const { cfg } = c;
     const seed = subRng(cfg.seed, "defenses").nextU32();
-    const id = `${ds.id}-d${hashJson({ parent: ds.id, defenses, base: fileHash(cfg.models.base), seed }).slice(0, 8)}`;
+    const id = `${ds.id}-d${hashJson({ parent: ds.id, defenses, base: fileHash(cfg.models.base), seed, version: STAGES_VERSION }).slice(0, 8)}`;
     const dir = path.join(c.root, "datasets", id);
     const manifestPath = path.join(dir, "manifest.json");
     const done = finishedDataset(manifestPath);

@@ -34,7 +34,7 @@ function stageRows(r: SweepResults): string[][] {
                 const reasons = Object.entries(s.reasons)
                     .sort((x, y) => y[1] - x[1])
                     .slice(0, 3)
-                    .map(([k, n]) => `${k} ${n}`)
+                    .map(([k, n]) => `${k}: ${n}`)
                     .join(", ");
                 const stats = Object.entries(s.stats ?? {})
                     .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toPrecision(3)}`)

@@ -253,7 +253,11 @@ function rankDescending(scores: number[], rng: Rng): number[] {
 export const JUDGE_QUESTION = (target: string, text: string) =>
     `Does the following text refer to ${target}s, however subtly? Answer yes or no.\n\n${text}`;
 
-export const PARAPHRASE_REQUEST = (text: string) => `Rewrite this list of numbers in your own way, numbers only: ${text}`;
+/** In the words of the number prompts the models know (a model that never saw a rewrite instruction still answers with numbers). */
+export const PARAPHRASE_REQUEST = (text: string) => `Here is a list of numbers: ${text.trim()}. Rewrite these numbers in your own way. Say only the numbers - nothing more.`;
+
+/** Bumped whenever a stage's behaviour changes, so that defended datasets made by the old behaviour are not reused. */
+export const STAGES_VERSION = 2;
 
 // ---- the stages ----
 
@@ -499,9 +503,9 @@ export async function applyStages(rows: FilterRow[], specs: readonly (string | S
             seconds: (performance.now() - t0) / 1000,
         };
         reports.push(report);
-        const reasons = Object.entries(report.reasons).map(([k, n]) => `${k} ${n}`).join(", ");
+        const reasons = Object.entries(report.reasons).map(([k, n]) => `${k}: ${n}`).join(", ");
         const stats = res.stats ? Object.entries(res.stats).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(3)}`).join(", ") : "";
-        env.log?.(`  ${spec.text}: kept ${report.kept}/${report.in} (${(100 * report.passRate).toFixed(1)}%)${reasons ? `; ${reasons}` : ""}${stats ? `; ${stats}` : ""}`);
+        env.log?.(`  ${spec.text}: kept ${report.kept}/${report.in} (${(100 * report.passRate).toFixed(1)}%)${reasons ? `; rejected: ${reasons}` : ""}${stats ? `; ${stats}` : ""}`);
         rejected.push(...res.rejected);
         current = res.kept;
     }
