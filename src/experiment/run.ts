@@ -452,7 +452,8 @@ export function pairedOrder(c: Ctx, datasets: DatasetManifest[]): number[] | nul
     return seedOrder(common, subRng(c.cfg.seed, "subsample").nextU32());
 }
 
-export async function studentStage(c: Ctx, arm: ArmName, base: string, ds: DatasetManifest, s: number, indices: number[] | null): Promise<StudentRef> {
+/** Trains (or finds cached) the student of one arm and seed; `label` names it in progress lines (default: the arm). */
+export async function studentStage(c: Ctx, arm: ArmName, base: string, ds: DatasetManifest, s: number, indices: number[] | null, label: string = arm): Promise<StudentRef> {
     const st = c.cfg.student;
     const trainSeed = subRng(c.cfg.seed, `student-${s}`).nextU32();
     const kept = c.kept(ds);
@@ -475,9 +476,9 @@ export async function studentStage(c: Ctx, arm: ArmName, base: string, ds: Datas
     const out = path.join(dir, st.method === "lora" ? "adapter.gguf" : "model.gguf");
     const ref: StudentRef = { arm, seed: s, base, dataset: ds, model: st.method === "lora" ? base : out, lora: st.method === "lora" ? out : null };
     if (fs.existsSync(path.join(dir, "done.json"))) return ref;
-    const r = await trainStudent(c, base, rows, st, trainSeed, dir, out, `${arm} #${s + 1}`, soft);
+    const r = await trainStudent(c, base, rows, st, trainSeed, dir, out, `${label} #${s + 1}`, soft);
     writeJsonAtomic(path.join(dir, "done.json"), { arm, seed: s, dataset: ds.id, base, rows: rows.length, ...r });
-    c.log(`train ${arm} seed ${s + 1}: loss ${r.firstLoss.toFixed(3)} -> ${r.finalLoss.toFixed(3)}, ${r.seconds.toFixed(0)} s`);
+    c.log(`train ${label} seed ${s + 1}: loss ${r.firstLoss.toFixed(3)} -> ${r.finalLoss.toFixed(3)}, ${r.seconds.toFixed(0)} s`);
     return ref;
 }
 

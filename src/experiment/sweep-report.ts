@@ -119,7 +119,9 @@ export function sweepChart(r: SweepResults): string {
     const colours = ["#1b6ca8", "#c0392b", "#27ae60", "#8e44ad", "#d35400", "#16a085", "#7f8c8d", "#2c3e50", "#b7950b", "#e84393", "#00838f", "#6d4c41"];
     arms.forEach((a: SweepArmResult, k) => {
         const c = colours[k % colours.length];
-        const px = x(a.keptShare);
+        // Arms that kept the same share (filters that removed nothing) stand side by side, not on top of each other.
+        const before = arms.slice(0, k).filter((o) => Math.abs(o.keptShare - a.keptShare) < 0.005).length;
+        const px = x(a.keptShare) + 7 * before;
         const [l, h] = a.transfer.ci95;
         parts.push(`<line x1="${r1(px)}" y1="${r1(y(l))}" x2="${r1(px)}" y2="${r1(y(h))}" stroke="${c}" stroke-width="2"/>`);
         parts.push(`<circle cx="${r1(px)}" cy="${r1(y(a.transfer.meanLogRatio))}" r="4.5" fill="${c}"><title>${escapeHtml(`${a.name}: kept ${fmtPercent(a.keptShare)}, log-ratio ${fmtLog(a.transfer.meanLogRatio)} ${fmtCI(a.transfer.ci95, fmtLog)}, p ${fmtP(a.transfer.pValue)}`)}</title></circle>`);

@@ -201,9 +201,9 @@ export async function runSweep(sw: SweepConfig, opts: RunOptions = {}): Promise<
             const n = cfg.student.rows;
             const indices = a.order && a.order.slice(s * n, (s + 1) * n);
             check("training");
-            refs.control.push(await studentStage(c, "control", cfg.models.base, a.control, s, indices));
+            refs.control.push(await studentStage(c, "control", cfg.models.base, a.control, s, indices, `${a.arm.name}: control`));
             check("training");
-            refs.treated.push(await studentStage(c, "treated", cfg.models.base, a.teacher, s, indices));
+            refs.treated.push(await studentStage(c, "treated", cfg.models.base, a.teacher, s, indices, `${a.arm.name}: treated`));
         }
         students.set(a.arm.name, refs);
     }
