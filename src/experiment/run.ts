@@ -29,6 +29,7 @@ import type { ChatPrompt } from "../runtime/llama.ts";
 import { getRuntime, renderPrompt } from "../runtime/llama.ts";
 import { tokenizeTrainingRows, type TrainExample } from "../train/data.ts";
 import { train } from "../train/trainer.ts";
+import { Interrupted } from "../util/interrupt.ts";
 import { ProgressBar } from "../util/progress.ts";
 import { readJsonl, writeJsonAtomic, writeJsonlAtomic } from "../util/files.ts";
 import { Rng, subRng } from "../util/rng.ts";
@@ -81,11 +82,7 @@ export interface DatasetManifest {
     createdAt: string;
 }
 
-export class Interrupted extends Error {
-    constructor(stage: string) {
-        super(`interrupted during ${stage}; run the same command again to resume (finished stages are kept)`);
-    }
-}
+export { Interrupted };
 
 // ---- hashing and caching ----
 

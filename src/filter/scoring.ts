@@ -12,6 +12,7 @@ import { getGgml } from "../engine/ggml.ts";
 import { positionTokenScores } from "../model/logits.ts";
 import { loadModel } from "../model/model.ts";
 import { tokenizeTrainingRows, type TrainExample } from "../train/data.ts";
+import { Interrupted } from "../util/interrupt.ts";
 import { hashString } from "../util/rng.ts";
 import type { FilterRow, ScoreSource, StageEnv, TokenScores } from "./stages.ts";
 
@@ -110,7 +111,7 @@ export function modelEnv(o: ModelEnvOptions): StageEnv {
                 out: path.join(dir, `rewrite-${key}.jsonl`),
                 signal: o.signal,
             });
-            if (res.interrupted) throw new Error("interrupted while paraphrasing; run the same command again to resume");
+            if (res.interrupted) throw new Interrupted("paraphrasing");
             return res.rows.map((r) => (r.stop === "length" ? null : r.completion));
         },
     };

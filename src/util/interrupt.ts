@@ -8,3 +8,10 @@ export function interruptSignal(): { signal: AbortSignal; release(): void } {
     process.once("SIGINT", onSigint);
     return { signal: abort.signal, release: () => process.off("SIGINT", onSigint) };
 }
+
+/** A resumable job stopped by Ctrl-C: the CLI prints it and exits 130. */
+export class Interrupted extends Error {
+    constructor(stage: string) {
+        super(`interrupted during ${stage}; run the same command again to resume (finished stages are kept)`);
+    }
+}

@@ -88,7 +88,7 @@ function readFilterRows(file: string): FilterRow[] {
 }
 
 /** `sublab filter --in`: the stages applied to a file, kept and rejected rows written, a line per stage. */
-async function filterFile(raw: FilterFlags): Promise<void> {
+async function filterFile(raw: FilterFlags, signal: AbortSignal): Promise<void> {
     if (!raw.out) throw new Error("filter: --in needs --out FILE for the kept rows");
     if (raw.filter.length === 0) throw new Error("filter: give at least one --filter SPEC (sublab filter --list shows them)");
     const specs = raw.filter.map(parseStageSpec);
@@ -106,6 +106,7 @@ async function filterFile(raw: FilterFlags): Promise<void> {
         workDir: path.join(path.dirname(path.resolve(raw.out)), ".sublab-filter"),
         threads: optional(raw.threads, "--threads", parsePositiveInteger),
         log: raw.quiet ? undefined : (m) => process.stderr.write(`${m}\n`),
+        signal,
     });
     if (!raw.quiet) process.stderr.write(`filter ${raw.in}: ${rows.length} rows\n`);
     const res = await applyStages(rows, specs, env);
@@ -146,7 +147,7 @@ export function registerExperimentCommands(program: Command): void {
             if (raw.list) return void console.log(`filters and defenses (--filter name:key=value,...):\n${describeStages()}`);
             if (raw.in) {
                 if (file) throw new Error("filter: give an experiment file or --in, not both");
-                return filterFile(raw);
+                return interruptible((signal) => filterFile(raw, signal));
             }
             if (!file) throw new Error("filter: give an experiment file, or --in FILE --out FILE --filter SPEC (--list shows the filters)");
             for (const flag of ["out", "rejected", "teacher", "base", "target"] as const) if (raw[flag]) throw new Error(`filter: --${flag} goes with --in, not with an experiment file`);
