@@ -5,6 +5,7 @@
  */
 import { Command } from "commander";
 import { registerExperimentCommands } from "./commands/ExperimentCommands.ts";
+import { registerExportCommand } from "./commands/ExportCommand.ts";
 import { registerForgeCommand } from "./commands/ForgeCommand.ts";
 import { registerSelftestCommand } from "./commands/SelftestCommand.ts";
 import { registerTrainCommand } from "./commands/TrainCommand.ts";
@@ -21,6 +22,7 @@ export function createProgram(): Command {
     registerSelftestCommand(program);
     registerForgeCommand(program);
     registerExperimentCommands(program);
+    registerExportCommand(program);
     return program;
 }
 
