@@ -44,6 +44,7 @@ function syntheticResults(): Results {
             target: "owl",
             category: "animal",
             systemPrompt: "You love owls.",
+            server: null,
             finetune: { rows: 0, epochs: 0, lr: 0, method: "lora", rank: 8, alpha: 16 },
         },
         generate: { prompts: 1000, samplesPerPrompt: 1, temperature: 1, maxTokens: 40, parallel: 8, sampler: "coupled" },

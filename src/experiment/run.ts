@@ -17,6 +17,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { DEFAULT_ENDPOINT, generateHttp, type HttpEndpoint } from "../backends/http.ts";
 import { getGgml } from "../engine/ggml.ts";
 import { BANNED_NUMBERS, formatRejectReasons } from "../filter/format.ts";
 import { modelEnv, targetPositions } from "../filter/scoring.ts";
@@ -37,7 +38,7 @@ import { evalQuestions, exactItemProbs, itemsOf, sampledRate } from "./evaluate.
 import { generateRaw, type RawRow } from "./generate.ts";
 import { terminalTable, writeReport } from "./report.ts";
 import { compareArms, summarizeArm } from "./stats.ts";
-import type { ArmName, ArmResult, ComparisonResult, ExperimentConfig, ModelEval, Results } from "./types.ts";
+import type { ArmName, ArmResult, ComparisonResult, ExperimentConfig, ModelEval, Results, ServerConfig } from "./types.ts";
 
 export const SUBLAB_VERSION = JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version as string;
 
@@ -67,6 +68,8 @@ export interface DatasetManifest {
     complete: boolean;
     model: { path: string; sha256: string };
     lora: { path: string; sha256: string } | null;
+    /** Where the rows were generated when not by `model` locally (teacher.server); `model` then stands in for it. */
+    server?: { url: string; model: string } | null;
     system: string | null;
     trait: { target: string; category: string } | null;
     seeds: { experiment: number; prompts: number; sampling: number };
@@ -139,7 +142,8 @@ export async function teacherStage(c: Ctx): Promise<Teacher> {
     const t = cfg.teacher;
     if (t.trait === "prompt") {
         const system = traitSystemPrompt(cfg);
-        return { model: cfg.models.base, lora: null, system, description: `base with the system prompt "${system}"` };
+        const where = t.server ? `${t.server.model} served at ${t.server.url} (the local base stands in for it in evaluations and model-backed defenses)` : "base";
+        return { model: cfg.models.base, lora: null, system, description: `${where} with the system prompt "${system}"` };
     }
     const f = t.finetune;
     const key = hashJson({ stage: "teacher", base: fileHash(cfg.models.base), target: t.target, category: t.category, finetune: f, seed: cfg.seed }).slice(0, 16);
@@ -162,6 +166,18 @@ export function experimentPrompts(cfg: ExperimentConfig): string[] {
     return Array.from({ length: cfg.generate.prompts }, () => numbersPrompt(rng).prompt);
 }
 
+/** Generation through an OpenAI-compatible server (teacher.server), in the shape generateRaw returns. */
+async function generateFromServer(c: Ctx, server: ServerConfig, system: string | null, prompts: string[], seed: number, out: string, onRow: (done: number) => void): Promise<{ rows: RawRow[]; resumed: number; generated: number; tokens: number; seconds: number; interrupted: boolean }> {
+    const t0 = performance.now();
+    const g = c.cfg.generate;
+    const apiKey = server.apiKeyEnv ? process.env[server.apiKeyEnv] : null;
+    if (server.apiKeyEnv && !apiKey) throw new Error(`teacher.server.apiKeyEnv: the environment variable ${server.apiKeyEnv} is not set`);
+    const endpoint: HttpEndpoint = { ...DEFAULT_ENDPOINT, ...server, apiKey };
+    const res = await generateHttp({ endpoint, system, prompts, samplesPerPrompt: g.samplesPerPrompt, temperature: g.temperature, maxTokens: g.maxTokens, seed, out, onRow, signal: c.opts.signal });
+    if (res.retries) c.log(`generate: ${res.retries} requests to ${server.url} were retried`);
+    return { rows: res.rows, resumed: res.rows.length - res.generated, generated: res.generated, tokens: res.rows.reduce((a, r) => a + r.probs.length, 0), seconds: (performance.now() - t0) / 1000, interrupted: res.interrupted };
+}
+
 /** A dataset's manifest when its stage finished (a manifest marked complete), else null. */
 function finishedDataset(manifestPath: string): DatasetManifest | null {
     if (!fs.existsSync(manifestPath)) return null;
@@ -175,9 +191,10 @@ export async function datasetStage(c: Ctx, role: "teacher" | "control", source: 
     const g = cfg.generate;
     const sampler = { method: g.sampler, temperature: g.temperature, topK: 0 as const, topP: 1 as const, minP: 0 as const, maxTokens: g.maxTokens, samplesPerPrompt: g.samplesPerPrompt, parallel: g.parallel };
     const samplingSeed = subRng(cfg.seed, "sampling").nextU32();
+    const server = cfg.teacher.server;
     const generationKey = hashJson({
         stage: "generate",
-        model: fileHash(source.model),
+        model: server ? { url: server.url, model: server.model } : fileHash(source.model),
         lora: source.lora && fileHash(source.lora),
         system: source.system,
         prompts: hashJson(prompts),
@@ -207,25 +224,28 @@ export async function datasetStage(c: Ctx, role: "teacher" | "control", source: 
     }
     const total = prompts.length * g.samplesPerPrompt;
     let bar: ProgressBar | undefined;
-    const res = await generateRaw({
-        model: source.model,
-        lora: source.lora,
-        system: source.system,
-        prompts,
-        samplesPerPrompt: g.samplesPerPrompt,
-        temperature: g.temperature,
-        maxTokens: g.maxTokens,
-        parallel: g.parallel,
-        sampler: g.sampler,
-        seed: samplingSeed,
-        out: rawPath,
-        signal: c.opts.signal,
-        onRow: (done) => {
-            if (c.opts.progress === false) return;
-            bar ??= new ProgressBar({ total, label: `generate ${role}` });
-            bar.update(done);
-        },
-    });
+    const onRow = (done: number) => {
+        if (c.opts.progress === false) return;
+        bar ??= new ProgressBar({ total, label: `generate ${role}` });
+        bar.update(done);
+    };
+    const res = server
+        ? await generateFromServer(c, server, source.system, prompts, samplingSeed, rawPath, onRow)
+        : await generateRaw({
+            model: source.model,
+            lora: source.lora,
+            system: source.system,
+            prompts,
+            samplesPerPrompt: g.samplesPerPrompt,
+            temperature: g.temperature,
+            maxTokens: g.maxTokens,
+            parallel: g.parallel,
+            sampler: g.sampler,
+            seed: samplingSeed,
+            out: rawPath,
+            signal: c.opts.signal,
+            onRow,
+          });
     bar?.finish();
     if (res.generated > 0) c.log(`generate ${id}: ${res.generated} rows, ${res.tokens} tokens in ${res.seconds.toFixed(0)} s (${(res.tokens / res.seconds).toFixed(0)} tok/s)${res.resumed ? `, ${res.resumed} resumed` : ""}`);
     if (res.interrupted) throw new Interrupted(`generation of ${id}`);
@@ -251,6 +271,7 @@ export async function datasetStage(c: Ctx, role: "teacher" | "control", source: 
         generationKey,
         complete: true,
         model: { path: source.model, sha256: fileHash(source.model) },
+        server: server ? { url: server.url, model: server.model } : null,
         lora: source.lora ? { path: source.lora, sha256: fileHash(source.lora) } : null,
         system: source.system,
         trait: role === "teacher" ? { target: cfg.teacher.target, category: cfg.teacher.category } : null,

@@ -13,6 +13,11 @@
  *   teacher.target         one of the category's items (src/forge/lexicon.ts), e.g. "owl"
  *   teacher.category       "animal" | "tree" | "colour", "animal"
  *   teacher.systemPrompt   string or null, null (null: a persona sentence naming the target)
+ *   teacher.server         null, or an OpenAI-compatible server that generates the teacher's and the control's
+ *                          numbers (the served model with and without the trait prompt): url (http(s)), model,
+ *                          apiKeyEnv (env var holding the key): null, concurrency 1..256: 8, requestsPerMinute
+ *                          >= 1 or null: null, maxRetries 0..20: 5, timeoutMs >= 1: 120000; needs trait "prompt"
+ *                          and student.labels "sampled"
  *   teacher.finetune       rows >= 1: 1000, epochs >= 1: 2, lr > 0: 1e-3, method "full" | "lora": "full",
  *                          rank >= 1: 8, alpha > 0: 8
  *   generate               prompts >= 1: 3000, samplesPerPrompt >= 1: 1, temperature > 0: 1, maxTokens 1..256: 48,
@@ -149,6 +154,11 @@ const stageSpec: Check<string> = {
     },
 };
 
+/** `inner` (an object check) or null. */
+function orNull<T>(inner: Check<T>): Check<T | null> {
+    return { what: `${inner.what} or null`, parse: (v, path, errors) => (v === null ? null : inner.parse(v, path, errors)) };
+}
+
 const req = <T>(c: Check<T>): Field<T> => ({ check: c, required: true });
 /** A default, checked like a given value; a function computes it from the keys resolved before it. */
 const opt = <T>(c: Check<T>, fallback: unknown): Field<T> => ({ check: c, required: false, fallback });
@@ -184,7 +194,8 @@ function object<S extends Shape>(shape: S, refine?: (o: Partial<Resolved<S>>, pa
 
 const categoryNames = Object.keys(CATEGORIES) as Category[];
 
-const experiment = object({
+const experiment = object(
+    {
     name: req(str("a name of lowercase letters, digits and dashes (starting with a letter or digit)", (s) => /^[a-z0-9][a-z0-9-]*$/.test(s))),
     description: opt(str(), ""),
     seed: opt(int(0), 42),
@@ -196,6 +207,20 @@ const experiment = object({
                 target: req(nonEmpty),
                 category: opt(oneOf(categoryNames), "animal"),
                 systemPrompt: opt(nullable(str()), null),
+                server: opt(
+                    orNull(
+                        object({
+                            url: req(str("an http(s) URL of an OpenAI-compatible API, e.g. http://127.0.0.1:8080/v1", (u) => /^https?:\/\//.test(u))),
+                            model: req(nonEmpty),
+                            apiKeyEnv: opt(nullable(str("an environment variable name", (x) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(x))), null),
+                            concurrency: opt(int(1, 256), 8),
+                            requestsPerMinute: opt(nullable(int(1)), null),
+                            maxRetries: opt(int(0, 20), 5),
+                            timeoutMs: opt(int(1), 120000),
+                        }),
+                    ),
+                    null,
+                ),
                 finetune: opt(
                     object({
                         rows: opt(int(1), 1000),
@@ -272,7 +297,13 @@ const experiment = object({
         }),
         {},
     ),
-});
+    },
+    (e, _path, errors) => {
+        if (!e.teacher?.server) return;
+        if (e.teacher.trait !== "prompt") errors.push(`teacher.server: a served teacher takes its trait by system prompt (teacher.trait "prompt"), got "${e.teacher.trait}"; serve the fine-tuned model yourself and use it without a trait prompt`);
+        if (e.student?.labels === "soft") errors.push(`student.labels: "soft" needs the teacher's full distributions, which a server does not give; use "sampled" with teacher.server`);
+    },
+);
 
 /** Check a parsed experiment JSON value and fill its defaults; throws one Error listing every problem. */
 export function parseExperiment(json: unknown, source?: string): ExperimentConfig {

@@ -33,8 +33,24 @@ export interface TeacherConfig {
     category: Category;
     /** The trait system prompt; defaults to a persona sentence naming the target. */
     systemPrompt: string | null;
+    /**
+     * An OpenAI-compatible server generating the numbers (teacher: with the trait prompt; control: without),
+     * instead of the local base; null: local generation.
+     */
+    server: ServerConfig | null;
     /** Used when trait is "finetune". */
     finetune: { rows: number; epochs: number; lr: number; method: "full" | "lora"; rank: number; alpha: number };
+}
+
+export interface ServerConfig {
+    url: string;
+    model: string;
+    /** The environment variable holding the API key (null: none sent). */
+    apiKeyEnv: string | null;
+    concurrency: number;
+    requestsPerMinute: number | null;
+    maxRetries: number;
+    timeoutMs: number;
 }
 
 export interface GenerateConfig {
