@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { runExperiment, type DatasetManifest, type RunResult } from "../src/experiment/run.ts";
 import { readJsonl } from "../src/util/files.ts";
 import { parseExperiment } from "../src/experiment/schema.ts";
+import { importAdapter, writePeftAdapter } from "../src/export/peft.ts";
 import { smokeBases } from "./helpers/smoke.ts";
 import { tempDir } from "./helpers/tiny.ts";
 
@@ -74,6 +75,29 @@ describe("sublab run on the smoke models", { timeout: 300_000 }, () => {
         expect(changed.results.arms[0]!.evals[0]!.perQuestion).toHaveLength(5);
         expect(changed.results.datasets).toEqual(res.datasets);
         expect(fs.readdirSync(path.join(root, "runs", "cache", "students")).sort()).toEqual(students);
+    });
+
+    it("students trained elsewhere come back as an imported arm: a treated adapter out to PEFT and in again scores as the treated student", async () => {
+        const [a, b] = await smokeBases();
+        const first = (await runExperiment(config(a, b), { root, progress: false })) as RunResult;
+        const treated = first.results.arms.find((x) => x.arm === "treated")!;
+        const dir = tempDir();
+        const students = treated.evals.map((e, k) => {
+            const peft = path.join(dir, `peft-${k}`);
+            writePeftAdapter(e.lora!, peft, "smoke");
+            const back = path.join(dir, `imported-${k}.gguf`);
+            importAdapter(peft, a, back);
+            return { model: null, lora: back };
+        });
+        const r = (await runExperiment(config(a, b, { eval: { questions: 6, samplesPerQuestion: 2, inContextExamples: 1, imported: [{ name: "roundtrip", students }] } }), { root, progress: false })) as RunResult;
+        const imported = r.results.arms.find((x) => x.arm === "imported:roundtrip")!;
+        expect(imported.evals).toHaveLength(2);
+        imported.evals.forEach((e, k) => e.perQuestion.forEach((p, q) => expect(p).toBeCloseTo(treated.evals[k]!.perQuestion[q]!, 6)));
+        const cmp = r.results.comparisons.find((c) => c.name === "imported:roundtrip vs control")!;
+        const ref = r.results.comparisons.find((c) => c.name === "treated vs control")!;
+        expect(cmp.meanLogRatio).toBeCloseTo(ref.meanLogRatio, 5);
+        expect(fs.readFileSync(path.join(root, "runs", "smoke-e2e", "report.md"), "utf8")).toContain("imported:roundtrip");
+        await expect(runExperiment(config(a, b, { eval: { questions: 6, imported: [{ name: "x", students: [{ lora: path.join(dir, "missing.gguf") }] }] } }), { root, progress: false })).rejects.toThrow(/eval.imported \(x\) students\[0\].lora: no such model file/);
     });
 
     it("fails naming the field when a model file is missing or both bases are one file", async () => {

@@ -64,7 +64,7 @@ function syntheticResults(): Results {
             paired: true,
             labels: "sampled",
         },
-        eval: { questions: 8, samplesPerQuestion: 50, temperature: 1, inContextExamples: 10 },
+        eval: { questions: 8, samplesPerQuestion: 50, temperature: 1, inContextExamples: 10, imported: [] },
     };
     return {
         experiment: "owl-small <&>",

@@ -59,7 +59,7 @@ describe("parseExperiment", () => {
                 paired: true,
                 labels: "sampled",
             },
-            eval: { questions: 50, samplesPerQuestion: 20, temperature: 1, inContextExamples: 2 },
+            eval: { questions: 50, samplesPerQuestion: 20, temperature: 1, inContextExamples: 2, imported: [] },
         };
         expect(parseExperiment(minimal())).toEqual(expected);
     });
@@ -208,7 +208,7 @@ describe("loadExperiment", () => {
                 paired: true,
                 labels: "sampled",
             },
-            eval: { questions: 1000, samplesPerQuestion: 0, temperature: 0.5, inContextExamples: 0 },
+            eval: { questions: 1000, samplesPerQuestion: 0, temperature: 0.5, inContextExamples: 0, imported: [] },
         };
         const file = join(dir, "full.json");
         writeFileSync(file, JSON.stringify(full, null, 4));

@@ -561,7 +561,7 @@ export async function evalStage(c: Ctx, what: { model: string; lora: string | nu
     return result;
 }
 
-export const ARM_DESCRIPTIONS: Record<ArmName, string> = {
+export const ARM_DESCRIPTIONS: Record<Exclude<ArmName, `imported:${string}`>, string> = {
     base: "the base model, untouched",
     teacher: "the teacher (base + trait): where the numbers come from",
     control: "base fine-tuned on numbers from the base without the trait",
@@ -659,14 +659,31 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
         }
     }
 
+    for (const imp of cfg.eval.imported) {
+        imp.students.forEach((st, k) => {
+            for (const [f, field] of [[st.model, "model"], [st.lora, "lora"]] as const) if (f) checkModel(f, `eval.imported (${imp.name}) students[${k}].${field}`);
+        });
+        for (const [k, st] of imp.students.entries()) {
+            check("evaluation");
+            add(`imported:${imp.name}`, { seed: k, dataset: null, ...(await evalStage(c, { model: st.model ?? cfg.models.base, lora: st.lora }, `imported ${imp.name} #${k + 1}`)) });
+        }
+    }
     if (opts.stopAfter === "eval") return { stopped: "eval", datasets };
     const rng = subRng(cfg.seed, "statistics");
-    const arms: ArmResult[] = [...evals].map(([arm, es]) => ({ arm, description: ARM_DESCRIPTIONS[arm], evals: es, ...summarizeArm(es, rng) }));
+    const describe = (arm: ArmName) => {
+        const imp = cfg.eval.imported.find((x) => `imported:${x.name}` === arm);
+        return imp ? imp.description || `students trained elsewhere and imported (${imp.students.length})` : ARM_DESCRIPTIONS[arm as Exclude<ArmName, `imported:${string}`>];
+    };
+    const arms: ArmResult[] = [...evals].map(([arm, es]) => ({ arm, description: describe(arm), evals: es, ...summarizeArm(es, rng) }));
     const items = itemsOf(cfg.teacher.category);
     const t = items.indexOf(cfg.teacher.target);
     const comparisons: ComparisonResult[] = [];
     for (const [a, b] of [["treated", "control"], ["cross", "cross-control"], ["in-context", "in-context-control"], ["control", "base"]] as const) {
         if (evals.has(a) && evals.has(b)) comparisons.push({ name: `${a} vs ${b}`, a, b, ...compareArms(evals.get(a)!, evals.get(b)!, t, rng) });
+    }
+    for (const imp of cfg.eval.imported) {
+        const a: ArmName = `imported:${imp.name}`;
+        comparisons.push({ name: `${a} vs ${imp.compareTo}`, a, b: imp.compareTo, ...compareArms(evals.get(a)!, evals.get(imp.compareTo)!, t, rng) });
     }
     const results: Results = {
         experiment: cfg.name,

@@ -32,7 +32,9 @@
  *                          schedule "linear" | "cosine" | "constant": "linear", rows >= 1: 1000, seeds 1..100: 3,
  *                          paired true | false: true, labels "sampled" | "soft": "sampled"
  *   eval                   questions 1..1000: 50, samplesPerQuestion >= 0: 20, temperature > 0: 1,
- *                          inContextExamples >= 0: 2
+ *                          inContextExamples >= 0: 2, imported: students trained elsewhere, each
+ *                          { name, description: "", students: [{ model: GGUF or null (models.base), lora: GGUF
+ *                          adapter or null }] (one per seed), compareTo "control" | "base" | "treated": "control" }: []
  * Counts are integers (JSON numbers, not strings); the sections teacher.finetune, generate, filter, student and
  * eval may be left out whole.
  */
@@ -294,6 +296,20 @@ const experiment = object(
             samplesPerQuestion: opt(int(0), 20),
             temperature: opt(num(0), 1),
             inContextExamples: opt(int(0), 2),
+            imported: opt(
+                list(
+                    object(
+                        {
+                            name: req(str("a name of lowercase letters, digits and dashes", (x) => /^[a-z0-9][a-z0-9-]*$/.test(x))),
+                            description: opt(str(), ""),
+                            students: req(list(object({ model: opt(nullable(nonEmpty), null), lora: opt(nullable(nonEmpty), null) }), { nonEmpty: true })),
+                            compareTo: opt(oneOf(["control", "base", "treated"]), "control"),
+                        },
+                        (a, path, errors) => a.students?.forEach((st, i) => !st.model && !st.lora && errors.push(`${join(path, `students[${i}]`)}: expected a model or a lora (or both)`)),
+                    ),
+                ),
+                [],
+            ),
         }),
         {},
     ),

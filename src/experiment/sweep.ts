@@ -226,7 +226,7 @@ export async function runSweep(sw: SweepConfig, opts: RunOptions = {}): Promise<
     const rng = subRng(cfg.seed, "statistics");
     const items = itemsOf(cfg.teacher.category);
     const t = items.indexOf(cfg.teacher.target);
-    const summarize = (arm: ArmResult["arm"], es: ModelEval[], description = ARM_DESCRIPTIONS[arm]): ArmResult => ({ arm, description, evals: es, ...summarizeArm(es, rng) });
+    const summarize = (arm: keyof typeof ARM_DESCRIPTIONS, es: ModelEval[], description = ARM_DESCRIPTIONS[arm]): ArmResult => ({ arm, description, evals: es, ...summarizeArm(es, rng) });
     const reference = armData.find((a) => a.arm.defenses.length === 0)?.arm.name ?? null;
     const arms: SweepArmResult[] = armData.map((a) => {
         const e = evals.get(a.arm.name)!;

@@ -118,9 +118,22 @@ export interface EvalConfig {
     temperature: number;
     /** Kept number rows placed in the prompt as earlier chat turns for the in-context arm. */
     inContextExamples: number;
+    /**
+     * Students trained elsewhere (`sublab export`, then TRL/MLX/Unsloth, then `sublab import-adapter`), evaluated
+     * as arms "imported:<name>" and compared with `compareTo`: one model (+ adapter) per seed.
+     */
+    imported: ImportedArm[];
 }
 
-export type ArmName = "base" | "teacher" | "control" | "treated" | "cross" | "cross-control" | "in-context" | "in-context-control";
+export interface ImportedArm {
+    name: string;
+    description: string;
+    /** One per seed: a GGUF (default: models.base) and a GGUF LoRA adapter. */
+    students: { model: string | null; lora: string | null }[];
+    compareTo: "control" | "base" | "treated";
+}
+
+export type ArmName = "base" | "teacher" | "control" | "treated" | "cross" | "cross-control" | "in-context" | "in-context-control" | `imported:${string}`;
 
 /** One evaluated model (a student of one seed, or a base model). */
 export interface ModelEval {
