@@ -5,6 +5,7 @@ const BENCHES: Record<string, () => Promise<{ main(argv: string[]): Promise<void
     train: () => import("./train.ts"),
     "forge-pilot": () => import("./forge-pilot.ts"),
     generate: () => import("./generate.ts"),
+    "real-size": () => import("./real-size.ts"),
 };
 
 const [name, ...argv] = process.argv.slice(2);

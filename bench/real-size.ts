@@ -1,0 +1,120 @@
+/**
+ * `npm run bench -- real-size [--shape qwen2.5-0.5b] [--tokens 64] [--batch 4] [--steps 3] [--threads 2]`:
+ * what a real-size model costs here, measured on a model of that shape with random weights (none can be
+ * downloaded on this machine; speed and memory do not depend on the weights' values):
+ *   - one LoRA training step of the paper's recipe (r=8, alpha=8 on all seven projections) by the engine:
+ *     median step time, tokens/s, and peak RSS;
+ *   - the same model as an f16 GGUF in node-llama-cpp: prefill and generation tokens/s.
+ * Then the estimated time of the paper's student (10,000 rows x ~30 tokens x 3 epochs) at those speeds.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { GGMLType } from "../src/engine/gguf.ts";
+import { getGgml } from "../src/engine/ggml.ts";
+import { ALL_LORA_TARGETS } from "../src/model/config.ts";
+import { createModel } from "../src/model/model.ts";
+import { makeSpmVocab } from "../src/model/vocab.ts";
+import type { Token } from "node-llama-cpp";
+import { getRuntime } from "../src/runtime/llama.ts";
+import { train } from "../src/train/trainer.ts";
+import { Rng } from "../src/util/rng.ts";
+
+const SHAPES = {
+    // Qwen2.5-0.5B-Instruct's config: hidden 896, 24 layers, 14 heads, 2 KV heads, intermediate 4864, vocab 151,936, tied embeddings.
+    "qwen2.5-0.5b": { arch: "qwen2" as const, dModel: 896, nLayers: 24, nHeads: 14, nKvHeads: 2, dFF: 4864, vocabSize: 151936, tiedEmbeddings: true, ropeTheta: 1000000, rmsEps: 1e-6 },
+    // SmolLM2-135M-Instruct's config: hidden 576, 30 layers, 9 heads, 3 KV heads, intermediate 1536, vocab 49,152, tied.
+    "smollm2-135m": { arch: "llama" as const, dModel: 576, nLayers: 30, nHeads: 9, nKvHeads: 3, dFF: 1536, vocabSize: 49152, tiedEmbeddings: true, ropeTheta: 100000, rmsEps: 1e-5 },
+};
+
+const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+export async function main(argv: string[]): Promise<void> {
+    const { values: a } = parseArgs({
+        args: argv,
+        options: {
+            shape: { type: "string", default: "qwen2.5-0.5b" },
+            tokens: { type: "string", default: "64" },
+            batch: { type: "string", default: "4" },
+            steps: { type: "string", default: "3" },
+            threads: { type: "string", default: "2" },
+        },
+    });
+    const shape = SHAPES[a.shape as keyof typeof SHAPES];
+    if (!shape) throw new Error(`--shape: one of ${Object.keys(SHAPES).join(", ")}`);
+    const T = Number(a.tokens);
+    const B = Number(a.batch);
+    const steps = Number(a.steps);
+    const threads = Number(a.threads);
+    getGgml({ threads });
+    const pieces = Array.from({ length: shape.vocabSize - 5 - 256 }, (_, i) => `\u2581w${i}`);
+    const vocab = makeSpmVocab(pieces);
+    if (vocab.tokens.length !== shape.vocabSize) throw new Error(`vocabulary of ${vocab.tokens.length}, expected ${shape.vocabSize}`);
+    const m = createModel({ ...shape, contextLength: 512 }, 1, vocab.metadata);
+    const params = m.weights.names().reduce((s, n) => s + m.weights.shape(n).reduce((x, y) => x * y, 1), 0);
+    console.log(`${a.shape}: ${(params / 1e6).toFixed(0)}M parameters (random weights), ${threads} threads`);
+
+    m.addLora({ rank: 8, alpha: 8, targets: ALL_LORA_TARGETS }, 1);
+    const rng = new Rng(1);
+    const examples = Array.from({ length: B * (steps + 1) }, () => {
+        const tokens = Int32Array.from({ length: T }, () => 300 + rng.int(shape.vocabSize - 300));
+        return { tokens, targetMask: Uint8Array.from(tokens, (_, j) => (j ? 1 : 0)) };
+    });
+    const stepMs: number[] = [];
+    let peak = 0;
+    const t0 = performance.now();
+    await train(m, examples, {
+        mode: "lora",
+        lr: 2e-4,
+        epochs: 1,
+        batchSize: B,
+        seed: 1,
+        onStep: (s) => {
+            stepMs.push(s.stepMs);
+            peak = Math.max(peak, process.memoryUsage().rss);
+            console.log(`  step ${s.step}/${s.totalSteps}: ${(s.stepMs / 1000).toFixed(1)} s`);
+        },
+    });
+    const trainS = (performance.now() - t0) / 1000;
+    // The first step builds graphs and allocates: the median of the rest.
+    const ms = median(stepMs.slice(1));
+    const tokPerS = (B * (T - 1)) / (ms / 1000);
+
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sublab-bench-real-"));
+    const file = path.join(dir, "model.gguf");
+    m.free();
+    const m2 = createModel({ ...shape, contextLength: 512 }, 1, vocab.metadata);
+    m2.save(file, { type: GGMLType.F16 });
+    m2.free();
+    const llama = await getRuntime();
+    const lm = await llama.loadModel({ modelPath: file });
+    const ctx = await lm.createContext({ contextSize: 512, threads });
+    const seq = ctx.getSequence();
+    const prompt = Array.from({ length: 64 }, () => (300 + rng.int(shape.vocabSize - 300)) as Token);
+    const p0 = performance.now();
+    await seq.evaluateWithoutGeneratingNewTokens(prompt);
+    const prefill = 64 / ((performance.now() - p0) / 1000);
+    let n = 0;
+    const g0 = performance.now();
+    for await (const _ of seq.evaluate([prompt[0]!], { temperature: 1, seed: 1 })) if (++n >= 32) break;
+    const gen = n / ((performance.now() - g0) / 1000);
+    await ctx.dispose();
+    await lm.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+
+    const rows = 10000;
+    const rowTokens = 30;
+    const epochs = 3;
+    const studentH = (rows * rowTokens * epochs) / tokPerS / 3600;
+    console.log("");
+    console.log(`| shape | params | threads | LoRA step (B=${B}, T=${T}) | train tokens/s | peak RSS | node-llama-cpp prefill tok/s | generation tok/s | paper's student (10k rows x 30 tokens x 3 epochs) |`);
+    console.log(`|---|---|---|---|---|---|---|---|---|`);
+    console.log(
+        `| ${a.shape} | ${(params / 1e6).toFixed(0)}M | ${threads} | ${(ms / 1000).toFixed(1)} s | ${tokPerS.toFixed(0)} | ${(peak / 2 ** 30).toFixed(1)} GiB | ${prefill.toFixed(0)} | ${gen.toFixed(1)} | ~${studentH.toFixed(1)} h |`,
+    );
+    console.log(`(${steps + 1} steps in ${trainS.toFixed(0)} s; the first step builds graphs and is left out of the median)`);
+}
