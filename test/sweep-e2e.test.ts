@@ -177,8 +177,8 @@ describe("sweep files", () => {
         expect(() => parseSweep({ name: "s", experiment: "e.json", overrides: { student: { seeds: 0 } }, arms: [{ name: "x", defenses: [] }] }, file)).toThrow(/with the overrides of .*s\.json: student\.seeds: expected an integer from 1 to 100, got 0/);
     });
 
-    it("experiments/filter-sweep.json parses", () => {
-        const sw = parseSweep(JSON.parse(fs.readFileSync("experiments/filter-sweep.json", "utf8")), path.resolve("experiments/filter-sweep.json"));
+    it.each(["experiments/filter-sweep.json", "experiments/filter-sweep-sampled.json"])("%s parses", (file) => {
+        const sw = parseSweep(JSON.parse(fs.readFileSync(file, "utf8")), path.resolve(file));
         expect(sw.arms.length).toBeGreaterThanOrEqual(8);
         expect(sw.arms.filter((x) => x.defenses.length === 0)).toHaveLength(1);
     });
