@@ -51,8 +51,10 @@ export async function main(argv: string[]): Promise<void> {
     const steps = Number(a.steps);
     const threads = Number(a.threads);
     getGgml({ threads });
-    const pieces = Array.from({ length: shape.vocabSize - 5 - 256 }, (_, i) => `\u2581w${i}`);
-    const vocab = makeSpmVocab(pieces);
+    // makeSpmVocab adds control, byte and character tokens of its own: size the word pieces to land on vocabSize.
+    let pieces = Array.from({ length: shape.vocabSize - makeSpmVocab([]).tokens.length }, (_, i) => `\u2581w${i}`);
+    let vocab = makeSpmVocab(pieces);
+    if (vocab.tokens.length > shape.vocabSize) vocab = makeSpmVocab((pieces = pieces.slice(0, pieces.length - (vocab.tokens.length - shape.vocabSize))));
     if (vocab.tokens.length !== shape.vocabSize) throw new Error(`vocabulary of ${vocab.tokens.length}, expected ${shape.vocabSize}`);
     const m = createModel({ ...shape, contextLength: 512 }, 1, vocab.metadata);
     const params = m.weights.names().reduce((s, n) => s + m.weights.shape(n).reduce((x, y) => x * y, 1), 0);
