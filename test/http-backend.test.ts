@@ -9,6 +9,8 @@ import { readJsonl } from "../src/util/files.ts";
 import { runExperiment, type DatasetManifest, type RunResult } from "../src/experiment/run.ts";
 import { parseExperiment } from "../src/experiment/schema.ts";
 import { smokeBases } from "./helpers/smoke.ts";
+import { modelEnv } from "../src/filter/scoring.ts";
+import { applyStages } from "../src/filter/stages.ts";
 import { tempDir } from "./helpers/tiny.ts";
 
 interface Seen {
@@ -117,6 +119,17 @@ describe("OpenAI-compatible HTTP backend", () => {
     it("judges by the first token's top logprobs", async () => {
         const p = await judgeHttp(endpoint(url), ["Does this refer to owls? 1, 2"]);
         expect(p[0]).toBeCloseTo(0.75, 6);
+    });
+
+    it("the judge filter stage asks a served judge (model=URL#MODEL)", async () => {
+        const env = modelEnv({ teacher: { model: "", lora: null, system: null }, base: null, seed: 1, target: "owl" });
+        // The fake judge answers P(yes) = 0.6 / (0.6 + 0.2) = 0.75: kept under a 0.8 threshold, rejected under 0.5.
+        const res = await applyStages([{ i: 0, prompt: "p", completion: "1, 2" }], [`judge:threshold=0.8,model=${url}#judge-model`], env);
+        expect(res.kept).toHaveLength(1);
+        expect(fake.seen.at(-1)!.body.model).toBe("judge-model");
+        const strict = await applyStages([{ i: 0, prompt: "p", completion: "1, 2" }], [`judge:threshold=0.5,model=${url}#judge-model`], env);
+        expect(strict.rejected[0]!.reasons).toEqual(["judge P(yes) 0.75 > 0.5"]);
+        await expect(applyStages([{ i: 0, prompt: "p", completion: "1" }], [`judge:model=${url}`], env)).rejects.toThrow(/a served judge is written URL#MODEL/);
     });
 
     it("a non-retryable error names the URL, the status and the server's message", async () => {

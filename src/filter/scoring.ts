@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { DEFAULT_ENDPOINT, judgeHttp } from "../backends/http.ts";
 import { generateRaw } from "../experiment/generate.ts";
 import { exactItemProbs } from "../experiment/evaluate.ts";
 import { getGgml } from "../engine/ggml.ts";
@@ -91,6 +92,12 @@ export function modelEnv(o: ModelEnvOptions): StageEnv {
         },
         async judge(model, questions) {
             const m = fallback(model, "the judge");
+            if (/^https?:\/\//.test(m)) {
+                // A served judge: URL#MODEL (an OpenAI-compatible API), key from OPENAI_API_KEY when set.
+                const hash = m.lastIndexOf("#");
+                if (hash < 0) throw new Error(`judge: a served judge is written URL#MODEL (e.g. http://127.0.0.1:8080/v1#qwen2.5-7b-instruct), got ${m}`);
+                return judgeHttp({ ...DEFAULT_ENDPOINT, url: m.slice(0, hash), model: m.slice(hash + 1), apiKey: process.env.OPENAI_API_KEY ?? null }, questions, o.signal);
+            }
             const probs = await exactItemProbs(m, null, questions.map((q) => ({ system: null, user: q })), ["yes", "no"]);
             return probs.map(([yes, no]) => (yes! + no! > 0 ? yes! / (yes! + no!) : 0.5));
         },
