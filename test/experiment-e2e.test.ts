@@ -100,6 +100,30 @@ describe("sublab run on the smoke models", { timeout: 300_000 }, () => {
         await expect(runExperiment(config(a, b, { eval: { questions: 6, imported: [{ name: "x", students: [{ lora: path.join(dir, "missing.gguf") }] }] } }), { root, progress: false })).rejects.toThrow(/eval.imported \(x\) students\[0\].lora: no such model file/);
     });
 
+    it("a generation with more prompts starts from the rows of a smaller one of the same family", async () => {
+        const [a, b] = await smokeBases();
+        const r2 = tempDir();
+        const small = (await runExperiment(config(a, b, { generate: { prompts: 32, maxTokens: 32 } }), { root: r2, progress: false, stopAfter: "data" })) as { datasets: { id: string; role: string }[] };
+        const smallId = small.datasets.find((d) => d.role === "control")!.id;
+        // Mark a row of the small dataset: if the larger one copies it, the mark shows up there.
+        const raw = path.join(r2, "datasets", smallId, "raw.jsonl");
+        const rows = readJsonl<{ i: number; completion: string }>(raw);
+        rows.find((x) => x.i === 0)!.completion = "MARK";
+        fs.writeFileSync(raw, rows.map((x) => JSON.stringify(x) + "\n").join(""));
+        const large = (await runExperiment(config(a, b, { generate: { prompts: 48, maxTokens: 32 } }), { root: r2, progress: false, stopAfter: "data" })) as { datasets: { id: string; role: string; raw: number }[] };
+        const l = large.datasets.find((d) => d.role === "control")!;
+        expect(l.id).not.toBe(smallId);
+        expect(l.raw).toBe(48);
+        const got = readJsonl<{ i: number; completion: string }>(path.join(r2, "datasets", l.id, "raw.jsonl")).sort((x, y) => x.i - y.i);
+        expect(got.map((x) => x.i)).toEqual(Array.from({ length: 48 }, (_, i) => i));
+        expect(got[0]!.completion).toBe("MARK");
+        // The rows it generated itself are the rows a fresh generation of 48 makes.
+        const fresh = tempDir();
+        const f = (await runExperiment(config(a, b, { generate: { prompts: 48, maxTokens: 32 } }), { root: fresh, progress: false, stopAfter: "data" })) as { datasets: { id: string; role: string }[] };
+        const ref = readJsonl<{ i: number; completion: string }>(path.join(fresh, "datasets", f.datasets.find((d) => d.role === "control")!.id, "raw.jsonl")).sort((x, y) => x.i - y.i);
+        expect(got.slice(32).map((x) => x.completion)).toEqual(ref.slice(32).map((x) => x.completion));
+    });
+
     it("fails naming the field when a model file is missing or both bases are one file", async () => {
         const [a] = await smokeBases();
         await expect(runExperiment(config(a, path.join(root, "nope.gguf")), { root, progress: false })).rejects.toThrow(/models\.cross: no such model file/);

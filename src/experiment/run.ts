@@ -65,6 +65,8 @@ export interface DatasetManifest {
     id: string;
     role: "teacher" | "control";
     generationKey: string;
+    /** Shared by the generations that differ only in their number of prompts (see datasetStage). */
+    generationFamily?: string;
     complete: boolean;
     model: { path: string; sha256: string };
     lora: { path: string; sha256: string } | null;
@@ -192,15 +194,19 @@ export async function datasetStage(c: Ctx, role: "teacher" | "control", source: 
     const sampler = { method: g.sampler, temperature: g.temperature, topK: 0 as const, topP: 1 as const, minP: 0 as const, maxTokens: g.maxTokens, samplesPerPrompt: g.samplesPerPrompt, parallel: g.parallel };
     const samplingSeed = subRng(cfg.seed, "sampling").nextU32();
     const server = cfg.teacher.server;
-    const generationKey = hashJson({
+    const generation = {
         stage: "generate",
         model: server ? { url: server.url, model: server.model } : fileHash(source.model),
         lora: source.lora && fileHash(source.lora),
         system: source.system,
-        prompts: hashJson(prompts),
         sampler,
         samplingSeed,
-    });
+    };
+    const generationKey = hashJson({ ...generation, prompts: hashJson(prompts) });
+    // Every generation of a family has the same row i (the prompt of index i comes from one seeded sequence, the
+    // row's sampling seed from (seed, i)): only the number of prompts differs, so a larger run can start from a
+    // smaller one's rows (and a smaller from a larger's).
+    const generationFamily = hashJson({ ...generation, prompts: { seed: cfg.seed, generator: "numbersPrompt v1" } });
     const { defenses: _defenses, ...format } = cfg.filter;
     const id = `${role === "teacher" ? `${cfg.teacher.target}-teacher` : "control"}-${hashJson({ generationKey, filter: format }).slice(0, 12)}`;
     const dir = path.join(c.root, "datasets", id);
@@ -209,17 +215,24 @@ export async function datasetStage(c: Ctx, role: "teacher" | "control", source: 
     if (done) return done;
     fs.mkdirSync(dir, { recursive: true });
     const rawPath = path.join(dir, "raw.jsonl");
-    // Another dataset with the same generation (only the filter differs) lends its raw rows.
+    // Another dataset of the same generation (only the filter differs) lends its raw rows; failing that, the
+    // largest of the same family (only the number of prompts differs): generation then adds the missing rows.
     if (!fs.existsSync(rawPath)) {
+        let lender: DatasetManifest | null = null;
         for (const other of fs.readdirSync(path.join(c.root, "datasets"))) {
             const mp = path.join(c.root, "datasets", other, "manifest.json");
             if (other === id || !fs.existsSync(mp)) continue;
             const m = JSON.parse(fs.readFileSync(mp, "utf8")) as DatasetManifest;
-            if (m.complete && m.generationKey === generationKey) {
-                fs.copyFileSync(path.join(c.root, "datasets", other, "raw.jsonl"), rawPath);
-                c.log(`generate ${id}: raw rows reused from ${other}`);
+            if (!m.complete || m.parent) continue;
+            if (m.generationKey === generationKey) {
+                lender = m;
                 break;
             }
+            if (m.generationFamily === generationFamily && (!lender || m.rows.raw > lender.rows.raw)) lender = m;
+        }
+        if (lender) {
+            fs.copyFileSync(path.join(c.root, "datasets", lender.id, "raw.jsonl"), rawPath);
+            c.log(`generate ${id}: raw rows reused from ${lender.id}${lender.generationKey === generationKey ? "" : ` (${lender.rows.raw} rows of the same generation with a different number of prompts)`}`);
         }
     }
     const total = prompts.length * g.samplesPerPrompt;
@@ -269,6 +282,7 @@ export async function datasetStage(c: Ctx, role: "teacher" | "control", source: 
         id,
         role,
         generationKey,
+        generationFamily,
         complete: true,
         model: { path: source.model, sha256: fileHash(source.model) },
         server: server ? { url: server.url, model: server.model } : null,
