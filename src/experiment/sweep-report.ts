@@ -102,12 +102,15 @@ export function sweepChart(r: SweepResults): string {
     const pad = (hi - lo) * 0.08 || 0.1;
     lo -= pad;
     hi += pad;
-    const x = (v: number) => m.l + v * (W - m.l - m.r);
+    // The x axis spans the kept shares (to 100%), in steps of 10%, so that arms near each other stay apart.
+    const x0 = Math.max(0, Math.floor((Math.min(...arms.map((a) => a.keptShare)) - 0.05) * 10) / 10);
+    const x = (v: number) => m.l + 12 + ((v - x0) / (1 - x0)) * (W - m.l - m.r - 60);
     const y = (v: number) => m.t + ((hi - v) / (hi - lo)) * (H - m.t - m.b);
     const parts: string[] = [];
-    for (const v of [0, 0.25, 0.5, 0.75, 1]) {
+    for (let k = Math.round(x0 * 10); k <= 10; k++) {
+        const v = k / 10;
         parts.push(`<line x1="${r1(x(v))}" y1="${m.t}" x2="${r1(x(v))}" y2="${H - m.b}" class="grid"/>`);
-        parts.push(`<text x="${r1(x(v))}" y="${H - m.b + 16}" text-anchor="middle">${v * 100}%</text>`);
+        parts.push(`<text x="${r1(x(v))}" y="${H - m.b + 16}" text-anchor="middle">${k * 10}%</text>`);
     }
     const step = niceStep((hi - lo) / 5);
     for (let v = Math.ceil(lo / step) * step; v <= hi; v += step) {
