@@ -322,7 +322,7 @@ export async function defendStage(c: Ctx, ds: DatasetManifest, defenses: readonl
     fs.mkdirSync(dir, { recursive: true });
     c.log(`defend ${ds.id}: ${defenses.join(" -> ")}`);
     const source = { model: ds.model.path, lora: ds.lora?.path ?? null, system: ds.system };
-    const env = modelEnv({ teacher: source, base: cfg.models.base, seed, target: cfg.teacher.target, workDir: dir, threads: c.opts.threads, log: c.log, signal: c.opts.signal });
+    const env = modelEnv({ teacher: source, base: cfg.models.base, seed, target: cfg.teacher.target, workDir: dir, threads: c.opts.threads, log: c.log, progress: c.opts.progress !== false, signal: c.opts.signal });
     const res = await applyStages(c.kept(ds), defenses, env);
     writeJsonlAtomic(path.join(dir, "kept.jsonl"), res.kept);
     writeJsonlAtomic(path.join(dir, "rejected.jsonl"), res.rejected.map((r) => ({ ...r.row, stage: r.stage, reasons: r.reasons })));

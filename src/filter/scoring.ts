@@ -14,6 +14,7 @@ import { positionTokenScores } from "../model/logits.ts";
 import { loadModel } from "../model/model.ts";
 import { tokenizeTrainingRows, type TrainExample } from "../train/data.ts";
 import { Interrupted } from "../util/interrupt.ts";
+import { ProgressBar } from "../util/progress.ts";
 import { hashString } from "../util/rng.ts";
 import type { FilterRow, ScoreSource, StageEnv, TokenScores } from "./stages.ts";
 
@@ -32,7 +33,7 @@ export function targetPositions(e: TrainExample): number[] {
 }
 
 /** Log p of every completion target token (end of turn included) and the model's argmax there, by the engine. */
-export async function scoreRows(src: ModelSource, rows: readonly Pick<FilterRow, "prompt" | "completion" | "i">[], threads?: number): Promise<TokenScores[]> {
+export async function scoreRows(src: ModelSource, rows: readonly Pick<FilterRow, "prompt" | "completion" | "i">[], threads?: number, progress?: (done: number, total: number) => void): Promise<TokenScores[]> {
     if (rows.length === 0) return [];
     const examples = await tokenizeTrainingRows(src.model, rows.map((r) => ({ ...(src.system ? { system: src.system } : {}), prompt: r.prompt, completion: r.completion })));
     if (examples.length !== rows.length) throw new Error(`scoring with ${src.model}: ${rows.length - examples.length} rows are longer than its context`);
@@ -42,7 +43,7 @@ export async function scoreRows(src: ModelSource, rows: readonly Pick<FilterRow,
     const model = loadModel(src.model);
     try {
         if (src.lora) model.loadLora(src.lora);
-        return positionTokenScores(model, examples.map((e) => e.tokens), positions, next);
+        return positionTokenScores(model, examples.map((e) => e.tokens), positions, next, 16, undefined, progress);
     } finally {
         model.free();
     }
@@ -59,7 +60,20 @@ export interface ModelEnvOptions {
     workDir?: string;
     threads?: number;
     log?: (msg: string) => void;
+    /** Progress bars on stderr for scoring and rewriting (they take minutes on large datasets). */
+    progress?: boolean;
     signal?: AbortSignal;
+}
+
+/** An onRow/onBatch callback drawing a progress bar, or nothing when progress is off. */
+function bar(o: ModelEnvOptions, label: string): ((done: number, total: number) => void) | undefined {
+    if (!o.progress) return undefined;
+    let b: ProgressBar | undefined;
+    return (done, total) => {
+        b ??= new ProgressBar({ total, label });
+        b.update(done);
+        if (done >= total) b.finish();
+    };
 }
 
 /** A StageEnv backed by real models. Scores are memoised per source and row text, so stages that share them compute them once. */
@@ -86,7 +100,7 @@ export function modelEnv(o: ModelEnvOptions): StageEnv {
             const src = resolve(source);
             const keyOf = (r: FilterRow) => `${src.model}|${src.lora}|${src.system}|${r.prompt}\u0000${r.completion}`;
             const missing = rows.filter((r) => !memo.has(keyOf(r)));
-            const scores = await scoreRows(src, missing, o.threads);
+            const scores = await scoreRows(src, missing, o.threads, bar(o, `score (${typeof source === "string" ? source : "model"})`));
             missing.forEach((r, k) => memo.set(keyOf(r), scores[k]!));
             return rows.map((r) => memo.get(keyOf(r))!);
         },
@@ -117,6 +131,7 @@ export function modelEnv(o: ModelEnvOptions): StageEnv {
                 seed: opts.seed,
                 out: path.join(dir, `rewrite-${key}.jsonl`),
                 signal: o.signal,
+                onRow: bar(o, "paraphrase"),
             });
             if (res.interrupted) throw new Interrupted("paraphrasing");
             return res.rows.map((r) => (r.stop === "length" ? null : r.completion));

@@ -54,7 +54,7 @@ export function logSoftmax(logits: ArrayLike<number>): Float64Array {
  * Log-softmax rows at chosen positions of each sequence, `batch` sequences per forward pass: `visit(s, k, lp)`
  * gets sequence s's k-th position's log-probabilities (a buffer reused between calls).
  */
-function forEachPosition(model: Model, seqs: ArrayLike<number>[], positions: number[][], batch: number, runner: GraphRunner, visit: (s: number, k: number, lp: Float64Array) => void): void {
+function forEachPosition(model: Model, seqs: ArrayLike<number>[], positions: number[][], batch: number, runner: GraphRunner, visit: (s: number, k: number, lp: Float64Array) => void, onBatch?: (done: number, total: number) => void): void {
     const V = model.config.vocabSize;
     for (let s0 = 0; s0 < seqs.length; s0 += batch) {
         const chunk = seqs.slice(s0, s0 + batch);
@@ -65,6 +65,7 @@ function forEachPosition(model: Model, seqs: ArrayLike<number>[], positions: num
         for (let i = 0; i < chunk.length; i++) {
             for (let k = 0; k < positions[s0 + i]!.length; k++, r++) visit(s0 + i, k, logSoftmax(flat.subarray(r * V, (r + 1) * V)));
         }
+        onBatch?.(Math.min(seqs.length, s0 + batch), seqs.length);
     }
 }
 
@@ -95,13 +96,22 @@ export function positionTokenScores(
     next: number[][],
     batch = 16,
     runner = new GraphRunner(model.weights.g),
+    onBatch?: (done: number, total: number) => void,
 ): { logp: number[]; top: number[] }[] {
     const out = positions.map(() => ({ logp: [] as number[], top: [] as number[] }));
-    forEachPosition(model, seqs, positions, batch, runner, (s, k, lp) => {
-        let best = 0;
-        for (let v = 1; v < lp.length; v++) if (lp[v]! > lp[best]!) best = v;
-        out[s]!.logp.push(lp[next[s]![k]!]!);
-        out[s]!.top.push(best);
-    });
+    forEachPosition(
+        model,
+        seqs,
+        positions,
+        batch,
+        runner,
+        (s, k, lp) => {
+            let best = 0;
+            for (let v = 1; v < lp.length; v++) if (lp[v]! > lp[best]!) best = v;
+            out[s]!.logp.push(lp[next[s]![k]!]!);
+            out[s]!.top.push(best);
+        },
+        onBatch,
+    );
     return out;
 }

@@ -106,6 +106,7 @@ async function filterFile(raw: FilterFlags, signal: AbortSignal): Promise<void> 
         workDir: path.join(path.dirname(path.resolve(raw.out)), ".sublab-filter"),
         threads: optional(raw.threads, "--threads", parsePositiveInteger),
         log: raw.quiet ? undefined : (m) => process.stderr.write(`${m}\n`),
+        progress: !raw.quiet,
         signal,
     });
     if (!raw.quiet) process.stderr.write(`filter ${raw.in}: ${rows.length} rows\n`);
