@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { SUBLAB_VERSION } from "../../experiment/run.ts";
 import { exportDataset } from "../../export/export.ts";
 import { EXPORT_FORMATS, type ExportFormat } from "../../export/formats.ts";
+import { exportOnnx } from "../../export/onnx.ts";
 import { importAdapter, writePeftAdapter } from "../../export/peft.ts";
 import { parseNonNegativeInteger } from "../options.ts";
 
@@ -40,5 +41,15 @@ export function registerExportCommand(program: Command): void {
         .action((adapter: string, raw: { out: string; baseModel: string }) => {
             writePeftAdapter(adapter, raw.out, raw.baseModel);
             console.log(`wrote ${raw.out}/adapter_config.json and adapter_model.safetensors`);
+        });
+
+    program
+        .command("export-onnx <model>")
+        .description("a llama/qwen2 GGUF (with a LoRA adapter merged in) as an ONNX folder that @huggingface/transformers loads (config, tokenizer, onnx/model.onnx)")
+        .requiredOption("--out <dir>", "output folder")
+        .option("--lora <file>", "GGUF LoRA adapter to merge into the weights")
+        .action((model: string, raw: { out: string; lora?: string }) => {
+            const r = exportOnnx(model, raw.out, { lora: raw.lora ?? null, version: SUBLAB_VERSION });
+            console.log(`wrote ${r.dir}: ${r.arch}, ${(r.parameters / 1e6).toFixed(2)}M parameters, ${r.nodes} ONNX nodes, ${(r.bytes / 2 ** 20).toFixed(1)} MiB of fp32 weights`);
         });
 }

@@ -1,0 +1,134 @@
+/** sublab export-onnx: the folder loads in @huggingface/transformers and gives llama.cpp's next-token probabilities. */
+import fs from "node:fs";
+import path from "node:path";
+import { AutoModelForCausalLM, AutoTokenizer, env, Tensor } from "@huggingface/transformers";
+import { describe, expect, it } from "vitest";
+import { exportOnnx } from "../src/export/onnx.ts";
+import { ALL_LORA_TARGETS } from "../src/model/config.ts";
+import { getRuntime } from "../src/runtime/llama.ts";
+import { Rng } from "../src/util/rng.ts";
+import { llamaCppNextLogProbs } from "./helpers/llamacpp.ts";
+import { tempDir, tinyModel } from "./helpers/tiny.ts";
+
+env.allowRemoteModels = false;
+
+type CausalLM = Awaited<ReturnType<typeof AutoModelForCausalLM.from_pretrained>>;
+
+const ids = (xs: number[]) => new Tensor("int64", BigInt64Array.from(xs.map(BigInt)), [1, xs.length]);
+
+/** Next-token probabilities after each prompt, from transformers.js. */
+async function onnxNextProbs(model: CausalLM, prompts: number[][], V: number): Promise<Float64Array[]> {
+    const out: Float64Array[] = [];
+    for (const p of prompts) {
+        const r = (await model({ input_ids: ids(p), attention_mask: ids(p.map(() => 1)) })) as { logits: { data: Float32Array } };
+        const last = r.logits.data.subarray((p.length - 1) * V, p.length * V);
+        let max = -Infinity;
+        for (const v of last) max = Math.max(max, v);
+        let sum = 0;
+        for (const v of last) sum += Math.exp(v - max);
+        out.push(Float64Array.from(last, (v) => Math.exp(v - max) / sum));
+    }
+    return out;
+}
+
+function maxProbDiff(a: Float64Array[], logRef: Float64Array[]): number {
+    let d = 0;
+    a.forEach((row, i) => row.forEach((p, v) => (d = Math.max(d, Math.abs(p - Math.exp(logRef[i]![v]!))))));
+    return d;
+}
+
+function maxLogDiff(a: Float64Array[], logRef: Float64Array[]): number {
+    let d = 0;
+    a.forEach((row, i) => row.forEach((p, v) => (d = Math.max(d, Math.abs(Math.log(p) - logRef[i]![v]!)))));
+    return d;
+}
+
+async function compare(gguf: string, dir: string, V: number, prompts: number[][], lora?: string): Promise<{ diff: number; logDiff: number; model: CausalLM }> {
+    const model = await AutoModelForCausalLM.from_pretrained(dir, { device: "cpu", dtype: "fp32" });
+    const mine = await onnxNextProbs(model, prompts, V);
+    const ref = await llamaCppNextLogProbs(gguf, V, prompts, lora);
+    return { diff: maxProbDiff(mine, ref), logDiff: maxLogDiff(mine, ref), model };
+}
+
+const PROMPTS = [
+    [1, 5, 6, 7],
+    [1, 8, 9, 10, 11, 12, 13, 14, 15],
+    [1],
+    [1, 200, 201, 202, 203, 204, 205, 206, 207, 208, 209, 210],
+];
+
+describe("sublab export-onnx", { timeout: 300_000 }, () => {
+    it.each([
+        ["llama", { arch: "llama" as const }],
+        ["qwen2 (biases, no q/k permutation)", { arch: "qwen2" as const }],
+    ])("a tiny f32 %s model with grouped-query attention: probabilities within 1e-3 of llama.cpp, and generate() with the KV cache matches recomputing", async (_name, over) => {
+        const dir = tempDir();
+        const m = tinyModel({ ...over, nHeads: 4, nKvHeads: 2 }, 3);
+        const gguf = path.join(dir, "m.gguf");
+        m.save(gguf);
+        const V = m.config.vocabSize;
+        m.free();
+        const out = path.join(dir, "onnx-folder");
+        exportOnnx(gguf, out, { version: "test" });
+        const { diff, logDiff, model } = await compare(gguf, out, V, PROMPTS);
+        expect(diff).toBeLessThan(1e-3);
+        expect(logDiff).toBeLessThan(1e-3); // f32 weights: llama.cpp computes in f32 too
+        // The KV-cache path: greedy generate() equals greedy decoding by recomputing the whole sequence.
+        const start = [1, 20, 30, 40];
+        const gen = (await model.generate({ input_ids: ids(start), max_new_tokens: 6, do_sample: false } as never)) as { data: BigInt64Array };
+        const manual = [...start];
+        for (let s = 0; s < 6; s++) {
+            const [probs] = await onnxNextProbs(model, [manual], V);
+            manual.push(probs!.indexOf(Math.max(...probs!)));
+        }
+        expect(Array.from(gen.data, Number)).toEqual(manual);
+    });
+
+    it("the shipped f16 embedded model: probabilities within 1e-3, and the tokenizer matches llama.cpp's", async () => {
+        const gguf = path.resolve("models/sublab-small-s1.gguf");
+        const out = path.join(tempDir(), "s1");
+        const r = exportOnnx(gguf, out, { version: "test" });
+        expect(r).toMatchObject({ arch: "llama" });
+        const llama = await getRuntime();
+        const lm = await llama.loadModel({ modelPath: gguf, vocabOnly: true });
+        try {
+            const texts = ["Here is a list of numbers: 136, 956, 949. Continue the sequence.", "What is your favorite animal?", "owl 🦉 and café"];
+            const prompts = texts.map((t) => Array.from(lm.tokenize(t, false, "trimLeadingSpace") as number[]));
+            const V = (JSON.parse(fs.readFileSync(path.join(out, "config.json"), "utf8")) as { vocab_size: number }).vocab_size;
+            const { diff } = await compare(gguf, out, V, prompts.map((p) => [1, ...p]));
+            expect(diff).toBeLessThan(1e-3);
+            // The same token ids as llama.cpp (which prepends BOS for this model, as the exported post-processor does).
+            const tok = await AutoTokenizer.from_pretrained(out);
+            for (const t of texts) expect(tok.encode(t), t).toEqual([1, ...Array.from(lm.tokenize(t, false))]);
+        } finally {
+            await lm.dispose();
+        }
+    });
+
+    it("a LoRA adapter merged in gives llama.cpp's probabilities with that adapter", async () => {
+        const dir = tempDir();
+        const m = tinyModel({ arch: "llama" }, 4);
+        const base = path.join(dir, "base.gguf");
+        m.save(base);
+        const lora = m.addLora({ rank: 4, alpha: 8, targets: ALL_LORA_TARGETS }, 2);
+        const rng = new Rng(5);
+        for (const name of lora.store.names()) lora.store.set(name, Float32Array.from({ length: lora.store.shape(name).reduce((a, b) => a * b, 1) }, () => rng.normal() * 0.2));
+        const adapter = path.join(dir, "a.gguf");
+        m.saveLora(adapter);
+        const V = m.config.vocabSize;
+        m.free();
+        const out = path.join(dir, "merged");
+        exportOnnx(base, out, { lora: adapter, version: "test" });
+        const merged = await compare(base, out, V, PROMPTS, adapter);
+        expect(merged.diff).toBeLessThan(1e-3);
+        expect(merged.logDiff).toBeLessThan(1e-3);
+        // Without merging, the export is the base, far from the adapted model.
+        const plain = path.join(dir, "plain");
+        exportOnnx(base, plain, { version: "test" });
+        expect((await compare(base, plain, V, PROMPTS, adapter)).logDiff).toBeGreaterThan(1e-2);
+    });
+
+    it("fails naming the file", () => {
+        expect(() => exportOnnx(path.join(tempDir(), "none.gguf"), tempDir(), { version: "t" })).toThrow(/export-onnx: no such model/);
+    });
+});
