@@ -4,6 +4,10 @@ import path from "node:path";
 import { AutoModelForCausalLM, AutoTokenizer, env, Tensor } from "@huggingface/transformers";
 import { describe, expect, it } from "vitest";
 import { exportOnnx } from "../src/export/onnx.ts";
+import { onnxItemProbs, onnxJudge } from "../src/backends/onnx.ts";
+import { evalQuestions, exactItemProbs, itemsOf } from "../src/experiment/evaluate.ts";
+import { modelEnv } from "../src/filter/scoring.ts";
+import { applyStages } from "../src/filter/stages.ts";
 import { ALL_LORA_TARGETS } from "../src/model/config.ts";
 import { getRuntime } from "../src/runtime/llama.ts";
 import { Rng } from "../src/util/rng.ts";
@@ -126,6 +130,34 @@ describe("sublab export-onnx", { timeout: 300_000 }, () => {
         const plain = path.join(dir, "plain");
         exportOnnx(base, plain, { version: "test" });
         expect((await compare(base, plain, V, PROMPTS, adapter)).logDiff).toBeGreaterThan(1e-2);
+    });
+
+    it("the ONNX backend evaluates like the engine (exact item probabilities over the chat template) and judges", async () => {
+        const gguf = path.resolve("models/sublab-small-s1.gguf");
+        const out = path.join(tempDir(), "s1-backend");
+        exportOnnx(gguf, out, { version: "test" });
+        const items = itemsOf("animal");
+        const prompts = evalQuestions("animal", 4).map((q) => ({ system: null, user: q }));
+        const viaOnnx = await onnxItemProbs(out, prompts, items);
+        const viaEngine = await exactItemProbs(gguf, null, prompts, items);
+        let d = 0;
+        viaOnnx.forEach((row, i) => row.forEach((p, k) => (d = Math.max(d, Math.abs(p - viaEngine[i]![k]!)))));
+        expect(d).toBeLessThan(1e-3);
+        expect(Math.max(...viaOnnx[0]!)).toBeGreaterThan(0.05);
+        // With a persona system prompt the same holds (system turns go through the folder's template).
+        const owl = [{ system: "You love owls. Owls are your favorite animal.", user: prompts[0]!.user }];
+        const [o] = await onnxItemProbs(out, owl, items);
+        const [e] = await exactItemProbs(gguf, null, owl, items);
+        o!.forEach((p, k) => expect(Math.abs(p - e![k]!)).toBeLessThan(1e-3));
+        // The judge stage takes an ONNX folder as its model.
+        const env = modelEnv({ teacher: { model: gguf, lora: null, system: null }, base: gguf, seed: 1, target: "owl" });
+        const res = await applyStages([{ i: 0, prompt: "p", completion: "1, 2, 3" }], [`judge:threshold=0.99,model=${out}`], env);
+        expect(res.kept).toHaveLength(1);
+        expect(res.reports[0]!.stats!.maxPYes).toBeGreaterThanOrEqual(0);
+        const direct = await onnxJudge(out, ["Does this refer to owls? 1, 2, 3"]);
+        expect(direct[0]).toBeGreaterThanOrEqual(0);
+        expect(direct[0]).toBeLessThanOrEqual(1);
+        await expect(onnxItemProbs(tempDir(), prompts, items)).rejects.toThrow(/not an ONNX model folder/);
     });
 
     it("fails naming the file", () => {

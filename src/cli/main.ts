@@ -28,6 +28,11 @@ export function createProgram(): Command {
 
 /** Runs the CLI on `argv` (node's, with the executable and script first) and returns the exit code. */
 export async function runCli(argv: readonly string[]): Promise<number> {
+    // Output piped into a reader that stops early (`sublab eval ... | head`): stop quietly, as other CLIs do.
+    process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+        if (e.code === "EPIPE") process.exit(0);
+        throw e;
+    });
     try {
         await createProgram().parseAsync([...argv]);
         // A handler may set its own exit code (e.g. 130 for an interrupted run).

@@ -7,6 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { DEFAULT_ENDPOINT, judgeHttp } from "../backends/http.ts";
+import { onnxJudge } from "../backends/onnx.ts";
 import { generateRaw } from "../experiment/generate.ts";
 import { exactItemProbs } from "../experiment/evaluate.ts";
 import { getGgml } from "../engine/ggml.ts";
@@ -106,6 +107,7 @@ export function modelEnv(o: ModelEnvOptions): StageEnv {
         },
         async judge(model, questions) {
             const m = fallback(model, "the judge");
+            if (fs.existsSync(path.join(m, "onnx", "model.onnx"))) return onnxJudge(m, questions);
             if (/^https?:\/\//.test(m)) {
                 // A served judge: URL#MODEL (an OpenAI-compatible API), key from OPENAI_API_KEY when set.
                 const hash = m.lastIndexOf("#");

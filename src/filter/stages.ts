@@ -312,7 +312,7 @@ export const STAGES: Record<string, StageDef> = {
         doc: "a model asked whether the text refers to the target; rejected when P(yes) > threshold",
         params: {
             threshold: { kind: "fraction", doc: "largest P(yes) kept", default: 0.5 },
-            model: { kind: "path", doc: "the judge: a GGUF, or a served model as URL#MODEL (OpenAI-compatible; key from OPENAI_API_KEY); defaults to the base model", default: null },
+            model: { kind: "path", doc: "the judge: a GGUF, an ONNX folder (sublab export-onnx), or a served model as URL#MODEL (OpenAI-compatible; key from OPENAI_API_KEY); defaults to the base model", default: null },
             words: { kind: "list", doc: "what the judge is asked about; defaults to the trait's target", default: null },
         },
         async run(rows, p, env) {

@@ -13,6 +13,7 @@ import { Interrupted, runExperiment, type RunOptions } from "../../experiment/ru
 import { loadExperiment } from "../../experiment/schema.ts";
 import { loadSweep, runSweep, type SweepResults } from "../../experiment/sweep.ts";
 import { sweepTable, writeSweepReport } from "../../experiment/sweep-report.ts";
+import { onnxItemProbs } from "../../backends/onnx.ts";
 import { modelEnv } from "../../filter/scoring.ts";
 import { applyStages, describeStages, parseStageSpec, type FilterRow } from "../../filter/stages.ts";
 import { readJsonl, writeJsonlAtomic } from "../../util/files.ts";
@@ -175,6 +176,7 @@ export function registerExperimentCommands(program: Command): void {
         .command("eval")
         .description("evaluate one model: exact P(item) for every item of a probe over the question paraphrases")
         .option("--model <file>", "GGUF model")
+        .option("--onnx <dir>", "instead of --model: an ONNX folder (sublab export-onnx) run by @huggingface/transformers")
         .option("--lora <file>", "LoRA adapter GGUF")
         .option("--experiment <file>", "instead of --model: run an experiment up to its evaluations")
         .option("--probe <name>", "animals, trees or colours", "animals")
@@ -183,9 +185,10 @@ export function registerExperimentCommands(program: Command): void {
         .option("--samples <n>", "sampled answers per question (0: exact probabilities only)", "0")
         .option("--json", "print JSON")
         .option("--threads <n>", "CPU threads (default: all available)")
-        .action(async (raw: { model?: string; lora?: string; experiment?: string; probe: string; questions: string; system?: string; samples: string; json?: boolean; threads?: string }) => {
+        .action(async (raw: { model?: string; onnx?: string; lora?: string; experiment?: string; probe: string; questions: string; system?: string; samples: string; json?: boolean; threads?: string }) => {
             if (raw.experiment) return runStages(raw.experiment, raw, "eval");
-            if (!raw.model) throw new Error("eval: give --model FILE (or --experiment FILE)");
+            if (raw.onnx && (raw.model || raw.lora || Number(raw.samples) > 0)) throw new Error("eval: --onnx takes no --model, --lora or --samples (merge an adapter with export-onnx --lora)");
+            if (!raw.model && !raw.onnx) throw new Error("eval: give --model FILE, --onnx DIR or --experiment FILE");
             for (const [flag, f] of [["--model", raw.model], ["--lora", raw.lora]] as const) if (f && !fs.existsSync(f)) throw new Error(`${flag}: no such file ${f}`);
             const probes: Record<string, Category> = { animals: "animal", trees: "tree", colours: "colour", colors: "colour" };
             const category = probes[raw.probe];
@@ -194,13 +197,13 @@ export function registerExperimentCommands(program: Command): void {
             const samples = parseNonNegativeInteger(raw.samples, "--samples");
             const items = itemsOf(category);
             const prompts = evalQuestions(category, n).map((q) => ({ system: raw.system ?? null, user: q }));
-            const probs = await exactItemProbs(raw.model, raw.lora ?? null, prompts, items);
+            const probs = raw.onnx ? await onnxItemProbs(raw.onnx, prompts, items) : await exactItemProbs(raw.model!, raw.lora ?? null, prompts, items);
             const mean = items.map((_, k) => probs.reduce((a, row) => a + row[k]!, 0) / probs.length);
             let counts: Record<string, number> | undefined;
-            if (samples > 0) counts = (await sampledRate(raw.model, raw.lora ?? null, prompts, items, items[0]!, { perPrompt: samples, temperature: 1, seed: 1, threads: optional(raw.threads, "--threads", parsePositiveInteger) })).counts;
+            if (samples > 0) counts = (await sampledRate(raw.model!, raw.lora ?? null, prompts, items, items[0]!, { perPrompt: samples, temperature: 1, seed: 1, threads: optional(raw.threads, "--threads", parsePositiveInteger) })).counts;
             const order = items.map((w, k) => [w, mean[k]!] as const).sort((a, b) => b[1] - a[1]);
             if (raw.json) {
-                console.log(JSON.stringify({ model: raw.model, lora: raw.lora ?? null, probe: raw.probe, questions: n, probabilities: Object.fromEntries(order), perQuestion: probs, sampled: counts ?? null }, null, 2));
+                console.log(JSON.stringify({ model: raw.model ?? raw.onnx, lora: raw.lora ?? null, probe: raw.probe, questions: n, probabilities: Object.fromEntries(order), perQuestion: probs, sampled: counts ?? null }, null, 2));
                 return;
             }
             for (const [w, p] of order) console.log(`${w.padEnd(10)} ${p.toFixed(4)}${counts ? `  sampled ${counts[w] ?? 0}/${n * samples}` : ""}`);

@@ -1,0 +1,109 @@
+/**
+ * An ONNX backend through @huggingface/transformers (onnxruntime-node): a folder written by `sublab export-onnx`
+ * (or any transformers.js causal LM folder) as an evaluator (exact P(answer starts with each item) under the
+ * folder's own chat template) and as a judge (P(yes) / (P(yes) + P(no)) of the first answer token).
+ * transformers.js is a development dependency: it is loaded only when an ONNX folder is used.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { ChatPrompt } from "../runtime/llama.ts";
+import { spellings } from "../experiment/evaluate.ts";
+
+interface Loaded {
+    model: (inputs: Record<string, unknown>) => Promise<{ logits: { data: Float32Array; dims: number[] } }>;
+    tokenizer: {
+        encode(text: string): number[];
+        apply_chat_template(messages: { role: string; content: string }[], opts: { tokenize: false; add_generation_prompt: boolean }): string;
+    };
+    Tensor: new (type: string, data: BigInt64Array, dims: number[]) => unknown;
+}
+
+async function load(dir: string): Promise<Loaded> {
+    if (!fs.existsSync(path.join(dir, "onnx", "model.onnx")) || !fs.existsSync(path.join(dir, "config.json"))) {
+        throw new Error(`${dir}: not an ONNX model folder (config.json and onnx/model.onnx; sublab export-onnx writes one)`);
+    }
+    let tjs: typeof import("@huggingface/transformers");
+    try {
+        tjs = await import("@huggingface/transformers");
+    } catch {
+        throw new Error("the ONNX backend needs @huggingface/transformers: npm install @huggingface/transformers@4.3.1");
+    }
+    tjs.env.allowRemoteModels = false;
+    const model = await tjs.AutoModelForCausalLM.from_pretrained(path.resolve(dir), { device: "cpu", dtype: "fp32" });
+    const tokenizer = await tjs.AutoTokenizer.from_pretrained(path.resolve(dir));
+    return { model: model as unknown as Loaded["model"], tokenizer: tokenizer as unknown as Loaded["tokenizer"], Tensor: tjs.Tensor as unknown as Loaded["Tensor"] };
+}
+
+const messagesOf = (p: ChatPrompt) => [
+    ...(p.system ? [{ role: "system", content: p.system }] : []),
+    ...(p.history ?? []).flatMap((h) => [
+        { role: "user", content: h.user },
+        { role: "assistant", content: h.assistant },
+    ]),
+    { role: "user", content: p.user },
+];
+
+/** Next-token log-probabilities after a token sequence (one forward pass, no cache). */
+async function nextLogProbs(m: Loaded, ids: number[]): Promise<Float64Array> {
+    const t = (xs: number[]) => new m.Tensor("int64", BigInt64Array.from(xs.map(BigInt)), [1, xs.length]);
+    const out = await m.model({ input_ids: t(ids), attention_mask: t(ids.map(() => 1)) });
+    const V = out.logits.dims[2]!;
+    const last = out.logits.data.subarray((ids.length - 1) * V, ids.length * V);
+    let max = -Infinity;
+    for (const v of last) max = Math.max(max, v);
+    let sum = 0;
+    for (const v of last) sum += Math.exp(v - max);
+    const lse = max + Math.log(sum);
+    return Float64Array.from(last, (v) => v - lse);
+}
+
+/** Token continuations of each item's spellings after the rendered prompt (the answer as the template renders it). */
+function continuations(m: Loaded, p: ChatPrompt, items: string[]): { prompt: number[]; conts: number[][][] } {
+    const text = m.tokenizer.apply_chat_template(messagesOf(p), { tokenize: false, add_generation_prompt: true });
+    const prompt = m.tokenizer.encode(text);
+    const conts = items.map((item) =>
+        spellings(item).map((s) => {
+            const full = m.tokenizer.encode(text + s);
+            if (full.length <= prompt.length || prompt.some((t, k) => full[k] !== t)) throw new Error(`the chat template does not render the answer "${s}" after the prompt as a token continuation`);
+            return full.slice(prompt.length);
+        }),
+    );
+    return { prompt, conts };
+}
+
+/** Exact probabilities [prompt][item] that the answer begins with the item (summed over its spellings). */
+export async function onnxItemProbs(dir: string, prompts: ChatPrompt[], items: string[]): Promise<number[][]> {
+    const m = await load(dir);
+    const cache = new Map<string, Float64Array>();
+    const lp = async (ids: number[]) => {
+        const key = ids.join(",");
+        let v = cache.get(key);
+        if (!v) cache.set(key, (v = await nextLogProbs(m, ids)));
+        return v;
+    };
+    const out: number[][] = [];
+    for (const p of prompts) {
+        const { prompt, conts } = continuations(m, p, items);
+        const row: number[] = [];
+        for (const seqs of conts) {
+            const unique = seqs.filter((s, k) => seqs.findIndex((o) => o.join(",") === s.join(",")) === k);
+            const isPrefix = (a: number[], b: number[]) => a.length < b.length && a.every((t, k) => b[k] === t);
+            let sum = 0;
+            for (const s of unique.filter((s) => !unique.some((o) => isPrefix(o, s)))) {
+                let logp = 0;
+                for (let j = 0; j < s.length; j++) logp += (await lp([...prompt, ...s.slice(0, j)]))[s[j]!]!;
+                sum += Math.exp(logp);
+            }
+            row.push(sum);
+        }
+        out.push(row);
+    }
+    return out;
+}
+
+/** P(yes) / (P(yes) + P(no)) of the first answer token, for each question. */
+export async function onnxJudge(dir: string, questions: string[]): Promise<number[]> {
+    const [yes, no] = [0, 1];
+    const probs = await onnxItemProbs(dir, questions.map((q) => ({ system: null, user: q })), ["yes", "no"]);
+    return probs.map((r) => (r[yes]! + r[no]! > 0 ? r[yes]! / (r[yes]! + r[no]!) : 0.5));
+}
