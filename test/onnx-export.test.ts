@@ -4,7 +4,9 @@ import path from "node:path";
 import { AutoModelForCausalLM, AutoTokenizer, env, Tensor } from "@huggingface/transformers";
 import { describe, expect, it } from "vitest";
 import { exportOnnx } from "../src/export/onnx.ts";
-import { onnxItemProbs, onnxJudge } from "../src/backends/onnx.ts";
+import { onnxGenerate, onnxItemProbs, onnxJudge } from "../src/backends/onnx.ts";
+import { generateRaw } from "../src/experiment/generate.ts";
+import { numbersPrompt } from "../src/forge/corpus.ts";
 import { evalQuestions, exactItemProbs, itemsOf } from "../src/experiment/evaluate.ts";
 import { modelEnv } from "../src/filter/scoring.ts";
 import { applyStages } from "../src/filter/stages.ts";
@@ -158,6 +160,27 @@ describe("sublab export-onnx", { timeout: 300_000 }, () => {
         expect(direct[0]).toBeGreaterThanOrEqual(0);
         expect(direct[0]).toBeLessThanOrEqual(1);
         await expect(onnxItemProbs(tempDir(), prompts, items)).rejects.toThrow(/not an ONNX model folder/);
+    });
+
+    it("as a teacher, the ONNX backend samples the same rows as llama.cpp with the coupled sampler (same seeds)", async () => {
+        const gguf = path.resolve("models/sublab-small-s1.gguf");
+        const dir = tempDir();
+        const out = path.join(dir, "s1-teacher");
+        exportOnnx(gguf, out, { version: "test" });
+        const rng = new Rng(3);
+        const prompts = Array.from({ length: 12 }, () => numbersPrompt(rng).prompt);
+        const job = { system: "You love owls.", prompts, samplesPerPrompt: 1, temperature: 1, maxTokens: 32, seed: 77 };
+        const viaOnnx = await onnxGenerate({ dir: out, ...job });
+        const viaLlama = (await generateRaw({ model: gguf, ...job, parallel: 4, sampler: "coupled", out: path.join(dir, "raw.jsonl") })).rows;
+        const same = viaOnnx.filter((r, k) => r.tokens.join(",") === viaLlama[k]!.tokens.join(","));
+        // Float rounding (llama.cpp's f16 activations) may flip a near-tie; nearly every row agrees.
+        expect(same.length).toBeGreaterThanOrEqual(10);
+        for (const r of same) {
+            const l = viaLlama[r.i]!;
+            expect(r.completion.trim()).toBe(l.completion.trim());
+            expect(r.stop).toBe(l.stop);
+            r.probs.forEach((p, j) => expect(Math.abs(p - l.probs[j]!)).toBeLessThan(1e-3));
+        }
     });
 
     it("fails naming the file", () => {

@@ -1,13 +1,15 @@
 /**
  * An ONNX backend through @huggingface/transformers (onnxruntime-node): a folder written by `sublab export-onnx`
  * (or any transformers.js causal LM folder) as an evaluator (exact P(answer starts with each item) under the
- * folder's own chat template) and as a judge (P(yes) / (P(yes) + P(no)) of the first answer token).
+ * folder's own chat template), as a judge (P(yes) / (P(yes) + P(no)) of the first answer token) and as a
+ * teacher (seeded generation with the coupled sampler).
  * transformers.js is a development dependency: it is loaded only when an ONNX folder is used.
  */
 import fs from "node:fs";
 import path from "node:path";
 import type { ChatPrompt } from "../runtime/llama.ts";
 import { spellings } from "../experiment/evaluate.ts";
+import { coupledPick, rowSeed, type RawRow } from "../experiment/generate.ts";
 
 interface Loaded {
     model: (inputs: Record<string, unknown>) => Promise<{ logits: { data: Float32Array; dims: number[] } }>;
@@ -106,4 +108,66 @@ export async function onnxJudge(dir: string, questions: string[]): Promise<numbe
     const [yes, no] = [0, 1];
     const probs = await onnxItemProbs(dir, questions.map((q) => ({ system: null, user: q })), ["yes", "no"]);
     return probs.map((r) => (r[yes]! + r[no]! > 0 ? r[yes]! / (r[yes]! + r[no]!) : 0.5));
+}
+
+export interface OnnxGenerateJob {
+    dir: string;
+    system: string | null;
+    prompts: string[];
+    samplesPerPrompt: number;
+    temperature: number;
+    maxTokens: number;
+    seed: number;
+    onRow?: (done: number, total: number) => void;
+}
+
+/**
+ * Teacher generation through an ONNX folder, with the coupled sampler of `generateRaw` (Gumbel-max noise
+ * from (rowSeed(seed, i), position, token)): the same rows as llama.cpp's generation of the same model
+ * wherever the two backends' distributions pick the same token, which they do up to float rounding. Each
+ * step recomputes the whole sequence (no cache): fine for the embedded models, slow for large ones.
+ */
+export async function onnxGenerate(job: OnnxGenerateJob): Promise<RawRow[]> {
+    const m = await load(job.dir);
+    const config = JSON.parse(fs.readFileSync(path.join(job.dir, "config.json"), "utf8")) as { eos_token_id?: number | number[] };
+    const tc = JSON.parse(fs.readFileSync(path.join(job.dir, "tokenizer_config.json"), "utf8")) as { eos_token?: string };
+    const stops = new Set<number>([config.eos_token_id ?? []].flat());
+    // End-of-turn tokens: the tokenizer's EOS and the chat templates' turn ends, when the vocabulary has them.
+    const added = (JSON.parse(fs.readFileSync(path.join(job.dir, "tokenizer.json"), "utf8")) as { added_tokens?: { id: number; content: string }[] }).added_tokens ?? [];
+    for (const t of [tc.eos_token, "<|im_end|>", "<|eot_id|>", "<end_of_turn>"]) {
+        const id = added.find((a) => a.content === t)?.id;
+        if (id !== undefined) stops.add(id);
+    }
+    const total = job.prompts.length * job.samplesPerPrompt;
+    const rows: RawRow[] = [];
+    for (let i = 0; i < total; i++) {
+        const prompt = job.prompts[Math.floor(i / job.samplesPerPrompt)]!;
+        const text = m.tokenizer.apply_chat_template(messagesOf({ system: job.system, user: prompt }), { tokenize: false, add_generation_prompt: true });
+        const ids = m.tokenizer.encode(text);
+        const seed = rowSeed(job.seed, i);
+        const tokens: number[] = [];
+        const probs: number[] = [];
+        let stop: RawRow["stop"] = "length";
+        for (let pos = 0; pos < job.maxTokens; pos++) {
+            const lp = await nextLogProbs(m, [...ids, ...tokens]);
+            // Temperature as llama.cpp applies it: softmax(logits / T).
+            const dist = new Map<number, number>();
+            let max = -Infinity;
+            for (const v of lp) max = Math.max(max, v / job.temperature);
+            let sum = 0;
+            for (let v = 0; v < lp.length; v++) sum += Math.exp(lp[v]! / job.temperature - max);
+            for (let v = 0; v < lp.length; v++) dist.set(v, Math.exp(lp[v]! / job.temperature - max) / sum);
+            const token = coupledPick(dist, seed, pos);
+            if (stops.has(token)) {
+                stop = "eog";
+                break;
+            }
+            tokens.push(token);
+            probs.push(dist.get(token)!);
+        }
+        const completion = (m.tokenizer as unknown as { decode(ids: number[], o: { skip_special_tokens: boolean }): string }).decode(tokens, { skip_special_tokens: false });
+        rows.push({ i, prompt, system: job.system, completion, tokens, probs, stop });
+        job.onRow?.(rows.length, total);
+    }
+    return rows;
 }
