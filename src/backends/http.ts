@@ -6,7 +6,7 @@
  * probabilities when it returns logprobs), and it can judge (P(yes) from the first token's top logprobs).
  */
 import fs from "node:fs";
-import { readRowsResumable, rowSeed, type RawRow } from "../experiment/generate.ts";
+import { readRowsResumable, rowSeed, type RawRow, type RowsRequest } from "../experiment/generate.ts";
 import { Interrupted } from "../util/interrupt.ts";
 
 export interface HttpEndpoint {
@@ -172,16 +172,9 @@ export class OpenAIClient {
     }
 }
 
-export interface HttpGenerateJob {
+export interface HttpGenerateJob extends RowsRequest {
     endpoint: HttpEndpoint;
-    system: string | null;
-    prompts: string[];
-    samplesPerPrompt: number;
-    temperature: number;
-    maxTokens: number;
-    seed: number;
     out: string;
-    onRow?: (done: number, total: number) => void;
     signal?: AbortSignal;
 }
 

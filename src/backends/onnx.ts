@@ -9,7 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { ChatPrompt } from "../runtime/llama.ts";
 import { spellings } from "../experiment/evaluate.ts";
-import { coupledPick, rowSeed, type RawRow } from "../experiment/generate.ts";
+import { coupledPick, rowSeed, type RawRow, type RowsRequest } from "../experiment/generate.ts";
 
 interface Loaded {
     model: (inputs: Record<string, unknown>) => Promise<{ logits: { data: Float32Array; dims: number[] } }>;
@@ -110,15 +110,8 @@ export async function onnxJudge(dir: string, questions: string[]): Promise<numbe
     return probs.map((r) => (r[yes]! + r[no]! > 0 ? r[yes]! / (r[yes]! + r[no]!) : 0.5));
 }
 
-export interface OnnxGenerateJob {
+export interface OnnxGenerateJob extends RowsRequest {
     dir: string;
-    system: string | null;
-    prompts: string[];
-    samplesPerPrompt: number;
-    temperature: number;
-    maxTokens: number;
-    seed: number;
-    onRow?: (done: number, total: number) => void;
 }
 
 /**

@@ -28,23 +28,27 @@ export interface RawRow {
     stop: "eog" | "length";
 }
 
-export interface GenerateJob {
-    model: string;
-    lora?: string | null;
+/** What rows to generate, whatever the backend: row i = prompt floor(i / samplesPerPrompt), seeded by rowSeed(seed, i). */
+export interface RowsRequest {
     system: string | null;
     prompts: string[];
     samplesPerPrompt: number;
     temperature: number;
     maxTokens: number;
+    seed: number;
+    onRow?: (done: number, total: number) => void;
+}
+
+export interface GenerateJob extends RowsRequest {
+    model: string;
+    lora?: string | null;
     /** Sequences decoded together. */
     parallel: number;
-    seed: number;
     /** Defaults to "coupled" (see sampleRow). */
     sampler?: "coupled" | "llama.cpp";
     /** The JSONL file rows are appended to; an existing file is resumed. */
     out: string;
     threads?: number;
-    onRow?: (done: number, total: number) => void;
     signal?: AbortSignal;
 }
 
