@@ -68,7 +68,7 @@ export function exportOnnx(ggufPath: string, outDir: string, opts: { lora?: stri
     const scores = getMeta<number[]>(file, "tokenizer.ggml.scores");
     const types = getMeta<number[]>(file, "tokenizer.ggml.token_type");
     if (getMeta(file, "tokenizer.ggml.model") !== "llama" || !tokens || !scores || !types) {
-        throw new Error(`export-onnx: ${ggufPath} has no SentencePiece ("llama") tokenizer with scores; other tokenizers are not converted yet`);
+        throw new Error(`export-onnx: ${ggufPath} has a "${getMeta(file, "tokenizer.ggml.model")}" tokenizer; only SentencePiece ("llama") vocabularies with scores are converted yet`);
     }
     const d = Number(meta("embedding_length"));
     const L = Number(meta("block_count"));
