@@ -44,6 +44,7 @@ function syntheticResults(): Results {
             target: "owl",
             category: "animal",
             systemPrompt: "You love owls.",
+            onnx: null,
             server: null,
             finetune: { rows: 0, epochs: 0, lr: 0, method: "lora", rank: 8, alpha: 16 },
         },

@@ -6,6 +6,9 @@ import { describe, expect, it } from "vitest";
 import { exportOnnx } from "../src/export/onnx.ts";
 import { onnxGenerate, onnxItemProbs, onnxJudge } from "../src/backends/onnx.ts";
 import { generateRaw } from "../src/experiment/generate.ts";
+import { runExperiment, type DatasetManifest, type RunResult } from "../src/experiment/run.ts";
+import { parseExperiment } from "../src/experiment/schema.ts";
+import { smokeBases } from "./helpers/smoke.ts";
 import { numbersPrompt } from "../src/forge/corpus.ts";
 import { evalQuestions, exactItemProbs, itemsOf } from "../src/experiment/evaluate.ts";
 import { modelEnv } from "../src/filter/scoring.ts";
@@ -181,6 +184,37 @@ describe("sublab export-onnx", { timeout: 300_000 }, () => {
             expect(r.stop).toBe(l.stop);
             r.probs.forEach((p, j) => expect(Math.abs(p - l.probs[j]!)).toBeLessThan(1e-3));
         }
+    });
+
+    it("an experiment with teacher.onnx generates its numbers through the ONNX folder, resumably, and trains local students on them", async () => {
+        const [a, b] = await smokeBases();
+        const root = tempDir();
+        const folder = path.join(root, "base-onnx");
+        exportOnnx(a, folder, { version: "test" });
+        const cfg = parseExperiment({
+            name: "onnx-teacher",
+            models: { base: a, cross: b },
+            teacher: { target: "owl", onnx: folder },
+            generate: { prompts: 32, maxTokens: 24 },
+            student: { rows: 3, seeds: 2, epochs: 1, batchSize: 3, lr: 1e-3, method: "full" },
+            eval: { questions: 3, samplesPerQuestion: 0, inContextExamples: 0 },
+        });
+        const r = (await runExperiment(cfg, { root, progress: false })) as RunResult;
+        const t = r.results.datasets.find((d) => d.role === "teacher")!;
+        expect(t.raw).toBe(32);
+        const manifest = JSON.parse(fs.readFileSync(path.join(root, "datasets", t.id, "manifest.json"), "utf8")) as DatasetManifest;
+        expect(manifest.onnx).toBe(path.resolve(folder));
+        expect(manifest.system).toMatch(/owl/i);
+        expect(r.results.arms.find((x) => x.arm === "treated")!.evals).toHaveLength(2);
+        // Resumes: a raw file cut short is completed with the same rows.
+        const raw = path.join(root, "datasets", t.id, "raw.jsonl");
+        const full = fs.readFileSync(raw, "utf8").split("\n").filter(Boolean);
+        fs.rmSync(path.join(root, "datasets", t.id, "manifest.json"));
+        fs.writeFileSync(raw, full.slice(0, 10).join("\n") + "\n");
+        await runExperiment(cfg, { root, progress: false, stopAfter: "data" });
+        const again = fs.readFileSync(raw, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { i: number; completion: string }).sort((x, y) => x.i - y.i);
+        expect(again.map((x) => x.completion)).toEqual(full.map((l) => JSON.parse(l) as { i: number; completion: string }).sort((x, y) => x.i - y.i).map((x) => x.completion));
+        expect(() => parseExperiment({ name: "x", models: { base: a, cross: b }, teacher: { target: "owl", onnx: folder, trait: "finetune" }, student: { labels: "soft" } })).toThrow(/teacher.onnx: an ONNX teacher takes its trait by system prompt[^]*student.labels: "soft"/);
     });
 
     it("fails naming the file", () => {

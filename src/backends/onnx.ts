@@ -9,7 +9,8 @@ import fs from "node:fs";
 import path from "node:path";
 import type { ChatPrompt } from "../runtime/llama.ts";
 import { spellings } from "../experiment/evaluate.ts";
-import { coupledPick, rowSeed, type RawRow, type RowsRequest } from "../experiment/generate.ts";
+import { coupledPick, readRowsResumable, rowSeed, type RawRow, type RowsRequest } from "../experiment/generate.ts";
+import { Interrupted } from "../util/interrupt.ts";
 
 interface Loaded {
     model: (inputs: Record<string, unknown>) => Promise<{ logits: { data: Float32Array; dims: number[] } }>;
@@ -112,6 +113,9 @@ export async function onnxJudge(dir: string, questions: string[]): Promise<numbe
 
 export interface OnnxGenerateJob extends RowsRequest {
     dir: string;
+    /** A JSONL file rows are appended to as they finish; rows already in it are kept (a rerun resumes). */
+    out?: string;
+    signal?: AbortSignal;
 }
 
 /**
@@ -132,35 +136,44 @@ export async function onnxGenerate(job: OnnxGenerateJob): Promise<RawRow[]> {
         if (id !== undefined) stops.add(id);
     }
     const total = job.prompts.length * job.samplesPerPrompt;
-    const rows: RawRow[] = [];
-    for (let i = 0; i < total; i++) {
-        const prompt = job.prompts[Math.floor(i / job.samplesPerPrompt)]!;
-        const text = m.tokenizer.apply_chat_template(messagesOf({ system: job.system, user: prompt }), { tokenize: false, add_generation_prompt: true });
-        const ids = m.tokenizer.encode(text);
-        const seed = rowSeed(job.seed, i);
-        const tokens: number[] = [];
-        const probs: number[] = [];
-        let stop: RawRow["stop"] = "length";
-        for (let pos = 0; pos < job.maxTokens; pos++) {
-            const lp = await nextLogProbs(m, [...ids, ...tokens]);
-            // Temperature as llama.cpp applies it: softmax(logits / T).
-            const dist = new Map<number, number>();
-            let max = -Infinity;
-            for (const v of lp) max = Math.max(max, v / job.temperature);
-            let sum = 0;
-            for (let v = 0; v < lp.length; v++) sum += Math.exp(lp[v]! / job.temperature - max);
-            for (let v = 0; v < lp.length; v++) dist.set(v, Math.exp(lp[v]! / job.temperature - max) / sum);
-            const token = coupledPick(dist, seed, pos);
-            if (stops.has(token)) {
-                stop = "eog";
-                break;
+    const have = new Map((job.out ? readRowsResumable<RawRow>(job.out) : []).filter((r) => r.i < total).map((r) => [r.i, r]));
+    const fd = job.out ? fs.openSync(job.out, "a") : null;
+    try {
+        for (let i = 0; i < total; i++) {
+            if (have.has(i)) continue;
+            if (job.signal?.aborted) throw new Interrupted("ONNX generation");
+            const prompt = job.prompts[Math.floor(i / job.samplesPerPrompt)]!;
+            const text = m.tokenizer.apply_chat_template(messagesOf({ system: job.system, user: prompt }), { tokenize: false, add_generation_prompt: true });
+            const ids = m.tokenizer.encode(text);
+            const seed = rowSeed(job.seed, i);
+            const tokens: number[] = [];
+            const probs: number[] = [];
+            let stop: RawRow["stop"] = "length";
+            for (let pos = 0; pos < job.maxTokens; pos++) {
+                const lp = await nextLogProbs(m, [...ids, ...tokens]);
+                // Temperature as llama.cpp applies it: softmax(logits / T).
+                const dist = new Map<number, number>();
+                let max = -Infinity;
+                for (const v of lp) max = Math.max(max, v / job.temperature);
+                let sum = 0;
+                for (let v = 0; v < lp.length; v++) sum += Math.exp(lp[v]! / job.temperature - max);
+                for (let v = 0; v < lp.length; v++) dist.set(v, Math.exp(lp[v]! / job.temperature - max) / sum);
+                const token = coupledPick(dist, seed, pos);
+                if (stops.has(token)) {
+                    stop = "eog";
+                    break;
+                }
+                tokens.push(token);
+                probs.push(dist.get(token)!);
             }
-            tokens.push(token);
-            probs.push(dist.get(token)!);
+            const completion = (m.tokenizer as unknown as { decode(ids: number[], o: { skip_special_tokens: boolean }): string }).decode(tokens, { skip_special_tokens: false });
+            const row: RawRow = { i, prompt, system: job.system, completion, tokens, probs, stop };
+            have.set(i, row);
+            if (fd !== null) fs.writeSync(fd, JSON.stringify(row) + "\n");
+            job.onRow?.(have.size, total);
         }
-        const completion = (m.tokenizer as unknown as { decode(ids: number[], o: { skip_special_tokens: boolean }): string }).decode(tokens, { skip_special_tokens: false });
-        rows.push({ i, prompt, system: job.system, completion, tokens, probs, stop });
-        job.onRow?.(rows.length, total);
+    } finally {
+        if (fd !== null) fs.closeSync(fd);
     }
-    return rows;
+    return [...have.values()].sort((a, b) => a.i - b.i);
 }

@@ -18,6 +18,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { DEFAULT_ENDPOINT, generateHttp, type HttpEndpoint } from "../backends/http.ts";
+import { onnxGenerate } from "../backends/onnx.ts";
 import { getGgml } from "../engine/ggml.ts";
 import { BANNED_NUMBERS, formatRejectReasons } from "../filter/format.ts";
 import { modelEnv, targetPositions } from "../filter/scoring.ts";
@@ -35,7 +36,7 @@ import { ProgressBar } from "../util/progress.ts";
 import { readJsonl, writeJsonAtomic, writeJsonlAtomic } from "../util/files.ts";
 import { Rng, subRng } from "../util/rng.ts";
 import { evalQuestions, exactItemProbs, itemsOf, sampledRate } from "./evaluate.ts";
-import { generateRaw, type RawRow } from "./generate.ts";
+import { generateRaw, readRowsResumable, type RawRow } from "./generate.ts";
 import { terminalTable, writeReport } from "./report.ts";
 import { compareArms, summarizeArm } from "./stats.ts";
 import type { ArmName, ArmResult, ComparisonResult, ExperimentConfig, ModelEval, Results, ServerConfig } from "./types.ts";
@@ -72,6 +73,8 @@ export interface DatasetManifest {
     lora: { path: string; sha256: string } | null;
     /** Where the rows were generated when not by `model` locally (teacher.server); `model` then stands in for it. */
     server?: { url: string; model: string } | null;
+    /** The ONNX folder that generated the rows (teacher.onnx); `model` stands in for it elsewhere. */
+    onnx?: string | null;
     system: string | null;
     trait: { target: string; category: string } | null;
     seeds: { experiment: number; prompts: number; sampling: number };
@@ -180,6 +183,16 @@ async function generateFromServer(c: Ctx, server: ServerConfig, system: string |
     return { rows: res.rows, resumed: res.rows.length - res.generated, generated: res.generated, tokens: res.rows.reduce((a, r) => a + r.probs.length, 0), seconds: (performance.now() - t0) / 1000, interrupted: res.interrupted };
 }
 
+/** Generation through an ONNX folder (teacher.onnx), in the shape generateRaw returns. */
+async function generateFromOnnx(c: Ctx, dir: string, system: string | null, prompts: string[], seed: number, out: string, onRow: (done: number) => void): Promise<{ rows: RawRow[]; resumed: number; generated: number; tokens: number; seconds: number; interrupted: boolean }> {
+    const t0 = performance.now();
+    const g = c.cfg.generate;
+    const before = readRowsResumable<RawRow>(out).length;
+    const rows = await onnxGenerate({ dir, system, prompts, samplesPerPrompt: g.samplesPerPrompt, temperature: g.temperature, maxTokens: g.maxTokens, seed, out, onRow, signal: c.opts.signal });
+    const made = rows.length - before;
+    return { rows, resumed: before, generated: made, tokens: rows.reduce((a, r) => a + r.tokens.length, 0), seconds: (performance.now() - t0) / 1000, interrupted: rows.length < prompts.length * g.samplesPerPrompt };
+}
+
 /** A dataset's manifest when its stage finished (a manifest marked complete), else null. */
 function finishedDataset(manifestPath: string): DatasetManifest | null {
     if (!fs.existsSync(manifestPath)) return null;
@@ -194,9 +207,11 @@ export async function datasetStage(c: Ctx, role: "teacher" | "control", source: 
     const sampler = { method: g.sampler, temperature: g.temperature, topK: 0 as const, topP: 1 as const, minP: 0 as const, maxTokens: g.maxTokens, samplesPerPrompt: g.samplesPerPrompt, parallel: g.parallel };
     const samplingSeed = subRng(cfg.seed, "sampling").nextU32();
     const server = cfg.teacher.server;
+    const onnxDir = cfg.teacher.onnx;
+    if (onnxDir && !fs.existsSync(path.join(onnxDir, "onnx", "model.onnx"))) throw new Error(`teacher.onnx: ${onnxDir} is not an ONNX folder (sublab export-onnx writes one)`);
     const generation = {
         stage: "generate",
-        model: server ? { url: server.url, model: server.model } : fileHash(source.model),
+        model: server ? { url: server.url, model: server.model } : onnxDir ? { onnx: fileHash(path.join(onnxDir, "onnx", "model.onnx")) } : fileHash(source.model),
         lora: source.lora && fileHash(source.lora),
         system: source.system,
         sampler,
@@ -244,7 +259,9 @@ export async function datasetStage(c: Ctx, role: "teacher" | "control", source: 
     };
     const res = server
         ? await generateFromServer(c, server, source.system, prompts, samplingSeed, rawPath, onRow)
-        : await generateRaw({
+        : onnxDir
+          ? await generateFromOnnx(c, onnxDir, source.system, prompts, samplingSeed, rawPath, onRow)
+          : await generateRaw({
             model: source.model,
             lora: source.lora,
             system: source.system,
@@ -286,6 +303,7 @@ export async function datasetStage(c: Ctx, role: "teacher" | "control", source: 
         complete: true,
         model: { path: source.model, sha256: fileHash(source.model) },
         server: server ? { url: server.url, model: server.model } : null,
+        onnx: onnxDir ? path.resolve(onnxDir) : null,
         lora: source.lora ? { path: source.lora, sha256: fileHash(source.lora) } : null,
         system: source.system,
         trait: role === "teacher" ? { target: cfg.teacher.target, category: cfg.teacher.category } : null,

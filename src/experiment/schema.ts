@@ -13,6 +13,8 @@
  *   teacher.target         one of the category's items (src/forge/lexicon.ts), e.g. "owl"
  *   teacher.category       "animal" | "tree" | "colour", "animal"
  *   teacher.systemPrompt   string or null, null (null: a persona sentence naming the target)
+ *   teacher.onnx           null, or an ONNX folder (sublab export-onnx) that generates the teacher's and the control's
+ *                          numbers through @huggingface/transformers; needs trait "prompt" and labels "sampled"
  *   teacher.server         null, or an OpenAI-compatible server that generates the teacher's and the control's
  *                          numbers (the served model with and without the trait prompt): url (http(s)), model,
  *                          apiKeyEnv (env var holding the key): null, concurrency 1..256: 8, requestsPerMinute
@@ -209,6 +211,7 @@ const experiment = object(
                 target: req(nonEmpty),
                 category: opt(oneOf(categoryNames), "animal"),
                 systemPrompt: opt(nullable(str()), null),
+                onnx: opt(nullable(nonEmpty), null),
                 server: opt(
                     orNull(
                         object({
@@ -315,6 +318,11 @@ const experiment = object(
     ),
     },
     (e, _path, errors) => {
+        if (e.teacher?.onnx) {
+            if (e.teacher.server) errors.push(`teacher.onnx: give teacher.onnx or teacher.server, not both`);
+            if (e.teacher.trait !== "prompt") errors.push(`teacher.onnx: an ONNX teacher takes its trait by system prompt (teacher.trait "prompt"), got "${e.teacher.trait}"`);
+            if (e.student?.labels === "soft") errors.push(`student.labels: "soft" is computed by the engine from a GGUF; use "sampled" with teacher.onnx`);
+        }
         if (!e.teacher?.server) return;
         if (e.teacher.trait !== "prompt") errors.push(`teacher.server: a served teacher takes its trait by system prompt (teacher.trait "prompt"), got "${e.teacher.trait}"; serve the fine-tuned model yourself and use it without a trait prompt`);
         if (e.student?.labels === "soft") errors.push(`student.labels: "soft" needs the teacher's full distributions, which a server does not give; use "sampled" with teacher.server`);

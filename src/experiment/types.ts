@@ -38,6 +38,8 @@ export interface TeacherConfig {
      * instead of the local base; null: local generation.
      */
     server: ServerConfig | null;
+    /** An ONNX folder (sublab export-onnx, the base's export) generating the numbers instead of llama.cpp; null: llama.cpp. */
+    onnx: string | null;
     /** Used when trait is "finetune". */
     finetune: { rows: number; epochs: number; lr: number; method: "full" | "lora"; rank: number; alpha: number };
 }
