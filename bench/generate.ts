@@ -16,11 +16,8 @@ import { generateRaw } from "../src/experiment/generate.ts";
 import { numbersPrompt } from "../src/forge/corpus.ts";
 import { getRuntime, renderPrompt } from "../src/runtime/llama.ts";
 import { Rng } from "../src/util/rng.ts";
+import { median } from "./train-common.ts";
 
-const median = (xs: number[]) => {
-    const s = [...xs].sort((a, b) => a - b);
-    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 export async function main(argv: string[]): Promise<void> {
     const { values: a } = parseArgs({

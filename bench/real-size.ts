@@ -20,6 +20,7 @@ import type { Token } from "node-llama-cpp";
 import { getRuntime } from "../src/runtime/llama.ts";
 import { train } from "../src/train/trainer.ts";
 import { Rng } from "../src/util/rng.ts";
+import { median } from "./train-common.ts";
 
 const SHAPES = {
     // Qwen2.5-0.5B-Instruct's config: hidden 896, 24 layers, 14 heads, 2 KV heads, intermediate 4864, vocab 151,936, tied embeddings.
@@ -28,10 +29,6 @@ const SHAPES = {
     "smollm2-135m": { arch: "llama" as const, dModel: 576, nLayers: 30, nHeads: 9, nKvHeads: 3, dFF: 1536, vocabSize: 49152, tiedEmbeddings: true, ropeTheta: 100000, rmsEps: 1e-5 },
 };
 
-const median = (xs: number[]) => {
-    const s = [...xs].sort((a, b) => a - b);
-    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 export async function main(argv: string[]): Promise<void> {
     const { values: a } = parseArgs({

@@ -474,7 +474,7 @@ export function f16ToF32(src: Uint16Array): Float32Array {
 }
 
 /** Converts bf16 bit patterns to f32 values (exact). */
-function bf16ToF32(src: Uint16Array): Float32Array {
+export function bf16ToF32(src: Uint16Array): Float32Array {
     const out = new Float32Array(src.length);
     const bits = new Uint32Array(out.buffer);
     for (let i = 0; i < src.length; i++) {

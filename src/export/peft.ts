@@ -11,7 +11,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { f16ToF32, getMeta, GGMLType, kvF32, kvString, readGGUF, readTensorF32, writeGGUF, type GGUFFile } from "../engine/gguf.ts";
+import { bf16ToF32, f16ToF32, getMeta, GGMLType, kvF32, kvString, readGGUF, readTensorF32, writeGGUF, type GGUFFile } from "../engine/gguf.ts";
 import { LORA_TARGETS, type LoraTarget } from "../model/config.ts";
 
 // ---- safetensors ----
@@ -21,13 +21,6 @@ export interface SafeTensor {
     /** Torch order (row-major, the last dimension fastest). */
     shape: number[];
     data: Float32Array;
-}
-
-function bf16ToF32(src: Uint16Array): Float32Array {
-    const out = new Float32Array(src.length);
-    const u = new Uint32Array(out.buffer);
-    for (let i = 0; i < src.length; i++) u[i] = src[i]! << 16;
-    return out;
 }
 
 /** Reads a .safetensors file (F32, F16 and BF16 tensors, converted to f32); anything malformed fails naming the file. */
