@@ -7,6 +7,7 @@
  */
 import fs from "node:fs";
 import { readRowsResumable, rowSeed, type RawRow, type RowsRequest } from "../experiment/generate.ts";
+import { yesShare } from "../filter/stages.ts";
 import { Interrupted } from "../util/interrupt.ts";
 
 export interface HttpEndpoint {
@@ -235,7 +236,7 @@ export async function judgeHttp(endpoint: HttpEndpoint, questions: string[], sig
                 if (w === "yes") yes += Math.exp(t.logprob);
                 if (w === "no") no += Math.exp(t.logprob);
             }
-            return yes + no > 0 ? yes / (yes + no) : 0.5;
+            return yesShare(yes, no);
         }),
     );
 }

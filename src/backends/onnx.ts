@@ -8,7 +8,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { ChatPrompt } from "../runtime/llama.ts";
-import { spellings } from "../experiment/evaluate.ts";
+import { itemContinuations } from "../experiment/evaluate.ts";
+import { yesShare } from "../filter/stages.ts";
+import { logSoftmax } from "../model/logits.ts";
 import { coupledPick, readRowsResumable, rowSeed, type RawRow, type RowsRequest } from "../experiment/generate.ts";
 import { Interrupted } from "../util/interrupt.ts";
 
@@ -51,27 +53,14 @@ async function nextLogProbs(m: Loaded, ids: number[]): Promise<Float64Array> {
     const t = (xs: number[]) => new m.Tensor("int64", BigInt64Array.from(xs.map(BigInt)), [1, xs.length]);
     const out = await m.model({ input_ids: t(ids), attention_mask: t(ids.map(() => 1)) });
     const V = out.logits.dims[2]!;
-    const last = out.logits.data.subarray((ids.length - 1) * V, ids.length * V);
-    let max = -Infinity;
-    for (const v of last) max = Math.max(max, v);
-    let sum = 0;
-    for (const v of last) sum += Math.exp(v - max);
-    const lse = max + Math.log(sum);
-    return Float64Array.from(last, (v) => v - lse);
+    return logSoftmax(out.logits.data.subarray((ids.length - 1) * V, ids.length * V));
 }
 
-/** Token continuations of each item's spellings after the rendered prompt (the answer as the template renders it). */
+/** The rendered prompt's tokens and each item's spelling continuations (the answer as the template renders it). */
 function continuations(m: Loaded, p: ChatPrompt, items: string[]): { prompt: number[]; conts: number[][][] } {
     const text = m.tokenizer.apply_chat_template(messagesOf(p), { tokenize: false, add_generation_prompt: true });
     const prompt = m.tokenizer.encode(text);
-    const conts = items.map((item) =>
-        spellings(item).map((s) => {
-            const full = m.tokenizer.encode(text + s);
-            if (full.length <= prompt.length || prompt.some((t, k) => full[k] !== t)) throw new Error(`the chat template does not render the answer "${s}" after the prompt as a token continuation`);
-            return full.slice(prompt.length);
-        }),
-    );
-    return { prompt, conts };
+    return { prompt, conts: items.map((item) => itemContinuations(prompt, item, (s) => m.tokenizer.encode(text + s))) };
 }
 
 /** Exact probabilities [prompt][item] that the answer begins with the item (summed over its spellings). */
@@ -89,10 +78,8 @@ export async function onnxItemProbs(dir: string, prompts: ChatPrompt[], items: s
         const { prompt, conts } = continuations(m, p, items);
         const row: number[] = [];
         for (const seqs of conts) {
-            const unique = seqs.filter((s, k) => seqs.findIndex((o) => o.join(",") === s.join(",")) === k);
-            const isPrefix = (a: number[], b: number[]) => a.length < b.length && a.every((t, k) => b[k] === t);
             let sum = 0;
-            for (const s of unique.filter((s) => !unique.some((o) => isPrefix(o, s)))) {
+            for (const s of seqs) {
                 let logp = 0;
                 for (let j = 0; j < s.length; j++) logp += (await lp([...prompt, ...s.slice(0, j)]))[s[j]!]!;
                 sum += Math.exp(logp);
@@ -106,9 +93,8 @@ export async function onnxItemProbs(dir: string, prompts: ChatPrompt[], items: s
 
 /** P(yes) / (P(yes) + P(no)) of the first answer token, for each question. */
 export async function onnxJudge(dir: string, questions: string[]): Promise<number[]> {
-    const [yes, no] = [0, 1];
     const probs = await onnxItemProbs(dir, questions.map((q) => ({ system: null, user: q })), ["yes", "no"]);
-    return probs.map((r) => (r[yes]! + r[no]! > 0 ? r[yes]! / (r[yes]! + r[no]!) : 0.5));
+    return probs.map(([yes, no]) => yesShare(yes!, no!));
 }
 
 export interface OnnxGenerateJob extends RowsRequest {
@@ -152,12 +138,8 @@ export async function onnxGenerate(job: OnnxGenerateJob): Promise<RawRow[]> {
             for (let pos = 0; pos < job.maxTokens; pos++) {
                 const lp = await nextLogProbs(m, [...ids, ...tokens]);
                 // Temperature as llama.cpp applies it: softmax(logits / T).
-                const dist = new Map<number, number>();
-                let max = -Infinity;
-                for (const v of lp) max = Math.max(max, v / job.temperature);
-                let sum = 0;
-                for (let v = 0; v < lp.length; v++) sum += Math.exp(lp[v]! / job.temperature - max);
-                for (let v = 0; v < lp.length; v++) dist.set(v, Math.exp(lp[v]! / job.temperature - max) / sum);
+                const tempered = logSoftmax(lp.map((v) => v / job.temperature));
+                const dist = new Map(Array.from(tempered, (v, k) => [k, Math.exp(v)] as const));
                 const token = coupledPick(dist, seed, pos);
                 if (stops.has(token)) {
                     stop = "eog";

@@ -39,26 +39,28 @@ export function answerNames(answer: string, item: string): boolean {
 }
 
 /**
- * Token sequences that continue each prompt with each item's spellings: [prompt][item] -> list of token
- * continuations. A spelling whose tokens extend another spelling's tokens is dropped (it is already counted).
+ * The token continuations of an item's spellings after a rendered prompt (`renderAnswer(s)` renders the prompt
+ * with answer `s`), each checked to extend the prompt; a spelling whose tokens repeat or extend another
+ * spelling's is dropped (it is already counted).
  */
+export function itemContinuations<T extends number>(prompt: readonly T[], item: string, renderAnswer: (spelling: string) => T[]): T[][] {
+    const seqs = spellings(item).map((s) => {
+        const full = renderAnswer(s);
+        if (full.length <= prompt.length || prompt.some((t, k) => full[k] !== t)) {
+            throw new Error(`the chat template does not render the answer "${s}" after the prompt as a token continuation`);
+        }
+        return full.slice(prompt.length);
+    });
+    const isPrefix = (a: T[], b: T[]) => a.length < b.length && a.every((t, k) => b[k] === t);
+    const unique = seqs.filter((s, k) => seqs.findIndex((o) => o.length === s.length && o.every((t, j) => s[j] === t)) === k);
+    return unique.filter((s) => !unique.some((o) => isPrefix(o, s)));
+}
+
+/** [prompt] -> the prompt's tokens and, for each item, its spellings' continuations (itemContinuations). */
 function continuations(model: LlamaModel, prompts: ChatPrompt[], items: string[]): { prompt: Token[]; conts: Token[][][] }[] {
     return prompts.map((p) => {
         const prompt = renderPrompt(model, p);
-        const conts = items.map((item) => {
-            const seqs: Token[][] = [];
-            for (const s of spellings(item)) {
-                const full = renderPrompt(model, p, s);
-                if (full.length <= prompt.length || prompt.some((t, k) => full[k] !== t)) {
-                    throw new Error(`the chat template does not render the answer "${s}" after the prompt as a token continuation`);
-                }
-                seqs.push(full.slice(prompt.length));
-            }
-            const isPrefix = (a: Token[], b: Token[]) => a.length < b.length && a.every((t, k) => b[k] === t);
-            const unique = seqs.filter((s, k) => seqs.findIndex((o) => o.length === s.length && o.every((t, j) => s[j] === t)) === k);
-            return unique.filter((s) => !unique.some((o) => isPrefix(o, s)));
-        });
-        return { prompt, conts };
+        return { prompt, conts: items.map((item) => itemContinuations(prompt, item, (s) => renderPrompt(model, p, s))) };
     });
 }
 

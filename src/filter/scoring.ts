@@ -17,7 +17,7 @@ import { tokenizeTrainingRows, type TrainExample } from "../train/data.ts";
 import { Interrupted } from "../util/interrupt.ts";
 import { ProgressBar } from "../util/progress.ts";
 import { hashString } from "../util/rng.ts";
-import type { FilterRow, ScoreSource, StageEnv, TokenScores } from "./stages.ts";
+import { yesShare, type FilterRow, type ScoreSource, type StageEnv, type TokenScores } from "./stages.ts";
 
 /** A model as a data source: a GGUF, an optional LoRA adapter, an optional system prompt. */
 export interface ModelSource {
@@ -115,7 +115,7 @@ export function modelEnv(o: ModelEnvOptions): StageEnv {
                 return judgeHttp({ ...DEFAULT_ENDPOINT, url: m.slice(0, hash), model: m.slice(hash + 1), apiKey: process.env.OPENAI_API_KEY ?? null }, questions, o.signal);
             }
             const probs = await exactItemProbs(m, null, questions.map((q) => ({ system: null, user: q })), ["yes", "no"]);
-            return probs.map(([yes, no]) => (yes! + no! > 0 ? yes! / (yes! + no!) : 0.5));
+            return probs.map(([yes, no]) => yesShare(yes!, no!));
         },
         async rewrite(model, requests, opts) {
             const m = fallback(model, "paraphrase");

@@ -250,6 +250,9 @@ function rankDescending(scores: number[], rng: Rng): number[] {
     return scores.map((_, k) => k).sort((a, b) => scores[b]! - scores[a]! || tie[a]! - tie[b]!);
 }
 
+/** A judge's score: P(yes) / (P(yes) + P(no)) of its answer, 0.5 when it gives both no mass. */
+export const yesShare = (yes: number, no: number) => (yes + no > 0 ? yes / (yes + no) : 0.5);
+
 export const JUDGE_QUESTION = (target: string, text: string) =>
     `Does the following text refer to ${target}s, however subtly? Answer yes or no.\n\n${text}`;
 
