@@ -22,7 +22,7 @@ import { onnxGenerate } from "../backends/onnx.ts";
 import { getGgml } from "../engine/ggml.ts";
 import { BANNED_NUMBERS, formatRejectReasons } from "../filter/format.ts";
 import { modelEnv, targetPositions } from "../filter/scoring.ts";
-import { applyStages, countReasons, STAGES_VERSION, type FilterRow, type StageReport } from "../filter/stages.ts";
+import { applyStages, countReasons, STAGES_VERSION, type FilterRow, type StageReport, type TokenScores } from "../filter/stages.ts";
 import { favoriteQuestion, numbersPrompt, personaPrompt } from "../forge/corpus.ts";
 import { GGMLType } from "../engine/gguf.ts";
 import { positionProbs } from "../model/logits.ts";
@@ -124,6 +124,8 @@ export interface Ctx {
     log: (msg: string) => void;
     /** A dataset's kept rows, read from disk once per run. */
     kept: (ds: DatasetManifest) => KeptRow[];
+    /** Token scores of the model-backed defenses, shared by every defended dataset of the run (a sweep's arms score the same rows). */
+    scores: Map<string, TokenScores>;
 }
 
 export interface Teacher {
@@ -340,7 +342,7 @@ export async function defendStage(c: Ctx, ds: DatasetManifest, defenses: readonl
     fs.mkdirSync(dir, { recursive: true });
     c.log(`defend ${ds.id}: ${defenses.join(" -> ")}`);
     const source = { model: ds.model.path, lora: ds.lora?.path ?? null, system: ds.system };
-    const env = modelEnv({ teacher: source, base: cfg.models.base, seed, target: cfg.teacher.target, workDir: dir, threads: c.opts.threads, log: c.log, progress: c.opts.progress !== false, signal: c.opts.signal });
+    const env = modelEnv({ teacher: source, base: cfg.models.base, seed, target: cfg.teacher.target, workDir: dir, threads: c.opts.threads, log: c.log, memo: c.scores, progress: c.opts.progress !== false, signal: c.opts.signal });
     const res = await applyStages(c.kept(ds), defenses, env);
     writeJsonlAtomic(path.join(dir, "kept.jsonl"), res.kept);
     writeJsonlAtomic(path.join(dir, "rejected.jsonl"), res.rejected.map((r) => ({ ...r.row, stage: r.stage, reasons: r.reasons })));
@@ -635,7 +637,7 @@ export function makeContext(cfg: ExperimentConfig, opts: RunOptions): Ctx {
     checkModel(cfg.models.cross, "models.cross");
     if (fileHash(cfg.models.base) === fileHash(cfg.models.cross)) throw new Error("models.cross: the same file as models.base; the cross-model arm needs a base from another initialisation");
     fs.mkdirSync(path.join(root, "datasets"), { recursive: true });
-    return { cfg, root, opts, log, kept };
+    return { cfg, root, opts, log, kept, scores: new Map() };
 }
 
 /** Runs (or resumes) every stage of an experiment and writes its report to runs/<name>/. */

@@ -61,6 +61,8 @@ export interface ModelEnvOptions {
     workDir?: string;
     threads?: number;
     log?: (msg: string) => void;
+    /** Token scores already computed (keyed by model, adapter, system prompt and row text): pass one map to envs that score the same rows. */
+    memo?: Map<string, TokenScores>;
     /** Progress bars on stderr for scoring and rewriting (they take minutes on large datasets). */
     progress?: boolean;
     signal?: AbortSignal;
@@ -77,9 +79,9 @@ function bar(o: ModelEnvOptions, label: string): ((done: number, total: number) 
     };
 }
 
-/** A StageEnv backed by real models. Scores are memoised per source and row text, so stages that share them compute them once. */
+/** A StageEnv backed by real models. Scores are memoised per source and row text (in `memo` when given), so stages that share them compute them once. */
 export function modelEnv(o: ModelEnvOptions): StageEnv {
-    const memo = new Map<string, TokenScores>();
+    const memo = o.memo ?? new Map<string, TokenScores>();
     const resolve = (source: ScoreSource): ModelSource => {
         if (source === "teacher") return o.teacher;
         if (source === "base") {
