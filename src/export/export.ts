@@ -108,6 +108,20 @@ function openaiFiles(rows: ChatPair[], o: ExportOptions, epochs: number): { file
     };
 }
 
+/** The paper's training hyperparameters as TRL SFTConfig arguments (TRL's and Unsloth's scripts share them). */
+function sftArguments(indent: string): string[] {
+    const r = PAPER_RECIPE;
+    return [
+        `num_train_epochs=${r.epochs},`,
+        `learning_rate=${r.lr},`,
+        `lr_scheduler_type=${pyString(r.schedule)},`,
+        `warmup_steps=${r.warmupSteps},`,
+        `per_device_train_batch_size=${r.perDeviceBatch},`,
+        `gradient_accumulation_steps=${r.gradientAccumulation},  # effective batch ${r.effectiveBatch} on one device`,
+        `max_grad_norm=${r.gradClip},`,
+    ].map((l) => indent + l);
+}
+
 function trlFiles(rows: ChatPair[], o: ExportOptions): { files: Record<string, string>; command: string } {
     const r = PAPER_RECIPE;
     const script = [
@@ -120,13 +134,7 @@ function trlFiles(rows: ChatPair[], o: ExportOptions): { files: Record<string, s
         'dataset = load_dataset("json", data_files="train.jsonl", split="train")',
         "config = SFTConfig(",
         '    output_dir="student",',
-        `    num_train_epochs=${r.epochs},`,
-        `    learning_rate=${r.lr},`,
-        `    lr_scheduler_type=${pyString(r.schedule)},`,
-        `    warmup_steps=${r.warmupSteps},`,
-        `    per_device_train_batch_size=${r.perDeviceBatch},`,
-        `    gradient_accumulation_steps=${r.gradientAccumulation},  # effective batch ${r.effectiveBatch} on one device`,
-        `    max_grad_norm=${r.gradClip},`,
+        ...sftArguments("    "),
         "    completion_only_loss=True,",
         `    seed=${o.seed},`,
         "    logging_steps=10,",
@@ -214,13 +222,7 @@ function unslothFiles(rows: ChatPair[], o: ExportOptions): { files: Record<strin
         "    train_dataset=dataset,",
         "    args=SFTConfig(",
         '        dataset_text_field="text",',
-        `        num_train_epochs=${r.epochs},`,
-        `        learning_rate=${r.lr},`,
-        `        lr_scheduler_type=${pyString(r.schedule)},`,
-        `        warmup_steps=${r.warmupSteps},`,
-        `        per_device_train_batch_size=${r.perDeviceBatch},`,
-        `        gradient_accumulation_steps=${r.gradientAccumulation},`,
-        `        max_grad_norm=${r.gradClip},`,
+        ...sftArguments("        "),
         `        seed=${o.seed},`,
         '        output_dir="student",',
         '        report_to="none",',
