@@ -27,7 +27,28 @@ const SHAPES = {
     "qwen2.5-0.5b": { arch: "qwen2" as const, dModel: 896, nLayers: 24, nHeads: 14, nKvHeads: 2, dFF: 4864, vocabSize: 151936, tiedEmbeddings: true, ropeTheta: 1000000, rmsEps: 1e-6 },
     // SmolLM2-135M-Instruct's config: hidden 576, 30 layers, 9 heads, 3 KV heads, intermediate 1536, vocab 49,152, tied.
     "smollm2-135m": { arch: "llama" as const, dModel: 576, nLayers: 30, nHeads: 9, nKvHeads: 3, dFF: 1536, vocabSize: 49152, tiedEmbeddings: true, ropeTheta: 100000, rmsEps: 1e-5 },
+    // Llama-3.2-1B-Instruct's config: hidden 2048, 16 layers, 32 heads, 8 KV heads, intermediate 8192, vocab 128,256, tied,
+    // rope theta 500,000 with "llama3" scaling (factor 32, low 1, high 4, original context 8,192) as rope_freqs.
+    "llama3.2-1b": {
+        arch: "llama" as const, dModel: 2048, nLayers: 16, nHeads: 32, nKvHeads: 8, dFF: 8192, vocabSize: 128256, tiedEmbeddings: true, ropeTheta: 500000, rmsEps: 1e-5,
+        ropeFreqs: llama3RopeFreqs(64, 500000, { factor: 32, low: 1, high: 4, originalContext: 8192 }),
+    },
 };
+
+/** The frequency factors llama.cpp's converter writes for Llama 3.1+'s "llama3" RoPE scaling (rope_freqs.weight). */
+function llama3RopeFreqs(headDim: number, theta: number, s: { factor: number; low: number; high: number; originalContext: number }): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < headDim; i += 2) {
+        const wavelen = (2 * Math.PI) / (1 / theta ** (i / headDim));
+        if (wavelen < s.originalContext / s.high) out.push(1);
+        else if (wavelen > s.originalContext / s.low) out.push(s.factor);
+        else {
+            const smooth = (s.originalContext / wavelen - s.low) / (s.high - s.low);
+            out.push(1 / ((1 - smooth) / s.factor + smooth));
+        }
+    }
+    return out;
+}
 
 
 export async function main(argv: string[]): Promise<void> {

@@ -10,8 +10,8 @@ import { Rng } from "../src/util/rng.ts";
 
 const V = 40;
 
-function gradModel(arch: Arch): Model {
-    const m = createModel({ arch, vocabSize: V, dModel: 16, nLayers: 1, nHeads: 4, nKvHeads: 2, dFF: 24, contextLength: 16 }, 7);
+function gradModel(arch: Arch, ropeFreqs?: number[]): Model {
+    const m = createModel({ arch, vocabSize: V, dModel: 16, nLayers: 1, nHeads: 4, nKvHeads: 2, dFF: 24, contextLength: 16, ropeFreqs }, 7);
     // Larger weights than the 0.02 init so that every parameter moves the loss well above f32 noise.
     const rng = new Rng(3);
     for (const n of m.weights.names()) {
@@ -79,6 +79,24 @@ describe.each(["manual", "autodiff"] as BackwardKind[])("%s gradients vs finite 
             });
         }
     }
+
+    it("full model, llama with Llama 3's RoPE frequency factors", () => {
+        // The factors are constants: the gradients of q and k go through RoPE's backward with them.
+        const m = gradModel("llama", [1, 6.5]);
+        const ex = examples(false);
+        const { grads } = lossAndGradients(m, ex, "full", undefined, backward);
+        expect(grads.has("rope_freqs.weight")).toBe(false);
+        for (const name of ["blk.0.attn_q.weight", "blk.0.attn_k.weight", "token_embd.weight"]) {
+            const { fd, an } = checkTensor(m, m.weights, name, grads.get(name)!, ex, name.length);
+            expect(Math.abs(fd - an), `${name}: finite difference ${fd} vs analytic ${an}`).toBeLessThan(0.02 * Math.max(Math.abs(fd), Math.abs(an)) + 2e-4);
+            expect(Math.abs(an)).toBeGreaterThan(1e-3);
+        }
+        // ...and they change the model: the same weights without them give another loss.
+        const plain = gradModel("llama");
+        expect(Math.abs(batchLoss(plain, ex) - batchLoss(m, ex))).toBeGreaterThan(1e-3);
+        plain.free();
+        m.free();
+    });
 
     it("LoRA A and B on all seven targets", () => {
         const m = gradModel("llama");

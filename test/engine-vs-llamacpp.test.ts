@@ -97,6 +97,50 @@ describe("engine vs llama.cpp inference", () => {
         m.free();
     });
 
+    it("Llama 3: RoPE frequency factors (rope_freqs.weight) as llama.cpp applies them", async () => {
+        // Llama 3.1+ GGUFs store their "llama3" RoPE scaling as per-pair frequency divisors (head dim 16 -> 8).
+        // Llama 3's own divide only the slow pairs, which prompts this short barely turn; these move the fast
+        // pairs too, so that applying them or not shows in the logits.
+        const ropeFreqs = [2.5, 0.5, 4, 1.6, 3.1, 8, 8, 8];
+        const m = tinyModel({ arch: "llama", ropeFreqs }, 4);
+        await train(m, patternExamples(48), { mode: "full", lr: 3e-3, epochs: 15, batchSize: 8, seed: 1 });
+        const file = path.join(dir, "llama3.gguf");
+        m.save(file);
+        const { diff, maxP } = await compare(m, file);
+        expect(maxP).toBeGreaterThan(0.3);
+        expect(diff).toBeLessThan(1e-3);
+        const back = loadModel(file);
+        expect(back.config.ropeFreqs).toEqual(ropeFreqs.map(Math.fround));
+        back.free();
+        // Dropping the factors changes llama.cpp's answer, so they were read and applied, not ignored.
+        const plain = tinyModel({ arch: "llama" }, 4);
+        for (const n of m.weights.names()) plain.weights.set(n, m.weights.get(n));
+        const plainFile = path.join(dir, "llama3-plain.gguf");
+        plain.save(plainFile);
+        expect((await compare(m, plainFile)).diff).toBeGreaterThan(1e-2);
+        plain.free();
+        m.free();
+    });
+
+    it("LoRA trained on a q8_0 base loads over that file in llama.cpp", async () => {
+        const m = tinyModel({ arch: "llama" }, 5);
+        await train(m, patternExamples(48), { mode: "full", lr: 3e-3, epochs: 15, batchSize: 8, seed: 1 });
+        const base = path.join(dir, "q8-base.gguf");
+        m.save(base, { type: GGMLType.Q8_0 });
+        m.free();
+        const q = loadModel(base); // dequantized to f32 for training; the file stays q8_0
+        q.addLora({ rank: 4, alpha: 8, targets: ALL_LORA_TARGETS }, 3);
+        const r = await train(q, patternExamples(48, true), { mode: "lora", lr: 1e-2, epochs: 15, batchSize: 8, seed: 1 });
+        expect(r.losses.at(-1)!).toBeLessThan(r.losses[0] / 2);
+        const adapter = path.join(dir, "q8-adapter.gguf");
+        q.saveLora(adapter);
+        const { diff, maxP } = await compare(q, base, adapter);
+        expect(maxP).toBeGreaterThan(0.3);
+        expect(diff).toBeLessThan(5e-2); // q8_0's own error (see above), not the adapter's
+        expect((await compare(q, base)).diff, "the adapter changes llama.cpp's answer").toBeGreaterThan(0.1);
+        q.free();
+    });
+
     it("base + trained LoRA adapter (GGUF adapter loaded by node-llama-cpp)", async () => {
         // LoRA on a random base cannot move its logits much (the frozen output norm and head bound them), so
         // the base is a briefly trained model, as real bases are.

@@ -219,5 +219,11 @@ describe("sublab export-onnx", { timeout: 300_000 }, () => {
 
     it("fails naming the file", () => {
         expect(() => exportOnnx(path.join(tempDir(), "none.gguf"), tempDir(), { version: "t" })).toThrow(/export-onnx: no such model/);
+        // Llama 3's RoPE factors are not in the ONNX graph: refused by name rather than exported wrong.
+        const m = tinyModel({ ropeFreqs: Array.from({ length: 8 }, (_, i) => 1 + i) });
+        const file = path.join(tempDir(), "llama3.gguf");
+        m.save(file);
+        m.free();
+        expect(() => exportOnnx(file, tempDir(), { version: "t" })).toThrow(/rope_freqs\.weight/);
     });
 });

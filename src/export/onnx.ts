@@ -63,6 +63,9 @@ export function exportOnnx(ggufPath: string, outDir: string, opts: { lora?: stri
     const file = readGGUF(ggufPath);
     const arch = getMeta<string>(file, "general.architecture");
     if (arch !== "llama" && arch !== "qwen2") throw new Error(`export-onnx: architecture "${arch}" is not supported (llama, qwen2)`);
+    if (file.tensors.some((t) => t.name === "rope_freqs.weight")) {
+        throw new Error(`export-onnx: ${ggufPath} has RoPE frequency factors (rope_freqs.weight, Llama 3.1+), which the ONNX graph does not apply yet`);
+    }
     const meta = (k: string) => getMeta<number>(file, `${arch}.${k}`);
     const tokens = getMeta<string[]>(file, "tokenizer.ggml.tokens");
     const scores = getMeta<number[]>(file, "tokenizer.ggml.scores");

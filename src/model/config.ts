@@ -23,6 +23,11 @@ export interface ModelConfig {
     rmsEps: number;
     /** Output head shares the token embedding (Qwen2.5-0.5B does); models sublab creates are untied. */
     tiedEmbeddings: boolean;
+    /**
+     * Llama 3.1+'s RoPE frequency factors (GGUF tensor `rope_freqs.weight`, headDim/2 values): rotation pair i
+     * turns at theta^(-2i/headDim) / ropeFreqs[i]. Absent for plain RoPE.
+     */
+    ropeFreqs?: number[];
 }
 
 export function headDim(c: ModelConfig): number {
@@ -44,6 +49,7 @@ export function resolveConfig(c: Partial<ModelConfig> & Pick<ModelConfig, "vocab
         ropeTheta: Math.fround(c.ropeTheta ?? 10000),
         rmsEps: Math.fround(c.rmsEps ?? 1e-5),
         tiedEmbeddings: c.tiedEmbeddings ?? false,
+        ...(c.ropeFreqs ? { ropeFreqs: c.ropeFreqs.map((f) => Math.fround(f)) } : {}),
     };
     if (!SUPPORTED_ARCHS.includes(full.arch)) throw new Error(`config.arch: unsupported architecture "${full.arch}" (supported: ${SUPPORTED_ARCHS.join(", ")})`);
     for (const k of ["vocabSize", "dModel", "nLayers", "nHeads", "nKvHeads", "dFF", "contextLength"] as const) {
@@ -52,6 +58,13 @@ export function resolveConfig(c: Partial<ModelConfig> & Pick<ModelConfig, "vocab
     if (full.dModel % full.nHeads !== 0) throw new Error(`config.dModel (${full.dModel}) must be divisible by nHeads (${full.nHeads})`);
     if (full.nHeads % full.nKvHeads !== 0) throw new Error(`config.nHeads (${full.nHeads}) must be a multiple of nKvHeads (${full.nKvHeads})`);
     if (headDim(full) % 2 !== 0) throw new Error(`config: head dimension ${headDim(full)} must be even for RoPE`);
+    if (full.ropeFreqs) {
+        if (full.ropeFreqs.length !== headDim(full) / 2) {
+            throw new Error(`config.ropeFreqs must have headDim/2 = ${headDim(full) / 2} values, got ${full.ropeFreqs.length}`);
+        }
+        const bad = full.ropeFreqs.findIndex((f) => !(f > 0 && Number.isFinite(f)));
+        if (bad >= 0) throw new Error(`config.ropeFreqs[${bad}] must be a positive number, got ${full.ropeFreqs[bad]}`);
+    }
     return full;
 }
 

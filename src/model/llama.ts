@@ -156,12 +156,14 @@ export function sequenceInputs(b: GraphBuilder, c: ModelConfig, inp: { tokens: I
     return { tokens, pos, mask };
 }
 
-/** RoPE as llama.cpp applies it for the architecture (NeoX-style for qwen2), forward or backward. */
+/** RoPE as llama.cpp applies it for the architecture (NeoX-style for qwen2, Llama 3's frequency factors), forward or backward. */
 export function ropeOp(b: GraphBuilder, c: ModelConfig, pos: Tensor, backward = false): (x: Tensor) => Tensor {
     const a = b.g.api;
     const mode = c.arch === "qwen2" ? GGML_ROPE_TYPE_NEOX : GGML_ROPE_TYPE_NORMAL;
     const f = backward ? a.ggml_rope_ext_back : a.ggml_rope_ext;
-    return (x) => f(b.ctx, x, pos, null, headDim(c), mode, c.contextLength, c.ropeTheta, 1, 0, 1, 0, 0);
+    // Llama 3's frequency factors: ggml divides each pair's frequency by its factor, as llama.cpp passes rope_freqs.
+    const factors = c.ropeFreqs ? b.inputF32([c.ropeFreqs.length], Float32Array.from(c.ropeFreqs), "rope_freqs") : null;
+    return (x) => f(b.ctx, x, pos, factors, headDim(c), mode, c.contextLength, c.ropeTheta, 1, 0, 1, 0, 0);
 }
 
 /** [x0, x1, Hkv, B] -> [x0, x1, r*Hkv, B] where output head h = j + r*kv reads kv head floor(h / r). */

@@ -111,6 +111,8 @@ export class Model {
             // 1-d tensors (norms, biases) stay f32, as llama.cpp's converters write them.
             return { name, ne, type: ne.length === 1 ? GGMLType.F32 : type, data: this.weights.get(name) };
         });
+        const freqs = this.config.ropeFreqs;
+        if (freqs) tensors.push({ name: ROPE_FREQS, ne: [freqs.length], type: GGMLType.F32, data: Float32Array.from(freqs) });
         writeGGUF(path, meta, tensors);
     }
 
@@ -210,6 +212,8 @@ export function configFromGGUF(file: GGUFFile): ModelConfig {
     if (rotDims !== undefined && rotDims !== dModel / nHeads) {
         throw new Error(`${file.path}: partial RoPE (${arch}.rope.dimension_count=${rotDims}, head dim ${dModel / nHeads}) is not supported`);
     }
+    // Llama 3.1+ GGUFs carry their "llama3" RoPE scaling as a frequency-factor tensor, not as a scaling type.
+    const ropeFreqs = file.tensors.some((t) => t.name === ROPE_FREQS) ? [...readTensorF32(file, ROPE_FREQS)] : undefined;
     if (getMeta(file, `${arch}.rope.scaling.type`) !== undefined && getMeta(file, `${arch}.rope.scaling.type`) !== "none") {
         throw new Error(`${file.path}: RoPE scaling "${getMeta(file, `${arch}.rope.scaling.type`)}" is not supported`);
     }
@@ -225,8 +229,12 @@ export function configFromGGUF(file: GGUFFile): ModelConfig {
         ropeTheta: opt("rope.freq_base") ?? 10000,
         rmsEps: opt("attention.layer_norm_rms_epsilon") ?? 1e-5,
         tiedEmbeddings: !file.tensors.some((t) => t.name === "output.weight"),
+        ropeFreqs,
     });
 }
+
+/** Llama 3's RoPE frequency factors: a constant of the model (config.ropeFreqs), not a trained weight. */
+const ROPE_FREQS = "rope_freqs.weight";
 
 const LOADABLE_TYPES = new Set([GGMLType.F32, GGMLType.F16, GGMLType.BF16, GGMLType.Q8_0]);
 
@@ -237,6 +245,7 @@ export function loadModel(path: string, g: Ggml = getGgml()): Model {
     const shapes = parameterShapes(c);
     const present = new Map(file.tensors.map((t) => [t.name, t]));
     for (const t of file.tensors) {
+        if (t.name === ROPE_FREQS) continue; // read into the config (not a trained weight)
         if (!shapes.has(t.name)) throw new Error(`${path}: tensor "${t.name}" is not part of a ${c.arch} model that sublab supports`);
         if (!LOADABLE_TYPES.has(t.type)) {
             throw new Error(`${path}: tensor "${t.name}" is ${ggmlTypeName(t.type)}; sublab loads f32, f16, bf16 and q8_0 weights`);
