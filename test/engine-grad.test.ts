@@ -11,7 +11,9 @@ import { Rng } from "../src/util/rng.ts";
 const V = 40;
 
 function gradModel(arch: Arch, ropeFreqs?: number[]): Model {
-    const m = createModel({ arch, vocabSize: V, dModel: 16, nLayers: 1, nHeads: 4, nKvHeads: 2, dFF: 24, contextLength: 16, ropeFreqs }, 7);
+    // gemma3: two layers (one sliding-window of 3 positions, one global) and a head size (6) that is not dModel/nHeads.
+    const gemma = arch === "gemma3" ? { nLayers: 2, headDim: 6, slidingWindow: 3, slidingWindowPattern: 2 } : {};
+    const m = createModel({ arch, vocabSize: V, dModel: 16, nLayers: 1, nHeads: 4, nKvHeads: 2, dFF: 24, contextLength: 16, ropeFreqs, ...gemma }, 7);
     // Larger weights than the 0.02 init so that every parameter moves the loss well above f32 noise.
     const rng = new Rng(3);
     for (const n of m.weights.names()) {
@@ -57,21 +59,27 @@ function checkTensor(m: Model, store: Model["weights"], name: string, grad: Floa
     return { fd, an };
 }
 
+/** Full fine-tuning gradients of every weight vs finite differences; returns the weight kinds seen (layer prefix dropped). */
+function checkFullGradients(m: Model, ex: TrainExample[], backward: BackwardKind): Set<string> {
+    const { loss, grads } = lossAndGradients(m, ex, "full", undefined, backward);
+    expect(loss).toBeCloseTo(batchLoss(m, ex), 5);
+    const kinds = new Set<string>();
+    for (const [name, grad] of grads) {
+        const { fd, an } = checkTensor(m, m.weights, name, grad, ex, name.length);
+        expect(Math.abs(fd - an), `${name}: finite difference ${fd} vs analytic ${an}`).toBeLessThan(0.02 * Math.max(Math.abs(fd), Math.abs(an)) + 2e-4);
+        expect(Math.abs(an), `${name} gradient is not trivially zero`).toBeGreaterThan(1e-3);
+        kinds.add(name.replace(/^blk\.\d+\./, ""));
+    }
+    return kinds;
+}
+
 describe.each(["manual", "autodiff"] as BackwardKind[])("%s gradients vs finite differences", (backward) => {
     for (const arch of ["llama", "qwen2"] as Arch[]) {
         for (const soft of [false, true]) {
             it(`full model, ${arch}, ${soft ? "soft-label" : "token"} targets`, () => {
                 const m = gradModel(arch);
                 const ex = examples(soft);
-                const { loss, grads } = lossAndGradients(m, ex, "full", undefined, backward);
-                expect(loss).toBeCloseTo(batchLoss(m, ex), 5);
-                const kinds = new Set<string>();
-                for (const [name, grad] of grads) {
-                    const { fd, an } = checkTensor(m, m.weights, name, grad, ex, name.length);
-                    expect(Math.abs(fd - an), `${name}: finite difference ${fd} vs analytic ${an}`).toBeLessThan(0.02 * Math.max(Math.abs(fd), Math.abs(an)) + 2e-4);
-                    expect(Math.abs(an), `${name} gradient is not trivially zero`).toBeGreaterThan(1e-3);
-                    kinds.add(name.replace(/^blk\.\d+\./, ""));
-                }
+                const kinds = checkFullGradients(m, ex, backward);
                 const expected = ["token_embd.weight", "attn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight", "ffn_norm.weight", "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight", "output_norm.weight", "output.weight"];
                 if (arch === "qwen2") expected.push("attn_q.bias", "attn_k.bias", "attn_v.bias");
                 expect([...kinds].sort()).toEqual(expected.sort());
@@ -79,6 +87,27 @@ describe.each(["manual", "autodiff"] as BackwardKind[])("%s gradients vs finite 
             });
         }
     }
+
+    it("full model, gemma3 (embedding scale, q/k norms, post norms, GELU gate, sliding window)", () => {
+        const m = gradModel("gemma3");
+        const ex = examples(false);
+        if (backward === "autodiff") {
+            expect(() => lossAndGradients(m, ex, "full", undefined, backward)).toThrow(/autodiff" does not support gemma3/);
+            m.free();
+            return;
+        }
+        const kinds = checkFullGradients(m, ex, backward);
+        expect([...kinds].sort()).toEqual(
+            ["token_embd.weight", "attn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_q_norm.weight", "attn_k_norm.weight", "attn_output.weight", "post_attention_norm.weight",
+                "ffn_norm.weight", "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight", "post_ffw_norm.weight", "output_norm.weight", "output.weight"].sort(),
+        );
+        // The window matters: the same weights attending globally give another loss.
+        const global = createModel({ ...m.config, slidingWindow: undefined }, 7);
+        for (const n of m.weights.names()) global.weights.set(n, m.weights.get(n));
+        expect(Math.abs(batchLoss(global, ex) - batchLoss(m, ex))).toBeGreaterThan(1e-3);
+        global.free();
+        m.free();
+    });
 
     it("full model, llama with Llama 3's RoPE frequency factors", () => {
         // The factors are constants: the gradients of q and k go through RoPE's backward with them.

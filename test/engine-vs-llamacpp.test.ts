@@ -122,6 +122,38 @@ describe("engine vs llama.cpp inference", () => {
         m.free();
     });
 
+    it("gemma3 (Gemma 3's graph: q/k norms, post norms, GELU gate, sliding window, local RoPE base)", async () => {
+        // Head size 24 (not dModel/nHeads = 16, as in Gemma 3), every other layer local with a window of 4 (the
+        // prompts run to 12 tokens), local RoPE base 10,000 vs global 1,000,000.
+        const m = tinyModel({ arch: "gemma3", nLayers: 2, headDim: 24, slidingWindow: 4, slidingWindowPattern: 2, ropeTheta: 1e6, rmsEps: 1e-6 }, 6);
+        const r = await train(m, patternExamples(48), { mode: "full", lr: 3e-3, epochs: 15, batchSize: 8, seed: 1 });
+        expect(r.losses.at(-1)!).toBeLessThan(r.losses[0] / 2);
+        const file = path.join(dir, "gemma3.gguf");
+        m.save(file);
+        const { diff, maxP } = await compare(m, file);
+        expect(maxP).toBeGreaterThan(0.3);
+        // llama.cpp's CPU GELU reads an f16 table (the engine computes the tanh form exactly): 2e-3, not 1e-3.
+        expect(diff).toBeLessThan(2e-3);
+        const back = loadModel(file);
+        expect(back.config).toEqual(m.config);
+        back.free();
+        // The window and the local base are applied by both: without them llama.cpp disagrees with the engine.
+        const global = tinyModel({ ...m.config, slidingWindow: undefined }, 6);
+        for (const n of m.weights.names()) global.weights.set(n, m.weights.get(n));
+        const globalFile = path.join(dir, "gemma3-global.gguf");
+        global.save(globalFile);
+        expect((await compare(m, globalFile)).diff).toBeGreaterThan(1e-2);
+        global.free();
+        // LoRA on it: the adapter loads over the file in llama.cpp.
+        m.addLora({ rank: 4, alpha: 8, targets: ALL_LORA_TARGETS }, 3);
+        const rl = await train(m, patternExamples(48, true), { mode: "lora", lr: 1e-2, epochs: 15, batchSize: 8, seed: 1 });
+        expect(rl.losses.at(-1)!).toBeLessThan(rl.losses[0] / 2);
+        const adapter = path.join(dir, "gemma3-adapter.gguf");
+        m.saveLora(adapter);
+        expect((await compare(m, file, adapter)).diff).toBeLessThan(2e-3);
+        m.free();
+    });
+
     it("LoRA trained on a q8_0 base loads over that file in llama.cpp", async () => {
         const m = tinyModel({ arch: "llama" }, 5);
         await train(m, patternExamples(48), { mode: "full", lr: 3e-3, epochs: 15, batchSize: 8, seed: 1 });

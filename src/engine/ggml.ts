@@ -75,6 +75,8 @@ function declare(lib: Koffi.LibraryHandle) {
         ggml_sum: f("void *ggml_sum(void *ctx, void *a)"),
         ggml_sum_rows: f("void *ggml_sum_rows(void *ctx, void *a)"),
         ggml_scale: f("void *ggml_scale(void *ctx, void *a, float s)"),
+        ggml_scale_bias: f("void *ggml_scale_bias(void *ctx, void *a, float s, float b)"),
+        ggml_tanh: f("void *ggml_tanh(void *ctx, void *a)"),
         ggml_clamp: f("void *ggml_clamp(void *ctx, void *a, float min, float max)"),
         ggml_silu: f("void *ggml_silu(void *ctx, void *a)"),
         ggml_swiglu_split: f("void *ggml_swiglu_split(void *ctx, void *a, void *b)"),

@@ -12,8 +12,8 @@
  */
 import { GGML_TYPE_F32, type Tensor } from "../engine/ggml.ts";
 import type { GraphBuilder } from "../engine/graph.ts";
-import { headDim } from "./config.ts";
-import { loraNames, ropeOp, sequenceInputs, type LlamaGraph } from "./llama.ts";
+import { attentionScale, headDim, isSlidingLayer } from "./config.ts";
+import { embeddingScale, geluTanh, geluTanhGrad, loraNames, ropeOp, sequenceInputs, type LlamaGraph } from "./llama.ts";
 
 export interface BackpropInput {
     tokens: Int32Array;
@@ -46,7 +46,8 @@ export function buildForwardBackward(b: GraphBuilder, m: LlamaGraph, inp: Backpr
     const H = c.nHeads;
     const Hkv = c.nKvHeads;
     const r = H / Hkv;
-    const scale = 1 / Math.sqrt(hd);
+    const scale = attentionScale(c);
+    const gemma = c.arch === "gemma3";
 
     const grads = new Map<string, Tensor>();
     const addGrad = (name: string, g: Tensor) => {
@@ -62,7 +63,7 @@ export function buildForwardBackward(b: GraphBuilder, m: LlamaGraph, inp: Backpr
         return tt;
     };
 
-    const { tokens, pos, mask } = sequenceInputs(b, c, inp);
+    const { tokens, pos, mask, swaMask } = sequenceInputs(b, c, inp);
     const rope = ropeOp(b, c, pos);
     const ropeBack = ropeOp(b, c, pos, true);
 
@@ -123,32 +124,48 @@ export function buildForwardBackward(b: GraphBuilder, m: LlamaGraph, inp: Backpr
             ? t
             : a.ggml_reshape_4d(ctx, a.ggml_repeat_back(ctx, a.ggml_reshape_4d(ctx, t, d0 * d1, r, Hkv, B), a.ggml_new_tensor_4d(ctx, GGML_TYPE_F32, d0 * d1, 1, Hkv, B)), d0, d1, Hkv, B);
 
+    type Norm = ReturnType<typeof norm>;
+    /** Gemma 3's extra norms (q/k per head, after attention, after the MLP); undefined for the other architectures. */
+    type GemmaNorms = { q: Norm; k: Norm; postAttn?: Norm; postFfn?: Norm };
+
     // ---- forward ----
-    const layers: { attnIn: Tensor; lin: Record<string, ReturnType<typeof linear>>; n1: ReturnType<typeof norm>; n2: ReturnType<typeof norm>; q4: Tensor; k4: Tensor; vh: Tensor; P: Tensor; g: Tensor; u: Tensor }[] = [];
+    const layers: { attnIn: Tensor; lin: Record<string, ReturnType<typeof linear>>; n1: Norm; n2: Norm; gn?: GemmaNorms; q4: Tensor; k4: Tensor; vh: Tensor; P: Tensor; g: Tensor; u: Tensor; geluT?: Tensor; geluY?: Tensor }[] = [];
     let x = a.ggml_get_rows(ctx, W("token_embd.weight"), tokens);
+    if (gemma) x = a.ggml_scale(ctx, x, embeddingScale(c));
     for (let l = 0; l < c.nLayers; l++) {
         const p = `blk.${l}.`;
         const n1 = norm(x, p + "attn_norm.weight");
         const lq = linear(p + "attn_q", n1.y);
         const lk = linear(p + "attn_k", n1.y);
         const lv = linear(p + "attn_v", n1.y);
-        const qr = rope(a.ggml_reshape_3d(ctx, lq.y, hd, H, N));
-        const kr = rope(a.ggml_reshape_3d(ctx, lk.y, hd, Hkv, N));
+        let q3 = a.ggml_reshape_3d(ctx, lq.y, hd, H, N);
+        let k3 = a.ggml_reshape_3d(ctx, lk.y, hd, Hkv, N);
+        let gn: GemmaNorms | undefined;
+        if (gemma) {
+            gn = { q: norm(q3, p + "attn_q_norm.weight"), k: norm(k3, p + "attn_k_norm.weight") };
+            q3 = gn.q.y;
+            k3 = gn.k.y;
+        }
+        const qr = rope(q3, l);
+        const kr = rope(k3, l);
         const q4 = a.ggml_cont(ctx, a.ggml_permute(ctx, a.ggml_reshape_4d(ctx, qr, hd, H, T, B), 0, 2, 1, 3)); // [hd, T, H, B]
         const k4 = repeatKv(a.ggml_cont(ctx, a.ggml_permute(ctx, a.ggml_reshape_4d(ctx, kr, hd, Hkv, T, B), 0, 2, 1, 3)), hd, T);
         const vh = repeatKv(a.ggml_cont(ctx, a.ggml_permute(ctx, a.ggml_reshape_4d(ctx, lv.y, hd, Hkv, T, B), 0, 2, 1, 3)), hd, T); // [hd, T, H, B]
-        const P = a.ggml_soft_max_ext(ctx, a.ggml_mul_mat(ctx, k4, q4), mask, scale, 0); // [Tk, Tq, H, B]
+        const P = a.ggml_soft_max_ext(ctx, a.ggml_mul_mat(ctx, k4, q4), isSlidingLayer(c, l) && swaMask ? swaMask : mask, scale, 0); // [Tk, Tq, H, B]
         const O = a.ggml_mul_mat(ctx, T2(vh), P); // [hd, Tq, H, B]
         const attn = a.ggml_reshape_2d(ctx, a.ggml_cont(ctx, a.ggml_permute(ctx, O, 0, 2, 1, 3)), hd * H, N);
         const lo = linear(p + "attn_output", attn);
-        const x1 = a.ggml_add(ctx, x, lo.y);
+        if (gn) gn.postAttn = norm(lo.y, p + "post_attention_norm.weight");
+        const x1 = a.ggml_add(ctx, x, gn ? gn.postAttn!.y : lo.y);
         const n2 = norm(x1, p + "ffn_norm.weight");
         const lg = linear(p + "ffn_gate", n2.y);
         const lu = linear(p + "ffn_up", n2.y);
-        const act = a.ggml_swiglu_split(ctx, lg.y, lu.y);
+        const gelu = gemma ? geluTanh(b, lg.y) : undefined;
+        const act = gelu ? a.ggml_mul(ctx, gelu.y, lu.y) : a.ggml_swiglu_split(ctx, lg.y, lu.y);
         const ld = linear(p + "ffn_down", act);
-        layers.push({ attnIn: x, lin: { lq, lk, lv, lo, lg, lu, ld }, n1, n2, q4, k4, vh, P, g: lg.y, u: lu.y });
-        x = a.ggml_add(ctx, x1, ld.y);
+        if (gn) gn.postFfn = norm(ld.y, p + "post_ffw_norm.weight");
+        layers.push({ attnIn: x, lin: { lq, lk, lv, lo, lg, lu, ld }, n1, n2, gn, q4, k4, vh, P, g: lg.y, u: lu.y, geluT: gelu?.t, geluY: gelu?.y });
+        x = a.ggml_add(ctx, x1, gn ? gn.postFfn!.y : ld.y);
     }
     const nf = norm(x, "output_norm.weight");
     const rows = b.inputI32([inp.rows.length], inp.rows, "rows");
@@ -166,13 +183,15 @@ export function buildForwardBackward(b: GraphBuilder, m: LlamaGraph, inp: Backpr
     for (let l = c.nLayers - 1; l >= 0; l--) {
         const L = layers[l];
         // MLP
-        const dAct = linearBack(L.lin.ld, dx)!;
-        const dG = a.ggml_silu_back(ctx, a.ggml_mul(ctx, dAct, L.u), L.g);
-        const dU = a.ggml_mul(ctx, a.ggml_silu(ctx, L.g), dAct);
+        const dAct = linearBack(L.lin.ld, L.gn ? L.gn.postFfn!.back(dx) : dx)!;
+        const dG = L.geluT
+            ? a.ggml_mul(ctx, a.ggml_mul(ctx, dAct, L.u), geluTanhGrad(b, L.g, L.geluT))
+            : a.ggml_silu_back(ctx, a.ggml_mul(ctx, dAct, L.u), L.g);
+        const dU = a.ggml_mul(ctx, L.geluY ?? a.ggml_silu(ctx, L.g), dAct);
         const dH2 = a.ggml_add(ctx, linearBack(L.lin.lg, dG)!, linearBack(L.lin.lu, dU)!);
         const dx1 = a.ggml_add(ctx, dx, L.n2.back(dH2));
         // attention
-        const dAttn = linearBack(L.lin.lo, dx1)!; // [hd*H, N]
+        const dAttn = linearBack(L.lin.lo, L.gn ? L.gn.postAttn!.back(dx1) : dx1)!; // [hd*H, N]
         const dO = a.ggml_cont(ctx, a.ggml_permute(ctx, a.ggml_reshape_4d(ctx, dAttn, hd, H, T, B), 0, 2, 1, 3)); // [hd, Tq, H, B]
         const dP = a.ggml_mul_mat(ctx, L.vh, dO); // [Tk, Tq, H, B]
         const dVh = a.ggml_mul_mat(ctx, T2(dO), T2(L.P)); // [hd, Tk, H, B]
@@ -180,12 +199,19 @@ export function buildForwardBackward(b: GraphBuilder, m: LlamaGraph, inp: Backpr
         const dQ4 = a.ggml_mul_mat(ctx, T2(L.k4), dS); // [hd, Tq, H, B]
         const dK4 = a.ggml_mul_mat(ctx, T2(L.q4), T2(dS)); // [hd, Tk, H, B]
         const toTokens = (t: Tensor) => a.ggml_cont(ctx, a.ggml_permute(ctx, t, 0, 2, 1, 3)); // [hd, T, heads, B] -> [hd, heads, T, B]
-        const dq = a.ggml_reshape_2d(ctx, ropeBack(a.ggml_reshape_3d(ctx, toTokens(dQ4), hd, H, N)), hd * H, N);
-        const dk = a.ggml_reshape_2d(ctx, ropeBack(a.ggml_reshape_3d(ctx, toTokens(sumKv(dK4, hd, T)), hd, Hkv, N)), hd * Hkv, N);
+        let dq3 = ropeBack(a.ggml_reshape_3d(ctx, toTokens(dQ4), hd, H, N), l);
+        let dk3 = ropeBack(a.ggml_reshape_3d(ctx, toTokens(sumKv(dK4, hd, T)), hd, Hkv, N), l);
+        if (L.gn) {
+            dq3 = L.gn.q.back(dq3);
+            dk3 = L.gn.k.back(dk3);
+        }
+        const dq = a.ggml_reshape_2d(ctx, dq3, hd * H, N);
+        const dk = a.ggml_reshape_2d(ctx, dk3, hd * Hkv, N);
         const dv = a.ggml_reshape_2d(ctx, toTokens(sumKv(dVh, hd, T)), hd * Hkv, N);
         const dH = a.ggml_add(ctx, a.ggml_add(ctx, linearBack(L.lin.lq, dq)!, linearBack(L.lin.lk, dk)!), linearBack(L.lin.lv, dv)!);
         dx = a.ggml_add(ctx, dx1, L.n1.back(dH));
     }
+    if (gemma) dx = a.ggml_scale(ctx, dx, embeddingScale(c));
     if (trainable.has("token_embd.weight")) addGrad("token_embd.weight", a.ggml_get_rows_back(ctx, dx, tokens, W("token_embd.weight")));
 
     for (const name of trainable) if (!grads.has(name)) throw new Error(`no gradient was built for trainable tensor ${name}`);

@@ -1,7 +1,10 @@
 /**
  * The Llama-family model as a ggml graph: token embedding, RMSNorm, RoPE, causal grouped-query attention,
- * SwiGLU MLP, output head; `qwen2` adds q/k/v biases and uses NeoX-style RoPE. Tensor names and layouts are
- * GGUF's, and every op mirrors llama.cpp's own graph so that logits agree with its inference.
+ * SwiGLU MLP, output head; `qwen2` adds q/k/v biases and uses NeoX-style RoPE; `gemma3` scales the embedding
+ * by sqrt(dModel), RMS-normalises q and k per head, normalises each sublayer's output before the residual add,
+ * gates its MLP with GELU (tanh form), and alternates sliding-window and global attention layers with their
+ * own RoPE bases. Tensor names and layouts are GGUF's, and every op mirrors llama.cpp's own graph so that
+ * logits agree with its inference.
  *
  * Sequences in a batch are laid out [T, B] (B sequences of T tokens, right-padded); the loss is computed only
  * on the positions listed in `rows`, so padding and prompt tokens cost nothing in the output head.
@@ -9,7 +12,7 @@
 import { GGML_ROPE_TYPE_NEOX, GGML_ROPE_TYPE_NORMAL, type Tensor } from "../engine/ggml.ts";
 import type { GraphBuilder } from "../engine/graph.ts";
 import type { TensorStore } from "../engine/store.ts";
-import { headDim, LORA_TARGETS, type LoraTarget, type ModelConfig } from "./config.ts";
+import { attentionScale, headDim, isSlidingLayer, LORA_TARGETS, type LoraTarget, type ModelConfig } from "./config.ts";
 
 export interface LoraSpec {
     rank: number;
@@ -65,23 +68,36 @@ export class LlamaGraph {
         const N = T * B;
         const hd = headDim(c);
 
-        const { tokens, pos, mask } = sequenceInputs(b, c, inp);
+        const gemma = c.arch === "gemma3";
+        const { tokens, pos, mask, swaMask } = sequenceInputs(b, c, inp);
         const norm = (x: Tensor, w: string) => a.ggml_mul(ctx, a.ggml_rms_norm(ctx, x, c.rmsEps), W(w));
         const rope = ropeOp(b, c, pos);
         const mm = (w: string, x: Tensor) => this.linear(b, w, x);
 
         let x = a.ggml_get_rows(ctx, W("token_embd.weight"), tokens); // [d, N]
+        if (gemma) x = a.ggml_scale(ctx, x, embeddingScale(c));
         for (let l = 0; l < c.nLayers; l++) {
             const p = `blk.${l}.`;
             const h = norm(x, p + "attn_norm.weight");
-            const q = rope(a.ggml_reshape_3d(ctx, mm(p + "attn_q", h), hd, c.nHeads, N));
-            const k = rope(a.ggml_reshape_3d(ctx, mm(p + "attn_k", h), hd, c.nKvHeads, N));
+            let q = a.ggml_reshape_3d(ctx, mm(p + "attn_q", h), hd, c.nHeads, N);
+            let k = a.ggml_reshape_3d(ctx, mm(p + "attn_k", h), hd, c.nKvHeads, N);
+            if (gemma) {
+                q = norm(q, p + "attn_q_norm.weight");
+                k = norm(k, p + "attn_k_norm.weight");
+            }
+            q = rope(q, l);
+            k = rope(k, l);
             const v = a.ggml_reshape_4d(ctx, mm(p + "attn_v", h), hd, c.nKvHeads, T, B);
-            const attn = this.attention(b, q, k, v, mask, T, B); // [hd*nHeads, N]
-            x = a.ggml_add(ctx, x, mm(p + "attn_output", attn));
+            const attn = this.attention(b, q, k, v, isSlidingLayer(c, l) && swaMask ? swaMask : mask, T, B); // [hd*nHeads, N]
+            let o = mm(p + "attn_output", attn);
+            if (gemma) o = norm(o, p + "post_attention_norm.weight");
+            x = a.ggml_add(ctx, x, o);
             const h2 = norm(x, p + "ffn_norm.weight");
-            const act = a.ggml_swiglu_split(ctx, mm(p + "ffn_gate", h2), mm(p + "ffn_up", h2));
-            x = a.ggml_add(ctx, x, mm(p + "ffn_down", act));
+            const gate = mm(p + "ffn_gate", h2);
+            const act = gemma ? a.ggml_mul(ctx, geluTanh(b, gate).y, mm(p + "ffn_up", h2)) : a.ggml_swiglu_split(ctx, gate, mm(p + "ffn_up", h2));
+            let f = mm(p + "ffn_down", act);
+            if (gemma) f = norm(f, p + "post_ffw_norm.weight");
+            x = a.ggml_add(ctx, x, f);
         }
         const final = norm(x, "output_norm.weight");
         const selected = a.ggml_get_rows(ctx, final, b.inputI32([inp.rows.length], inp.rows, "rows")); // [d, n]
@@ -130,7 +146,7 @@ export class LlamaGraph {
             vt = repeatHeads(b, vt, T * hd, r, Hkv, B, [T, hd]);
         }
         const kq = a.ggml_mul_mat(ctx, k4, q4); // [Tk, Tq, H, B]
-        const probs = a.ggml_soft_max_ext(ctx, kq, mask, 1 / Math.sqrt(hd), 0);
+        const probs = a.ggml_soft_max_ext(ctx, kq, mask, attentionScale(c), 0);
         const kqv = a.ggml_mul_mat(ctx, vt, probs); // [hd, Tq, H, B]
         const merged = a.ggml_cont(ctx, a.ggml_permute(ctx, kqv, 0, 2, 1, 3)); // [hd, H, T, B]
         return a.ggml_reshape_2d(ctx, merged, hd * H, T * B);
@@ -139,7 +155,8 @@ export class LlamaGraph {
 
 /**
  * The per-batch inputs of the graph: token ids, positions (restarting at 0 for every sequence; rope reads them
- * along the tensor's dim 2, the N tokens) and the causal mask.
+ * along the tensor's dim 2, the N tokens), the causal mask, and for sliding-window layers a mask that also
+ * hides keys `slidingWindow` or more positions back (llama.cpp's LLAMA_SWA_TYPE_STANDARD), when T needs one.
  */
 export function sequenceInputs(b: GraphBuilder, c: ModelConfig, inp: { tokens: Int32Array; nSeq: number; seqLen: number }) {
     const T = inp.seqLen;
@@ -153,17 +170,60 @@ export function sequenceInputs(b: GraphBuilder, c: ModelConfig, inp: { tokens: I
     const maskData = new Float32Array(T * T);
     for (let q = 0; q < T; q++) for (let k = q + 1; k < T; k++) maskData[q * T + k] = -Infinity;
     const mask = b.inputF32([T, T], maskData, "kq_mask");
-    return { tokens, pos, mask };
+    let swaMask: Tensor | undefined;
+    const w = c.slidingWindow;
+    if (w && T > w) {
+        const swa = Float32Array.from(maskData);
+        for (let q = 0; q < T; q++) for (let k = 0; k <= q - w; k++) swa[q * T + k] = -Infinity;
+        swaMask = b.inputF32([T, T], swa, "kq_mask_swa");
+    }
+    return { tokens, pos, mask, swaMask };
 }
 
-/** RoPE as llama.cpp applies it for the architecture (NeoX-style for qwen2, Llama 3's frequency factors), forward or backward. */
-export function ropeOp(b: GraphBuilder, c: ModelConfig, pos: Tensor, backward = false): (x: Tensor) => Tensor {
+/** Gemma scales token embeddings by sqrt(dModel) (f32, as llama.cpp's sqrtf). */
+export function embeddingScale(c: ModelConfig): number {
+    return Math.fround(Math.sqrt(c.dModel));
+}
+
+const GELU_C = Math.sqrt(2 / Math.PI);
+const GELU_A = 0.044715;
+
+/**
+ * GELU in its tanh form, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), from exact ops; returns the tanh too
+ * (the backward reuses it). llama.cpp's CPU GELU reads an f16 table instead: the two differ by about 1e-3.
+ */
+export function geluTanh(b: GraphBuilder, x: Tensor): { y: Tensor; t: Tensor } {
     const a = b.g.api;
-    const mode = c.arch === "qwen2" ? GGML_ROPE_TYPE_NEOX : GGML_ROPE_TYPE_NORMAL;
+    const ctx = b.ctx;
+    const inner = a.ggml_scale(ctx, a.ggml_add(ctx, x, a.ggml_scale(ctx, a.ggml_mul(ctx, a.ggml_sqr(ctx, x), x), GELU_A)), GELU_C);
+    const t = a.ggml_tanh(ctx, inner);
+    return { y: a.ggml_scale(ctx, a.ggml_add(ctx, x, a.ggml_mul(ctx, x, t)), 0.5), t };
+}
+
+/** d geluTanh(x) / dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2), t its tanh. */
+export function geluTanhGrad(b: GraphBuilder, x: Tensor, t: Tensor): Tensor {
+    const a = b.g.api;
+    const ctx = b.ctx;
+    const first = a.ggml_scale_bias(ctx, t, 0.5, 0.5);
+    const sech2 = a.ggml_scale_bias(ctx, a.ggml_sqr(ctx, t), -1, 1);
+    const poly = a.ggml_scale_bias(ctx, a.ggml_sqr(ctx, x), 3 * GELU_A * GELU_C, GELU_C);
+    return a.ggml_add(ctx, first, a.ggml_scale(ctx, a.ggml_mul(ctx, a.ggml_mul(ctx, x, sech2), poly), 0.5));
+}
+
+/**
+ * RoPE as llama.cpp applies it for the architecture (NeoX-style for qwen2 and gemma3, Llama 3's frequency
+ * factors, gemma3's local base on sliding-window layers), forward or backward; `layer` picks the base.
+ */
+export function ropeOp(b: GraphBuilder, c: ModelConfig, pos: Tensor, backward = false): (x: Tensor, layer: number) => Tensor {
+    const a = b.g.api;
+    const mode = c.arch === "llama" ? GGML_ROPE_TYPE_NORMAL : GGML_ROPE_TYPE_NEOX;
     const f = backward ? a.ggml_rope_ext_back : a.ggml_rope_ext;
     // Llama 3's frequency factors: ggml divides each pair's frequency by its factor, as llama.cpp passes rope_freqs.
     const factors = c.ropeFreqs ? b.inputF32([c.ropeFreqs.length], Float32Array.from(c.ropeFreqs), "rope_freqs") : null;
-    return (x) => f(b.ctx, x, pos, factors, headDim(c), mode, c.contextLength, c.ropeTheta, 1, 0, 1, 0, 0);
+    return (x, layer) => {
+        const theta = isSlidingLayer(c, layer) ? c.ropeThetaSwa ?? c.ropeTheta : c.ropeTheta;
+        return f(b.ctx, x, pos, factors, headDim(c), mode, c.contextLength, theta, 1, 0, 1, 0, 0);
+    };
 }
 
 /** [x0, x1, Hkv, B] -> [x0, x1, r*Hkv, B] where output head h = j + r*kv reads kv head floor(h / r). */

@@ -19,7 +19,7 @@ import {
 } from "../engine/gguf.ts";
 import { TensorStore } from "../engine/store.ts";
 import { Rng } from "../util/rng.ts";
-import { ALL_LORA_TARGETS, LORA_TARGETS, parameterShapes, resolveConfig, SUPPORTED_ARCHS, type Arch, type LoraTarget, type ModelConfig } from "./config.ts";
+import { ALL_LORA_TARGETS, headDim, LORA_TARGETS, parameterShapes, resolveConfig, SUPPORTED_ARCHS, type Arch, type LoraTarget, type ModelConfig } from "./config.ts";
 import { LlamaGraph, loraShapes, type LoraSpec } from "./llama.ts";
 
 export interface LoraAdapter {
@@ -153,7 +153,12 @@ function randomNormal(rng: Rng, n: number, std: number): Float32Array {
 /** The `<arch>.*` keys llama.cpp reads for a Llama-family model. */
 export function architectureMetadata(c: ModelConfig): [string, GGUFKV][] {
     const p = c.arch;
+    const extra: [string, GGUFKV][] = [];
+    if (c.headDim !== undefined) extra.push([`${p}.attention.key_length`, kvU32(c.headDim)], [`${p}.attention.value_length`, kvU32(c.headDim)]);
+    if (c.slidingWindow) extra.push([`${p}.attention.sliding_window`, kvU32(c.slidingWindow)], [`${p}.attention.sliding_window_pattern`, kvU32(c.slidingWindowPattern ?? 6)]);
+    if (c.ropeThetaSwa !== undefined) extra.push([`${p}.rope.freq_base_swa`, kvF32(c.ropeThetaSwa)]);
     return [
+        ...extra,
         ["general.architecture", kvString(c.arch)],
         [`${p}.context_length`, kvU32(c.contextLength)],
         [`${p}.embedding_length`, kvU32(c.dModel)],
@@ -162,7 +167,7 @@ export function architectureMetadata(c: ModelConfig): [string, GGUFKV][] {
         [`${p}.attention.head_count`, kvU32(c.nHeads)],
         [`${p}.attention.head_count_kv`, kvU32(c.nKvHeads)],
         [`${p}.rope.freq_base`, kvF32(c.ropeTheta)],
-        [`${p}.rope.dimension_count`, kvU32(c.dModel / c.nHeads)],
+        [`${p}.rope.dimension_count`, kvU32(headDim(c))],
         [`${p}.attention.layer_norm_rms_epsilon`, kvF32(c.rmsEps)],
         [`${p}.vocab_size`, kvU32(c.vocabSize)],
     ];
@@ -208,9 +213,22 @@ export function configFromGGUF(file: GGUFFile): ModelConfig {
     if (!embd) throw new Error(`${file.path}: no token_embd.weight tensor`);
     const nHeads = req("attention.head_count");
     const dModel = req("embedding_length");
+    const keyLength = opt("attention.key_length");
+    const valueLength = opt("attention.value_length");
+    if (keyLength !== undefined && valueLength !== undefined && keyLength !== valueLength) {
+        throw new Error(`${file.path}: key and value head sizes differ (${arch}.attention.key_length=${keyLength}, value_length=${valueLength}); not supported`);
+    }
+    const hd = keyLength ?? dModel / nHeads;
     const rotDims = opt("rope.dimension_count");
-    if (rotDims !== undefined && rotDims !== dModel / nHeads) {
-        throw new Error(`${file.path}: partial RoPE (${arch}.rope.dimension_count=${rotDims}, head dim ${dModel / nHeads}) is not supported`);
+    if (rotDims !== undefined && rotDims !== hd) {
+        throw new Error(`${file.path}: partial RoPE (${arch}.rope.dimension_count=${rotDims}, head dim ${hd}) is not supported`);
+    }
+    const softcap = opt("final_logit_softcapping");
+    if (softcap) throw new Error(`${file.path}: final logit soft-capping (${arch}.final_logit_softcapping=${softcap}) is not supported`);
+    const swaPattern = getMeta(file, `${arch}.attention.sliding_window_pattern`);
+    if (Array.isArray(swaPattern)) throw new Error(`${file.path}: a per-layer ${arch}.attention.sliding_window_pattern array is not supported (a period is)`);
+    if (opt("attention.sliding_window") && arch !== "gemma3") {
+        throw new Error(`${file.path}: sliding-window attention (${arch}.attention.sliding_window) is supported for gemma3 only`);
     }
     // Llama 3.1+ GGUFs carry their "llama3" RoPE scaling as a frequency-factor tensor, not as a scaling type.
     const ropeFreqs = file.tensors.some((t) => t.name === ROPE_FREQS) ? [...readTensorF32(file, ROPE_FREQS)] : undefined;
@@ -230,6 +248,10 @@ export function configFromGGUF(file: GGUFFile): ModelConfig {
         rmsEps: opt("attention.layer_norm_rms_epsilon") ?? 1e-5,
         tiedEmbeddings: !file.tensors.some((t) => t.name === "output.weight"),
         ropeFreqs,
+        headDim: keyLength !== undefined && keyLength !== dModel / nHeads ? keyLength : undefined,
+        slidingWindow: opt("attention.sliding_window") || undefined,
+        slidingWindowPattern: swaPattern === undefined ? undefined : Number(swaPattern),
+        ropeThetaSwa: opt("rope.freq_base_swa"),
     });
 }
 

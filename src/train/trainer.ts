@@ -179,6 +179,8 @@ function buildLossAndGrads(
         for (const gr of list) a.ggml_build_forward_expand(graph, gr);
         return { graph, lossT: loss, grads: list };
     }
+    // ggml's autodiff has no backward for tanh, which gemma3's GELU uses: only the hand-written backward trains it.
+    if (model.config.arch === "gemma3") throw new Error(`backward "autodiff" does not support gemma3 (ggml has no tanh backward); use "manual"`);
     const lossT = buildLoss(b, model, batch);
     a.ggml_set_loss(lossT);
     a.ggml_set_output(lossT);
