@@ -84,7 +84,7 @@ describe("sublab run on the smoke models", { timeout: 300_000 }, () => {
         const dir = tempDir();
         const students = treated.evals.map((e, k) => {
             const peft = path.join(dir, `peft-${k}`);
-            writePeftAdapter(e.lora!, peft, "smoke");
+            writePeftAdapter(e.lora!, peft, "smoke", a);
             const back = path.join(dir, `imported-${k}.gguf`);
             importAdapter(peft, a, back);
             return { model: null, lora: back };

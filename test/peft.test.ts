@@ -3,9 +3,9 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { getMeta, readGGUF } from "../src/engine/gguf.ts";
+import { getMeta, readGGUF, readTensorF32 } from "../src/engine/gguf.ts";
 import { ggufLoraName, importAdapter, peftLoraName, readSafetensors, writePeftAdapter, writeSafetensors } from "../src/export/peft.ts";
-import { ALL_LORA_TARGETS } from "../src/model/config.ts";
+import { ALL_LORA_TARGETS, type Arch } from "../src/model/config.ts";
 import { llamaCppNextLogProbs } from "./helpers/llamacpp.ts";
 import { tempDir, tinyModel } from "./helpers/tiny.ts";
 import { Rng } from "../src/util/rng.ts";
@@ -23,8 +23,8 @@ function maxDiff(a: Float64Array[], b: Float64Array[]): number {
 }
 
 /** A tiny base and an adapter for it whose A and B are both random (a fresh LoRA's B is zero and would change nothing). */
-function baseAndAdapter(dir: string, rank = 4, alpha = 8): { base: string; adapter: string; vocab: number } {
-    const m = tinyModel({ arch: "llama" }, 5);
+function baseAndAdapter(dir: string, rank = 4, alpha = 8, arch: Arch = "llama"): { base: string; adapter: string; vocab: number } {
+    const m = tinyModel({ arch }, 5);
     const base = path.join(dir, "base.gguf");
     m.save(base);
     const lora = m.addLora({ rank, alpha, targets: ALL_LORA_TARGETS }, 7);
@@ -54,7 +54,7 @@ describe("PEFT adapters", { timeout: 120_000 }, () => {
         const dir = tempDir();
         const { base, adapter, vocab } = baseAndAdapter(dir);
         const peft = path.join(dir, "peft");
-        writePeftAdapter(adapter, peft, "tiny");
+        writePeftAdapter(adapter, peft, "tiny", base);
         const cfg = JSON.parse(fs.readFileSync(path.join(peft, "adapter_config.json"), "utf8"));
         expect(cfg).toMatchObject({ peft_type: "LORA", r: 4, lora_alpha: 8, target_modules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] });
         const st = readSafetensors(path.join(peft, "adapter_model.safetensors"));
@@ -71,11 +71,45 @@ describe("PEFT adapters", { timeout: 120_000 }, () => {
         expect(maxDiff(withOriginal, plain)).toBeGreaterThan(1e-2);
     });
 
+    it("q/k lora_B rows are in Hugging Face order in PEFT: llama.cpp's converter permutation of them gives the GGUF rows", () => {
+        // convert_hf_to_gguf.py's LlamaModel.permute: w.reshape(n_head, 2, hd/2, ...).swapaxes(1, 2), written out here
+        // on its own (torch [out, r] rows): GGUF row h*hd + 2i + s is HF row h*hd + s*hd/2 + i.
+        const converterPermute = (hf: Float32Array, out: number, r: number, nHead: number) => {
+            const hd = out / nHead;
+            const res = new Float32Array(hf.length);
+            for (let h = 0; h < nHead; h++) for (let s = 0; s < 2; s++) for (let i = 0; i < hd / 2; i++) {
+                res.set(hf.subarray((h * hd + s * (hd / 2) + i) * r, (h * hd + s * (hd / 2) + i + 1) * r), (h * hd + 2 * i + s) * r);
+            }
+            return res;
+        };
+        for (const arch of ["llama", "qwen2"] as Arch[]) {
+            const dir = tempDir();
+            const { base, adapter } = baseAndAdapter(dir, 4, 8, arch);
+            const peft = path.join(dir, "peft");
+            writePeftAdapter(adapter, peft, "tiny", base);
+            const st = readSafetensors(path.join(peft, "adapter_model.safetensors")).tensors;
+            const g = readGGUF(adapter);
+            const heads = { q: 4, k: 2 }; // tinyModel: 4 heads, 2 KV heads, head size 16
+            for (const [proj, nHead] of Object.entries(heads)) {
+                const hf = st.find((t) => t.name === `base_model.model.model.layers.1.self_attn.${proj}_proj.lora_B.weight`)!;
+                const gguf = readTensorF32(g, `blk.1.attn_${proj}.weight.lora_b`);
+                const [out, r] = hf.shape as [number, number];
+                if (arch === "llama") {
+                    expect(converterPermute(hf.data, out, r, nHead), `${arch} ${proj}`).toEqual(gguf);
+                    expect(hf.data, "the rows really moved").not.toEqual(gguf);
+                } else expect(hf.data, `${arch} ${proj}: NeoX RoPE, HF order`).toEqual(gguf);
+            }
+            // v and the A matrices are never permuted.
+            expect(st.find((t) => t.name.endsWith("layers.0.self_attn.v_proj.lora_B.weight"))!.data).toEqual(readTensorF32(g, "blk.0.attn_v.weight.lora_b"));
+            expect(st.find((t) => t.name.endsWith("layers.0.self_attn.q_proj.lora_A.weight"))!.data).toEqual(readTensorF32(g, "blk.0.attn_q.weight.lora_a"));
+        }
+    });
+
     it("rsLoRA folds its sqrt(r) scaling into alpha; F16 and BF16 weights read", () => {
         const dir = tempDir();
         const { base, adapter } = baseAndAdapter(dir, 4, 8);
         const peft = path.join(dir, "peft");
-        writePeftAdapter(adapter, peft, "tiny");
+        writePeftAdapter(adapter, peft, "tiny", base);
         const cfgFile = path.join(peft, "adapter_config.json");
         fs.writeFileSync(cfgFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(cfgFile, "utf8")), use_rslora: true }));
         const out = path.join(dir, "rs.gguf");
@@ -108,7 +142,7 @@ describe("PEFT adapters", { timeout: 120_000 }, () => {
         const dir = tempDir();
         const { base, adapter } = baseAndAdapter(dir);
         const peft = path.join(dir, "peft");
-        writePeftAdapter(adapter, peft, "tiny");
+        writePeftAdapter(adapter, peft, "tiny", base);
         const st = path.join(peft, "adapter_model.safetensors");
         const good = fs.readFileSync(st);
         const out = path.join(dir, "o.gguf");
@@ -156,7 +190,7 @@ describe("PEFT adapters", { timeout: 120_000 }, () => {
         const { base, adapter } = baseAndAdapter(dir);
         const bin = path.resolve("bin/sublab.js");
         const peft = path.join(dir, "peft");
-        expect(execFileSync("node", [bin, "export-adapter", adapter, "--out", peft, "--base-model", "tiny"], { encoding: "utf8" })).toMatch(/adapter_model.safetensors/);
+        expect(execFileSync("node", [bin, "export-adapter", adapter, "--base", base, "--out", peft, "--base-model", "tiny"], { encoding: "utf8" })).toMatch(/adapter_model.safetensors/);
         const out = path.join(dir, "in.gguf");
         expect(execFileSync("node", [bin, "import-adapter", peft, "--base", base, "--out", out], { encoding: "utf8" })).toMatch(/converted 28 tensors \(rank 4, alpha 8\) -> .*in\.gguf; evaluate it with: sublab eval --model/);
     });

@@ -17,6 +17,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { getMeta, readGGUF, readTensorF32, type GGUFFile } from "../engine/gguf.ts";
 import { DataType, f32Bytes, i64Bytes, modelProto, nodeProto, tensorProto, valueInfo, type Attribute, type Message } from "./protobuf.ts";
+import { hfRowToGguf } from "./peft.ts";
 
 const TOKEN_NORMAL = 1;
 
@@ -111,13 +112,8 @@ export function exportOnnx(ggufPath: string, outDir: string, opts: { lora?: stri
         parameters += w.length;
         return w;
     };
-    // llama GGUFs hold q/k rows in llama.cpp's interleaved order: HF row h*hd + half*hd/2 + i is GGUF row h*hd + 2i + half.
-    const unpermute = (row: number) => {
-        const h = Math.floor(row / hd);
-        const j = row % hd;
-        return h * hd + 2 * (j % (hd / 2)) + Math.floor(j / (hd / 2));
-    };
-    const qkOrder = arch === "llama" ? unpermute : undefined;
+    // llama GGUFs hold q/k rows in llama.cpp's interleaved order (hfRowToGguf).
+    const qkOrder = arch === "llama" ? (row: number) => hfRowToGguf(row, hd) : undefined;
     /** A ggml matrix ne = [in, out] as an ONNX MatMul weight [in, out], rows optionally reordered. */
     const linear = (name: string, order?: (row: number) => number) => {
         const info = file.tensors.find((t) => t.name === name)!;

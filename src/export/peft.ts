@@ -7,7 +7,9 @@
  * lora_B -> lora_b. Layouts: PEFT's lora_A is [r, in] and lora_B [out, r] (row-major, torch order); ggml's
  * are ne = [in, r] and [r, out], the same bytes, so no data moves. Scaling: PEFT multiplies by
  * lora_alpha / r (lora_alpha / sqrt(r) with use_rslora); llama.cpp by adapter.lora.alpha / r, so an rsLoRA
- * adapter is written with alpha * sqrt(r).
+ * adapter is written with alpha * sqrt(r). Row order: llama.cpp's converter stores a `llama` model's q and k
+ * rows interleaved for its RoPE (see hfRowToGguf), so lora_B of q_proj/k_proj is permuted the same way going
+ * in and back going out; other projections and other architectures (qwen2, gemma3: NeoX RoPE) keep HF order.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -106,6 +108,40 @@ export function peftLoraName(ggufName: string): string {
     return `base_model.model.model.layers.${m[1]}.${PEFT_MODULES[target]}.lora_${m[3]!.toUpperCase()}.weight`;
 }
 
+/**
+ * llama.cpp's converter interleaves a `llama` model's q/k rows for its RoPE: Hugging Face row h*hd + half*hd/2 + i
+ * is GGUF row h*hd + 2i + half (head h, head size hd). Returns the GGUF row of HF row `row`.
+ */
+export function hfRowToGguf(row: number, hd: number): number {
+    const h = Math.floor(row / hd);
+    const j = row % hd;
+    return h * hd + 2 * (j % (hd / 2)) + Math.floor(j / (hd / 2));
+}
+
+/** The head size of a `llama` base when its q/k LoRA rows need permuting, else undefined (no permutation). */
+function llamaHeadDim(base: GGUFFile): number | undefined {
+    if (getMeta<string>(base, "general.architecture") !== "llama") return undefined;
+    const key = getMeta<number>(base, "llama.attention.key_length");
+    if (key !== undefined) return Number(key);
+    return Number(getMeta<number>(base, "llama.embedding_length")) / Number(getMeta<number>(base, "llama.attention.head_count"));
+}
+
+/**
+ * Moves the out-rows (ggml ne[1]) of a q/k lora_b between HF and GGUF order: `toGguf` sends HF row o to GGUF row
+ * hfRowToGguf(o), otherwise back. Any other tensor, or hd undefined, is returned as it is.
+ */
+function permuteLoraB(name: string, data: Float32Array, ne: number[], hd: number | undefined, toGguf: boolean): Float32Array {
+    if (hd === undefined || !/\.attn_[qk]\.weight\.lora_b$/.test(name)) return data;
+    const [r, out] = [ne[0]!, ne[1]!];
+    const res = new Float32Array(data.length);
+    for (let o = 0; o < out; o++) {
+        const g = hfRowToGguf(o, hd);
+        const [from, to] = toGguf ? [o, g] : [g, o];
+        res.set(data.subarray(from * r, from * r + r), to * r);
+    }
+    return res;
+}
+
 // ---- PEFT -> GGUF ----
 
 interface PeftConfig {
@@ -196,7 +232,7 @@ export function importAdapter(input: string, basePath: string, out: string): Imp
         if (rank !== cfg.r) throw new Error(`${weights}: tensor "${t.name}" has rank ${rank}, adapter_config.json says r=${cfg.r}`);
         const ne = [t.shape[1]!, t.shape[0]!];
         checkAgainstBase(base, basePath, name, ne, weights);
-        out2.push({ name, ne, type: GGMLType.F32, data: t.data });
+        out2.push({ name, ne, type: GGMLType.F32, data: permuteLoraB(name, t.data, ne, llamaHeadDim(base), true) });
     }
     for (const t of out2) {
         const other = t.name.endsWith(".lora_a") ? t.name.replace(/a$/, "b") : t.name.replace(/b$/, "a");
@@ -216,11 +252,22 @@ export function importAdapter(input: string, basePath: string, out: string): Imp
     return { out, rank: cfg.r, alpha, tensors: out2.length, from: "peft" };
 }
 
-/** A GGUF LoRA adapter written as a PEFT folder (adapter_config.json + adapter_model.safetensors), for tools that read PEFT. */
-export function writePeftAdapter(ggufAdapter: string, outDir: string, baseModelName: string): void {
+/**
+ * A GGUF LoRA adapter written as a PEFT folder (adapter_config.json + adapter_model.safetensors), for tools that
+ * read PEFT. `basePath` is the adapter's base GGUF: checked against, and for `llama` it gives the head size that
+ * puts q/k rows back in HF order.
+ */
+export function writePeftAdapter(ggufAdapter: string, outDir: string, baseModelName: string, basePath: string): void {
     const a = readGGUF(ggufAdapter);
     if (getMeta(a, "adapter.type") !== "lora") throw new Error(`${ggufAdapter}: not a LoRA adapter GGUF`);
-    const tensors = a.tensors.map((t) => ({ name: peftLoraName(t.name), shape: [t.ne[1]!, t.ne[0]!], data: readTensorF32(a, t.name) }));
+    if (!fs.existsSync(basePath)) throw new Error(`--base: no such file ${basePath}`);
+    const base = readGGUF(basePath);
+    if (getMeta(a, "general.architecture") !== getMeta(base, "general.architecture")) {
+        throw new Error(`${ggufAdapter}: adapter architecture "${getMeta(a, "general.architecture")}" does not match the base's "${getMeta(base, "general.architecture")}" (${basePath})`);
+    }
+    for (const t of a.tensors) checkAgainstBase(base, basePath, t.name, t.ne, ggufAdapter);
+    const hd = llamaHeadDim(base);
+    const tensors = a.tensors.map((t) => ({ name: peftLoraName(t.name), shape: [t.ne[1]!, t.ne[0]!], data: permuteLoraB(t.name, readTensorF32(a, t.name), t.ne, hd, false) }));
     const r = a.tensors.find((t) => t.name.endsWith(".lora_a"))!.ne[1]!;
     const modules = [...new Set(tensors.map((t) => /\.(\w+_proj)\.lora_/.exec(t.name)![1]!))];
     const config = { peft_type: "LORA", task_type: "CAUSAL_LM", base_model_name_or_path: baseModelName, r, lora_alpha: getMeta<number>(a, "adapter.lora.alpha") ?? r, lora_dropout: 0, target_modules: modules, bias: "none", fan_in_fan_out: false, use_rslora: false, use_dora: false };
