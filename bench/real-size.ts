@@ -5,7 +5,8 @@
  *   - one LoRA training step of the paper's recipe (r=8, alpha=8 on all seven projections) by the engine:
  *     median step time, tokens/s, and peak RSS;
  *   - the same model as an f16 GGUF in node-llama-cpp: prefill and generation tokens/s.
- * Then the estimated time of the paper's student (10,000 rows x ~30 tokens x 3 epochs) at those speeds.
+ * Then the estimated time of the paper's student (10,000 rows x ~30 tokens x 3 epochs) at those speeds, and the
+ * matmul rate the step reached (4 FLOPs per weight per token), the figure to scale by for other hardware.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -32,6 +33,12 @@ const SHAPES = {
     "llama3.2-1b": {
         arch: "llama" as const, dModel: 2048, nLayers: 16, nHeads: 32, nKvHeads: 8, dFF: 8192, vocabSize: 128256, tiedEmbeddings: true, ropeTheta: 500000, rmsEps: 1e-5,
         ropeFreqs: llama3RopeFreqs(64, 500000, { factor: 32, low: 1, high: 4, originalContext: 8192 }),
+    },
+    // Gemma-3-270M-it's config: hidden 640, 18 layers, 4 heads, 1 KV head of 256, intermediate 2048, vocab 262,144, tied,
+    // sliding window 512 on 5 of every 6 layers (local RoPE base 10,000, global 1,000,000).
+    "gemma3-270m": {
+        arch: "gemma3" as const, dModel: 640, nLayers: 18, nHeads: 4, nKvHeads: 1, headDim: 256, dFF: 2048, vocabSize: 262144, tiedEmbeddings: true, ropeTheta: 1000000, rmsEps: 1e-6,
+        slidingWindow: 512, slidingWindowPattern: 6, ropeThetaSwa: 10000,
     },
 };
 
@@ -130,11 +137,15 @@ export async function main(argv: string[]): Promise<void> {
     const rowTokens = 30;
     const epochs = 3;
     const studentH = (rows * rowTokens * epochs) / tokPerS / 3600;
+    // Work per trained token of a LoRA step, as matmul FLOPs: forward 2N and the activations' backward 2N, N the
+    // weights every token multiplies (all but the input embedding, whose rows are looked up; a tied head counts).
+    const matmulParams = params - (shape.tiedEmbeddings ? 0 : shape.vocabSize * shape.dModel);
+    const gflops = (4 * matmulParams * tokPerS) / 1e9;
     console.log("");
-    console.log(`| shape | params | threads | LoRA step (B=${B}, T=${T}) | train tokens/s | peak RSS | node-llama-cpp prefill tok/s | generation tok/s | paper's student (10k rows x 30 tokens x 3 epochs) |`);
-    console.log(`|---|---|---|---|---|---|---|---|---|`);
+    console.log(`| shape | params | threads | LoRA step (B=${B}, T=${T}) | train tokens/s | GFLOP/s (4 N per token) | peak RSS | node-llama-cpp prefill tok/s | generation tok/s | paper's student (10k rows x 30 tokens x 3 epochs) |`);
+    console.log(`|---|---|---|---|---|---|---|---|---|---|`);
     console.log(
-        `| ${a.shape} | ${(params / 1e6).toFixed(0)}M | ${threads} | ${(ms / 1000).toFixed(1)} s | ${tokPerS.toFixed(0)} | ${(peak / 2 ** 30).toFixed(1)} GiB | ${prefill.toFixed(0)} | ${gen.toFixed(1)} | ~${studentH.toFixed(1)} h |`,
+        `| ${a.shape} | ${(params / 1e6).toFixed(0)}M | ${threads} | ${(ms / 1000).toFixed(1)} s | ${tokPerS.toFixed(0)} | ${gflops.toFixed(0)} | ${(peak / 2 ** 30).toFixed(1)} GiB | ${prefill.toFixed(0)} | ${gen.toFixed(1)} | ~${studentH.toFixed(1)} h |`,
     );
     console.log(`(${steps + 1} steps in ${trainS.toFixed(0)} s; the first step builds graphs and is left out of the median)`);
 }
