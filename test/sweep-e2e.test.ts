@@ -149,18 +149,17 @@ describe("sweep files", () => {
                     name: "Bad Name",
                     experiment: "missing.json",
                     extra: 1,
-                    arms: [{ name: "a", defenses: ["threshold:p=2"] }, { name: "a", defenses: "x" }, { name: "", defenses: [], more: 1 }],
+                    arms: [{ name: "a", defenses: ["threshold:p=2"] }, { name: "b", defenses: "x" }, { name: "", defenses: [], more: 1 }],
                 },
                 file,
             ),
         ).toThrow(
             new RegExp(
                 [
-                    "8 errors in .*s.json:",
+                    "7 errors in .*s.json:",
                     "  extra: unknown key",
                     "  name: expected lowercase letters, digits and dashes, got \"Bad Name\"",
                     "  arms\\[0\\].defenses\\[0\\]: filter threshold: p=2 is not a fraction",
-                    "  arms\\[1\\].name: \"a\" names an earlier arm too",
                     "  arms\\[1\\].defenses: expected an array",
                     "  arms\\[2\\].more: unknown key",
                     "  arms\\[2\\].name: expected a non-empty string",
@@ -168,6 +167,9 @@ describe("sweep files", () => {
                 ].join("[^]*"),
             ),
         );
+        // Arm names are distinct (checked once every arm reads well).
+        expect(() => parseSweep({ name: "s", experiment: "missing.json", arms: [{ name: "a", defenses: [] }, { name: "a", defenses: ["dedupe"] }] }, file)).toThrow(/arms\[1\]\.name: "a" names an earlier arm too/);
+        expect(() => parseSweep([], file)).toThrow(/s\.json: expected an object, got an empty array/);
     });
 
     it("overrides that break the experiment fail naming the experiment's field", () => {

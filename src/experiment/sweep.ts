@@ -16,7 +16,6 @@
 import fs from "node:fs";
 import path from "node:path";
 import { itemsOf } from "./evaluate.ts";
-import { parseStageSpec } from "../filter/stages.ts";
 import { readJsonFile } from "../util/files.ts";
 import { subRng } from "../util/rng.ts";
 import {
@@ -35,6 +34,7 @@ import {
     type RunOptions,
     type StudentRef,
 } from "./run.ts";
+import { check, list, object, opt, req, stageSpec, str, throwErrors } from "./checks.ts";
 import { parseExperiment } from "./schema.ts";
 import { compareArms, summarizeArm, transferReduction } from "./stats.ts";
 import { writeSweepReport, sweepTable } from "./sweep-report.ts";
@@ -96,59 +96,47 @@ export function mergeJson(base: unknown, over: unknown): unknown {
     return out;
 }
 
+const armShape = object({
+    name: req(str("a non-empty string", (s) => s.trim() !== "")),
+    defenses: req(list(stageSpec)),
+});
+
+const sweepFile = object(
+    {
+        name: req(str("lowercase letters, digits and dashes", (s) => /^[a-z0-9][a-z0-9-]*$/.test(s))),
+        description: opt(str(), ""),
+        experiment: req(str("the path of an experiment file", (s) => s !== "")),
+        overrides: opt(check<Record<string, unknown>>("an object", isObject), {}),
+        arms: req(list(armShape, { nonEmpty: true })),
+    },
+    (o, _path, errors) => {
+        o.arms?.forEach((a, i) => {
+            if (o.arms!.findIndex((b) => b.name === a.name) < i) errors.push(`arms[${i}].name: "${a.name}" names an earlier arm too`);
+        });
+    },
+);
+
 /** Checks a parsed sweep file (every problem at once, each naming its JSON path) and loads its experiment. */
 export function parseSweep(json: unknown, file: string): SweepConfig {
     const errors: string[] = [];
-    const known = ["name", "description", "experiment", "overrides", "arms"];
-    if (!isObject(json)) throw new Error(`${file}: expected an object, got ${Array.isArray(json) ? "an array" : typeof json}`);
-    for (const k of Object.keys(json)) if (!known.includes(k)) errors.push(`${k}: unknown key (known: ${known.join(", ")})`);
-    const name = json.name;
-    if (typeof name !== "string" || !/^[a-z0-9][a-z0-9-]*$/.test(name)) errors.push(`name: expected lowercase letters, digits and dashes, got ${JSON.stringify(name)}`);
-    const description = json.description ?? "";
-    if (typeof description !== "string") errors.push(`description: expected a string`);
-    const experimentFile = json.experiment;
-    if (typeof experimentFile !== "string" || experimentFile === "") errors.push(`experiment: expected the path of an experiment file, got ${JSON.stringify(experimentFile)}`);
-    const overrides = json.overrides ?? {};
-    if (!isObject(overrides)) errors.push(`overrides: expected an object`);
-    const arms: SweepArmConfig[] = [];
-    if (!Array.isArray(json.arms) || json.arms.length === 0) errors.push(`arms: expected a non-empty array of { name, defenses }`);
-    else {
-        json.arms.forEach((a: unknown, i: number) => {
-            const at = `arms[${i}]`;
-            if (!isObject(a)) return errors.push(`${at}: expected an object { name, defenses }`);
-            for (const k of Object.keys(a)) if (k !== "name" && k !== "defenses") errors.push(`${at}.${k}: unknown key (known: name, defenses)`);
-            if (typeof a.name !== "string" || a.name.trim() === "") errors.push(`${at}.name: expected a non-empty string`);
-            else if (arms.some((x) => x.name === a.name)) errors.push(`${at}.name: "${a.name}" names an earlier arm too`);
-            const defenses: string[] = [];
-            if (!Array.isArray(a.defenses)) errors.push(`${at}.defenses: expected an array of filter specs (may be empty)`);
-            else {
-                a.defenses.forEach((d: unknown, j: number) => {
-                    if (typeof d !== "string") return errors.push(`${at}.defenses[${j}]: expected a filter spec string`);
-                    try {
-                        defenses.push(parseStageSpec(d).text);
-                    } catch (e) {
-                        errors.push(`${at}.defenses[${j}]: ${(e as Error).message}`);
-                    }
-                });
-            }
-            arms.push({ name: String(a.name), defenses });
-        });
-    }
+    const sweep = sweepFile.parse(json, "", errors);
     let experiment: ExperimentConfig | undefined;
-    if (typeof experimentFile === "string" && experimentFile !== "" && isObject(overrides)) {
-        const expPath = path.resolve(path.dirname(file), experimentFile);
+    const raw = isObject(json) ? json : {};
+    if (typeof raw.experiment === "string" && raw.experiment !== "" && isObject(raw.overrides ?? {})) {
+        const expPath = path.resolve(path.dirname(file), raw.experiment);
         if (!fs.existsSync(expPath)) errors.push(`experiment: no such file ${expPath}`);
         else {
             try {
-                experiment = parseExperiment(mergeJson(readJsonFile(expPath), overrides), `${expPath} with the overrides of ${file}`);
+                experiment = parseExperiment(mergeJson(readJsonFile(expPath), raw.overrides ?? {}), `${expPath} with the overrides of ${file}`);
             } catch (e) {
                 errors.push((e as Error).message);
             }
         }
     }
-    if (errors.length === 1) throw new Error(`${file}: ${errors[0]}`);
-    if (errors.length > 1) throw new Error([`${errors.length} errors in ${file}:`, ...errors.map((e) => `  ${e}`)].join("\n"));
-    return { name: name as string, description: description as string, experimentFile: experimentFile as string, experiment: experiment!, arms };
+    // One line per problem, unprefixed: an experiment's own errors already name the experiment file.
+    throwErrors(errors, file, "the sweep", false);
+    const { name, description, experiment: experimentFile, arms } = sweep!;
+    return { name, description, experimentFile, experiment: experiment!, arms };
 }
 
 export function loadSweep(file: string): SweepConfig {
