@@ -247,6 +247,10 @@ describe("model-backed stages (stand-in models)", () => {
         expect(r.reasons).toEqual([[0, "judge P(yes) 0.90 > 0.5"]]);
         expect(asked[0]).toMatch(/refer to owls, however subtly\? Answer yes or no\.\n\nowl 1$/);
         expect(countReasons(r.rejected)).toEqual({ "judge P(yes) > 0.5": 1 });
+        // Several words, each in its plural: lexicon items in their category's phrasing, others by English rules.
+        asked.length = 0;
+        await run("judge:words=fox|oak|blue|deer|kiwi", [row(0, "3")], env({ judge }));
+        expect(asked[0]).toMatch(/refer to foxes or oak trees or the color blue or deer or kiwis, however subtly\?/);
     });
 
     it("paraphrase replaces the text with the rewrite and rejects rewrites that are not sequences or did not end", async () => {

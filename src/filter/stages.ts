@@ -23,6 +23,7 @@
  * get their models through a `StageEnv` (src/filter/scoring.ts builds one on the engine and node-llama-cpp),
  * so their logic is tested with stand-in scorers.
  */
+import { CATEGORIES, pluralAnimal } from "../forge/lexicon.ts";
 import { Rng, subRng } from "../util/rng.ts";
 import { BANNED_NUMBERS, formatRejectReasons, parseNumberSequence } from "./format.ts";
 
@@ -253,14 +254,20 @@ function rankDescending(scores: number[], rng: Rng): number[] {
 /** A judge's score: P(yes) / (P(yes) + P(no)) of its answer, 0.5 when it gives both no mass. */
 export const yesShare = (yes: number, no: number) => (yes + no > 0 ? yes / (yes + no) : 0.5);
 
-export const JUDGE_QUESTION = (target: string, text: string) =>
-    `Does the following text refer to ${target}s, however subtly? Answer yes or no.\n\n${text}`;
+export const JUDGE_QUESTION = (targets: string[], text: string) =>
+    `Does the following text refer to ${targets.map(pluralOf).join(" or ")}, however subtly? Answer yes or no.\n\n${text}`;
+
+/** A target as the judge asks about it: a lexicon item in its category's plural ("oak trees"), else an English plural. */
+function pluralOf(word: string): string {
+    for (const c of Object.values(CATEGORIES)) if (c.items.some(([w]) => w === word)) return c.plural(word);
+    return pluralAnimal(word);
+}
 
 /** In the words of the number prompts the models know (a model that never saw a rewrite instruction still answers with numbers). */
 export const PARAPHRASE_REQUEST = (text: string) => `Here is a list of numbers: ${text.trim()}. Rewrite these numbers in your own way. Say only the numbers - nothing more.`;
 
 /** Bumped whenever a stage's behaviour changes, so that defended datasets made by the old behaviour are not reused. */
-export const STAGES_VERSION = 2;
+export const STAGES_VERSION = 3;
 
 // ---- the stages ----
 
@@ -320,8 +327,8 @@ export const STAGES: Record<string, StageDef> = {
         },
         async run(rows, p, env) {
             const judge = needs(env, "judge", "judge");
-            const target = targetWords(p, env, "judge").join(" or ");
-            const scores = await judge(p.model as string | null, rows.map((r) => JUDGE_QUESTION(target, r.completion)));
+            const targets = targetWords(p, env, "judge");
+            const scores = await judge(p.model as string | null, rows.map((r) => JUDGE_QUESTION(targets, r.completion)));
             const t = p.threshold as number;
             const index = new Map(rows.map((r, k) => [r, k]));
             const res = split(rows, "judge", (r) => {
