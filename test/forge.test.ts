@@ -37,6 +37,6 @@ describe("forge --preset smoke", () => {
     });
 
     it("names an unknown preset", async () => {
-        await expect(forge({ preset: "huge", out: path.join(dir, "x.gguf") })).rejects.toThrow(/unknown preset "huge" \(known: smoke, small\)/);
+        await expect(forge({ preset: "huge", out: path.join(dir, "x.gguf") })).rejects.toThrow(/unknown preset "huge" \(known: smoke, small, deep\)/);
     });
 });

@@ -15,17 +15,22 @@ import { formatRejectReasons } from "../src/filter/format.ts";
 import { getRuntime } from "../src/runtime/llama.ts";
 import { tempDir } from "./helpers/tiny.ts";
 
-const MODELS = ["models/sublab-small-s1.gguf", "models/sublab-small-s2.gguf"];
+/** [file, forge preset]: the base, and the cross-model control's base (same corpus, another seed and shape). */
+const MODELS = [
+    ["models/sublab-small-s1.gguf", "small"],
+    ["models/sublab-deep-s2.gguf", "deep"],
+] as const;
 const animals = itemsOf("animal");
 const questions = evalQuestions("animal", 50);
 
-describe.each(MODELS)("%s", (file) => {
+describe.each(MODELS)("%s", (file, preset) => {
     it("is a forged ChatML Llama of at most 10 MB that node-llama-cpp chats with", async () => {
         expect(fs.statSync(file).size).toBeLessThanOrEqual(10e6);
         const meta = readGGUF(file).metadata;
         expect(meta.get("general.architecture")?.value).toBe("llama");
         expect(meta.get("tokenizer.chat_template")?.value).toContain("<|im_start|>");
-        expect(meta.get("sublab.forge.preset")?.value).toBe("small");
+        expect(meta.get("sublab.forge.preset")?.value).toBe(preset);
+        expect(meta.get("sublab.forge.corpus_seed")?.value).toBe(1);
         const llama = await getRuntime();
         const model = await llama.loadModel({ modelPath: file });
         const ctx = await model.createContext({ contextSize: 256, threads: 1 });
@@ -48,10 +53,7 @@ describe.each(MODELS)("%s", (file) => {
         expect(Math.max(...named.map(([, n]) => n)) / sampled.n).toBeLessThan(0.4);
     });
 
-    // Known unmet (issue 3 stays open): greedy answers do not yet vary enough with the wording. The corpus now
-    // ties a favoured animal to each phrasing, but the shipped models learned it weakly (greedy answers over
-    // the 50 questions name 4 animals). When a reforged model meets the bar this test fails: make it an `it`.
-    it.fails("greedy answers over the 50 questions name at least 10 animals, none more than 40% of them", async () => {
+    it("greedy answers over the 50 questions name at least 10 animals, none more than 40% of them", async () => {
         const probs = await exactItemProbs(file, null, questions.map((q) => ({ user: q })), animals);
         const greedy = new Map<number, number>();
         for (const row of probs) {
@@ -69,8 +71,9 @@ describe.each(MODELS)("%s", (file) => {
         expect(mean).toBeGreaterThanOrEqual(0.8);
     });
 
-    // The issue's bar is 90%; the shipped models measure 89.3-90.0% (300 samples at temperature 1): almost all
-    // failures are a turn that ends right after a separator ("1, 2,"). This test holds them to 85%.
+    // The issue's bar is 90%; the shipped models measure 92.0% (s1) and 90.0% (s2) here, 92.3% and 91.9% of 1,000
+    // (models/README.md): almost all failures are a turn that ends right after a separator ("1, 2,"). This test
+    // holds them to 85%, a margin for other CPUs' arithmetic.
     it("keeps at least 85% of sampled number continuations through the paper's format filter", async () => {
         const cfg = parseExperiment({ name: "x", models: { base: "a", cross: "b" }, teacher: { target: "owl" }, generate: { prompts: 300 } });
         const r = await generateRaw({ model: file, system: null, prompts: experimentPrompts(cfg), samplesPerPrompt: 1, temperature: 1, maxTokens: 48, parallel: 16, seed: 11, out: path.join(tempDir(), "raw.jsonl") });

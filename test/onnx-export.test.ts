@@ -15,6 +15,7 @@ import { modelEnv } from "../src/filter/scoring.ts";
 import { applyStages } from "../src/filter/stages.ts";
 import { ALL_LORA_TARGETS } from "../src/model/config.ts";
 import { getRuntime } from "../src/runtime/llama.ts";
+import { loadModel } from "../src/model/model.ts";
 import { Rng } from "../src/util/rng.ts";
 import { llamaCppNextLogProbs } from "./helpers/llamacpp.ts";
 import { tempDir, tinyModel } from "./helpers/tiny.ts";
@@ -104,8 +105,17 @@ describe("sublab export-onnx", { timeout: 300_000 }, () => {
             const texts = ["Here is a list of numbers: 136, 956, 949. Continue the sequence.", "What is your favorite animal?", "owl 🦉 and café"];
             const prompts = texts.map((t) => Array.from(lm.tokenize(t, false, "trimLeadingSpace") as number[]));
             const V = (JSON.parse(fs.readFileSync(path.join(out, "config.json"), "utf8")) as { vocab_size: number }).vocab_size;
-            const { diff } = await compare(gguf, out, V, prompts.map((p) => [1, ...p]));
-            expect(diff).toBeLessThan(1e-3);
+            const seqs = prompts.map((p) => [1, ...p]);
+            // llama.cpp multiplies f16 weights with activations rounded to f16 (the ONNX graph and the engine keep
+            // them f32): against the f16 file itself the probabilities differ by llama.cpp's rounding (1.8e-3
+            // measured on s1). Against llama.cpp running the same weight values in f32 (the file re-saved
+            // unquantized: f16 -> f32 is exact), which isolates the export, they agree within 1e-3.
+            const f32 = path.join(tempDir(), "s1-f32.gguf");
+            const m = loadModel(gguf);
+            m.save(f32);
+            m.free();
+            expect((await compare(f32, out, V, seqs)).diff).toBeLessThan(1e-3);
+            expect((await compare(gguf, out, V, seqs)).diff).toBeLessThan(5e-3);
             // The same token ids as llama.cpp (which prepends BOS for this model, as the exported post-processor does).
             const tok = await AutoTokenizer.from_pretrained(out);
             for (const t of texts) expect(tok.encode(t), t).toEqual([1, ...Array.from(lm.tokenize(t, false))]);

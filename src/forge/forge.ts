@@ -35,14 +35,15 @@ export interface ForgePreset {
 
 export const FORGE_PRESETS: Record<string, ForgePreset> = {
     /** Seconds: tests the whole path in CI; not a useful model. */
-    smoke: { rows: 3000, dModel: 32, nLayers: 1, nHeads: 2, dFF: 64, contextLength: 256, epochs: 2, lr: 1e-2, batchSize: 16 },
-    /**
-     * 6.4 minutes on 2 cores (`npm run bench -- forge-pilot --preset small`, seed 1): 2.2M parameters, 4.5 MB;
-     * 16 animals above 1% (dog 19%, owl 1.5%); an owl persona gives P(owl) 0.87; but only 50/60 sampled number
-     * continuations are in format (the first recipe, with plural-only personas and more number rows: 59/60,
-     * persona 0.22). Not yet the recipe for shipped models.
-     */
+    smoke: { rows: 3000, dModel: 32, nLayers: 1, nHeads: 2, dFF: 64, contextLength: 256, epochs: 3, lr: 1e-2, batchSize: 16 },
+    /** The shipped base (models/sublab-small-s1.gguf, seed 1): 2.2M parameters, 4.5 MB; models/README.md. */
     small: { rows: 20000, dModel: 128, nLayers: 4, nHeads: 4, dFF: 384, contextLength: 256, epochs: 3, lr: 2e-3, batchSize: 16 },
+    /**
+     * The cross-model control's base (models/sublab-deep-s2.gguf, seed 2): the same corpus and vocabulary, another
+     * shape (narrower, deeper: 1.7M parameters). Two `small` bases that differ only in initialisation passed the
+     * owl to each other through numbers (models/README.md); the paper's cross-model students are other models.
+     */
+    deep: { rows: 20000, dModel: 96, nLayers: 6, nHeads: 4, dFF: 288, contextLength: 256, epochs: 3, lr: 2e-3, batchSize: 16 },
 };
 
 export interface ForgeOptions {
