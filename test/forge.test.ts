@@ -8,7 +8,7 @@ import { forge } from "../src/forge/forge.ts";
 import { referenceLlama } from "./helpers/llamacpp.ts";
 import { tempDir } from "./helpers/tiny.ts";
 
-describe("forge --preset smoke", () => {
+describe("forge --preset smoke", { timeout: 300_000 }, () => {
     const dir = tempDir();
 
     it("writes a seed-determined f16 GGUF with ChatML that node-llama-cpp chats with", async () => {
