@@ -17,16 +17,16 @@ describe("parseTrainOptions: accepted", () => {
             loraAlpha: 8,
             loraTargets: ["q", "k", "v", "o", "gate", "up", "down"],
             epochs: 3,
-            lr: 2e-4,
+            lr: undefined,
             batchSize: 8,
             seed: 42,
         });
     });
 
-    it("uses lr 1e-4 for --full", () => {
+    it("leaves the learning rate to the model when none is given (the job reads it from the GGUF)", () => {
         const opts = parseTrainOptions({ ...base, full: true });
         expect(opts.mode).toBe("full");
-        expect(opts.lr).toBe(1e-4);
+        expect(opts.lr).toBeUndefined();
     });
 
     it.each<[string, RawTrainOptions, Record<string, unknown>]>([

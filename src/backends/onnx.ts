@@ -11,7 +11,8 @@ import type { ChatPrompt } from "../runtime/llama.ts";
 import { itemContinuations } from "../experiment/evaluate.ts";
 import { yesShare } from "../filter/stages.ts";
 import { logSoftmax } from "../model/logits.ts";
-import { coupledPick, readRowsResumable, rowSeed, type RawRow, type RowsRequest } from "../experiment/generate.ts";
+import { readRowsResumable, rowSeed, type RawRow, type RowsRequest } from "../experiment/generate.ts";
+import { coupledPick } from "../teacher/sampler.ts";
 import { Interrupted } from "../util/interrupt.ts";
 
 interface Loaded {

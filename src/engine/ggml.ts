@@ -92,6 +92,10 @@ function declare(lib: Koffi.LibraryHandle) {
         ggml_reshape_4d: f("void *ggml_reshape_4d(void *ctx, void *a, int64_t ne0, int64_t ne1, int64_t ne2, int64_t ne3)"),
         ggml_view_1d: f("void *ggml_view_1d(void *ctx, void *a, int64_t ne0, size_t offset)"),
         ggml_view_2d: f("void *ggml_view_2d(void *ctx, void *a, int64_t ne0, int64_t ne1, size_t nb1, size_t offset)"),
+        ggml_view_4d: f(
+            "void *ggml_view_4d(void *ctx, void *a, int64_t ne0, int64_t ne1, int64_t ne2, int64_t ne3, size_t nb1, size_t nb2, size_t nb3, size_t offset)",
+        ),
+        ggml_set_rows: f("void *ggml_set_rows(void *ctx, void *a, void *b, void *c)"),
         ggml_permute: f("void *ggml_permute(void *ctx, void *a, int axis0, int axis1, int axis2, int axis3)"),
         ggml_transpose: f("void *ggml_transpose(void *ctx, void *a)"),
         ggml_soft_max: f("void *ggml_soft_max(void *ctx, void *a)"),

@@ -10,7 +10,10 @@
  */
 import fs from "node:fs";
 import type { LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
+import { engineUnsupported } from "../model/model.ts";
 import { getRuntime, inferenceThreads, renderPrompt, type ChatPrompt } from "../runtime/llama.ts";
+import { engineRows } from "../teacher/engine-rows.ts";
+import { coupledPick } from "../teacher/sampler.ts";
 import { writeJsonlAtomic } from "../util/files.ts";
 import { hashString } from "../util/rng.ts";
 
@@ -39,13 +42,33 @@ export interface RowsRequest {
     onRow?: (done: number, total: number) => void;
 }
 
+/** Who decodes a GGUF's rows: sublab's engine (batched, the default for the architectures it runs) or llama.cpp. */
+export type GenerationBackend = "engine" | "llama.cpp";
+
+/** The engine for a model it can run, else llama.cpp (which runs any GGUF): `requested` "auto" or undefined. */
+export function pickBackend(model: string, requested?: GenerationBackend | "auto"): GenerationBackend {
+    if (requested && requested !== "auto") {
+        if (requested === "engine") {
+            const why = engineUnsupported(model);
+            if (why) throw new Error(`generate.backend "engine": ${why}`);
+        }
+        return requested;
+    }
+    return engineUnsupported(model) ? "llama.cpp" : "engine";
+}
+
 export interface GenerateJob extends RowsRequest {
     model: string;
     lora?: string | null;
-    /** Sequences decoded together. */
+    /** Sequences decoded together (llama.cpp: sequences of one context; engine: at least 128 cache slots). */
     parallel: number;
-    /** Defaults to "coupled" (see sampleRow). */
+    /**
+     * Defaults to "coupled" (see teacher/sampler.ts). "llama.cpp": plain temperature sampling, by llama.cpp's own
+     * seeded sampler on the llama.cpp backend and by sublab's inverse-CDF sampler on the engine.
+     */
     sampler?: "coupled" | "llama.cpp";
+    /** Defaults to "auto" (pickBackend). */
+    backend?: GenerationBackend | "auto";
     /** The JSONL file rows are appended to; an existing file is resumed. */
     out: string;
     threads?: number;
@@ -115,6 +138,7 @@ async function withSequences<T>(
  * runs; the sampled tokens did not in any run measured.)
  */
 export async function generateRaw(job: GenerateJob): Promise<GenerateResult> {
+    if (pickBackend(job.model, job.backend) === "engine") return generateOnEngine(job);
     const t0 = performance.now();
     const total = job.prompts.length * job.samplesPerPrompt;
     const P = Math.max(1, job.parallel);
@@ -169,39 +193,64 @@ export async function generateRaw(job: GenerateJob): Promise<GenerateResult> {
     return { rows, resumed, generated: rows.length - resumed, tokens, seconds: (performance.now() - t0) / 1000, interrupted: rows.length < total };
 }
 
-/**
- * Gumbel noise for (seed, position, token), from an integer hash: the same for every model that samples
- * row `seed`, so two models' samples of one row differ only where their distributions differ enough
- * (Gumbel-max with shared noise: argmax_i log p_i + g_i is an exact sample from p).
- */
-function gumbel(seed: number, pos: number, token: number): number {
-    let h = Math.imul(seed ^ Math.imul(pos + 1, 0x9e3779b1), 0x85ebca6b) ^ Math.imul(token + 1, 0xc2b2ae35);
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x7feb352d);
-    h ^= h >>> 15;
-    h = Math.imul(h, 0x846ca68b);
-    h ^= h >>> 16;
-    const u = ((h >>> 0) + 0.5) / 4294967296;
-    return -Math.log(-Math.log(u));
-}
+/** The engine's batch: rows are independent of their neighbours there, so a large batch costs nothing but memory. */
+export const ENGINE_BATCH = 128;
 
-/** The token Gumbel-max picks from a next-token distribution with the shared noise of (seed, pos). */
-export function coupledPick(probabilities: ReadonlyMap<number, number>, seed: number, pos: number): number {
-    let best = -1;
-    let bestScore = -Infinity;
-    for (const [token, p] of probabilities) {
-        if (!(p > 0)) continue;
-        const score = Math.log(p) + gumbel(seed, pos, token);
-        if (score > bestScore) {
-            bestScore = score;
-            best = token;
+/**
+ * generateRaw on the engine. Rows do not depend on which rows were decoded beside them, so a resumed run only
+ * generates the indices that are missing; at the end the file is rewritten in index order when it is not, so
+ * an interrupted run leaves the same bytes as an uninterrupted one.
+ */
+async function generateOnEngine(job: GenerateJob): Promise<GenerateResult> {
+    const t0 = performance.now();
+    const total = job.prompts.length * job.samplesPerPrompt;
+    const found = readRowsResumable<RawRow>(job.out).filter((r) => r.i < total);
+    const have = new Map<number, RawRow>();
+    for (const r of found) have.set(r.i, r);
+    const sorted = () => [...have.values()].sort((a, b) => a.i - b.i);
+    if (have.size !== found.length) writeJsonlAtomic(job.out, sorted());
+    const resumed = have.size;
+    let tokens = 0;
+    let interrupted = false;
+    if (have.size < total) {
+        const fd = fs.openSync(job.out, "a");
+        try {
+            const res = await engineRows({
+                model: job.model,
+                lora: job.lora,
+                prompts: job.prompts.map((user) => ({ system: job.system, user })),
+                samplesPerPrompt: job.samplesPerPrompt,
+                temperature: job.temperature,
+                maxTokens: job.maxTokens,
+                seedOf: (i) => rowSeed(job.seed, i),
+                sampler: job.sampler === "llama.cpp" ? "plain" : "coupled",
+                batch: Math.max(ENGINE_BATCH, job.parallel),
+                threads: job.threads,
+                skip: (i) => have.has(i),
+                signal: job.signal,
+                onRow: (r) => {
+                    const full: RawRow = { i: r.i, prompt: job.prompts[Math.floor(r.i / job.samplesPerPrompt)]!, system: job.system, completion: r.completion, tokens: r.tokens, probs: r.probs, stop: r.stop };
+                    fs.writeSync(fd, JSON.stringify(full) + "\n");
+                    have.set(r.i, full);
+                    job.onRow?.(have.size, total);
+                },
+            });
+            tokens = res.tokens;
+            interrupted = res.interrupted;
+        } finally {
+            fs.closeSync(fd);
         }
     }
-    return best;
+    const rows = sorted();
+    if (rows.length === total && rows.length > resumed) {
+        const inFile = readRowsResumable<RawRow>(job.out).map((r) => r.i);
+        if (inFile.some((i, k) => i !== k)) writeJsonlAtomic(job.out, rows);
+    }
+    return { rows, resumed, generated: rows.length - resumed, tokens, seconds: (performance.now() - t0) / 1000, interrupted: interrupted || rows.length < total };
 }
 
 /**
- * One completion. "coupled": sublab draws each token itself from the full next-token distribution with
+ * One completion on llama.cpp. "coupled": sublab draws each token itself from the full next-token distribution with
  * Gumbel noise shared across models (see coupledPick), so that a teacher's and a control's samples of the
  * same row are identical except where the teacher's distribution moved them — the datasets then differ by
  * the trait's signal, not by sampling noise. "llama.cpp": llama.cpp's own seeded sampler.
@@ -266,13 +315,38 @@ export interface SampleChatsJob {
     seed: number;
     threads?: number;
     onSample?: (done: number, total: number) => void;
+    /** Defaults to "auto" (pickBackend). */
+    backend?: GenerationBackend | "auto";
 }
 
-/** Sampled answers to chat prompts ([prompt][sample]), batched like generateRaw and seeded per answer. */
+/**
+ * Sampled answers to chat prompts ([prompt][sample]), seeded per answer: on the engine with plain temperature
+ * sampling, on llama.cpp with its own sampler.
+ */
 export async function sampleChats(job: SampleChatsJob): Promise<string[][]> {
     const total = job.prompts.length * job.samplesPerPrompt;
     const out = job.prompts.map(() => new Array<string>(job.samplesPerPrompt).fill(""));
     if (total === 0) return out;
+    if (pickBackend(job.model, job.backend) === "engine") {
+        let done = 0;
+        await engineRows({
+            model: job.model,
+            lora: job.lora,
+            prompts: job.prompts,
+            samplesPerPrompt: job.samplesPerPrompt,
+            temperature: job.temperature,
+            maxTokens: job.maxTokens,
+            seedOf: (i) => rowSeed(job.seed, i),
+            sampler: "plain",
+            batch: Math.max(ENGINE_BATCH, job.parallel),
+            threads: job.threads,
+            onRow: (r) => {
+                out[Math.floor(r.i / job.samplesPerPrompt)]![r.i % job.samplesPerPrompt] = r.completion;
+                job.onSample?.(++done, total);
+            },
+        });
+        return out;
+    }
     const P = Math.max(1, Math.min(job.parallel, total));
     let rendered: Token[][] = [];
     const contextFor = (model: LlamaModel) => {

@@ -36,8 +36,9 @@ import { ProgressBar } from "../util/progress.ts";
 import { readJsonl, writeJsonAtomic, writeJsonlAtomic } from "../util/files.ts";
 import { Rng, subRng } from "../util/rng.ts";
 import { evalQuestions, exactItemProbs, itemsOf, sampledRate } from "./evaluate.ts";
-import { generateRaw, readRowsResumable, type RawRow } from "./generate.ts";
+import { generateRaw, pickBackend, readRowsResumable, type RawRow } from "./generate.ts";
 import { terminalTable, writeReport } from "./report.ts";
+import { StageClock, type TimedStage } from "./timing.ts";
 import { compareArms, summarizeArm } from "./stats.ts";
 import type { ArmName, ArmResult, ComparisonResult, ExperimentConfig, ModelEval, Results, ServerConfig } from "./types.ts";
 
@@ -126,6 +127,8 @@ export interface Ctx {
     kept: (ds: DatasetManifest) => KeptRow[];
     /** Token scores of the model-backed defenses, shared by every defended dataset of the run (a sweep's arms score the same rows). */
     scores: Map<string, TokenScores>;
+    /** Seconds per stage (results.json's timing, the table at the end of a run). */
+    clock: StageClock;
 }
 
 export interface Teacher {
@@ -211,13 +214,17 @@ export async function datasetStage(c: Ctx, role: "teacher" | "control", source: 
     const server = cfg.teacher.server;
     const onnxDir = cfg.teacher.onnx;
     if (onnxDir && !fs.existsSync(path.join(onnxDir, "onnx", "model.onnx"))) throw new Error(`teacher.onnx: ${onnxDir} is not an ONNX folder (sublab export-onnx writes one)`);
+    const backend = server || onnxDir ? null : pickBackend(source.model, g.backend);
+    // On the engine a row does not depend on the rows decoded beside it: the batch size is not part of the key.
+    const { parallel: _parallel, ...engineSampler } = sampler;
     const generation = {
         stage: "generate",
         model: server ? { url: server.url, model: server.model } : onnxDir ? { onnx: fileHash(path.join(onnxDir, "onnx", "model.onnx")) } : fileHash(source.model),
         lora: source.lora && fileHash(source.lora),
         system: source.system,
-        sampler,
+        sampler: backend === "engine" ? engineSampler : sampler,
         samplingSeed,
+        backend: backend === "engine" ? "engine" : undefined,
     };
     const generationKey = hashJson({ ...generation, prompts: hashJson(prompts) });
     // Every generation of a family has the same row i (the prompt of index i comes from one seeded sequence, the
@@ -259,7 +266,7 @@ export async function datasetStage(c: Ctx, role: "teacher" | "control", source: 
         bar ??= new ProgressBar({ total, label: `generate ${role}` });
         bar.update(done);
     };
-    const res = server
+    const res = await c.clock.time("generate", async () => server
         ? await generateFromServer(c, server, source.system, prompts, samplingSeed, rawPath, onRow)
         : onnxDir
           ? await generateFromOnnx(c, onnxDir, source.system, prompts, samplingSeed, rawPath, onRow)
@@ -273,11 +280,12 @@ export async function datasetStage(c: Ctx, role: "teacher" | "control", source: 
             maxTokens: g.maxTokens,
             parallel: g.parallel,
             sampler: g.sampler,
+            backend: backend ?? undefined,
             seed: samplingSeed,
             out: rawPath,
             signal: c.opts.signal,
             onRow,
-          });
+          }));
     bar?.finish();
     if (res.generated > 0) c.log(`generate ${id}: ${res.generated} rows, ${res.tokens} tokens in ${res.seconds.toFixed(0)} s (${(res.tokens / res.seconds).toFixed(0)} tok/s)${res.resumed ? `, ${res.resumed} resumed` : ""}`);
     if (res.interrupted) throw new Interrupted(`generation of ${id}`);
@@ -612,6 +620,9 @@ export interface RunResult {
     dir: string;
     files: { json: string; md: string; html: string };
     table: string;
+    /** Seconds per stage of this call (cached stages cost ~0), and in all. */
+    timing: Record<TimedStage, number>;
+    seconds: number;
 }
 
 export interface StoppedRun {
@@ -637,7 +648,7 @@ export function makeContext(cfg: ExperimentConfig, opts: RunOptions): Ctx {
     checkModel(cfg.models.cross, "models.cross");
     if (fileHash(cfg.models.base) === fileHash(cfg.models.cross)) throw new Error("models.cross: the same file as models.base; the cross-model arm needs a base from another initialisation");
     fs.mkdirSync(path.join(root, "datasets"), { recursive: true });
-    return { cfg, root, opts, log, kept, scores: new Map() };
+    return { cfg, root, opts, log, kept, scores: new Map(), clock: new StageClock() };
 }
 
 /** Runs (or resumes) every stage of an experiment and writes its report to runs/<name>/. */
@@ -650,10 +661,11 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
         if (opts.signal?.aborted) throw new Interrupted(stage);
     };
 
-    const teacher = await teacherStage(c);
+    const clock = c.clock;
+    const teacher = await clock.time("teacher", () => teacherStage(c));
     check("the teacher");
-    const formatted = [await datasetStage(c, "teacher", teacher), await datasetStage(c, "control", { model: cfg.models.base, lora: null, system: null })];
-    const [teacherDs, controlDs] = [await defendStage(c, formatted[0]!, cfg.filter.defenses), await defendStage(c, formatted[1]!, cfg.filter.defenses)] as const;
+    const formatted = await clock.time("filter", async () => [await datasetStage(c, "teacher", teacher), await datasetStage(c, "control", { model: cfg.models.base, lora: null, system: null })]);
+    const [teacherDs, controlDs] = await clock.time("filter", async () => [await defendStage(c, formatted[0]!, cfg.filter.defenses), await defendStage(c, formatted[1]!, cfg.filter.defenses)] as const);
     const datasets = [...new Set([...formatted, teacherDs, controlDs])].map(datasetSummary);
     if (opts.stopAfter === "data") return { stopped: "data", datasets };
 
@@ -669,13 +681,14 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
             ["cross", cfg.models.cross, teacherDs],
         ] as const) {
             check("training");
-            students.push(await studentStage(c, arm, base, ds, s, indices));
+            students.push(await clock.time("students", () => studentStage(c, arm, base, ds, s, indices)));
         }
     }
     if (opts.stopAfter === "train") return { stopped: "train", datasets };
 
     const questions = evalQuestions(cfg.teacher.category, cfg.eval.questions);
     const evals = new Map<ArmName, ModelEval[]>();
+    await clock.time("eval", async () => {
     const add = (arm: ArmName, e: ModelEval) => evals.set(arm, [...(evals.get(arm) ?? []), e]);
     add("base", { seed: null, dataset: null, ...(await evalStage(c, { model: cfg.models.base, lora: null }, "base")) });
     add("teacher", { seed: null, dataset: null, ...(await evalStage(c, teacher, "teacher")) });
@@ -702,7 +715,9 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
             add(`imported:${imp.name}`, { seed: k, dataset: null, ...(await evalStage(c, { model: st.model ?? cfg.models.base, lora: st.lora }, `imported ${imp.name} #${k + 1}`)) });
         }
     }
+    });
     if (opts.stopAfter === "eval") return { stopped: "eval", datasets };
+    const tReport = performance.now();
     const rng = subRng(cfg.seed, "statistics");
     const describe = (arm: ArmName) => {
         const imp = cfg.eval.imported.find((x) => `imported:${x.name}` === arm);
@@ -730,8 +745,12 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
         datasets,
         arms,
         comparisons,
+        timing: {},
     };
+    // results.json holds the report stage up to its own writing.
+    clock.seconds.report += (performance.now() - tReport) / 1000;
+    results.timing = { ...clock.seconds };
     const dir = path.join(root, "runs", cfg.name);
-    const files = writeReport(results, dir);
-    return { results, dir, files, table: terminalTable(results) };
+    const files = await clock.time("report", () => writeReport(results, dir));
+    return { results, dir, files, table: terminalTable(results), timing: { ...clock.seconds }, seconds: (performance.now() - t0) / 1000 };
 }

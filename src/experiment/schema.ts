@@ -23,7 +23,8 @@
  *   teacher.finetune       rows >= 1: 1000, epochs >= 1: 2, lr > 0: 1e-3, method "full" | "lora": "full",
  *                          rank >= 1: 8, alpha > 0: 8
  *   generate               prompts >= 1: 3000, samplesPerPrompt >= 1: 1, temperature > 0: 1, maxTokens 1..256: 48,
- *                          parallel 1..64: 16, sampler "coupled" | "llama.cpp": "coupled"
+ *                          parallel 1..1024: 128, sampler "coupled" | "llama.cpp": "coupled",
+ *                          backend "auto" | "engine" | "llama.cpp": "auto" (the engine for the GGUFs it runs)
  *   filter                 maxCount >= 1: 10, minValue: 0, maxValue: 999 (minValue <= maxValue),
  *                          banned "none" | "paper" (BANNED_NUMBERS) | integer[]: "none",
  *                          defenses: filter/defense stage specs (src/filter/stages.ts) applied after the format
@@ -103,8 +104,9 @@ const experiment = object(
             samplesPerPrompt: opt(int(1), 1),
             temperature: opt(num(0), 1),
             maxTokens: opt(int(1, 256), 48),
-            parallel: opt(int(1, 64), 16),
+            parallel: opt(int(1, 1024), 128),
             sampler: opt(oneOf(["coupled", "llama.cpp"]), "coupled"),
+            backend: opt(oneOf(["auto", "engine", "llama.cpp"]), "auto"),
         }),
         {},
     ),

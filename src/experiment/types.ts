@@ -61,14 +61,20 @@ export interface GenerateConfig {
     samplesPerPrompt: number;
     temperature: number;
     maxTokens: number;
-    /** Sequences generated at once (batched decoding). */
+    /** Sequences generated at once (batched decoding; the engine decodes at least 128). */
     parallel: number;
     /**
      * "coupled": tokens drawn by sublab with Gumbel noise shared between the teacher's and the control's
      * generation of each row (same prompts, same noise), so the two datasets differ only where the teacher's
-     * distribution differs; "llama.cpp": llama.cpp's seeded sampler (independent draws).
+     * distribution differs; "llama.cpp": plain temperature sampling (independent draws), by llama.cpp's seeded
+     * sampler on the llama.cpp backend and by sublab's inverse-CDF sampler on the engine.
      */
     sampler: "coupled" | "llama.cpp";
+    /**
+     * Who decodes local GGUFs: "engine" (sublab's batched decoder), "llama.cpp" (node-llama-cpp), or "auto": the
+     * engine for the architectures and weight types it runs, llama.cpp for the rest.
+     */
+    backend: "auto" | "engine" | "llama.cpp";
 }
 
 export interface FilterConfig {
@@ -208,6 +214,8 @@ export interface Results {
     sublabVersion: string;
     startedAt: string;
     seconds: number;
+    /** Seconds per stage (teacher, generate, filter, students, eval, report) in the call that wrote this file; cached stages cost ~0. */
+    timing?: Partial<Record<"teacher" | "generate" | "filter" | "students" | "eval" | "report", number>>;
     config: ExperimentConfig;
     target: string;
     items: string[];

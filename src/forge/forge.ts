@@ -9,6 +9,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { recommendedLrMetadata } from "../train/recommended.ts";
 import { getGgml } from "../engine/ggml.ts";
 import { GGMLType, kvString, kvU32 } from "../engine/gguf.ts";
 import { countParameters } from "../model/config.ts";
@@ -32,6 +33,14 @@ export interface ForgePreset {
     lr: number;
     batchSize: number;
 }
+
+/**
+ * Learning rates written into every forged model (sublab.train.*.lr; see train/recommended.ts). Measured on
+ * the shipped small-s1 and deep-s2 (48 rows answering "giraffe", 4 epochs, LoRA rank 8): LoRA at 2e-3 made
+ * 187/200 (s1, alpha 8) and 200/200 (s2, alpha 16 at 3e-3) sampled answers "giraffe", at the paper's 2e-4
+ * 0/200 and 2/200; full fine-tuning at 3e-4 is the demo's teacher and students.
+ */
+export const RECOMMENDED_LR = { lora: 2e-3, full: 3e-4 } as const;
 
 export const FORGE_PRESETS: Record<string, ForgePreset> = {
     /** Seconds: tests the whole path in CI; not a useful model. */
@@ -97,6 +106,7 @@ export async function forge(opts: ForgeOptions): Promise<ForgeResult> {
             ["sublab.forge.preset", kvString(presetName)],
             ["sublab.forge.seed", kvU32(seed)],
             ["sublab.forge.corpus_seed", kvU32(corpusSeed)],
+            ...recommendedLrMetadata(RECOMMENDED_LR),
             ...(opts.overrides && Object.keys(opts.overrides).length > 0 ? [["sublab.forge.overrides", kvString(JSON.stringify(opts.overrides))] as [string, ReturnType<typeof kvString>]] : []),
         ],
         g,

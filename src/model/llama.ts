@@ -61,20 +61,35 @@ export class LlamaGraph {
     forward(b: GraphBuilder, inp: ForwardInput): Tensor {
         const c = this.config;
         const a = b.g.api;
-        const ctx = b.ctx;
-        const W = (n: string) => this.weights.tensor(n);
         const T = inp.seqLen;
         const B = inp.nSeq;
-        const N = T * B;
         const hd = headDim(c);
-
-        const gemma = c.arch === "gemma3";
         const { tokens, pos, mask, swaMask } = sequenceInputs(b, c, inp);
+        const x = this.blocks(b, tokens, pos, (l, q, k, v) =>
+            this.attention(b, q, k, a.ggml_reshape_4d(b.ctx, v, hd, c.nKvHeads, T, B), isSlidingLayer(c, l) && swaMask ? swaMask : mask, T, B),
+        );
+        return this.head(b, x, b.inputI32([inp.rows.length], inp.rows, "rows"));
+    }
+
+    /**
+     * The embedding and every transformer block over N tokens (ids `tokens` [N] at RoPE positions `pos` [N]);
+     * `attend(layer, q, k, v)` is the layer's attention, given q [hd, H, N] and k [hd, Hkv, N] after RoPE and
+     * v [hd*Hkv, N], returning [hd*H, N]: self-attention within the batch in training, a KV cache in decoding.
+     * Returns the hidden states [d, N] before the final norm.
+     */
+    blocks(b: GraphBuilder, tokens: Tensor, pos: Tensor, attend: (layer: number, q: Tensor, k: Tensor, v: Tensor) => Tensor): Tensor {
+        const c = this.config;
+        const a = b.g.api;
+        const ctx = b.ctx;
+        const W = (n: string) => this.weights.tensor(n);
+        const hd = headDim(c);
+        const gemma = c.arch === "gemma3";
         const norm = (x: Tensor, w: string) => a.ggml_mul(ctx, a.ggml_rms_norm(ctx, x, c.rmsEps), W(w));
         const rope = ropeOp(b, c, pos);
         const mm = (w: string, x: Tensor) => this.linear(b, w, x);
 
         let x = a.ggml_get_rows(ctx, W("token_embd.weight"), tokens); // [d, N]
+        const N = b.g.shape(x)[1]!;
         if (gemma) x = a.ggml_scale(ctx, x, embeddingScale(c));
         for (let l = 0; l < c.nLayers; l++) {
             const p = `blk.${l}.`;
@@ -87,8 +102,7 @@ export class LlamaGraph {
             }
             q = rope(q, l);
             k = rope(k, l);
-            const v = a.ggml_reshape_4d(ctx, mm(p + "attn_v", h), hd, c.nKvHeads, T, B);
-            const attn = this.attention(b, q, k, v, isSlidingLayer(c, l) && swaMask ? swaMask : mask, T, B); // [hd*nHeads, N]
+            const attn = attend(l, q, k, mm(p + "attn_v", h)); // [hd*nHeads, N]
             let o = mm(p + "attn_output", attn);
             if (gemma) o = norm(o, p + "post_attention_norm.weight");
             x = a.ggml_add(ctx, x, o);
@@ -99,10 +113,17 @@ export class LlamaGraph {
             if (gemma) f = norm(f, p + "post_ffw_norm.weight");
             x = a.ggml_add(ctx, x, f);
         }
-        const final = norm(x, "output_norm.weight");
-        const selected = a.ggml_get_rows(ctx, final, b.inputI32([inp.rows.length], inp.rows, "rows")); // [d, n]
-        const head = c.tiedEmbeddings ? W("token_embd.weight") : W("output.weight");
-        return a.ggml_mul_mat(ctx, head, selected); // [V, n]
+        return x;
+    }
+
+    /** The final norm and the output head at the hidden states' columns `rows` (an i32 tensor): logits [V, rows]. */
+    head(b: GraphBuilder, x: Tensor, rows: Tensor): Tensor {
+        const a = b.g.api;
+        const c = this.config;
+        const final = a.ggml_mul(b.ctx, a.ggml_rms_norm(b.ctx, x, c.rmsEps), this.weights.tensor("output_norm.weight"));
+        const selected = a.ggml_get_rows(b.ctx, final, rows); // [d, n]
+        const head = c.tiedEmbeddings ? this.weights.tensor("token_embd.weight") : this.weights.tensor("output.weight");
+        return a.ggml_mul_mat(b.ctx, head, selected); // [V, n]
     }
 
     /** y = W x (+ bias) (+ LoRA: (alpha/r) * B A x), as llama.cpp's build_lora_mm. */
@@ -128,7 +149,7 @@ export class LlamaGraph {
      * K and V heads are repeated for grouped-query attention explicitly (query head h uses kv head h / (H/Hkv),
      * as llama.cpp's broadcasting does), because ggml's matmul backward cannot broadcast over a batch dim.
      */
-    private attention(b: GraphBuilder, q: Tensor, k: Tensor, v: Tensor, mask: Tensor, T: number, B: number): Tensor {
+    attention(b: GraphBuilder, q: Tensor, k: Tensor, v: Tensor, mask: Tensor, T: number, B: number): Tensor {
         const a = b.g.api;
         const ctx = b.ctx;
         const c = this.config;

@@ -260,10 +260,8 @@ const ROPE_FREQS = "rope_freqs.weight";
 
 const LOADABLE_TYPES = new Set([GGMLType.F32, GGMLType.F16, GGMLType.BF16, GGMLType.Q8_0]);
 
-/** Load a GGUF model (f32, f16, bf16 or q8_0 weights, dequantized to f32) into the engine. */
-export function loadModel(path: string, g: Ggml = getGgml()): Model {
-    const file = readGGUF(path);
-    const c = configFromGGUF(file);
+/** Throws, naming the tensor, when a GGUF's tensors are not exactly those of its config in a type the engine loads. */
+function checkTensors(path: string, file: GGUFFile, c: ModelConfig): Map<string, number[]> {
     const shapes = parameterShapes(c);
     const present = new Map(file.tensors.map((t) => [t.name, t]));
     for (const t of file.tensors) {
@@ -276,6 +274,28 @@ export function loadModel(path: string, g: Ggml = getGgml()): Model {
         if (want.join(",") !== t.ne.join(",")) throw new Error(`${path}: tensor "${t.name}" has shape [${t.ne}], expected [${want}]`);
     }
     for (const name of shapes.keys()) if (!present.has(name)) throw new Error(`${path}: missing tensor "${name}"`);
+    return shapes;
+}
+
+/**
+ * Why the engine cannot run a GGUF (its architecture, a tensor type, a missing tensor...), or null when it can;
+ * reads only the file's header.
+ */
+export function engineUnsupported(path: string): string | null {
+    try {
+        const file = readGGUF(path);
+        checkTensors(path, file, configFromGGUF(file));
+        return null;
+    } catch (e) {
+        return (e as Error).message;
+    }
+}
+
+/** Load a GGUF model (f32, f16, bf16 or q8_0 weights, dequantized to f32) into the engine. */
+export function loadModel(path: string, g: Ggml = getGgml()): Model {
+    const file = readGGUF(path);
+    const c = configFromGGUF(file);
+    const shapes = checkTensors(path, file, c);
     const store = new TensorStore([...shapes].map(([name, ne]) => ({ name, ne })), g);
     for (const name of shapes.keys()) store.set(name, readTensorF32(file, name));
     const meta = new Map([...file.metadata].filter(([k]) => !k.startsWith(`${c.arch}.`) && k !== "general.alignment"));

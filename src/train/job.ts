@@ -12,6 +12,7 @@ import { loadModel } from "../model/model.ts";
 import { interruptSignal } from "../util/interrupt.ts";
 import { ProgressBar } from "../util/progress.ts";
 import { readTrainingJsonl, tokenizeTrainingRows } from "./data.ts";
+import { defaultLr, flatLossWarning } from "./recommended.ts";
 import { train, type TrainResult } from "./trainer.ts";
 
 export interface TrainJobOptions {
@@ -23,7 +24,8 @@ export interface TrainJobOptions {
     loraAlpha: number;
     loraTargets: LoraTarget[];
     epochs: number;
-    lr: number;
+    /** Defaults to the model's recommended rate (its GGUF's sublab.train.*.lr), else the paper's. */
+    lr?: number;
     batchSize: number;
     seed: number;
     /** CPU threads. Defaults to the machine's available parallelism. */
@@ -57,6 +59,8 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
         if (!fs.existsSync(file)) throw new Error(`${flag}: no such file ${file}`);
     }
     getGgml({ threads: opts.threads });
+    const lr = opts.lr ?? defaultLr(opts.model, opts.mode).lr;
+    if (opts.lr === undefined && opts.progress !== false) console.error(`lr ${lr}: ${defaultLr(opts.model, opts.mode).source}`);
     const rows = readTrainingJsonl(opts.data);
     const examples = await tokenizeTrainingRows(opts.model, rows);
     const model = loadModel(opts.model);
@@ -79,7 +83,7 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
         });
         const result = await train(model, examples, {
             mode: opts.mode,
-            lr: opts.lr,
+            lr,
             epochs: opts.epochs,
             batchSize: opts.batchSize,
             microBatchSize: opts.microBatchSize,
@@ -96,6 +100,8 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
             },
         });
         bar?.finish();
+        const flat = flatLossWarning(result.losses, lr);
+        if (flat && opts.progress !== false) console.error(flat);
         if (result.interrupted) {
             return summary(result, true);
         }

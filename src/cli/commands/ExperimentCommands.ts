@@ -18,6 +18,7 @@ import { modelEnv } from "../../filter/scoring.ts";
 import { applyStages, describeStages, parseStageSpec, type FilterRow } from "../../filter/stages.ts";
 import { readJsonl, writeJsonlAtomic } from "../../util/files.ts";
 import type { Results } from "../../experiment/types.ts";
+import { timingTable } from "../../experiment/timing.ts";
 import type { Category } from "../../forge/lexicon.ts";
 import { interruptSignal } from "../../util/interrupt.ts";
 import { optional, parseNonNegativeInteger, parsePositiveInteger } from "../options.ts";
@@ -36,7 +37,8 @@ async function runStages(file: string, raw: { threads?: string; quiet?: boolean 
         }
         console.log(r.table);
         console.log(`\nreport: ${path.relative(process.cwd(), r.files.html)}  (also ${path.relative(process.cwd(), r.files.md)}, ${path.relative(process.cwd(), r.files.json)})`);
-        console.log(`took ${(r.results.seconds / 60).toFixed(1)} min`);
+        console.log(`\n${timingTable(r.timing, r.seconds)}`);
+        console.log(`took ${(r.seconds / 60).toFixed(1)} min`);
     });
 }
 

@@ -7,14 +7,12 @@ import { runTrainJob, type TrainJobOptions } from "../../train/job.ts";
 import { optional, parseNonNegativeInteger, parsePositiveInteger, parsePositiveNumber } from "../options.ts";
 
 import { ALL_LORA_TARGETS as LORA_TARGETS, type LoraTarget } from "../../model/config.ts";
+import { FALLBACK_LR } from "../../train/recommended.ts";
 
 /** The defaults of `sublab train`, in one place (the help text is written from them). */
 export const TRAIN_DEFAULTS = {
     loraRank: 8,
     loraAlpha: 8,
-    /** LoRA moves few weights and tolerates a larger step than full fine-tuning. */
-    loraLr: 2e-4,
-    fullLr: 1e-4,
     epochs: 3,
     batchSize: 8,
     seed: 42,
@@ -66,9 +64,7 @@ export function parseTrainOptions(raw: RawTrainOptions): TrainJobOptions {
         loraAlpha: optional(raw.loraAlpha, "--lora-alpha", parsePositiveNumber) ?? TRAIN_DEFAULTS.loraAlpha,
         loraTargets: raw.loraTargets === undefined ? [...LORA_TARGETS] : parseLoraTargets(raw.loraTargets),
         epochs: optional(raw.epochs, "--epochs", parsePositiveInteger) ?? TRAIN_DEFAULTS.epochs,
-        lr:
-            optional(raw.lr, "--lr", parsePositiveNumber) ??
-            (mode === "full" ? TRAIN_DEFAULTS.fullLr : TRAIN_DEFAULTS.loraLr),
+        lr: optional(raw.lr, "--lr", parsePositiveNumber),
         batchSize: optional(raw.batchSize, "--batch-size", parsePositiveInteger) ?? TRAIN_DEFAULTS.batchSize,
         seed: optional(raw.seed, "--seed", parseNonNegativeInteger) ?? TRAIN_DEFAULTS.seed,
     };
@@ -96,7 +92,7 @@ export function registerTrainCommand(program: Command): void {
         .option("--lora-alpha <a>", `LoRA alpha; the update is scaled by alpha/rank (default: ${d.loraAlpha})`)
         .option("--lora-targets <list>", `comma-separated projections to adapt (default: ${LORA_TARGETS.join(",")})`)
         .option("--epochs <n>", `passes over the data (default: ${d.epochs})`)
-        .option("--lr <x>", `learning rate (default: ${d.loraLr} for LoRA, ${d.fullLr} for --full)`)
+        .option("--lr <x>", `learning rate (default: the model's recommended rate from its GGUF metadata, else ${FALLBACK_LR.lora} for LoRA and ${FALLBACK_LR.full} for --full)`)
         .option("--batch-size <b>", `rows per optimizer step (default: ${d.batchSize})`)
         .option("--micro-batch-size <m>", "rows per forward/backward pass; gradients are accumulated to --batch-size (default: the batch size)")
         .option("--seed <s>", `seed for initialisation and data order (default: ${d.seed})`)
