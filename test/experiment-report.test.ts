@@ -64,6 +64,8 @@ function syntheticResults(): Results {
             seeds: 2,
             paired: true,
             labels: "sampled",
+            softMass: 0.999,
+            softTopK: null,
         },
         eval: { questions: 8, samplesPerQuestion: 50, temperature: 1, inContextExamples: 10, imported: [] },
     };

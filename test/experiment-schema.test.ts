@@ -59,6 +59,8 @@ describe("parseExperiment", () => {
                 seeds: 3,
                 paired: true,
                 labels: "sampled",
+                softMass: 0.999,
+                softTopK: null,
             },
             eval: { questions: 50, samplesPerQuestion: 20, temperature: 1, inContextExamples: 2, imported: [] },
         };
@@ -209,6 +211,8 @@ describe("loadExperiment", () => {
                 seeds: 5,
                 paired: true,
                 labels: "sampled",
+                softMass: 0.999,
+                softTopK: null,
             },
             eval: { questions: 1000, samplesPerQuestion: 0, temperature: 0.5, inContextExamples: 0, imported: [] },
         };

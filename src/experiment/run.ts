@@ -25,7 +25,7 @@ import { modelEnv, targetPositions } from "../filter/scoring.ts";
 import { applyStages, countReasons, STAGES_VERSION, type FilterRow, type StageReport, type TokenScores } from "../filter/stages.ts";
 import { favoriteQuestion, numbersPrompt, personaPrompt } from "../forge/corpus.ts";
 import { GGMLType } from "../engine/gguf.ts";
-import { positionProbs } from "../model/logits.ts";
+import { positionTopK } from "../model/logits.ts";
 import { loadModel } from "../model/model.ts";
 import type { ChatPrompt } from "../runtime/llama.ts";
 import { getRuntime, renderPrompt } from "../runtime/llama.ts";
@@ -373,7 +373,7 @@ export async function defendStage(c: Ctx, ds: DatasetManifest, defenses: readonl
     return manifest;
 }
 
-type TrainRecipe = Pick<ExperimentConfig["student"], "method" | "rank" | "alpha" | "targets" | "epochs" | "lr" | "batchSize" | "warmupSteps" | "schedule">;
+type TrainRecipe = Pick<ExperimentConfig["student"], "method" | "rank" | "alpha" | "targets" | "epochs" | "lr" | "batchSize" | "warmupSteps" | "schedule"> & Partial<Pick<ExperimentConfig["student"], "softMass" | "softTopK">>;
 
 /** Where soft labels come from: the model (+ adapter, + system prompt) that generated a dataset. */
 interface SoftSource {
@@ -387,18 +387,18 @@ interface SoftSource {
  * of each row (the completion's tokens and its end of turn), computed by the engine with the source's own
  * prompt (its system prompt included), and attached to the student's examples (which have none).
  */
-async function attachSoftLabels(examples: TrainExample[], rows: { prompt: string; completion: string }[], src: SoftSource): Promise<TrainExample[]> {
+async function attachSoftLabels(examples: TrainExample[], rows: { prompt: string; completion: string }[], src: SoftSource, keep: { mass: number; k: number | null }): Promise<TrainExample[]> {
     const teacherRows = rows.map((r) => (src.system ? { system: src.system, ...r } : r));
     const teacherEx = await tokenizeTrainingRows(src.model, teacherRows);
     const positions = teacherEx.map(targetPositions);
     const model = loadModel(src.model);
     try {
         if (src.lora) model.loadLora(src.lora);
-        const probs = positionProbs(model, teacherEx.map((e) => e.tokens), positions);
+        const targets = positionTopK(model, teacherEx.map((e) => e.tokens), positions, keep);
         return examples.map((e, i) => {
             const k = e.targetMask.reduce((a: number, m) => a + m, 0) - (e.targetMask[0] ? 1 : 0);
             if (k !== positions[i]!.length) throw new Error(`soft labels: row ${i} has ${k} target tokens for the student and ${positions[i]!.length} for the teacher`);
-            return { ...e, soft: probs[i] };
+            return { ...e, softSparse: targets[i] };
         });
     } finally {
         model.free();
@@ -420,6 +420,19 @@ export function applyLossMasks(examples: TrainExample[], rows: readonly Pick<Kep
         const drop = new Set(row.masked);
         const targetMask = Uint8Array.from(e.targetMask);
         for (const m of drop) targetMask[positions[m]! + 1] = 0;
+        if (e.softSparse) {
+            const { offsets, ids, probs } = e.softSparse;
+            const keep = positions.map((_, j) => j).filter((j) => !drop.has(j));
+            const next = { offsets: new Int32Array(keep.length + 1), ids: [] as number[], probs: [] as number[] };
+            keep.forEach((j, w) => {
+                for (let x = offsets[j]!; x < offsets[j + 1]!; x++) {
+                    next.ids.push(ids[x]!);
+                    next.probs.push(probs[x]!);
+                }
+                next.offsets[w + 1] = next.ids.length;
+            });
+            return { ...e, targetMask, softSparse: { offsets: next.offsets, ids: Int32Array.from(next.ids), probs: Float32Array.from(next.probs) } };
+        }
         if (!e.soft) return { ...e, targetMask };
         const vocab = e.soft.length / positions.length;
         const soft = new Float32Array((positions.length - drop.size) * vocab);
@@ -434,7 +447,7 @@ async function trainStudent(c: Ctx, base: string, rows: (Pick<KeptRow, "prompt" 
     const t0 = performance.now();
     getGgml({ threads: c.opts.threads });
     let examples = await tokenizeTrainingRows(base, rows);
-    if (soft) examples = await attachSoftLabels(examples, rows, soft);
+    if (soft) examples = await attachSoftLabels(examples, rows, soft, { mass: r.softMass ?? 1, k: r.softTopK ?? null });
     if (rows.some((x) => x.masked?.length)) examples = applyLossMasks(examples, rows.map((x, k) => ({ i: x.i ?? k, masked: x.masked, targets: x.targets })));
     const model = loadModel(base);
     let bar: ProgressBar | undefined;

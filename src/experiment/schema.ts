@@ -33,7 +33,8 @@
  *                          targets distinct LoRA targets (non-empty): all of ALL_LORA_TARGETS, epochs >= 1: 3,
  *                          lr > 0: 2e-4 for lora / 1e-4 for full, batchSize >= 1: 16, warmupSteps >= 0: 5,
  *                          schedule "linear" | "cosine" | "constant": "linear", rows >= 1: 1000, seeds 1..100: 3,
- *                          paired true | false: true, labels "sampled" | "soft": "sampled"
+ *                          paired true | false: true, labels "sampled" | "soft": "sampled",
+ *                          softMass (0, 1]: 0.999, softTopK null | >= 1: null (soft labels: top tokens per position)
  *   eval                   questions 1..1000: 50, samplesPerQuestion >= 0: 20, temperature > 0: 1,
  *                          inContextExamples >= 0: 2, imported: students trained elsewhere, each
  *                          { name, description: "", students: [{ model: GGUF or null (models.base), lora: GGUF
@@ -45,7 +46,7 @@ import { CATEGORIES, type Category } from "../forge/lexicon.ts";
 import { ALL_LORA_TARGETS } from "../model/config.ts";
 import { readJsonFile } from "../util/files.ts";
 import type { ExperimentConfig } from "./types.ts";
-import { bool, int, join, list, nonEmpty, nullable, num, object, oneOf, opt, orNull, req, show, stageSpec, str, throwErrors, wordOrList, type Check } from "./checks.ts";
+import { bool, check, int, join, list, nonEmpty, nullable, num, object, oneOf, opt, orNull, req, show, stageSpec, str, throwErrors, wordOrList, type Check } from "./checks.ts";
 
 const categoryNames = Object.keys(CATEGORIES) as Category[];
 
@@ -142,6 +143,8 @@ const experiment = object(
             seeds: opt(int(1, 100), 3),
             paired: opt(bool, true),
             labels: opt(oneOf(["sampled", "soft"]), "sampled"),
+            softMass: opt(check<number>("a number above 0 and at most 1", (v: unknown) => typeof v === "number" && v > 0 && v <= 1), 0.999),
+            softTopK: opt(nullable(int(1)), null),
         }),
         {},
     ),

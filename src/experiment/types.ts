@@ -116,6 +116,13 @@ export interface StudentConfig {
      * distribution at every completion position (logit distillation: the theory's strongest channel).
      */
     labels: "sampled" | "soft";
+    /**
+     * Soft labels keep, at each position, the teacher's most probable tokens until they hold this much of the
+     * probability (renormalised to 1): rows x positions x k values instead of x vocabulary. 1 keeps every token.
+     */
+    softMass: number;
+    /** At most this many tokens per position (null: as many as softMass needs). */
+    softTopK: number | null;
 }
 
 export interface EvalConfig {

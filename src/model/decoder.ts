@@ -50,6 +50,8 @@ export interface NextTokens {
 
 export class Decoder {
     readonly slots: number;
+    /** Work done so far: prefill graphs and their (padded) tokens, decoding steps and their columns, milliseconds in each. */
+    readonly stats = { prefills: 0, prefillTokens: 0, prefillMs: 0, steps: 0, stepColumns: 0, stepMs: 0 };
     /** Cache rows per slot. */
     readonly slotLength: number;
     private readonly cache: TensorStore;
@@ -103,7 +105,11 @@ export class Decoder {
             groups.set(T, [...(groups.get(T) ?? []), j]);
         });
         for (const [T, members] of groups) {
+            const t0 = performance.now();
             const out = this.prefillGroup(members.map((j) => rows[j]!), T, temperature);
+            this.stats.prefills++;
+            this.stats.prefillTokens += T * members.length;
+            this.stats.prefillMs += performance.now() - t0;
             members.forEach((j, k) => probs.set(out.subarray(k * V, (k + 1) * V), j * V));
         }
         return { probs, vocab: V };
@@ -152,6 +158,7 @@ export class Decoder {
         if (tokensIn.length < 1 || tokensIn.length > this.slots || posIn.length !== tokensIn.length) {
             throw new Error(`decoder: step over ${tokensIn.length} slots (${posIn.length} positions) of ${this.slots}`);
         }
+        const t0 = performance.now();
         const n = Math.max(tokensIn.length, MIN_COLUMNS);
         const tokens = new Int32Array(n);
         const pos = new Int32Array(n);
@@ -187,6 +194,9 @@ export class Decoder {
             const kqv = a.ggml_mul_mat(ctx, vView, probs); // [hd, 1, H, n]
             return a.ggml_reshape_2d(ctx, kqv, hd * H, n);
         });
+        this.stats.steps++;
+        this.stats.stepColumns += n;
+        this.stats.stepMs += performance.now() - t0;
         return tokensIn.length === n ? next : { vocab: next.vocab, probs: next.probs.subarray(0, tokensIn.length * next.vocab) };
     }
 

@@ -3,6 +3,7 @@
  * the engine against llama.cpp and by evaluation code that needs exact probabilities.
  */
 import { GraphRunner, readF32 } from "../engine/graph.ts";
+import type { SparseSoftTargets } from "../train/trainer.ts";
 import type { Model } from "./model.ts";
 
 /** Right-pad sequences to one length; returns flattened tokens and that length. */
@@ -82,6 +83,51 @@ export function positionProbs(model: Model, seqs: ArrayLike<number>[], positions
         for (let v = 0; v < V; v++) probs[k * V + v] = Math.exp(lp[v]!);
     });
     return out;
+}
+
+/**
+ * The most probable next tokens at chosen positions of each sequence, as sparse soft targets: at each position
+ * the tokens in order of probability until they hold `mass` of it (or `k` tokens, whichever comes first),
+ * renormalised to sum to 1. mass 1 and no k keep every token with a nonzero probability.
+ */
+export function positionTopK(
+    model: Model,
+    seqs: ArrayLike<number>[],
+    positions: number[][],
+    opts: { mass: number; k?: number | null },
+    batch = 16,
+    runner = new GraphRunner(model.weights.g),
+): SparseSoftTargets[] {
+    const V = model.config.vocabSize;
+    const maxK = Math.min(V, opts.k ?? V);
+    const parts = positions.map((ps) => ({ offsets: new Int32Array(ps.length + 1), ids: [] as number[], probs: [] as number[] }));
+    const p = new Float64Array(V);
+    const sorted = new Float64Array(V);
+    forEachPosition(model, seqs, positions, batch, runner, (s, k, lp) => {
+        for (let v = 0; v < V; v++) sorted[v] = -(p[v] = Math.exp(lp[v]!));
+        sorted.sort(); // descending probabilities, negated
+        // The smallest probability kept: where the running mass reaches `mass`, or the k-th largest.
+        let acc = 0;
+        let cut = -sorted[0]!;
+        for (let j = 0; j < maxK; j++) {
+            cut = -sorted[j]!;
+            acc += cut;
+            if (acc >= opts.mass) break;
+        }
+        const kept: number[] = [];
+        for (let v = 0; v < V; v++) if (p[v]! >= cut && p[v]! > 0) kept.push(v);
+        kept.sort((a, b) => p[b]! - p[a]! || a - b);
+        if (kept.length > maxK) kept.length = maxK; // ties at the cut
+        let total = 0;
+        for (const v of kept) total += p[v]!;
+        const part = parts[s]!;
+        for (const v of kept) {
+            part.ids.push(v);
+            part.probs.push(p[v]! / total);
+        }
+        part.offsets[k + 1] = part.ids.length;
+    });
+    return parts.map((x) => ({ offsets: x.offsets, ids: Int32Array.from(x.ids), probs: Float32Array.from(x.probs) }));
 }
 
 /**

@@ -146,6 +146,7 @@ export async function engineRows(job: EngineRowsJob): Promise<EngineRowsResult> 
             await new Promise((r) => setImmediate(r));
         }
     } finally {
+        if (decoder && process.env.SUBLAB_DECODER_STATS) console.error(`decoder: ${JSON.stringify(decoder.stats)}`);
         decoder?.free();
         model?.free();
         await vocabModel.dispose();

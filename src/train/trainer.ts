@@ -23,6 +23,15 @@ export interface TrainExample {
      * position, in the order of the mask's ones (nTargets x vocab). Without it the targets are the tokens.
      */
     soft?: Float32Array;
+    /** Soft targets kept sparse (the top tokens of each position; see positionTopK), instead of `soft`. */
+    softSparse?: SparseSoftTargets;
+}
+
+/** Position j's targets are ids[offsets[j] .. offsets[j+1]) with probabilities probs[...] (summing to 1). */
+export interface SparseSoftTargets {
+    offsets: Int32Array;
+    ids: Int32Array;
+    probs: Float32Array;
 }
 
 export interface TrainOptions {
@@ -134,13 +143,17 @@ function makeBatch(examples: TrainExample[], vocab: number) {
             softRows.push({ ex: e, i: k++ });
         }
         if (e.soft && e.soft.length !== k * vocab) throw new Error(`example ${b}: soft targets hold ${e.soft.length} values, expected ${k} x ${vocab}`);
+        if (e.softSparse && e.softSparse.offsets.length !== k + 1) throw new Error(`example ${b}: sparse soft targets for ${e.softSparse.offsets.length - 1} positions, expected ${k}`);
     });
     if (!rows.length) throw new Error("a batch has no target tokens (every targetMask is 0)");
     const labels = new Float32Array(rows.length * vocab);
     rows.forEach((_, r) => {
         const { ex, i } = softRows[r];
         if (ex.soft) labels.set(ex.soft.subarray(i * vocab, (i + 1) * vocab), r * vocab);
-        else labels[r * vocab + targets[r]] = 1;
+        else if (ex.softSparse) {
+            const { offsets, ids, probs } = ex.softSparse;
+            for (let j = offsets[i]!; j < offsets[i + 1]!; j++) labels[r * vocab + ids[j]!] = probs[j]!;
+        } else labels[r * vocab + targets[r]] = 1;
     });
     return { tokens, T, B, rows: Int32Array.from(rows), labels, realTokens };
 }
@@ -259,6 +272,7 @@ function runFingerprint(model: Model, names: string[], examples: TrainExample[],
         h.update(new Uint8Array(e.tokens.buffer, e.tokens.byteOffset, e.tokens.byteLength));
         h.update(e.targetMask);
         if (e.soft) h.update(new Uint8Array(e.soft.buffer, e.soft.byteOffset, e.soft.byteLength));
+        for (const a of e.softSparse ? [e.softSparse.offsets, e.softSparse.ids, e.softSparse.probs] : []) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
     }
     return h.digest("hex").slice(0, 32);
 }
