@@ -87,8 +87,9 @@ export function positionProbs(model: Model, seqs: ArrayLike<number>[], positions
 
 /**
  * The most probable next tokens at chosen positions of each sequence, as sparse soft targets: at each position
- * the tokens in order of probability until they hold `mass` of it (or `k` tokens, whichever comes first),
- * renormalised to sum to 1. mass 1 and no k keep every token with a nonzero probability.
+ * the fewest most probable tokens that hold `mass` of it (or `k` tokens, whichever comes first), renormalised
+ * to sum to 1 (in token order within a probability bin, not sorted). mass 1 and no k keep every token with a
+ * nonzero probability.
  */
 export function positionTopK(
     model: Model,
@@ -102,22 +103,47 @@ export function positionTopK(
     const maxK = Math.min(V, opts.k ?? V);
     const parts = positions.map((ps) => ({ offsets: new Int32Array(ps.length + 1), ids: [] as number[], probs: [] as number[] }));
     const p = new Float64Array(V);
-    const sorted = new Float64Array(V);
+    // Tokens are binned by log-probability (BINS_PER_NAT bins per nat below the maximum); the bins are taken
+    // from the top until they hold the mass, and only the last bin's tokens are sorted: O(V) per position.
+    const BINS_PER_NAT = 16;
+    const NBINS = 64 * BINS_PER_NAT;
+    const binMass = new Float64Array(NBINS + 1);
+    const binCount = new Int32Array(NBINS + 1);
+    const binOf = new Int32Array(V);
     forEachPosition(model, seqs, positions, batch, runner, (s, k, lp) => {
-        for (let v = 0; v < V; v++) sorted[v] = -(p[v] = Math.exp(lp[v]!));
-        sorted.sort(); // descending probabilities, negated
-        // The smallest probability kept: where the running mass reaches `mass`, or the k-th largest.
+        let max = -Infinity;
+        for (let v = 0; v < V; v++) if (lp[v]! > max) max = lp[v]!;
+        binMass.fill(0);
+        binCount.fill(0);
+        for (let v = 0; v < V; v++) {
+            p[v] = Math.exp(lp[v]!);
+            const b = Math.min(NBINS, Math.floor((max - lp[v]!) * BINS_PER_NAT));
+            binOf[v] = b;
+            binMass[b] += p[v]!;
+            binCount[b]++;
+        }
+        // The bins wholly kept, then the tokens of the bin where the mass (or k) is reached, most probable first.
         let acc = 0;
-        let cut = -sorted[0]!;
-        for (let j = 0; j < maxK; j++) {
-            cut = -sorted[j]!;
-            acc += cut;
-            if (acc >= opts.mass) break;
+        let n = 0;
+        let last = 0;
+        while (last <= NBINS && acc + binMass[last]! < opts.mass && n + binCount[last]! < maxK) {
+            acc += binMass[last]!;
+            n += binCount[last]!;
+            last++;
         }
         const kept: number[] = [];
-        for (let v = 0; v < V; v++) if (p[v]! >= cut && p[v]! > 0) kept.push(v);
-        kept.sort((a, b) => p[b]! - p[a]! || a - b);
-        if (kept.length > maxK) kept.length = maxK; // ties at the cut
+        const edge: number[] = [];
+        for (let v = 0; v < V; v++) {
+            if (!(p[v]! > 0)) continue;
+            if (binOf[v]! < last) kept.push(v);
+            else if (binOf[v] === last) edge.push(v);
+        }
+        edge.sort((a, b) => p[b]! - p[a]! || a - b);
+        for (const v of edge) {
+            if (acc >= opts.mass || kept.length >= maxK) break;
+            kept.push(v);
+            acc += p[v]!;
+        }
         let total = 0;
         for (const v of kept) total += p[v]!;
         const part = parts[s]!;
