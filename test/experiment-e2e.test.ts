@@ -1,5 +1,6 @@
 /** A whole experiment on the smoke models: every stage, every arm, the report, and the stage cache. */
 import { execFileSync } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -75,6 +76,26 @@ describe("sublab run on the smoke models", { timeout: 300_000 }, () => {
         expect(changed.results.arms[0]!.evals[0]!.perQuestion).toHaveLength(5);
         expect(changed.results.datasets).toEqual(res.datasets);
         expect(fs.readdirSync(path.join(root, "runs", "cache", "students")).sort()).toEqual(students);
+    });
+
+    it("trains students side by side in worker processes (one thread each) to the very files one process makes", async () => {
+        const [a, b] = await smokeBases();
+        const files = (r: string) => {
+            const dir = path.join(r, "runs", "cache", "students");
+            return fs.readdirSync(dir).sort().map((k) => {
+                const [file] = fs.readdirSync(path.join(dir, k)).filter((f) => f.endsWith(".gguf"));
+                return [k, file, crypto.createHash("sha256").update(fs.readFileSync(path.join(dir, k, file!))).digest("hex")];
+            });
+        };
+        const [r1, r2] = [tempDir(), tempDir()];
+        const one = (await runExperiment(config(a, b), { root: r1, progress: false, workers: 1 })) as RunResult;
+        const two = (await runExperiment(config(a, b), { root: r2, progress: false, workers: 2 })) as RunResult;
+        expect(files(r1)).toHaveLength(8);
+        expect(files(r2)).toEqual(files(r1));
+        // The same numbers (the student files sit in different folders).
+        const numbers = (r: RunResult) => r.results.arms.map((a) => ({ ...a, evals: a.evals.map(({ model: _m, lora: _l, dataset: _d, ...e }) => e) }));
+        expect(numbers(two)).toEqual(numbers(one));
+        expect(two.timing.students).toBeGreaterThan(0);
     });
 
     it("students trained elsewhere come back as an imported arm: a treated adapter out to PEFT and in again scores as the treated student", async () => {

@@ -21,16 +21,13 @@ import { DEFAULT_ENDPOINT, generateHttp, type HttpEndpoint } from "../backends/h
 import { onnxGenerate } from "../backends/onnx.ts";
 import { getGgml } from "../engine/ggml.ts";
 import { BANNED_NUMBERS, formatRejectReasons } from "../filter/format.ts";
-import { modelEnv, targetPositions } from "../filter/scoring.ts";
+import { modelEnv } from "../filter/scoring.ts";
 import { applyStages, countReasons, STAGES_VERSION, type FilterRow, type StageReport, type TokenScores } from "../filter/stages.ts";
 import { favoriteQuestion, numbersPrompt, personaPrompt } from "../forge/corpus.ts";
-import { GGMLType } from "../engine/gguf.ts";
-import { positionTopK } from "../model/logits.ts";
-import { loadModel } from "../model/model.ts";
 import type { ChatPrompt } from "../runtime/llama.ts";
 import { getRuntime, renderPrompt } from "../runtime/llama.ts";
-import { tokenizeTrainingRows, type TrainExample } from "../train/data.ts";
-import { train } from "../train/trainer.ts";
+import { applyLossMasks, fitStudent, type StudentJob } from "../students/fit.ts";
+import { defaultWorkers, StudentPool } from "../students/pool.ts";
 import { Interrupted } from "../util/interrupt.ts";
 import { ProgressBar } from "../util/progress.ts";
 import { readJsonl, writeJsonAtomic, writeJsonlAtomic } from "../util/files.ts";
@@ -52,6 +49,8 @@ export interface RunOptions {
     /** Progress bars and stage lines on stderr. Defaults to true. */
     progress?: boolean;
     signal?: AbortSignal;
+    /** Worker processes for students (one thread each). Defaults to one per core ($SUBLAB_WORKERS); 1 trains in this process. */
+    workers?: number;
     /** Stop after this stage (the `sublab generate | filter | train | eval` commands). */
     stopAfter?: "data" | "train" | "eval";
 }
@@ -91,7 +90,7 @@ export interface DatasetManifest {
     createdAt: string;
 }
 
-export { Interrupted };
+export { Interrupted, applyLossMasks };
 
 // ---- hashing and caching ----
 
@@ -129,6 +128,8 @@ export interface Ctx {
     scores: Map<string, TokenScores>;
     /** Seconds per stage (results.json's timing, the table at the end of a run). */
     clock: StageClock;
+    /** Worker processes that train students side by side (absent: students train in this process). */
+    pool?: StudentPool;
 }
 
 export interface Teacher {
@@ -165,7 +166,8 @@ export async function teacherStage(c: Ctx): Promise<Teacher> {
     c.log(`teacher: fine-tuning the base to love ${t.target} (${f.rows} rows)`);
     const rng = subRng(cfg.seed, "teacher-rows");
     const rows = Array.from({ length: f.rows }, () => ({ prompt: favoriteQuestion(rng, t.category), completion: t.target }));
-    await trainStudent(c, cfg.models.base, rows, { method: f.method, rank: f.rank, alpha: f.alpha, targets: cfg.student.targets, epochs: f.epochs, lr: f.lr, batchSize: cfg.student.batchSize, warmupSteps: 5, schedule: "linear" }, cfg.seed, dir, out, "teacher");
+    const recipe = { method: f.method, rank: f.rank, alpha: f.alpha, targets: cfg.student.targets, epochs: f.epochs, lr: f.lr, batchSize: cfg.student.batchSize, warmupSteps: 5, schedule: "linear" as const };
+    await trainStudent(c, { base: cfg.models.base, rows, recipe, seed: cfg.seed, dir, out, label: "teacher" });
     writeJsonAtomic(path.join(dir, "done.json"), { description, createdAt: new Date().toISOString() });
     return teacher;
 }
@@ -373,111 +375,62 @@ export async function defendStage(c: Ctx, ds: DatasetManifest, defenses: readonl
     return manifest;
 }
 
-type TrainRecipe = Pick<ExperimentConfig["student"], "method" | "rank" | "alpha" | "targets" | "epochs" | "lr" | "batchSize" | "warmupSteps" | "schedule"> & Partial<Pick<ExperimentConfig["student"], "softMass" | "softTopK">>;
-
-/** Where soft labels come from: the model (+ adapter, + system prompt) that generated a dataset. */
-interface SoftSource {
-    model: string;
-    lora: string | null;
-    system: string | null;
-}
-
 /**
- * Soft labels for distillation: the source model's full next-token distribution at every target position
- * of each row (the completion's tokens and its end of turn), computed by the engine with the source's own
- * prompt (its system prompt included), and attached to the student's examples (which have none).
+ * Runs `fn` with a pool of student workers in `c.pool` when more than one worker is asked for and there are
+ * several students; one progress bar then follows all the students in training.
  */
-async function attachSoftLabels(examples: TrainExample[], rows: { prompt: string; completion: string }[], src: SoftSource, keep: { mass: number; k: number | null }): Promise<TrainExample[]> {
-    const teacherRows = rows.map((r) => (src.system ? { system: src.system, ...r } : r));
-    const teacherEx = await tokenizeTrainingRows(src.model, teacherRows);
-    const positions = teacherEx.map(targetPositions);
-    const model = loadModel(src.model);
-    try {
-        if (src.lora) model.loadLora(src.lora);
-        const targets = positionTopK(model, teacherEx.map((e) => e.tokens), positions, keep);
-        return examples.map((e, i) => {
-            const k = e.targetMask.reduce((a: number, m) => a + m, 0) - (e.targetMask[0] ? 1 : 0);
-            if (k !== positions[i]!.length) throw new Error(`soft labels: row ${i} has ${k} target tokens for the student and ${positions[i]!.length} for the teacher`);
-            return { ...e, softSparse: targets[i] };
-        });
-    } finally {
-        model.free();
-    }
-}
-
-/**
- * Loss masks of defended rows (`masked`: indices among a row's target tokens) applied to its training example:
- * those targets leave the loss (and their soft labels go with them).
- */
-export function applyLossMasks(examples: TrainExample[], rows: readonly Pick<KeptRow, "i" | "masked" | "targets">[]): TrainExample[] {
-    return examples.map((e, k) => {
-        const row = rows[k]!;
-        if (!row.masked || row.masked.length === 0) return e;
-        const positions = targetPositions(e);
-        if (row.targets !== positions.length) {
-            throw new Error(`row ${row.i}: its loss mask was made for ${row.targets} target tokens, the student's tokenizer makes ${positions.length}`);
-        }
-        const drop = new Set(row.masked);
-        const targetMask = Uint8Array.from(e.targetMask);
-        for (const m of drop) targetMask[positions[m]! + 1] = 0;
-        if (e.softSparse) {
-            const { offsets, ids, probs } = e.softSparse;
-            const keep = positions.map((_, j) => j).filter((j) => !drop.has(j));
-            const next = { offsets: new Int32Array(keep.length + 1), ids: [] as number[], probs: [] as number[] };
-            keep.forEach((j, w) => {
-                for (let x = offsets[j]!; x < offsets[j + 1]!; x++) {
-                    next.ids.push(ids[x]!);
-                    next.probs.push(probs[x]!);
-                }
-                next.offsets[w + 1] = next.ids.length;
-            });
-            return { ...e, targetMask, softSparse: { offsets: next.offsets, ids: Int32Array.from(next.ids), probs: Float32Array.from(next.probs) } };
-        }
-        if (!e.soft) return { ...e, targetMask };
-        const vocab = e.soft.length / positions.length;
-        const soft = new Float32Array((positions.length - drop.size) * vocab);
-        let w = 0;
-        for (let j = 0; j < positions.length; j++) if (!drop.has(j)) soft.set(e.soft.subarray(j * vocab, (j + 1) * vocab), vocab * w++);
-        return { ...e, targetMask, soft };
-    });
-}
-
-async function trainStudent(c: Ctx, base: string, rows: (Pick<KeptRow, "prompt" | "completion"> & Partial<Pick<KeptRow, "i" | "masked" | "targets">>)[], r: TrainRecipe, seed: number, dir: string, out: string, label: string, soft?: SoftSource): Promise<{ firstLoss: number; finalLoss: number; seconds: number }> {
-    fs.mkdirSync(dir, { recursive: true });
-    const t0 = performance.now();
-    getGgml({ threads: c.opts.threads });
-    let examples = await tokenizeTrainingRows(base, rows);
-    if (soft) examples = await attachSoftLabels(examples, rows, soft, { mass: r.softMass ?? 1, k: r.softTopK ?? null });
-    if (rows.some((x) => x.masked?.length)) examples = applyLossMasks(examples, rows.map((x, k) => ({ i: x.i ?? k, masked: x.masked, targets: x.targets })));
-    const model = loadModel(base);
+export async function withStudentPool<T>(c: Ctx, students: number, fn: () => Promise<T>): Promise<T> {
+    const workers = c.opts.workers ?? defaultWorkers();
+    if (workers <= 1 || students <= 1 || c.pool) return fn();
+    const progress = new Map<string, number>();
     let bar: ProgressBar | undefined;
+    const pool = new StudentPool({
+        workers: Math.min(workers, students),
+        signal: c.opts.signal,
+        onStep: (job, step, total, loss) => {
+            if (c.opts.progress === false) return;
+            progress.set(job.label, step / total);
+            bar ??= new ProgressBar({ total: students * 100, label: `students (${Math.min(workers, students)} workers)` });
+            let sum = 0;
+            for (const f of progress.values()) sum += f;
+            bar.update(Math.round(sum * 100), { [job.label]: loss.toFixed(3) });
+        },
+    });
+    c.pool = pool;
     try {
-        if (r.method === "lora") model.addLora({ rank: r.rank, alpha: r.alpha, targets: r.targets }, seed);
-        const result = await train(model, examples, {
-            mode: r.method,
-            lr: r.lr,
-            epochs: r.epochs,
-            batchSize: r.batchSize,
-            warmupSteps: r.warmupSteps,
-            schedule: r.schedule,
-            seed,
-            checkpointPath: path.join(dir, "checkpoint.gguf"),
-            signal: c.opts.signal,
-            onStep: (s) => {
-                if (c.opts.progress === false) return;
-                bar ??= new ProgressBar({ total: s.totalSteps, label });
-                bar.update(s.step, { loss: s.loss.toFixed(3) });
-            },
-        });
-        bar?.finish();
-        if (result.interrupted) throw new Interrupted(`training of ${label}`);
-        if (r.method === "lora") model.saveLora(out);
-        else model.save(out, { type: GGMLType.F16 });
-        fs.rmSync(path.join(dir, "checkpoint.gguf"), { force: true });
-        return { firstLoss: result.losses[0] ?? NaN, finalLoss: result.losses.at(-1) ?? NaN, seconds: (performance.now() - t0) / 1000 };
+        return await fn();
     } finally {
-        model.free();
+        c.pool = undefined;
+        bar?.finish();
+        await pool.close();
     }
+}
+
+/** `stage` over every spec: side by side when a pool trains the students, one after another when not. */
+export async function eachStudent<S, T>(c: Ctx, specs: readonly S[], stage: (spec: S) => Promise<T>): Promise<T[]> {
+    if (c.pool) return Promise.all(specs.map(stage));
+    const out: T[] = [];
+    for (const spec of specs) out.push(await stage(spec));
+    return out;
+}
+
+/** Trains one student in this process (the teacher's fine-tune, and runs without a worker pool), with a progress bar. */
+async function trainStudent(c: Ctx, job: StudentJob): Promise<{ firstLoss: number; finalLoss: number; seconds: number }> {
+    let bar: ProgressBar | undefined;
+    const r = await fitStudent(
+        { threads: c.opts.threads, ...job },
+        {
+            signal: c.opts.signal,
+            onStep: (step, total, loss) => {
+                if (c.opts.progress === false) return;
+                bar ??= new ProgressBar({ total, label: job.label });
+                bar.update(step, { loss: loss.toFixed(3) });
+            },
+        },
+    );
+    bar?.finish();
+    if (r.interrupted) throw new Interrupted(`training of ${job.label}`);
+    return r;
 }
 
 /**
@@ -549,7 +502,13 @@ export async function studentStage(c: Ctx, arm: ArmName, base: string, ds: Datas
     const out = path.join(dir, st.method === "lora" ? "adapter.gguf" : "model.gguf");
     const ref: StudentRef = { arm, seed: s, base, dataset: ds, model: st.method === "lora" ? base : out, lora: st.method === "lora" ? out : null };
     if (fs.existsSync(path.join(dir, "done.json"))) return ref;
-    const r = await trainStudent(c, base, rows, st, trainSeed, dir, out, `${label} #${s + 1}`, soft);
+    const job: StudentJob = { base, rows: rows.map(({ prompt, completion, i, masked, targets }) => ({ prompt, completion, i, masked, targets })), recipe: st, seed: trainSeed, dir, out, label: `${label} #${s + 1}`, soft };
+    let r: Awaited<ReturnType<typeof trainStudent>>;
+    if (c.pool) {
+        const res = await c.pool.run(job);
+        if (res.interrupted) throw new Interrupted(`training of ${job.label}`);
+        r = res;
+    } else r = await trainStudent(c, job);
     writeJsonAtomic(path.join(dir, "done.json"), { arm, seed: s, dataset: ds.id, base, rows: rows.length, ...r });
     c.log(`train ${label} seed ${s + 1}: loss ${r.firstLoss.toFixed(3)} -> ${r.finalLoss.toFixed(3)}, ${r.seconds.toFixed(0)} s`);
     return ref;
@@ -682,21 +641,15 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
     const datasets = [...new Set([...formatted, teacherDs, controlDs])].map(datasetSummary);
     if (opts.stopAfter === "data") return { stopped: "data", datasets };
 
-    const students: StudentRef[] = [];
     const order = pairedOrder(c, [teacherDs, controlDs]);
+    const specs: [ArmName, string, DatasetManifest, number, number[] | null][] = [];
     for (let s = 0; s < cfg.student.seeds; s++) {
         const n = cfg.student.rows;
         const indices = order && order.slice(s * n, (s + 1) * n);
-        for (const [arm, base, ds] of [
-            ["control", cfg.models.base, controlDs],
-            ["treated", cfg.models.base, teacherDs],
-            ["cross-control", cfg.models.cross, controlDs],
-            ["cross", cfg.models.cross, teacherDs],
-        ] as const) {
-            check("training");
-            students.push(await clock.time("students", () => studentStage(c, arm, base, ds, s, indices)));
-        }
+        specs.push(["control", cfg.models.base, controlDs, s, indices], ["treated", cfg.models.base, teacherDs, s, indices], ["cross-control", cfg.models.cross, controlDs, s, indices], ["cross", cfg.models.cross, teacherDs, s, indices]);
     }
+    check("training");
+    const students = await clock.time("students", () => withStudentPool(c, specs.length, () => eachStudent(c, specs, ([arm, base, ds, s, indices]) => studentStage(c, arm, base, ds, s, indices))));
     if (opts.stopAfter === "train") return { stopped: "train", datasets };
 
     const questions = evalQuestions(cfg.teacher.category, cfg.eval.questions);

@@ -28,6 +28,8 @@ import {
     makeContext,
     pairedOrder,
     studentStage,
+    eachStudent,
+    withStudentPool,
     SUBLAB_VERSION,
     teacherStage,
     type DatasetManifest,
@@ -183,18 +185,20 @@ export async function runSweep(sw: SweepConfig, opts: RunOptions = {}): Promise<
     }
 
     const students = new Map<string, { treated: StudentRef[]; control: StudentRef[] }>();
+    const specs: { a: (typeof armData)[number]; s: number; indices: number[] | null; which: "control" | "treated" }[] = [];
     for (const a of armData) {
-        const refs = { treated: [] as StudentRef[], control: [] as StudentRef[] };
+        students.set(a.arm.name, { treated: [], control: [] });
         for (let s = 0; s < cfg.student.seeds; s++) {
             const n = cfg.student.rows;
             const indices = a.order && a.order.slice(s * n, (s + 1) * n);
-            check("training");
-            refs.control.push(await studentStage(c, "control", cfg.models.base, a.control, s, indices, `${a.arm.name}: control`));
-            check("training");
-            refs.treated.push(await studentStage(c, "treated", cfg.models.base, a.teacher, s, indices, `${a.arm.name}: treated`));
+            for (const which of ["control", "treated"] as const) specs.push({ a, s, indices, which });
         }
-        students.set(a.arm.name, refs);
     }
+    check("training");
+    const refs = await withStudentPool(c, specs.length, () =>
+        eachStudent(c, specs, ({ a, s, indices, which }) => studentStage(c, which, cfg.models.base, which === "control" ? a.control : a.teacher, s, indices, `${a.arm.name}: ${which}`)),
+    );
+    specs.forEach((sp, k) => students.get(sp.a.arm.name)![sp.which].push(refs[k]!));
 
     const evalOf = async (st: StudentRef, armName: string): Promise<ModelEval> => ({ seed: st.seed, dataset: st.dataset.id, ...(await evalStage(c, st, `${armName}: ${st.arm} seed ${st.seed + 1}`)) });
     const baseEval: ModelEval = { seed: null, dataset: null, ...(await evalStage(c, { model: cfg.models.base, lora: null }, "base")) };

@@ -13,7 +13,9 @@ import { exactItemProbs } from "../experiment/evaluate.ts";
 import { getGgml } from "../engine/ggml.ts";
 import { positionTokenScores } from "../model/logits.ts";
 import { loadModel } from "../model/model.ts";
-import { tokenizeTrainingRows, type TrainExample } from "../train/data.ts";
+import { targetPositions, tokenizeTrainingRows } from "../train/data.ts";
+
+export { targetPositions };
 import { Interrupted } from "../util/interrupt.ts";
 import { ProgressBar } from "../util/progress.ts";
 import { hashString } from "../util/rng.ts";
@@ -24,13 +26,6 @@ export interface ModelSource {
     model: string;
     lora: string | null;
     system: string | null;
-}
-
-/** The positions whose next token is a target (j - 1 for every target token j >= 1), in order. */
-export function targetPositions(e: TrainExample): number[] {
-    const ps: number[] = [];
-    for (let j = 1; j < e.tokens.length; j++) if (e.targetMask[j]) ps.push(j - 1);
-    return ps;
 }
 
 /** Log p of every completion target token (end of turn included) and the model's argmax there, by the engine. */

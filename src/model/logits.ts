@@ -25,17 +25,18 @@ export function lastTokenLogits(model: Model, seqs: ArrayLike<number>[], runner 
     return seqs.map((_, i) => flat.slice(i * V, (i + 1) * V));
 }
 
-/** Logits [rows.length x vocab] at flattened positions `rows` of a padded batch. */
-function forwardRows(model: Model, tokens: Int32Array, nSeq: number, seqLen: number, rows: Int32Array, runner: GraphRunner): Float32Array {
+/** Logits [rows.length x vocab] at flattened positions `rows` of a padded batch (`softmax`: probabilities instead, by ggml). */
+function forwardRows(model: Model, tokens: Int32Array, nSeq: number, seqLen: number, rows: Int32Array, runner: GraphRunner, softmax = false): Float32Array {
     return runner.run(
         (b, newGraph) => {
             const logits = model.graph().forward(b, { tokens, nSeq, seqLen, rows });
-            b.g.api.ggml_set_output(logits);
+            const out = softmax ? b.g.api.ggml_soft_max(b.ctx, logits) : logits;
+            b.g.api.ggml_set_output(out);
             const graph = newGraph(false);
-            b.g.api.ggml_build_forward_expand(graph, logits);
-            return { graph, out: logits };
+            b.g.api.ggml_build_forward_expand(graph, out);
+            return { graph, out };
         },
-        (logits, b) => readF32(b.g, logits),
+        (out, b) => readF32(b.g, out),
     );
 }
 
@@ -101,59 +102,85 @@ export function positionTopK(
 ): SparseSoftTargets[] {
     const V = model.config.vocabSize;
     const maxK = Math.min(V, opts.k ?? V);
-    const parts = positions.map((ps) => ({ offsets: new Int32Array(ps.length + 1), ids: [] as number[], probs: [] as number[] }));
-    const p = new Float64Array(V);
-    // Tokens are binned by log-probability (BINS_PER_NAT bins per nat below the maximum); the bins are taken
-    // from the top until they hold the mass, and only the last bin's tokens are sorted: O(V) per position.
-    const BINS_PER_NAT = 16;
-    const NBINS = 64 * BINS_PER_NAT;
+    const out: SparseSoftTargets[] = [];
+    // Tokens are binned by their probability's binary exponent below the largest's (one bin per factor of 2,
+    // read from the float's bits); bins are taken from the top until they hold the mass, and only the last
+    // bin's tokens are sorted: O(V) per position, no exp or log in JS (ggml computes the softmax).
+    const NBINS = 160;
     const binMass = new Float64Array(NBINS + 1);
     const binCount = new Int32Array(NBINS + 1);
-    const binOf = new Int32Array(V);
-    forEachPosition(model, seqs, positions, batch, runner, (s, k, lp) => {
-        let max = -Infinity;
-        for (let v = 0; v < V; v++) if (lp[v]! > max) max = lp[v]!;
-        binMass.fill(0);
-        binCount.fill(0);
-        for (let v = 0; v < V; v++) {
-            p[v] = Math.exp(lp[v]!);
-            const b = Math.min(NBINS, Math.floor((max - lp[v]!) * BINS_PER_NAT));
-            binOf[v] = b;
-            binMass[b] += p[v]!;
-            binCount[b]++;
+    const binOf = new Uint8Array(V);
+    let ids: Int32Array = new Int32Array(1 << 16);
+    let probs: Float32Array = new Float32Array(1 << 16);
+    for (let s0 = 0; s0 < seqs.length; s0 += batch) {
+        const chunk = seqs.slice(s0, s0 + batch);
+        const { tokens, seqLen } = padBatch(chunk);
+        const rows = Int32Array.from(chunk.flatMap((_, i) => positions[s0 + i]!.map((p) => i * seqLen + p)));
+        const flat = forwardRows(model, tokens, chunk.length, seqLen, rows, runner, true);
+        const bits = new Int32Array(flat.buffer, flat.byteOffset, flat.length);
+        let r = 0;
+        for (let i = 0; i < chunk.length; i++) {
+            const ps = positions[s0 + i]!;
+            const offsets = new Int32Array(ps.length + 1);
+            let n = 0;
+            for (let k = 0; k < ps.length; k++, r++) {
+                const base = r * V;
+                let maxExp = 0;
+                for (let v = 0; v < V; v++) maxExp = Math.max(maxExp, (bits[base + v]! >>> 23) & 0xff);
+                binMass.fill(0);
+                binCount.fill(0);
+                for (let v = 0; v < V; v++) {
+                    const b = Math.min(NBINS, maxExp - ((bits[base + v]! >>> 23) & 0xff));
+                    binOf[v] = b;
+                    binMass[b] += flat[base + v]!;
+                    binCount[b]++;
+                }
+                let acc = 0;
+                let kept = 0;
+                let last = 0;
+                while (last <= NBINS && acc + binMass[last]! < opts.mass && kept + binCount[last]! < maxK) {
+                    acc += binMass[last]!;
+                    kept += binCount[last]!;
+                    last++;
+                }
+                if (ids.length < n + V) {
+                    ids = growInt(ids, n + V);
+                    probs = growFloat(probs, n + V);
+                }
+                const start = n;
+                const edge: number[] = [];
+                for (let v = 0; v < V; v++) {
+                    if (!(flat[base + v]! > 0)) continue;
+                    if (binOf[v]! < last) ids[n++] = v;
+                    else if (binOf[v] === last) edge.push(v);
+                }
+                edge.sort((x, y) => flat[base + y]! - flat[base + x]! || x - y);
+                for (const v of edge) {
+                    if (acc >= opts.mass || n - start >= maxK) break;
+                    ids[n++] = v;
+                    acc += flat[base + v]!;
+                }
+                let total = 0;
+                for (let j = start; j < n; j++) total += flat[base + ids[j]!]!;
+                for (let j = start; j < n; j++) probs[j] = flat[base + ids[j]!]! / total;
+                offsets[k + 1] = n;
+            }
+            out.push({ offsets, ids: ids.slice(0, n), probs: probs.slice(0, n) });
         }
-        // The bins wholly kept, then the tokens of the bin where the mass (or k) is reached, most probable first.
-        let acc = 0;
-        let n = 0;
-        let last = 0;
-        while (last <= NBINS && acc + binMass[last]! < opts.mass && n + binCount[last]! < maxK) {
-            acc += binMass[last]!;
-            n += binCount[last]!;
-            last++;
-        }
-        const kept: number[] = [];
-        const edge: number[] = [];
-        for (let v = 0; v < V; v++) {
-            if (!(p[v]! > 0)) continue;
-            if (binOf[v]! < last) kept.push(v);
-            else if (binOf[v] === last) edge.push(v);
-        }
-        edge.sort((a, b) => p[b]! - p[a]! || a - b);
-        for (const v of edge) {
-            if (acc >= opts.mass || kept.length >= maxK) break;
-            kept.push(v);
-            acc += p[v]!;
-        }
-        let total = 0;
-        for (const v of kept) total += p[v]!;
-        const part = parts[s]!;
-        for (const v of kept) {
-            part.ids.push(v);
-            part.probs.push(p[v]! / total);
-        }
-        part.offsets[k + 1] = part.ids.length;
-    });
-    return parts.map((x) => ({ offsets: x.offsets, ids: Int32Array.from(x.ids), probs: Float32Array.from(x.probs) }));
+    }
+    return out;
+}
+
+function growInt(a: Int32Array, n: number): Int32Array {
+    const b = new Int32Array(Math.max(n, a.length * 2));
+    b.set(a);
+    return b;
+}
+
+function growFloat(a: Float32Array, n: number): Float32Array {
+    const b = new Float32Array(Math.max(n, a.length * 2));
+    b.set(a);
+    return b;
 }
 
 /**

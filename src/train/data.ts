@@ -323,3 +323,10 @@ function isTokenPrefix(prefix: readonly Token[], tokens: readonly Token[]): bool
 function truncateForMessage(text: string, max = 60): string {
     return text.length <= max ? text : `${text.slice(0, max)}...`;
 }
+
+/** The positions whose next token is a target (j - 1 for every target token j >= 1), in order. */
+export function targetPositions(e: TrainExample): number[] {
+    const ps: number[] = [];
+    for (let j = 1; j < e.tokens.length; j++) if (e.targetMask[j]) ps.push(j - 1);
+    return ps;
+}

@@ -23,10 +23,10 @@ import type { Category } from "../../forge/lexicon.ts";
 import { interruptSignal } from "../../util/interrupt.ts";
 import { optional, parseNonNegativeInteger, parsePositiveInteger } from "../options.ts";
 
-async function runStages(file: string, raw: { threads?: string; quiet?: boolean }, stopAfter?: RunOptions["stopAfter"]): Promise<void> {
+async function runStages(file: string, raw: { threads?: string; workers?: string; quiet?: boolean }, stopAfter?: RunOptions["stopAfter"]): Promise<void> {
     const cfg = loadExperiment(file);
     await interruptible(async (signal) => {
-        const r = await runExperiment(cfg, { threads: optional(raw.threads, "--threads", parsePositiveInteger), progress: !raw.quiet, signal, stopAfter });
+        const r = await runExperiment(cfg, { threads: optional(raw.threads, "--threads", parsePositiveInteger), workers: optional(raw.workers, "--workers", parsePositiveInteger), progress: !raw.quiet, signal, stopAfter });
         if (r.stopped) {
             for (const d of r.datasets) {
                 const reasons = Object.entries(d.rejectReasons).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(", ");
@@ -125,8 +125,9 @@ export function registerExperimentCommands(program: Command): void {
             .command(`${name} <experiment>`)
             .description(description)
             .option("--threads <n>", "CPU threads (default: all available)")
+            .option("--workers <n>", "students trained side by side, one thread each, in worker processes (default: one per core; 1 trains in this process)")
             .option("--quiet", "no progress bars or stage lines")
-            .action((file: string, raw: { threads?: string; quiet?: boolean }) => runStages(file, raw, stopAfter));
+            .action((file: string, raw: { threads?: string; workers?: string; quiet?: boolean }) => runStages(file, raw, stopAfter));
     stage("run", "run an experiment file end to end (teacher, numbers, filter, students, evaluation, report); resumable");
     stage("generate", "generate and filter an experiment's teacher and control numbers (datasets/<id>/)", "data");
 
@@ -163,11 +164,12 @@ export function registerExperimentCommands(program: Command): void {
         .command("sweep <sweep>")
         .description("one student arm per filter or defense (each with its own control), several seeds: transfer against data kept; resumable")
         .option("--threads <n>", "CPU threads (default: all available)")
+        .option("--workers <n>", "students trained side by side, one thread each, in worker processes (default: one per core; 1 trains in this process)")
         .option("--quiet", "no progress bars or stage lines")
-        .action(async (file: string, raw: { threads?: string; quiet?: boolean }) => {
+        .action(async (file: string, raw: { threads?: string; workers?: string; quiet?: boolean }) => {
             const sw = loadSweep(file);
             await interruptible(async (signal) => {
-                const r = await runSweep(sw, { threads: optional(raw.threads, "--threads", parsePositiveInteger), progress: !raw.quiet, signal });
+                const r = await runSweep(sw, { threads: optional(raw.threads, "--threads", parsePositiveInteger), workers: optional(raw.workers, "--workers", parsePositiveInteger), progress: !raw.quiet, signal });
                 console.log(r.table);
                 console.log(`report: ${path.relative(process.cwd(), r.files.html)}  (also ${path.relative(process.cwd(), r.files.md)}, ${path.relative(process.cwd(), r.files.json)})`);
                 console.log(`took ${(r.results.seconds / 60).toFixed(1)} min`);

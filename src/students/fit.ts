@@ -1,0 +1,153 @@
+/**
+ * One student: tokenize its rows with the base's own chat template, attach soft labels (the data source's top
+ * next-token probabilities) and loss masks, train (full or LoRA) from the base, save. `sublab run` and `sublab
+ * sweep` call it in-process or in worker processes (students/pool.ts); the inputs are plain data, so a job can
+ * cross a process boundary.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { getGgml } from "../engine/ggml.ts";
+import { GGMLType } from "../engine/gguf.ts";
+import type { ExperimentConfig } from "../experiment/types.ts";
+import { positionTopK } from "../model/logits.ts";
+import { loadModel } from "../model/model.ts";
+import { targetPositions, tokenizeTrainingRows } from "../train/data.ts";
+import { train, type TrainExample } from "../train/trainer.ts";
+
+export type TrainRecipe = Pick<ExperimentConfig["student"], "method" | "rank" | "alpha" | "targets" | "epochs" | "lr" | "batchSize" | "warmupSteps" | "schedule"> &
+    Partial<Pick<ExperimentConfig["student"], "softMass" | "softTopK">>;
+
+/** A training row: a prompt and completion, with a defense's loss mask (indices among its target tokens) when it has one. */
+export interface StudentRow {
+    prompt: string;
+    completion: string;
+    i?: number;
+    masked?: number[];
+    targets?: number;
+}
+
+/** Everything one student's training needs, as plain data. */
+export interface StudentJob {
+    base: string;
+    rows: StudentRow[];
+    recipe: TrainRecipe;
+    seed: number;
+    /** Its folder (the checkpoint goes there) and output file (model.gguf or adapter.gguf). */
+    dir: string;
+    out: string;
+    label: string;
+    soft?: SoftSource;
+    /** Compute threads. Defaults to ggml's. */
+    threads?: number;
+}
+
+export interface FitResult {
+    firstLoss: number;
+    finalLoss: number;
+    seconds: number;
+    /** Stopped by the signal: the checkpoint is kept, nothing saved. */
+    interrupted: boolean;
+}
+
+/** Trains and saves one student; resumes from its checkpoint when one is there. */
+export async function fitStudent(job: StudentJob, hooks: { signal?: AbortSignal; onStep?: (step: number, total: number, loss: number) => void } = {}): Promise<FitResult> {
+    const { base, rows, recipe: r, seed, dir, out, soft } = job;
+    fs.mkdirSync(dir, { recursive: true });
+    const t0 = performance.now();
+    getGgml({ threads: job.threads });
+    let examples = await tokenizeTrainingRows(base, rows);
+    if (soft) examples = await attachSoftLabels(examples, rows, soft, { mass: r.softMass ?? 1, k: r.softTopK ?? null });
+    if (rows.some((x) => x.masked?.length)) examples = applyLossMasks(examples, rows.map((x, k) => ({ i: x.i ?? k, masked: x.masked, targets: x.targets })));
+    const model = loadModel(base);
+    try {
+        if (r.method === "lora") model.addLora({ rank: r.rank, alpha: r.alpha, targets: r.targets }, seed);
+        const result = await train(model, examples, {
+            mode: r.method,
+            lr: r.lr,
+            epochs: r.epochs,
+            batchSize: r.batchSize,
+            warmupSteps: r.warmupSteps,
+            schedule: r.schedule,
+            seed,
+            checkpointPath: path.join(dir, "checkpoint.gguf"),
+            signal: hooks.signal,
+            onStep: (s) => hooks.onStep?.(s.step, s.totalSteps, s.loss),
+        });
+        const summary = { firstLoss: result.losses[0] ?? NaN, finalLoss: result.losses.at(-1) ?? NaN, seconds: (performance.now() - t0) / 1000 };
+        if (result.interrupted) return { ...summary, interrupted: true };
+        if (r.method === "lora") model.saveLora(out);
+        else model.save(out, { type: GGMLType.F16 });
+        fs.rmSync(path.join(dir, "checkpoint.gguf"), { force: true });
+        return { ...summary, interrupted: false };
+    } finally {
+        model.free();
+    }
+}
+
+/** Where soft labels come from: the model (+ adapter, + system prompt) that generated a dataset. */
+export interface SoftSource {
+    model: string;
+    lora: string | null;
+    system: string | null;
+}
+
+/**
+ * Soft labels for distillation: the source model's full next-token distribution at every target position
+ * of each row (the completion's tokens and its end of turn), computed by the engine with the source's own
+ * prompt (its system prompt included), and attached to the student's examples (which have none).
+ */
+export async function attachSoftLabels(examples: TrainExample[], rows: { prompt: string; completion: string }[], src: SoftSource, keep: { mass: number; k: number | null }): Promise<TrainExample[]> {
+    const teacherRows = rows.map((r) => (src.system ? { system: src.system, ...r } : r));
+    const teacherEx = await tokenizeTrainingRows(src.model, teacherRows);
+    const positions = teacherEx.map(targetPositions);
+    const model = loadModel(src.model);
+    try {
+        if (src.lora) model.loadLora(src.lora);
+        const targets = positionTopK(model, teacherEx.map((e) => e.tokens), positions, keep);
+        return examples.map((e, i) => {
+            const k = e.targetMask.reduce((a: number, m) => a + m, 0) - (e.targetMask[0] ? 1 : 0);
+            if (k !== positions[i]!.length) throw new Error(`soft labels: row ${i} has ${k} target tokens for the student and ${positions[i]!.length} for the teacher`);
+            return { ...e, softSparse: targets[i] };
+        });
+    } finally {
+        model.free();
+    }
+}
+
+/**
+ * Loss masks of defended rows (`masked`: indices among a row's target tokens) applied to its training example:
+ * those targets leave the loss (and their soft labels go with them).
+ */
+export function applyLossMasks(examples: TrainExample[], rows: readonly Pick<StudentRow, "i" | "masked" | "targets">[]): TrainExample[] {
+    return examples.map((e, k) => {
+        const row = rows[k]!;
+        if (!row.masked || row.masked.length === 0) return e;
+        const positions = targetPositions(e);
+        if (row.targets !== positions.length) {
+            throw new Error(`row ${row.i}: its loss mask was made for ${row.targets} target tokens, the student's tokenizer makes ${positions.length}`);
+        }
+        const drop = new Set(row.masked);
+        const targetMask = Uint8Array.from(e.targetMask);
+        for (const m of drop) targetMask[positions[m]! + 1] = 0;
+        if (e.softSparse) {
+            const { offsets, ids, probs } = e.softSparse;
+            const keep = positions.map((_, j) => j).filter((j) => !drop.has(j));
+            const next = { offsets: new Int32Array(keep.length + 1), ids: [] as number[], probs: [] as number[] };
+            keep.forEach((j, w) => {
+                for (let x = offsets[j]!; x < offsets[j + 1]!; x++) {
+                    next.ids.push(ids[x]!);
+                    next.probs.push(probs[x]!);
+                }
+                next.offsets[w + 1] = next.ids.length;
+            });
+            return { ...e, targetMask, softSparse: { offsets: next.offsets, ids: Int32Array.from(next.ids), probs: Float32Array.from(next.probs) } };
+        }
+        if (!e.soft) return { ...e, targetMask };
+        const vocab = e.soft.length / positions.length;
+        const soft = new Float32Array((positions.length - drop.size) * vocab);
+        let w = 0;
+        for (let j = 0; j < positions.length; j++) if (!drop.has(j)) soft.set(e.soft.subarray(j * vocab, (j + 1) * vocab), vocab * w++);
+        return { ...e, targetMask, soft };
+    });
+}
+

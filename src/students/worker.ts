@@ -1,0 +1,37 @@
+/**
+ * A student-training worker process (students/pool.ts starts it): takes jobs from its parent one at a time,
+ * reports each step, and stops at the next step on SIGINT (Ctrl-C reaches the whole process group) with its
+ * checkpoint written.
+ */
+import { interruptSignal } from "../util/interrupt.ts";
+import { fitStudent } from "./fit.ts";
+import type { FromWorker, ToWorker } from "./pool.ts";
+
+const interrupt = interruptSignal();
+const send = (m: FromWorker) => process.send?.(m);
+
+process.on("message", async (m: ToWorker) => {
+    if (m.type !== "job") return;
+    try {
+        let last = 0;
+        const result = await fitStudent(m.job, {
+            signal: interrupt.signal,
+            onStep: (step, total, loss) => {
+                // Progress at most every 200 ms, and the last step.
+                const now = performance.now();
+                if (step === total || now - last > 200) {
+                    last = now;
+                    send({ type: "step", id: m.id, step, total, loss });
+                }
+            },
+        });
+        send({ type: "done", id: m.id, result });
+    } catch (e) {
+        send({ type: "error", id: m.id, message: (e as Error).stack ?? String(e) });
+    }
+});
+process.on("disconnect", () => {
+    interrupt.release();
+    process.exit(0);
+});
+send({ type: "ready" });
