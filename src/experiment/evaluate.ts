@@ -8,10 +8,9 @@
  *   paper's measure, with a Wilson interval.
  */
 import type { LlamaModel, Token } from "node-llama-cpp";
-import { GraphRunner } from "../engine/graph.ts";
 import { favoriteQuestion } from "../forge/corpus.ts";
 import { CATEGORIES, type Category } from "../forge/lexicon.ts";
-import { lastTokenLogits, logSoftmax } from "../model/logits.ts";
+import { treeLogProbs } from "../model/logits.ts";
 import { loadModel } from "../model/model.ts";
 import { getRuntime, renderPrompt, type ChatPrompt } from "../runtime/llama.ts";
 import { Rng } from "../util/rng.ts";
@@ -66,7 +65,7 @@ function continuations(model: LlamaModel, prompts: ChatPrompt[], items: string[]
 
 /**
  * Exact probabilities [prompt][item] that the answer begins with the item, for a GGUF (+ optional LoRA
- * adapter), by the engine. `batch` sequences per forward pass.
+ * adapter), by the engine. `batch` prompts (each with all its items' continuations) per forward pass.
  */
 export async function exactItemProbs(modelPath: string, lora: string | null, prompts: ChatPrompt[], items: string[], batch = 32): Promise<number[][]> {
     const llama = await getRuntime();
@@ -77,51 +76,51 @@ export async function exactItemProbs(modelPath: string, lora: string | null, pro
     } finally {
         await vocabModel.dispose();
     }
-    // First every prompt's next-token distribution; then the longer prefixes of multi-token spellings, but only
-    // where the spelling's first token is not negligible (a spelling whose first token has probability below
-    // PRUNE contributes less than that; "Owl" as "O" + "wl" after a one-word question is such a case).
+    // One token tree per prompt: the prompt, then every spelling's tokens as branches (shared prefixes once), so
+    // that one forward pass gives the distribution after the prompt and after every strict prefix of a spelling.
+    // A spelling whose first token has probability below PRUNE counts as 0 ("Owl" as "O" + "wl" after a one-word
+    // question is such a case): it contributes less than that.
     const PRUNE = 1e-7;
-    const keyOf = (t: Token[]) => t.join(",");
-    const model = loadModel(modelPath);
-    const logProbs = new Map<string, Float64Array>();
-    try {
-        if (lora) model.loadLora(lora);
-        const runner = new GraphRunner(model.weights.g);
-        const evaluate = (seqs: Token[][]) => {
-            for (let i = 0; i < seqs.length; i += batch) {
-                const chunk = seqs.slice(i, i + batch);
-                const logits = lastTokenLogits(model, chunk, runner);
-                chunk.forEach((t, j) => logProbs.set(keyOf(t), logSoftmax(logits[j]!)));
-            }
-        };
-        evaluate(plan.map((p) => p.prompt));
-        const needed = new Map<string, Token[]>();
-        for (const { prompt, conts } of plan) {
-            const first = logProbs.get(keyOf(prompt))!;
-            for (const seqs of conts) {
-                for (const s of seqs) {
-                    if (s.length < 2 || Math.exp(first[s[0]!]!) < PRUNE) continue;
-                    for (let j = 1; j < s.length; j++) needed.set(keyOf([...prompt, ...s.slice(0, j)]), [...prompt, ...s.slice(0, j)]);
+    const trees = plan.map(({ prompt, conts }) => {
+        const tokens = [...prompt];
+        const parents = prompt.map((_, j) => j - 1);
+        const node = new Map<string, number>([["", prompt.length - 1]]);
+        for (const seqs of conts) {
+            for (const s of seqs) {
+                for (let j = 1; j < s.length; j++) {
+                    const key = s.slice(0, j).join(",");
+                    if (node.has(key)) continue;
+                    node.set(key, tokens.length);
+                    parents.push(node.get(s.slice(0, j - 1).join(","))!);
+                    tokens.push(s[j - 1]!);
                 }
             }
         }
-        evaluate([...needed.values()]);
+        return { tokens, parents, wanted: [...node.values()], node };
+    });
+    const model = loadModel(modelPath);
+    let dists: Float64Array[][];
+    try {
+        if (lora) model.loadLora(lora);
+        dists = treeLogProbs(model, trees, batch);
     } finally {
         model.free();
     }
-    return plan.map(({ prompt, conts }) =>
-        conts.map((seqs) =>
+    return plan.map(({ conts }, p) => {
+        const { node, wanted } = trees[p]!;
+        const at = new Map(wanted.map((w, k) => [w, dists[p]![k]!]));
+        return conts.map((seqs) =>
             seqs.reduce((sum, s) => {
                 let lp = 0;
                 for (let j = 0; j < s.length; j++) {
-                    const dist = logProbs.get(keyOf([...prompt, ...s.slice(0, j)]));
-                    if (!dist) return sum; // pruned: first token below PRUNE
+                    const dist = at.get(node.get(s.slice(0, j).join(","))!)!;
+                    if (j === 0 && Math.exp(dist[s[0]!]!) < PRUNE) return sum;
                     lp += dist[s[j]!]!;
                 }
                 return sum + Math.exp(lp);
             }, 0),
-        ),
-    );
+        );
+    });
 }
 
 export interface SampledCount {

@@ -48,6 +48,12 @@ export interface ForwardInput {
     seqLen: number;
     /** Flattened positions whose next-token logits are wanted, in output order. */
     rows: Int32Array;
+    /**
+     * Token trees instead of plain sequences: parents[b*T + t] is the index (within sequence b) of the token
+     * that token t follows, -1 for a root. A token sees its ancestors and itself only, at RoPE position = its
+     * depth, so one sequence holds a prompt and many continuations of it (all the spellings of all items).
+     */
+    parents?: Int32Array;
 }
 
 export class LlamaGraph {
@@ -179,12 +185,21 @@ export class LlamaGraph {
  * along the tensor's dim 2, the N tokens), the causal mask, and for sliding-window layers a mask that also
  * hides keys `slidingWindow` or more positions back (llama.cpp's LLAMA_SWA_TYPE_STANDARD), when T needs one.
  */
-export function sequenceInputs(b: GraphBuilder, c: ModelConfig, inp: { tokens: Int32Array; nSeq: number; seqLen: number }) {
+export function sequenceInputs(b: GraphBuilder, c: ModelConfig, inp: { tokens: Int32Array; nSeq: number; seqLen: number; parents?: Int32Array }) {
     const T = inp.seqLen;
-    const N = T * inp.nSeq;
+    const B = inp.nSeq;
+    const N = T * B;
     if (inp.tokens.length !== N) throw new Error(`forward: ${inp.tokens.length} tokens for ${inp.nSeq} sequences of ${T}`);
     if (T > c.contextLength) throw new Error(`forward: sequence length ${T} exceeds the model's context length ${c.contextLength}`);
     const tokens = b.inputI32([N], inp.tokens, "tokens");
+    const w = c.slidingWindow;
+    if (inp.parents) {
+        const { pos: posData, mask: maskData, swa } = treeMasks(inp.parents, T, B, w);
+        const pos = b.inputI32([N], posData, "pos");
+        const mask = b.inputF32([T, T, 1, B], maskData, "kq_mask");
+        const swaMask = swa && b.inputF32([T, T, 1, B], swa, "kq_mask_swa");
+        return { tokens, pos, mask, swaMask };
+    }
     const posData = new Int32Array(N);
     for (let i = 0; i < N; i++) posData[i] = i % T;
     const pos = b.inputI32([N], posData, "pos");
@@ -192,13 +207,34 @@ export function sequenceInputs(b: GraphBuilder, c: ModelConfig, inp: { tokens: I
     for (let q = 0; q < T; q++) for (let k = q + 1; k < T; k++) maskData[q * T + k] = -Infinity;
     const mask = b.inputF32([T, T], maskData, "kq_mask");
     let swaMask: Tensor | undefined;
-    const w = c.slidingWindow;
     if (w && T > w) {
         const swa = Float32Array.from(maskData);
         for (let q = 0; q < T; q++) for (let k = 0; k <= q - w; k++) swa[q * T + k] = -Infinity;
         swaMask = b.inputF32([T, T], swa, "kq_mask_swa");
     }
     return { tokens, pos, mask, swaMask };
+}
+
+/**
+ * Positions and masks [T, T, 1, B] of token trees (ForwardInput.parents): a query sees its ancestors and itself;
+ * with a sliding window, not those `window` or more positions above it.
+ */
+export function treeMasks(parents: Int32Array, T: number, B: number, window?: number): { pos: Int32Array; mask: Float32Array; swa: Float32Array | undefined } {
+    const pos = new Int32Array(T * B);
+    const mask = new Float32Array(T * T * B).fill(-Infinity);
+    const swa = window ? new Float32Array(T * T * B).fill(-Infinity) : undefined;
+    for (let s = 0; s < B; s++) {
+        for (let t = 0; t < T; t++) {
+            const p = parents[s * T + t]!;
+            if (p >= t) throw new Error(`forward: token ${t} of sequence ${s} follows token ${p}, which is not before it`);
+            pos[s * T + t] = p < 0 ? 0 : pos[s * T + p]! + 1;
+            for (let k = t; k >= 0; k = parents[s * T + k]!) {
+                mask[(s * T + t) * T + k] = 0;
+                if (swa && pos[s * T + t]! - pos[s * T + k]! < window!) swa[(s * T + t) * T + k] = 0;
+            }
+        }
+    }
+    return { pos, mask, swa };
 }
 
 /** Gemma scales token embeddings by sqrt(dModel) (f32, as llama.cpp's sqrtf). */

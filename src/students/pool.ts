@@ -54,6 +54,8 @@ export class StudentPool {
     private readonly workers: ChildProcess[] = [];
     private nextId = 0;
     private closed = false;
+    /** Set when a worker could not start: no more are started, and every job fails with it. */
+    private broken?: Error;
 
     constructor(private readonly opts: PoolOptions = {}) {
         this.size = Math.max(1, opts.workers ?? defaultWorkers());
@@ -62,6 +64,7 @@ export class StudentPool {
     /** Trains a job in a worker (queued until one is free). Resolves with its result, interrupted or not. */
     run(job: StudentJob): Promise<FitResult> {
         if (this.closed) return Promise.reject(new Error("student pool: closed"));
+        if (this.broken) return Promise.reject(this.broken);
         return new Promise((resolve, reject) => {
             this.queue.push({ id: this.nextId++, job: { ...job, threads: 1 }, resolve, reject });
             this.dispatch();
@@ -104,14 +107,17 @@ export class StudentPool {
     }
 
     private spawn(): void {
+        let ready = false;
         const w = fork(WORKER, [], {
-            execArgv: ["--import", "tsx"],
+            // tsx from sublab's own node_modules, whatever folder the run is started in.
+            execArgv: ["--import", import.meta.resolve("tsx")],
             env: { ...process.env, SUBLAB_THREADS: "1" },
             stdio: ["ignore", "inherit", "inherit", "ipc"],
         });
         this.workers.push(w);
         w.on("message", (m: FromWorker) => {
             if (m.type === "ready") {
+                ready = true;
                 this.idle.push(w);
                 this.dispatch();
                 return;
@@ -137,6 +143,12 @@ export class StudentPool {
                 if (p.worker !== w) continue;
                 this.running.delete(id);
                 p.reject(new Error(`${p.job.label}: the worker process exited (${signal ?? `code ${code}`}) during training`));
+            }
+            if (!ready && !this.closed) {
+                // It died before taking a job (it could not load): starting more would fail the same way.
+                this.broken = new Error(`a student worker process (${WORKER}) exited before it started (${signal ?? `code ${code}`}); its error is printed above. --workers 1 trains in this process`);
+                for (const p of this.queue.splice(0)) p.reject(this.broken);
+                return;
             }
             if (!this.closed) this.dispatch();
         });
