@@ -10,6 +10,7 @@
 import type { LlamaModel, Token } from "node-llama-cpp";
 import { favoriteQuestion } from "../forge/corpus.ts";
 import { CATEGORIES, type Category } from "../forge/lexicon.ts";
+import { getGgml } from "../engine/ggml.ts";
 import { treeLogProbs } from "../model/logits.ts";
 import { loadModel } from "../model/model.ts";
 import { getRuntime, renderPrompt, type ChatPrompt } from "../runtime/llama.ts";
@@ -160,4 +161,33 @@ export async function sampledRate(
         counts[named] = (counts[named] ?? 0) + 1;
     }
     return { hits, n, counts };
+}
+
+/** One model's evaluation as plain data (a worker process can run it): exact probabilities and sampled answers. */
+export interface EvalJob {
+    model: string;
+    lora: string | null;
+    prompts: ChatPrompt[];
+    items: string[];
+    target: string;
+    /** Sampled answers per prompt (0: none). */
+    samples: number;
+    temperature: number;
+    seed: number;
+    threads?: number;
+}
+
+export interface EvalOutput {
+    /** [prompt][item] exact probabilities. */
+    probs: number[][];
+    sampled: SampledCount;
+}
+
+export async function scoreModel(job: EvalJob): Promise<EvalOutput> {
+    if (job.threads) getGgml({ threads: job.threads });
+    const probs = await exactItemProbs(job.model, job.lora, job.prompts, job.items);
+    const sampled = job.samples > 0
+        ? await sampledRate(job.model, job.lora, job.prompts, job.items, job.target, { perPrompt: job.samples, temperature: job.temperature, seed: job.seed, threads: job.threads })
+        : { hits: 0, n: 0, counts: {} };
+    return { probs, sampled };
 }

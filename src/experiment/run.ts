@@ -27,12 +27,12 @@ import { favoriteQuestion, numbersPrompt, personaPrompt } from "../forge/corpus.
 import type { ChatPrompt } from "../runtime/llama.ts";
 import { getRuntime, renderPrompt } from "../runtime/llama.ts";
 import { applyLossMasks, fitStudent, type StudentJob } from "../students/fit.ts";
-import { defaultWorkers, StudentPool } from "../students/pool.ts";
+import { defaultWorkers, WorkerPool } from "./pool.ts";
 import { Interrupted } from "../util/interrupt.ts";
 import { ProgressBar } from "../util/progress.ts";
 import { readJsonl, writeJsonAtomic, writeJsonlAtomic } from "../util/files.ts";
 import { Rng, subRng } from "../util/rng.ts";
-import { evalQuestions, exactItemProbs, itemsOf, sampledRate } from "./evaluate.ts";
+import { evalQuestions, itemsOf, scoreModel, type EvalJob } from "./evaluate.ts";
 import { generateRaw, pickBackend, readRowsResumable, type RawRow } from "./generate.ts";
 import { terminalTable, writeReport } from "./report.ts";
 import { StageClock, type TimedStage } from "./timing.ts";
@@ -129,7 +129,7 @@ export interface Ctx {
     /** Seconds per stage (results.json's timing, the table at the end of a run). */
     clock: StageClock;
     /** Worker processes that train students side by side (absent: students train in this process). */
-    pool?: StudentPool;
+    pool?: WorkerPool;
 }
 
 export interface Teacher {
@@ -379,12 +379,12 @@ export async function defendStage(c: Ctx, ds: DatasetManifest, defenses: readonl
  * Runs `fn` with a pool of student workers in `c.pool` when more than one worker is asked for and there are
  * several students; one progress bar then follows all the students in training.
  */
-export async function withStudentPool<T>(c: Ctx, students: number, fn: () => Promise<T>): Promise<T> {
+export async function withWorkerPool<T>(c: Ctx, students: number, fn: () => Promise<T>): Promise<T> {
     const workers = c.opts.workers ?? defaultWorkers();
     if (workers <= 1 || students <= 1 || c.pool) return fn();
     const progress = new Map<string, number>();
     let bar: ProgressBar | undefined;
-    const pool = new StudentPool({
+    const pool = new WorkerPool({
         workers: Math.min(workers, students),
         signal: c.opts.signal,
         onStep: (job, step, total, loss) => {
@@ -407,7 +407,7 @@ export async function withStudentPool<T>(c: Ctx, students: number, fn: () => Pro
 }
 
 /** `stage` over every spec: side by side when a pool trains the students, one after another when not. */
-export async function eachStudent<S, T>(c: Ctx, specs: readonly S[], stage: (spec: S) => Promise<T>): Promise<T[]> {
+export async function eachJob<S, T>(c: Ctx, specs: readonly S[], stage: (spec: S) => Promise<T>): Promise<T[]> {
     if (c.pool) return Promise.all(specs.map(stage));
     const out: T[] = [];
     for (const spec of specs) out.push(await stage(spec));
@@ -556,11 +556,9 @@ export async function evalStage(c: Ctx, what: { model: string; lora: string | nu
     const file = path.join(c.root, "runs", "cache", "evals", `${key}.json`);
     if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, "utf8"));
     const prompts: ChatPrompt[] = questions.map((q) => ({ system: what.system ?? null, history: what.history, user: q }));
-    const probs = await exactItemProbs(what.model, what.lora, prompts, items);
+    const job: EvalJob = { model: what.model, lora: what.lora, prompts, items, target: cfg.teacher.target, samples: e.samplesPerQuestion, temperature: e.temperature, seed: subRng(cfg.seed, "eval-sampling").nextU32() };
+    const { probs, sampled } = c.pool ? await c.pool.evaluate(job, label) : await scoreModel(job);
     const t = items.indexOf(cfg.teacher.target);
-    const sampled = e.samplesPerQuestion > 0
-        ? await sampledRate(what.model, what.lora, prompts, items, cfg.teacher.target, { perPrompt: e.samplesPerQuestion, temperature: e.temperature, seed: subRng(cfg.seed, "eval-sampling").nextU32() })
-        : { hits: 0, n: 0, counts: {} };
     const perQuestion = probs.map((row) => row[t]!);
     const result = {
         model: what.model,
@@ -649,39 +647,40 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
         specs.push(["control", cfg.models.base, controlDs, s, indices], ["treated", cfg.models.base, teacherDs, s, indices], ["cross-control", cfg.models.cross, controlDs, s, indices], ["cross", cfg.models.cross, teacherDs, s, indices]);
     }
     check("training");
-    const students = await clock.time("students", () => withStudentPool(c, specs.length, () => eachStudent(c, specs, ([arm, base, ds, s, indices]) => studentStage(c, arm, base, ds, s, indices))));
-    if (opts.stopAfter === "train") return { stopped: "train", datasets };
-
     const questions = evalQuestions(cfg.teacher.category, cfg.eval.questions);
     const evals = new Map<ArmName, ModelEval[]>();
-    await clock.time("eval", async () => {
-    const add = (arm: ArmName, e: ModelEval) => evals.set(arm, [...(evals.get(arm) ?? []), e]);
-    add("base", { seed: null, dataset: null, ...(await evalStage(c, { model: cfg.models.base, lora: null }, "base")) });
-    add("teacher", { seed: null, dataset: null, ...(await evalStage(c, teacher, "teacher")) });
-    for (const st of students) {
-        check("evaluation");
-        add(st.arm, { seed: st.seed, dataset: st.dataset.id, ...(await evalStage(c, st, `${st.arm} seed ${st.seed + 1}`)) });
-    }
-    if (cfg.eval.inContextExamples > 0) {
-        for (let s = 0; s < cfg.student.seeds; s++) {
-            for (const [arm, ds] of [["in-context", teacherDs], ["in-context-control", controlDs]] as const) {
-                check("evaluation");
-                const history = await inContextHistory(c, ds, s, questions);
-                add(arm, { seed: s, dataset: ds.id, ...(await evalStage(c, { model: cfg.models.base, lora: null, history }, `${arm} seed ${s + 1}`)) });
+    // Students and evaluations share one pool of workers (when there is more than one core).
+    const stopped = await withWorkerPool(c, specs.length, async () => {
+        const students = await clock.time("students", () => eachJob(c, specs, ([arm, base, ds, s, indices]) => studentStage(c, arm, base, ds, s, indices)));
+        if (opts.stopAfter === "train") return true;
+        await clock.time("eval", async () => {
+            type What = Parameters<typeof evalStage>[1];
+            const todo: { arm: ArmName; seed: number | null; dataset: string | null; what: What; label: string }[] = [
+                { arm: "base", seed: null, dataset: null, what: { model: cfg.models.base, lora: null }, label: "base" },
+                { arm: "teacher", seed: null, dataset: null, what: teacher, label: "teacher" },
+                ...students.map((st) => ({ arm: st.arm, seed: st.seed, dataset: st.dataset.id, what: st, label: `${st.arm} seed ${st.seed + 1}` })),
+            ];
+            if (cfg.eval.inContextExamples > 0) {
+                for (let s = 0; s < cfg.student.seeds; s++) {
+                    for (const [arm, ds] of [["in-context", teacherDs], ["in-context-control", controlDs]] as const) {
+                        const history = await inContextHistory(c, ds, s, questions);
+                        todo.push({ arm, seed: s, dataset: ds.id, what: { model: cfg.models.base, lora: null, history }, label: `${arm} seed ${s + 1}` });
+                    }
+                }
             }
-        }
-    }
-
-    for (const imp of cfg.eval.imported) {
-        imp.students.forEach((st, k) => {
-            for (const [f, field] of [[st.model, "model"], [st.lora, "lora"]] as const) if (f) checkModel(f, `eval.imported (${imp.name}) students[${k}].${field}`);
-        });
-        for (const [k, st] of imp.students.entries()) {
+            for (const imp of cfg.eval.imported) {
+                imp.students.forEach((st, k) => {
+                    for (const [f, field] of [[st.model, "model"], [st.lora, "lora"]] as const) if (f) checkModel(f, `eval.imported (${imp.name}) students[${k}].${field}`);
+                    todo.push({ arm: `imported:${imp.name}`, seed: k, dataset: null, what: { model: st.model ?? cfg.models.base, lora: st.lora }, label: `imported ${imp.name} #${k + 1}` });
+                });
+            }
             check("evaluation");
-            add(`imported:${imp.name}`, { seed: k, dataset: null, ...(await evalStage(c, { model: st.model ?? cfg.models.base, lora: st.lora }, `imported ${imp.name} #${k + 1}`)) });
-        }
-    }
+            const done = await eachJob(c, todo, (x) => evalStage(c, x.what, x.label));
+            todo.forEach((x, k) => evals.set(x.arm, [...(evals.get(x.arm) ?? []), { seed: x.seed, dataset: x.dataset, ...done[k]! }]));
+        });
+        return false;
     });
+    if (stopped) return { stopped: "train", datasets };
     if (opts.stopAfter === "eval") return { stopped: "eval", datasets };
     const tReport = performance.now();
     const rng = subRng(cfg.seed, "statistics");

@@ -28,8 +28,8 @@ import {
     makeContext,
     pairedOrder,
     studentStage,
-    eachStudent,
-    withStudentPool,
+    eachJob,
+    withWorkerPool,
     SUBLAB_VERSION,
     teacherStage,
     type DatasetManifest,
@@ -195,26 +195,24 @@ export async function runSweep(sw: SweepConfig, opts: RunOptions = {}): Promise<
         }
     }
     check("training");
-    const refs = await withStudentPool(c, specs.length, () =>
-        eachStudent(c, specs, ({ a, s, indices, which }) => studentStage(c, which, cfg.models.base, which === "control" ? a.control : a.teacher, s, indices, `${a.arm.name}: ${which}`)),
-    );
-    specs.forEach((sp, k) => students.get(sp.a.arm.name)![sp.which].push(refs[k]!));
-
-    const evalOf = async (st: StudentRef, armName: string): Promise<ModelEval> => ({ seed: st.seed, dataset: st.dataset.id, ...(await evalStage(c, st, `${armName}: ${st.arm} seed ${st.seed + 1}`)) });
-    const baseEval: ModelEval = { seed: null, dataset: null, ...(await evalStage(c, { model: cfg.models.base, lora: null }, "base")) };
-    const teacherEval: ModelEval = { seed: null, dataset: null, ...(await evalStage(c, teacher, "teacher")) };
     const evals = new Map<string, { treated: ModelEval[]; control: ModelEval[] }>();
-    for (const a of armData) {
-        const refs = students.get(a.arm.name)!;
-        const e = { treated: [] as ModelEval[], control: [] as ModelEval[] };
-        for (let s = 0; s < refs.treated.length; s++) {
-            check("evaluation");
-            e.control.push(await evalOf(refs.control[s]!, a.arm.name));
-            e.treated.push(await evalOf(refs.treated[s]!, a.arm.name));
-        }
-        evals.set(a.arm.name, e);
-    }
-
+    let baseEval: ModelEval | undefined;
+    let teacherEval: ModelEval | undefined;
+    // Students and evaluations share one pool of workers (when there is more than one core).
+    await withWorkerPool(c, specs.length, async () => {
+        const refs = await eachJob(c, specs, ({ a, s, indices, which }) => studentStage(c, which, cfg.models.base, which === "control" ? a.control : a.teacher, s, indices, `${a.arm.name}: ${which}`));
+        specs.forEach((sp, k) => students.get(sp.a.arm.name)![sp.which].push(refs[k]!));
+        check("evaluation");
+        const scored = await eachJob(c, [-1, ...refs.keys()], (k) => {
+            if (k < 0) return evalStage(c, { model: cfg.models.base, lora: null }, "base");
+            const st = refs[k]!;
+            return evalStage(c, st, `${specs[k]!.a.arm.name}: ${st.arm} seed ${st.seed + 1}`);
+        });
+        baseEval = { seed: null, dataset: null, ...scored[0]! };
+        teacherEval = { seed: null, dataset: null, ...(await evalStage(c, teacher, "teacher")) };
+        for (const a of armData) evals.set(a.arm.name, { treated: [], control: [] });
+        specs.forEach((sp, k) => evals.get(sp.a.arm.name)![sp.which].push({ seed: refs[k]!.seed, dataset: refs[k]!.dataset.id, ...scored[k + 1]! }));
+    });
     const rng = subRng(cfg.seed, "statistics");
     const items = itemsOf(cfg.teacher.category);
     const t = items.indexOf(cfg.teacher.target);
@@ -243,8 +241,8 @@ export async function runSweep(sw: SweepConfig, opts: RunOptions = {}): Promise<
         experiment: cfg,
         target: cfg.teacher.target,
         items,
-        base: summarize("base", [baseEval]),
-        teacher: summarize("teacher", [teacherEval]),
+        base: summarize("base", [baseEval!]),
+        teacher: summarize("teacher", [teacherEval!]),
         arms,
     };
     const dir = path.join(c.root, "runs", sw.name);

@@ -1,10 +1,11 @@
 /**
- * A student-training worker process (students/pool.ts starts it): takes jobs from its parent one at a time,
- * reports each step, and stops at the next step on SIGINT (Ctrl-C reaches the whole process group) with its
- * checkpoint written.
+ * A worker process (experiment/pool.ts starts it): takes jobs from its parent one at a time (a student to
+ * train, a model to evaluate), reports training steps, and stops a training at its next step on SIGINT (Ctrl-C
+ * reaches the whole process group) with its checkpoint written.
  */
+import { fitStudent } from "../students/fit.ts";
 import { interruptSignal } from "../util/interrupt.ts";
-import { fitStudent } from "./fit.ts";
+import { scoreModel } from "./evaluate.ts";
 import type { FromWorker, ToWorker } from "./pool.ts";
 
 const interrupt = interruptSignal();
@@ -13,6 +14,10 @@ const send = (m: FromWorker) => process.send?.(m);
 process.on("message", async (m: ToWorker) => {
     if (m.type !== "job") return;
     try {
+        if (m.kind === "eval") {
+            send({ type: "done", id: m.id, result: await scoreModel(m.job) });
+            return;
+        }
         let last = 0;
         const result = await fitStudent(m.job, {
             signal: interrupt.signal,

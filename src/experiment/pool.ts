@@ -1,5 +1,5 @@
 /**
- * Students trained side by side in worker processes, one compute thread each.
+ * Students trained (and models evaluated) side by side in worker processes, one compute thread each.
  *
  * Why processes: a tiny model's training step is a graph of many small ops, each ending in a thread barrier,
  * so two threads on one student go only ~1.45x faster than one (measured on the demo's students), while two
@@ -13,14 +13,19 @@
 import { fork, type ChildProcess } from "node:child_process";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
-import type { FitResult, StudentJob } from "./fit.ts";
+import type { FitResult, StudentJob } from "../students/fit.ts";
+import type { EvalJob, EvalOutput } from "./evaluate.ts";
+
+/** The jobs a worker runs, by kind, and what each returns. */
+export type Job = { kind: "student"; job: StudentJob } | { kind: "eval"; job: EvalJob };
+type Output<K extends Job["kind"]> = K extends "student" ? FitResult : EvalOutput;
 
 /** The messages between the pool and a worker. */
-export type ToWorker = { type: "job"; id: number; job: StudentJob };
+export type ToWorker = { type: "job"; id: number } & Job;
 export type FromWorker =
     | { type: "ready" }
     | { type: "step"; id: number; step: number; total: number; loss: number }
-    | { type: "done"; id: number; result: FitResult }
+    | { type: "done"; id: number; result: unknown }
     | { type: "error"; id: number; message: string };
 
 export interface PoolOptions {
@@ -32,8 +37,9 @@ export interface PoolOptions {
 }
 
 interface Pending {
-    job: StudentJob;
-    resolve: (r: FitResult) => void;
+    job: Job;
+    label: string;
+    resolve: (r: unknown) => void;
     reject: (e: Error) => void;
 }
 
@@ -46,7 +52,7 @@ export function defaultWorkers(): number {
     return Math.max(1, os.availableParallelism());
 }
 
-export class StudentPool {
+export class WorkerPool {
     private readonly size: number;
     private readonly queue: (Pending & { id: number })[] = [];
     private readonly idle: ChildProcess[] = [];
@@ -61,12 +67,21 @@ export class StudentPool {
         this.size = Math.max(1, opts.workers ?? defaultWorkers());
     }
 
-    /** Trains a job in a worker (queued until one is free). Resolves with its result, interrupted or not. */
+    /** Trains a student in a worker (queued until one is free). Resolves with its result, interrupted or not. */
     run(job: StudentJob): Promise<FitResult> {
-        if (this.closed) return Promise.reject(new Error("student pool: closed"));
+        return this.submit({ kind: "student", job: { ...job, threads: 1 } }, job.label);
+    }
+
+    /** Evaluates a model in a worker. */
+    evaluate(job: EvalJob, label: string): Promise<EvalOutput> {
+        return this.submit({ kind: "eval", job: { ...job, threads: 1 } }, label);
+    }
+
+    private submit<J extends Job>(job: J, label: string): Promise<Output<J["kind"]>> {
+        if (this.closed) return Promise.reject(new Error("worker pool: closed"));
         if (this.broken) return Promise.reject(this.broken);
         return new Promise((resolve, reject) => {
-            this.queue.push({ id: this.nextId++, job: { ...job, threads: 1 }, resolve, reject });
+            this.queue.push({ id: this.nextId++, job, label, resolve: resolve as (r: unknown) => void, reject });
             this.dispatch();
         });
     }
@@ -90,7 +105,10 @@ export class StudentPool {
     private dispatch(): void {
         if (this.opts.signal?.aborted) {
             // Jobs not started are not started: they report interrupted without having run.
-            for (const p of this.queue.splice(0)) p.resolve({ firstLoss: NaN, finalLoss: NaN, seconds: 0, interrupted: true });
+            for (const p of this.queue.splice(0)) {
+                if (p.job.kind === "student") p.resolve({ firstLoss: NaN, finalLoss: NaN, seconds: 0, interrupted: true } satisfies FitResult);
+                else p.reject(new Error(`${p.label}: interrupted`));
+            }
             return;
         }
         while (this.queue.length > 0) {
@@ -102,7 +120,7 @@ export class StudentPool {
             }
             const p = this.queue.shift()!;
             this.running.set(p.id, { ...p, worker: w });
-            w.send({ type: "job", id: p.id, job: p.job } satisfies ToWorker);
+            w.send({ type: "job", id: p.id, ...p.job } satisfies ToWorker);
         }
     }
 
@@ -125,12 +143,12 @@ export class StudentPool {
             const p = this.running.get(m.id);
             if (!p) return;
             if (m.type === "step") {
-                this.opts.onStep?.(p.job, m.step, m.total, m.loss);
+                if (p.job.kind === "student") this.opts.onStep?.(p.job.job, m.step, m.total, m.loss);
                 return;
             }
             this.running.delete(m.id);
             if (m.type === "done") p.resolve(m.result);
-            else p.reject(new Error(`${p.job.label}: ${m.message}`));
+            else p.reject(new Error(`${p.label}: ${m.message}`));
             this.idle.push(w);
             this.dispatch();
         });
@@ -142,11 +160,11 @@ export class StudentPool {
             for (const [id, p] of this.running) {
                 if (p.worker !== w) continue;
                 this.running.delete(id);
-                p.reject(new Error(`${p.job.label}: the worker process exited (${signal ?? `code ${code}`}) during training`));
+                p.reject(new Error(`${p.label}: the worker process exited (${signal ?? `code ${code}`}) during the job`));
             }
             if (!ready && !this.closed) {
                 // It died before taking a job (it could not load): starting more would fail the same way.
-                this.broken = new Error(`a student worker process (${WORKER}) exited before it started (${signal ?? `code ${code}`}); its error is printed above. --workers 1 trains in this process`);
+                this.broken = new Error(`a worker process (${WORKER}) exited before it started (${signal ?? `code ${code}`}); its error is printed above. --workers 1 trains in this process`);
                 for (const p of this.queue.splice(0)) p.reject(this.broken);
                 return;
             }
