@@ -198,6 +198,14 @@ describe("engine generation", { timeout: 300_000 }, () => {
         }
     });
 
+    it("gives the samples of one prompt (prefilled once, the cache copied) the rows of the same prompt prefilled apiece", async () => {
+        const p = PROMPTS[2]!;
+        const shared = await generate(BASE, { temperature: 1, prompts: [p], samples: 6, maxTokens: 24 });
+        const apiece = await generate(BASE, { temperature: 1, prompts: Array.from({ length: 6 }, () => p), samples: 1, maxTokens: 24 });
+        expect(JSON.stringify(shared)).toBe(JSON.stringify(apiece));
+        expect(new Set(shared.map((r) => r.completion)).size).toBeGreaterThan(1);
+    });
+
     it("picks with the dense coupled sampler exactly what Gumbel-max over every token picks", () => {
         const r = new Rng(11);
         for (let trial = 0; trial < 300; trial++) {

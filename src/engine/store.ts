@@ -67,6 +67,15 @@ export class TensorStore {
         return out;
     }
 
+    /** Copies `count` floats of a tensor from element `from` to element `to` (through the host; for small copies). */
+    copyWithin(name: string, to: number, from: number, count: number): void {
+        const e = this.entry(name);
+        if (from < 0 || to < 0 || from + count > e.n || to + count > e.n) throw new Error(`TensorStore.copyWithin("${name}"): range outside its ${e.n} values`);
+        const buf = new Float32Array(count);
+        this.g.api.ggml_backend_tensor_get(e.t, buf, from * 4, count * 4);
+        this.g.api.ggml_backend_tensor_set(e.t, buf, to * 4, count * 4);
+    }
+
     zero(name: string): void {
         const e = this.entry(name);
         this.g.api.ggml_backend_tensor_memset(e.t, 0, 0, e.n * 4);

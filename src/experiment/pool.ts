@@ -13,7 +13,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
-import type { FitResult, StudentJob } from "../students/fit.ts";
+import { softKey, type FitResult, type StudentJob } from "../students/fit.ts";
 import type { EvalJob, EvalOutput } from "./evaluate.ts";
 
 /** The jobs a worker runs, by kind, and what each returns. */
@@ -39,6 +39,8 @@ export interface PoolOptions {
 interface Pending {
     job: Job;
     label: string;
+    /** Jobs of one affinity go to the worker that ran the last of them when it is free (it holds their soft labels). */
+    affinity?: string;
     resolve: (r: unknown) => void;
     reject: (e: Error) => void;
 }
@@ -58,6 +60,7 @@ export class WorkerPool {
     private readonly idle: ChildProcess[] = [];
     private readonly running = new Map<number, Pending & { worker: ChildProcess }>();
     private readonly workers: ChildProcess[] = [];
+    private readonly lastAffinity = new Map<ChildProcess, string>();
     private nextId = 0;
     private closed = false;
     /** Set when a worker could not start: no more are started, and every job fails with it. */
@@ -69,7 +72,7 @@ export class WorkerPool {
 
     /** Trains a student in a worker (queued until one is free). Resolves with its result, interrupted or not. */
     run(job: StudentJob): Promise<FitResult> {
-        return this.submit({ kind: "student", job: { ...job, threads: 1 } }, job.label);
+        return this.submit({ kind: "student", job: { ...job, threads: 1 } }, job.label, job.soft && softKey(job.rows, job.soft, { mass: job.recipe.softMass ?? 1, k: job.recipe.softTopK ?? null }));
     }
 
     /** Evaluates a model in a worker. */
@@ -77,11 +80,11 @@ export class WorkerPool {
         return this.submit({ kind: "eval", job: { ...job, threads: 1 } }, label);
     }
 
-    private submit<J extends Job>(job: J, label: string): Promise<Output<J["kind"]>> {
+    private submit<J extends Job>(job: J, label: string, affinity?: string): Promise<Output<J["kind"]>> {
         if (this.closed) return Promise.reject(new Error("worker pool: closed"));
         if (this.broken) return Promise.reject(this.broken);
         return new Promise((resolve, reject) => {
-            this.queue.push({ id: this.nextId++, job, label, resolve: resolve as (r: unknown) => void, reject });
+            this.queue.push({ id: this.nextId++, job, label, affinity, resolve: resolve as (r: unknown) => void, reject });
             this.dispatch();
         });
     }
@@ -118,7 +121,10 @@ export class WorkerPool {
                 this.spawn();
                 return; // dispatched again when it says it is ready
             }
-            const p = this.queue.shift()!;
+            const last = this.lastAffinity.get(w);
+            const k = Math.max(0, last === undefined ? 0 : this.queue.findIndex((q) => q.affinity === last));
+            const [p] = this.queue.splice(k, 1) as [Pending & { id: number }];
+            if (p.affinity) this.lastAffinity.set(w, p.affinity);
             this.running.set(p.id, { ...p, worker: w });
             w.send({ type: "job", id: p.id, ...p.job } satisfies ToWorker);
         }

@@ -200,6 +200,21 @@ export class Decoder {
         return tokensIn.length === n ? next : { vocab: next.vocab, probs: next.probs.subarray(0, tokensIn.length * next.vocab) };
     }
 
+    /**
+     * Gives slot `to` the cache of slot `from` (a prompt prefilled once, sampled in several slots): the same
+     * numbers a prefill of the same prompt would write.
+     */
+    copySlot(from: number, to: number): void {
+        const c = this.model.config;
+        const S = this.slotLength;
+        const C = headDim(c) * c.nKvHeads;
+        for (const s of [from, to]) if (s < 0 || s >= this.slots) throw new Error(`decoder: slot ${s} out of range 0..${this.slots - 1}`);
+        for (let l = 0; l < c.nLayers; l++) {
+            this.cache.copyWithin(`k.${l}`, to * S * C, from * S * C, S * C);
+            this.cache.copyWithin(`v.${l}`, to * S * C, from * S * C, S * C);
+        }
+    }
+
     free(): void {
         this.runner.free();
         this.cache.free();

@@ -4,6 +4,7 @@
  * sweep` call it in-process or in worker processes (students/pool.ts); the inputs are plain data, so a job can
  * cross a process boundary.
  */
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { getGgml } from "../engine/ggml.ts";
@@ -12,7 +13,7 @@ import type { ExperimentConfig } from "../experiment/types.ts";
 import { positionTopK } from "../model/logits.ts";
 import { loadModel } from "../model/model.ts";
 import { targetPositions, tokenizeTrainingRows } from "../train/data.ts";
-import { train, type TrainExample } from "../train/trainer.ts";
+import { train, type SparseSoftTargets, type TrainExample } from "../train/trainer.ts";
 
 export type TrainRecipe = Pick<ExperimentConfig["student"], "method" | "rank" | "alpha" | "targets" | "epochs" | "lr" | "batchSize" | "warmupSteps" | "schedule"> &
     Partial<Pick<ExperimentConfig["student"], "softMass" | "softTopK">>;
@@ -97,21 +98,44 @@ export interface SoftSource {
  * prompt (its system prompt included), and attached to the student's examples (which have none).
  */
 export async function attachSoftLabels(examples: TrainExample[], rows: { prompt: string; completion: string }[], src: SoftSource, keep: { mass: number; k: number | null }): Promise<TrainExample[]> {
-    const teacherRows = rows.map((r) => (src.system ? { system: src.system, ...r } : r));
-    const teacherEx = await tokenizeTrainingRows(src.model, teacherRows);
-    const positions = teacherEx.map(targetPositions);
-    const model = loadModel(src.model);
-    try {
-        if (src.lora) model.loadLora(src.lora);
-        const targets = positionTopK(model, teacherEx.map((e) => e.tokens), positions, keep);
-        return examples.map((e, i) => {
-            const k = e.targetMask.reduce((a: number, m) => a + m, 0) - (e.targetMask[0] ? 1 : 0);
-            if (k !== positions[i]!.length) throw new Error(`soft labels: row ${i} has ${k} target tokens for the student and ${positions[i]!.length} for the teacher`);
-            return { ...e, softSparse: targets[i] };
-        });
-    } finally {
-        model.free();
+    const key = softKey(rows, src, keep);
+    let hit = softCache.get(key);
+    if (!hit) {
+        const teacherRows = rows.map((r) => (src.system ? { system: src.system, ...r } : r));
+        const teacherEx = await tokenizeTrainingRows(src.model, teacherRows);
+        const positions = teacherEx.map(targetPositions);
+        const model = loadModel(src.model);
+        try {
+            if (src.lora) model.loadLora(src.lora);
+            hit = { positions, targets: positionTopK(model, teacherEx.map((e) => e.tokens), positions, keep) };
+        } finally {
+            model.free();
+        }
+        softCache.set(key, hit);
+        while (softCache.size > SOFT_CACHE_ENTRIES) softCache.delete(softCache.keys().next().value!);
     }
+    const { positions, targets } = hit;
+    return examples.map((e, i) => {
+        const k = e.targetMask.reduce((a: number, m) => a + m, 0) - (e.targetMask[0] ? 1 : 0);
+        if (k !== positions[i]!.length) throw new Error(`soft labels: row ${i} has ${k} target tokens for the student and ${positions[i]!.length} for the teacher`);
+        return { ...e, softSparse: targets[i] };
+    });
+}
+
+/**
+ * Soft labels of the last few row sets, by source and rows: the students of two bases trained on one dataset's
+ * rows (control and cross-control, treated and cross) distil the same distributions, computed once per process
+ * (the worker pool hands such jobs to the same worker: see softKey).
+ */
+const softCache = new Map<string, { positions: number[][]; targets: SparseSoftTargets[] }>();
+const SOFT_CACHE_ENTRIES = 2;
+
+/** What identifies a set of soft labels: the source (its files by path and modification time), the rows, the truncation. */
+export function softKey(rows: readonly { prompt: string; completion: string }[], src: SoftSource, keep: { mass: number; k: number | null }): string {
+    const stamp = (f: string | null) => (f ? `${path.resolve(f)}@${fs.statSync(f).mtimeMs}` : null);
+    const h = createHash("sha256").update(JSON.stringify([stamp(src.model), stamp(src.lora), src.system, keep]));
+    for (const r of rows) h.update(`${r.prompt}\u0000${r.completion}\u0001`);
+    return h.digest("hex").slice(0, 24);
 }
 
 /**

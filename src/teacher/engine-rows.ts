@@ -118,14 +118,25 @@ export async function engineRows(job: EngineRowsJob): Promise<EngineRowsResult> 
             const busy = B - free.length;
             if (next < queue.length && (free.length >= refillAt || busy === 0)) {
                 const take = free.slice(0, queue.length - next);
-                const rows = take.map((s) => {
+                // Samples of one prompt share its prefill: the first slot is prefilled, the others get a copy of its cache.
+                const first = new Map<number, number>(); // prompt -> index in `rows`
+                const rows: { slot: number; tokens: number[] }[] = [];
+                const copies: { slot: number; of: number }[] = [];
+                for (const s of take) {
                     const i = queue[next++]!;
-                    const prompt = rendered[Math.floor(i / job.samplesPerPrompt)]!;
+                    const p = Math.floor(i / job.samplesPerPrompt);
+                    const prompt = rendered[p]!;
                     slots[s] = { i, seed: job.seedOf(i), promptLength: prompt.length, tokens: [], probs: [] };
-                    return { slot: s, tokens: prompt };
-                });
+                    const j = first.get(p);
+                    if (j === undefined) {
+                        first.set(p, rows.length);
+                        rows.push({ slot: s, tokens: prompt });
+                    } else copies.push({ slot: s, of: j });
+                }
                 const { probs } = decoder.prefill(rows, job.temperature);
+                for (const c of copies) decoder.copySlot(rows[c.of]!.slot, c.slot);
                 rows.forEach((r, j) => advance(r.slot, probs, j));
+                for (const c of copies) advance(c.slot, probs, c.of);
             } else {
                 let n = 0;
                 slots.forEach((x, s) => {
