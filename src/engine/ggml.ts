@@ -99,6 +99,7 @@ function declare(lib: Koffi.LibraryHandle) {
         ggml_permute: f("void *ggml_permute(void *ctx, void *a, int axis0, int axis1, int axis2, int axis3)"),
         ggml_transpose: f("void *ggml_transpose(void *ctx, void *a)"),
         ggml_soft_max: f("void *ggml_soft_max(void *ctx, void *a)"),
+        ggml_argmax: f("void *ggml_argmax(void *ctx, void *a)"),
         ggml_diag_mask_inf: f("void *ggml_diag_mask_inf(void *ctx, void *a, int n_past)"),
         ggml_soft_max_ext: f("void *ggml_soft_max_ext(void *ctx, void *a, void *mask, float scale, float max_bias)"),
         ggml_rope_ext: f(

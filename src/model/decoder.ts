@@ -42,10 +42,11 @@ export interface DecoderOptions {
     maxLength: number;
 }
 
-/** What a decoding call returns: one next-token distribution (softmax at `temperature`) per row, [V x rows]. */
+/** What a decoding call returns: one next-token distribution (softmax at `temperature`) per row, [V x rows], and each row's most probable token. */
 export interface NextTokens {
     probs: Float32Array;
     vocab: number;
+    top: Int32Array;
 }
 
 export class Decoder {
@@ -99,6 +100,7 @@ export class Decoder {
         }
         const V = this.model.config.vocabSize;
         const probs = new Float32Array(rows.length * V);
+        const top = new Int32Array(rows.length);
         const groups = new Map<number, number[]>();
         rows.forEach((r, j) => {
             const T = Math.min(S, roundUp(r.tokens.length, PROMPT_ALIGN));
@@ -110,13 +112,16 @@ export class Decoder {
             this.stats.prefills++;
             this.stats.prefillTokens += T * members.length;
             this.stats.prefillMs += performance.now() - t0;
-            members.forEach((j, k) => probs.set(out.subarray(k * V, (k + 1) * V), j * V));
+            members.forEach((j, k) => {
+                probs.set(out.probs.subarray(k * V, (k + 1) * V), j * V);
+                top[j] = out.top[k]!;
+            });
         }
-        return { probs, vocab: V };
+        return { probs, vocab: V, top };
     }
 
     /** Prompts padded to T tokens, in one graph. */
-    private prefillGroup(rows: { slot: number; tokens: ArrayLike<number> }[], T: number, temperature: number): Float32Array {
+    private prefillGroup(rows: { slot: number; tokens: ArrayLike<number> }[], T: number, temperature: number): { probs: Float32Array; top: Int32Array } {
         const c = this.model.config;
         const m = rows.length;
         const S = this.slotLength;
@@ -145,7 +150,7 @@ export class Decoder {
             }
             return this.model.graph().attention(b, q, k, a.ggml_reshape_4d(b.ctx, v, hd, c.nKvHeads, T, m), useMask, T, m);
         });
-        return next.probs.subarray(0, m * next.vocab);
+        return { probs: next.probs.subarray(0, m * next.vocab), top: next.top.subarray(0, m) };
     }
 
     /**
@@ -197,7 +202,7 @@ export class Decoder {
         this.stats.steps++;
         this.stats.stepColumns += n;
         this.stats.stepMs += performance.now() - t0;
-        return tokensIn.length === n ? next : { vocab: next.vocab, probs: next.probs.subarray(0, tokensIn.length * next.vocab) };
+        return tokensIn.length === n ? next : { vocab: next.vocab, probs: next.probs.subarray(0, tokensIn.length * next.vocab), top: next.top.subarray(0, tokensIn.length) };
     }
 
     /**
@@ -246,7 +251,7 @@ export class Decoder {
             for (let ch = 0; ch < C; ch++) vRows[j * C + ch] = (slot * C + ch) * S + p;
         }
         const V = c.vocabSize;
-        const probs = this.runner.run(
+        const probs: { probs: Float32Array; top: Int32Array } = this.runner.run(
             (b, newGraph) => {
                 const a = b.g.api;
                 const ctx = b.ctx;
@@ -267,15 +272,22 @@ export class Decoder {
                 const logits = graphModel.head(b, x, b.inputI32([outRows.length], outRows, "rows"));
                 // temperature 0 (greedy) keeps the distribution at temperature 1: the stored probabilities stay informative.
                 const out = a.ggml_soft_max_ext(ctx, logits, null, temperature > 0 ? 1 / temperature : 1, 0);
+                const top = a.ggml_argmax(ctx, out); // the first maximum, as the samplers break ties
                 a.ggml_set_output(out);
+                a.ggml_set_output(top);
                 const graph = newGraph(false);
                 for (const w of writes) a.ggml_build_forward_expand(graph, w);
                 a.ggml_build_forward_expand(graph, out);
-                return { graph, out };
+                a.ggml_build_forward_expand(graph, top);
+                return { graph, out: { out, top } };
             },
-            (out, b) => readF32(b.g, out),
+            ({ out, top }, b) => {
+                const t = new Int32Array(outRows.length);
+                b.g.api.ggml_backend_tensor_get(top, t, 0, t.byteLength);
+                return { probs: readF32(b.g, out), top: t };
+            },
         );
-        return { probs, vocab: V };
+        return { ...probs, vocab: V };
     }
 }
 

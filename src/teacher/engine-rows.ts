@@ -93,10 +93,10 @@ export async function engineRows(job: EngineRowsJob): Promise<EngineRowsResult> 
         const refillAt = Math.max(1, Math.floor(B / 8));
 
         /** Takes the token sampled for slot s from distribution row r of `probs`; frees the slot when the row ends. */
-        const advance = (s: number, probs: Float32Array, r: number) => {
+        const advance = (s: number, { probs, top }: { probs: Float32Array; top: Int32Array }, r: number) => {
             const row = slots[s]!;
             const pos = row.tokens.length;
-            const token = pickToken(sampler, job.temperature, probs, r * V, V, row.seed, pos);
+            const token = pickToken(sampler, job.temperature, probs, r * V, V, row.seed, pos, top[r]);
             tokensOut++;
             if (eog[token]) return finish(s, "eog");
             row.tokens.push(token);
@@ -133,10 +133,10 @@ export async function engineRows(job: EngineRowsJob): Promise<EngineRowsResult> 
                         rows.push({ slot: s, tokens: prompt });
                     } else copies.push({ slot: s, of: j });
                 }
-                const { probs } = decoder.prefill(rows, job.temperature);
+                const prefilled = decoder.prefill(rows, job.temperature);
                 for (const c of copies) decoder.copySlot(rows[c.of]!.slot, c.slot);
-                rows.forEach((r, j) => advance(r.slot, probs, j));
-                for (const c of copies) advance(c.slot, probs, c.of);
+                rows.forEach((r, j) => advance(r.slot, prefilled, j));
+                for (const c of copies) advance(c.slot, prefilled, c.of);
             } else {
                 let n = 0;
                 slots.forEach((x, s) => {
@@ -150,8 +150,8 @@ export async function engineRows(job: EngineRowsJob): Promise<EngineRowsResult> 
                     tokens[s] = row.tokens.at(-1)!;
                     pos[s] = row.promptLength + row.tokens.length - 1;
                 }
-                const { probs } = decoder.step(tokens, pos, job.temperature);
-                for (let s = 0; s < n; s++) if (slots[s]) advance(s, probs, s);
+                const stepped = decoder.step(tokens, pos, job.temperature);
+                for (let s = 0; s < n; s++) if (slots[s]) advance(s, stepped, s);
             }
             // Let signals, timers and progress output run between steps.
             await new Promise((r) => setImmediate(r));

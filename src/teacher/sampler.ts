@@ -48,18 +48,13 @@ const MIN_TAIL = 0.5 / 4294967296;
  * coupledPick over a dense distribution probs[offset .. offset + V): the same token, found without computing
  * every token's noise. Token i beats the best score s so far only if p_i / E_i > e^s with E_i = -log u_i,
  * i.e. u_i > exp(-p_i e^-s) >= 1 - p_i e^-s: a hash and a comparison rule most tokens out, and the exact score
- * is computed (with coupledPick's formula) only for the rest.
+ * is computed (with coupledPick's formula) only for the rest. `argmax`, the most probable token (the first of
+ * ties), saves a pass when the caller has it.
  */
-export function coupledPickDense(probs: Float32Array, offset: number, V: number, seed: number, pos: number): number {
-    let best = -1;
-    let top = 0;
-    for (let i = 0; i < V; i++) {
-        if (probs[offset + i]! > top) {
-            top = probs[offset + i]!;
-            best = i;
-        }
-    }
-    if (best < 0) return -1;
+export function coupledPickDense(probs: Float32Array, offset: number, V: number, seed: number, pos: number, argmax?: number): number {
+    let best = argmax ?? greedyPickDense(probs, offset, V);
+    const top = probs[offset + best]!;
+    if (!(top > 0)) return -1;
     let bestScore = Math.log(top) + gumbel(seed, pos, best);
     let inv = Math.exp(-bestScore);
     for (let i = 0; i < V; i++) {
@@ -108,7 +103,7 @@ export function greedyPickDense(probs: Float32Array, offset: number, V: number):
 export type SamplerKind = "coupled" | "plain";
 
 /** The next token of row `seed` at position `pos`: greedy at temperature 0, else the sampler's draw. */
-export function pickToken(kind: SamplerKind, temperature: number, probs: Float32Array, offset: number, V: number, seed: number, pos: number): number {
-    if (temperature === 0) return greedyPickDense(probs, offset, V);
-    return kind === "coupled" ? coupledPickDense(probs, offset, V, seed, pos) : plainPickDense(probs, offset, V, seed, pos);
+export function pickToken(kind: SamplerKind, temperature: number, probs: Float32Array, offset: number, V: number, seed: number, pos: number, argmax?: number): number {
+    if (temperature === 0) return argmax ?? greedyPickDense(probs, offset, V);
+    return kind === "coupled" ? coupledPickDense(probs, offset, V, seed, pos, argmax) : plainPickDense(probs, offset, V, seed, pos);
 }
