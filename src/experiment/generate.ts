@@ -12,7 +12,7 @@ import fs from "node:fs";
 import type { LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { engineUnsupported } from "../model/model.ts";
 import { getRuntime, inferenceThreads, renderPrompt, type ChatPrompt } from "../runtime/llama.ts";
-import { engineRows } from "../teacher/engine-rows.ts";
+import { engineRows, type EngineRowsJob } from "../teacher/engine-rows.ts";
 import { coupledPick } from "../teacher/sampler.ts";
 import { writeJsonlAtomic } from "../util/files.ts";
 import { hashString } from "../util/rng.ts";
@@ -304,13 +304,7 @@ async function sampleRow(
     return { completion: model.detokenize(tokens as Token[]), tokens, probs, stop };
 }
 
-export interface SampleChatsJob {
-    model: string;
-    lora?: string | null;
-    prompts: ChatPrompt[];
-    samplesPerPrompt: number;
-    temperature: number;
-    maxTokens: number;
+export interface SampleChatsJob extends Pick<EngineRowsJob, "model" | "lora" | "prompts" | "samplesPerPrompt" | "temperature" | "maxTokens"> {
     parallel: number;
     seed: number;
     threads?: number;
