@@ -11,7 +11,7 @@
 import fs from "node:fs";
 import type { LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { engineUnsupported } from "../model/model.ts";
-import { getRuntime, inferenceThreads, renderPrompt, type ChatPrompt } from "../runtime/llama.ts";
+import { getRuntime, inferenceThreads, renderPrompt } from "../runtime/llama.ts";
 import { engineRows, type EngineRowsJob } from "../teacher/engine-rows.ts";
 import { coupledPick } from "../teacher/sampler.ts";
 import { writeJsonlAtomic } from "../util/files.ts";
