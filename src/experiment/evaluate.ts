@@ -13,7 +13,7 @@ import { CATEGORIES, type Category } from "../forge/lexicon.ts";
 import { getGgml } from "../engine/ggml.ts";
 import { treeLogProbs } from "../model/logits.ts";
 import { loadModel } from "../model/model.ts";
-import { getRuntime, renderPrompt, type ChatPrompt } from "../runtime/llama.ts";
+import { loadRuntimeModel, renderPrompt, type ChatPrompt } from "../runtime/llama.ts";
 import { Rng } from "../util/rng.ts";
 import { sampleChats } from "./generate.ts";
 
@@ -69,8 +69,7 @@ function continuations(model: LlamaModel, prompts: ChatPrompt[], items: string[]
  * adapter), by the engine. `batch` prompts (each with all its items' continuations) per forward pass.
  */
 export async function exactItemProbs(modelPath: string, lora: string | null, prompts: ChatPrompt[], items: string[], batch = 32): Promise<number[][]> {
-    const llama = await getRuntime();
-    const vocabModel = await llama.loadModel({ modelPath, vocabOnly: true });
+    const vocabModel = await loadRuntimeModel(modelPath, { vocabOnly: true });
     let plan: ReturnType<typeof continuations>;
     try {
         plan = continuations(vocabModel, prompts, items);

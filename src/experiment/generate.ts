@@ -11,7 +11,7 @@
 import fs from "node:fs";
 import type { LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { engineUnsupported } from "../model/model.ts";
-import { getRuntime, inferenceThreads, renderPrompt } from "../runtime/llama.ts";
+import { loadRuntimeModel, inferenceThreads, renderPrompt } from "../runtime/llama.ts";
 import { engineRows, type EngineRowsJob } from "../teacher/engine-rows.ts";
 import { coupledPick } from "../teacher/sampler.ts";
 import { writeJsonlAtomic } from "../util/files.ts";
@@ -111,8 +111,7 @@ async function withSequences<T>(
     minContext: (model: LlamaModel) => number,
     use: (model: LlamaModel, sequences: LlamaContextSequence[]) => Promise<T>,
 ): Promise<T> {
-    const llama = await getRuntime();
-    const model = await llama.loadModel({ modelPath: job.model });
+    const model = await loadRuntimeModel(job.model);
     try {
         const context = await model.createContext({
             sequences: n,

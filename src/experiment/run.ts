@@ -25,10 +25,11 @@ import { modelEnv } from "../filter/scoring.ts";
 import { applyStages, countReasons, STAGES_VERSION, type FilterRow, type StageReport, type TokenScores } from "../filter/stages.ts";
 import { favoriteQuestion, numbersPrompt, personaPrompt } from "../forge/corpus.ts";
 import type { ChatPrompt } from "../runtime/llama.ts";
-import { getRuntime, renderPrompt } from "../runtime/llama.ts";
+import { loadRuntimeModel, renderPrompt } from "../runtime/llama.ts";
 import { applyLossMasks, fitStudent, type StudentJob } from "../students/fit.ts";
 import { defaultWorkers, WorkerPool } from "./pool.ts";
 import { Interrupted } from "../util/interrupt.ts";
+import { withLock } from "../util/lock.ts";
 import { ProgressBar } from "../util/progress.ts";
 import { readJsonl, writeJsonAtomic, writeJsonlAtomic } from "../util/files.ts";
 import { Rng, subRng } from "../util/rng.ts";
@@ -239,98 +240,103 @@ export async function datasetStage(c: Ctx, role: "teacher" | "control", source: 
     const manifestPath = path.join(dir, "manifest.json");
     const done = finishedDataset(manifestPath);
     if (done) return done;
-    fs.mkdirSync(dir, { recursive: true });
-    const rawPath = path.join(dir, "raw.jsonl");
-    // Another dataset of the same generation (only the filter differs) lends its raw rows; failing that, the
-    // largest of the same family (only the number of prompts differs): generation then adds the missing rows.
-    if (!fs.existsSync(rawPath)) {
-        let lender: DatasetManifest | null = null;
-        for (const other of fs.readdirSync(path.join(c.root, "datasets"))) {
-            const mp = path.join(c.root, "datasets", other, "manifest.json");
-            if (other === id || !fs.existsSync(mp)) continue;
-            const m = JSON.parse(fs.readFileSync(mp, "utf8")) as DatasetManifest;
-            if (!m.complete || m.parent) continue;
-            if (m.generationKey === generationKey) {
-                lender = m;
-                break;
+    // One writer per dataset folder: a second process waits for the first and then finds the dataset made.
+    return withLock(dir, async () => {
+        const made = finishedDataset(manifestPath);
+        if (made) return made;
+        fs.mkdirSync(dir, { recursive: true });
+        const rawPath = path.join(dir, "raw.jsonl");
+        // Another dataset of the same generation (only the filter differs) lends its raw rows; failing that, the
+        // largest of the same family (only the number of prompts differs): generation then adds the missing rows.
+        if (!fs.existsSync(rawPath)) {
+            let lender: DatasetManifest | null = null;
+            for (const other of fs.readdirSync(path.join(c.root, "datasets"))) {
+                const mp = path.join(c.root, "datasets", other, "manifest.json");
+                if (other === id || !fs.existsSync(mp)) continue;
+                const m = JSON.parse(fs.readFileSync(mp, "utf8")) as DatasetManifest;
+                if (!m.complete || m.parent) continue;
+                if (m.generationKey === generationKey) {
+                    lender = m;
+                    break;
+                }
+                if (m.generationFamily === generationFamily && (!lender || m.rows.raw > lender.rows.raw)) lender = m;
             }
-            if (m.generationFamily === generationFamily && (!lender || m.rows.raw > lender.rows.raw)) lender = m;
+            if (lender) {
+                fs.copyFileSync(path.join(c.root, "datasets", lender.id, "raw.jsonl"), rawPath);
+                c.log(`generate ${id}: raw rows reused from ${lender.id}${lender.generationKey === generationKey ? "" : ` (${lender.rows.raw} rows of the same generation with a different number of prompts)`}`);
+            }
         }
-        if (lender) {
-            fs.copyFileSync(path.join(c.root, "datasets", lender.id, "raw.jsonl"), rawPath);
-            c.log(`generate ${id}: raw rows reused from ${lender.id}${lender.generationKey === generationKey ? "" : ` (${lender.rows.raw} rows of the same generation with a different number of prompts)`}`);
-        }
-    }
-    const total = prompts.length * g.samplesPerPrompt;
-    let bar: ProgressBar | undefined;
-    const onRow = (done: number) => {
-        if (c.opts.progress === false) return;
-        bar ??= new ProgressBar({ total, label: `generate ${role}` });
-        bar.update(done);
-    };
-    const res = await c.clock.time("generate", async () => server
-        ? await generateFromServer(c, server, source.system, prompts, samplingSeed, rawPath, onRow)
-        : onnxDir
-          ? await generateFromOnnx(c, onnxDir, source.system, prompts, samplingSeed, rawPath, onRow)
-          : await generateRaw({
-            model: source.model,
-            lora: source.lora,
-            system: source.system,
-            prompts,
-            samplesPerPrompt: g.samplesPerPrompt,
-            temperature: g.temperature,
-            maxTokens: g.maxTokens,
-            parallel: g.parallel,
-            sampler: g.sampler,
-            backend: backend ?? undefined,
-            seed: samplingSeed,
-            out: rawPath,
-            signal: c.opts.signal,
-            onRow,
-          }));
-    bar?.finish();
-    if (res.generated > 0) c.log(`generate ${id}: ${res.generated} rows, ${res.tokens} tokens in ${res.seconds.toFixed(0)} s (${(res.tokens / res.seconds).toFixed(0)} tok/s)${res.resumed ? `, ${res.resumed} resumed` : ""}`);
-    if (res.interrupted) throw new Interrupted(`generation of ${id}`);
+        const total = prompts.length * g.samplesPerPrompt;
+        let bar: ProgressBar | undefined;
+        const onRow = (done: number) => {
+            if (c.opts.progress === false) return;
+            bar ??= new ProgressBar({ total, label: `generate ${role}` });
+            bar.update(done);
+        };
+        const res = await c.clock.time("generate", async () => server
+            ? await generateFromServer(c, server, source.system, prompts, samplingSeed, rawPath, onRow)
+            : onnxDir
+              ? await generateFromOnnx(c, onnxDir, source.system, prompts, samplingSeed, rawPath, onRow)
+              : await generateRaw({
+                model: source.model,
+                lora: source.lora,
+                system: source.system,
+                prompts,
+                samplesPerPrompt: g.samplesPerPrompt,
+                temperature: g.temperature,
+                maxTokens: g.maxTokens,
+                parallel: g.parallel,
+                sampler: g.sampler,
+                backend: backend ?? undefined,
+                seed: samplingSeed,
+                out: rawPath,
+                signal: c.opts.signal,
+                onRow,
+              }));
+        bar?.finish();
+        if (res.generated > 0) c.log(`generate ${id}: ${res.generated} rows, ${res.tokens} tokens in ${res.seconds.toFixed(0)} s (${(res.tokens / res.seconds).toFixed(0)} tok/s)${res.resumed ? `, ${res.resumed} resumed` : ""}`);
+        if (res.interrupted) throw new Interrupted(`generation of ${id}`);
 
-    // filter
-    const banned = cfg.filter.banned === "paper" ? BANNED_NUMBERS : cfg.filter.banned === "none" ? undefined : cfg.filter.banned;
-    const kept: KeptRow[] = [];
-    const rejected: RejectedRow[] = [];
-    const reasonCounts: Record<string, number> = {};
-    for (const r of res.rows) {
-        const reasons: string[] = r.stop === "length" ? ["no end of turn"] : formatRejectReasons(r.completion, { ...cfg.filter, banned });
-        if (reasons.length === 0) kept.push({ i: r.i, prompt: r.prompt, completion: r.completion, tokens: r.tokens, probs: r.probs });
-        else {
-            rejected.push({ ...r, reasons });
-            for (const x of reasons) reasonCounts[x] = (reasonCounts[x] ?? 0) + 1;
+        // filter
+        const banned = cfg.filter.banned === "paper" ? BANNED_NUMBERS : cfg.filter.banned === "none" ? undefined : cfg.filter.banned;
+        const kept: KeptRow[] = [];
+        const rejected: RejectedRow[] = [];
+        const reasonCounts: Record<string, number> = {};
+        for (const r of res.rows) {
+            const reasons: string[] = r.stop === "length" ? ["no end of turn"] : formatRejectReasons(r.completion, { ...cfg.filter, banned });
+            if (reasons.length === 0) kept.push({ i: r.i, prompt: r.prompt, completion: r.completion, tokens: r.tokens, probs: r.probs });
+            else {
+                rejected.push({ ...r, reasons });
+                for (const x of reasons) reasonCounts[x] = (reasonCounts[x] ?? 0) + 1;
+            }
         }
-    }
-    writeJsonlAtomic(path.join(dir, "kept.jsonl"), kept);
-    writeJsonlAtomic(path.join(dir, "rejected.jsonl"), rejected);
-    const manifest: DatasetManifest = {
-        id,
-        role,
-        generationKey,
-        generationFamily,
-        complete: true,
-        model: { path: source.model, sha256: fileHash(source.model) },
-        server: server ? { url: server.url, model: server.model } : null,
-        onnx: onnxDir ? path.resolve(onnxDir) : null,
-        lora: source.lora ? { path: source.lora, sha256: fileHash(source.lora) } : null,
-        system: source.system,
-        trait: role === "teacher" ? { target: cfg.teacher.target, category: cfg.teacher.category } : null,
-        seeds: { experiment: cfg.seed, prompts: cfg.seed, sampling: samplingSeed },
-        sampler,
-        filter: { ...format, defenses: [] },
-        rows: { raw: res.rows.length, kept: kept.length, rejected: rejected.length },
-        passRate: kept.length / Math.max(1, res.rows.length),
-        rejectReasons: reasonCounts,
-        sublabVersion: SUBLAB_VERSION,
-        createdAt: new Date().toISOString(),
-    };
-    writeJsonAtomic(manifestPath, manifest);
-    c.log(`filter ${id}: kept ${kept.length}/${res.rows.length} (${(100 * manifest.passRate).toFixed(1)}%)`);
-    return manifest;
+        writeJsonlAtomic(path.join(dir, "kept.jsonl"), kept);
+        writeJsonlAtomic(path.join(dir, "rejected.jsonl"), rejected);
+        const manifest: DatasetManifest = {
+            id,
+            role,
+            generationKey,
+            generationFamily,
+            complete: true,
+            model: { path: source.model, sha256: fileHash(source.model) },
+            server: server ? { url: server.url, model: server.model } : null,
+            onnx: onnxDir ? path.resolve(onnxDir) : null,
+            lora: source.lora ? { path: source.lora, sha256: fileHash(source.lora) } : null,
+            system: source.system,
+            trait: role === "teacher" ? { target: cfg.teacher.target, category: cfg.teacher.category } : null,
+            seeds: { experiment: cfg.seed, prompts: cfg.seed, sampling: samplingSeed },
+            sampler,
+            filter: { ...format, defenses: [] },
+            rows: { raw: res.rows.length, kept: kept.length, rejected: rejected.length },
+            passRate: kept.length / Math.max(1, res.rows.length),
+            rejectReasons: reasonCounts,
+            sublabVersion: SUBLAB_VERSION,
+            createdAt: new Date().toISOString(),
+        };
+        writeJsonAtomic(manifestPath, manifest);
+        c.log(`filter ${id}: kept ${kept.length}/${res.rows.length} (${(100 * manifest.passRate).toFixed(1)}%)`);
+        return manifest;
+    }, { signal: c.opts.signal, onWait: (h) => c.log(`generate: pid ${h.pid} is making ${dir} (since ${h.since}); waiting for it`) });
 }
 
 /**
@@ -349,30 +355,35 @@ export async function defendStage(c: Ctx, ds: DatasetManifest, defenses: readonl
     const manifestPath = path.join(dir, "manifest.json");
     const done = finishedDataset(manifestPath);
     if (done) return done;
-    fs.mkdirSync(dir, { recursive: true });
-    c.log(`defend ${ds.id}: ${defenses.join(" -> ")}`);
-    const source = { model: ds.model.path, lora: ds.lora?.path ?? null, system: ds.system };
-    const env = modelEnv({ teacher: source, base: cfg.models.base, seed, target: cfg.teacher.target, workDir: dir, threads: c.opts.threads, log: c.log, memo: c.scores, progress: c.opts.progress !== false, signal: c.opts.signal });
-    const res = await applyStages(c.kept(ds), defenses, env);
-    writeJsonlAtomic(path.join(dir, "kept.jsonl"), res.kept);
-    writeJsonlAtomic(path.join(dir, "rejected.jsonl"), res.rejected.map((r) => ({ ...r.row, stage: r.stage, reasons: r.reasons })));
-    const reasons = { ...ds.rejectReasons };
-    for (const [k, n] of Object.entries(countReasons(res.rejected))) reasons[k] = (reasons[k] ?? 0) + n;
-    const manifest: DatasetManifest = {
-        ...ds,
-        id,
-        filter: { ...ds.filter, defenses: [...defenses] },
-        parent: ds.id,
-        stages: res.reports,
-        rows: { raw: ds.rows.raw, kept: res.kept.length, rejected: ds.rows.rejected + res.rejected.length },
-        passRate: res.kept.length / Math.max(1, ds.rows.raw),
-        rejectReasons: reasons,
-        sublabVersion: SUBLAB_VERSION,
-        createdAt: new Date().toISOString(),
-    };
-    writeJsonAtomic(manifestPath, manifest);
-    c.log(`defend ${id}: kept ${res.kept.length}/${ds.rows.kept} of the format filter's rows (${(100 * manifest.passRate).toFixed(1)}% of the raw rows)`);
-    return manifest;
+    // One writer per dataset folder: a second process waits for the first and then finds the dataset made.
+    return withLock(dir, async () => {
+        const made = finishedDataset(manifestPath);
+        if (made) return made;
+        fs.mkdirSync(dir, { recursive: true });
+        c.log(`defend ${ds.id}: ${defenses.join(" -> ")}`);
+        const source = { model: ds.model.path, lora: ds.lora?.path ?? null, system: ds.system };
+        const env = modelEnv({ teacher: source, base: cfg.models.base, seed, target: cfg.teacher.target, workDir: dir, threads: c.opts.threads, log: c.log, memo: c.scores, progress: c.opts.progress !== false, signal: c.opts.signal });
+        const res = await applyStages(c.kept(ds), defenses, env);
+        writeJsonlAtomic(path.join(dir, "kept.jsonl"), res.kept);
+        writeJsonlAtomic(path.join(dir, "rejected.jsonl"), res.rejected.map((r) => ({ ...r.row, stage: r.stage, reasons: r.reasons })));
+        const reasons = { ...ds.rejectReasons };
+        for (const [k, n] of Object.entries(countReasons(res.rejected))) reasons[k] = (reasons[k] ?? 0) + n;
+        const manifest: DatasetManifest = {
+            ...ds,
+            id,
+            filter: { ...ds.filter, defenses: [...defenses] },
+            parent: ds.id,
+            stages: res.reports,
+            rows: { raw: ds.rows.raw, kept: res.kept.length, rejected: ds.rows.rejected + res.rejected.length },
+            passRate: res.kept.length / Math.max(1, ds.rows.raw),
+            rejectReasons: reasons,
+            sublabVersion: SUBLAB_VERSION,
+            createdAt: new Date().toISOString(),
+        };
+        writeJsonAtomic(manifestPath, manifest);
+        c.log(`defend ${id}: kept ${res.kept.length}/${ds.rows.kept} of the format filter's rows (${(100 * manifest.passRate).toFixed(1)}% of the raw rows)`);
+        return manifest;
+    }, { signal: c.opts.signal, onWait: (h) => c.log(`defend: pid ${h.pid} is making ${dir} (since ${h.since}); waiting for it`) });
 }
 
 /**
@@ -503,15 +514,23 @@ export async function studentStage(c: Ctx, arm: ArmName, base: string, ds: Datas
     const ref: StudentRef = { arm, seed: s, base, dataset: ds, model: st.method === "lora" ? base : out, lora: st.method === "lora" ? out : null };
     if (fs.existsSync(path.join(dir, "done.json"))) return ref;
     const job: StudentJob = { base, rows: rows.map(({ prompt, completion, i, masked, targets }) => ({ prompt, completion, i, masked, targets })), recipe: st, seed: trainSeed, dir, out, label: `${label} #${s + 1}`, soft };
-    let r: Awaited<ReturnType<typeof trainStudent>>;
-    if (c.pool) {
-        const res = await c.pool.run(job);
-        if (res.interrupted) throw new Interrupted(`training of ${job.label}`);
-        r = res;
-    } else r = await trainStudent(c, job);
-    writeJsonAtomic(path.join(dir, "done.json"), { arm, seed: s, dataset: ds.id, base, rows: rows.length, ...r });
-    c.log(`train ${label} seed ${s + 1}: loss ${r.firstLoss.toFixed(3)} -> ${r.finalLoss.toFixed(3)}, ${r.seconds.toFixed(0)} s`);
-    return ref;
+    // One writer per student folder (two processes on one experiment would write one checkpoint file).
+    return withLock(
+        dir,
+        async () => {
+            if (fs.existsSync(path.join(dir, "done.json"))) return ref;
+            let r: Awaited<ReturnType<typeof trainStudent>>;
+            if (c.pool) {
+                const res = await c.pool.run(job);
+                if (res.interrupted) throw new Interrupted(`training of ${job.label}`);
+                r = res;
+            } else r = await trainStudent(c, job);
+            writeJsonAtomic(path.join(dir, "done.json"), { arm, seed: s, dataset: ds.id, base, rows: rows.length, ...r });
+            c.log(`train ${label} seed ${s + 1}: loss ${r.firstLoss.toFixed(3)} -> ${r.finalLoss.toFixed(3)}, ${r.seconds.toFixed(0)} s`);
+            return ref;
+        },
+        { signal: c.opts.signal, onWait: (h) => c.log(`train ${label} seed ${s + 1}: pid ${h.pid} is training it (since ${h.since}); waiting for it`) },
+    );
 }
 
 /** Earlier turns for the in-context arm: kept rows of a dataset, as many as fit the context beside the longest question. */
@@ -519,8 +538,7 @@ async function inContextHistory(c: Ctx, ds: DatasetManifest, s: number, question
     const k = c.cfg.eval.inContextExamples;
     const rows = subsample(c.kept(ds), k, s, c.cfg.student.seeds, subRng(c.cfg.seed, "in-context").nextU32(), `dataset ${ds.id}`, "eval.inContextExamples");
     const history = rows.map((r) => ({ user: r.prompt, assistant: r.completion }));
-    const llama = await getRuntime();
-    const vocab = await llama.loadModel({ modelPath: c.cfg.models.base, vocabOnly: true });
+    const vocab = await loadRuntimeModel(c.cfg.models.base, { vocabOnly: true });
     try {
         const limit = vocab.trainContextSize || 512;
         const longest = questions.reduce((a, q) => (q.length > a.length ? q : a), "");

@@ -68,7 +68,7 @@ export function readExportRows(source: string): { rows: ChatPair[]; keptFile: st
     try {
         raw = readJsonl<Record<string, unknown>>(keptFile);
     } catch (e) {
-        throw new Error(`export: ${keptFile} is not JSONL (${(e as Error).message})`);
+        throw new Error(`export: ${(e as Error).message}`);
     }
     if (raw.length === 0) throw new Error(`export: ${keptFile} has no rows`);
     const rows = raw.map((r, k) => {

@@ -3,6 +3,7 @@
  * model's own template (so the embedded ChatML models and any user GGUF are prompted the way they were tuned).
  */
 import fs from "node:fs";
+import { readGGUF } from "../engine/gguf.ts";
 import os from "node:os";
 import { getLlama, LlamaLogLevel, resolveChatWrapper, type ChatHistoryItem, type ChatWrapper, type Llama, type LlamaModel, type Token } from "node-llama-cpp";
 
@@ -19,6 +20,22 @@ export function getRuntime(): Promise<Llama> {
         logLevel: LlamaLogLevel.error,
     });
     return runtime;
+}
+
+/**
+ * A GGUF loaded into node-llama-cpp (vocabOnly: its tokenizer and chat template only), checked first by sublab's
+ * own reader, so that a wrong file fails naming the file and what is wrong with it (a text file, a truncated
+ * download) instead of node-llama-cpp's "Failed to load model".
+ */
+export async function loadRuntimeModel(modelPath: string, opts: { vocabOnly?: boolean } = {}): Promise<LlamaModel> {
+    if (!fs.existsSync(modelPath)) throw new Error(`${modelPath}: no such model file`);
+    readGGUF(modelPath); // throws naming the file: not a GGUF, truncated, a tensor past the end
+    const llama = await getRuntime();
+    try {
+        return await llama.loadModel({ modelPath, vocabOnly: opts.vocabOnly });
+    } catch (e) {
+        throw new Error(`${modelPath}: llama.cpp could not load it (${(e as Error).message})`);
+    }
 }
 
 export interface ChatPrompt {

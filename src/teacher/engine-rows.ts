@@ -10,7 +10,7 @@
 import { Decoder } from "../model/decoder.ts";
 import { loadModel } from "../model/model.ts";
 import { getGgml } from "../engine/ggml.ts";
-import { getRuntime, renderPrompt, type ChatPrompt } from "../runtime/llama.ts";
+import { loadRuntimeModel, renderPrompt, type ChatPrompt } from "../runtime/llama.ts";
 import { pickToken, type SamplerKind } from "./sampler.ts";
 
 export interface EngineRow {
@@ -70,8 +70,7 @@ export async function engineRows(job: EngineRowsJob): Promise<EngineRowsResult> 
     if (!(job.maxTokens >= 1)) throw new Error(`maxTokens must be at least 1, got ${job.maxTokens}`);
 
     if (job.threads) getGgml({ threads: job.threads });
-    const llama = await getRuntime();
-    const vocabModel = await llama.loadModel({ modelPath: job.model, vocabOnly: true });
+    const vocabModel = await loadRuntimeModel(job.model, { vocabOnly: true });
     let model: ReturnType<typeof loadModel> | undefined;
     let decoder: Decoder | undefined;
     const sampler = job.sampler ?? "coupled";

@@ -21,7 +21,7 @@ import {
     type LlamaText,
     type Token,
 } from "node-llama-cpp";
-import { getRuntime } from "../runtime/llama.ts";
+import { loadRuntimeModel } from "../runtime/llama.ts";
 
 export type ChatRow = { prompt: string; completion: string; system?: string };
 export type TextRow = { text: string };
@@ -176,8 +176,7 @@ export async function tokenizeTrainingRows(
     rows: TrainRow[],
     opts: TokenizeTrainingOptions = {},
 ): Promise<TrainExample[]> {
-    const llama = await getRuntime();
-    const model = await llama.loadModel({ modelPath, vocabOnly: true });
+    const model = await loadRuntimeModel(modelPath, { vocabOnly: true });
     try {
         const maxTokens = resolveMaxTokens(model, modelPath, opts.maxTokens);
         let chatWrapper: ChatWrapper | undefined;

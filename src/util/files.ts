@@ -28,11 +28,18 @@ export function writeJsonlAtomic(file: string, rows: readonly unknown[]): void {
 }
 
 export function readJsonl<T>(file: string): T[] {
-    return fs
-        .readFileSync(file, "utf8")
+    const out: T[] = [];
+    fs.readFileSync(file, "utf8")
         .split("\n")
-        .filter((l) => l.trim() !== "")
-        .map((l) => JSON.parse(l) as T);
+        .forEach((l, k) => {
+            if (l.trim() === "") return;
+            try {
+                out.push(JSON.parse(l) as T);
+            } catch (e) {
+                throw new Error(`${file}:${k + 1}: not a JSON line (${(e as Error).message}): ${l.length > 60 ? `${l.slice(0, 60)}...` : l}`);
+            }
+        });
+    return out;
 }
 
 /** Reads a JSON file; a syntax error names the file, line and column. */

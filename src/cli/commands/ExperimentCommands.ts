@@ -82,7 +82,7 @@ function readFilterRows(file: string): FilterRow[] {
     try {
         rows = readJsonl<Record<string, unknown>>(file);
     } catch (e) {
-        throw new Error(`--in ${file}: not JSONL (${(e as Error).message})`);
+        throw new Error(`--in ${(e as Error).message}`);
     }
     return rows.map((r, k) => {
         for (const f of ["prompt", "completion"]) if (typeof r[f] !== "string") throw new Error(`--in ${file}: row ${k + 1} has no string "${f}"`);
