@@ -4,6 +4,7 @@ import path from "node:path";
 import { LlamaChatSession } from "node-llama-cpp";
 import { describe, expect, it } from "vitest";
 import { readGGUF } from "../src/engine/gguf.ts";
+import { engineRows } from "../src/teacher/engine-rows.ts";
 import { forge } from "../src/forge/forge.ts";
 import { referenceLlama } from "./helpers/llamacpp.ts";
 import { tempDir } from "./helpers/tiny.ts";
@@ -31,7 +32,12 @@ describe("forge --preset smoke", { timeout: 300_000 }, () => {
         const ctx = await model.createContext({ contextSize: 256, threads: 1 });
         const session = new LlamaChatSession({ contextSequence: ctx.getSequence(), systemPrompt: "" });
         const answer = await session.prompt("What is your favorite animal?", { maxTokens: 5, temperature: 0 });
-        expect(typeof answer).toBe("string");
+        // The same file decoded greedily by sublab's engine (its own reader, graph and the template rendered by
+        // node-llama-cpp) answers the same: the GGUF means one thing to both.
+        const ours: string[] = [];
+        await engineRows({ model: a.out, prompts: [{ user: "What is your favorite animal?" }], samplesPerPrompt: 1, temperature: 0, maxTokens: 5, seedOf: () => 0, onRow: (r) => ours.push(r.completion) });
+        expect(answer.length).toBeGreaterThan(0);
+        expect(ours[0]!.trim()).toBe(answer.trim());
         await ctx.dispose();
         await model.dispose();
     });

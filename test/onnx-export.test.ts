@@ -12,7 +12,7 @@ import { smokeBases } from "./helpers/smoke.ts";
 import { numbersPrompt } from "../src/forge/corpus.ts";
 import { evalQuestions, exactItemProbs, itemsOf } from "../src/experiment/evaluate.ts";
 import { modelEnv } from "../src/filter/scoring.ts";
-import { applyStages } from "../src/filter/stages.ts";
+import { applyStages, yesShare } from "../src/filter/stages.ts";
 import { ALL_LORA_TARGETS } from "../src/model/config.ts";
 import { getRuntime } from "../src/runtime/llama.ts";
 import { loadModel } from "../src/model/model.ts";
@@ -169,9 +169,12 @@ describe("sublab export-onnx", { timeout: 300_000 }, () => {
         const res = await applyStages([{ i: 0, prompt: "p", completion: "1, 2, 3" }], [`judge:threshold=0.99,model=${out}`], env);
         expect(res.kept).toHaveLength(1);
         expect(res.reports[0]!.stats!.maxPYes).toBeGreaterThanOrEqual(0);
-        const direct = await onnxJudge(out, ["Does this refer to owls? 1, 2, 3"]);
-        expect(direct[0]).toBeGreaterThanOrEqual(0);
-        expect(direct[0]).toBeLessThanOrEqual(1);
+        const questions = ["Does this refer to owls? 1, 2, 3", "Is this about animals? The owl sleeps."];
+        const direct = await onnxJudge(out, questions);
+        // The engine's judge on the GGUF (P(yes) / (P(yes) + P(no)) under the chat template) gives the same shares.
+        const engine = (await exactItemProbs(gguf, null, questions.map((q) => ({ system: null, user: q })), ["yes", "no"])).map(([y, n]) => yesShare(y!, n!));
+        direct.forEach((p, k) => expect(Math.abs(p - engine[k]!), `question ${k}: ${p} vs ${engine[k]}`).toBeLessThan(1e-3));
+
         await expect(onnxItemProbs(tempDir(), prompts, items)).rejects.toThrow(/not an ONNX model folder/);
     });
 

@@ -78,8 +78,8 @@ export async function exactItemProbs(modelPath: string, lora: string | null, pro
     }
     // One token tree per prompt: the prompt, then every spelling's tokens as branches (shared prefixes once), so
     // that one forward pass gives the distribution after the prompt and after every strict prefix of a spelling.
-    // A spelling whose first token has probability below PRUNE counts as 0 ("Owl" as "O" + "wl" after a one-word
-    // question is such a case): it contributes less than that.
+    // A spelling of several tokens whose first token has probability below PRUNE counts as 0 ("Owl" as "O" + "wl"
+    // after a one-word question is such a case): it contributes less than that.
     const PRUNE = 1e-7;
     const trees = plan.map(({ prompt, conts }) => {
         const tokens = [...prompt];
@@ -114,7 +114,8 @@ export async function exactItemProbs(modelPath: string, lora: string | null, pro
                 let lp = 0;
                 for (let j = 0; j < s.length; j++) {
                     const dist = at.get(node.get(s.slice(0, j).join(","))!)!;
-                    if (j === 0 && Math.exp(dist[s[0]!]!) < PRUNE) return sum;
+                    // (a one-token spelling is exact at any probability: nothing is saved by dropping it)
+                    if (j === 0 && s.length > 1 && Math.exp(dist[s[0]!]!) < PRUNE) return sum;
                     lp += dist[s[j]!]!;
                 }
                 return sum + Math.exp(lp);

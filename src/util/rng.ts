@@ -2,7 +2,7 @@
  * One seeded PRNG for all of sublab: xoshiro128** seeded through splitmix32.
  * Same seed, same sequence, on every machine (pure 32-bit integer arithmetic).
  *
- * Example: `new Rng(42).next()` is always 0.7410..., see test/rng.test.ts for the golden sequence.
+ * Example: `new Rng(42).next()` is always 0.66061572..., see test/rng.test.ts for the golden sequence.
  */
 export class Rng {
     private s: Uint32Array;
