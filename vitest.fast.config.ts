@@ -1,0 +1,23 @@
+import { defineConfig } from "vitest/config";
+
+/**
+ * The fast tier (`npm run test:fast`): model-free tests for the edit loop, under a minute. `npm test` runs
+ * everything, these included.
+ */
+export default defineConfig({
+    test: {
+        include: [
+            "test/experiment-schema.test.ts",
+            "test/experiment-stats.test.ts",
+            "test/experiment-report.test.ts",
+            "test/filter-format.test.ts",
+            "test/filter-stages.test.ts",
+            "test/gguf.test.ts",
+            "test/progress.test.ts",
+            "test/rng.test.ts",
+            "test/forge-corpus.test.ts",
+            "test/cli-train.test.ts",
+        ],
+        pool: "forks",
+    },
+});
