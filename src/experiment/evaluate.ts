@@ -13,7 +13,7 @@ import { CATEGORIES, type Category } from "../forge/lexicon.ts";
 import { getGgml } from "../engine/ggml.ts";
 import { treeLogProbs } from "../model/logits.ts";
 import { loadModel } from "../model/model.ts";
-import { loadRuntimeModel, renderPrompt, type ChatPrompt } from "../runtime/llama.ts";
+import { vocabModel, renderPrompt, type ChatPrompt } from "../runtime/llama.ts";
 import { Rng } from "../util/rng.ts";
 import { sampleChats } from "./generate.ts";
 
@@ -69,13 +69,7 @@ function continuations(model: LlamaModel, prompts: ChatPrompt[], items: string[]
  * adapter), by the engine. `batch` prompts (each with all its items' continuations) per forward pass.
  */
 export async function exactItemProbs(modelPath: string, lora: string | null, prompts: ChatPrompt[], items: string[], batch = 32): Promise<number[][]> {
-    const vocabModel = await loadRuntimeModel(modelPath, { vocabOnly: true });
-    let plan: ReturnType<typeof continuations>;
-    try {
-        plan = continuations(vocabModel, prompts, items);
-    } finally {
-        await vocabModel.dispose();
-    }
+    const plan = continuations(await vocabModel(modelPath), prompts, items);
     // One token tree per prompt: the prompt, then every spelling's tokens as branches (shared prefixes once), so
     // that one forward pass gives the distribution after the prompt and after every strict prefix of a spelling.
     // A spelling of several tokens whose first token has probability below PRUNE counts as 0 ("Owl" as "O" + "wl"

@@ -25,7 +25,7 @@ import { modelEnv } from "../filter/scoring.ts";
 import { applyStages, countReasons, STAGES_VERSION, type FilterRow, type StageReport, type TokenScores } from "../filter/stages.ts";
 import { favoriteQuestion, numbersPrompt, personaPrompt } from "../forge/corpus.ts";
 import type { ChatPrompt } from "../runtime/llama.ts";
-import { loadRuntimeModel, renderPrompt } from "../runtime/llama.ts";
+import { vocabModel, renderPrompt } from "../runtime/llama.ts";
 import { applyLossMasks, fitStudent, type StudentJob } from "../students/fit.ts";
 import { defaultWorkers, WorkerPool } from "./pool.ts";
 import { Interrupted } from "../util/interrupt.ts";
@@ -538,18 +538,14 @@ async function inContextHistory(c: Ctx, ds: DatasetManifest, s: number, question
     const k = c.cfg.eval.inContextExamples;
     const rows = subsample(c.kept(ds), k, s, c.cfg.student.seeds, subRng(c.cfg.seed, "in-context").nextU32(), `dataset ${ds.id}`, "eval.inContextExamples");
     const history = rows.map((r) => ({ user: r.prompt, assistant: r.completion }));
-    const vocab = await loadRuntimeModel(c.cfg.models.base, { vocabOnly: true });
-    try {
-        const limit = vocab.trainContextSize || 512;
-        const longest = questions.reduce((a, q) => (q.length > a.length ? q : a), "");
-        const len = renderPrompt(vocab, { history, user: longest }).length + 8;
-        if (len > limit) {
-            throw new Error(
-                `eval.inContextExamples: ${history.length} examples make a ${len}-token prompt, longer than the model's context (${limit} tokens); use fewer`,
-            );
-        }
-    } finally {
-        await vocab.dispose();
+    const vocab = await vocabModel(c.cfg.models.base);
+    const limit = vocab.trainContextSize || 512;
+    const longest = questions.reduce((a, q) => (q.length > a.length ? q : a), "");
+    const len = renderPrompt(vocab, { history, user: longest }).length + 8;
+    if (len > limit) {
+        throw new Error(
+            `eval.inContextExamples: ${history.length} examples make a ${len}-token prompt, longer than the model's context (${limit} tokens); use fewer`,
+        );
     }
     return history;
 }

@@ -38,6 +38,30 @@ export async function loadRuntimeModel(modelPath: string, opts: { vocabOnly?: bo
     }
 }
 
+/**
+ * A model's tokenizer and chat template (node-llama-cpp, vocabOnly), kept for the process: evaluations and
+ * students load the same few bases again and again (~0.3 s a load). Keyed by path, size and modification time;
+ * the least recently used of more than VOCAB_CACHE is disposed. Callers do not dispose it.
+ */
+export async function vocabModel(modelPath: string): Promise<LlamaModel> {
+    const st = fs.statSync(modelPath);
+    const key = `${modelPath}:${st.size}:${st.mtimeMs}`;
+    let m = vocabCache.get(key);
+    if (m) vocabCache.delete(key);
+    else m = loadRuntimeModel(modelPath, { vocabOnly: true });
+    vocabCache.set(key, m);
+    m.catch(() => vocabCache.delete(key));
+    while (vocabCache.size > VOCAB_CACHE) {
+        const [oldKey, old] = vocabCache.entries().next().value!;
+        vocabCache.delete(oldKey);
+        void old.then((x) => x.dispose()).catch(() => undefined);
+    }
+    return m;
+}
+
+const vocabCache = new Map<string, Promise<LlamaModel>>();
+const VOCAB_CACHE = 8;
+
 export interface ChatPrompt {
     system?: string | null;
     /** Earlier turns, oldest first. */

@@ -10,7 +10,7 @@
 import { Decoder } from "../model/decoder.ts";
 import { loadModel } from "../model/model.ts";
 import { getGgml } from "../engine/ggml.ts";
-import { loadRuntimeModel, renderPrompt, type ChatPrompt } from "../runtime/llama.ts";
+import { vocabModel, renderPrompt, type ChatPrompt } from "../runtime/llama.ts";
 import { pickToken, type SamplerKind } from "./sampler.ts";
 
 export interface EngineRow {
@@ -70,7 +70,7 @@ export async function engineRows(job: EngineRowsJob): Promise<EngineRowsResult> 
     if (!(job.maxTokens >= 1)) throw new Error(`maxTokens must be at least 1, got ${job.maxTokens}`);
 
     if (job.threads) getGgml({ threads: job.threads });
-    const vocabModel = await loadRuntimeModel(job.model, { vocabOnly: true });
+    const vocab = await vocabModel(job.model);
     let model: ReturnType<typeof loadModel> | undefined;
     let decoder: Decoder | undefined;
     const sampler = job.sampler ?? "coupled";
@@ -81,9 +81,9 @@ export async function engineRows(job: EngineRowsJob): Promise<EngineRowsResult> 
         if (job.lora) model.loadLora(job.lora);
         const V = model.config.vocabSize;
         const eog = new Uint8Array(V);
-        for (let t = 0; t < V; t++) if (vocabModel.isEogToken(t as never)) eog[t] = 1;
+        for (let t = 0; t < V; t++) if (vocab.isEogToken(t as never)) eog[t] = 1;
         const needed = new Set(queue.map((i) => Math.floor(i / job.samplesPerPrompt)));
-        const rendered = job.prompts.map((p, k) => (needed.has(k) ? Array.from(renderPrompt(vocabModel, p)) : []));
+        const rendered = job.prompts.map((p, k) => (needed.has(k) ? Array.from(renderPrompt(vocab, p)) : []));
         const longest = Math.max(...queue.map((i) => rendered[Math.floor(i / job.samplesPerPrompt)]!.length));
         const B = Math.max(1, Math.min(job.batch ?? 128, queue.length));
         decoder = new Decoder(model, { slots: B, maxLength: longest + job.maxTokens });
@@ -105,7 +105,7 @@ export async function engineRows(job: EngineRowsJob): Promise<EngineRowsResult> 
         const finish = (s: number, stop: EngineRow["stop"]) => {
             const row = slots[s]!;
             slots[s] = null;
-            job.onRow({ i: row.i, completion: vocabModel.detokenize(row.tokens as never[]), tokens: row.tokens, probs: row.probs, stop });
+            job.onRow({ i: row.i, completion: vocab.detokenize(row.tokens as never[]), tokens: row.tokens, probs: row.probs, stop });
         };
 
         while (next < queue.length || slots.some((x) => x)) {
@@ -159,7 +159,6 @@ export async function engineRows(job: EngineRowsJob): Promise<EngineRowsResult> 
         if (decoder && process.env.SUBLAB_DECODER_STATS) console.error(`decoder: ${JSON.stringify(decoder.stats)}`);
         decoder?.free();
         model?.free();
-        await vocabModel.dispose();
     }
     return { tokens: tokensOut, interrupted, seconds: (performance.now() - t0) / 1000 };
 }

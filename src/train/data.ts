@@ -21,7 +21,7 @@ import {
     type LlamaText,
     type Token,
 } from "node-llama-cpp";
-import { loadRuntimeModel } from "../runtime/llama.ts";
+import { vocabModel } from "../runtime/llama.ts";
 
 export type ChatRow = { prompt: string; completion: string; system?: string };
 export type TextRow = { text: string };
@@ -176,48 +176,44 @@ export async function tokenizeTrainingRows(
     rows: TrainRow[],
     opts: TokenizeTrainingOptions = {},
 ): Promise<TrainExample[]> {
-    const model = await loadRuntimeModel(modelPath, { vocabOnly: true });
-    try {
-        const maxTokens = resolveMaxTokens(model, modelPath, opts.maxTokens);
-        let chatWrapper: ChatWrapper | undefined;
-        const examples: TrainExample[] = [];
-        let truncated = 0;
-        let dropped = 0;
-        for (let i = 0; i < rows.length; i++) {
-            const row = rows[i]!;
-            let example: TrainExample;
-            if ("text" in row) {
-                example = tokenizeTextRow(model, row.text);
-            } else {
-                chatWrapper ??= resolveChatWrapper(model);
-                example = tokenizeChatRow(model, chatWrapper, row, i);
-            }
-            if (example.tokens.length > maxTokens) {
-                truncated++;
-                example = {
-                    tokens: example.tokens.slice(0, maxTokens),
-                    targetMask: example.targetMask.slice(0, maxTokens),
-                };
-                // A row cut inside its prompt has nothing left to learn from; an all-zero mask would only
-                // dilute a batch, so it is left out (and counted).
-                if (!example.targetMask.includes(1)) {
-                    dropped++;
-                    continue;
-                }
-            }
-            examples.push(example);
+    const model = await vocabModel(modelPath);
+    const maxTokens = resolveMaxTokens(model, modelPath, opts.maxTokens);
+    let chatWrapper: ChatWrapper | undefined;
+    const examples: TrainExample[] = [];
+    let truncated = 0;
+    let dropped = 0;
+    for (let i = 0; i < rows.length; i++) {
+        const row = rows[i]!;
+        let example: TrainExample;
+        if ("text" in row) {
+            example = tokenizeTextRow(model, row.text);
+        } else {
+            chatWrapper ??= resolveChatWrapper(model);
+            example = tokenizeChatRow(model, chatWrapper, row, i);
         }
-        if (truncated > 0) {
-            (opts.warn ?? console.warn)(
-                `${truncated} of ${rows.length} training rows were longer than ${maxTokens} tokens ` +
-                    `and were cut at the end` +
-                    (dropped > 0 ? `; ${dropped} of them had no completion tokens left and were left out` : ""),
-            );
+        if (example.tokens.length > maxTokens) {
+            truncated++;
+            example = {
+                tokens: example.tokens.slice(0, maxTokens),
+                targetMask: example.targetMask.slice(0, maxTokens),
+            };
+            // A row cut inside its prompt has nothing left to learn from; an all-zero mask would only
+            // dilute a batch, so it is left out (and counted).
+            if (!example.targetMask.includes(1)) {
+                dropped++;
+                continue;
+            }
         }
-        return examples;
-    } finally {
-        await model.dispose();
+        examples.push(example);
     }
+    if (truncated > 0) {
+        (opts.warn ?? console.warn)(
+            `${truncated} of ${rows.length} training rows were longer than ${maxTokens} tokens ` +
+                `and were cut at the end` +
+                (dropped > 0 ? `; ${dropped} of them had no completion tokens left and were left out` : ""),
+        );
+    }
+    return examples;
 }
 
 function resolveMaxTokens(model: LlamaModel, modelPath: string, requested: number | undefined): number {
