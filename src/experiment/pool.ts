@@ -15,10 +15,14 @@ import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { softKey, type FitResult, type StudentJob } from "../students/fit.ts";
 import type { EvalJob, EvalOutput } from "./evaluate.ts";
+import type { GenerateJob, GenerateResult } from "./generate.ts";
+
+/** A generation as plain data (its progress comes back as step messages). */
+export type GenerateData = Omit<GenerateJob, "onRow" | "signal">;
 
 /** The jobs a worker runs, by kind, and what each returns. */
-export type Job = { kind: "student"; job: StudentJob } | { kind: "eval"; job: EvalJob };
-type Output<K extends Job["kind"]> = K extends "student" ? FitResult : EvalOutput;
+export type Job = { kind: "student"; job: StudentJob } | { kind: "eval"; job: EvalJob } | { kind: "generate"; job: GenerateData };
+type Output<K extends Job["kind"]> = K extends "student" ? FitResult : K extends "eval" ? EvalOutput : GenerateResult;
 
 /** The messages between the pool and a worker. */
 export type ToWorker = { type: "job"; id: number } & Job;
@@ -41,6 +45,8 @@ interface Pending {
     label: string;
     /** Jobs of one affinity go to the worker that ran the last of them when it is free (it holds their soft labels). */
     affinity?: string;
+    /** This job's progress (generation: rows done). */
+    onStep?: (step: number, total: number) => void;
     resolve: (r: unknown) => void;
     reject: (e: Error) => void;
 }
@@ -75,16 +81,21 @@ export class WorkerPool {
         return this.submit({ kind: "student", job: { ...job, threads: 1 } }, job.label, job.soft && softKey(job.rows, job.soft, { mass: job.recipe.softMass ?? 1, k: job.recipe.softTopK ?? null }));
     }
 
+    /** Generates a dataset's rows in a worker (written to job.out, resumable as in-process). */
+    generate(job: GenerateData, label: string, onStep?: (done: number, total: number) => void): Promise<GenerateResult> {
+        return this.submit({ kind: "generate", job: { ...job, threads: 1 } }, label, undefined, onStep);
+    }
+
     /** Evaluates a model in a worker. */
     evaluate(job: EvalJob, label: string): Promise<EvalOutput> {
         return this.submit({ kind: "eval", job: { ...job, threads: 1 } }, label);
     }
 
-    private submit<J extends Job>(job: J, label: string, affinity?: string): Promise<Output<J["kind"]>> {
+    private submit<J extends Job>(job: J, label: string, affinity?: string, onStep?: (step: number, total: number) => void): Promise<Output<J["kind"]>> {
         if (this.closed) return Promise.reject(new Error("worker pool: closed"));
         if (this.broken) return Promise.reject(this.broken);
         return new Promise((resolve, reject) => {
-            this.queue.push({ id: this.nextId++, job, label, affinity, resolve: resolve as (r: unknown) => void, reject });
+            this.queue.push({ id: this.nextId++, job, label, affinity, onStep, resolve: resolve as (r: unknown) => void, reject });
             this.dispatch();
         });
     }
@@ -149,6 +160,7 @@ export class WorkerPool {
             const p = this.running.get(m.id);
             if (!p) return;
             if (m.type === "step") {
+                p.onStep?.(m.step, m.total);
                 if (p.job.kind === "student") this.opts.onStep?.(p.job.job, m.step, m.total, m.loss);
                 return;
             }

@@ -27,14 +27,14 @@ import { favoriteQuestion, numbersPrompt, personaPrompt } from "../forge/corpus.
 import type { ChatPrompt } from "../runtime/llama.ts";
 import { vocabModel, renderPrompt } from "../runtime/llama.ts";
 import { applyLossMasks, fitStudent, type StudentJob } from "../students/fit.ts";
-import { defaultWorkers, WorkerPool } from "./pool.ts";
+import { defaultWorkers, WorkerPool, type GenerateData } from "./pool.ts";
 import { Interrupted } from "../util/interrupt.ts";
 import { withLock } from "../util/lock.ts";
 import { ProgressBar } from "../util/progress.ts";
 import { readJsonl, writeJsonAtomic, writeJsonlAtomic } from "../util/files.ts";
 import { Rng, subRng } from "../util/rng.ts";
 import { evalQuestions, itemsOf, scoreModel, type EvalJob } from "./evaluate.ts";
-import { generateRaw, pickBackend, readRowsResumable, type RawRow } from "./generate.ts";
+import { generateRaw, pickBackend, readRowsResumable, type GenerateResult, type RawRow } from "./generate.ts";
 import { terminalTable, writeReport } from "./report.ts";
 import { StageClock, type TimedStage } from "./timing.ts";
 import { compareArms, summarizeArm } from "./stats.ts";
@@ -201,6 +201,16 @@ async function generateFromOnnx(c: Ctx, dir: string, system: string | null, prom
     return { rows, resumed: before, generated: made, tokens: rows.reduce((a, r) => a + r.tokens.length, 0), seconds: (performance.now() - t0) / 1000, interrupted: rows.length < prompts.length * g.samplesPerPrompt };
 }
 
+/** A local GGUF's rows: in a worker when the run has a pool (the teacher's and the control's side by side), else here. */
+async function generateLocally(c: Ctx, job: GenerateData, label: string, onRow: (done: number, total: number) => void): Promise<GenerateResult> {
+    if (c.pool) {
+        const res = await c.pool.generate(job, label, onRow);
+        if (res.interrupted) throw new Interrupted(`generation of ${label}`);
+        return res;
+    }
+    return generateRaw({ ...job, signal: c.opts.signal, onRow });
+}
+
 /** A dataset's manifest when its stage finished (a manifest marked complete), else null. */
 function finishedDataset(manifestPath: string): DatasetManifest | null {
     if (!fs.existsSync(manifestPath)) return null;
@@ -277,7 +287,7 @@ export async function datasetStage(c: Ctx, role: "teacher" | "control", source: 
             ? await generateFromServer(c, server, source.system, prompts, samplingSeed, rawPath, onRow)
             : onnxDir
               ? await generateFromOnnx(c, onnxDir, source.system, prompts, samplingSeed, rawPath, onRow)
-              : await generateRaw({
+              : await generateLocally(c, {
                 model: source.model,
                 lora: source.lora,
                 system: source.system,
@@ -290,9 +300,7 @@ export async function datasetStage(c: Ctx, role: "teacher" | "control", source: 
                 backend: backend ?? undefined,
                 seed: samplingSeed,
                 out: rawPath,
-                signal: c.opts.signal,
-                onRow,
-              }));
+              }, `generate ${role}`, onRow));
         bar?.finish();
         if (res.generated > 0) c.log(`generate ${id}: ${res.generated} rows, ${res.tokens} tokens in ${res.seconds.toFixed(0)} s (${(res.tokens / res.seconds).toFixed(0)} tok/s)${res.resumed ? `, ${res.resumed} resumed` : ""}`);
         if (res.interrupted) throw new Interrupted(`generation of ${id}`);
@@ -648,25 +656,27 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
     const clock = c.clock;
     const teacher = await clock.time("teacher", () => teacherStage(c));
     check("the teacher");
-    const formatted = await clock.time("filter", async () => [await datasetStage(c, "teacher", teacher), await datasetStage(c, "control", { model: cfg.models.base, lora: null, system: null })]);
-    const [teacherDs, controlDs] = await clock.time("filter", async () => [await defendStage(c, formatted[0]!, cfg.filter.defenses), await defendStage(c, formatted[1]!, cfg.filter.defenses)] as const);
-    const datasets = [...new Set([...formatted, teacherDs, controlDs])].map(datasetSummary);
-    if (opts.stopAfter === "data") return { stopped: "data", datasets };
-
-    const order = pairedOrder(c, [teacherDs, controlDs]);
-    const specs: [ArmName, string, DatasetManifest, number, number[] | null][] = [];
-    for (let s = 0; s < cfg.student.seeds; s++) {
-        const n = cfg.student.rows;
-        const indices = order && order.slice(s * n, (s + 1) * n);
-        specs.push(["control", cfg.models.base, controlDs, s, indices], ["treated", cfg.models.base, teacherDs, s, indices], ["cross-control", cfg.models.cross, controlDs, s, indices], ["cross", cfg.models.cross, teacherDs, s, indices]);
-    }
-    check("training");
-    const questions = evalQuestions(cfg.teacher.category, cfg.eval.questions);
+    // Generation, students and evaluations share one pool of workers (when there is more than one core): the
+    // teacher's and the control's rows are generated side by side, then the students trained, then evaluated.
     const evals = new Map<ArmName, ModelEval[]>();
-    // Students and evaluations share one pool of workers (when there is more than one core).
-    const stopped = await withWorkerPool(c, specs.length, async () => {
+    const done = await withWorkerPool(c, cfg.student.seeds * 4, async () => {
+        const sources: ["teacher" | "control", Teacher | { model: string; lora: null; system: null }][] = [["teacher", teacher], ["control", { model: cfg.models.base, lora: null, system: null }]];
+        const formatted = await clock.time("filter", () => eachJob(c, sources, ([role, src]) => datasetStage(c, role, src)));
+        const [teacherDs, controlDs] = await clock.time("filter", async () => [await defendStage(c, formatted[0]!, cfg.filter.defenses), await defendStage(c, formatted[1]!, cfg.filter.defenses)] as const);
+        const datasets = [...new Set([...formatted, teacherDs, controlDs])].map(datasetSummary);
+        if (opts.stopAfter === "data") return { stopped: "data" as const, datasets };
+
+        const order = pairedOrder(c, [teacherDs, controlDs]);
+        const specs: [ArmName, string, DatasetManifest, number, number[] | null][] = [];
+        for (let s = 0; s < cfg.student.seeds; s++) {
+            const n = cfg.student.rows;
+            const indices = order && order.slice(s * n, (s + 1) * n);
+            specs.push(["control", cfg.models.base, controlDs, s, indices], ["treated", cfg.models.base, teacherDs, s, indices], ["cross-control", cfg.models.cross, controlDs, s, indices], ["cross", cfg.models.cross, teacherDs, s, indices]);
+        }
+        check("training");
+        const questions = evalQuestions(cfg.teacher.category, cfg.eval.questions);
         const students = await clock.time("students", () => eachJob(c, specs, ([arm, base, ds, s, indices]) => studentStage(c, arm, base, ds, s, indices)));
-        if (opts.stopAfter === "train") return true;
+        if (opts.stopAfter === "train") return { stopped: "train" as const, datasets };
         await clock.time("eval", async () => {
             type What = Parameters<typeof evalStage>[1];
             const todo: { arm: ArmName; seed: number | null; dataset: string | null; what: What; label: string }[] = [
@@ -692,9 +702,10 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
             const done = await eachJob(c, todo, (x) => evalStage(c, x.what, x.label));
             todo.forEach((x, k) => evals.set(x.arm, [...(evals.get(x.arm) ?? []), { seed: x.seed, dataset: x.dataset, ...done[k]! }]));
         });
-        return false;
+        return { stopped: undefined, datasets };
     });
-    if (stopped) return { stopped: "train", datasets };
+    if (done.stopped) return done;
+    const datasets = done.datasets;
     if (opts.stopAfter === "eval") return { stopped: "eval", datasets };
     const tReport = performance.now();
     const rng = subRng(cfg.seed, "statistics");

@@ -6,6 +6,7 @@
 import { fitStudent } from "../students/fit.ts";
 import { interruptSignal } from "../util/interrupt.ts";
 import { scoreModel } from "./evaluate.ts";
+import { generateRaw } from "./generate.ts";
 import type { FromWorker, ToWorker } from "./pool.ts";
 
 const interrupt = interruptSignal();
@@ -16,6 +17,22 @@ process.on("message", async (m: ToWorker) => {
     try {
         if (m.kind === "eval") {
             send({ type: "done", id: m.id, result: await scoreModel(m.job) });
+            return;
+        }
+        if (m.kind === "generate") {
+            let last = 0;
+            const result = await generateRaw({
+                ...m.job,
+                signal: interrupt.signal,
+                onRow: (done, total) => {
+                    const now = performance.now();
+                    if (done === total || now - last > 200) {
+                        last = now;
+                        send({ type: "step", id: m.id, step: done, total, loss: NaN });
+                    }
+                },
+            });
+            send({ type: "done", id: m.id, result });
             return;
         }
         let last = 0;
