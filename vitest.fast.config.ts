@@ -15,6 +15,7 @@ export default defineConfig({
             "test/gguf.test.ts",
             "test/progress.test.ts",
             "test/rng.test.ts",
+            "test/timing.test.ts",
             "test/forge-corpus.test.ts",
             "test/cli-train.test.ts",
         ],

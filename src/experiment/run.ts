@@ -738,7 +738,7 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
         timing: {},
     };
     // results.json holds the report stage up to its own writing.
-    clock.seconds.report += (performance.now() - tReport) / 1000;
+    clock.add("report", (performance.now() - tReport) / 1000);
     results.timing = { ...clock.seconds };
     const dir = path.join(root, "runs", cfg.name);
     const files = await clock.time("report", () => writeReport(results, dir));

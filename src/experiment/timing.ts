@@ -1,29 +1,46 @@
 /**
  * Where a run's time went: seconds per pipeline stage, measured around the stage calls. Stages nest (the
- * filter stage generates its rows first): a stage's own time excludes the stages inside it, so the shares add up
- * to the whole. A stage found in the cache costs (almost) nothing and shows as such.
+ * filter stage generates its rows first) and run side by side (in the worker pool): each moment counts once,
+ * for the innermost stage, so the shares add up to the whole. A stage found in the cache costs (almost) nothing.
  */
 export const TIMED_STAGES = ["teacher", "generate", "filter", "students", "eval", "report"] as const;
 export type TimedStage = (typeof TIMED_STAGES)[number];
 
 export class StageClock {
-    readonly seconds: Record<TimedStage, number> = Object.fromEntries(TIMED_STAGES.map((s) => [s, 0])) as Record<TimedStage, number>;
-    private readonly stack: { inner: number }[] = [];
+    private readonly calls: { stage: TimedStage; t0: number; t1: number }[] = [];
+    private readonly extra: Partial<Record<TimedStage, number>> = {};
 
-    /** Runs `fn`, adding its time (less that of the stages timed inside it) to `stage`. */
+    /**
+     * Seconds per stage: each moment of the run counts once, for the innermost stage running then (the one
+     * started last), so nested stages are not counted in their parent and stages run side by side (the teacher's
+     * and the control's generation) are not counted twice.
+     */
+    get seconds(): Record<TimedStage, number> {
+        const out = Object.fromEntries(TIMED_STAGES.map((s) => [s, this.extra[s] ?? 0])) as Record<TimedStage, number>;
+        const cuts = [...new Set(this.calls.flatMap((c) => [c.t0, c.t1]))].sort((x, y) => x - y);
+        for (let i = 0; i + 1 < cuts.length; i++) {
+            const [a, b] = [cuts[i]!, cuts[i + 1]!];
+            let inner: (typeof this.calls)[number] | undefined;
+            for (const c of this.calls) if (c.t0 <= a && c.t1 >= b && (!inner || c.t0 >= inner.t0)) inner = c;
+            if (inner) out[inner.stage] += (b - a) / 1000;
+        }
+        return out;
+    }
+
+    /** Runs `fn`, counting its time for `stage` (less that of the stages timed inside it). */
     async time<T>(stage: TimedStage, fn: () => Promise<T> | T): Promise<T> {
-        const frame = { inner: 0 };
-        this.stack.push(frame);
-        const t0 = performance.now();
+        const call = { stage, t0: performance.now(), t1: Infinity };
+        this.calls.push(call);
         try {
             return await fn();
         } finally {
-            const elapsed = (performance.now() - t0) / 1000;
-            this.stack.pop();
-            this.seconds[stage] += elapsed - frame.inner;
-            const parent = this.stack.at(-1);
-            if (parent) parent.inner += elapsed;
+            call.t1 = performance.now();
         }
+    }
+
+    /** Adds seconds measured outside time() to a stage. */
+    add(stage: TimedStage, seconds: number): void {
+        this.extra[stage] = (this.extra[stage] ?? 0) + seconds;
     }
 }
 
