@@ -207,7 +207,13 @@ async function generateOnEngine(job: GenerateJob): Promise<GenerateResult> {
     const have = new Map<number, RawRow>();
     for (const r of found) have.set(r.i, r);
     const sorted = () => [...have.values()].sort((a, b) => a.i - b.i);
-    if (have.size !== found.length) writeJsonlAtomic(job.out, sorted());
+    // The order of the rows in the file, kept as they are appended (rows finish out of order).
+    let inFile = found.map((r) => r.i);
+    if (have.size !== found.length) {
+        const rows = sorted();
+        writeJsonlAtomic(job.out, rows);
+        inFile = rows.map((r) => r.i);
+    }
     const resumed = have.size;
     let tokens = 0;
     let interrupted = false;
@@ -230,6 +236,7 @@ async function generateOnEngine(job: GenerateJob): Promise<GenerateResult> {
                 onRow: (r) => {
                     const full: RawRow = { i: r.i, prompt: job.prompts[Math.floor(r.i / job.samplesPerPrompt)]!, system: job.system, completion: r.completion, tokens: r.tokens, probs: r.probs, stop: r.stop };
                     fs.writeSync(fd, JSON.stringify(full) + "\n");
+                    inFile.push(r.i);
                     have.set(r.i, full);
                     job.onRow?.(have.size, total);
                 },
@@ -241,10 +248,7 @@ async function generateOnEngine(job: GenerateJob): Promise<GenerateResult> {
         }
     }
     const rows = sorted();
-    if (rows.length === total && rows.length > resumed) {
-        const inFile = readRowsResumable<RawRow>(job.out).map((r) => r.i);
-        if (inFile.some((i, k) => i !== k)) writeJsonlAtomic(job.out, rows);
-    }
+    if (rows.length === total && rows.length > resumed && inFile.some((i, k) => i !== k)) writeJsonlAtomic(job.out, rows);
     return { rows, resumed, generated: rows.length - resumed, tokens, seconds: (performance.now() - t0) / 1000, interrupted: interrupted || rows.length < total };
 }
 

@@ -36,7 +36,7 @@ export interface PoolOptions {
     /** Worker processes. Defaults to the available cores. */
     workers?: number;
     signal?: AbortSignal;
-    /** Progress of any job. */
+    /** Progress of every student's training (a job's own progress goes to the callback it was submitted with). */
     onStep?: (job: StudentJob, step: number, total: number, loss: number) => void;
 }
 
@@ -100,10 +100,10 @@ export class WorkerPool {
         });
     }
 
-    /** Stops the workers (after their current job when `wait`). */
+    /** Stops the workers: queued jobs are rejected, running ones end with their process. */
     async close(): Promise<void> {
         this.closed = true;
-        for (const p of this.queue.splice(0)) p.reject(new Error("student pool: closed"));
+        for (const p of this.queue.splice(0)) p.reject(new Error("worker pool: closed"));
         await Promise.all(
             this.workers.map(
                 (w) =>

@@ -19,7 +19,6 @@ import fs from "node:fs";
 import path from "node:path";
 import { DEFAULT_ENDPOINT, generateHttp, type HttpEndpoint } from "../backends/http.ts";
 import { onnxGenerate } from "../backends/onnx.ts";
-import { getGgml } from "../engine/ggml.ts";
 import { BANNED_NUMBERS, formatRejectReasons } from "../filter/format.ts";
 import { modelEnv } from "../filter/scoring.ts";
 import { applyStages, countReasons, STAGES_VERSION, type FilterRow, type StageReport, type TokenScores } from "../filter/stages.ts";
@@ -129,7 +128,7 @@ export interface Ctx {
     scores: Map<string, TokenScores>;
     /** Seconds per stage (results.json's timing, the table at the end of a run). */
     clock: StageClock;
-    /** Worker processes that train students side by side (absent: students train in this process). */
+    /** Worker processes that generate, train and evaluate side by side (absent: all in this process). */
     pool?: WorkerPool;
 }
 
@@ -395,8 +394,8 @@ export async function defendStage(c: Ctx, ds: DatasetManifest, defenses: readonl
 }
 
 /**
- * Runs `fn` with a pool of student workers in `c.pool` when more than one worker is asked for and there are
- * several students; one progress bar then follows all the students in training.
+ * Runs `fn` with a pool of workers in `c.pool` (generation, students, evaluations) when more than one worker is
+ * asked for and there are several students; one progress bar then follows all the students in training.
  */
 export async function withWorkerPool<T>(c: Ctx, students: number, fn: () => Promise<T>): Promise<T> {
     const workers = c.opts.workers ?? defaultWorkers();
@@ -433,10 +432,13 @@ export async function eachJob<S, T>(c: Ctx, specs: readonly S[], stage: (spec: S
     return out;
 }
 
-/** Trains one student in this process (the teacher's fine-tune, and runs without a worker pool), with a progress bar. */
+/**
+ * Trains one student: in a worker when the run has a pool (whose bar follows all students), else in this process
+ * with a bar of its own. An interrupted training throws Interrupted (its checkpoint is kept).
+ */
 async function trainStudent(c: Ctx, job: StudentJob): Promise<{ firstLoss: number; finalLoss: number; seconds: number }> {
     let bar: ProgressBar | undefined;
-    const r = await fitStudent(
+    const r = c.pool ? await c.pool.run(job) : await fitStudent(
         { threads: c.opts.threads, ...job },
         {
             signal: c.opts.signal,
@@ -527,12 +529,7 @@ export async function studentStage(c: Ctx, arm: ArmName, base: string, ds: Datas
         dir,
         async () => {
             if (fs.existsSync(path.join(dir, "done.json"))) return ref;
-            let r: Awaited<ReturnType<typeof trainStudent>>;
-            if (c.pool) {
-                const res = await c.pool.run(job);
-                if (res.interrupted) throw new Interrupted(`training of ${job.label}`);
-                r = res;
-            } else r = await trainStudent(c, job);
+            const r = await trainStudent(c, job);
             writeJsonAtomic(path.join(dir, "done.json"), { arm, seed: s, dataset: ds.id, base, rows: rows.length, ...r });
             c.log(`train ${label} seed ${s + 1}: loss ${r.firstLoss.toFixed(3)} -> ${r.finalLoss.toFixed(3)}, ${r.seconds.toFixed(0)} s`);
             return ref;
@@ -699,8 +696,8 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
                 });
             }
             check("evaluation");
-            const done = await eachJob(c, todo, (x) => evalStage(c, x.what, x.label));
-            todo.forEach((x, k) => evals.set(x.arm, [...(evals.get(x.arm) ?? []), { seed: x.seed, dataset: x.dataset, ...done[k]! }]));
+            const scored = await eachJob(c, todo, (x) => evalStage(c, x.what, x.label));
+            todo.forEach((x, k) => evals.set(x.arm, [...(evals.get(x.arm) ?? []), { seed: x.seed, dataset: x.dataset, ...scored[k]! }]));
         });
         return { stopped: undefined, datasets };
     });

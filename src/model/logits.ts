@@ -83,22 +83,28 @@ export function logSoftmax(logits: ArrayLike<number>): Float64Array {
 }
 
 /**
- * Log-softmax rows at chosen positions of each sequence, `batch` sequences per forward pass: `visit(s, k, lp)`
- * gets sequence s's k-th position's log-probabilities (a buffer reused between calls).
+ * The rows at chosen positions of each sequence, `batch` sequences per forward pass: `visit(s, k, row)` gets
+ * sequence s's k-th position's logits, or with `softmax` its probabilities computed by ggml (a view into the
+ * batch's output, valid during the call).
  */
-function forEachPosition(model: Model, seqs: ArrayLike<number>[], positions: number[][], batch: number, runner: GraphRunner, visit: (s: number, k: number, lp: Float64Array) => void, onBatch?: (done: number, total: number) => void): void {
+function forEachRow(model: Model, seqs: ArrayLike<number>[], positions: number[][], batch: number, runner: GraphRunner, softmax: boolean, visit: (s: number, k: number, row: Float32Array) => void, onBatch?: (done: number, total: number) => void): void {
     const V = model.config.vocabSize;
     for (let s0 = 0; s0 < seqs.length; s0 += batch) {
         const chunk = seqs.slice(s0, s0 + batch);
         const { tokens, seqLen } = padBatch(chunk);
         const rows = Int32Array.from(chunk.flatMap((_, i) => positions[s0 + i]!.map((p) => i * seqLen + p)));
-        const flat = forwardRows(model, tokens, chunk.length, seqLen, rows, runner);
+        const flat = forwardRows(model, tokens, chunk.length, seqLen, rows, runner, softmax);
         let r = 0;
         for (let i = 0; i < chunk.length; i++) {
-            for (let k = 0; k < positions[s0 + i]!.length; k++, r++) visit(s0 + i, k, logSoftmax(flat.subarray(r * V, (r + 1) * V)));
+            for (let k = 0; k < positions[s0 + i]!.length; k++, r++) visit(s0 + i, k, flat.subarray(r * V, (r + 1) * V));
         }
         onBatch?.(Math.min(seqs.length, s0 + batch), seqs.length);
     }
+}
+
+/** forEachRow with each row's log-softmax (float64). */
+function forEachPosition(model: Model, seqs: ArrayLike<number>[], positions: number[][], batch: number, runner: GraphRunner, visit: (s: number, k: number, lp: Float64Array) => void, onBatch?: (done: number, total: number) => void): void {
+    forEachRow(model, seqs, positions, batch, runner, false, (s, k, row) => visit(s, k, logSoftmax(row)), onBatch);
 }
 
 /**
@@ -142,62 +148,57 @@ export function positionTopK(
     const binOf = new Uint8Array(V);
     let ids: Int32Array = new Int32Array(1 << 16);
     let probs: Float32Array = new Float32Array(1 << 16);
-    for (let s0 = 0; s0 < seqs.length; s0 += batch) {
-        const chunk = seqs.slice(s0, s0 + batch);
-        const { tokens, seqLen } = padBatch(chunk);
-        const rows = Int32Array.from(chunk.flatMap((_, i) => positions[s0 + i]!.map((p) => i * seqLen + p)));
-        const flat = forwardRows(model, tokens, chunk.length, seqLen, rows, runner, true);
-        const bits = new Int32Array(flat.buffer, flat.byteOffset, flat.length);
-        let r = 0;
-        for (let i = 0; i < chunk.length; i++) {
-            const ps = positions[s0 + i]!;
-            const offsets = new Int32Array(ps.length + 1);
-            let n = 0;
-            for (let k = 0; k < ps.length; k++, r++) {
-                const base = r * V;
-                let maxExp = 0;
-                for (let v = 0; v < V; v++) maxExp = Math.max(maxExp, (bits[base + v]! >>> 23) & 0xff);
-                binMass.fill(0);
-                binCount.fill(0);
-                for (let v = 0; v < V; v++) {
-                    const b = Math.min(NBINS, maxExp - ((bits[base + v]! >>> 23) & 0xff));
-                    binOf[v] = b;
-                    binMass[b] += flat[base + v]!;
-                    binCount[b]++;
-                }
-                let acc = 0;
-                let kept = 0;
-                let last = 0;
-                while (last <= NBINS && acc + binMass[last]! < opts.mass && kept + binCount[last]! < maxK) {
-                    acc += binMass[last]!;
-                    kept += binCount[last]!;
-                    last++;
-                }
-                if (ids.length < n + V) {
-                    ids = growInt(ids, n + V);
-                    probs = growFloat(probs, n + V);
-                }
-                const start = n;
-                const edge: number[] = [];
-                for (let v = 0; v < V; v++) {
-                    if (!(flat[base + v]! > 0)) continue;
-                    if (binOf[v]! < last) ids[n++] = v;
-                    else if (binOf[v] === last) edge.push(v);
-                }
-                edge.sort((x, y) => flat[base + y]! - flat[base + x]! || x - y);
-                for (const v of edge) {
-                    if (acc >= opts.mass || n - start >= maxK) break;
-                    ids[n++] = v;
-                    acc += flat[base + v]!;
-                }
-                let total = 0;
-                for (let j = start; j < n; j++) total += flat[base + ids[j]!]!;
-                for (let j = start; j < n; j++) probs[j] = flat[base + ids[j]!]! / total;
-                offsets[k + 1] = n;
-            }
-            out.push({ offsets, ids: ids.slice(0, n), probs: probs.slice(0, n) });
+    let offsets = new Int32Array(1);
+    let n = 0;
+    forEachRow(model, seqs, positions, batch, runner, true, (s, k, p) => {
+        if (k === 0) {
+            offsets = new Int32Array(positions[s]!.length + 1);
+            n = 0;
         }
-    }
+        const bits = new Int32Array(p.buffer, p.byteOffset, V);
+        let maxExp = 0;
+        for (let v = 0; v < V; v++) maxExp = Math.max(maxExp, (bits[v]! >>> 23) & 0xff);
+        binMass.fill(0);
+        binCount.fill(0);
+        for (let v = 0; v < V; v++) {
+            const b = Math.min(NBINS, maxExp - ((bits[v]! >>> 23) & 0xff));
+            binOf[v] = b;
+            binMass[b] += p[v]!;
+            binCount[b]++;
+        }
+        let acc = 0;
+        let kept = 0;
+        let last = 0;
+        while (last <= NBINS && acc + binMass[last]! < opts.mass && kept + binCount[last]! < maxK) {
+            acc += binMass[last]!;
+            kept += binCount[last]!;
+            last++;
+        }
+        if (ids.length < n + V) {
+            ids = growInt(ids, n + V);
+            probs = growFloat(probs, n + V);
+        }
+        const start = n;
+        const edge: number[] = [];
+        for (let v = 0; v < V; v++) {
+            if (!(p[v]! > 0)) continue;
+            if (binOf[v]! < last) ids[n++] = v;
+            else if (binOf[v] === last) edge.push(v);
+        }
+        edge.sort((x, y) => p[y]! - p[x]! || x - y);
+        for (const v of edge) {
+            if (acc >= opts.mass || n - start >= maxK) break;
+            ids[n++] = v;
+            acc += p[v]!;
+        }
+        let total = 0;
+        for (let j = start; j < n; j++) total += p[ids[j]!]!;
+        for (let j = start; j < n; j++) probs[j] = p[ids[j]!]! / total;
+        offsets[k + 1] = n;
+        if (k === positions[s]!.length - 1) out[s] = { offsets, ids: ids.slice(0, n), probs: probs.slice(0, n) };
+    });
+    // A sequence with no positions gets an empty set.
+    for (let s = 0; s < seqs.length; s++) out[s] ??= { offsets: new Int32Array(1), ids: new Int32Array(0), probs: new Float32Array(0) };
     return out;
 }
 

@@ -119,13 +119,15 @@ async function filterFile(raw: FilterFlags, signal: AbortSignal): Promise<void> 
     console.log(`kept ${res.kept.length}/${rows.length} (${((100 * res.kept.length) / Math.max(1, rows.length)).toFixed(1)}%) -> ${raw.out}${raw.rejected ? `; rejected -> ${raw.rejected}` : ""}`);
 }
 
+const WORKERS_HELP = "worker processes, one thread each, that generate, train students and evaluate side by side (default: one per core; 1 does everything in this process)";
+
 export function registerExperimentCommands(program: Command): void {
     const stage = (name: string, description: string, stopAfter?: RunOptions["stopAfter"]) =>
         program
             .command(`${name} <experiment>`)
             .description(description)
             .option("--threads <n>", "CPU threads (default: all available)")
-            .option("--workers <n>", "students trained side by side, one thread each, in worker processes (default: one per core; 1 trains in this process)")
+            .option("--workers <n>", WORKERS_HELP)
             .option("--quiet", "no progress bars or stage lines")
             .action((file: string, raw: { threads?: string; workers?: string; quiet?: boolean }) => runStages(file, raw, stopAfter));
     stage("run", "run an experiment file end to end (teacher, numbers, filter, students, evaluation, report); resumable");
@@ -164,7 +166,7 @@ export function registerExperimentCommands(program: Command): void {
         .command("sweep <sweep>")
         .description("one student arm per filter or defense (each with its own control), several seeds: transfer against data kept; resumable")
         .option("--threads <n>", "CPU threads (default: all available)")
-        .option("--workers <n>", "students trained side by side, one thread each, in worker processes (default: one per core; 1 trains in this process)")
+        .option("--workers <n>", WORKERS_HELP)
         .option("--quiet", "no progress bars or stage lines")
         .action(async (file: string, raw: { threads?: string; workers?: string; quiet?: boolean }) => {
             const sw = loadSweep(file);
