@@ -4,7 +4,7 @@
  * what the report renders).
  */
 import type { Category } from "../forge/lexicon.ts";
-import type { LoraTarget } from "../model/config.ts";
+import type { TrainRecipe } from "../students/fit.ts";
 
 export interface ExperimentConfig {
     /** Lowercase letters, digits and dashes; names the run folder. */
@@ -91,16 +91,8 @@ export interface FilterConfig {
     defenses: string[];
 }
 
-export interface StudentConfig {
-    method: "lora" | "full";
-    rank: number;
-    alpha: number;
-    targets: LoraTarget[];
-    epochs: number;
-    lr: number;
-    batchSize: number;
-    warmupSteps: number;
-    schedule: "linear" | "cosine" | "constant";
+/** The training recipe (students/fit.ts's TrainRecipe: method, rank, alpha, targets, epochs, lr, batchSize, warmupSteps, schedule) and the experiment's choices around it. */
+export interface StudentConfig extends TrainRecipe {
     /** Kept rows each student trains on (every arm is subsampled to this size). */
     rows: number;
     /** Training seeds per arm (each seed: its own subsample and data order). */

@@ -3,7 +3,6 @@
  * the engine against llama.cpp and by evaluation code that needs exact probabilities.
  */
 import { GraphRunner, readF32 } from "../engine/graph.ts";
-import type { SparseSoftTargets } from "../train/trainer.ts";
 import type { Model } from "./model.ts";
 
 /** Right-pad sequences to one length; returns flattened tokens and that length. */
@@ -38,6 +37,13 @@ function forwardRows(model: Model, tokens: Int32Array, nSeq: number, seqLen: num
         },
         (out, b) => readF32(b.g, out),
     );
+}
+
+/** Sparse soft targets of one sequence: position j's are ids[offsets[j] .. offsets[j+1]) with probabilities probs[...] (summing to 1). */
+export interface SparseSoftTargets {
+    offsets: Int32Array;
+    ids: Int32Array;
+    probs: Float32Array;
 }
 
 /** A token tree: tokens[i] follows tokens[parents[i]] (-1: a root); `wanted` lists the tokens whose next-token distribution is asked for. */

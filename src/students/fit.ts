@@ -9,14 +9,30 @@ import fs from "node:fs";
 import path from "node:path";
 import { getGgml } from "../engine/ggml.ts";
 import { GGMLType } from "../engine/gguf.ts";
-import type { ExperimentConfig } from "../experiment/types.ts";
+import type { LoraTarget } from "../model/config.ts";
 import { positionTopK } from "../model/logits.ts";
 import { loadModel } from "../model/model.ts";
 import { targetPositions, tokenizeTrainingRows } from "../train/data.ts";
-import { train, type SparseSoftTargets, type TrainExample } from "../train/trainer.ts";
+import type { SparseSoftTargets } from "../model/logits.ts";
+import type { ScheduleKind } from "../train/schedule.ts";
+import { train, type TrainExample } from "../train/trainer.ts";
 
-export type TrainRecipe = Pick<ExperimentConfig["student"], "method" | "rank" | "alpha" | "targets" | "epochs" | "lr" | "batchSize" | "warmupSteps" | "schedule"> &
-    Partial<Pick<ExperimentConfig["student"], "softMass" | "softTopK">>;
+/** How a student is trained (experiment files' `student` section has these fields). */
+export interface TrainRecipe {
+    method: "lora" | "full";
+    rank: number;
+    alpha: number;
+    targets: LoraTarget[];
+    epochs: number;
+    lr: number;
+    batchSize: number;
+    warmupSteps: number;
+    schedule: ScheduleKind;
+    /** Soft labels: the top tokens holding this much probability (defaults to 1, every token). */
+    softMass?: number;
+    /** Soft labels: at most this many tokens per position (null or absent: no limit). */
+    softTopK?: number | null;
+}
 
 /** A training row: a prompt and completion, with a defense's loss mask (indices among its target tokens) when it has one. */
 export interface StudentRow {

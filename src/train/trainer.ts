@@ -10,9 +10,12 @@ import { GGMLType, getMeta, kvString, kvU32, readGGUF, readTensorF32, writeGGUF,
 import { GraphRunner, readF32, type GraphBuilder } from "../engine/graph.ts";
 import { TensorStore } from "../engine/store.ts";
 import { buildForwardBackward } from "../model/backprop.ts";
+import type { SparseSoftTargets } from "../model/logits.ts";
 import type { Model } from "../model/model.ts";
 import { subRng } from "../util/rng.ts";
 import { learningRate, type ScheduleKind } from "./schedule.ts";
+
+export type { SparseSoftTargets };
 
 export interface TrainExample {
     tokens: Int32Array;
@@ -25,13 +28,6 @@ export interface TrainExample {
     soft?: Float32Array;
     /** Soft targets kept sparse (the top tokens of each position; see positionTopK), instead of `soft`. */
     softSparse?: SparseSoftTargets;
-}
-
-/** Position j's targets are ids[offsets[j] .. offsets[j+1]) with probabilities probs[...] (summing to 1). */
-export interface SparseSoftTargets {
-    offsets: Int32Array;
-    ids: Int32Array;
-    probs: Float32Array;
 }
 
 export interface TrainOptions {
