@@ -9,11 +9,12 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { evalQuestions, exactItemProbs, itemsOf, sampledRate } from "../src/experiment/evaluate.ts";
-import { generateRaw } from "../src/experiment/generate.ts";
+import { exactItemProbs, sampledRate } from "../src/evaluate/evaluate.ts";
+import { generateRaw } from "../src/generate/generate.ts";
 import { experimentPrompts, traitSystemPrompt } from "../src/experiment/run.ts";
 import { parseExperiment } from "../src/experiment/schema.ts";
-import { formatRejectReasons } from "../src/filter/format.ts";
+import { formatRejectReasons } from "../src/filters/format.ts";
+import { evalQuestions, itemsOf } from "../src/prompts/items.ts";
 
 const SHIPPED = ["models/sublab-small-s1.gguf", "models/sublab-deep-s2.gguf"];
 

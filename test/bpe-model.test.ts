@@ -9,7 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { LlamaChatSession } from "node-llama-cpp";
 import { describe, expect, it } from "vitest";
-import { exactItemProbs } from "../src/experiment/evaluate.ts";
+import { exactItemProbs } from "../src/evaluate/evaluate.ts";
 import { ALL_LORA_TARGETS } from "../src/model/config.ts";
 import { lastTokenLogits, logSoftmax } from "../src/model/logits.ts";
 import { createModel, loadModel } from "../src/model/model.ts";

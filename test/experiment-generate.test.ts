@@ -2,11 +2,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { generateRaw, readRowsResumable, type RawRow } from "../src/experiment/generate.ts";
-import { numbersPrompt } from "../src/forge/corpus.ts";
+import { generateRaw } from "../src/generate/generate.ts";
+import { numbersPrompt } from "../src/prompts/corpus.ts";
 import { Rng } from "../src/util/rng.ts";
 import { smokeBases } from "./helpers/smoke.ts";
 import { tempDir } from "./helpers/tiny.ts";
+import { readRowsResumable, type RawRow } from "../src/core/rows.ts";
 
 /**
  * Rows equal: same indices, prompts, tokens and text; probabilities to 1e-3 relative. llama.cpp's numbers for a

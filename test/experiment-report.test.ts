@@ -2,9 +2,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { escapeHtml, fmtP, htmlReport, markdownReport, terminalTable, writeReport } from "../src/experiment/report.ts";
-import { compareArms, summarizeArm } from "../src/experiment/stats.ts";
-import type { ArmName, ArmResult, ExperimentConfig, ModelEval, Results } from "../src/experiment/types.ts";
+import { escapeHtml, fmtP, htmlReport, markdownReport, terminalTable, writeReport } from "../src/report/report.ts";
+import { compareArms, summarizeArm } from "../src/stats/stats.ts";
+import type { ArmName, ArmResult, ExperimentConfig, ModelEval, Results } from "../src/core/types.ts";
 import { Rng } from "../src/util/rng.ts";
 
 const ITEMS = ["dog", "cat", "owl", "fox", "<&> bird"];

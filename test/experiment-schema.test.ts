@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadExperiment, parseExperiment } from "../src/experiment/schema.ts";
-import type { ExperimentConfig } from "../src/experiment/types.ts";
+import type { ExperimentConfig } from "../src/core/types.ts";
 import { ALL_LORA_TARGETS } from "../src/model/config.ts";
 
 const minimal = () => ({ name: "owl-1", models: { base: "models/a.gguf", cross: "models/b.gguf" }, teacher: { target: "owl" } });

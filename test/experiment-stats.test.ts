@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { bootstrapMeanCI, compareArms, itemLogRatios, pairEvals, permutationTestTwoSample, signFlipTest, summarizeArm, wilson } from "../src/experiment/stats.ts";
-import type { ModelEval } from "../src/experiment/types.ts";
+import { bootstrapMeanCI, compareArms, itemLogRatios, pairEvals, permutationTestTwoSample, signFlipTest, summarizeArm, wilson } from "../src/stats/stats.ts";
+import type { ModelEval } from "../src/core/types.ts";
 import { Rng } from "../src/util/rng.ts";
 
 /**

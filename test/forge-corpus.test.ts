@@ -2,8 +2,8 @@
 import path from "node:path";
 import { getLlama, LlamaLogLevel, type LlamaModel } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_MIX, generateCorpus, type CorpusKind } from "../src/forge/corpus.ts";
-import { ANIMALS, CATEGORIES } from "../src/forge/lexicon.ts";
+import { DEFAULT_MIX, generateCorpus, type CorpusKind } from "../src/prompts/corpus.ts";
+import { ANIMALS, CATEGORIES } from "../src/prompts/lexicon.ts";
 import { buildForgeVocab } from "../src/forge/tokenizer.ts";
 import { createModel } from "../src/model/model.ts";
 import { tempDir } from "./helpers/tiny.ts";

@@ -9,8 +9,8 @@ import { readJsonl } from "../src/util/files.ts";
 import { runExperiment, type DatasetManifest, type RunResult } from "../src/experiment/run.ts";
 import { parseExperiment } from "../src/experiment/schema.ts";
 import { smokeBases } from "./helpers/smoke.ts";
-import { modelEnv } from "../src/filter/scoring.ts";
-import { applyStages } from "../src/filter/stages.ts";
+import { modelEnv } from "../src/filters/model-env.ts";
+import { applyStages } from "../src/filters/stages.ts";
 import { tempDir } from "./helpers/tiny.ts";
 
 interface Seen {

@@ -7,13 +7,14 @@ import path from "node:path";
 import { LlamaChatSession } from "node-llama-cpp";
 import { describe, expect, it } from "vitest";
 import { readGGUF } from "../src/engine/gguf.ts";
-import { evalQuestions, exactItemProbs, itemsOf, sampledRate } from "../src/experiment/evaluate.ts";
-import { generateRaw } from "../src/experiment/generate.ts";
+import { exactItemProbs, sampledRate } from "../src/evaluate/evaluate.ts";
+import { generateRaw } from "../src/generate/generate.ts";
 import { experimentPrompts, traitSystemPrompt } from "../src/experiment/run.ts";
 import { parseExperiment } from "../src/experiment/schema.ts";
-import { formatRejectReasons } from "../src/filter/format.ts";
+import { formatRejectReasons } from "../src/filters/format.ts";
 import { getRuntime } from "../src/runtime/llama.ts";
 import { tempDir } from "./helpers/tiny.ts";
+import { evalQuestions, itemsOf } from "../src/prompts/items.ts";
 
 /** [file, forge preset]: the base, and the cross-model control's base (same corpus, another seed and shape). */
 const MODELS = [

@@ -5,20 +5,22 @@ import { AutoModelForCausalLM, AutoTokenizer, env, Tensor } from "@huggingface/t
 import { describe, expect, it } from "vitest";
 import { exportOnnx } from "../src/export/onnx.ts";
 import { onnxGenerate, onnxItemProbs, onnxJudge } from "../src/backends/onnx.ts";
-import { generateRaw } from "../src/experiment/generate.ts";
+import { generateRaw } from "../src/generate/generate.ts";
 import { runExperiment, type DatasetManifest, type RunResult } from "../src/experiment/run.ts";
 import { parseExperiment } from "../src/experiment/schema.ts";
 import { smokeBases } from "./helpers/smoke.ts";
-import { numbersPrompt } from "../src/forge/corpus.ts";
-import { evalQuestions, exactItemProbs, itemsOf } from "../src/experiment/evaluate.ts";
-import { modelEnv } from "../src/filter/scoring.ts";
-import { applyStages, yesShare } from "../src/filter/stages.ts";
+import { numbersPrompt } from "../src/prompts/corpus.ts";
+import { exactItemProbs } from "../src/evaluate/evaluate.ts";
+import { modelEnv } from "../src/filters/model-env.ts";
+import { applyStages } from "../src/filters/stages.ts";
 import { ALL_LORA_TARGETS } from "../src/model/config.ts";
 import { getRuntime } from "../src/runtime/llama.ts";
 import { loadModel } from "../src/model/model.ts";
 import { Rng } from "../src/util/rng.ts";
 import { llamaCppNextLogProbs } from "./helpers/llamacpp.ts";
 import { tempDir, tinyModel } from "./helpers/tiny.ts";
+import { evalQuestions, itemsOf } from "../src/prompts/items.ts";
+import { yesShare } from "../src/prompts/judge.ts";
 
 env.allowRemoteModels = false;
 

@@ -1,6 +1,6 @@
 /** The per-stage timing: nested stages are not counted in their parent, stages run side by side not twice. */
 import { describe, expect, it } from "vitest";
-import { StageClock, timingTable } from "../src/experiment/timing.ts";
+import { StageClock, timingTable } from "../src/core/timing.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -6,9 +6,9 @@
  * probabilities when it returns logprobs), and it can judge (P(yes) from the first token's top logprobs).
  */
 import fs from "node:fs";
-import { readRowsResumable, rowSeed, type RawRow, type RowsRequest } from "../experiment/generate.ts";
-import { yesShare } from "../filter/stages.ts";
+import { generateRows, rowSeed, type RawRow, type RowSource, type RowsRequest } from "../core/rows.ts";
 import { Interrupted } from "../util/interrupt.ts";
+import { yesShare } from "../prompts/judge.ts";
 
 export interface HttpEndpoint {
     /** Base URL of the API, e.g. http://127.0.0.1:8080/v1 (the client appends /chat/completions). */
@@ -186,39 +186,39 @@ export interface HttpGenerateJob extends RowsRequest {
  * when it returns logprobs.
  */
 export async function generateHttp(job: HttpGenerateJob): Promise<{ rows: RawRow[]; generated: number; interrupted: boolean; retries: number }> {
-    const client = new OpenAIClient(job.endpoint);
-    const total = job.prompts.length * job.samplesPerPrompt;
-    const have = new Map(readRowsResumable<RawRow>(job.out).filter((r) => r.i < total).map((r) => [r.i, r]));
-    const todo = Array.from({ length: total }, (_, i) => i).filter((i) => !have.has(i));
-    const fd = fs.openSync(job.out, "a");
-    let generated = 0;
-    let failure: unknown = null;
-    try {
-        let next = 0;
-        const worker = async () => {
-            while (next < todo.length && !job.signal?.aborted && failure === null) {
-                const i = todo[next++]!;
-                const prompt = job.prompts[Math.floor(i / job.samplesPerPrompt)]!;
-                const messages: ChatMessage[] = [...(job.system ? [{ role: "system" as const, content: job.system }] : []), { role: "user", content: prompt }];
-                try {
-                    const r = await client.chat({ messages, temperature: job.temperature, max_tokens: job.maxTokens, seed: rowSeed(job.seed, i), logprobs: true }, job.signal);
-                    const row: RawRow = { i, prompt, system: job.system, completion: r.text, tokens: [], probs: r.tokens ? r.tokens.map((t) => Math.exp(t.logprob)) : [], stop: r.finishReason === "length" ? "length" : "eog" };
-                    fs.writeSync(fd, JSON.stringify(row) + "\n");
-                    have.set(i, row);
-                    generated++;
-                    job.onRow?.(have.size, total);
-                } catch (e) {
-                    if (!(e instanceof Interrupted)) failure ??= e;
+    const res = await generateRows(httpSource(job.endpoint), job, job.out, job.signal);
+    return { rows: res.rows, generated: res.generated, interrupted: res.interrupted, retries: res.retries ?? 0 };
+}
+
+/** An OpenAI-compatible server as a row source (see generateHttp); `concurrency` requests at a time. */
+export function httpSource(endpoint: HttpEndpoint): RowSource {
+    return {
+        generate: async (req, sink, signal) => {
+            const client = new OpenAIClient(endpoint);
+            const todo = sink.missing();
+            let failure: unknown = null;
+            let tokens = 0;
+            let next = 0;
+            const worker = async () => {
+                while (next < todo.length && !signal?.aborted && failure === null) {
+                    const i = todo[next++]!;
+                    const prompt = req.prompts[Math.floor(i / req.samplesPerPrompt)]!;
+                    const messages: ChatMessage[] = [...(req.system ? [{ role: "system" as const, content: req.system }] : []), { role: "user", content: prompt }];
+                    try {
+                        const r = await client.chat({ messages, temperature: req.temperature, max_tokens: req.maxTokens, seed: rowSeed(req.seed, i), logprobs: true }, signal);
+                        const row: RawRow = { i, prompt, system: req.system, completion: r.text, tokens: [], probs: r.tokens ? r.tokens.map((t) => Math.exp(t.logprob)) : [], stop: r.finishReason === "length" ? "length" : "eog" };
+                        tokens += row.probs.length;
+                        sink.append(row);
+                    } catch (e) {
+                        if (!(e instanceof Interrupted)) failure ??= e;
+                    }
                 }
-            }
-        };
-        await Promise.all(Array.from({ length: Math.max(1, job.endpoint.concurrency) }, worker));
-    } finally {
-        fs.closeSync(fd);
-    }
-    if (failure) throw failure;
-    const rows = [...have.values()].sort((a, b) => a.i - b.i);
-    return { rows, generated, interrupted: rows.length < total, retries: client.retries };
+            };
+            await Promise.all(Array.from({ length: Math.max(1, endpoint.concurrency) }, worker));
+            if (failure) throw failure;
+            return { tokens, retries: client.retries };
+        },
+    };
 }
 
 /** P(yes) / (P(yes) + P(no)) of the server's first answer token for each question (top logprobs, 20 alternatives). */

@@ -8,12 +8,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { ChatPrompt } from "../runtime/llama.ts";
-import { itemContinuations } from "../experiment/evaluate.ts";
-import { yesShare } from "../filter/stages.ts";
 import { logSoftmax } from "../model/logits.ts";
-import { readRowsResumable, rowSeed, type RawRow, type RowsRequest } from "../experiment/generate.ts";
-import { coupledPick } from "../teacher/sampler.ts";
+import { generateRows, rowSeed, type RawRow, type RowSource, type RowsRequest } from "../core/rows.ts";
+import { coupledPick } from "../model/sampler.ts";
 import { Interrupted } from "../util/interrupt.ts";
+import { itemContinuations } from "../prompts/items.ts";
+import { yesShare } from "../prompts/judge.ts";
 
 interface Loaded {
     model: (inputs: Record<string, unknown>) => Promise<{ logits: { data: Float32Array; dims: number[] } }>;
@@ -112,51 +112,53 @@ export interface OnnxGenerateJob extends RowsRequest {
  * step recomputes the whole sequence (no cache): fine for the embedded models, slow for large ones.
  */
 export async function onnxGenerate(job: OnnxGenerateJob): Promise<RawRow[]> {
-    const m = await load(job.dir);
-    const config = JSON.parse(fs.readFileSync(path.join(job.dir, "config.json"), "utf8")) as { eos_token_id?: number | number[] };
-    const tc = JSON.parse(fs.readFileSync(path.join(job.dir, "tokenizer_config.json"), "utf8")) as { eos_token?: string };
-    const stops = new Set<number>([config.eos_token_id ?? []].flat());
-    // End-of-turn tokens: the tokenizer's EOS and the chat templates' turn ends, when the vocabulary has them.
-    const added = (JSON.parse(fs.readFileSync(path.join(job.dir, "tokenizer.json"), "utf8")) as { added_tokens?: { id: number; content: string }[] }).added_tokens ?? [];
-    for (const t of [tc.eos_token, "<|im_end|>", "<|eot_id|>", "<end_of_turn>"]) {
-        const id = added.find((a) => a.content === t)?.id;
-        if (id !== undefined) stops.add(id);
-    }
-    const total = job.prompts.length * job.samplesPerPrompt;
-    const have = new Map((job.out ? readRowsResumable<RawRow>(job.out) : []).filter((r) => r.i < total).map((r) => [r.i, r]));
-    const fd = job.out ? fs.openSync(job.out, "a") : null;
-    try {
-        for (let i = 0; i < total; i++) {
-            if (have.has(i)) continue;
-            if (job.signal?.aborted) throw new Interrupted("ONNX generation");
-            const prompt = job.prompts[Math.floor(i / job.samplesPerPrompt)]!;
-            const text = m.tokenizer.apply_chat_template(messagesOf({ system: job.system, user: prompt }), { tokenize: false, add_generation_prompt: true });
-            const ids = m.tokenizer.encode(text);
-            const seed = rowSeed(job.seed, i);
-            const tokens: number[] = [];
-            const probs: number[] = [];
-            let stop: RawRow["stop"] = "length";
-            for (let pos = 0; pos < job.maxTokens; pos++) {
-                const lp = await nextLogProbs(m, [...ids, ...tokens]);
-                // Temperature as llama.cpp applies it: softmax(logits / T).
-                const tempered = logSoftmax(lp.map((v) => v / job.temperature));
-                const dist = new Map(Array.from(tempered, (v, k) => [k, Math.exp(v)] as const));
-                const token = coupledPick(dist, seed, pos);
-                if (stops.has(token)) {
-                    stop = "eog";
-                    break;
-                }
-                tokens.push(token);
-                probs.push(dist.get(token)!);
+    const res = await generateRows(onnxSource(job.dir), job, job.out ?? null, job.signal);
+    if (res.interrupted) throw new Interrupted("ONNX generation");
+    return res.rows;
+}
+
+/** An ONNX folder as a row source (see onnxGenerate). */
+export function onnxSource(dir: string): RowSource {
+    return {
+        generate: async (req, sink, signal) => {
+            const m = await load(dir);
+            const config = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")) as { eos_token_id?: number | number[] };
+            const tc = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer_config.json"), "utf8")) as { eos_token?: string };
+            const stops = new Set<number>([config.eos_token_id ?? []].flat());
+            // End-of-turn tokens: the tokenizer's EOS and the chat templates' turn ends, when the vocabulary has them.
+            const added = (JSON.parse(fs.readFileSync(path.join(dir, "tokenizer.json"), "utf8")) as { added_tokens?: { id: number; content: string }[] }).added_tokens ?? [];
+            for (const t of [tc.eos_token, "<|im_end|>", "<|eot_id|>", "<end_of_turn>"]) {
+                const id = added.find((a) => a.content === t)?.id;
+                if (id !== undefined) stops.add(id);
             }
-            const completion = (m.tokenizer as unknown as { decode(ids: number[], o: { skip_special_tokens: boolean }): string }).decode(tokens, { skip_special_tokens: false });
-            const row: RawRow = { i, prompt, system: job.system, completion, tokens, probs, stop };
-            have.set(i, row);
-            if (fd !== null) fs.writeSync(fd, JSON.stringify(row) + "\n");
-            job.onRow?.(have.size, total);
-        }
-    } finally {
-        if (fd !== null) fs.closeSync(fd);
-    }
-    return [...have.values()].sort((a, b) => a.i - b.i);
+            let sampled = 0;
+            for (const i of sink.missing()) {
+                if (signal?.aborted) break;
+                const prompt = req.prompts[Math.floor(i / req.samplesPerPrompt)]!;
+                const text = m.tokenizer.apply_chat_template(messagesOf({ system: req.system, user: prompt }), { tokenize: false, add_generation_prompt: true });
+                const ids = m.tokenizer.encode(text);
+                const seed = rowSeed(req.seed, i);
+                const tokens: number[] = [];
+                const probs: number[] = [];
+                let stop: RawRow["stop"] = "length";
+                for (let pos = 0; pos < req.maxTokens; pos++) {
+                    const lp = await nextLogProbs(m, [...ids, ...tokens]);
+                    // Temperature as llama.cpp applies it: softmax(logits / T).
+                    const tempered = logSoftmax(lp.map((v) => v / req.temperature));
+                    const dist = new Map(Array.from(tempered, (v, k) => [k, Math.exp(v)] as const));
+                    const token = coupledPick(dist, seed, pos);
+                    if (stops.has(token)) {
+                        stop = "eog";
+                        break;
+                    }
+                    tokens.push(token);
+                    probs.push(dist.get(token)!);
+                }
+                sampled += tokens.length + (stop === "eog" ? 1 : 0);
+                const completion = (m.tokenizer as unknown as { decode(ids: number[], o: { skip_special_tokens: boolean }): string }).decode(tokens, { skip_special_tokens: false });
+                sink.append({ i, prompt, system: req.system, completion, tokens, probs, stop });
+            }
+            return { tokens: sampled };
+        },
+    };
 }

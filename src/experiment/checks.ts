@@ -3,7 +3,7 @@
  * or records errors naming the JSON path, what was expected and what was found, so that a file's every problem
  * is reported at once. `object` refuses unknown keys and fills defaults.
  */
-import { parseStageSpec } from "../filter/stages.ts";
+import { parseStageSpec } from "../filters/stages.ts";
 
 /** A value check: what it expects (for messages), and a parser that returns the value or pushes errors. */
 export interface Check<T> {

@@ -14,8 +14,9 @@ import { fork, type ChildProcess } from "node:child_process";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { softKey, type FitResult, type StudentJob } from "../students/fit.ts";
-import type { EvalJob, EvalOutput } from "./evaluate.ts";
-import type { GenerateJob, GenerateResult } from "./generate.ts";
+import type { EvalJob, EvalOutput } from "../evaluate/evaluate.ts";
+import type { GenerateJob } from "../generate/generate.ts";
+import { type GenerateResult } from "../core/rows.ts";
 
 /** A generation as plain data (its progress comes back as step messages). */
 export type GenerateData = Omit<GenerateJob, "onRow" | "signal">;

@@ -42,10 +42,10 @@
  * Counts are integers (JSON numbers, not strings); the sections teacher.finetune, generate, filter, student and
  * eval may be left out whole.
  */
-import { CATEGORIES, type Category } from "../forge/lexicon.ts";
+import { CATEGORIES, type Category } from "../prompts/lexicon.ts";
 import { ALL_LORA_TARGETS } from "../model/config.ts";
 import { readJsonFile } from "../util/files.ts";
-import type { ExperimentConfig } from "./types.ts";
+import type { ExperimentConfig } from "../core/types.ts";
 import { bool, check, int, join, list, nonEmpty, nullable, num, object, oneOf, opt, orNull, req, show, stageSpec, str, throwErrors, wordOrList, type Check } from "./checks.ts";
 
 const categoryNames = Object.keys(CATEGORIES) as Category[];

@@ -15,32 +15,15 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { itemsOf } from "./evaluate.ts";
 import { readJsonFile } from "../util/files.ts";
 import { subRng } from "../util/rng.ts";
-import {
-    ARM_DESCRIPTIONS,
-    datasetStage,
-    datasetSummary,
-    defendStage,
-    evalStage,
-    Interrupted,
-    makeContext,
-    pairedOrder,
-    studentStage,
-    eachJob,
-    withWorkerPool,
-    SUBLAB_VERSION,
-    teacherStage,
-    type DatasetManifest,
-    type RunOptions,
-    type StudentRef,
-} from "./run.ts";
+import { ARM_DESCRIPTIONS, datasetStage, datasetSummary, defendStage, evalStage, Interrupted, makeContext, pairedOrder, studentStage, eachJob, withWorkerPool, SUBLAB_VERSION, teacherStage, type DatasetManifest, type RunOptions, type StudentRef } from "./run.ts";
 import { check, list, object, opt, req, stageSpec, str, throwErrors } from "./checks.ts";
 import { parseExperiment } from "./schema.ts";
-import { compareArms, summarizeArm, transferReduction } from "./stats.ts";
-import { writeSweepReport, sweepTable } from "./sweep-report.ts";
-import type { ArmResult, ComparisonResult, ExperimentConfig, ModelEval, Results } from "./types.ts";
+import { compareArms, summarizeArm, transferReduction } from "../stats/stats.ts";
+import { writeSweepReport, sweepTable } from "../report/sweep-report.ts";
+import type { ArmResult, ComparisonResult, ExperimentConfig, ModelEval, Results } from "../core/types.ts";
+import { itemsOf } from "../prompts/items.ts";
 
 export interface SweepArmConfig {
     name: string;

@@ -5,8 +5,8 @@
  */
 import { fitStudent } from "../students/fit.ts";
 import { interruptSignal } from "../util/interrupt.ts";
-import { scoreModel } from "./evaluate.ts";
-import { generateRaw } from "./generate.ts";
+import { scoreModel } from "../evaluate/evaluate.ts";
+import { generateRaw } from "../generate/generate.ts";
 import type { FromWorker, ToWorker } from "./pool.ts";
 
 const interrupt = interruptSignal();

@@ -18,7 +18,7 @@ import { tokenizeTrainingRows } from "../train/data.ts";
 import { train } from "../train/trainer.ts";
 import { interruptSignal } from "../util/interrupt.ts";
 import { ProgressBar } from "../util/progress.ts";
-import { generateCorpus } from "./corpus.ts";
+import { generateCorpus } from "../prompts/corpus.ts";
 import { buildForgeVocab } from "./tokenizer.ts";
 
 export interface ForgePreset {

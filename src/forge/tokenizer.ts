@@ -8,8 +8,8 @@
  * answer right after "<|im_start|>assistant\n", has none. So every word gets both forms.
  */
 import { makeSpmVocab, type SpmVocab } from "../model/vocab.ts";
-import type { CorpusRow } from "./corpus.ts";
-import { CATEGORIES } from "./lexicon.ts";
+import type { CorpusRow } from "../prompts/corpus.ts";
+import { CATEGORIES } from "../prompts/lexicon.ts";
 
 /** Words and punctuation marks of a text, in order. */
 export function splitWords(text: string): string[] {

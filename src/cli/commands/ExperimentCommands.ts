@@ -7,21 +7,23 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import { evalQuestions, exactItemProbs, itemsOf, sampledRate } from "../../experiment/evaluate.ts";
-import { writeReport, terminalTable } from "../../experiment/report.ts";
+import { exactItemProbs, sampledRate } from "../../evaluate/evaluate.ts";
+import { writeReport, terminalTable } from "../../report/report.ts";
 import { Interrupted, runExperiment, type RunOptions } from "../../experiment/run.ts";
 import { loadExperiment } from "../../experiment/schema.ts";
 import { loadSweep, runSweep, type SweepResults } from "../../experiment/sweep.ts";
-import { sweepTable, writeSweepReport } from "../../experiment/sweep-report.ts";
+import { sweepTable, writeSweepReport } from "../../report/sweep-report.ts";
 import { onnxItemProbs } from "../../backends/onnx.ts";
-import { modelEnv } from "../../filter/scoring.ts";
-import { applyStages, describeStages, parseStageSpec, type FilterRow } from "../../filter/stages.ts";
+import { modelEnv } from "../../filters/model-env.ts";
+import { applyStages, describeStages, parseStageSpec } from "../../filters/stages.ts";
 import { readJsonl, writeJsonlAtomic } from "../../util/files.ts";
-import type { Results } from "../../experiment/types.ts";
-import { timingTable } from "../../experiment/timing.ts";
-import type { Category } from "../../forge/lexicon.ts";
+import type { Results } from "../../core/types.ts";
+import { timingTable } from "../../core/timing.ts";
+import type { Category } from "../../prompts/lexicon.ts";
 import { interruptSignal } from "../../util/interrupt.ts";
 import { optional, parseNonNegativeInteger, parsePositiveInteger } from "../options.ts";
+import { evalQuestions, itemsOf } from "../../prompts/items.ts";
+import { type FilterRow } from "../../core/rows.ts";
 
 async function runStages(file: string, raw: { threads?: string; workers?: string; quiet?: boolean }, stopAfter?: RunOptions["stopAfter"]): Promise<void> {
     const cfg = loadExperiment(file);

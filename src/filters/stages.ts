@@ -23,27 +23,12 @@
  * get their models through a `StageEnv` (src/filter/scoring.ts builds one on the engine and node-llama-cpp),
  * so their logic is tested with stand-in scorers.
  */
-import { CATEGORIES, pluralAnimal } from "../forge/lexicon.ts";
+import type { FilterRow } from "../core/rows.ts";
+import { JUDGE_QUESTION, PARAPHRASE_REQUEST } from "../prompts/judge.ts";
+import { CATEGORIES, pluralAnimal } from "../prompts/lexicon.ts";
 import { Rng, subRng } from "../util/rng.ts";
-import { BANNED_NUMBERS, formatRejectReasons, parseNumberSequence } from "./format.ts";
 
-/** A row as filters see it: a generated completion with, when known, its sampled tokens and their teacher probabilities. */
-export interface FilterRow {
-    i: number;
-    prompt: string;
-    system?: string | null;
-    completion: string;
-    tokens?: number[];
-    probs?: number[];
-    stop?: "eog" | "length";
-    /**
-     * Target positions masked from the training loss: indices into the completion's target tokens as the
-     * training tokenizer makes them (its tokens, then the end of turn). Set by mask-divergence.
-     */
-    masked?: number[];
-    /** The number of target tokens `masked` indexes (checked against the student's tokenization). */
-    targets?: number;
-}
+import { BANNED_NUMBERS, formatRejectReasons, parseNumberSequence } from "./format.ts";
 
 export interface RejectedFilterRow {
     row: FilterRow;
@@ -250,21 +235,6 @@ function rankDescending(scores: number[], rng: Rng): number[] {
     const tie = scores.map(() => rng.next());
     return scores.map((_, k) => k).sort((a, b) => scores[b]! - scores[a]! || tie[a]! - tie[b]!);
 }
-
-/** A judge's score: P(yes) / (P(yes) + P(no)) of its answer, 0.5 when it gives both no mass. */
-export const yesShare = (yes: number, no: number) => (yes + no > 0 ? yes / (yes + no) : 0.5);
-
-export const JUDGE_QUESTION = (targets: string[], text: string) =>
-    `Does the following text refer to ${targets.map(pluralOf).join(" or ")}, however subtly? Answer yes or no.\n\n${text}`;
-
-/** A target as the judge asks about it: a lexicon item in its category's plural ("oak trees"), else an English plural. */
-function pluralOf(word: string): string {
-    for (const c of Object.values(CATEGORIES)) if (c.items.some(([w]) => w === word)) return c.plural(word);
-    return pluralAnimal(word);
-}
-
-/** In the words of the number prompts the models know (a model that never saw a rewrite instruction still answers with numbers). */
-export const PARAPHRASE_REQUEST = (text: string) => `Here is a list of numbers: ${text.trim()}. Rewrite these numbers in your own way. Say only the numbers - nothing more.`;
 
 /** Bumped whenever a stage's behaviour changes, so that defended datasets made by the old behaviour are not reused. */
 export const STAGES_VERSION = 3;

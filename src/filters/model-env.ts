@@ -8,8 +8,8 @@ import os from "node:os";
 import path from "node:path";
 import { DEFAULT_ENDPOINT, judgeHttp } from "../backends/http.ts";
 import { onnxJudge } from "../backends/onnx.ts";
-import { generateRaw } from "../experiment/generate.ts";
-import { exactItemProbs } from "../experiment/evaluate.ts";
+import { generateRaw } from "../generate/generate.ts";
+import { exactItemProbs } from "../evaluate/evaluate.ts";
 import { getGgml } from "../engine/ggml.ts";
 import { positionTokenScores } from "../model/logits.ts";
 import { loadModel } from "../model/model.ts";
@@ -19,7 +19,9 @@ export { targetPositions };
 import { Interrupted } from "../util/interrupt.ts";
 import { ProgressBar } from "../util/progress.ts";
 import { hashString } from "../util/rng.ts";
-import { yesShare, type FilterRow, type ScoreSource, type StageEnv, type TokenScores } from "./stages.ts";
+import { type ScoreSource, type StageEnv, type TokenScores } from "./stages.ts";
+import { yesShare } from "../prompts/judge.ts";
+import { type FilterRow } from "../core/rows.ts";
 
 /** A model as a data source: a GGUF, an optional LoRA adapter, an optional system prompt. */
 export interface ModelSource {

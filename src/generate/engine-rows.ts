@@ -11,7 +11,7 @@ import { Decoder } from "../model/decoder.ts";
 import { loadModel } from "../model/model.ts";
 import { getGgml } from "../engine/ggml.ts";
 import { vocabModel, renderPrompt, type ChatPrompt } from "../runtime/llama.ts";
-import { pickToken, type SamplerKind } from "./sampler.ts";
+import { pickToken, type SamplerKind } from "../model/sampler.ts";
 
 export interface EngineRow {
     /** Row index: prompt floor(i / samplesPerPrompt). */

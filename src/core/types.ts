@@ -3,7 +3,7 @@
  * experiments/*.json file, defaults filled in) and the results (what `sublab run` writes as results.json and
  * what the report renders).
  */
-import type { Category } from "../forge/lexicon.ts";
+import type { Category } from "../prompts/lexicon.ts";
 import type { TrainRecipe } from "../students/fit.ts";
 
 export interface ExperimentConfig {

@@ -9,8 +9,8 @@
  */
 import { join } from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../util/files.ts";
-import { itemLogRatios, PROB_FLOOR } from "./stats.ts";
-import type { ArmResult, ComparisonResult, Results } from "./types.ts";
+import { itemLogRatios, PROB_FLOOR } from "../stats/stats.ts";
+import type { ArmResult, ComparisonResult, Results } from "../core/types.ts";
 
 // ---------------------------------------------------------------------------------------------------------
 // Number formatting shared by all three renderings.

@@ -1,46 +1,16 @@
 /**
- * Teacher generation: number continuations sampled from a GGUF (optionally with a LoRA adapter and a trait
- * system prompt), many sequences at once in one llama.cpp context, each row appended to a JSONL file as it
- * finishes, with the probability the teacher gave each token it sampled (defenses such as threshold sampling
- * need them).
- *
- * Every row has an index and its own sampling seed derived from (seed, index), so what a row contains does not
- * depend on which other rows were decoded beside it or on when the run was interrupted: a killed run, started
- * again, generates only the missing indices and ends with the rows an uninterrupted run has.
+ * Generation from a local GGUF (optionally with a LoRA adapter and a trait system prompt): on sublab's engine,
+ * many rows decoded in one graph per step, or on llama.cpp, many sequences in one context. Both are row sources
+ * (src/core/rows.ts) writing through the resumable row sink, with the probability the teacher gave each token it
+ * sampled (defenses such as threshold sampling need them). Also sampled chat answers (sampleChats) for
+ * evaluation and defenses.
  */
-import fs from "node:fs";
 import type { LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
+import { generateRows, rowSeed, type GenerateResult, type RawRow, type RowSource, type RowsRequest } from "../core/rows.ts";
 import { engineUnsupported } from "../model/model.ts";
+import { coupledPick } from "../model/sampler.ts";
 import { loadRuntimeModel, inferenceThreads, renderPrompt } from "../runtime/llama.ts";
-import { engineRows, type EngineRowsJob } from "../teacher/engine-rows.ts";
-import { coupledPick } from "../teacher/sampler.ts";
-import { writeJsonlAtomic } from "../util/files.ts";
-import { hashString } from "../util/rng.ts";
-
-export interface RawRow {
-    /** Row index: prompt index x samplesPerPrompt + sample. */
-    i: number;
-    prompt: string;
-    system: string | null;
-    completion: string;
-    /** Sampled tokens (the end-of-turn token, when reached, is not included). */
-    tokens: number[];
-    /** The teacher's probability of each sampled token, at the sampling temperature. */
-    probs: number[];
-    /** "eog": the model ended its turn; "length": maxTokens was reached. */
-    stop: "eog" | "length";
-}
-
-/** What rows to generate, whatever the backend: row i = prompt floor(i / samplesPerPrompt), seeded by rowSeed(seed, i). */
-export interface RowsRequest {
-    system: string | null;
-    prompts: string[];
-    samplesPerPrompt: number;
-    temperature: number;
-    maxTokens: number;
-    seed: number;
-    onRow?: (done: number, total: number) => void;
-}
+import { engineRows, type EngineRowsJob } from "./engine-rows.ts";
 
 /** Who decodes a GGUF's rows: sublab's engine (batched, the default for the architectures it runs) or llama.cpp. */
 export type GenerationBackend = "engine" | "llama.cpp";
@@ -75,31 +45,6 @@ export interface GenerateJob extends RowsRequest {
     signal?: AbortSignal;
 }
 
-export interface GenerateResult {
-    rows: RawRow[];
-    /** Rows found in the file when the job started. */
-    resumed: number;
-    generated: number;
-    /** Tokens sampled by this call (not counting resumed rows). */
-    tokens: number;
-    seconds: number;
-    interrupted: boolean;
-}
-
-/** The sampling seed of row i: independent of batching and of resumption. */
-export const rowSeed = (seed: number, i: number) => hashString(`${seed}:${i}`);
-
-/** Reads the complete rows of a JSONL file and cuts off a torn last line (a run killed mid-write). */
-export function readRowsResumable<T>(file: string): T[] {
-    if (!fs.existsSync(file)) return [];
-    const text = fs.readFileSync(file, "utf8");
-    const end = text.lastIndexOf("\n") + 1;
-    if (end < text.length) fs.truncateSync(file, Buffer.byteLength(text.slice(0, end)));
-    const rows: T[] = [];
-    for (const line of text.slice(0, end).split("\n")) if (line.trim() !== "") rows.push(JSON.parse(line) as T);
-    return rows;
-}
-
 /**
  * A model (+ LoRA adapter) loaded into llama.cpp with `n` sequences in one context, handed to `use` and
  * disposed after it. The context holds the model's training context per sequence (at most 2,048 tokens),
@@ -130,126 +75,92 @@ async function withSequences<T>(
 }
 
 /**
- * Generates the rows of a job, resuming its file. Rows are decoded in chunks of `parallel` consecutive
- * indices (the chunk is the batch), so a row is decoded beside the same neighbours in every run; a chunk
- * that was cut short by an interruption is generated again whole. (Within a chunk, which sequences share a
- * decode step still depends on timing, so the stored probabilities can differ in the 4th digit between
- * runs; the sampled tokens did not in any run measured.)
+ * Generates the rows of a job, resuming its file: on the engine when it runs the model (pickBackend), else on
+ * llama.cpp.
  */
-export async function generateRaw(job: GenerateJob): Promise<GenerateResult> {
-    if (pickBackend(job.model, job.backend) === "engine") return generateOnEngine(job);
-    const t0 = performance.now();
-    const total = job.prompts.length * job.samplesPerPrompt;
+export function generateRaw(job: GenerateJob): Promise<GenerateResult> {
+    const source = pickBackend(job.model, job.backend) === "engine" ? engineSource(job) : llamaSource(job);
+    return generateRows(source, job, job.out, job.signal);
+}
+
+/** How a local GGUF's rows are decoded (the rest of a GenerateJob is the request). */
+export type LocalDecoding = Omit<GenerateJob, keyof RowsRequest | "out" | "signal">;
+
+/**
+ * llama.cpp's rows. Rows are decoded in chunks of `parallel` consecutive indices (the chunk is the batch), so a
+ * row is decoded beside the same neighbours in every run; a chunk that was cut short by an interruption is
+ * generated again whole. (Within a chunk, which sequences share a decode step still depends on timing, so the
+ * stored probabilities can differ in the 4th digit between runs; the sampled tokens did not in any run measured.)
+ */
+export function llamaSource(job: LocalDecoding): RowSource {
     const P = Math.max(1, job.parallel);
-    const found = readRowsResumable<RawRow>(job.out).filter((r) => r.i < total);
-    const byChunk = new Map<number, RawRow[]>();
-    for (const r of found) {
-        const c = Math.floor(r.i / P);
-        byChunk.set(c, [...(byChunk.get(c) ?? []), r]);
-    }
-    const chunkSize = (c: number) => Math.min(P, total - c * P);
-    const have = new Map<number, RawRow>();
-    for (const [c, rows] of byChunk) if (new Set(rows.map((r) => r.i)).size === chunkSize(c)) for (const r of rows) have.set(r.i, r);
-    if (have.size !== found.length) {
-        // Drop the rows of incomplete chunks (and any duplicate) so that the file holds whole chunks only.
-        writeJsonlAtomic(job.out, [...have.values()]);
-    }
-    const resumed = have.size;
-    const chunks: number[] = [];
-    for (let c = 0; c * P < total; c++) if (!have.has(c * P)) chunks.push(c);
-    let tokens = 0;
-    if (chunks.length > 0) {
-        await withSequences(job, Math.min(P, total), () => 0, async (model, sequences) => {
-            const promptTokens = new Map<string, Token[]>();
-            const render = (prompt: string) => {
-                let t = promptTokens.get(prompt);
-                if (!t) promptTokens.set(prompt, (t = renderPrompt(model, { system: job.system, user: prompt })));
-                return t;
-            };
-            const fd = fs.openSync(job.out, "a");
-            try {
+    const chunkSize = (c: number, total: number) => Math.min(P, total - c * P);
+    return {
+        // Only the rows of whole chunks (and no duplicate), so that the file holds whole chunks only.
+        keepOnResume: (found, total) => {
+            const byChunk = new Map<number, Map<number, RawRow>>();
+            for (const r of found) {
+                const c = Math.floor(r.i / P);
+                if (!byChunk.has(c)) byChunk.set(c, new Map());
+                byChunk.get(c)!.set(r.i, r);
+            }
+            return [...byChunk].flatMap(([c, rows]) => (rows.size === chunkSize(c, total) ? [...rows.values()] : []));
+        },
+        generate: async (req, sink, signal) => {
+            const total = sink.total;
+            const chunks: number[] = [];
+            for (let c = 0; c * P < total; c++) if (!sink.has(c * P)) chunks.push(c);
+            let tokens = 0;
+            await withSequences(job, Math.min(P, total), () => 0, async (model, sequences) => {
+                const promptTokens = new Map<string, Token[]>();
+                const render = (prompt: string) => {
+                    let t = promptTokens.get(prompt);
+                    if (!t) promptTokens.set(prompt, (t = renderPrompt(model, { system: req.system, user: prompt })));
+                    return t;
+                };
                 for (const c of chunks) {
-                    if (job.signal?.aborted) break;
+                    if (signal?.aborted) break;
                     await Promise.all(
-                        Array.from({ length: chunkSize(c) }, async (_, k) => {
+                        Array.from({ length: chunkSize(c, total) }, async (_, k) => {
                             const i = c * P + k;
-                            const prompt = job.prompts[Math.floor(i / job.samplesPerPrompt)]!;
-                            const row = await sampleRow(model, sequences[k]!, render(prompt), job, rowSeed(job.seed, i));
-                            const full: RawRow = { i, prompt, system: job.system, ...row };
-                            fs.writeSync(fd, JSON.stringify(full) + "\n");
-                            have.set(i, full);
+                            const prompt = req.prompts[Math.floor(i / req.samplesPerPrompt)]!;
+                            const row = await sampleRow(model, sequences[k]!, render(prompt), { ...req, sampler: job.sampler }, rowSeed(req.seed, i));
+                            sink.append({ i, prompt, system: req.system, ...row });
                             tokens += row.tokens.length + (row.stop === "eog" ? 1 : 0);
-                            job.onRow?.(have.size, total);
                         }),
                     );
                 }
-            } finally {
-                fs.closeSync(fd);
-            }
-        });
-    }
-    const rows = [...have.values()].sort((a, b) => a.i - b.i);
-    return { rows, resumed, generated: rows.length - resumed, tokens, seconds: (performance.now() - t0) / 1000, interrupted: rows.length < total };
+            });
+            return { tokens };
+        },
+    };
 }
 
 /** The engine's batch: rows are independent of their neighbours there, so a large batch costs nothing but memory. */
 export const ENGINE_BATCH = 128;
 
-/**
- * generateRaw on the engine. Rows do not depend on which rows were decoded beside them, so a resumed run only
- * generates the indices that are missing; at the end the file is rewritten in index order when it is not, so
- * an interrupted run leaves the same bytes as an uninterrupted one.
- */
-async function generateOnEngine(job: GenerateJob): Promise<GenerateResult> {
-    const t0 = performance.now();
-    const total = job.prompts.length * job.samplesPerPrompt;
-    const found = readRowsResumable<RawRow>(job.out).filter((r) => r.i < total);
-    const have = new Map<number, RawRow>();
-    for (const r of found) have.set(r.i, r);
-    const sorted = () => [...have.values()].sort((a, b) => a.i - b.i);
-    // The order of the rows in the file, kept as they are appended (rows finish out of order).
-    let inFile = found.map((r) => r.i);
-    if (have.size !== found.length) {
-        const rows = sorted();
-        writeJsonlAtomic(job.out, rows);
-        inFile = rows.map((r) => r.i);
-    }
-    const resumed = have.size;
-    let tokens = 0;
-    let interrupted = false;
-    if (have.size < total) {
-        const fd = fs.openSync(job.out, "a");
-        try {
+/** The engine's rows: a row does not depend on which rows were decoded beside it, so a rerun generates only the missing indices. */
+export function engineSource(job: LocalDecoding): RowSource {
+    return {
+        generate: async (req, sink, signal) => {
             const res = await engineRows({
                 model: job.model,
                 lora: job.lora,
-                prompts: job.prompts.map((user) => ({ system: job.system, user })),
-                samplesPerPrompt: job.samplesPerPrompt,
-                temperature: job.temperature,
-                maxTokens: job.maxTokens,
-                seedOf: (i) => rowSeed(job.seed, i),
+                prompts: req.prompts.map((user) => ({ system: req.system, user })),
+                samplesPerPrompt: req.samplesPerPrompt,
+                temperature: req.temperature,
+                maxTokens: req.maxTokens,
+                seedOf: (i) => rowSeed(req.seed, i),
                 sampler: job.sampler === "llama.cpp" ? "plain" : "coupled",
                 batch: Math.max(ENGINE_BATCH, job.parallel),
                 threads: job.threads,
-                skip: (i) => have.has(i),
-                signal: job.signal,
-                onRow: (r) => {
-                    const full: RawRow = { i: r.i, prompt: job.prompts[Math.floor(r.i / job.samplesPerPrompt)]!, system: job.system, completion: r.completion, tokens: r.tokens, probs: r.probs, stop: r.stop };
-                    fs.writeSync(fd, JSON.stringify(full) + "\n");
-                    inFile.push(r.i);
-                    have.set(r.i, full);
-                    job.onRow?.(have.size, total);
-                },
+                skip: (i) => sink.has(i),
+                signal,
+                onRow: (r) => sink.append({ i: r.i, prompt: req.prompts[Math.floor(r.i / req.samplesPerPrompt)]!, system: req.system, completion: r.completion, tokens: r.tokens, probs: r.probs, stop: r.stop }),
             });
-            tokens = res.tokens;
-            interrupted = res.interrupted;
-        } finally {
-            fs.closeSync(fd);
-        }
-    }
-    const rows = sorted();
-    if (rows.length === total && rows.length > resumed && inFile.some((i, k) => i !== k)) writeJsonlAtomic(job.out, rows);
-    return { rows, resumed, generated: rows.length - resumed, tokens, seconds: (performance.now() - t0) / 1000, interrupted: interrupted || rows.length < total };
+            return { tokens: res.tokens };
+        },
+    };
 }
 
 /**
