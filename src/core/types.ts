@@ -4,6 +4,7 @@
  * what the report renders).
  */
 import type { Category } from "../prompts/lexicon.ts";
+import type { StageReport } from "../filters/stages.ts";
 import type { TrainRecipe } from "../students/fit.ts";
 
 export interface ExperimentConfig {
@@ -221,4 +222,34 @@ export interface Results {
     datasets: { id: string; role: string; raw: number; kept: number; passRate: number; rejectReasons: Record<string, number> }[];
     arms: ArmResult[];
     comparisons: ComparisonResult[];
+}
+
+/** A sweep's results (src/experiment/sweep.ts): one arm per filter or defense, each with its own control. */
+export interface SweepArmResult {
+    name: string;
+    /** The experiment's own filter.defenses, then the arm's. */
+    defenses: string[];
+    datasets: { teacher: Results["datasets"][number] & { stages: StageReport[] }; control: Results["datasets"][number] & { stages: StageReport[] } };
+    /** Share of the teacher's generated rows the arm trains from (format filter and defenses). */
+    keptShare: number;
+    treated: ArmResult;
+    control: ArmResult;
+    /** treated vs control of this arm. */
+    transfer: ComparisonResult;
+    /** Against the reference arm (the first arm with no defenses of its own), when there is one and this is not it. */
+    reduction: { reference: string; left: number; pValue: number; pFloor: number; permutations: number } | null;
+}
+
+export interface SweepResults {
+    sweep: string;
+    description: string;
+    sublabVersion: string;
+    startedAt: string;
+    seconds: number;
+    experiment: ExperimentConfig;
+    target: string;
+    items: string[];
+    base: ArmResult;
+    teacher: ArmResult;
+    arms: SweepArmResult[];
 }

@@ -22,7 +22,9 @@ import { check, list, object, opt, req, stageSpec, str, throwErrors } from "./ch
 import { parseExperiment } from "./schema.ts";
 import { compareArms, summarizeArm, transferReduction } from "../stats/stats.ts";
 import { writeSweepReport, sweepTable } from "../report/sweep-report.ts";
-import type { ArmResult, ComparisonResult, ExperimentConfig, ModelEval, Results } from "../core/types.ts";
+import type { ArmResult, ExperimentConfig, ModelEval, SweepArmResult, SweepResults } from "../core/types.ts";
+
+export type { SweepArmResult, SweepResults };
 import { itemsOf } from "../prompts/items.ts";
 
 export interface SweepArmConfig {
@@ -38,35 +40,6 @@ export interface SweepConfig {
     /** That experiment with the overrides applied, checked like any experiment. */
     experiment: ExperimentConfig;
     arms: SweepArmConfig[];
-}
-
-export interface SweepArmResult {
-    name: string;
-    /** The experiment's own filter.defenses, then the arm's. */
-    defenses: string[];
-    datasets: { teacher: Results["datasets"][number] & { stages: NonNullable<DatasetManifest["stages"]> }; control: Results["datasets"][number] & { stages: NonNullable<DatasetManifest["stages"]> } };
-    /** Share of the teacher's generated rows the arm trains from (format filter and defenses). */
-    keptShare: number;
-    treated: ArmResult;
-    control: ArmResult;
-    /** treated vs control of this arm. */
-    transfer: ComparisonResult;
-    /** Against the reference arm (the first arm with no defenses of its own), when there is one and this is not it. */
-    reduction: { reference: string; left: number; pValue: number; pFloor: number; permutations: number } | null;
-}
-
-export interface SweepResults {
-    sweep: string;
-    description: string;
-    sublabVersion: string;
-    startedAt: string;
-    seconds: number;
-    experiment: ExperimentConfig;
-    target: string;
-    items: string[];
-    base: ArmResult;
-    teacher: ArmResult;
-    arms: SweepArmResult[];
 }
 
 // ---- the sweep file ----

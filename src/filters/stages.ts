@@ -25,7 +25,6 @@
  */
 import type { FilterRow } from "../core/rows.ts";
 import { JUDGE_QUESTION, PARAPHRASE_REQUEST } from "../prompts/judge.ts";
-import { CATEGORIES, pluralAnimal } from "../prompts/lexicon.ts";
 import { Rng, subRng } from "../util/rng.ts";
 
 import { BANNED_NUMBERS, formatRejectReasons, parseNumberSequence } from "./format.ts";

@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../util/files.ts";
 import { CSS, escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, htmlTable, mdEscape, mdTable } from "./report.ts";
-import type { SweepArmResult, SweepResults } from "../experiment/sweep.ts";
+import type { SweepArmResult, SweepResults } from "../core/types.ts";
 
 const HEADERS = ["arm", "kept", "P(target) treated", "P(target) control", "ratio", "log-ratio [95% CI]", "p", "rank", "transfer left", "p (less)"];
 
