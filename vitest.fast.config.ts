@@ -18,6 +18,7 @@ export default defineConfig({
             "test/timing.test.ts",
             "test/forge-corpus.test.ts",
             "test/cli-train.test.ts",
+            "test/architecture.test.ts",
         ],
         pool: "forks",
     },

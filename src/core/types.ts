@@ -4,8 +4,7 @@
  * what the report renders).
  */
 import type { Category } from "../prompts/lexicon.ts";
-import type { StageReport } from "../filters/stages.ts";
-import type { TrainRecipe } from "../students/fit.ts";
+import type { TrainRecipe } from "./jobs.ts";
 
 export interface ExperimentConfig {
     /** Lowercase letters, digits and dashes; names the run folder. */
@@ -85,7 +84,7 @@ export interface FilterConfig {
     /** Banned numbers: none, the paper's list, or an explicit list. */
     banned: "none" | "paper" | number[];
     /**
-     * Filter and defense stages (specs such as "threshold:p=0.01", src/filter/stages.ts) applied in order,
+     * Filter and defense stages (specs such as "threshold:p=0.01", src/filters/stages.ts) applied in order,
      * after the format filter, to the teacher's and the control's kept rows alike (the defender does not know
      * which data carries a trait).
      */
@@ -252,4 +251,42 @@ export interface SweepResults {
     base: ArmResult;
     teacher: ArmResult;
     arms: SweepArmResult[];
+}
+
+export interface StageReport {
+    stage: string;
+    in: number;
+    kept: number;
+    passRate: number;
+    reasons: Record<string, number>;
+    stats?: Record<string, number>;
+    seconds: number;
+}
+
+export interface DatasetManifest {
+    id: string;
+    role: "teacher" | "control";
+    generationKey: string;
+    /** Shared by the generations that differ only in their number of prompts (see datasetStage). */
+    generationFamily?: string;
+    complete: boolean;
+    model: { path: string; sha256: string };
+    lora: { path: string; sha256: string } | null;
+    /** Where the rows were generated when not by `model` locally (teacher.server); `model` then stands in for it. */
+    server?: { url: string; model: string } | null;
+    /** The ONNX folder that generated the rows (teacher.onnx); `model` stands in for it elsewhere. */
+    onnx?: string | null;
+    system: string | null;
+    trait: { target: string; category: string } | null;
+    seeds: { experiment: number; prompts: number; sampling: number };
+    sampler: { method: "coupled" | "llama.cpp"; temperature: number; topK: 0; topP: 1; minP: 0; maxTokens: number; samplesPerPrompt: number; parallel: number };
+    filter: ExperimentConfig["filter"];
+    /** A defended dataset: the dataset its rows came from, and each defense stage's report. */
+    parent?: string;
+    stages?: StageReport[];
+    rows: { raw: number; kept: number; rejected: number };
+    passRate: number;
+    rejectReasons: Record<string, number>;
+    sublabVersion: string;
+    createdAt: string;
 }

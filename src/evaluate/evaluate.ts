@@ -15,6 +15,8 @@ import { loadModel } from "../model/model.ts";
 import { vocabModel, renderPrompt, type ChatPrompt } from "../runtime/llama.ts";
 import { Rng } from "../util/rng.ts";
 import { sampleChats } from "../generate/generate.ts";
+import type { SampledCount, EvalJob, EvalOutput } from "../core/jobs.ts";
+export type { SampledCount, EvalJob, EvalOutput };
 
 /** [prompt] -> the prompt's tokens and, for each item, its spellings' continuations (itemContinuations). */
 function continuations(model: LlamaModel, prompts: ChatPrompt[], items: string[]): { prompt: Token[]; conts: Token[][][] }[] {
@@ -78,13 +80,6 @@ export async function exactItemProbs(modelPath: string, lora: string | null, pro
     });
 }
 
-export interface SampledCount {
-    hits: number;
-    n: number;
-    /** How often each item was named (an answer naming none counts under "other"). */
-    counts: Record<string, number>;
-}
-
 /** Samples `perPrompt` answers per prompt and counts those that name the target. */
 export async function sampledRate(
     modelPath: string,
@@ -115,26 +110,6 @@ export async function sampledRate(
         counts[named] = (counts[named] ?? 0) + 1;
     }
     return { hits, n, counts };
-}
-
-/** One model's evaluation as plain data (a worker process can run it): exact probabilities and sampled answers. */
-export interface EvalJob {
-    model: string;
-    lora: string | null;
-    prompts: ChatPrompt[];
-    items: string[];
-    target: string;
-    /** Sampled answers per prompt (0: none). */
-    samples: number;
-    temperature: number;
-    seed: number;
-    threads?: number;
-}
-
-export interface EvalOutput {
-    /** [prompt][item] exact probabilities. */
-    probs: number[][];
-    sampled: SampledCount;
 }
 
 export async function scoreModel(job: EvalJob): Promise<EvalOutput> {

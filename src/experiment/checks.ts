@@ -103,7 +103,7 @@ export function list<T>(item: Check<T>, opts: { nonEmpty?: boolean; distinct?: b
     };
 }
 
-/** A filter or defense stage spec, "name" or "name:key=value,..." (src/filter/stages.ts), written normalised. */
+/** A filter or defense stage spec, "name" or "name:key=value,..." (src/filters/stages.ts), written normalised. */
 export const stageSpec: Check<string> = {
     what: "a filter spec (name or name:key=value,...)",
     parse(v, path, errors) {

@@ -15,11 +15,10 @@ import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { softKey, type FitResult, type StudentJob } from "../students/fit.ts";
 import type { EvalJob, EvalOutput } from "../evaluate/evaluate.ts";
-import type { GenerateJob } from "../generate/generate.ts";
 import { type GenerateResult } from "../core/rows.ts";
+import type { GenerateData } from "../core/jobs.ts";
 
-/** A generation as plain data (its progress comes back as step messages). */
-export type GenerateData = Omit<GenerateJob, "onRow" | "signal">;
+export type { GenerateData };
 
 /** The jobs a worker runs, by kind, and what each returns. */
 export type Job = { kind: "student"; job: StudentJob } | { kind: "eval"; job: EvalJob } | { kind: "generate"; job: GenerateData };

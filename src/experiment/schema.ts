@@ -10,7 +10,7 @@
  *   models.base            non-empty string (GGUF path; not checked for existence here)
  *   models.cross           non-empty string
  *   teacher.trait          "prompt" | "finetune", "prompt"
- *   teacher.target         one of the category's items (src/forge/lexicon.ts), e.g. "owl"
+ *   teacher.target         one of the category's items (src/prompts/lexicon.ts), e.g. "owl"
  *   teacher.category       "animal" | "tree" | "colour", "animal"
  *   teacher.systemPrompt   string or null, null (null: a persona sentence naming the target)
  *   teacher.onnx           null, or an ONNX folder (sublab export-onnx) that generates the teacher's and the control's
@@ -27,7 +27,7 @@
  *                          backend "auto" | "engine" | "llama.cpp": "auto" (the engine for the GGUFs it runs)
  *   filter                 maxCount >= 1: 10, minValue: 0, maxValue: 999 (minValue <= maxValue),
  *                          banned "none" | "paper" (BANNED_NUMBERS) | integer[]: "none",
- *                          defenses: filter/defense stage specs (src/filter/stages.ts) applied after the format
+ *                          defenses: filter/defense stage specs (src/filters/stages.ts) applied after the format
  *                          filter to the teacher's and the control's data alike: []
  *   student                method "lora" | "full": "lora", rank >= 1: 8, alpha > 0: 8,
  *                          targets distinct LoRA targets (non-empty): all of ALL_LORA_TARGETS, epochs >= 1: 3,

@@ -11,18 +11,26 @@
  *   description   string, ""
  *   experiment    path of an experiment file (relative to the sweep file): teacher, generation, students, eval
  *   overrides     an object merged into that experiment's JSON before it is checked (objects merge key by key), {}
- *   arms          non-empty array of { name: non-empty, distinct; defenses: filter specs (src/filter/stages.ts) }
+ *   arms          non-empty array of { name: non-empty, distinct; defenses: filter specs (src/filters/stages.ts) }
  */
 import fs from "node:fs";
 import path from "node:path";
 import { readJsonFile } from "../util/files.ts";
 import { subRng } from "../util/rng.ts";
-import { ARM_DESCRIPTIONS, datasetStage, datasetSummary, defendStage, evalStage, Interrupted, makeContext, pairedOrder, studentStage, eachJob, withWorkerPool, SUBLAB_VERSION, teacherStage, type DatasetManifest, type RunOptions, type StudentRef } from "./run.ts";
+import { checkInterrupted, type RunOptions } from "../core/context.ts";
+import { SUBLAB_VERSION } from "../core/version.ts";
+import { datasetStage, datasetSummary } from "../data/dataset.ts";
+import { defendStage } from "../data/defend.ts";
+import { evalStage } from "../evaluate/stage.ts";
+import { ARM_DESCRIPTIONS, armResult, statisticsRng } from "../stats/arms.ts";
+import { pairedOrder, seedSlice, studentStage } from "../students/stage.ts";
+import { teacherStage } from "../teacher/teacher.ts";
+import { eachJob, makeContext, withWorkerPool } from "./context.ts";
 import { check, list, object, opt, req, stageSpec, str, throwErrors } from "./checks.ts";
 import { parseExperiment } from "./schema.ts";
-import { compareArms, summarizeArm, transferReduction } from "../stats/stats.ts";
+import { compareArms, transferReduction } from "../stats/stats.ts";
 import { writeSweepReport, sweepTable } from "../report/sweep-report.ts";
-import type { ArmResult, ExperimentConfig, ModelEval, SweepArmResult, SweepResults } from "../core/types.ts";
+import type { ArmResult, DatasetManifest, ExperimentConfig, ModelEval, SweepArmResult, SweepResults } from "../core/types.ts";
 
 export type { SweepArmResult, SweepResults };
 import { itemsOf } from "../prompts/items.ts";
@@ -110,23 +118,30 @@ export interface SweepRunResult {
     table: string;
 }
 
+interface ArmData {
+    arm: SweepArmConfig;
+    defenses: string[];
+    teacher: DatasetManifest;
+    control: DatasetManifest;
+    order: number[] | null;
+}
+
 /** Runs (or resumes) a sweep and writes its report to runs/<name>/. */
 export async function runSweep(sw: SweepConfig, opts: RunOptions = {}): Promise<SweepRunResult> {
     const t0 = performance.now();
     const startedAt = new Date().toISOString();
     const cfg = sw.experiment;
-    const c = makeContext(cfg, opts);
-    const check = (stage: string) => {
-        if (opts.signal?.aborted) throw new Interrupted(stage);
-    };
+    const c = makeContext(cfg, opts, sw.name);
+    const items = itemsOf(cfg.teacher.category);
+    c.emit({ type: "run-start", run: sw.name, sublabVersion: SUBLAB_VERSION, startedAt, config: cfg, target: cfg.teacher.target, items });
     const teacher = await teacherStage(c);
-    check("the teacher");
+    checkInterrupted(c, "the teacher");
     const formatted = { teacher: await datasetStage(c, "teacher", teacher), control: await datasetStage(c, "control", { model: cfg.models.base, lora: null, system: null }) };
 
     // Every arm's data first (cheap next to training), so that an arm with too few rows fails before hours of training.
-    const armData: { arm: SweepArmConfig; defenses: string[]; teacher: DatasetManifest; control: DatasetManifest; order: number[] | null }[] = [];
+    const armData: ArmData[] = [];
     for (const arm of sw.arms) {
-        check("the defenses");
+        checkInterrupted(c, "the defenses");
         const defenses = [...cfg.filter.defenses, ...arm.defenses];
         c.log(`arm "${arm.name}"${defenses.length ? `: ${defenses.join(" -> ")}` : ": no defenses"}`);
         const t = await defendStage(c, formatted.teacher, defenses);
@@ -139,40 +154,27 @@ export async function runSweep(sw: SweepConfig, opts: RunOptions = {}): Promise<
         }
         armData.push({ arm, defenses, teacher: t, control: k, order });
     }
-
-    const students = new Map<string, { treated: StudentRef[]; control: StudentRef[] }>();
-    const specs: { a: (typeof armData)[number]; s: number; indices: number[] | null; which: "control" | "treated" }[] = [];
-    for (const a of armData) {
-        students.set(a.arm.name, { treated: [], control: [] });
-        for (let s = 0; s < cfg.student.seeds; s++) {
-            const n = cfg.student.rows;
-            const indices = a.order && a.order.slice(s * n, (s + 1) * n);
-            for (const which of ["control", "treated"] as const) specs.push({ a, s, indices, which });
-        }
-    }
-    check("training");
-    const evals = new Map<string, { treated: ModelEval[]; control: ModelEval[] }>();
+    const specs = armData.flatMap((a) => Array.from({ length: cfg.student.seeds }, (_, s) => (["control", "treated"] as const).map((which) => ({ a, s, which }))).flat());
+    checkInterrupted(c, "training");
+    const evals = new Map<string, { treated: ModelEval[]; control: ModelEval[] }>(armData.map((a) => [a.arm.name, { treated: [], control: [] }]));
     let baseEval: ModelEval | undefined;
     let teacherEval: ModelEval | undefined;
     // Students and evaluations share one pool of workers (when there is more than one core).
     await withWorkerPool(c, specs.length, async () => {
-        const refs = await eachJob(c, specs, ({ a, s, indices, which }) => studentStage(c, which, cfg.models.base, which === "control" ? a.control : a.teacher, s, indices, `${a.arm.name}: ${which}`));
-        specs.forEach((sp, k) => students.get(sp.a.arm.name)![sp.which].push(refs[k]!));
-        check("evaluation");
+        const refs = await eachJob(c, specs, ({ a, s, which }) => studentStage(c, which, cfg.models.base, which === "control" ? a.control : a.teacher, s, seedSlice(a.order, s, cfg.student.rows), `${a.arm.name}: ${which}`));
+        checkInterrupted(c, "evaluation");
         const scored = await eachJob(c, [-1, ...refs.keys()], (k) => {
-            if (k < 0) return evalStage(c, { model: cfg.models.base, lora: null }, "base");
+            if (k < 0) return evalStage(c, { model: cfg.models.base, lora: null }, { arm: "base", seed: null, dataset: null }, "base");
             const st = refs[k]!;
-            return evalStage(c, st, `${specs[k]!.a.arm.name}: ${st.arm} seed ${st.seed + 1}`);
+            return evalStage(c, st, { arm: st.arm, seed: st.seed, dataset: st.dataset.id }, `${specs[k]!.a.arm.name}: ${st.arm} seed ${st.seed + 1}`);
         });
-        baseEval = { seed: null, dataset: null, ...scored[0]! };
-        teacherEval = { seed: null, dataset: null, ...(await evalStage(c, teacher, "teacher")) };
-        for (const a of armData) evals.set(a.arm.name, { treated: [], control: [] });
-        specs.forEach((sp, k) => evals.get(sp.a.arm.name)![sp.which].push({ seed: refs[k]!.seed, dataset: refs[k]!.dataset.id, ...scored[k + 1]! }));
+        baseEval = scored[0]!;
+        teacherEval = await evalStage(c, teacher, { arm: "teacher", seed: null, dataset: null }, "teacher");
+        specs.forEach((sp, k) => evals.get(sp.a.arm.name)![sp.which].push(scored[k + 1]!));
     });
-    const rng = subRng(cfg.seed, "statistics");
-    const items = itemsOf(cfg.teacher.category);
+    const rng = statisticsRng(cfg);
     const t = items.indexOf(cfg.teacher.target);
-    const summarize = (arm: keyof typeof ARM_DESCRIPTIONS, es: ModelEval[], description = ARM_DESCRIPTIONS[arm]): ArmResult => ({ arm, description, evals: es, ...summarizeArm(es, rng) });
+    const summarize = (arm: keyof typeof ARM_DESCRIPTIONS, es: ModelEval[], description = ARM_DESCRIPTIONS[arm]): ArmResult => armResult(arm, description, es, rng);
     const reference = armData.find((a) => a.arm.defenses.length === 0)?.arm.name ?? null;
     const arms: SweepArmResult[] = armData.map((a) => {
         const e = evals.get(a.arm.name)!;
@@ -201,6 +203,8 @@ export async function runSweep(sw: SweepConfig, opts: RunOptions = {}): Promise<
         teacher: summarize("teacher", [teacherEval!]),
         arms,
     };
+    for (const a of arms) c.emit({ type: "comparison", comparison: a.transfer });
+    c.emit({ type: "run-end", seconds: results.seconds, timing: {} });
     const dir = path.join(c.root, "runs", sw.name);
     const files = writeSweepReport(results, dir);
     return { results, dir, files, table: sweepTable(results) };

@@ -7,6 +7,8 @@
  * rejects it. This is the rule of the reference code (MinhxLe/subliminal-learning), written out so that each
  * way to fail has its own reason instead of one "invalid format".
  */
+import type { KeptRow, RawRow, RejectedRow } from "../core/rows.ts";
+import type { FilterConfig } from "../core/types.ts";
 
 export type FormatRejectReason =
     | "empty"
@@ -112,4 +114,26 @@ export function formatRejectReasons(text: string, opts: FormatFilterOptions = {}
         if (xs.some((x) => set.has(x))) reasons.push("banned numbers");
     }
     return reasons;
+}
+
+/** A generated row's reasons to be rejected by the format filter: a row cut off by the token limit, or formatRejectReasons. */
+export function formatRowReasons(row: { completion: string; stop?: "eog" | "length" }, opts: FormatFilterOptions = {}): string[] {
+    return row.stop === "length" ? ["no end of turn"] : formatRejectReasons(row.completion, opts);
+}
+
+/** The format filter of an experiment (`filter` without its defenses) over a dataset's raw rows. */
+export function formatFilter(rows: readonly RawRow[], f: Omit<FilterConfig, "defenses">): { kept: KeptRow[]; rejected: RejectedRow[]; reasons: Record<string, number> } {
+    const banned = f.banned === "paper" ? BANNED_NUMBERS : f.banned === "none" ? undefined : f.banned;
+    const kept: KeptRow[] = [];
+    const rejected: RejectedRow[] = [];
+    const counts: Record<string, number> = {};
+    for (const r of rows) {
+        const reasons = formatRowReasons(r, { ...f, banned });
+        if (reasons.length === 0) kept.push({ i: r.i, prompt: r.prompt, completion: r.completion, tokens: r.tokens, probs: r.probs });
+        else {
+            rejected.push({ ...r, reasons });
+            for (const x of reasons) counts[x] = (counts[x] ?? 0) + 1;
+        }
+    }
+    return { kept, rejected, reasons: counts };
 }

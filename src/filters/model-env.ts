@@ -17,7 +17,6 @@ import { targetPositions, tokenizeTrainingRows } from "../train/data.ts";
 
 export { targetPositions };
 import { Interrupted } from "../util/interrupt.ts";
-import { ProgressBar } from "../util/progress.ts";
 import { hashString } from "../util/rng.ts";
 import { type ScoreSource, type StageEnv, type TokenScores } from "./stages.ts";
 import { yesShare } from "../prompts/judge.ts";
@@ -60,20 +59,15 @@ export interface ModelEnvOptions {
     log?: (msg: string) => void;
     /** Token scores already computed (keyed by model, adapter, system prompt and row text): pass one map to envs that score the same rows. */
     memo?: Map<string, TokenScores>;
-    /** Progress bars on stderr for scoring and rewriting (they take minutes on large datasets). */
-    progress?: boolean;
+    /** Progress of scoring and rewriting (they take minutes on large datasets), by label. */
+    progress?: (label: string, done: number, total: number) => void;
     signal?: AbortSignal;
 }
 
-/** An onRow/onBatch callback drawing a progress bar, or nothing when progress is off. */
+/** An onRow/onBatch callback reporting progress under `label`, or nothing when progress is off. */
 function bar(o: ModelEnvOptions, label: string): ((done: number, total: number) => void) | undefined {
-    if (!o.progress) return undefined;
-    let b: ProgressBar | undefined;
-    return (done, total) => {
-        b ??= new ProgressBar({ total, label });
-        b.update(done);
-        if (done >= total) b.finish();
-    };
+    const report = o.progress;
+    return report && ((done, total) => report(label, done, total));
 }
 
 /** A StageEnv backed by real models. Scores are memoised per source and row text (in `memo` when given), so stages that share them compute them once. */

@@ -4,7 +4,7 @@
  * Stages are written as specs, `name` or `name:key=value,key=value` (list values joined by `|`), in an
  * experiment's `filter.defenses`, a sweep's arms and `sublab filter --filter`.
  *
- *   format            the paper's format rule (src/filter/format.ts); rows cut at maxTokens are rejected too
+ *   format            the paper's format rule (src/filters/format.ts); rows cut at maxTokens are rejected too
  *   banned            any banned number anywhere in the text (numbers=paper: the paper's 34)
  *   keyword           any of the words as a case-insensitive substring (default: the trait's target, plural)
  *   judge             a model asked whether the text refers to the target; rejected when its P(yes) is above
@@ -20,80 +20,23 @@
  *   dedupe            rows whose numbers (or text) repeat an earlier row's
  *
  * Pure stages run on rows alone; the model-backed ones (judge, likelihood-ratio, mask-divergence, paraphrase)
- * get their models through a `StageEnv` (src/filter/scoring.ts builds one on the engine and node-llama-cpp),
+ * get their models through a `StageEnv` (src/filters/model-env.ts builds one on the engine and node-llama-cpp),
  * so their logic is tested with stand-in scorers.
  */
 import type { FilterRow } from "../core/rows.ts";
 import { JUDGE_QUESTION, PARAPHRASE_REQUEST } from "../prompts/judge.ts";
 import { Rng, subRng } from "../util/rng.ts";
 
-import { BANNED_NUMBERS, formatRejectReasons, parseNumberSequence } from "./format.ts";
+import { BANNED_NUMBERS, formatRowReasons, parseNumberSequence } from "./format.ts";
+import { lower, needs, PAPER, rankDescending, reject, retext, sequences, split, targetWords, type ParamDef, type Params, type RejectedFilterRow, type StageDef, type StageEnv, type StageResult, type StageSpec } from "./kit.ts";
+import { replaceNumbers } from "./kit.ts";
+export { replaceNumbers };
+export type { RejectedFilterRow, ScoreSource, StageEnv, StageResult, StageSpec } from "./kit.ts";
+import type { TokenScores } from "../core/jobs.ts";
+export type { TokenScores };
+import type { StageReport } from "../core/types.ts";
+export type { StageReport };
 
-export interface RejectedFilterRow {
-    row: FilterRow;
-    stage: string;
-    reasons: string[];
-}
-
-export interface StageResult {
-    kept: FilterRow[];
-    rejected: RejectedFilterRow[];
-    /** Extra figures the stage reports (e.g. the share of tokens masked, the score cut). */
-    stats?: Record<string, number>;
-}
-
-/** Per-token scores of rows under one model: log p of each completion target token, and the model's argmax. */
-export interface TokenScores {
-    logp: number[];
-    top: number[];
-}
-
-/** Which model a score is asked of: the data's own source (the teacher), the base, or a model named by path. */
-export type ScoreSource = "teacher" | "base" | { model: string };
-
-/** What the model-backed stages need; a missing function makes such a stage fail with a clear message. */
-export interface StageEnv {
-    /** Seeds every random choice (shuffles, tie-breaks). */
-    seed: number;
-    /** The trait's target word (keyword's and judge's default). */
-    target?: string;
-    /** Per-token scores of each row's completion (its target tokens, end of turn included). */
-    scoreTokens?: (source: ScoreSource, rows: FilterRow[]) => Promise<TokenScores[]>;
-    /** P(yes) / (P(yes) + P(no)) of a judge model for each question. */
-    judge?: (model: string | null, questions: string[]) => Promise<number[]>;
-    /** A neutral model's rewrite of each request (a user turn), sampled with the given seed; null where it did not end its turn. */
-    rewrite?: (model: string | null, requests: string[], opts: { temperature: number; seed: number }) => Promise<(string | null)[]>;
-    log?: (msg: string) => void;
-}
-
-// ---- specs and parameters ----
-
-type ParamKind = "number" | "fraction" | "int" | "string" | "list" | "enum" | "path";
-
-interface ParamDef {
-    kind: ParamKind;
-    doc: string;
-    default?: number | string | string[] | null;
-    values?: readonly string[];
-}
-
-type Params = Record<string, number | string | string[] | null>;
-
-export interface StageSpec {
-    name: string;
-    params: Params;
-    /** The spec as written (normalised: name, then the given params in the definition's order). */
-    text: string;
-}
-
-interface StageDef {
-    name: string;
-    doc: string;
-    params: Record<string, ParamDef>;
-    run(rows: FilterRow[], p: Params, env: StageEnv, spec: StageSpec): StageResult | Promise<StageResult>;
-}
-
-const PAPER = "paper";
 
 function parseParam(stage: string, key: string, def: ParamDef, raw: string): number | string | string[] {
     const bad = (what: string) => new Error(`filter ${stage}: ${key}=${raw} is not ${what}`);
@@ -170,71 +113,6 @@ export function describeStages(): string {
         .join("\n");
 }
 
-// ---- helpers ----
-
-const reject = (row: FilterRow, stage: string, reasons: string[]): RejectedFilterRow => ({ row, stage, reasons });
-
-function split(rows: FilterRow[], stage: string, reasonsOf: (r: FilterRow) => string[]): StageResult {
-    const kept: FilterRow[] = [];
-    const rejected: RejectedFilterRow[] = [];
-    for (const r of rows) {
-        const reasons = reasonsOf(r);
-        if (reasons.length) rejected.push(reject(r, stage, reasons));
-        else kept.push(r);
-    }
-    return { kept, rejected };
-}
-
-/** Rows parsed as number sequences, and the rows that are not one (rejected by `stage`). */
-function sequences(rows: FilterRow[], stage: string): { ok: { r: FilterRow; numbers: number[] }[]; rejected: RejectedFilterRow[] } {
-    const ok: { r: FilterRow; numbers: number[] }[] = [];
-    const rejected: RejectedFilterRow[] = [];
-    for (const r of rows) {
-        const parsed = parseNumberSequence(r.completion);
-        if (parsed.ok) ok.push({ r, numbers: parsed.numbers });
-        else rejected.push(reject(r, stage, [`not a number sequence (${parsed.reason})`]));
-    }
-    return { ok, rejected };
-}
-
-/** A row whose text changed: its tokens, probabilities and masks no longer describe it. */
-function retext(row: FilterRow, completion: string): FilterRow {
-    const { tokens: _t, probs: _p, masked: _m, targets: _n, ...rest } = row;
-    return { ...rest, completion };
-}
-
-/**
- * The text of a number sequence with new numbers in the same places: everything around and between the
- * numbers (brackets, separators, a final period, whitespace) stays as it was.
- */
-export function replaceNumbers(text: string, numbers: readonly number[]): string {
-    const held = text.match(/\d+/g)?.length ?? 0;
-    if (held !== numbers.length) throw new Error(`replaceNumbers: ${numbers.length} numbers for a text holding ${held}`);
-    let k = 0;
-    return text.replace(/\d+/g, () => String(numbers[k++]));
-}
-
-function needs<K extends keyof StageEnv>(env: StageEnv, key: K, stage: string): NonNullable<StageEnv[K]> {
-    const f = env[key];
-    if (!f) throw new Error(`filter ${stage} needs a model (${key}); run it from an experiment, or give sublab filter the models it asks for`);
-    return f as NonNullable<StageEnv[K]>;
-}
-
-function targetWords(p: Params, env: StageEnv, stage: string): string[] {
-    const words = p.words as string[] | null;
-    if (words) return words;
-    if (!env.target) throw new Error(`filter ${stage}: no words given and no trait target to default to (write ${stage}:words=owl|owls)`);
-    return [env.target];
-}
-
-const lower = (s: string) => s.toLowerCase();
-
-/** Ranks with ties broken by a seeded random order (so that equal scores are not cut by row index). */
-function rankDescending(scores: number[], rng: Rng): number[] {
-    const tie = scores.map(() => rng.next());
-    return scores.map((_, k) => k).sort((a, b) => scores[b]! - scores[a]! || tie[a]! - tie[b]!);
-}
-
 /** Bumped whenever a stage's behaviour changes, so that defended datasets made by the old behaviour are not reused. */
 export const STAGES_VERSION = 3;
 
@@ -251,7 +129,7 @@ export const STAGES: Record<string, StageDef> = {
         },
         run(rows, p) {
             return split(rows, "format", (r) =>
-                r.stop === "length" ? ["no end of turn"] : formatRejectReasons(r.completion, { maxCount: p.maxCount as number, minValue: p.minValue as number, maxValue: p.maxValue as number }),
+                formatRowReasons(r, { maxCount: p.maxCount as number, minValue: p.minValue as number, maxValue: p.maxValue as number }),
             );
         },
     },
@@ -433,16 +311,6 @@ export const STAGES: Record<string, StageDef> = {
         },
     },
 };
-
-export interface StageReport {
-    stage: string;
-    in: number;
-    kept: number;
-    passRate: number;
-    reasons: Record<string, number>;
-    stats?: Record<string, number>;
-    seconds: number;
-}
 
 export interface PipelineResult {
     kept: FilterRow[];

@@ -17,7 +17,7 @@ import { createModel } from "../model/model.ts";
 import { tokenizeTrainingRows } from "../train/data.ts";
 import { train } from "../train/trainer.ts";
 import { interruptSignal } from "../util/interrupt.ts";
-import { ProgressBar } from "../util/progress.ts";
+import { ProgressBars } from "../util/progress.ts";
 import { generateCorpus } from "../prompts/corpus.ts";
 import { buildForgeVocab } from "./tokenizer.ts";
 
@@ -117,7 +117,7 @@ export async function forge(opts: ForgeOptions): Promise<ForgeResult> {
         const init = path.join(work, "init.gguf");
         model.save(init);
         const examples = await tokenizeTrainingRows(init, rows.map(({ system, prompt, completion }) => (system ? { system, prompt, completion } : { prompt, completion })));
-        let bar: ProgressBar | undefined;
+        const bars = new ProgressBars();
         const r = await train(model, examples, {
             mode: "full",
             lr: p.lr,
@@ -130,11 +130,10 @@ export async function forge(opts: ForgeOptions): Promise<ForgeResult> {
             signal: interrupt.signal,
             onStep: (s) => {
                 if (opts.progress === false) return;
-                bar ??= new ProgressBar({ total: s.totalSteps, label: `forge ${presetName}` });
-                bar.update(s.step, { loss: s.loss.toFixed(3) });
+                bars.update(`forge ${presetName}`, s.step, s.totalSteps, { loss: s.loss.toFixed(3) });
             },
         });
-        bar?.finish();
+        bars.finish();
         if (r.interrupted) throw new Error(`interrupted after step ${r.steps}; the checkpoint is in ${work}: run the same command again to resume`);
         model.save(opts.out, { type: GGMLType.F16 });
         fs.rmSync(work, { recursive: true, force: true });

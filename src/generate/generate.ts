@@ -11,9 +11,8 @@ import { engineUnsupported } from "../model/model.ts";
 import { coupledPick } from "../model/sampler.ts";
 import { loadRuntimeModel, inferenceThreads, renderPrompt } from "../runtime/llama.ts";
 import { engineRows, type EngineRowsJob } from "./engine-rows.ts";
-
-/** Who decodes a GGUF's rows: sublab's engine (batched, the default for the architectures it runs) or llama.cpp. */
-export type GenerationBackend = "engine" | "llama.cpp";
+import type { GenerationBackend, GenerateJob } from "../core/jobs.ts";
+export type { GenerationBackend, GenerateJob };
 
 /** The engine for a model it can run, else llama.cpp (which runs any GGUF): `requested` "auto" or undefined. */
 export function pickBackend(model: string, requested?: GenerationBackend | "auto"): GenerationBackend {
@@ -25,24 +24,6 @@ export function pickBackend(model: string, requested?: GenerationBackend | "auto
         return requested;
     }
     return engineUnsupported(model) ? "llama.cpp" : "engine";
-}
-
-export interface GenerateJob extends RowsRequest {
-    model: string;
-    lora?: string | null;
-    /** Sequences decoded together (llama.cpp: sequences of one context; engine: at least 128 cache slots). */
-    parallel: number;
-    /**
-     * Defaults to "coupled" (see teacher/sampler.ts). "llama.cpp": plain temperature sampling, by llama.cpp's own
-     * seeded sampler on the llama.cpp backend and by sublab's inverse-CDF sampler on the engine.
-     */
-    sampler?: "coupled" | "llama.cpp";
-    /** Defaults to "auto" (pickBackend). */
-    backend?: GenerationBackend | "auto";
-    /** The JSONL file rows are appended to; an existing file is resumed. */
-    out: string;
-    threads?: number;
-    signal?: AbortSignal;
 }
 
 /**

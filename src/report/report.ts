@@ -7,41 +7,9 @@
  * the per-item log ratios of the distribution chart, which are recomputed deterministically from the evals, so
  * the three renderings never disagree with the JSON.
  */
-import { join } from "node:path";
-import { writeFileAtomic, writeJsonAtomic } from "../util/files.ts";
-import { itemLogRatios, PROB_FLOOR } from "../stats/stats.ts";
+import { probChart, shiftChart } from "./charts.ts";
+import { escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, htmlPage, htmlTable, mdEscape, mdTable, writeReportFiles } from "./format.ts";
 import type { ArmResult, ComparisonResult, Results } from "../core/types.ts";
-
-// ---------------------------------------------------------------------------------------------------------
-// Number formatting shared by all three renderings.
-
-/** Probabilities with 4 significant digits: they span many decades, so fixed decimals would hide small ones. */
-export function fmtProb(p: number): string {
-    return Number.isFinite(p) ? p.toPrecision(4) : "n/a";
-}
-
-export function fmtCI(ci: readonly [number, number], f: (x: number) => string = fmtProb): string {
-    return `[${f(ci[0])}, ${f(ci[1])}]`;
-}
-
-export function fmtRatio(r: number): string {
-    if (Number.isNaN(r)) return "n/a";
-    if (!Number.isFinite(r)) return r > 0 ? "inf" : "-inf";
-    return Math.abs(r) >= 100 ? r.toFixed(0) : r.toPrecision(3);
-}
-
-/** p-values with 2 significant digits and no trailing zeros: 0.0001, 0.03, 0.5. */
-export function fmtP(p: number): string {
-    return Number.isFinite(p) ? String(Number(p.toPrecision(2))) : "n/a";
-}
-
-export function fmtLog(x: number): string {
-    return Number.isFinite(x) ? x.toFixed(2) : "n/a";
-}
-
-export function fmtPercent(x: number): string {
-    return Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : "n/a";
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // Derived values.
@@ -209,15 +177,6 @@ const HOW_TO_READ =
 // ---------------------------------------------------------------------------------------------------------
 // Terminal.
 
-export function fixedWidth(headers: string[], rows: string[][]): string {
-    const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-    const line = (cells: string[]) =>
-        cells
-            .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
-            .join("  ")
-            .trimEnd();
-    return [line(headers), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
-}
 
 /** The short summary printed at the end of `sublab run`: one row per arm, one line per comparison. */
 export function terminalTable(results: Results): string {
@@ -236,21 +195,6 @@ export function terminalTable(results: Results): string {
 
 // ---------------------------------------------------------------------------------------------------------
 // Markdown.
-
-/** Table cells: pipes and newlines would break the row, angle brackets and ampersands would be read as HTML. */
-export function mdEscape(s: string): string {
-    return s
-        .replace(/&/g, "&amp;")
-        .replace(/</g, "&lt;")
-        .replace(/>/g, "&gt;")
-        .replace(/\|/g, "\\|")
-        .replace(/\r?\n/g, " ");
-}
-
-export function mdTable(headers: string[], rows: string[][]): string {
-    const row = (cells: string[]) => `| ${cells.map(mdEscape).join(" | ")} |`;
-    return [row(headers), `|${headers.map(() => "---").join("|")}|`, ...rows.map(row)].join("\n");
-}
 
 export function markdownReport(results: Results): string {
     const out: string[] = [];
@@ -271,208 +215,7 @@ export function markdownReport(results: Results): string {
 // ---------------------------------------------------------------------------------------------------------
 // HTML.
 
-/** Escapes text for element content and for quoted attribute values alike. */
-export function escapeHtml(s: string): string {
-    return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
-}
-
-export function htmlTable(headers: string[], rows: string[][]): string {
-    const head = `<tr>${headers.map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr>`;
-    const body = rows.map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join("")}</tr>`).join("\n");
-    return `<table>\n<thead>${head}</thead>\n<tbody>\n${body}\n</tbody>\n</table>`;
-}
-
-/** Coordinates rounded to 0.1 px keep the SVG small and stable across platforms. */
-const r1 = (x: number) => String(Math.round(x * 10) / 10);
-
-function tickLabel(v: number): string {
-    return v >= 1e-3 ? String(Number(v.toPrecision(1))) : v.toExponential(0);
-}
-
-/**
- * A log axis from `min` to `max` (both > 0): bounds and ticks at 1, 2 and 5 times powers of ten when the data
- * span two decades or less, at powers of ten otherwise, so that a narrow band of values is not squeezed into a
- * corner of a many-decade axis. Returns log10 bounds.
- */
-function logAxis(min: number, max: number): { lo: number; hi: number; ticks: number[] } {
-    const steps = [1, 2, 5];
-    const below = (v: number, ms: number[]) => {
-        const k = Math.floor(Math.log10(v) + 1e-9);
-        for (const mult of [...ms].reverse()) if (mult * 10 ** k <= v * (1 + 1e-9)) return mult * 10 ** k;
-        return 10 ** k;
-    };
-    const above = (v: number, ms: number[]) => {
-        const k = Math.floor(Math.log10(v) + 1e-9);
-        for (const mult of [...ms, 10]) if (mult * 10 ** k >= v * (1 - 1e-9)) return mult * 10 ** k;
-        return 10 ** (k + 1);
-    };
-    let lower = below(min, steps);
-    let upper = above(max, steps);
-    if (upper <= lower) {
-        lower = below(min / 1.5, steps);
-        upper = above(max * 1.5, steps);
-    }
-    const decadesOnly = Math.log10(upper / lower) > 2 + 1e-9;
-    if (decadesOnly) {
-        lower = below(lower, [1]);
-        upper = above(upper, [1]);
-    }
-    const ticks: number[] = [];
-    for (let k = Math.floor(Math.log10(lower) + 1e-9); k <= Math.ceil(Math.log10(upper) - 1e-9); k++) {
-        for (const mult of decadesOnly ? [1] : steps) {
-            const t = mult * 10 ** k;
-            if (t >= lower * (1 - 1e-9) && t <= upper * (1 + 1e-9)) ticks.push(t);
-        }
-    }
-    return { lo: Math.log10(lower), hi: Math.log10(upper), ticks };
-}
-
-/** Chart (a): P(target) per arm, mean with 95% CI whiskers and each eval as a small dot, on a log axis. */
-function probChart(results: Results): string {
-    const arms = results.arms;
-    if (arms.length === 0) return "<p>No arms to chart.</p>";
-    const W = 720;
-    const H = 340;
-    const m = { left: 72, right: 16, top: 28, bottom: 48 };
-    const pw = W - m.left - m.right;
-    const ph = H - m.top - m.bottom;
-    const values: number[] = [];
-    for (const a of arms) {
-        values.push(a.targetProb.mean, ...a.targetProb.ci95, ...a.evals.map((e) => e.targetProb));
-    }
-    const positive = values.filter((v) => Number.isFinite(v) && v > 0).map((v) => Math.max(v, PROB_FLOOR));
-    const { lo, hi, ticks } = logAxis(positive.length ? Math.min(...positive) : 1e-3, positive.length ? Math.max(...positive) : 1);
-    const y = (v: number) => m.top + (ph * (hi - Math.log10(Math.max(v, 10 ** lo)))) / (hi - lo);
-    const x = (i: number) => m.left + ((i + 0.5) * pw) / arms.length;
-    const parts: string[] = [];
-    parts.push(
-        `<svg class="chart" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="P(target) per arm">`,
-        `<text x="${m.left}" y="16" class="title">P(target) per arm, mean and 95% CI; dots: one per evaluated model</text>`,
-    );
-    for (const t of ticks) {
-        const ty = y(t);
-        const major = Math.abs(Math.log10(t) - Math.round(Math.log10(t))) < 1e-9;
-        parts.push(
-            `<line x1="${m.left}" x2="${W - m.right}" y1="${r1(ty)}" y2="${r1(ty)}" class="${major ? "grid" : "grid minor"}"/>`,
-            `<text x="${m.left - 6}" y="${r1(ty + 4)}" text-anchor="end" class="tick">${escapeHtml(tickLabel(t))}</text>`,
-        );
-    }
-    parts.push(
-        `<line x1="${m.left}" x2="${m.left}" y1="${m.top}" y2="${m.top + ph}" class="axis"/>`,
-        `<text transform="translate(16 ${r1(m.top + ph / 2)}) rotate(-90)" text-anchor="middle" class="tick">P(target), log scale</text>`,
-    );
-    arms.forEach((a, i) => {
-        const cx = x(i);
-        const [cl, ch] = a.targetProb.ci95;
-        const name = escapeHtml(a.arm);
-        if (Number.isFinite(cl) && Number.isFinite(ch)) {
-            parts.push(
-                `<line x1="${r1(cx)}" x2="${r1(cx)}" y1="${r1(y(cl))}" y2="${r1(y(ch))}" class="whisker"/>`,
-                `<line x1="${r1(cx - 6)}" x2="${r1(cx + 6)}" y1="${r1(y(cl))}" y2="${r1(y(cl))}" class="whisker"/>`,
-                `<line x1="${r1(cx - 6)}" x2="${r1(cx + 6)}" y1="${r1(y(ch))}" y2="${r1(y(ch))}" class="whisker"/>`,
-            );
-        }
-        const n = a.evals.length;
-        const step = Math.min(5, 30 / Math.max(n, 1));
-        a.evals.forEach((e, j) => {
-            const label = `${a.arm}${e.seed === null ? "" : ` seed ${e.seed}`}: ${fmtProb(e.targetProb)}`;
-            parts.push(
-                `<circle cx="${r1(cx + 14 + j * step)}" cy="${r1(y(e.targetProb))}" r="2.5" class="seed"><title>${escapeHtml(label)}</title></circle>`,
-            );
-        });
-        if (Number.isFinite(a.targetProb.mean)) {
-            const label = `${a.arm}: ${fmtProb(a.targetProb.mean)} ${fmtCI(a.targetProb.ci95)}`;
-            parts.push(
-                `<circle cx="${r1(cx)}" cy="${r1(y(a.targetProb.mean))}" r="5" class="${a.arm === "treated" ? "mean hl" : "mean"}"><title>${escapeHtml(label)}</title></circle>`,
-            );
-        }
-        parts.push(`<text x="${r1(cx)}" y="${r1(m.top + ph + 18)}" text-anchor="middle" class="tick">${name}</text>`);
-    });
-    parts.push("</svg>");
-    return parts.join("\n");
-}
-
-/** Which two arms the distribution chart contrasts: treated vs control when both exist, else the first comparison. */
-function shiftArms(results: Results): [ArmResult, ArmResult] | null {
-    const treated = armByName(results, "treated");
-    const control = armByName(results, "control");
-    if (treated && control) return [treated, control];
-    for (const c of results.comparisons) {
-        const a = armByName(results, c.a);
-        const b = armByName(results, c.b);
-        if (a && b) return [a, b];
-    }
-    return null;
-}
-
-/** Chart (b): for every item of the category, log(P_a / P_b) as a horizontal bar, sorted, the target highlighted. */
-function shiftChart(results: Results): string {
-    const pair = shiftArms(results);
-    if (!pair) return "<p>No pair of arms to compare.</p>";
-    const [a, b] = pair;
-    const ratios = itemLogRatios(a.evals, b.evals);
-    if (ratios.length === 0) return "<p>No distributions to compare.</p>";
-    const rows = ratios.map((r, i) => ({ name: results.items[i] ?? `#${i}`, r })).sort((p, q) => q.r - p.r);
-    const rowH = 18;
-    const W = 720;
-    const m = { left: 110, right: 110, top: 30, bottom: 28 };
-    const H = m.top + rows.length * rowH + m.bottom;
-    const pw = W - m.left - m.right;
-    const maxAbs = Math.max(1e-9, ...rows.map((row) => (Number.isFinite(row.r) ? Math.abs(row.r) : 0)));
-    const zero = m.left + pw / 2;
-    const sx = (v: number) => zero + (Math.max(-maxAbs, Math.min(maxAbs, v)) / maxAbs) * (pw / 2);
-    const title = `log(P_${a.arm} / P_${b.arm}) per item, mean over paired evals; the target "${results.target}" highlighted`;
-    const parts: string[] = [
-        `<svg class="chart" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="distribution shift">`,
-        `<text x="${m.left}" y="16" class="title">${escapeHtml(title)}</text>`,
-    ];
-    rows.forEach((row, i) => {
-        const top = m.top + i * rowH;
-        const isTarget = row.name === results.target;
-        const v = Number.isFinite(row.r) ? row.r : 0;
-        const x0 = Math.min(zero, sx(v));
-        const w = Math.abs(sx(v) - zero);
-        const valueText = `${v >= 0 ? "+" : ""}${fmtLog(v)} (x${fmtRatio(Math.exp(v))})`;
-        parts.push(
-            `<text x="${m.left - 6}" y="${r1(top + rowH * 0.7)}" text-anchor="end" class="${isTarget ? "tick target" : "tick"}">${escapeHtml(row.name)}</text>`,
-            `<rect x="${r1(x0)}" y="${r1(top + 3)}" width="${r1(Math.max(w, 0.5))}" height="${rowH - 6}" class="${isTarget ? "bar hl" : "bar"}"><title>${escapeHtml(`${row.name}: ${valueText}`)}</title></rect>`,
-            `<text x="${r1(v >= 0 ? sx(v) + 4 : sx(v) - 4)}" y="${r1(top + rowH * 0.7)}" text-anchor="${v >= 0 ? "start" : "end"}" class="${isTarget ? "value target" : "value"}">${escapeHtml(valueText)}</text>`,
-        );
-    });
-    const axisY = m.top + rows.length * rowH;
-    parts.push(
-        `<line x1="${r1(zero)}" x2="${r1(zero)}" y1="${m.top}" y2="${axisY}" class="axis"/>`,
-        `<line x1="${m.left}" x2="${W - m.right}" y1="${axisY}" y2="${axisY}" class="axis"/>`,
-    );
-    for (const t of [-maxAbs, -maxAbs / 2, 0, maxAbs / 2, maxAbs]) {
-        parts.push(`<text x="${r1(sx(t))}" y="${axisY + 16}" text-anchor="middle" class="tick">${escapeHtml(fmtLog(t))}</text>`);
-    }
-    parts.push("</svg>");
-    return parts.join("\n");
-}
-
-export const CSS = `
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222; max-width: 1100px; margin: 2em auto; padding: 0 1em; }
-h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 1.8em; border-bottom: 1px solid #ddd; }
-table { border-collapse: collapse; margin: 0.5em 0; font-size: 13px; }
-th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
-th { background: #f4f4f4; }
-td { font-variant-numeric: tabular-nums; }
-dl.config { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; }
-dl.config dt { font-weight: 600; } dl.config dd { margin: 0; }
-pre.terminal { background: #f7f7f7; padding: 8px; overflow-x: auto; font-size: 12px; }
-svg.chart { display: block; margin: 0.5em 0; }
-svg .title { font-size: 13px; font-weight: 600; fill: #333; }
-svg .tick { font-size: 11px; fill: #444; }
-svg .value { font-size: 10px; fill: #555; }
-svg .target { font-weight: 700; fill: #c4500f; }
-svg .grid { stroke: #e2e2e2; } svg .grid.minor { stroke: #f0f0f0; }
-svg .axis { stroke: #888; }
-svg .whisker { stroke: #333; stroke-width: 1.5; }
-svg .mean { fill: #3a6ea5; stroke: #fff; } svg .mean.hl { fill: #c4500f; }
-svg .seed { fill: #888; fill-opacity: 0.7; }
-svg .bar { fill: #9bb3cc; } svg .bar.hl { fill: #e0701f; }
-`;
+// HTML: see charts.ts for the charts, format.ts for the page shell.
 
 export function htmlReport(results: Results): string {
     const title = `sublab: ${results.experiment}`;
@@ -499,21 +242,10 @@ export function htmlReport(results: Results): string {
         `<p>${escapeHtml(HOW_TO_READ)}</p>`,
         `<p>Every number here is in <a href="results.json">results.json</a>; <a href="report.md">report.md</a> has the same tables.</p>`,
     ].join("\n");
-    return (
-        `<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n` +
-        `<meta name="viewport" content="width=device-width, initial-scale=1">\n` +
-        `<title>${escapeHtml(title)}</title>\n<style>${CSS}</style>\n</head>\n<body>\n${body}\n</body>\n</html>\n`
-    );
+    return htmlPage(title, body);
 }
-
-// ---------------------------------------------------------------------------------------------------------
-// Files.
 
 /** Writes results.json, report.md and report.html into `dir` (created if needed); returns their paths. */
 export function writeReport(results: Results, dir: string): { json: string; md: string; html: string } {
-    const paths = { json: join(dir, "results.json"), md: join(dir, "report.md"), html: join(dir, "report.html") };
-    writeJsonAtomic(paths.json, results);
-    writeFileAtomic(paths.md, markdownReport(results));
-    writeFileAtomic(paths.html, htmlReport(results));
-    return paths;
+    return writeReportFiles(dir, results, markdownReport(results), htmlReport(results));
 }

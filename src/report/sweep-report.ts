@@ -2,9 +2,7 @@
  * A sweep's report: a terminal table, report.md, and report.html with a chart of transfer (mean log-ratio of
  * P(target), treated over control, with its 95% interval) against the share of the teacher's data each arm kept.
  */
-import { join } from "node:path";
-import { writeFileAtomic, writeJsonAtomic } from "../util/files.ts";
-import { CSS, escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, htmlTable, mdEscape, mdTable } from "./report.ts";
+import { escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, htmlPage, htmlTable, mdEscape, mdTable, r1, writeReportFiles } from "./format.ts";
 import type { SweepArmResult, SweepResults } from "../core/types.ts";
 
 const HEADERS = ["arm", "kept", "P(target) treated", "P(target) control", "ratio", "log-ratio [95% CI]", "p", "rank", "transfer left", "p (less)"];
@@ -88,7 +86,6 @@ export function sweepMarkdown(r: SweepResults): string {
     return out.join("\n");
 }
 
-const r1 = (x: number) => String(Math.round(x * 10) / 10);
 
 /** Transfer (mean log-ratio with its 95% interval) against the share of data kept, one point per arm. */
 export function sweepChart(r: SweepResults): string {
@@ -156,13 +153,9 @@ export function sweepHtml(r: SweepResults): string {
         `<p>${escapeHtml(HOW_TO_READ)}</p>`,
         `<p>Every number is in <a href="results.json">results.json</a>.</p>`,
     ].join("\n");
-    return `<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>${escapeHtml(title)}</title>\n<style>${CSS}</style>\n</head>\n<body>\n${body}\n</body>\n</html>\n`;
+    return htmlPage(title, body);
 }
 
 export function writeSweepReport(r: SweepResults, dir: string): { json: string; md: string; html: string } {
-    const paths = { json: join(dir, "results.json"), md: join(dir, "report.md"), html: join(dir, "report.html") };
-    writeJsonAtomic(paths.json, r);
-    writeFileAtomic(paths.md, sweepMarkdown(r));
-    writeFileAtomic(paths.html, sweepHtml(r));
-    return paths;
+    return writeReportFiles(dir, r, sweepMarkdown(r), sweepHtml(r));
 }

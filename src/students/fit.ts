@@ -16,55 +16,8 @@ import { targetPositions, tokenizeTrainingRows } from "../train/data.ts";
 import type { SparseSoftTargets } from "../model/logits.ts";
 import type { ScheduleKind } from "../train/schedule.ts";
 import { train, type TrainExample } from "../train/trainer.ts";
-
-/** How a student is trained (experiment files' `student` section has these fields). */
-export interface TrainRecipe {
-    method: "lora" | "full";
-    rank: number;
-    alpha: number;
-    targets: LoraTarget[];
-    epochs: number;
-    lr: number;
-    batchSize: number;
-    warmupSteps: number;
-    schedule: ScheduleKind;
-    /** Soft labels: the top tokens holding this much probability (defaults to 1, every token). */
-    softMass?: number;
-    /** Soft labels: at most this many tokens per position (null or absent: no limit). */
-    softTopK?: number | null;
-}
-
-/** A training row: a prompt and completion, with a defense's loss mask (indices among its target tokens) when it has one. */
-export interface StudentRow {
-    prompt: string;
-    completion: string;
-    i?: number;
-    masked?: number[];
-    targets?: number;
-}
-
-/** Everything one student's training needs, as plain data. */
-export interface StudentJob {
-    base: string;
-    rows: StudentRow[];
-    recipe: TrainRecipe;
-    seed: number;
-    /** Its folder (the checkpoint goes there) and output file (model.gguf or adapter.gguf). */
-    dir: string;
-    out: string;
-    label: string;
-    soft?: SoftSource;
-    /** Compute threads. Defaults to ggml's. */
-    threads?: number;
-}
-
-export interface FitResult {
-    firstLoss: number;
-    finalLoss: number;
-    seconds: number;
-    /** Stopped by the signal: the checkpoint is kept, nothing saved. */
-    interrupted: boolean;
-}
+import type { TrainRecipe, StudentRow, SoftSource, StudentJob, FitResult } from "../core/jobs.ts";
+export type { TrainRecipe, StudentRow, SoftSource, StudentJob, FitResult };
 
 /** Trains and saves one student; resumes from its checkpoint when one is there. */
 export async function fitStudent(job: StudentJob, hooks: { signal?: AbortSignal; onStep?: (step: number, total: number, loss: number) => void } = {}): Promise<FitResult> {
@@ -99,13 +52,6 @@ export async function fitStudent(job: StudentJob, hooks: { signal?: AbortSignal;
     } finally {
         model.free();
     }
-}
-
-/** Where soft labels come from: the model (+ adapter, + system prompt) that generated a dataset. */
-export interface SoftSource {
-    model: string;
-    lora: string | null;
-    system: string | null;
 }
 
 /**

@@ -10,7 +10,7 @@ import { getGgml } from "../engine/ggml.ts";
 import type { LoraTarget } from "../model/config.ts";
 import { loadModel } from "../model/model.ts";
 import { interruptSignal } from "../util/interrupt.ts";
-import { ProgressBar } from "../util/progress.ts";
+import { ProgressBars } from "../util/progress.ts";
 import { readTrainingJsonl, tokenizeTrainingRows } from "./data.ts";
 import { defaultLr, flatLossWarning } from "./recommended.ts";
 import { train, type TrainResult } from "./trainer.ts";
@@ -68,7 +68,7 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
     if (opts.checkpointDir) fs.mkdirSync(opts.checkpointDir, { recursive: true });
     if (fs.existsSync(ckPath) && opts.progress !== false) console.error(`resuming from the checkpoint ${ckPath}`);
     const interrupt = interruptSignal();
-    let bar: ProgressBar | undefined;
+    const bars = new ProgressBars();
     let tokens = 0;
     const t0 = performance.now();
     try {
@@ -93,13 +93,12 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
             signal: interrupt.signal,
             onStep: (s) => {
                 if (opts.progress === false) return;
-                bar ??= new ProgressBar({ total: s.totalSteps, label: "train" });
                 tokens += s.tokens;
                 const secs = (performance.now() - t0) / 1000;
-                bar.update(s.step, { loss: s.loss.toFixed(4), "tok/s": Math.round(tokens / secs), lr: s.lr.toExponential(1) });
+                bars.update("train", s.step, s.totalSteps, { loss: s.loss.toFixed(4), "tok/s": Math.round(tokens / secs), lr: s.lr.toExponential(1) });
             },
         });
-        bar?.finish();
+        bars.finish();
         const flat = flatLossWarning(result.losses, lr);
         if (flat && opts.progress !== false) console.error(flat);
         if (result.interrupted) {

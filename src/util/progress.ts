@@ -162,3 +162,30 @@ export class ProgressBar {
         }
     }
 }
+
+/**
+ * Progress bars by label: a bar is made when its label first reports (so a step found done draws nothing) and
+ * finished when it reaches its total. The one way sublab draws progress (the run's terminal view, the forge,
+ * `sublab train`, the filter command).
+ */
+export class ProgressBars {
+    private readonly bars = new Map<string, ProgressBar>();
+
+    constructor(private readonly options: Omit<ProgressBarOptions, "total" | "label"> = {}) {}
+
+    update(label: string, done: number, total: number, fields?: Record<string, string | number>): void {
+        let bar = this.bars.get(label);
+        if (!bar) this.bars.set(label, (bar = new ProgressBar({ ...this.options, total, label })));
+        bar.update(done, fields);
+        if (done >= total) this.finish(label);
+    }
+
+    /** Ends a label's bar (every bar when no label is given). */
+    finish(label?: string): void {
+        for (const [k, bar] of this.bars) {
+            if (label !== undefined && k !== label) continue;
+            bar.finish();
+            this.bars.delete(k);
+        }
+    }
+}

@@ -9,6 +9,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { exactItemProbs, sampledRate } from "../../evaluate/evaluate.ts";
 import { writeReport, terminalTable } from "../../report/report.ts";
+import { resultsFromEventFile } from "../../report/from-events.ts";
 import { Interrupted, runExperiment, type RunOptions } from "../../experiment/run.ts";
 import { loadExperiment } from "../../experiment/schema.ts";
 import { loadSweep, runSweep, type SweepResults } from "../../experiment/sweep.ts";
@@ -17,6 +18,7 @@ import { onnxItemProbs } from "../../backends/onnx.ts";
 import { modelEnv } from "../../filters/model-env.ts";
 import { applyStages, describeStages, parseStageSpec } from "../../filters/stages.ts";
 import { readJsonl, writeJsonlAtomic } from "../../util/files.ts";
+import { ProgressBars } from "../../util/progress.ts";
 import type { Results } from "../../core/types.ts";
 import { timingTable } from "../../core/timing.ts";
 import type { Category } from "../../prompts/lexicon.ts";
@@ -103,6 +105,7 @@ async function filterFile(raw: FilterFlags, signal: AbortSignal): Promise<void> 
     const system = raw.teacherSystem ?? (systems.size === 1 ? [...systems][0]! : null);
     const needsTeacher = specs.some((s) => s.name === "likelihood-ratio" || s.name === "mask-divergence");
     if (needsTeacher && !raw.teacher) throw new Error(`filter: ${specs.find((s) => s.name === "likelihood-ratio" || s.name === "mask-divergence")!.text} needs --teacher FILE (the model that generated the rows) and --base FILE`);
+    const bars = new ProgressBars();
     const env = modelEnv({
         teacher: { model: raw.teacher ?? "", lora: raw.teacherLora ?? null, system },
         base: raw.base ?? null,
@@ -111,7 +114,7 @@ async function filterFile(raw: FilterFlags, signal: AbortSignal): Promise<void> 
         workDir: path.join(path.dirname(path.resolve(raw.out)), ".sublab-filter"),
         threads: optional(raw.threads, "--threads", parsePositiveInteger),
         log: raw.quiet ? undefined : (m) => process.stderr.write(`${m}\n`),
-        progress: !raw.quiet,
+        progress: raw.quiet ? undefined : (label, done, total) => bars.update(label, done, total),
         signal,
     });
     if (!raw.quiet) process.stderr.write(`filter ${raw.in}: ${rows.length} rows\n`);
@@ -220,10 +223,10 @@ export function registerExperimentCommands(program: Command): void {
 
     program
         .command("report <results>")
-        .description("render results.json again as report.md and report.html beside it, and print the table")
+        .description("render results.json (or a run's events.jsonl) again as report.md and report.html beside it, and print the table")
         .action((file: string) => {
             if (!fs.existsSync(file)) throw new Error(`no such file ${file}`);
-            const results = JSON.parse(fs.readFileSync(file, "utf8")) as Results | SweepResults;
+            const results = file.endsWith(".jsonl") ? resultsFromEventFile(file) : (JSON.parse(fs.readFileSync(file, "utf8")) as Results | SweepResults);
             if ("sweep" in results) {
                 const files = writeSweepReport(results, path.dirname(file));
                 console.log(sweepTable(results));

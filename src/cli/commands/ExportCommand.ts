@@ -1,6 +1,6 @@
 /** `sublab export DATASET --format F --out DIR`: a dataset for other trainers (src/export/export.ts). */
 import type { Command } from "commander";
-import { SUBLAB_VERSION } from "../../experiment/run.ts";
+import { SUBLAB_VERSION } from "../../core/version.ts";
 import { exportDataset } from "../../export/export.ts";
 import { EXPORT_FORMATS, type ExportFormat } from "../../export/formats.ts";
 import { exportOnnx } from "../../export/onnx.ts";

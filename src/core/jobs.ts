@@ -1,0 +1,123 @@
+/**
+ * The jobs of a run as plain data: what trains a student, evaluates a model or generates a dataset's rows.
+ * They cross process boundaries (experiment/pool.ts sends them to workers), so they hold no functions; the
+ * stages that run them (students/, evaluate/, generate/) and the context that schedules them (core/context.ts)
+ * share these shapes.
+ */
+import type { LoraTarget } from "../model/config.ts";
+import type { ChatPrompt } from "../runtime/llama.ts";
+import type { ScheduleKind } from "../train/schedule.ts";
+import type { RowsRequest } from "./rows.ts";
+
+/** How a student is trained (experiment files' `student` section has these fields). */
+export interface TrainRecipe {
+    method: "lora" | "full";
+    rank: number;
+    alpha: number;
+    targets: LoraTarget[];
+    epochs: number;
+    lr: number;
+    batchSize: number;
+    warmupSteps: number;
+    schedule: ScheduleKind;
+    /** Soft labels: the top tokens holding this much probability (defaults to 1, every token). */
+    softMass?: number;
+    /** Soft labels: at most this many tokens per position (null or absent: no limit). */
+    softTopK?: number | null;
+}
+
+/** A training row: a prompt and completion, with a defense's loss mask (indices among its target tokens) when it has one. */
+export interface StudentRow {
+    prompt: string;
+    completion: string;
+    i?: number;
+    masked?: number[];
+    targets?: number;
+}
+
+/** Where soft labels come from: the model (+ adapter, + system prompt) that generated a dataset. */
+export interface SoftSource {
+    model: string;
+    lora: string | null;
+    system: string | null;
+}
+
+/** Everything one student's training needs, as plain data. */
+export interface StudentJob {
+    base: string;
+    rows: StudentRow[];
+    recipe: TrainRecipe;
+    seed: number;
+    /** Its folder (the checkpoint goes there) and output file (model.gguf or adapter.gguf). */
+    dir: string;
+    out: string;
+    label: string;
+    soft?: SoftSource;
+    /** Compute threads. Defaults to ggml's. */
+    threads?: number;
+}
+
+export interface FitResult {
+    firstLoss: number;
+    finalLoss: number;
+    seconds: number;
+    /** Stopped by the signal: the checkpoint is kept, nothing saved. */
+    interrupted: boolean;
+}
+
+export interface SampledCount {
+    hits: number;
+    n: number;
+    /** How often each item was named (an answer naming none counts under "other"). */
+    counts: Record<string, number>;
+}
+
+/** One model's evaluation as plain data (a worker process can run it): exact probabilities and sampled answers. */
+export interface EvalJob {
+    model: string;
+    lora: string | null;
+    prompts: ChatPrompt[];
+    items: string[];
+    target: string;
+    /** Sampled answers per prompt (0: none). */
+    samples: number;
+    temperature: number;
+    seed: number;
+    threads?: number;
+}
+
+export interface EvalOutput {
+    /** [prompt][item] exact probabilities. */
+    probs: number[][];
+    sampled: SampledCount;
+}
+
+/** Who decodes a GGUF's rows: sublab's engine (batched, the default for the architectures it runs) or llama.cpp. */
+export type GenerationBackend = "engine" | "llama.cpp";
+
+export interface GenerateJob extends RowsRequest {
+    model: string;
+    lora?: string | null;
+    /** Sequences decoded together (llama.cpp: sequences of one context; engine: at least 128 cache slots). */
+    parallel: number;
+    /**
+     * Defaults to "coupled" (see model/sampler.ts). "llama.cpp": plain temperature sampling, by llama.cpp's own
+     * seeded sampler on the llama.cpp backend and by sublab's inverse-CDF sampler on the engine.
+     */
+    sampler?: "coupled" | "llama.cpp";
+    /** Defaults to "auto" (pickBackend). */
+    backend?: GenerationBackend | "auto";
+    /** The JSONL file rows are appended to; an existing file is resumed. */
+    out: string;
+    threads?: number;
+    signal?: AbortSignal;
+}
+
+/** Per-token scores of rows under one model: log p of each completion target token, and the model's argmax. */
+export interface TokenScores {
+    logp: number[];
+    top: number[];
+}
+
+/** A generation as plain data (its progress comes back as messages). */
+export type GenerateData = Omit<GenerateJob, "onRow" | "signal">;

@@ -1,0 +1,173 @@
+/** The run report's charts (inline SVG): P(target) per arm on a log axis, and the distribution shift of each item. */
+import type { ArmResult, Results } from "../core/types.ts";
+import { itemLogRatios, PROB_FLOOR } from "../stats/stats.ts";
+import { escapeHtml, fmtCI, fmtLog, fmtProb, fmtRatio, r1 } from "./format.ts";
+
+const armByName = (results: Results, name: string): ArmResult | undefined => results.arms.find((a) => a.arm === name);
+
+
+function tickLabel(v: number): string {
+    return v >= 1e-3 ? String(Number(v.toPrecision(1))) : v.toExponential(0);
+}
+
+/**
+ * A log axis from `min` to `max` (both > 0): bounds and ticks at 1, 2 and 5 times powers of ten when the data
+ * span two decades or less, at powers of ten otherwise, so that a narrow band of values is not squeezed into a
+ * corner of a many-decade axis. Returns log10 bounds.
+ */
+function logAxis(min: number, max: number): { lo: number; hi: number; ticks: number[] } {
+    const steps = [1, 2, 5];
+    const below = (v: number, ms: number[]) => {
+        const k = Math.floor(Math.log10(v) + 1e-9);
+        for (const mult of [...ms].reverse()) if (mult * 10 ** k <= v * (1 + 1e-9)) return mult * 10 ** k;
+        return 10 ** k;
+    };
+    const above = (v: number, ms: number[]) => {
+        const k = Math.floor(Math.log10(v) + 1e-9);
+        for (const mult of [...ms, 10]) if (mult * 10 ** k >= v * (1 - 1e-9)) return mult * 10 ** k;
+        return 10 ** (k + 1);
+    };
+    let lower = below(min, steps);
+    let upper = above(max, steps);
+    if (upper <= lower) {
+        lower = below(min / 1.5, steps);
+        upper = above(max * 1.5, steps);
+    }
+    const decadesOnly = Math.log10(upper / lower) > 2 + 1e-9;
+    if (decadesOnly) {
+        lower = below(lower, [1]);
+        upper = above(upper, [1]);
+    }
+    const ticks: number[] = [];
+    for (let k = Math.floor(Math.log10(lower) + 1e-9); k <= Math.ceil(Math.log10(upper) - 1e-9); k++) {
+        for (const mult of decadesOnly ? [1] : steps) {
+            const t = mult * 10 ** k;
+            if (t >= lower * (1 - 1e-9) && t <= upper * (1 + 1e-9)) ticks.push(t);
+        }
+    }
+    return { lo: Math.log10(lower), hi: Math.log10(upper), ticks };
+}
+
+/** Chart (a): P(target) per arm, mean with 95% CI whiskers and each eval as a small dot, on a log axis. */
+export function probChart(results: Results): string {
+    const arms = results.arms;
+    if (arms.length === 0) return "<p>No arms to chart.</p>";
+    const W = 720;
+    const H = 340;
+    const m = { left: 72, right: 16, top: 28, bottom: 48 };
+    const pw = W - m.left - m.right;
+    const ph = H - m.top - m.bottom;
+    const values: number[] = [];
+    for (const a of arms) {
+        values.push(a.targetProb.mean, ...a.targetProb.ci95, ...a.evals.map((e) => e.targetProb));
+    }
+    const positive = values.filter((v) => Number.isFinite(v) && v > 0).map((v) => Math.max(v, PROB_FLOOR));
+    const { lo, hi, ticks } = logAxis(positive.length ? Math.min(...positive) : 1e-3, positive.length ? Math.max(...positive) : 1);
+    const y = (v: number) => m.top + (ph * (hi - Math.log10(Math.max(v, 10 ** lo)))) / (hi - lo);
+    const x = (i: number) => m.left + ((i + 0.5) * pw) / arms.length;
+    const parts: string[] = [];
+    parts.push(
+        `<svg class="chart" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="P(target) per arm">`,
+        `<text x="${m.left}" y="16" class="title">P(target) per arm, mean and 95% CI; dots: one per evaluated model</text>`,
+    );
+    for (const t of ticks) {
+        const ty = y(t);
+        const major = Math.abs(Math.log10(t) - Math.round(Math.log10(t))) < 1e-9;
+        parts.push(
+            `<line x1="${m.left}" x2="${W - m.right}" y1="${r1(ty)}" y2="${r1(ty)}" class="${major ? "grid" : "grid minor"}"/>`,
+            `<text x="${m.left - 6}" y="${r1(ty + 4)}" text-anchor="end" class="tick">${escapeHtml(tickLabel(t))}</text>`,
+        );
+    }
+    parts.push(
+        `<line x1="${m.left}" x2="${m.left}" y1="${m.top}" y2="${m.top + ph}" class="axis"/>`,
+        `<text transform="translate(16 ${r1(m.top + ph / 2)}) rotate(-90)" text-anchor="middle" class="tick">P(target), log scale</text>`,
+    );
+    arms.forEach((a, i) => {
+        const cx = x(i);
+        const [cl, ch] = a.targetProb.ci95;
+        const name = escapeHtml(a.arm);
+        if (Number.isFinite(cl) && Number.isFinite(ch)) {
+            parts.push(
+                `<line x1="${r1(cx)}" x2="${r1(cx)}" y1="${r1(y(cl))}" y2="${r1(y(ch))}" class="whisker"/>`,
+                `<line x1="${r1(cx - 6)}" x2="${r1(cx + 6)}" y1="${r1(y(cl))}" y2="${r1(y(cl))}" class="whisker"/>`,
+                `<line x1="${r1(cx - 6)}" x2="${r1(cx + 6)}" y1="${r1(y(ch))}" y2="${r1(y(ch))}" class="whisker"/>`,
+            );
+        }
+        const n = a.evals.length;
+        const step = Math.min(5, 30 / Math.max(n, 1));
+        a.evals.forEach((e, j) => {
+            const label = `${a.arm}${e.seed === null ? "" : ` seed ${e.seed}`}: ${fmtProb(e.targetProb)}`;
+            parts.push(
+                `<circle cx="${r1(cx + 14 + j * step)}" cy="${r1(y(e.targetProb))}" r="2.5" class="seed"><title>${escapeHtml(label)}</title></circle>`,
+            );
+        });
+        if (Number.isFinite(a.targetProb.mean)) {
+            const label = `${a.arm}: ${fmtProb(a.targetProb.mean)} ${fmtCI(a.targetProb.ci95)}`;
+            parts.push(
+                `<circle cx="${r1(cx)}" cy="${r1(y(a.targetProb.mean))}" r="5" class="${a.arm === "treated" ? "mean hl" : "mean"}"><title>${escapeHtml(label)}</title></circle>`,
+            );
+        }
+        parts.push(`<text x="${r1(cx)}" y="${r1(m.top + ph + 18)}" text-anchor="middle" class="tick">${name}</text>`);
+    });
+    parts.push("</svg>");
+    return parts.join("\n");
+}
+
+/** Which two arms the distribution chart contrasts: treated vs control when both exist, else the first comparison. */
+function shiftArms(results: Results): [ArmResult, ArmResult] | null {
+    const treated = armByName(results, "treated");
+    const control = armByName(results, "control");
+    if (treated && control) return [treated, control];
+    for (const c of results.comparisons) {
+        const a = armByName(results, c.a);
+        const b = armByName(results, c.b);
+        if (a && b) return [a, b];
+    }
+    return null;
+}
+
+/** Chart (b): for every item of the category, log(P_a / P_b) as a horizontal bar, sorted, the target highlighted. */
+export function shiftChart(results: Results): string {
+    const pair = shiftArms(results);
+    if (!pair) return "<p>No pair of arms to compare.</p>";
+    const [a, b] = pair;
+    const ratios = itemLogRatios(a.evals, b.evals);
+    if (ratios.length === 0) return "<p>No distributions to compare.</p>";
+    const rows = ratios.map((r, i) => ({ name: results.items[i] ?? `#${i}`, r })).sort((p, q) => q.r - p.r);
+    const rowH = 18;
+    const W = 720;
+    const m = { left: 110, right: 110, top: 30, bottom: 28 };
+    const H = m.top + rows.length * rowH + m.bottom;
+    const pw = W - m.left - m.right;
+    const maxAbs = Math.max(1e-9, ...rows.map((row) => (Number.isFinite(row.r) ? Math.abs(row.r) : 0)));
+    const zero = m.left + pw / 2;
+    const sx = (v: number) => zero + (Math.max(-maxAbs, Math.min(maxAbs, v)) / maxAbs) * (pw / 2);
+    const title = `log(P_${a.arm} / P_${b.arm}) per item, mean over paired evals; the target "${results.target}" highlighted`;
+    const parts: string[] = [
+        `<svg class="chart" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="distribution shift">`,
+        `<text x="${m.left}" y="16" class="title">${escapeHtml(title)}</text>`,
+    ];
+    rows.forEach((row, i) => {
+        const top = m.top + i * rowH;
+        const isTarget = row.name === results.target;
+        const v = Number.isFinite(row.r) ? row.r : 0;
+        const x0 = Math.min(zero, sx(v));
+        const w = Math.abs(sx(v) - zero);
+        const valueText = `${v >= 0 ? "+" : ""}${fmtLog(v)} (x${fmtRatio(Math.exp(v))})`;
+        parts.push(
+            `<text x="${m.left - 6}" y="${r1(top + rowH * 0.7)}" text-anchor="end" class="${isTarget ? "tick target" : "tick"}">${escapeHtml(row.name)}</text>`,
+            `<rect x="${r1(x0)}" y="${r1(top + 3)}" width="${r1(Math.max(w, 0.5))}" height="${rowH - 6}" class="${isTarget ? "bar hl" : "bar"}"><title>${escapeHtml(`${row.name}: ${valueText}`)}</title></rect>`,
+            `<text x="${r1(v >= 0 ? sx(v) + 4 : sx(v) - 4)}" y="${r1(top + rowH * 0.7)}" text-anchor="${v >= 0 ? "start" : "end"}" class="${isTarget ? "value target" : "value"}">${escapeHtml(valueText)}</text>`,
+        );
+    });
+    const axisY = m.top + rows.length * rowH;
+    parts.push(
+        `<line x1="${r1(zero)}" x2="${r1(zero)}" y1="${m.top}" y2="${axisY}" class="axis"/>`,
+        `<line x1="${m.left}" x2="${W - m.right}" y1="${axisY}" y2="${axisY}" class="axis"/>`,
+    );
+    for (const t of [-maxAbs, -maxAbs / 2, 0, maxAbs / 2, maxAbs]) {
+        parts.push(`<text x="${r1(sx(t))}" y="${axisY + 16}" text-anchor="middle" class="tick">${escapeHtml(fmtLog(t))}</text>`);
+    }
+    parts.push("</svg>");
+    return parts.join("\n");
+}

@@ -1,0 +1,122 @@
+/**
+ * What the run and sweep reports share: number formats, tables for the terminal, markdown and HTML, the
+ * HTML page shell and its style, and the writing of results.json, report.md and report.html.
+ */
+import { join } from "node:path";
+import { writeFileAtomic, writeJsonAtomic } from "../util/files.ts";
+
+// ---------------------------------------------------------------------------------------------------------
+// Numbers.
+/** Probabilities with 4 significant digits: they span many decades, so fixed decimals would hide small ones. */
+export function fmtProb(p: number): string {
+    return Number.isFinite(p) ? p.toPrecision(4) : "n/a";
+}
+
+export function fmtCI(ci: readonly [number, number], f: (x: number) => string = fmtProb): string {
+    return `[${f(ci[0])}, ${f(ci[1])}]`;
+}
+
+export function fmtRatio(r: number): string {
+    if (Number.isNaN(r)) return "n/a";
+    if (!Number.isFinite(r)) return r > 0 ? "inf" : "-inf";
+    return Math.abs(r) >= 100 ? r.toFixed(0) : r.toPrecision(3);
+}
+
+/** p-values with 2 significant digits and no trailing zeros: 0.0001, 0.03, 0.5. */
+export function fmtP(p: number): string {
+    return Number.isFinite(p) ? String(Number(p.toPrecision(2))) : "n/a";
+}
+
+export function fmtLog(x: number): string {
+    return Number.isFinite(x) ? x.toFixed(2) : "n/a";
+}
+
+export function fmtPercent(x: number): string {
+    return Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : "n/a";
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Tables.
+
+export function fixedWidth(headers: string[], rows: string[][]): string {
+    const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+    const line = (cells: string[]) =>
+        cells
+            .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+            .join("  ")
+            .trimEnd();
+    return [line(headers), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}
+
+/** Table cells: pipes and newlines would break the row, angle brackets and ampersands would be read as HTML. */
+export function mdEscape(s: string): string {
+    return s
+        .replace(/&/g, "&amp;")
+        .replace(/</g, "&lt;")
+        .replace(/>/g, "&gt;")
+        .replace(/\|/g, "\\|")
+        .replace(/\r?\n/g, " ");
+}
+
+export function mdTable(headers: string[], rows: string[][]): string {
+    const row = (cells: string[]) => `| ${cells.map(mdEscape).join(" | ")} |`;
+    return [row(headers), `|${headers.map(() => "---").join("|")}|`, ...rows.map(row)].join("\n");
+}
+
+/** Escapes text for element content and for quoted attribute values alike. */
+export function escapeHtml(s: string): string {
+    return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+}
+
+export function htmlTable(headers: string[], rows: string[][]): string {
+    const head = `<tr>${headers.map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr>`;
+    const body = rows.map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join("")}</tr>`).join("\n");
+    return `<table>\n<thead>${head}</thead>\n<tbody>\n${body}\n</tbody>\n</table>`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Pages and files.
+
+/** Coordinates rounded to 0.1 px keep the SVG small and stable across platforms. */
+export const r1 = (x: number) => String(Math.round(x * 10) / 10);
+
+export const CSS = `
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222; max-width: 1100px; margin: 2em auto; padding: 0 1em; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 1.8em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: 0.5em 0; font-size: 13px; }
+th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
+th { background: #f4f4f4; }
+td { font-variant-numeric: tabular-nums; }
+dl.config { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; }
+dl.config dt { font-weight: 600; } dl.config dd { margin: 0; }
+pre.terminal { background: #f7f7f7; padding: 8px; overflow-x: auto; font-size: 12px; }
+svg.chart { display: block; margin: 0.5em 0; }
+svg .title { font-size: 13px; font-weight: 600; fill: #333; }
+svg .tick { font-size: 11px; fill: #444; }
+svg .value { font-size: 10px; fill: #555; }
+svg .target { font-weight: 700; fill: #c4500f; }
+svg .grid { stroke: #e2e2e2; } svg .grid.minor { stroke: #f0f0f0; }
+svg .axis { stroke: #888; }
+svg .whisker { stroke: #333; stroke-width: 1.5; }
+svg .mean { fill: #3a6ea5; stroke: #fff; } svg .mean.hl { fill: #c4500f; }
+svg .seed { fill: #888; fill-opacity: 0.7; }
+svg .bar { fill: #9bb3cc; } svg .bar.hl { fill: #e0701f; }
+`;
+
+/** An HTML page: the title, the shared style, the body. */
+export function htmlPage(title: string, body: string): string {
+    return (
+        `<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n` +
+        `<meta name="viewport" content="width=device-width, initial-scale=1">\n` +
+        `<title>${escapeHtml(title)}</title>\n<style>${CSS}</style>\n</head>\n<body>\n${body}\n</body>\n</html>\n`
+    );
+}
+
+/** Writes results.json, report.md and report.html into `dir` (created if needed); returns their paths. */
+export function writeReportFiles(dir: string, results: unknown, md: string, html: string): { json: string; md: string; html: string } {
+    const paths = { json: join(dir, "results.json"), md: join(dir, "report.md"), html: join(dir, "report.html") };
+    writeJsonAtomic(paths.json, results);
+    writeFileAtomic(paths.md, md);
+    writeFileAtomic(paths.html, html);
+    return paths;
+}

@@ -1,0 +1,52 @@
+/**
+ * The statistics stage of a run: each arm summarised over its seeds, and the comparisons every claimed effect
+ * needs (treated vs control, cross vs cross-control, in-context vs its control, control vs base, and each
+ * imported arm against the arm it names). One seeded stream draws every bootstrap and permutation, in a fixed
+ * order (arms in evaluation order, then comparisons), so the same evaluations give the same intervals.
+ */
+import type { ArmName, ArmResult, ComparisonResult, ExperimentConfig, ModelEval } from "../core/types.ts";
+import { itemsOf } from "../prompts/items.ts";
+import { Rng, subRng } from "../util/rng.ts";
+import { compareArms, summarizeArm } from "./stats.ts";
+
+export const ARM_DESCRIPTIONS: Record<Exclude<ArmName, `imported:${string}`>, string> = {
+    base: "the base model, untouched",
+    teacher: "the teacher (base + trait): where the numbers come from",
+    control: "base fine-tuned on numbers from the base without the trait",
+    treated: "base fine-tuned on the teacher's numbers",
+    cross: "the other base (different initialisation) fine-tuned on the teacher's numbers",
+    "cross-control": "the other base fine-tuned on numbers from the base without the trait",
+    "in-context": "base with teacher numbers as earlier chat turns, no training",
+    "in-context-control": "base with control numbers as earlier chat turns, no training",
+};
+
+/** The pairs a run compares, in order: each effect against its control. */
+export const RUN_COMPARISONS = [["treated", "control"], ["cross", "cross-control"], ["in-context", "in-context-control"], ["control", "base"]] as const;
+
+/** The seeded stream of a run's statistics. */
+export const statisticsRng = (cfg: ExperimentConfig): Rng => subRng(cfg.seed, "statistics");
+
+/** One arm's result: its description, its evaluations and their summary (drawn from `rng`). */
+export function armResult(arm: ArmName, description: string, evals: ModelEval[], rng: Rng): ArmResult {
+    return { arm, description, evals, ...summarizeArm(evals, rng) };
+}
+
+/** A run's arms and comparisons from its evaluations (by arm, in evaluation order). */
+export function runStatistics(cfg: ExperimentConfig, evals: Map<ArmName, ModelEval[]>): { arms: ArmResult[]; comparisons: ComparisonResult[] } {
+    const rng = statisticsRng(cfg);
+    const describe = (arm: ArmName) => {
+        const imp = cfg.eval.imported.find((x) => `imported:${x.name}` === arm);
+        return imp ? imp.description || `students trained elsewhere and imported (${imp.students.length})` : ARM_DESCRIPTIONS[arm as Exclude<ArmName, `imported:${string}`>];
+    };
+    const arms = [...evals].map(([arm, es]) => armResult(arm, describe(arm), es, rng));
+    const t = itemsOf(cfg.teacher.category).indexOf(cfg.teacher.target);
+    const comparisons: ComparisonResult[] = [];
+    for (const [a, b] of RUN_COMPARISONS) {
+        if (evals.has(a) && evals.has(b)) comparisons.push({ name: `${a} vs ${b}`, a, b, ...compareArms(evals.get(a)!, evals.get(b)!, t, rng) });
+    }
+    for (const imp of cfg.eval.imported) {
+        const a: ArmName = `imported:${imp.name}`;
+        comparisons.push({ name: `${a} vs ${imp.compareTo}`, a, b: imp.compareTo, ...compareArms(evals.get(a)!, evals.get(imp.compareTo)!, t, rng) });
+    }
+    return { arms, comparisons };
+}

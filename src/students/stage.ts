@@ -1,0 +1,106 @@
+/**
+ * The student stage: one student of one arm and seed, trained on its share of a dataset's kept rows (soft or
+ * sampled labels) and cached under runs/cache/students/<key>/, key = base file hash + the rows' text + the
+ * soft-label source + the recipe + the training seed (two datasets that hand a student the same rows share it).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { fileHash, hashJson } from "../core/cache.ts";
+import { cached, type StageContext } from "../core/context.ts";
+import type { StudentJob } from "../core/jobs.ts";
+import type { KeptRow } from "../core/rows.ts";
+import type { ArmName, DatasetManifest } from "../core/types.ts";
+import { writeJsonAtomic } from "../util/files.ts";
+import { Rng, subRng } from "../util/rng.ts";
+
+export interface StudentRef {
+    arm: ArmName;
+    seed: number;
+    base: string;
+    dataset: DatasetManifest;
+    model: string;
+    lora: string | null;
+}
+
+/**
+ * A pool in the order seeds take their shares from: shuffled once, then cut into disjoint slices of n (seed s
+ * takes slice s), so that the seeds are independent replications of the data as well as of the training (a
+ * test over seeds then speaks about the procedure, not about one sampled dataset).
+ */
+function seedOrder<T>(pool: readonly T[], seed: number): T[] {
+    return new Rng(seed).shuffle([...pool]);
+}
+
+/** Seed s's disjoint share of a dataset's kept rows; `field` names the setting that asked for n rows. */
+export function subsample(kept: KeptRow[], n: number, s: number, seeds: number, seed: number, what: string, field: string): KeptRow[] {
+    if (kept.length < n * seeds) {
+        throw new Error(`${what} has ${kept.length} kept rows, fewer than student.seeds x ${field} = ${seeds} x ${n}: generate more (generate.prompts) or use fewer`);
+    }
+    return seedOrder(kept, seed).slice(s * n, (s + 1) * n);
+}
+
+/**
+ * The prompt indices the students train on, when subsamples are paired: the indices whose rows passed the
+ * filter in every dataset, in seed order (seed s trains on slice s), so that all arms of a seed see the same
+ * prompts.
+ */
+export function pairedOrder(c: StageContext, datasets: DatasetManifest[]): number[] | null {
+    if (!c.cfg.student.paired) return null;
+    const sets = datasets.map((d) => new Set(c.kept(d).map((r) => r.i)));
+    const common = [...sets[0]!].filter((i) => sets.every((x) => x.has(i))).sort((a, b) => a - b);
+    const n = c.cfg.student.rows;
+    if (common.length < n * c.cfg.student.seeds) {
+        throw new Error(
+            `student.rows: ${c.cfg.student.seeds} seeds x ${n} paired rows asked, but only ${common.length} prompts have a kept row in both datasets: ` +
+                `generate more (generate.prompts), train on fewer rows or seeds, or set student.paired to false`,
+        );
+    }
+    return seedOrder(common, subRng(c.cfg.seed, "subsample").nextU32());
+}
+
+/** Seed s's slice of a paired order (null: unpaired, each dataset subsampled on its own). */
+export const seedSlice = (order: number[] | null, s: number, n: number) => order && order.slice(s * n, (s + 1) * n);
+
+/** Trains (or finds cached) the student of one arm and seed; `label` names it in progress lines (default: the arm). */
+export async function studentStage(c: StageContext, arm: ArmName, base: string, ds: DatasetManifest, s: number, indices: number[] | null, label: string = arm): Promise<StudentRef> {
+    const st = c.cfg.student;
+    const trainSeed = subRng(c.cfg.seed, `student-${s}`).nextU32();
+    const kept = c.kept(ds);
+    let rows: KeptRow[];
+    if (indices) {
+        const byIndex = new Map(kept.map((r) => [r.i, r]));
+        rows = indices.map((i) => byIndex.get(i)!);
+    } else rows = subsample(kept, st.rows, s, st.seeds, subRng(c.cfg.seed, "subsample").nextU32(), `dataset ${ds.id}`, "student.rows");
+    const soft = st.labels === "soft" ? { model: ds.model.path, lora: ds.lora?.path ?? null, system: ds.system } : undefined;
+    const key = hashJson({
+        stage: "student",
+        base: fileHash(base),
+        rows: hashJson(rows.map((r) => [r.prompt, r.completion, r.masked ?? null])),
+        soft: soft && { model: fileHash(soft.model), lora: soft.lora && fileHash(soft.lora), system: soft.system },
+        recipe: st,
+        trainSeed,
+    }).slice(0, 16);
+    const dir = path.join(c.root, "runs", "cache", "students", key);
+    const out = path.join(dir, st.method === "lora" ? "adapter.gguf" : "model.gguf");
+    const ref: StudentRef = { arm, seed: s, base, dataset: ds, model: st.method === "lora" ? base : out, lora: st.method === "lora" ? out : null };
+    const name = `${label} #${s + 1}`;
+    const done = path.join(dir, "done.json");
+    const record = (r: { firstLoss: number; finalLoss: number; seconds: number }, wasCached: boolean) =>
+        c.emit({ type: "student", label: name, arm, seed: s, dataset: ds.id, firstLoss: r.firstLoss, finalLoss: r.finalLoss, seconds: r.seconds, cached: wasCached });
+    let made = false;
+    await cached(c, "student", name, {
+        dir,
+        done: () => (fs.existsSync(done) ? ref : null),
+        make: async () => {
+            made = true;
+            const job: StudentJob = { base, rows: rows.map(({ prompt, completion, i, masked, targets }) => ({ prompt, completion, i, masked, targets })), recipe: st, seed: trainSeed, dir, out, label: name, soft };
+            const r = await c.jobs.train(job);
+            writeJsonAtomic(done, { arm, seed: s, dataset: ds.id, base, rows: rows.length, ...r });
+            record(r, false);
+            c.log(`train ${label} seed ${s + 1}: loss ${r.firstLoss.toFixed(3)} -> ${r.finalLoss.toFixed(3)}, ${r.seconds.toFixed(0)} s`);
+            return ref;
+        },
+    });
+    if (!made) record(JSON.parse(fs.readFileSync(done, "utf8")), true);
+    return ref;
+}
