@@ -122,6 +122,15 @@ function sftArguments(indent: string): string[] {
     ].map((l) => indent + l);
 }
 
+/** A Python trainer's folder: train.jsonl, recipe.json and train_<format>.py, run with `python train_<format>.py`. */
+function pythonBundle(format: "trl" | "unsloth", tool: string, rows: ChatPair[], o: ExportOptions, recipe: unknown, script: string): { files: Record<string, string>; command: string } {
+    const command = `python train_${format}.py`;
+    return {
+        files: { "train.jsonl": jsonl(format, rows), "recipe.json": JSON.stringify({ tool, baseModel: o.baseModel, recipe, seed: o.seed, command }, null, 2) + "\n", [`train_${format}.py`]: script },
+        command,
+    };
+}
+
 function trlFiles(rows: ChatPair[], o: ExportOptions): { files: Record<string, string>; command: string } {
     const r = PAPER_RECIPE;
     const script = [
@@ -147,14 +156,7 @@ function trlFiles(rows: ChatPair[], o: ExportOptions): { files: Record<string, s
         'trainer.save_model("student")  # adapter_config.json + adapter_model.safetensors: sublab import-adapter student --base BASE.gguf',
         "",
     ].join("\n");
-    return {
-        files: {
-            "train.jsonl": jsonl("trl", rows),
-            "recipe.json": JSON.stringify({ tool: "TRL (SFTTrainer) + PEFT", baseModel: o.baseModel, recipe: r, seed: o.seed, command: "python train_trl.py" }, null, 2) + "\n",
-            "train_trl.py": script,
-        },
-        command: "python train_trl.py",
-    };
+    return pythonBundle("trl", "TRL (SFTTrainer) + PEFT", rows, o, r, script);
 }
 
 function mlxFiles(rows: ChatPair[], o: ExportOptions, steps: number): { files: Record<string, string>; command: string } {
@@ -234,14 +236,7 @@ function unslothFiles(rows: ChatPair[], o: ExportOptions): { files: Record<strin
         'model.save_pretrained("student")  # adapter_config.json + adapter_model.safetensors',
         "",
     ].join("\n");
-    return {
-        files: {
-            "train.jsonl": jsonl("unsloth", rows),
-            "recipe.json": JSON.stringify({ tool: "Unsloth", baseModel: o.baseModel, recipe: r, seed: o.seed, command: "python train_unsloth.py" }, null, 2) + "\n",
-            "train_unsloth.py": script,
-        },
-        command: "python train_unsloth.py",
-    };
+    return pythonBundle("unsloth", "Unsloth", rows, o, r, script);
 }
 
 /** Writes the export; returns its manifest (also written as OUT/export.json). */

@@ -15,7 +15,7 @@ import { GGMLType, kvString, kvU32 } from "../engine/gguf.ts";
 import { countParameters } from "../model/config.ts";
 import { createModel } from "../model/model.ts";
 import { tokenizeTrainingRows } from "../train/data.ts";
-import { train } from "../train/trainer.ts";
+import { fitAndSave } from "../train/fit.ts";
 import { interruptSignal } from "../util/interrupt.ts";
 import { ProgressBars } from "../util/progress.ts";
 import { generateCorpus } from "../prompts/corpus.ts";
@@ -118,7 +118,9 @@ export async function forge(opts: ForgeOptions): Promise<ForgeResult> {
         model.save(init);
         const examples = await tokenizeTrainingRows(init, rows.map(({ system, prompt, completion }) => (system ? { system, prompt, completion } : { prompt, completion })));
         const bars = new ProgressBars();
-        const r = await train(model, examples, {
+        const r = await fitAndSave(model, examples, {
+            out: opts.out,
+            saveType: GGMLType.F16,
             mode: "full",
             lr: p.lr,
             epochs: p.epochs,
@@ -135,7 +137,6 @@ export async function forge(opts: ForgeOptions): Promise<ForgeResult> {
         });
         bars.finish();
         if (r.interrupted) throw new Error(`interrupted after step ${r.steps}; the checkpoint is in ${work}: run the same command again to resume`);
-        model.save(opts.out, { type: GGMLType.F16 });
         fs.rmSync(work, { recursive: true, force: true });
         return {
             out: opts.out,

@@ -15,7 +15,8 @@ import { loadModel } from "../model/model.ts";
 import { targetPositions, tokenizeTrainingRows } from "../train/data.ts";
 import type { SparseSoftTargets } from "../model/logits.ts";
 import type { ScheduleKind } from "../train/schedule.ts";
-import { train, type TrainExample } from "../train/trainer.ts";
+import { fitAndSave } from "../train/fit.ts";
+import type { TrainExample } from "../train/trainer.ts";
 import type { TrainRecipe, StudentRow, SoftSource, StudentJob, FitResult } from "../core/jobs.ts";
 export type { TrainRecipe, StudentRow, SoftSource, StudentJob, FitResult };
 
@@ -30,8 +31,10 @@ export async function fitStudent(job: StudentJob, hooks: { signal?: AbortSignal;
     if (rows.some((x) => x.masked?.length)) examples = applyLossMasks(examples, rows.map((x, k) => ({ i: x.i ?? k, masked: x.masked, targets: x.targets })));
     const model = loadModel(base);
     try {
-        if (r.method === "lora") model.addLora({ rank: r.rank, alpha: r.alpha, targets: r.targets }, seed);
-        const result = await train(model, examples, {
+        const result = await fitAndSave(model, examples, {
+            lora: r.method === "lora" ? { rank: r.rank, alpha: r.alpha, targets: r.targets } : null,
+            out,
+            saveType: GGMLType.F16,
             mode: r.method,
             lr: r.lr,
             epochs: r.epochs,
@@ -44,11 +47,7 @@ export async function fitStudent(job: StudentJob, hooks: { signal?: AbortSignal;
             onStep: (s) => hooks.onStep?.(s.step, s.totalSteps, s.loss),
         });
         const summary = { firstLoss: result.losses[0] ?? NaN, finalLoss: result.losses.at(-1) ?? NaN, seconds: (performance.now() - t0) / 1000 };
-        if (result.interrupted) return { ...summary, interrupted: true };
-        if (r.method === "lora") model.saveLora(out);
-        else model.save(out, { type: GGMLType.F16 });
-        fs.rmSync(path.join(dir, "checkpoint.gguf"), { force: true });
-        return { ...summary, interrupted: false };
+        return { ...summary, interrupted: result.interrupted };
     } finally {
         model.free();
     }

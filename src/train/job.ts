@@ -13,7 +13,8 @@ import { interruptSignal } from "../util/interrupt.ts";
 import { ProgressBars } from "../util/progress.ts";
 import { readTrainingJsonl, tokenizeTrainingRows } from "./data.ts";
 import { defaultLr, flatLossWarning } from "./recommended.ts";
-import { train, type TrainResult } from "./trainer.ts";
+import { fitAndSave } from "./fit.ts";
+import type { TrainResult } from "./trainer.ts";
 
 export interface TrainJobOptions {
     model: string;
@@ -72,7 +73,6 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
     let tokens = 0;
     const t0 = performance.now();
     try {
-        if (opts.mode === "lora") model.addLora({ rank: opts.loraRank, alpha: opts.loraAlpha, targets: opts.loraTargets }, opts.seed);
         const summary = (r: TrainResult, interrupted: boolean): TrainJobResult => ({
             outPath: opts.out,
             firstLoss: r.losses[0] ?? NaN,
@@ -81,7 +81,9 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
             interrupted,
             tokensPerSecond: r.tokensPerSecond,
         });
-        const result = await train(model, examples, {
+        const result = await fitAndSave(model, examples, {
+            lora: opts.mode === "lora" ? { rank: opts.loraRank, alpha: opts.loraAlpha, targets: opts.loraTargets } : null,
+            out: opts.out,
             mode: opts.mode,
             lr,
             epochs: opts.epochs,
@@ -104,11 +106,6 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
         if (result.interrupted) {
             return summary(result, true);
         }
-        fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
-        if (opts.mode === "lora") model.saveLora(opts.out);
-        else model.save(opts.out);
-        // A finished run needs no checkpoint; a stopped one (maxSteps) keeps it so it can be continued.
-        if (result.complete) fs.rmSync(ckPath, { force: true });
         return summary(result, false);
     } finally {
         interrupt.release();
