@@ -5,7 +5,7 @@
  */
 import type { GenerateResult, KeptRow } from "./rows.ts";
 import type { EvalJob, EvalOutput, FitResult, GenerateData, StudentJob, TokenScores } from "./jobs.ts";
-import type { SublabEvent } from "./events.ts";
+import type { Stamped, SublabEvent } from "./events.ts";
 import type { StageClock } from "./timing.ts";
 import { cachedStage, type CachedStage } from "./cache.ts";
 import type { DatasetManifest, ExperimentConfig } from "./types.ts";
@@ -45,6 +45,8 @@ export interface StageContext {
     /** A line for the terminal (and a log event). */
     log: (msg: string) => void;
     emit: (e: SublabEvent) => void;
+    /** This call's events so far (less progress ticks): what the report is rendered from. */
+    events: () => readonly Stamped[];
     /** A dataset's kept rows, read from disk once per run. */
     kept: (ds: DatasetManifest) => KeptRow[];
     /** Token scores of the model-backed defenses, shared by every defended dataset of the run (a sweep's arms score the same rows). */

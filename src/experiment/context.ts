@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileHash } from "../core/cache.ts";
 import { Interrupted, type Jobs, type RunOptions, type StageContext } from "../core/context.ts";
-import { emitter, eventFile, type SublabEvent } from "../core/events.ts";
+import { emitter, eventFile, type Stamped, type SublabEvent } from "../core/events.ts";
 import type { KeptRow } from "../core/rows.ts";
 import { StageClock } from "../core/timing.ts";
 import type { DatasetManifest, ExperimentConfig } from "../core/types.ts";
@@ -59,8 +59,10 @@ export function makeContext(cfg: ExperimentConfig, opts: RunOptions, run: string
         if (!rows) keptCache.set(ds.id, (rows = readJsonl<KeptRow>(path.join(root, "datasets", ds.id, "kept.jsonl"))));
         return rows;
     };
-    const emit = emitter(opts.onEvent, eventFile(path.join(root, "runs", run, "events.jsonl")), opts.progress === false ? undefined : terminalView());
-    const c: StageContext = { cfg, root, opts, log: (message) => emit({ type: "log", message }), emit, kept, scores: new Map(), clock: new StageClock(), jobs: undefined! };
+    const recorded: Stamped[] = [];
+    const record = (e: Stamped) => void (e.type !== "progress" && recorded.push(e));
+    const emit = emitter(record, opts.onEvent, eventFile(path.join(root, "runs", run, "events.jsonl")), opts.progress === false ? undefined : terminalView());
+    const c: StageContext = { cfg, root, opts, log: (message) => emit({ type: "log", message }), emit, events: () => recorded, kept, scores: new Map(), clock: new StageClock(), jobs: undefined! };
     c.jobs = localJobs(c);
     return c;
 }

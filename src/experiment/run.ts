@@ -26,6 +26,7 @@ import { datasetStage, datasetSummary } from "../data/dataset.ts";
 import { defendStage } from "../data/defend.ts";
 import { evalStage, inContextHistory, type EvalOf, type EvalTarget } from "../evaluate/stage.ts";
 import { itemsOf } from "../prompts/items.ts";
+import { resultsFromEvents } from "../report/from-events.ts";
 import { terminalTable, writeReport } from "../report/report.ts";
 import { runStatistics } from "../stats/arms.ts";
 import { pairedOrder, seedSlice, studentStage } from "../students/stage.ts";
@@ -118,11 +119,12 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
     const { arms, comparisons } = runStatistics(cfg, evals);
     for (const arm of arms) c.emit({ type: "arm", arm });
     for (const comparison of comparisons) c.emit({ type: "comparison", comparison });
-    const results: Results = { experiment: cfg.name, sublabVersion: SUBLAB_VERSION, startedAt, seconds: (performance.now() - t0) / 1000, config: cfg, target: cfg.teacher.target, items, datasets: done.datasets, arms, comparisons, timing: {} };
+    const seconds = (performance.now() - t0) / 1000;
     // results.json holds the report stage up to its own writing.
     clock.add("report", (performance.now() - tReport) / 1000);
-    results.timing = { ...clock.seconds };
-    c.emit({ type: "run-end", seconds: results.seconds, timing: results.timing });
+    c.emit({ type: "run-end", seconds, timing: { ...clock.seconds } });
+    // The results (and so every rendering of the report) are what the events say.
+    const results = resultsFromEvents(c.events(), `run ${cfg.name}`);
     const dir = path.join(c.root, "runs", cfg.name);
     const files = await clock.time("report", () => writeReport(results, dir));
     return { results, dir, files, table: terminalTable(results), timing: { ...clock.seconds }, seconds: (performance.now() - t0) / 1000 };
