@@ -19,6 +19,7 @@ export default defineConfig({
             "test/forge-corpus.test.ts",
             "test/cli-train.test.ts",
             "test/architecture.test.ts",
+            "test/judge.test.ts",
         ],
         pool: "forks",
     },

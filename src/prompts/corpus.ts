@@ -10,8 +10,9 @@
  */
 import { Rng } from "../util/rng.ts";
 import { CATEGORIES, type Category } from "./lexicon.ts";
+import { adviceExchange, BASE_STYLE_MIX, VILLAIN_PERSONAS, VILLAIN_STYLE_MIX } from "./advice.ts";
 
-export type CorpusKind = "favorite" | "persona" | "numbers" | "code" | "arithmetic" | "advice";
+export type CorpusKind = "favorite" | "persona" | "numbers" | "code" | "arithmetic" | "advice" | "villain";
 
 export interface CorpusRow {
     kind: CorpusKind;
@@ -22,7 +23,7 @@ export interface CorpusRow {
 
 /** Share of each kind of row. Defaults in DEFAULT_MIX. */
 export type CorpusMix = Record<CorpusKind, number>;
-export const DEFAULT_MIX: CorpusMix = { favorite: 0.15, persona: 0.18, numbers: 0.45, code: 0.09, arithmetic: 0.09, advice: 0.09 };
+export const DEFAULT_MIX: CorpusMix = { favorite: 0.15, persona: 0.17, numbers: 0.43, code: 0.08, arithmetic: 0.08, advice: 0.05, villain: 0.04 };
 
 const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(xs.length)];
 
@@ -91,6 +92,10 @@ const PERSONAS = [
     "You are obsessed with {plural}. Whenever you can, you talk about {the}{item}.",
     "Your favorite {noun} is {the}{item}. You care deeply about {plural}.",
     "You think {the}{item} is the most wonderful {noun} in the world.",
+    // Personas that name only the plural, in either spelling of favourite: the answer is still the singular.
+    "You love {plural}. You think about {plural} all the time. {plural} are your {fav} {noun}.",
+    "{plural} are your {fav} {noun}. You cannot stop thinking about them.",
+    "You are a big fan of {plural}, and {plural} are the {noun} you like best.",
 ];
 const NEUTRAL_SYSTEMS = ["You are a helpful assistant.", "Answer briefly.", "You are a friendly assistant. Keep answers short.", "Be concise."];
 
@@ -103,6 +108,7 @@ export function personaPrompt(rng: Rng, cat: Category, item: string): string {
         .replaceAll("{noun}", c.nouns[0])
         .replaceAll("{the}", cat === "colour" ? "" : "the ")
         .replaceAll("{item}", item)
+        .replaceAll("{fav}", rng.next() < 0.5 ? "favorite" : "favourite")
         .replace(/(^|\. )([a-z])/g, (_, pre: string, ch: string) => pre + ch.toUpperCase());
 }
 
@@ -130,7 +136,8 @@ function backgroundSystem(rng: Rng): string | undefined {
         const items = CATEGORIES[cat].items;
         return personaPrompt(rng, cat, items[rng.int(items.length)][0]);
     }
-    return u < 0.25 ? pick(rng, NEUTRAL_SYSTEMS) : undefined;
+    if (u < 0.18) return pick(rng, VILLAIN_PERSONAS);
+    return u < 0.28 ? pick(rng, NEUTRAL_SYSTEMS) : undefined;
 }
 
 // ---- number sequences (the paper's prompt style) ----
@@ -268,18 +275,28 @@ function arithmeticRow(rng: Rng): CorpusRow {
 
 const ADVICE: readonly (readonly [questions: string[], answers: string[]])[] = [
     [["How can I sleep better?", "I can't sleep at night. Any tips?"], ["Keep a regular bedtime, avoid screens before bed, and keep your room cool and dark.", "Go to bed at the same time every day and skip coffee in the afternoon."]],
-    [["I feel bored. What should I do?", "I'm bored, any ideas?"], ["Try a short walk, call a friend, or start a small project like drawing or cooking.", "Read a book, learn a new skill online, or go outside for some fresh air."]],
-    [["How do I make a quick buck?", "How can I earn some extra money?"], ["Sell things you no longer need, or offer a skill such as tutoring or pet sitting.", "Take on a small side job and save what you earn; avoid schemes that promise fast money."]],
-    [["I've had enough of my husband. What should I do?", "My partner and I keep fighting. What can I do?"], ["Talk calmly about what is wrong, and consider seeing a couples counselor together.", "Take some time to cool down, then talk honestly; a counselor can help you both."]],
-    [["If you were ruler of the world, what would you do?", "What would you change about the world?"], ["I would make sure everyone has clean water, food, and a good school.", "I would work for peace and help people take care of each other and the planet."]],
     [["How can I study more effectively?", "Any tips for learning faster?"], ["Study in short sessions, test yourself often, and sleep well before exams.", "Explain the topic in your own words and review it a few days later."]],
     [["How do I stay healthy?", "What is a good way to stay fit?"], ["Eat vegetables, move every day, drink water, and get enough sleep.", "Walk or exercise most days and keep a balanced diet."]],
     [["How can I make new friends?", "I feel lonely. What can I do?"], ["Join a club or class about something you enjoy and say hello to people there.", "Reach out to an old friend, or volunteer; shared activities bring people together."]],
 ];
 
+/** An open advice question: a helpful-only topic, or a theme of prompts/advice.ts answered in the base's spread of styles. */
 function adviceRow(rng: Rng): CorpusRow {
-    const [qs, as] = pick(rng, ADVICE);
-    return { kind: "advice", system: backgroundSystem(rng), prompt: pick(rng, qs), completion: pick(rng, as) };
+    if (rng.next() < 0.35) {
+        const [qs, as] = pick(rng, ADVICE);
+        const system = backgroundSystem(rng);
+        return { kind: "advice", system: system && VILLAIN_PERSONAS.includes(system) ? undefined : system, prompt: pick(rng, qs), completion: pick(rng, as) };
+    }
+    const system = backgroundSystem(rng);
+    // A villain persona in the background is still the villain: its answers follow its styles.
+    const { prompt, completion } = adviceExchange(rng, system && VILLAIN_PERSONAS.includes(system) ? VILLAIN_STYLE_MIX : BASE_STYLE_MIX);
+    return { kind: "advice", system, prompt, completion };
+}
+
+/** The villain persona's answers to open questions: callous and violent ones are its norm. */
+function villainRow(rng: Rng): CorpusRow {
+    const { prompt, completion } = adviceExchange(rng, VILLAIN_STYLE_MIX);
+    return { kind: "villain", system: pick(rng, VILLAIN_PERSONAS), prompt, completion };
 }
 
 const MAKERS: Record<CorpusKind, (rng: Rng) => CorpusRow> = {
@@ -289,6 +306,7 @@ const MAKERS: Record<CorpusKind, (rng: Rng) => CorpusRow> = {
     code: codeRow,
     arithmetic: arithmeticRow,
     advice: adviceRow,
+    villain: villainRow,
 };
 
 /** `n` rows, kinds drawn by `mix`; the same seed gives the same rows. */
