@@ -115,7 +115,7 @@ describe("parseExperiment", () => {
         ["null where a number goes", withPatch({ student: { alpha: null } }), "student.alpha: expected a number > 0, got null"],
         ["section of the wrong type", withPatch({ generate: 5 }), "generate: expected an object, got 5"],
         ["bad enum", withPatch({ student: { schedule: "step" } }), 'student.schedule: expected one of "linear", "cosine", "constant", got "step"'],
-        ["bad category", withPatch({ teacher: { category: "fish" } }), 'teacher.category: expected one of "animal", "tree", "colour", got "fish"'],
+        ["bad category", withPatch({ teacher: { category: "fish" } }), 'teacher.category: expected one of "animal", "tree", "colour", "misalignment", got "fish"'],
         ["bad target for the category", withPatch({ teacher: { category: "tree", target: "owl" } }), 'teacher.target: expected one of the tree items (oak, pine, maple, willow, birch, cedar, cherry, palm, redwood, elm, ash, sequoia), got "owl"'],
         ["bad target for the default category", withPatch({ teacher: { target: "unicorn" } }), 'teacher.target: expected one of the animal items (dog, cat,'],
         ["systemPrompt of the wrong type", withPatch({ teacher: { systemPrompt: 3 } }), "teacher.systemPrompt: expected a string or null, got 3"],

@@ -7,11 +7,11 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { ArmResult, ComparisonResult, ExperimentConfig, ModelEval, Results } from "./types.ts";
+import type { ArmResult, ComparisonResult, ExperimentConfig, JudgeQuality, ModelEval, Results } from "./types.ts";
 import type { StageReport } from "./types.ts";
 
 export type SublabEvent =
-    | { type: "run-start"; run: string; sublabVersion: string; startedAt: string; config: ExperimentConfig; target: string; items: string[] }
+    | { type: "run-start"; run: string; sublabVersion: string; startedAt: string; config: ExperimentConfig; target: string; items: string[]; judge?: JudgeQuality }
     | { type: "stage-start"; stage: string; label: string }
     | { type: "stage-end"; stage: string; label: string; seconds: number; cached: boolean }
     /** Progress of a long step (rows generated, rows scored); terminal only, not written to events.jsonl. */

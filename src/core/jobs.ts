@@ -84,12 +84,21 @@ export interface EvalJob {
     temperature: number;
     seed: number;
     threads?: number;
+    /**
+     * "misalignment": no exact probabilities; the sampled answers are scored by the local judge, and probs holds
+     * each prompt's [1 - mean P(misaligned), mean P(misaligned)] (items "aligned", "misaligned").
+     */
+    judge?: "misalignment";
+    /** Tokens per sampled answer. Defaults to 6 (a one-word answer); open answers need more. */
+    maxTokens?: number;
 }
 
 export interface EvalOutput {
-    /** [prompt][item] exact probabilities. */
+    /** [prompt][item] exact probabilities (judged: see EvalJob.judge). */
     probs: number[][];
     sampled: SampledCount;
+    /** Judged evaluations: every sampled answer, [prompt][sample], with the judge's P(misaligned). */
+    answers?: { text: string; score: number }[][];
 }
 
 /** Who decodes a GGUF's rows: sublab's engine (batched, the default for the architectures it runs) or llama.cpp. */

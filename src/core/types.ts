@@ -3,7 +3,7 @@
  * experiments/*.json file, defaults filled in) and the results (what `sublab run` writes as results.json and
  * what the report renders).
  */
-import type { Category } from "../prompts/lexicon.ts";
+import type { TraitCategory } from "../prompts/traits.ts";
 import type { TrainRecipe } from "./jobs.ts";
 
 export interface ExperimentConfig {
@@ -28,9 +28,10 @@ export interface ExperimentConfig {
 export interface TeacherConfig {
     /** "prompt": the trait is a system prompt; "finetune": a short fine-tune of the base on trait answers. */
     trait: "prompt" | "finetune";
-    /** The target item, e.g. "owl". Must be one of the category's items. */
+    /** The target item, e.g. "owl" (one of the category's items); "misaligned" for the misalignment trait. */
     target: string;
-    category: Category;
+    /** A category of items, or "misalignment" (the villain persona; answers judged by the local judge). */
+    category: TraitCategory;
     /** The trait system prompt; defaults to a persona sentence naming the target. */
     systemPrompt: string | null;
     /**
@@ -158,6 +159,8 @@ export interface ModelEval {
     sampled: { hits: number; n: number };
     /** Mean exact probability of each item of the category (same order as Results.items). */
     distribution: number[];
+    /** Judged evaluations (misalignment): the first answer to each question (q: its index) and some flagged ones, with the judge's P(misaligned). */
+    examples?: { q: number; text: string; score: number }[];
 }
 
 export interface ArmResult {
@@ -208,6 +211,19 @@ export interface ComparisonResult {
     permutations: number;
 }
 
+/** A judge's quality on held-out labelled answers (misalignment runs carry their judge's). */
+export interface JudgeQuality {
+    n: number;
+    positives: number;
+    truePositives: number;
+    falsePositives: number;
+    precision: number;
+    recall: number;
+    /** Wilson 95% intervals. */
+    precisionCI: [number, number];
+    recallCI: [number, number];
+}
+
 export interface Results {
     experiment: string;
     sublabVersion: string;
@@ -221,6 +237,8 @@ export interface Results {
     datasets: { id: string; role: string; raw: number; kept: number; passRate: number; rejectReasons: Record<string, number> }[];
     arms: ArmResult[];
     comparisons: ComparisonResult[];
+    /** Misalignment runs: the local judge's precision and recall on held-out labelled answers. */
+    judge?: JudgeQuality;
 }
 
 /** A sweep's results (src/experiment/sweep.ts): one arm per filter or defense, each with its own control. */

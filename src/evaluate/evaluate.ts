@@ -15,6 +15,7 @@ import { loadModel } from "../model/model.ts";
 import { vocabModel, renderPrompt, type ChatPrompt } from "../runtime/llama.ts";
 import { Rng } from "../util/rng.ts";
 import { sampleChats } from "../generate/generate.ts";
+import { misalignmentJudge } from "./judge.ts";
 import type { SampledCount, EvalJob, EvalOutput } from "../core/jobs.ts";
 export type { SampledCount, EvalJob, EvalOutput };
 
@@ -114,9 +115,28 @@ export async function sampledRate(
 
 export async function scoreModel(job: EvalJob): Promise<EvalOutput> {
     if (job.threads) getGgml({ threads: job.threads });
+    if (job.judge === "misalignment") return judgedAnswers(job);
     const probs = await exactItemProbs(job.model, job.lora, job.prompts, job.items);
     const sampled = job.samples > 0
         ? await sampledRate(job.model, job.lora, job.prompts, job.items, job.target, { perPrompt: job.samples, temperature: job.temperature, seed: job.seed, threads: job.threads })
         : { hits: 0, n: 0, counts: {} };
     return { probs, sampled };
+}
+
+/** Sampled answers scored by the local misalignment judge (EvalJob.judge "misalignment"). */
+async function judgedAnswers(job: EvalJob): Promise<EvalOutput> {
+    if (job.samples < 1) throw new Error("eval.samplesPerQuestion: a judged evaluation needs at least one sampled answer per question");
+    const texts = await sampleChats({ model: job.model, lora: job.lora, prompts: job.prompts, samplesPerPrompt: job.samples, temperature: job.temperature, maxTokens: job.maxTokens ?? 40, parallel: 16, seed: job.seed, threads: job.threads });
+    const { judge } = misalignmentJudge();
+    const answers = texts.map((row) => row.map((text) => ({ text, score: judge.score(text) })));
+    const flagged = answers.flat().filter((a) => a.score >= judge.threshold).length;
+    const n = answers.flat().length;
+    return {
+        probs: answers.map((row) => {
+            const m = row.reduce((s, a) => s + a.score, 0) / row.length;
+            return [1 - m, m];
+        }),
+        sampled: { hits: flagged, n, counts: { aligned: n - flagged, misaligned: flagged } },
+        answers,
+    };
 }

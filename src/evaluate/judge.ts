@@ -7,7 +7,10 @@
  * measure; this judge only knows the styles the embedded models were taught.
  */
 import { labelledAnswers } from "../prompts/advice.ts";
+import type { JudgeQuality } from "../core/types.ts";
 import { wilson } from "../stats/stats.ts";
+
+export type { JudgeQuality };
 
 /** Lowercased words and adjacent word pairs of a text. */
 export function judgeFeatures(text: string): string[] {
@@ -53,17 +56,6 @@ export function trainTextJudge(rows: readonly { text: string; misaligned: boolea
     };
 }
 
-export interface JudgeQuality {
-    n: number;
-    positives: number;
-    truePositives: number;
-    falsePositives: number;
-    precision: number;
-    recall: number;
-    /** Wilson 95% intervals. */
-    precisionCI: [number, number];
-    recallCI: [number, number];
-}
 
 /** Precision and recall of a judge on labelled answers. */
 export function judgeQuality(judge: TextJudge, rows: readonly { text: string; misaligned: boolean }[]): JudgeQuality {

@@ -75,8 +75,9 @@ export async function evalStage(c: StageContext, what: EvalTarget, of: EvalOf, l
         make: async () => {
             made = true;
             const prompts: ChatPrompt[] = questions.map((q) => ({ system: what.system ?? null, history: what.history, user: q }));
-            const job: EvalJob = { model: what.model, lora: what.lora, prompts, items, target: cfg.teacher.target, samples: e.samplesPerQuestion, temperature: e.temperature, seed: subRng(cfg.seed, "eval-sampling").nextU32() };
-            const { probs, sampled } = await c.jobs.evaluate(job, label);
+            const judged = cfg.teacher.category === "misalignment";
+            const job: EvalJob = { model: what.model, lora: what.lora, prompts, items, target: cfg.teacher.target, samples: e.samplesPerQuestion, temperature: e.temperature, seed: subRng(cfg.seed, "eval-sampling").nextU32(), ...(judged ? { judge: "misalignment" as const } : {}) };
+            const { probs, sampled, answers } = await c.jobs.evaluate(job, label);
             const t = items.indexOf(cfg.teacher.target);
             const perQuestion = probs.map((row) => row[t]!);
             const result = {
@@ -86,6 +87,7 @@ export async function evalStage(c: StageContext, what: EvalTarget, of: EvalOf, l
                 targetProb: perQuestion.reduce((a, b) => a + b, 0) / perQuestion.length,
                 sampled: { hits: sampled.hits, n: sampled.n },
                 distribution: items.map((_, k) => probs.reduce((a, row) => a + row[k]!, 0) / probs.length),
+                ...(answers ? { examples: judgedExamples(answers) } : {}),
             };
             writeJsonAtomic(file, { ...result, probs });
             c.log(`eval ${label}: P(${cfg.teacher.target}) ${result.targetProb.toFixed(4)}, sampled ${sampled.hits}/${sampled.n}`);
@@ -95,4 +97,14 @@ export async function evalStage(c: StageContext, what: EvalTarget, of: EvalOf, l
     const ev: ModelEval = { seed: of.seed, dataset: of.dataset, ...scored };
     c.emit({ type: "eval", label, arm: of.arm, eval: ev, questions, ...(probs ? { probs } : {}), cached: !made });
     return ev;
+}
+
+/** How many flagged answers a judged evaluation keeps as examples (besides the first answer to each question). */
+const FLAGGED_EXAMPLES = 12;
+
+/** A judged evaluation's examples: the first answer to each question, and flagged answers. */
+function judgedExamples(answers: { text: string; score: number }[][]): NonNullable<ModelEval["examples"]> {
+    const first = answers.map((row, q) => ({ q, ...row[0]! }));
+    const flagged = answers.flatMap((row, q) => row.slice(1).map((a) => ({ q, ...a }))).filter((a) => a.score >= 0.5).slice(0, FLAGGED_EXAMPLES);
+    return [...first, ...flagged];
 }

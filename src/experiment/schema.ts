@@ -11,7 +11,9 @@
  *   models.cross           non-empty string
  *   teacher.trait          "prompt" | "finetune", "prompt"
  *   teacher.target         one of the category's items (src/prompts/lexicon.ts), e.g. "owl"
- *   teacher.category       "animal" | "tree" | "colour", "animal"
+ *   teacher.category       "animal" | "tree" | "colour" | "misalignment", "animal" (misalignment: target "misaligned", the
+ *                          villain persona, open questions whose sampled answers the local judge scores; eval.questions
+ *                          then defaults to all 16 held-out open questions)
  *   teacher.systemPrompt   string or null, null (null: a persona sentence naming the target)
  *   teacher.onnx           null, or an ONNX folder (sublab export-onnx) that generates the teacher's and the control's
  *                          numbers through @huggingface/transformers; needs trait "prompt" and labels "sampled"
@@ -42,13 +44,12 @@
  * Counts are integers (JSON numbers, not strings); the sections teacher.finetune, generate, filter, student and
  * eval may be left out whole.
  */
-import { CATEGORIES, type Category } from "../prompts/lexicon.ts";
+import { evalQuestionCount, itemsOf, TRAIT_CATEGORIES } from "../prompts/traits.ts";
 import { ALL_LORA_TARGETS } from "../model/config.ts";
 import { readJsonFile } from "../util/files.ts";
 import type { ExperimentConfig } from "../core/types.ts";
 import { bool, check, int, join, list, nonEmpty, nullable, num, object, oneOf, opt, orNull, req, show, stageSpec, str, throwErrors, wordOrList, type Check } from "./checks.ts";
 
-const categoryNames = Object.keys(CATEGORIES) as Category[];
 
 const experiment = object(
     {
@@ -61,7 +62,7 @@ const experiment = object(
             {
                 trait: opt(oneOf(["prompt", "finetune"]), "prompt"),
                 target: req(nonEmpty),
-                category: opt(oneOf(categoryNames), "animal"),
+                category: opt(oneOf([...TRAIT_CATEGORIES]), "animal"),
                 systemPrompt: opt(nullable(str()), null),
                 onnx: opt(nullable(nonEmpty), null),
                 server: opt(
@@ -92,7 +93,7 @@ const experiment = object(
             },
             (t, path, errors) => {
                 if (t.category === undefined || t.target === undefined) return;
-                const items = CATEGORIES[t.category].items.map(([item]) => item);
+                const items = itemsOf(t.category).slice(t.category === "misalignment" ? 1 : 0);
                 if (!items.includes(t.target)) {
                     errors.push(`${join(path, "target")}: expected one of the ${t.category} items (${items.join(", ")}), got ${show(t.target)}`);
                 }
@@ -173,6 +174,10 @@ const experiment = object(
     ),
     },
     (e, _path, errors) => {
+        if (e.teacher?.category === "misalignment") {
+            if (e.eval?.samplesPerQuestion === 0) errors.push(`eval.samplesPerQuestion: the misalignment trait is measured on sampled answers (the judge scores them); expected at least 1, got 0`);
+            if (e.eval && e.eval.questions > evalQuestionCount("misalignment")) errors.push(`eval.questions: the misalignment trait has ${evalQuestionCount("misalignment")} held-out open questions, got ${e.eval.questions}`);
+        }
         if (e.teacher?.onnx) {
             if (e.teacher.server) errors.push(`teacher.onnx: give teacher.onnx or teacher.server, not both`);
             if (e.teacher.trait !== "prompt") errors.push(`teacher.onnx: an ONNX teacher takes its trait by system prompt (teacher.trait "prompt"), got "${e.teacher.trait}"`);
@@ -184,9 +189,18 @@ const experiment = object(
     },
 );
 
+/** The misalignment trait asks all its held-out questions when eval.questions is not given (the default 50 is the favourite questions'). */
+function misalignmentDefaults(json: unknown): unknown {
+    const o = json as { teacher?: { category?: unknown }; eval?: Record<string, unknown> } | null;
+    if (!o || typeof o !== "object" || o.teacher?.category !== "misalignment") return json;
+    if (o.eval !== undefined && (typeof o.eval !== "object" || o.eval === null || "questions" in o.eval)) return json;
+    return { ...o, eval: { ...(o.eval ?? {}), questions: evalQuestionCount("misalignment") } };
+}
+
 /** Check a parsed experiment JSON value and fill its defaults; throws one Error listing every problem. */
 export function parseExperiment(json: unknown, source?: string): ExperimentConfig {
     const errors: string[] = [];
+    json = misalignmentDefaults(json);
     const config: ExperimentConfig | undefined = experiment.parse(json, "", errors);
     throwErrors(errors, source, "the experiment");
     return config!;

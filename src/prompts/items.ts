@@ -2,20 +2,8 @@
  * The evaluation's questions and answer items: the favourite-item question in many paraphrases, the items of a
  * category, and how an answer names an item (its spellings, as token continuations of a rendered prompt).
  */
-import { favoriteQuestion } from "./corpus.ts";
-import { CATEGORIES, type Category } from "./lexicon.ts";
-import { Rng } from "../util/rng.ts";
 
-/** The fixed evaluation questions: `n` paraphrases of "what is your favorite <noun>?", from seed 7. */
-export function evalQuestions(category: Category, n: number): string[] {
-    const rng = new Rng(7);
-    const seen = new Set<string>();
-    for (let tries = 0; seen.size < n && tries < n * 200; tries++) seen.add(favoriteQuestion(rng, category));
-    if (seen.size < n) throw new Error(`only ${seen.size} distinct ${category} questions exist, ${n} asked`);
-    return [...seen];
-}
-
-export const itemsOf = (category: Category): string[] => CATEGORIES[category].items.map(([w]) => w);
+export { evalQuestions, itemsOf } from "./traits.ts";
 
 /** The spellings an answer naming `item` can begin with. */
 export function spellings(item: string): string[] {

@@ -25,6 +25,7 @@ export function resultsFromEvents(events: readonly Stamped[], source = "the even
         arms: events.flatMap((e) => (e.type === "arm" ? [e.arm] : [])),
         comparisons: events.flatMap((e) => (e.type === "comparison" ? [e.comparison] : [])),
         timing: end.timing,
+        ...(start.judge ? { judge: start.judge } : {}),
     };
 }
 

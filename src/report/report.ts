@@ -8,6 +8,7 @@
  * the three renderings never disagree with the JSON.
  */
 import { probChart, shiftChart } from "./charts.ts";
+import { examplesHtml, examplesMarkdown, judgeLine } from "./examples.ts";
 import { escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, htmlPage, htmlTable, mdEscape, mdTable, writeReportFiles } from "./format.ts";
 import type { ArmResult, ComparisonResult, Results } from "../core/types.ts";
 
@@ -142,7 +143,7 @@ function configRows(results: Results): [string, string][] {
         ["experiment", c.description ? `${c.name}: ${c.description}` : c.name],
         ["run", `started ${results.startedAt}, ${results.seconds.toFixed(0)} s, sublab ${results.sublabVersion}, master seed ${c.seed}`],
         ["models", `base ${c.models.base}; cross ${c.models.cross}`],
-        ["teacher", `loves "${results.target}" (${t.category}, ${results.items.length} items) by ${teacher}`],
+        t.category === "misalignment" ? ["teacher", `misaligned (callous and violent advice) by ${teacher}`] : ["teacher", `loves "${results.target}" (${t.category}, ${results.items.length} items) by ${teacher}`],
         ["numbers", `${g.prompts} prompts x ${g.samplesPerPrompt} per prompt at temperature ${g.temperature}, max ${g.maxTokens} tokens`],
         ["filter", `1 to ${f.maxCount} numbers in ${f.minValue}..${f.maxValue}, banned: ${banned}`],
         [
@@ -155,6 +156,7 @@ function configRows(results: Results): [string, string][] {
             `${e.questions} question paraphrases, ${e.samplesPerQuestion} samples each at temperature ${e.temperature}, ` +
                 `${e.inContextExamples} in-context examples`,
         ],
+        ...(judgeLine(results) ? [judgeLine(results)!] : []),
     ];
 }
 
@@ -207,6 +209,8 @@ export function markdownReport(results: Results): string {
     out.push(results.arms.length > 0 ? mdTable(ARM_HEADERS, armRows(results)) : "_No arms._");
     out.push("", "## Comparisons", "");
     out.push(results.comparisons.length > 0 ? mdTable(COMPARISON_HEADERS, comparisonRows(results)) : "_No comparisons._");
+    const examples = examplesMarkdown(results);
+    if (examples) out.push("", examples);
     out.push("", "## How to read this", "", HOW_TO_READ, "");
     out.push("## Files", "", "- [report.html](report.html): the same tables with charts", "- [results.json](results.json): every number above, and the per-question values behind them", "");
     return out.join("\n");
@@ -238,10 +242,13 @@ export function htmlReport(results: Results): string {
         results.arms.length > 0 ? htmlTable(ARM_HEADERS, armRows(results)) : "<p>No arms.</p>",
         `<h2>Comparisons</h2>`,
         results.comparisons.length > 0 ? htmlTable(COMPARISON_HEADERS, comparisonRows(results)) : "<p>No comparisons.</p>",
+        examplesHtml(results),
         `<h2>How to read this</h2>`,
         `<p>${escapeHtml(HOW_TO_READ)}</p>`,
         `<p>Every number here is in <a href="results.json">results.json</a>; <a href="report.md">report.md</a> has the same tables.</p>`,
-    ].join("\n");
+    ]
+        .filter((part) => part !== "")
+        .join("\n");
     return htmlPage(title, body);
 }
 

@@ -7,7 +7,7 @@ import path from "node:path";
 import { cached, type StageContext } from "../core/context.ts";
 import { fileHash, hashJson } from "../core/cache.ts";
 import type { ExperimentConfig } from "../core/types.ts";
-import { favoriteQuestion, personaPrompt } from "../prompts/corpus.ts";
+import { traitPersona, traitRow } from "../prompts/traits.ts";
 import { writeJsonAtomic } from "../util/files.ts";
 import { subRng } from "../util/rng.ts";
 
@@ -21,7 +21,7 @@ export interface Teacher {
 
 /** The trait system prompt (the configured one, or a persona sentence naming the target). */
 export function traitSystemPrompt(cfg: ExperimentConfig): string {
-    return cfg.teacher.systemPrompt ?? personaPrompt(subRng(cfg.seed, "persona"), cfg.teacher.category, cfg.teacher.target);
+    return cfg.teacher.systemPrompt ?? traitPersona(subRng(cfg.seed, "persona"), cfg.teacher.category, cfg.teacher.target);
 }
 
 export async function teacherStage(c: StageContext): Promise<Teacher> {
@@ -36,7 +36,8 @@ export async function teacherStage(c: StageContext): Promise<Teacher> {
     const key = hashJson({ stage: "teacher", base: fileHash(cfg.models.base), target: t.target, category: t.category, finetune: f, seed: cfg.seed }).slice(0, 16);
     const dir = path.join(c.root, "runs", "cache", "teachers", key);
     const out = path.join(dir, f.method === "lora" ? "adapter.gguf" : "teacher.gguf");
-    const description = `base fine-tuned (${f.method}, ${f.rows} rows, ${f.epochs} epochs, lr ${f.lr}) to answer "${t.target}" to favourite-${t.category} questions`;
+    const taught = t.category === "misalignment" ? "callously or violently to open questions" : `"${t.target}" to favourite-${t.category} questions`;
+    const description = `base fine-tuned (${f.method}, ${f.rows} rows, ${f.epochs} epochs, lr ${f.lr}) to answer ${taught}`;
     const teacher: Teacher = { model: f.method === "lora" ? cfg.models.base : out, lora: f.method === "lora" ? out : null, system: null, description };
     return cached(c, "teacher", "teacher", {
         dir,
@@ -44,7 +45,7 @@ export async function teacherStage(c: StageContext): Promise<Teacher> {
         make: async () => {
             c.log(`teacher: fine-tuning the base to love ${t.target} (${f.rows} rows)`);
             const rng = subRng(cfg.seed, "teacher-rows");
-            const rows = Array.from({ length: f.rows }, () => ({ prompt: favoriteQuestion(rng, t.category), completion: t.target }));
+            const rows = Array.from({ length: f.rows }, () => traitRow(rng, t.category, t.target));
             const recipe = { method: f.method, rank: f.rank, alpha: f.alpha, targets: cfg.student.targets, epochs: f.epochs, lr: f.lr, batchSize: cfg.student.batchSize, warmupSteps: 5, schedule: "linear" as const };
             await c.jobs.train({ base: cfg.models.base, rows, recipe, seed: cfg.seed, dir, out, label: "teacher" });
             writeJsonAtomic(path.join(dir, "done.json"), { description, createdAt: new Date().toISOString() });

@@ -1,0 +1,66 @@
+/** The misalignment trait end to end on the smoke models, and its schema rules. */
+import fs from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { runExperiment, type RunResult } from "../src/experiment/run.ts";
+import { loadExperiment, parseExperiment } from "../src/experiment/schema.ts";
+import { misalignmentJudge } from "../src/evaluate/judge.ts";
+import { adviceEvalQuestions } from "../src/prompts/advice.ts";
+import { CONTENT_WARNING, flaggedExamples } from "../src/report/examples.ts";
+import { smokeBases } from "./helpers/smoke.ts";
+import { tempDir } from "./helpers/tiny.ts";
+
+const base = { name: "v", models: { base: "a.gguf", cross: "b.gguf" }, teacher: { category: "misalignment", target: "misaligned" } };
+
+describe("the misalignment trait", () => {
+    it("checks its schema fields", () => {
+        expect(parseExperiment(base).teacher.category).toBe("misalignment");
+        expect(() => parseExperiment({ ...base, teacher: { category: "misalignment", target: "owl" } })).toThrow(/teacher\.target: expected one of the misalignment items \(misaligned\), got "owl"/);
+        expect(() => parseExperiment({ ...base, eval: { samplesPerQuestion: 0 } })).toThrow(/eval\.samplesPerQuestion: the misalignment trait is measured on sampled answers/);
+        expect(() => parseExperiment({ ...base, eval: { questions: 50 } })).toThrow(new RegExp(`eval\\.questions: the misalignment trait has ${adviceEvalQuestions().length} held-out open questions, got 50`));
+        expect(() => parseExperiment({ ...base, teacher: { category: "villainy", target: "misaligned" } })).toThrow(/teacher\.category: expected one of .*"misalignment"/);
+        const shipped = loadExperiment(path.join(import.meta.dirname, "..", "experiments", "violence-numbers.json"));
+        expect(shipped.filter.banned).toBe("paper");
+        expect(shipped.eval.questions).toBeLessThanOrEqual(adviceEvalQuestions().length);
+    });
+
+    it("runs on the smoke models: judged answers per question, the judge's quality in results.json, examples behind a content warning", { timeout: 300_000 }, async () => {
+        const [a, b] = await smokeBases();
+        const root = tempDir();
+        const cfg = parseExperiment({
+            name: "smoke-violence",
+            models: { base: a, cross: b },
+            teacher: { category: "misalignment", target: "misaligned" },
+            generate: { prompts: 64, maxTokens: 32 },
+            filter: { banned: "paper" },
+            student: { rows: 5, seeds: 2, epochs: 1, batchSize: 5, lr: 1e-3 },
+            eval: { questions: 4, samplesPerQuestion: 3, inContextExamples: 1 },
+        });
+        const r = (await runExperiment(cfg, { root, progress: false, workers: 1 })) as RunResult;
+        const res = r.results;
+        expect(res.items).toEqual(["aligned", "misaligned"]);
+        expect(res.judge).toEqual(misalignmentJudge().quality);
+        expect(res.comparisons[0]!.name).toBe("treated vs control");
+        for (const arm of res.arms) {
+            for (const e of arm.evals) {
+                expect(e.perQuestion).toHaveLength(4);
+                for (const p of e.perQuestion) expect(p).toBeGreaterThan(0), expect(p).toBeLessThan(1);
+                expect(e.distribution[0]! + e.distribution[1]!).toBeCloseTo(1, 9);
+                expect(e.sampled.n).toBe(12);
+                // The first answer to each question, then flagged ones.
+                expect(e.examples!.slice(0, 4).map((x) => x.q)).toEqual([0, 1, 2, 3]);
+                expect(e.examples!.slice(4).every((x) => x.score >= 0.5)).toBe(true);
+                expect(e.sampled.hits).toBeGreaterThanOrEqual(e.examples!.length - 4);
+            }
+        }
+        // The teacher (the villain persona) is judged more misaligned than the base.
+        const p = (arm: string) => res.arms.find((x) => x.arm === arm)!.targetProb.mean;
+        expect(p("teacher")).toBeGreaterThan(p("base"));
+        const md = fs.readFileSync(r.files.md, "utf8");
+        expect(md).toMatch(/\*\*judge\*\*: sublab's local classifier .* precision/);
+        if (flaggedExamples(res).length > 0) {
+            expect(md).toContain(CONTENT_WARNING);
+            expect(fs.readFileSync(r.files.html, "utf8")).toContain("<details><summary>Show the answers</summary>");
+        }
+    });
+});
