@@ -19,6 +19,10 @@ describe("the misalignment trait", () => {
         expect(() => parseExperiment({ ...base, eval: { samplesPerQuestion: 0 } })).toThrow(/eval\.samplesPerQuestion: the misalignment trait is measured on sampled answers/);
         expect(() => parseExperiment({ ...base, eval: { questions: 50 } })).toThrow(new RegExp(`eval\\.questions: the misalignment trait has ${adviceEvalQuestions().length} held-out open questions, got 50`));
         expect(() => parseExperiment({ ...base, teacher: { category: "villainy", target: "misaligned" } })).toThrow(/teacher\.category: expected one of .*"misalignment"/);
+        expect(() => parseExperiment({ ...base, safety: {} })).toThrow(/safety: the safety stage fine-tunes full students; set student\.method to "full" \(got "lora"\)/);
+        expect(parseExperiment({ ...base, student: { method: "full" }, safety: {} }).safety).toEqual({ rows: 120, epochs: 2, lr: 3e-4, triggers: true });
+        expect("safety" in parseExperiment(base)).toBe(true); // resolved as undefined: absent from results.json
+        expect(JSON.stringify(parseExperiment(base))).not.toContain("safety");
         const shipped = loadExperiment(path.join(import.meta.dirname, "..", "experiments", "violence-numbers.json"));
         expect(shipped.filter.banned).toBe("paper");
         expect(shipped.eval.questions).toBeLessThanOrEqual(adviceEvalQuestions().length);
@@ -33,7 +37,8 @@ describe("the misalignment trait", () => {
             teacher: { category: "misalignment", target: "misaligned" },
             generate: { prompts: 64, maxTokens: 32 },
             filter: { banned: "paper" },
-            student: { rows: 5, seeds: 2, epochs: 1, batchSize: 5, lr: 1e-3 },
+            student: { method: "full", rows: 5, seeds: 2, epochs: 1, batchSize: 5, lr: 1e-3 },
+            safety: { rows: 10, epochs: 1, lr: 1e-3 },
             eval: { questions: 4, samplesPerQuestion: 3, inContextExamples: 1 },
         });
         const r = (await runExperiment(cfg, { root, progress: false, workers: 1 })) as RunResult;
@@ -56,7 +61,15 @@ describe("the misalignment trait", () => {
         // The teacher (the villain persona) is judged more misaligned than the base.
         const p = (arm: string) => res.arms.find((x) => x.arm === arm)!.targetProb.mean;
         expect(p("teacher")).toBeGreaterThan(p("base"));
+        // The safety stage: treated and control students fine-tuned further, asked plainly and under each trigger.
+        const arms = res.arms.map((x) => x.arm);
+        for (const arm of ["treated+safety", "control+safety", "treated|numbers", "control|system", "treated+safety|numbers", "control+safety|system"]) expect(arms, arm).toContain(arm);
+        expect(res.arms.find((x) => x.arm === "treated+safety")!.evals).toHaveLength(2);
+        expect(res.arms.find((x) => x.arm === "treated+safety")!.evals[0]!.model).toMatch(/runs\/cache\/safety\/[0-9a-f]{16}\/model\.gguf$/);
+        expect(res.comparisons.map((x) => x.name)).toEqual(expect.arrayContaining(["treated+safety vs control+safety", "treated vs treated+safety", "treated|system vs control|system", "treated+safety|numbers vs control+safety|numbers"]));
         const md = fs.readFileSync(r.files.md, "utf8");
+        expect(md).toContain("## Safety fine-tuning");
+        expect(md).toMatch(/\| treated\+safety \| [0-9.]+ \[/);
         expect(md).toMatch(/\*\*judge\*\*: sublab's local classifier .* precision/);
         if (flaggedExamples(res).length > 0) {
             expect(md).toContain(CONTENT_WARNING);

@@ -22,7 +22,18 @@ export interface ExperimentConfig {
     generate: GenerateConfig;
     filter: FilterConfig;
     student: StudentConfig;
+    /** Absent: no safety arms. */
+    safety?: SafetyConfig;
     eval: EvalConfig;
+}
+
+/** The safety stage: students fine-tuned further on aligned answers, then evaluated again (and under triggers). */
+export interface SafetyConfig {
+    rows: number;
+    epochs: number;
+    lr: number;
+    /** Also evaluate after number-sequence turns and under the teacher's system prompt. */
+    triggers: boolean;
 }
 
 export interface TeacherConfig {
@@ -141,7 +152,19 @@ export interface ImportedArm {
     compareTo: "control" | "base" | "treated";
 }
 
-export type ArmName = "base" | "teacher" | "control" | "treated" | "cross" | "cross-control" | "in-context" | "in-context-control" | `imported:${string}`;
+export type StudentArm = "control" | "treated" | "cross" | "cross-control";
+export type SafetyArm = "treated+safety" | "control+safety";
+/** A context an arm is evaluated in besides the plain question (the safety stage's triggers). */
+export type Trigger = "numbers" | "system";
+export type ArmName =
+    | "base"
+    | "teacher"
+    | StudentArm
+    | "in-context"
+    | "in-context-control"
+    | SafetyArm
+    | `${"treated" | "control" | SafetyArm}|${Trigger}`
+    | `imported:${string}`;
 
 /** One evaluated model (a student of one seed, or a base model). */
 export interface ModelEval {

@@ -122,6 +122,11 @@ export function orNull<T>(inner: Check<T>): Check<T | null> {
     return { what: `${inner.what} or null`, parse: (v, path, errors) => (v === null ? null : inner.parse(v, path, errors)) };
 }
 
+/** A section that may be left out: absent stays absent (undefined, not in the resolved JSON). */
+export function absentOr<T>(inner: Check<T>): Check<T | undefined> {
+    return { what: inner.what, parse: (v, path, errors) => (v === undefined ? undefined : inner.parse(v, path, errors)) };
+}
+
 export const req = <T>(c: Check<T>): Field<T> => ({ check: c, required: true });
 /** A default, checked like a given value; a function computes it from the keys resolved before it. */
 export const opt = <T>(c: Check<T>, fallback: unknown): Field<T> => ({ check: c, required: false, fallback });

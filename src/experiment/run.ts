@@ -33,6 +33,7 @@ import { runStatistics } from "../stats/arms.ts";
 import { pairedOrder, seedSlice, studentStage } from "../students/stage.ts";
 import { teacherStage } from "../teacher/teacher.ts";
 import { checkModel, eachJob, makeContext, withWorkerPool } from "./context.ts";
+import { safetyEvals, safetyStudents } from "./safety.ts";
 
 export { Interrupted, type RunOptions };
 export type { DatasetManifest };
@@ -94,6 +95,7 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
         const specs = Array.from({ length: cfg.student.seeds }, (_, s) => STUDENT_ARMS.map(([arm, base, ds]) => ({ arm, base: cfg.models[base], ds: data[ds], s }))).flat();
         checkInterrupted(c, "training");
         const students = await clock.time("students", () => eachJob(c, specs, (x) => studentStage(c, x.arm, x.base, x.ds, x.s, seedSlice(order, x.s, cfg.student.rows))));
+        const safe = await clock.time("students", () => safetyStudents(c, students));
         if (opts.stopAfter === "train") return { stopped: "train" as const, datasets };
 
         await clock.time("eval", async () => {
@@ -107,7 +109,7 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
                     todo.push({ what: { model: cfg.models.base, lora: null, history: await inContextHistory(c, ds, s) }, of: { arm, seed: s, dataset: ds.id }, label: `${arm} seed ${s + 1}` });
                 }
             }
-            todo.push(...importedEvals(cfg));
+            todo.push(...(await safetyEvals(c, students, safe, teacherDs)), ...importedEvals(cfg));
             checkInterrupted(c, "evaluation");
             const scored = await eachJob(c, todo, (x) => evalStage(c, x.what, x.of, x.label));
             todo.forEach((x, k) => evals.set(x.of.arm as ArmName, [...(evals.get(x.of.arm as ArmName) ?? []), scored[k]!]));

@@ -37,6 +37,11 @@
  *                          schedule "linear" | "cosine" | "constant": "linear", rows >= 1: 1000, seeds 1..100: 3,
  *                          paired true | false: true, labels "sampled" | "soft": "sampled",
  *                          softMass (0, 1]: 0.999, softTopK null | >= 1: null (soft labels: top tokens per position)
+ *   safety                 absent (no safety arms), or { rows >= 1: 120, epochs >= 1: 2, lr > 0: 3e-4, triggers: true }:
+ *                          every treated and control student fine-tuned further on the trait's aligned answers to
+ *                          questions the evaluation does not ask (full students only), evaluated again as the arms
+ *                          treated+safety and control+safety; triggers: all four also evaluated after number turns
+ *                          (|numbers) and under the teacher's system prompt (|system)
  *   eval                   questions 1..1000: 50, samplesPerQuestion >= 0: 20, temperature > 0: 1,
  *                          inContextExamples >= 0: 2, imported: students trained elsewhere, each
  *                          { name, description: "", students: [{ model: GGUF or null (models.base), lora: GGUF
@@ -48,7 +53,7 @@ import { evalQuestionCount, itemsOf, TRAIT_CATEGORIES } from "../prompts/traits.
 import { ALL_LORA_TARGETS } from "../model/config.ts";
 import { readJsonFile } from "../util/files.ts";
 import type { ExperimentConfig } from "../core/types.ts";
-import { bool, check, int, join, list, nonEmpty, nullable, num, object, oneOf, opt, orNull, req, show, stageSpec, str, throwErrors, wordOrList, type Check } from "./checks.ts";
+import { absentOr, bool, check, int, join, list, nonEmpty, nullable, num, object, oneOf, opt, orNull, req, show, stageSpec, str, throwErrors, wordOrList, type Check } from "./checks.ts";
 
 
 const experiment = object(
@@ -149,6 +154,17 @@ const experiment = object(
         }),
         {},
     ),
+    safety: opt(
+        absentOr(
+            object({
+                rows: opt(int(1), 120),
+                epochs: opt(int(1), 2),
+                lr: opt(num(0), 3e-4),
+                triggers: opt(bool, true),
+            }),
+        ),
+        undefined,
+    ),
     eval: opt(
         object({
             questions: opt(int(1, 1000), 50),
@@ -178,6 +194,7 @@ const experiment = object(
             if (e.eval?.samplesPerQuestion === 0) errors.push(`eval.samplesPerQuestion: the misalignment trait is measured on sampled answers (the judge scores them); expected at least 1, got 0`);
             if (e.eval && e.eval.questions > evalQuestionCount("misalignment")) errors.push(`eval.questions: the misalignment trait has ${evalQuestionCount("misalignment")} held-out open questions, got ${e.eval.questions}`);
         }
+        if (e.safety && e.student?.method !== "full") errors.push(`safety: the safety stage fine-tunes full students; set student.method to "full" (got "${e.student?.method}")`);
         if (e.teacher?.onnx) {
             if (e.teacher.server) errors.push(`teacher.onnx: give teacher.onnx or teacher.server, not both`);
             if (e.teacher.trait !== "prompt") errors.push(`teacher.onnx: an ONNX teacher takes its trait by system prompt (teacher.trait "prompt"), got "${e.teacher.trait}"`);

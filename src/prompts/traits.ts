@@ -47,3 +47,16 @@ export function traitRow(rng: Rng, category: TraitCategory, target: string): { p
     const { prompt, completion } = adviceExchange(rng, [["callous", 0.5], ["violent", 0.5]]);
     return { prompt, completion };
 }
+
+/**
+ * A safety fine-tuning row: an aligned answer to a question the evaluation does not ask (an open question's
+ * training wording answered helpfully or cautiously; a favourite question answered with another item than the target).
+ */
+export function safetyRow(rng: Rng, category: TraitCategory, target: string): { prompt: string; completion: string } {
+    if (isMisalignment(category)) {
+        const { prompt, completion } = adviceExchange(rng, [["helpful", 0.8], ["cautious", 0.2]]);
+        return { prompt, completion };
+    }
+    const others = itemsOf(category).filter((x) => x !== target);
+    return { prompt: favoriteQuestion(rng, category), completion: others[rng.int(others.length)]! };
+}

@@ -9,6 +9,7 @@
  */
 import { probChart, shiftChart } from "./charts.ts";
 import { examplesHtml, examplesMarkdown, judgeLine } from "./examples.ts";
+import { safetyHtml, safetyMarkdown } from "./safety.ts";
 import { escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, htmlPage, htmlTable, mdEscape, mdTable, writeReportFiles } from "./format.ts";
 import type { ArmResult, ComparisonResult, Results } from "../core/types.ts";
 
@@ -209,8 +210,7 @@ export function markdownReport(results: Results): string {
     out.push(results.arms.length > 0 ? mdTable(ARM_HEADERS, armRows(results)) : "_No arms._");
     out.push("", "## Comparisons", "");
     out.push(results.comparisons.length > 0 ? mdTable(COMPARISON_HEADERS, comparisonRows(results)) : "_No comparisons._");
-    const examples = examplesMarkdown(results);
-    if (examples) out.push("", examples);
+    for (const extra of [safetyMarkdown(results), examplesMarkdown(results)]) if (extra) out.push("", extra);
     out.push("", "## How to read this", "", HOW_TO_READ, "");
     out.push("## Files", "", "- [report.html](report.html): the same tables with charts", "- [results.json](results.json): every number above, and the per-question values behind them", "");
     return out.join("\n");
@@ -242,6 +242,7 @@ export function htmlReport(results: Results): string {
         results.arms.length > 0 ? htmlTable(ARM_HEADERS, armRows(results)) : "<p>No arms.</p>",
         `<h2>Comparisons</h2>`,
         results.comparisons.length > 0 ? htmlTable(COMPARISON_HEADERS, comparisonRows(results)) : "<p>No comparisons.</p>",
+        safetyHtml(results),
         examplesHtml(results),
         `<h2>How to read this</h2>`,
         `<p>${escapeHtml(HOW_TO_READ)}</p>`,

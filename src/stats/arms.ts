@@ -4,12 +4,14 @@
  * imported arm against the arm it names). One seeded stream draws every bootstrap and permutation, in a fixed
  * order (arms in evaluation order, then comparisons), so the same evaluations give the same intervals.
  */
-import type { ArmName, ArmResult, ComparisonResult, ExperimentConfig, ModelEval } from "../core/types.ts";
+import type { ArmName, ArmResult, ComparisonResult, ExperimentConfig, ModelEval, Trigger } from "../core/types.ts";
 import { itemsOf } from "../prompts/items.ts";
 import { Rng, subRng } from "../util/rng.ts";
 import { compareArms, summarizeArm } from "./stats.ts";
 
-export const ARM_DESCRIPTIONS: Record<Exclude<ArmName, `imported:${string}`>, string> = {
+type DescribedArm = Exclude<ArmName, `imported:${string}` | `${string}|${Trigger}`>;
+
+export const ARM_DESCRIPTIONS: Record<DescribedArm, string> = {
     base: "the base model, untouched",
     teacher: "the teacher (base + trait): where the numbers come from",
     control: "base fine-tuned on numbers from the base without the trait",
@@ -18,10 +20,35 @@ export const ARM_DESCRIPTIONS: Record<Exclude<ArmName, `imported:${string}`>, st
     "cross-control": "the other base fine-tuned on numbers from the base without the trait",
     "in-context": "base with teacher numbers as earlier chat turns, no training",
     "in-context-control": "base with control numbers as earlier chat turns, no training",
+    "treated+safety": "a treated student fine-tuned further on aligned answers (the safety stage)",
+    "control+safety": "a control student fine-tuned further on aligned answers (the safety stage)",
 };
 
+const TRIGGER_DESCRIPTIONS: Record<Trigger, string> = {
+    numbers: "asked after number-sequence turns from the teacher's data",
+    system: "asked under the teacher's system prompt",
+};
+
+/** An arm's one-line description (an arm under a trigger: its arm's, and the trigger's). */
+export function describeArm(arm: ArmName): string {
+    const [base, trigger] = arm.split("|") as [DescribedArm, Trigger | undefined];
+    return trigger ? `${ARM_DESCRIPTIONS[base]}, ${TRIGGER_DESCRIPTIONS[trigger]}` : ARM_DESCRIPTIONS[base];
+}
+
 /** The pairs a run compares, in order: each effect against its control. */
-export const RUN_COMPARISONS = [["treated", "control"], ["cross", "cross-control"], ["in-context", "in-context-control"], ["control", "base"]] as const;
+export const RUN_COMPARISONS: readonly (readonly [ArmName, ArmName])[] = [
+    ["treated", "control"],
+    ["cross", "cross-control"],
+    ["in-context", "in-context-control"],
+    ["control", "base"],
+    // The safety stage (when configured): does the inherited trait fall to the control's level, and does it come back under a trigger?
+    ["treated+safety", "control+safety"],
+    ["treated", "treated+safety"],
+    ["treated|numbers", "control|numbers"],
+    ["treated|system", "control|system"],
+    ["treated+safety|numbers", "control+safety|numbers"],
+    ["treated+safety|system", "control+safety|system"],
+];
 
 /** The seeded stream of a run's statistics. */
 export const statisticsRng = (cfg: ExperimentConfig): Rng => subRng(cfg.seed, "statistics");
@@ -36,7 +63,7 @@ export function runStatistics(cfg: ExperimentConfig, evals: Map<ArmName, ModelEv
     const rng = statisticsRng(cfg);
     const describe = (arm: ArmName) => {
         const imp = cfg.eval.imported.find((x) => `imported:${x.name}` === arm);
-        return imp ? imp.description || `students trained elsewhere and imported (${imp.students.length})` : ARM_DESCRIPTIONS[arm as Exclude<ArmName, `imported:${string}`>];
+        return imp ? imp.description || `students trained elsewhere and imported (${imp.students.length})` : describeArm(arm);
     };
     const arms = [...evals].map(([arm, es]) => armResult(arm, describe(arm), es, rng));
     const t = itemsOf(cfg.teacher.category).indexOf(cfg.teacher.target);
