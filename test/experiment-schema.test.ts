@@ -95,7 +95,7 @@ describe("parseExperiment", () => {
 
     const errors: [string, unknown, string][] = [
         ["not an object", [1, 2], "expected an object, got an array"],
-        ["unknown top-level key", withPatch({ colour: "red" }), "colour: unknown key (known: name, description, seed, models, teacher, generate, filter, student, eval)"],
+        ["unknown top-level key", withPatch({ colour: "red" }), "colour: unknown key (known: name, description, seed, models, teacher, generate, filter, student, safety, eval)"],
         ["unknown nested key", withPatch({ teacher: { colour: "red" } }), "teacher.colour: unknown key (known: trait, target, category, systemPrompt, onnx, server, finetune)"],
         ["unknown key two levels down", withPatch({ teacher: { finetune: { steps: 3 } } }), "teacher.finetune.steps: unknown key (known: rows, epochs, lr, method, rank, alpha)"],
         ["missing required key", { name: "x", teacher: { target: "owl" } }, "models: missing, expected an object"],
@@ -151,7 +151,7 @@ describe("parseExperiment", () => {
         });
         expect(errorOf(json, "e.json").split("\n")).toEqual([
             "9 errors in e.json:",
-            "  e.json: extra: unknown key (known: name, description, seed, models, teacher, generate, filter, student, eval)",
+            "  e.json: extra: unknown key (known: name, description, seed, models, teacher, generate, filter, student, safety, eval)",
             '  e.json: name: expected a name of lowercase letters, digits and dashes (starting with a letter or digit), got "Bad"',
             '  e.json: teacher.target: expected one of the tree items (oak, pine, maple, willow, birch, cedar, cherry, palm, redwood, elm, ash, sequoia), got "owl"',
             "  e.json: generate.parallel: expected an integer from 1 to 1024, got 1025",
