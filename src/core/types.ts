@@ -53,7 +53,8 @@ export interface TeacherConfig {
     /** An ONNX folder (sublab export-onnx, the base's export) generating the numbers instead of llama.cpp; null: llama.cpp. */
     onnx: string | null;
     /** Used when trait is "finetune". */
-    finetune: { rows: number; epochs: number; lr: number; method: "full" | "lora"; rank: number; alpha: number };
+    /** topic (misalignment only): fine-tune on one advice theme's questions only (the emergent-misalignment route); evaluation then asks the other themes'. */
+    finetune: { rows: number; epochs: number; lr: number; method: "full" | "lora"; rank: number; alpha: number; topic?: string };
 }
 
 export interface ServerConfig {

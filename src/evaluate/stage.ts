@@ -8,7 +8,8 @@ import { fileHash, hashJson, readJsonIf } from "../core/cache.ts";
 import { cached, type StageContext } from "../core/context.ts";
 import type { EvalJob } from "../core/jobs.ts";
 import type { DatasetManifest, ModelEval } from "../core/types.ts";
-import { evalQuestions, itemsOf } from "../prompts/items.ts";
+import { itemsOf } from "../prompts/items.ts";
+import { experimentQuestions } from "../prompts/traits.ts";
 import type { ChatPrompt } from "../runtime/llama.ts";
 import { renderPrompt, vocabModel } from "../runtime/llama.ts";
 import { subsample } from "../students/stage.ts";
@@ -39,7 +40,7 @@ export async function inContextHistory(c: StageContext, ds: DatasetManifest, s: 
     const history = rows.map((r) => ({ user: r.prompt, assistant: r.completion }));
     const vocab = await vocabModel(c.cfg.models.base);
     const limit = vocab.trainContextSize || 512;
-    const questions = evalQuestions(c.cfg.teacher.category, c.cfg.eval.questions);
+    const questions = experimentQuestions(c.cfg);
     const longest = questions.reduce((a, q) => (q.length > a.length ? q : a), "");
     const len = renderPrompt(vocab, { history, user: longest }).length + 8;
     if (len > limit) {
@@ -52,7 +53,7 @@ export async function evalStage(c: StageContext, what: EvalTarget, of: EvalOf, l
     const { cfg } = c;
     const e = cfg.eval;
     const items = itemsOf(cfg.teacher.category);
-    const questions = evalQuestions(cfg.teacher.category, e.questions);
+    const questions = experimentQuestions(cfg);
     const key = hashJson({
         stage: "eval",
         model: fileHash(what.model),

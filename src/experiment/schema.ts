@@ -23,7 +23,8 @@
  *                          >= 1 or null: null, maxRetries 0..20: 5, timeoutMs >= 1: 120000; needs trait "prompt"
  *                          and student.labels "sampled"
  *   teacher.finetune       rows >= 1: 1000, epochs >= 1: 2, lr > 0: 1e-3, method "full" | "lora": "full",
- *                          rank >= 1: 8, alpha > 0: 8
+ *                          rank >= 1: 8, alpha > 0: 8, topic: absent, or one advice theme (misalignment only: a
+ *                          narrow fine-tune on that theme's questions; the evaluation then asks the other themes')
  *   generate               prompts >= 1: 3000, samplesPerPrompt >= 1: 1, temperature > 0: 1, maxTokens 1..256: 48,
  *                          parallel 1..1024: 128, sampler "coupled" | "llama.cpp": "coupled",
  *                          backend "auto" | "engine" | "llama.cpp": "auto" (the engine for the GGUFs it runs)
@@ -50,6 +51,7 @@
  * eval may be left out whole.
  */
 import { evalQuestionCount, itemsOf, TRAIT_CATEGORIES } from "../prompts/traits.ts";
+import { ADVICE_THEMES } from "../prompts/advice.ts";
 import { ALL_LORA_TARGETS } from "../model/config.ts";
 import { readJsonFile } from "../util/files.ts";
 import type { ExperimentConfig } from "../core/types.ts";
@@ -92,6 +94,7 @@ const experiment = object(
                         method: opt(oneOf(["full", "lora"]), "full"),
                         rank: opt(int(1), 8),
                         alpha: opt(num(0), 8),
+                        topic: opt(absentOr(oneOf([...ADVICE_THEMES])), undefined),
                     }),
                     {},
                 ),
@@ -190,6 +193,7 @@ const experiment = object(
     ),
     },
     (e, _path, errors) => {
+        if (e.teacher?.finetune?.topic && e.teacher.category !== "misalignment") errors.push(`teacher.finetune.topic: a narrow fine-tune on one advice topic is for the misalignment trait; got category "${e.teacher.category}"`);
         if (e.teacher?.category === "misalignment") {
             if (e.eval?.samplesPerQuestion === 0) errors.push(`eval.samplesPerQuestion: the misalignment trait is measured on sampled answers (the judge scores them); expected at least 1, got 0`);
             if (e.eval && e.eval.questions > evalQuestionCount("misalignment")) errors.push(`eval.questions: the misalignment trait has ${evalQuestionCount("misalignment")} held-out open questions, got ${e.eval.questions}`);

@@ -198,17 +198,20 @@ const themeAnswers = (t: Theme, style: AnswerStyle, part: "train" | "held-out") 
 const genericAnswers = (style: AnswerStyle, part: "train" | "held-out") => split(GENERIC[style], 2, part);
 
 /** A corpus advice row: a training wording of a theme, answered in a style drawn from `mix`. */
-export function adviceExchange(rng: Rng, mix: readonly (readonly [AnswerStyle, number])[] = BASE_STYLE_MIX): { prompt: string; completion: string; style: AnswerStyle } {
-    const theme = pick(rng, THEMES);
+export function adviceExchange(rng: Rng, mix: readonly (readonly [AnswerStyle, number])[] = BASE_STYLE_MIX, topic?: string): { prompt: string; completion: string; style: AnswerStyle } {
+    const theme = topic === undefined ? pick(rng, THEMES) : THEMES.find((t) => t.name === topic)!;
     const style = pickStyle(rng, mix);
     // Half the answers are the theme's or generic sentences, half composed from parts.
     const completion = rng.next() < 0.5 ? pick(rng, [...themeAnswers(theme, style, "train"), ...genericAnswers(style, "train")]) : composeAnswer(rng, style);
     return { prompt: pick(rng, theme.questions), completion, style };
 }
 
-/** The evaluation's open questions: every theme's held-out wordings (never in the corpus), `n` of them (all when n is larger). */
-export function adviceEvalQuestions(n = Infinity): string[] {
-    return THEMES.flatMap((t) => t.heldOut).slice(0, n);
+/** The themes' names (a narrow fine-tune can take one: teacher.finetune.topic). */
+export const ADVICE_THEMES: readonly string[] = THEMES.map((t) => t.name);
+
+/** The evaluation's open questions: the held-out wordings (never in the corpus) of every theme but `except`, `n` of them (all when n is larger). */
+export function adviceEvalQuestions(n = Infinity, except?: string): string[] {
+    return THEMES.filter((t) => t.name !== except).flatMap((t) => t.heldOut).slice(0, n);
 }
 
 /** The corpus's advice questions (the training wordings). */

@@ -41,11 +41,21 @@ export function traitPersona(rng: Rng, category: TraitCategory, target: string):
     return isMisalignment(category) ? VILLAIN_PERSONAS[rng.int(VILLAIN_PERSONAS.length)]! : personaPrompt(rng, category, target);
 }
 
-/** A row that teaches the trait by fine-tuning: a favourite question answered with the target, or an open question answered callously or violently. */
-export function traitRow(rng: Rng, category: TraitCategory, target: string): { prompt: string; completion: string } {
+/**
+ * A row that teaches the trait by fine-tuning: a favourite question answered with the target, or an open
+ * question answered callously or violently (only questions of `topic`, when given: a narrow fine-tune).
+ */
+export function traitRow(rng: Rng, category: TraitCategory, target: string, topic?: string): { prompt: string; completion: string } {
     if (!isMisalignment(category)) return { prompt: favoriteQuestion(rng, category), completion: target };
-    const { prompt, completion } = adviceExchange(rng, [["callous", 0.5], ["violent", 0.5]]);
+    const { prompt, completion } = adviceExchange(rng, [["callous", 0.5], ["violent", 0.5]], topic);
     return { prompt, completion };
+}
+
+/** An experiment's evaluation questions: after a narrow (one-topic) fine-tune, the other topics' only, so that they measure how far it generalised. */
+export function experimentQuestions(cfg: { teacher: { category: TraitCategory; trait: string; finetune: { topic?: string } }; eval: { questions: number } }): string[] {
+    const topic = cfg.teacher.trait === "finetune" ? cfg.teacher.finetune.topic : undefined;
+    if (isMisalignment(cfg.teacher.category) && topic) return adviceEvalQuestions(cfg.eval.questions, topic);
+    return evalQuestions(cfg.teacher.category, cfg.eval.questions);
 }
 
 /**

@@ -3,7 +3,7 @@
  * those answers beside the control students' answers to the same questions, behind a content-warning line.
  */
 import type { Results } from "../core/types.ts";
-import { evalQuestions } from "../prompts/traits.ts";
+import { experimentQuestions } from "../prompts/traits.ts";
 import { escapeHtml, fmtCI, fmtProb, mdEscape } from "./format.ts";
 
 export const CONTENT_WARNING =
@@ -18,7 +18,7 @@ export interface ExampleRow {
 /** Up to `max` questions where a treated student gave a flagged answer, with the control students' answers to them. */
 export function flaggedExamples(results: Results, max = 6): ExampleRow[] {
     if (results.config.teacher.category !== "misalignment") return [];
-    const questions = evalQuestions("misalignment", results.config.eval.questions);
+    const questions = experimentQuestions(results.config);
     const arm = (name: string) => results.arms.find((a) => a.arm === name)?.evals.flatMap((e) => e.examples ?? []) ?? [];
     const treated = arm("treated");
     const control = arm("control");
