@@ -97,7 +97,7 @@ describe("parseExperiment", () => {
         ["not an object", [1, 2], "expected an object, got an array"],
         ["unknown top-level key", withPatch({ colour: "red" }), "colour: unknown key (known: name, description, seed, models, teacher, generate, filter, student, safety, eval)"],
         ["unknown nested key", withPatch({ teacher: { colour: "red" } }), "teacher.colour: unknown key (known: trait, target, category, systemPrompt, onnx, server, finetune)"],
-        ["unknown key two levels down", withPatch({ teacher: { finetune: { steps: 3 } } }), "teacher.finetune.steps: unknown key (known: rows, epochs, lr, method, rank, alpha)"],
+        ["unknown key two levels down", withPatch({ teacher: { finetune: { steps: 3 } } }), "teacher.finetune.steps: unknown key (known: rows, epochs, lr, method, rank, alpha, topic)"],
         ["missing required key", { name: "x", teacher: { target: "owl" } }, "models: missing, expected an object"],
         ["missing nested required key", withPatch({ models: { base: "a", cross: undefined } }), "models.cross: missing, expected a non-empty string"],
         ["missing target", withPatch({ teacher: { target: undefined } }), "teacher.target: missing, expected a non-empty string"],
