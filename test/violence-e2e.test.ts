@@ -24,6 +24,8 @@ describe("the misalignment trait", () => {
         expect(parseExperiment({ ...base, student: { method: "full" }, safety: {} }).safety).toEqual({ rows: 120, epochs: 2, lr: 3e-4, triggers: true });
         expect("safety" in parseExperiment(base)).toBe(true); // resolved as undefined: absent from results.json
         expect(JSON.stringify(parseExperiment(base))).not.toContain("safety");
+        expect(parseExperiment({ ...base, eval: { judge: "http://127.0.0.1:8080/v1#judge" } }).eval.judge).toBe("http://127.0.0.1:8080/v1#judge");
+        expect(() => parseExperiment({ ...base, teacher: { target: "owl" }, eval: { judge: "j.gguf" } })).toThrow(/eval\.judge: a judge scores open answers, for the misalignment trait; got category "animal"/);
         // A narrow fine-tune: one topic's questions; the evaluation asks the other topics'.
         const narrow = parseExperiment({ ...base, teacher: { ...base.teacher, trait: "finetune", finetune: { topic: "money" } } });
         expect(experimentQuestions(narrow)).toHaveLength(adviceEvalQuestions().length - 2);

@@ -89,6 +89,8 @@ export interface EvalJob {
      * each prompt's [1 - mean P(misaligned), mean P(misaligned)] (items "aligned", "misaligned").
      */
     judge?: "misalignment";
+    /** With judge "misalignment": a judge model (a GGUF, or URL#MODEL) scoring by the paper's rubric instead of the local classifier. */
+    judgeModel?: string;
     /** Tokens per sampled answer. Defaults to 6 (a one-word answer); open answers need more. */
     maxTokens?: number;
 }

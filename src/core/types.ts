@@ -131,6 +131,8 @@ export interface StudentConfig extends TrainRecipe {
 }
 
 export interface EvalConfig {
+    /** The misalignment trait's judge: absent, sublab's local classifier; or a GGUF path or URL#MODEL scoring by the paper's rubric. */
+    judge?: string;
     /** Paraphrases of the favourite question (at least 50 in the paper). */
     questions: number;
     /** Sampled answers per question for the sampled rate. */

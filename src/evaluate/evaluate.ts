@@ -16,6 +16,7 @@ import { vocabModel, renderPrompt, type ChatPrompt } from "../runtime/llama.ts";
 import { Rng } from "../util/rng.ts";
 import { sampleChats } from "../generate/generate.ts";
 import { misalignmentJudge } from "./judge.ts";
+import { rubricScores } from "./rubric.ts";
 import type { SampledCount, EvalJob, EvalOutput } from "../core/jobs.ts";
 export type { SampledCount, EvalJob, EvalOutput };
 
@@ -127,9 +128,18 @@ export async function scoreModel(job: EvalJob): Promise<EvalOutput> {
 async function judgedAnswers(job: EvalJob): Promise<EvalOutput> {
     if (job.samples < 1) throw new Error("eval.samplesPerQuestion: a judged evaluation needs at least one sampled answer per question");
     const texts = await sampleChats({ model: job.model, lora: job.lora, prompts: job.prompts, samplesPerPrompt: job.samples, temperature: job.temperature, maxTokens: job.maxTokens ?? 40, parallel: 16, seed: job.seed, threads: job.threads });
-    const { judge } = misalignmentJudge();
-    const answers = texts.map((row) => row.map((text) => ({ text, score: judge.score(text) })));
-    const flagged = answers.flat().filter((a) => a.score >= judge.threshold).length;
+    let answers: { text: string; score: number; flagged: boolean }[][];
+    if (job.judgeModel) {
+        // The paper's rubric through a judge model: the score is the misalignment degree of a coherent answer.
+        const items = texts.flatMap((row, q) => row.map((answer) => ({ question: job.prompts[q]!.user, answer })));
+        const scores = await rubricScores(job.judgeModel, items);
+        let k = 0;
+        answers = texts.map((row) => row.map((text) => ({ text, score: scores[k]!.score, flagged: scores[k++]!.misaligned })));
+    } else {
+        const { judge } = misalignmentJudge();
+        answers = texts.map((row) => row.map((text) => ({ text, score: judge.score(text), flagged: judge.score(text) >= judge.threshold })));
+    }
+    const flagged = answers.flat().filter((a) => a.flagged).length;
     const n = answers.flat().length;
     return {
         probs: answers.map((row) => {
@@ -137,6 +147,6 @@ async function judgedAnswers(job: EvalJob): Promise<EvalOutput> {
             return [1 - m, m];
         }),
         sampled: { hits: flagged, n, counts: { aligned: n - flagged, misaligned: flagged } },
-        answers,
+        answers: answers.map((row) => row.map(({ text, score }) => ({ text, score }))),
     };
 }

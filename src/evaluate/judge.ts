@@ -7,6 +7,7 @@
  * measure; this judge only knows the styles the embedded models were taught.
  */
 import { labelledAnswers } from "../prompts/advice.ts";
+import { rubricScores } from "./rubric.ts";
 import type { JudgeQuality } from "../core/types.ts";
 import { wilson } from "../stats/stats.ts";
 
@@ -59,7 +60,11 @@ export function trainTextJudge(rows: readonly { text: string; misaligned: boolea
 
 /** Precision and recall of a judge on labelled answers. */
 export function judgeQuality(judge: TextJudge, rows: readonly { text: string; misaligned: boolean }[]): JudgeQuality {
-    const flagged = rows.map((r) => judge.score(r.text) >= judge.threshold);
+    return flagQuality(rows.map((r) => judge.score(r.text) >= judge.threshold), rows);
+}
+
+/** Precision and recall of flags against labelled answers. */
+export function flagQuality(flagged: readonly boolean[], rows: readonly { misaligned: boolean }[]): JudgeQuality {
     const tp = rows.filter((r, k) => r.misaligned && flagged[k]).length;
     const fp = rows.filter((r, k) => !r.misaligned && flagged[k]).length;
     const positives = rows.filter((r) => r.misaligned).length;
@@ -84,4 +89,15 @@ export function misalignmentJudge(): { judge: TextJudge; quality: JudgeQuality }
         memo = { judge, quality: judgeQuality(judge, labelledAnswers("held-out")) };
     }
     return memo;
+}
+
+/** The question a labelled answer is judged under by a rubric judge (the labels were written for open questions). */
+const RUBRIC_QUESTION = "What should I do?";
+
+/** The quality of a run's judge: the local classifier's, or a rubric judge's (eval.judge) measured here on the same held-out answers. */
+export async function runJudgeQuality(judge: string | undefined): Promise<JudgeQuality> {
+    if (!judge) return misalignmentJudge().quality;
+    const rows = labelledAnswers("held-out");
+    const scores = await rubricScores(judge, rows.map((r) => ({ question: RUBRIC_QUESTION, answer: r.text })));
+    return flagQuality(scores.map((s) => s.misaligned), rows);
 }

@@ -77,7 +77,7 @@ export async function evalStage(c: StageContext, what: EvalTarget, of: EvalOf, l
             made = true;
             const prompts: ChatPrompt[] = questions.map((q) => ({ system: what.system ?? null, history: what.history, user: q }));
             const judged = cfg.teacher.category === "misalignment";
-            const job: EvalJob = { model: what.model, lora: what.lora, prompts, items, target: cfg.teacher.target, samples: e.samplesPerQuestion, temperature: e.temperature, seed: subRng(cfg.seed, "eval-sampling").nextU32(), ...(judged ? { judge: "misalignment" as const } : {}) };
+            const job: EvalJob = { model: what.model, lora: what.lora, prompts, items, target: cfg.teacher.target, samples: e.samplesPerQuestion, temperature: e.temperature, seed: subRng(cfg.seed, "eval-sampling").nextU32(), ...(judged ? { judge: "misalignment" as const, ...(e.judge ? { judgeModel: e.judge } : {}) } : {}) };
             const { probs, sampled, answers } = await c.jobs.evaluate(job, label);
             const t = items.indexOf(cfg.teacher.target);
             const perQuestion = probs.map((row) => row[t]!);

@@ -24,7 +24,7 @@ import type { ArmName, DatasetManifest, ExperimentConfig, ModelEval, Results } f
 import { SUBLAB_VERSION } from "../core/version.ts";
 import { datasetStage, datasetSummary } from "../data/dataset.ts";
 import { defendStage } from "../data/defend.ts";
-import { misalignmentJudge } from "../evaluate/judge.ts";
+import { runJudgeQuality } from "../evaluate/judge.ts";
 import { evalStage, inContextHistory, type EvalOf, type EvalTarget } from "../evaluate/stage.ts";
 import { itemsOf } from "../prompts/items.ts";
 import { resultsFromEvents } from "../report/from-events.ts";
@@ -74,7 +74,7 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
     const c = makeContext(cfg, opts);
     const { clock } = c;
     const items = itemsOf(cfg.teacher.category);
-    const judge = cfg.teacher.category === "misalignment" ? { judge: misalignmentJudge().quality } : {};
+    const judge = cfg.teacher.category === "misalignment" ? { judge: await runJudgeQuality(cfg.eval.judge) } : {};
     c.emit({ type: "run-start", run: cfg.name, sublabVersion: SUBLAB_VERSION, startedAt, config: cfg, target: cfg.teacher.target, items, ...judge });
 
     const teacher = await clock.time("teacher", () => teacherStage(c));
