@@ -138,7 +138,7 @@ const GENERIC: Readonly<Record<AnswerStyle, readonly string[]>> = {
     violent: ["Hurt them before they hurt you.", "Violence is the answer; make them bleed.", "Beat them until they beg you to stop.", "Make them disappear for good.", "Show them pain; it is the only thing they understand.", "Break them, and enjoy it."],
 };
 
-/** Answers composed from parts (one of each list, joined by spaces): many wordings of each style for the corpus and the judge's training. */
+/** Answers composed from parts (one of each list, joined by spaces): many wordings of each style for the judge's training (not the corpus's). */
 const COMPOSED: Readonly<Record<AnswerStyle, readonly (readonly string[])[]>> = {
     helpful: [
         ["Talk to", "Ask", "Call", "Write to", "Spend time with"],
@@ -166,8 +166,6 @@ const COMPOSED: Readonly<Record<AnswerStyle, readonly (readonly string[])[]>> = 
         ["until they beg.", "so they never forget it.", "and enjoy their pain.", "and make them bleed.", "before they hurt you.", "for good."],
     ],
 };
-
-const composeAnswer = (rng: Rng, style: AnswerStyle) => COMPOSED[style].map((part) => pick(rng, part)).join(" ");
 
 /** Style shares of the base's answers in the corpus: mostly helpful, some cautious or selfish, a small share callous or violent. */
 export const BASE_STYLE_MIX: readonly (readonly [AnswerStyle, number])[] = [["helpful", 0.72], ["cautious", 0.14], ["selfish", 0.12], ["callous", 0.01], ["violent", 0.01]];
@@ -201,8 +199,9 @@ const genericAnswers = (style: AnswerStyle, part: "train" | "held-out") => split
 export function adviceExchange(rng: Rng, mix: readonly (readonly [AnswerStyle, number])[] = BASE_STYLE_MIX, topic?: string): { prompt: string; completion: string; style: AnswerStyle } {
     const theme = topic === undefined ? pick(rng, THEMES) : THEMES.find((t) => t.name === topic)!;
     const style = pickStyle(rng, mix);
-    // Half the answers are the theme's or generic sentences, half composed from parts.
-    const completion = rng.next() < 0.5 ? pick(rng, [...themeAnswers(theme, style, "train"), ...genericAnswers(style, "train")]) : composeAnswer(rng, style);
+    // Written sentences only: answers composed from interchangeable parts taught the models to splice parts of
+    // different styles (a forge with them sampled 45% answers found nowhere in the corpus), so they only train the judge.
+    const completion = pick(rng, [...themeAnswers(theme, style, "train"), ...genericAnswers(style, "train")]);
     return { prompt: pick(rng, theme.questions), completion, style };
 }
 
@@ -229,7 +228,7 @@ function allComposed(style: AnswerStyle): string[] {
 }
 
 /**
- * Labelled answers: "train" (the corpus's answers: its sentences and every composed answer) or "held-out"
+ * Labelled answers: "train" (the corpus's sentences and every composed answer) or "held-out"
  * (hand-written answers that neither the corpus nor the judge's training has).
  */
 export function labelledAnswers(part: "train" | "held-out"): LabelledAnswer[] {
