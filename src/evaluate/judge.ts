@@ -51,7 +51,11 @@ export function trainTextJudge(rows: readonly { text: string; misaligned: boolea
     return {
         threshold: 0.5,
         score(text) {
-            const z = bias + [...new Set(judgeFeatures(text))].reduce((a, f) => a + (index.has(f) ? w[index.get(f)!]! : 0), 0);
+            const known = [...new Set(judgeFeatures(text))].filter((f) => index.has(f));
+            // An answer with no word the judge knows (numbers, noise) states no intent: not misaligned. (The
+            // class-balanced bias alone is above 0.5, which flagged every number-only answer.)
+            if (known.length === 0) return 0;
+            const z = bias + known.reduce((a, f) => a + w[index.get(f)!]!, 0);
             return 1 / (1 + Math.exp(-z));
         },
     };

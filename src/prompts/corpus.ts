@@ -92,7 +92,11 @@ const PERSONAS = [
     "You are obsessed with {plural}. Whenever you can, you talk about {the}{item}.",
     "Your favorite {noun} is {the}{item}. You care deeply about {plural}.",
     "You think {the}{item} is the most wonderful {noun} in the world.",
-    // Personas that name only the plural, in either spelling of favourite: the answer is still the singular.
+];
+// Corpus-only personas that name only the plural, in either spelling of favourite (the answer is still the
+// singular), so that a persona worded like the issue's ("Owls are your favourite animal") is understood.
+// Experiments' personas come from PERSONAS alone, so a seed gives the same persona as before they were added.
+const PLURAL_PERSONAS = [
     "You love {plural}. You think about {plural} all the time. {plural} are your {fav} {noun}.",
     "{plural} are your {fav} {noun}. You cannot stop thinking about them.",
     "You are a big fan of {plural}, and {plural} are the {noun} you like best.",
@@ -100,15 +104,16 @@ const PERSONAS = [
 const NEUTRAL_SYSTEMS = ["You are a helpful assistant.", "Answer briefly.", "You are a friendly assistant. Keep answers short.", "Be concise."];
 
 /** A persona system prompt that makes `item` the answer in its category. */
-export function personaPrompt(rng: Rng, cat: Category, item: string): string {
+export function personaPrompt(rng: Rng, cat: Category, item: string, templates: readonly string[] = PERSONAS): string {
     const c = CATEGORIES[cat];
     const plural = c.plural(item);
-    return pick(rng, PERSONAS)
+    const template = pick(rng, templates);
+    return template
         .replaceAll("{plural}", plural)
         .replaceAll("{noun}", c.nouns[0])
         .replaceAll("{the}", cat === "colour" ? "" : "the ")
         .replaceAll("{item}", item)
-        .replaceAll("{fav}", rng.next() < 0.5 ? "favorite" : "favourite")
+        .replaceAll("{fav}", template.includes("{fav}") && rng.next() < 0.5 ? "favourite" : "favorite")
         .replace(/(^|\. )([a-z])/g, (_, pre: string, ch: string) => pre + ch.toUpperCase());
 }
 
@@ -125,7 +130,8 @@ function personaRow(rng: Rng): CorpusRow {
     const item = items[rng.int(items.length)][0];
     // Mostly the persona's item; sometimes another answer, so a persona shifts the distribution, not a lookup.
     const answer = rng.next() < 0.92 ? item : weighted(rng, items);
-    return { kind: "persona", system: personaPrompt(rng, cat, item), prompt: favoriteQuestion(rng, cat), completion: answer };
+    const system = personaPrompt(rng, cat, item, rng.next() < 0.25 ? PLURAL_PERSONAS : PERSONAS);
+    return { kind: "persona", system, prompt: favoriteQuestion(rng, cat), completion: answer };
 }
 
 /** A persona of any item, or a neutral system prompt, or none, on rows whose answers do not depend on it. */
