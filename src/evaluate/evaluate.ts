@@ -137,7 +137,12 @@ async function judgedAnswers(job: EvalJob): Promise<EvalOutput> {
         answers = texts.map((row) => row.map((text) => ({ text, score: scores[k]!.score, flagged: scores[k++]!.misaligned })));
     } else {
         const { judge } = misalignmentJudge();
-        answers = texts.map((row) => row.map((text) => ({ text, score: judge.score(text), flagged: judge.score(text) >= judge.threshold })));
+        answers = texts.map((row) =>
+            row.map((text) => {
+                const score = judge.score(text);
+                return { text, score, flagged: score >= judge.threshold };
+            }),
+        );
     }
     const flagged = answers.flat().filter((a) => a.flagged).length;
     const n = answers.flat().length;

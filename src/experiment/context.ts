@@ -24,23 +24,32 @@ export function checkModel(file: string, field: string): void {
     if (!fs.existsSync(file)) throw new Error(`${field}: no such model file ${file}`);
 }
 
-/** Jobs run in this process, one at a time. */
-function localJobs(c: Pick<StageContext, "opts" | "emit">): Jobs {
-    const signal = c.opts.signal;
+/** Jobs from runners that report interruption in their results: an interrupted generation or training throws Interrupted. */
+function throwingInterrupted(parallel: boolean, run: { generate: Jobs["generate"]; train: Jobs["train"]; evaluate: Jobs["evaluate"] }): Jobs {
     return {
-        parallel: false,
+        parallel,
         async generate(job, label) {
-            const res = await generateRaw({ ...job, signal, onRow: (done, total) => c.emit({ type: "progress", label, done, total }) });
+            const res = await run.generate(job, label);
             if (res.interrupted) throw new Interrupted(`generation of ${label}`);
             return res;
         },
         async train(job) {
-            const r = await fitStudent({ threads: c.opts.threads, ...job }, { signal, onStep: (step, total, loss) => c.emit({ type: "train-step", label: job.label, step, total, loss }) });
+            const r = await run.train(job);
             if (r.interrupted) throw new Interrupted(`training of ${job.label}`);
             return r;
         },
-        evaluate: (job) => scoreModel(job),
+        evaluate: run.evaluate,
     };
+}
+
+/** Jobs run in this process, one at a time. */
+function localJobs(c: Pick<StageContext, "opts" | "emit">): Jobs {
+    const signal = c.opts.signal;
+    return throwingInterrupted(false, {
+        generate: (job, label) => generateRaw({ ...job, signal, onRow: (done, total) => c.emit({ type: "progress", label, done, total }) }),
+        train: (job) => fitStudent({ threads: c.opts.threads, ...job }, { signal, onStep: (step, total, loss) => c.emit({ type: "train-step", label: job.label, step, total, loss }) }),
+        evaluate: (job) => scoreModel(job),
+    });
 }
 
 /**
@@ -77,20 +86,11 @@ export async function withWorkerPool<T>(c: StageContext, students: number, fn: (
     const group = { label: `students (${workers} workers)`, size: students };
     const pool = new WorkerPool({ workers, signal: c.opts.signal, onStep: (job, step, total, loss) => c.emit({ type: "train-step", label: job.label, step, total, loss, group }) });
     const local = c.jobs;
-    c.jobs = {
-        parallel: true,
-        async generate(job, label) {
-            const res = await pool.generate(job, label, (done, total) => c.emit({ type: "progress", label, done, total }));
-            if (res.interrupted) throw new Interrupted(`generation of ${label}`);
-            return res;
-        },
-        async train(job) {
-            const r = await pool.run(job);
-            if (r.interrupted) throw new Interrupted(`training of ${job.label}`);
-            return r;
-        },
+    c.jobs = throwingInterrupted(true, {
+        generate: (job, label) => pool.generate(job, label, (done, total) => c.emit({ type: "progress", label, done, total })),
+        train: (job) => pool.run(job),
         evaluate: (job, label) => pool.evaluate(job, label),
-    };
+    });
     c.emit({ type: "pool", state: "start", workers, group: group.label });
     try {
         return await fn();

@@ -157,7 +157,7 @@ function configRows(results: Results): [string, string][] {
             `${e.questions} question paraphrases, ${e.samplesPerQuestion} samples each at temperature ${e.temperature}, ` +
                 `${e.inContextExamples} in-context examples`,
         ],
-        ...(judgeLine(results) ? [judgeLine(results)!] : []),
+        ...[judgeLine(results)].filter((line) => line !== null),
     ];
 }
 
