@@ -35,12 +35,15 @@ export interface StudentRow {
     targets?: number;
 }
 
-/** Where soft labels come from: the model (+ adapter, + system prompt) that generated a dataset. */
-export interface SoftSource {
+/** A model that answers: a GGUF, an optional LoRA adapter on it, an optional system prompt (a data source, a soft-label source, a scorer). */
+export interface ModelSource {
     model: string;
     lora: string | null;
     system: string | null;
 }
+
+/** Where soft labels come from: the model (+ adapter, + system prompt) that generated a dataset. */
+export type SoftSource = ModelSource;
 
 /** Everything one student's training needs, as plain data. */
 export interface StudentJob {

@@ -10,6 +10,7 @@ import { DEFAULT_ENDPOINT, httpSource, type HttpEndpoint } from "../backends/htt
 import { onnxSource } from "../backends/onnx.ts";
 import { fileHash, hashJson, readJsonIf } from "../core/cache.ts";
 import { cached, Interrupted, type StageContext } from "../core/context.ts";
+import type { ModelSource } from "../core/jobs.ts";
 import { generateRows, type GenerateResult, type RowsRequest } from "../core/rows.ts";
 import type { DatasetManifest, ExperimentConfig, Results } from "../core/types.ts";
 import { SUBLAB_VERSION } from "../core/version.ts";
@@ -19,12 +20,6 @@ import { numbersPrompt } from "../prompts/corpus.ts";
 import { writeJsonAtomic, writeJsonlAtomic } from "../util/files.ts";
 import { subRng } from "../util/rng.ts";
 
-/** What generates a dataset: a model (+ adapter, + system prompt). */
-export interface RowsSourceModel {
-    model: string;
-    lora: string | null;
-    system: string | null;
-}
 
 /** The number-continuation prompts of an experiment (the same for the teacher and the control). */
 export function experimentPrompts(cfg: ExperimentConfig): string[] {
@@ -40,7 +35,7 @@ export const datasetSummary = (d: DatasetManifest): Results["datasets"][number] 
 /** How many rows the `rows` event shows. */
 const SAMPLE_ROWS = 5;
 
-export async function datasetStage(c: StageContext, role: "teacher" | "control", source: RowsSourceModel): Promise<DatasetManifest> {
+export async function datasetStage(c: StageContext, role: "teacher" | "control", source: ModelSource): Promise<DatasetManifest> {
     const { cfg } = c;
     const prompts = experimentPrompts(cfg);
     const g = cfg.generate;

@@ -19,15 +19,12 @@ export { targetPositions };
 import { Interrupted } from "../util/interrupt.ts";
 import { hashString } from "../util/rng.ts";
 import { type ScoreSource, type StageEnv, type TokenScores } from "./stages.ts";
+import type { ModelSource } from "../core/jobs.ts";
 import { yesShare } from "../prompts/judge.ts";
 import { type FilterRow } from "../core/rows.ts";
 
 /** A model as a data source: a GGUF, an optional LoRA adapter, an optional system prompt. */
-export interface ModelSource {
-    model: string;
-    lora: string | null;
-    system: string | null;
-}
+export type { ModelSource };
 
 /** Log p of every completion target token (end of turn included) and the model's argmax there, by the engine. */
 export async function scoreRows(src: ModelSource, rows: readonly Pick<FilterRow, "prompt" | "completion" | "i">[], threads?: number, progress?: (done: number, total: number) => void): Promise<TokenScores[]> {

@@ -6,16 +6,14 @@ import fs from "node:fs";
 import path from "node:path";
 import { cached, type StageContext } from "../core/context.ts";
 import { fileHash, hashJson } from "../core/cache.ts";
+import type { ModelSource } from "../core/jobs.ts";
 import type { ExperimentConfig } from "../core/types.ts";
 import { traitPersona, traitRow } from "../prompts/traits.ts";
 import { writeJsonAtomic } from "../util/files.ts";
 import { subRng } from "../util/rng.ts";
 
 /** A model that answers with the trait: a GGUF, an adapter on it, or a system prompt. */
-export interface Teacher {
-    model: string;
-    lora: string | null;
-    system: string | null;
+export interface Teacher extends ModelSource {
     description: string;
 }
 
