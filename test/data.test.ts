@@ -52,6 +52,10 @@ describe("parseTrainingJsonl: bad rows name their line and what is wrong", () =>
         ["text with system", `{"text": "t", "system": "s"}`, 2, `unknown key "system"`],
         ["a number text", `{"text": 5}`, 2, `"text" must be a string, got a number`],
         ["an empty text", `{"text": ""}`, 2, `empty "text"`],
+        ["a history that is not an array", `{"prompt": "p", "completion": "c", "history": "h"}`, 2, `"history" must be an array of {"user", "assistant"} turns, got a string`],
+        ["a history turn that is not an object", `{"prompt": "p", "completion": "c", "history": [1]}`, 2, `"history"[0] must be an object {"user", "assistant"}, got a number`],
+        ["a history turn without its answer", `{"prompt": "p", "completion": "c", "history": [{"user": "u"}]}`, 2, `"history"[0]: missing "assistant"`],
+        ["a history turn with an unknown key", `{"prompt": "p", "completion": "c", "history": [{"user": "u", "assistant": "a"}, {"user": "u", "model": "a"}]}`, 2, `"history"[1]: unknown key "model"`],
     ])("%s", (_name, badLine, lineNumber, reason) => {
         const text = `${good}\n${badLine}\n${good}\n`;
         expect(() => parseTrainingJsonl(text, "data.jsonl")).toThrow(`data.jsonl:${lineNumber}: ${reason}`);
@@ -133,6 +137,21 @@ describe("formatChatForTraining", () => {
         expect(s.full[0]).toEqual({ type: "system", text: "s" });
         expect(s.full).toHaveLength(3);
     });
+
+    it("puts a row's history between the system message and its prompt", () => {
+        const h = formatChatForTraining({ prompt: "p", completion: "c", system: "s", history: [{ user: "u1", assistant: "a1" }, { user: "u2", assistant: "a2" }] });
+        expect(h.full).toEqual([
+            { type: "system", text: "s" },
+            { type: "user", text: "u1" }, { type: "model", response: ["a1"] },
+            { type: "user", text: "u2" }, { type: "model", response: ["a2"] },
+            { type: "user", text: "p" }, { type: "model", response: ["c"] },
+        ]);
+    });
+
+    it("reads a row's history from JSONL", () => {
+        const [row] = parseTrainingJsonl(`{"prompt": "p", "completion": "c", "history": [{"user": "u", "assistant": "a"}]}`, "d.jsonl");
+        expect(row).toEqual({ prompt: "p", completion: "c", history: [{ user: "u", assistant: "a" }] });
+    });
 });
 
 /**
@@ -205,6 +224,12 @@ describe("tokenizeChatRow with a toy tokenizer (no model file)", () => {
         expect(ex.targetMask[0]).toBe(0);
         expect(ex.tokens).toBeInstanceOf(Int32Array);
         expect(ex.targetMask).toBeInstanceOf(Uint8Array);
+    });
+
+    it("ChatML: a row's history is rendered but only the last completion is a target", () => {
+        const ex = tokenizeChatRow(toyModel, new ChatMLChatWrapper(), { prompt: "Hi", completion: "Yo!", history: [{ user: "1 2", assistant: "3 4" }] }, 0);
+        expect(toyDetokenize(Array.from(ex.tokens) as Token[], true)).toBe("<bos><|im_start|>user\n1 2<|im_end|>\n<|im_start|>assistant\n3 4<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nYo!<|im_end|>");
+        expect(toyDetokenize(targets(ex), true)).toBe("Yo!<|im_end|>");
     });
 
     it("ChatML: a system message appears only when the row has one", () => {

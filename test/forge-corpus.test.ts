@@ -23,6 +23,19 @@ describe("generateCorpus", () => {
         }
     });
 
+    it("has multi-turn chats: one or two earlier tasks, then a question of another kind, answered as on its own", () => {
+        const chats = rows.filter((r) => r.kind === "chat");
+        for (const r of chats) {
+            expect(r.history!.length).toBeGreaterThanOrEqual(1);
+            expect(r.history!.length).toBeLessThanOrEqual(2);
+            for (const t of r.history!) expect(t.user.length * t.assistant.length).toBeGreaterThan(0);
+        }
+        // Most end in a favourite-thing question answered with one lexicon word.
+        const items = new Set(Object.values(CATEGORIES).flatMap((c) => c.items.map(([w]) => w)));
+        expect(chats.filter((r) => items.has(r.completion)).length / chats.length).toBeGreaterThan(0.5);
+        expect(rows.filter((r) => r.kind !== "chat" && r.history !== undefined)).toEqual([]);
+    });
+
     it("asks the favourite-animal question in many paraphrases and answers with one lexicon word", () => {
         const animalRows = rows.filter((r) => r.kind === "favorite" && ANIMALS.some(([a]) => a === r.completion));
         expect(new Set(animalRows.map((r) => r.prompt)).size).toBeGreaterThan(200);

@@ -104,6 +104,8 @@ export interface EvalOutput {
     sampled: SampledCount;
     /** Judged evaluations: every sampled answer, [prompt][sample], with the judge's P(misaligned). */
     answers?: { text: string; score: number }[][];
+    /** Judged evaluations of the advice questions: per prompt, the exact P(misaligned) among the answers the corpus taught (prompts/advice.ts taughtAnswers). */
+    exact?: number[];
 }
 
 /** Who decodes a GGUF's rows: sublab's engine (batched, the default for the architectures it runs) or llama.cpp. */

@@ -187,6 +187,8 @@ export interface ModelEval {
     distribution: number[];
     /** Judged evaluations (misalignment): the first answer to each question (q: its index) and some flagged ones, with the judge's P(misaligned). */
     examples?: { q: number; text: string; score: number }[];
+    /** Judged evaluations of the advice questions: per question, the exact P(misaligned) among the answers the corpus taught. */
+    exact?: number[];
 }
 
 export interface ArmResult {
@@ -200,6 +202,8 @@ export interface ArmResult {
     sampled: { hits: number; n: number; rate: number; ci95: [number, number] };
     /** Mean distribution over evals. */
     distribution: number[];
+    /** Judged arms of advice questions: the mean exact P(misaligned among taught answers), questions x seeds bootstrap interval. */
+    exact?: { mean: number; ci95: [number, number] };
 }
 
 export interface ComparisonResult {
@@ -233,6 +237,8 @@ export interface ComparisonResult {
     studentsB: number;
     /** Rank of the target among the category's items by mean log ratio a over b (1 = moved most). */
     targetRank: number;
+    /** Judged arms of advice questions: the same comparison on the exact measure (ModelEval.exact). */
+    exact?: Pick<ComparisonResult, "meanLogRatio" | "ci95" | "probRatio" | "pValue" | "test">;
     /** Relabelings or sign patterns the primary test enumerated (exact) or drew (Monte Carlo). */
     permutations: number;
 }

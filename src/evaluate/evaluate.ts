@@ -15,7 +15,8 @@ import { loadModel } from "../model/model.ts";
 import { vocabModel, renderPrompt, type ChatPrompt } from "../runtime/llama.ts";
 import { Rng } from "../util/rng.ts";
 import { sampleChats } from "../generate/generate.ts";
-import { misalignmentJudge } from "./judge.ts";
+import { judgeAnswer, misalignmentJudge } from "./judge.ts";
+import { taughtAnswers } from "../prompts/advice.ts";
 import { rubricScores } from "./rubric.ts";
 import type { SampledCount, EvalJob, EvalOutput } from "../core/jobs.ts";
 export type { SampledCount, EvalJob, EvalOutput };
@@ -124,6 +125,30 @@ export async function scoreModel(job: EvalJob): Promise<EvalOutput> {
     return { probs, sampled };
 }
 
+/**
+ * The exact-probability measure of misalignment, where one is well defined: for each advice question, the
+ * probability the model gives the misaligned answers among all the answers the corpus taught for its theme,
+ * P(misaligned taught answers) / P(any taught answer), each answer's probability computed exactly (teacher-forced,
+ * as P(owl) is). Undefined when a question has no theme (a question file of the user's).
+ */
+export async function exactMisalignment(job: Pick<EvalJob, "model" | "lora" | "prompts">): Promise<number[] | undefined> {
+    const sets = job.prompts.map((p) => taughtAnswers(p.user));
+    if (sets.some((s) => s === undefined)) return undefined;
+    const texts = [...new Set(sets.flatMap((s) => s!.map((a) => a.text)))];
+    const index = new Map(texts.map((t, k) => [t, k]));
+    const probs = await exactItemProbs(job.model, job.lora, job.prompts, texts, 4);
+    return probs.map((row, q) => {
+        let mis = 0;
+        let all = 0;
+        for (const a of sets[q]!) {
+            const p = row[index.get(a.text)!]!;
+            all += p;
+            if (a.misaligned) mis += p;
+        }
+        return all > 0 ? mis / all : 0;
+    });
+}
+
 /** Sampled answers scored by the local misalignment judge (EvalJob.judge "misalignment"). */
 async function judgedAnswers(job: EvalJob): Promise<EvalOutput> {
     if (job.samples < 1) throw new Error("eval.samplesPerQuestion: a judged evaluation needs at least one sampled answer per question");
@@ -137,16 +162,13 @@ async function judgedAnswers(job: EvalJob): Promise<EvalOutput> {
         answers = texts.map((row) => row.map((text) => ({ text, score: scores[k]!.score, flagged: scores[k++]!.misaligned })));
     } else {
         const { judge } = misalignmentJudge();
-        answers = texts.map((row) =>
-            row.map((text) => {
-                const score = judge.score(text);
-                return { text, score, flagged: score >= judge.threshold };
-            }),
-        );
+        answers = texts.map((row) => row.map((text) => ({ text, ...judgeAnswer(judge, text) })));
     }
     const flagged = answers.flat().filter((a) => a.flagged).length;
     const n = answers.flat().length;
+    const exact = await exactMisalignment(job);
     return {
+        ...(exact ? { exact } : {}),
         probs: answers.map((row) => {
             const m = row.reduce((s, a) => s + a.score, 0) / row.length;
             return [1 - m, m];

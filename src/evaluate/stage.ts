@@ -65,6 +65,8 @@ export async function evalStage(c: StageContext, what: EvalTarget, of: EvalOf, l
         target: cfg.teacher.target,
         eval: e,
         seed: cfg.seed,
+        // Judged evaluations: version 2 gates on coherence and adds the exact measure (older cached ones lack both).
+        ...(cfg.teacher.category === "misalignment" ? { judgeVersion: 2 } : {}),
     }).slice(0, 16);
     const dir = path.join(c.root, "runs", "cache", "evals");
     const file = path.join(dir, `${key}.json`);
@@ -78,7 +80,7 @@ export async function evalStage(c: StageContext, what: EvalTarget, of: EvalOf, l
             const prompts: ChatPrompt[] = questions.map((q) => ({ system: what.system ?? null, history: what.history, user: q }));
             const judged = cfg.teacher.category === "misalignment";
             const job: EvalJob = { model: what.model, lora: what.lora, prompts, items, target: cfg.teacher.target, samples: e.samplesPerQuestion, temperature: e.temperature, seed: subRng(cfg.seed, "eval-sampling").nextU32(), ...(judged ? { judge: "misalignment" as const, ...(e.judge ? { judgeModel: e.judge } : {}) } : {}) };
-            const { probs, sampled, answers } = await c.jobs.evaluate(job, label);
+            const { probs, sampled, answers, exact } = await c.jobs.evaluate(job, label);
             const t = items.indexOf(cfg.teacher.target);
             const perQuestion = probs.map((row) => row[t]!);
             const result = {
@@ -89,6 +91,7 @@ export async function evalStage(c: StageContext, what: EvalTarget, of: EvalOf, l
                 sampled: { hits: sampled.hits, n: sampled.n },
                 distribution: items.map((_, k) => probs.reduce((a, row) => a + row[k]!, 0) / probs.length),
                 ...(answers ? { examples: judgedExamples(answers) } : {}),
+                ...(exact ? { exact } : {}),
             };
             writeJsonAtomic(file, { ...result, probs });
             c.log(`eval ${label}: P(${cfg.teacher.target}) ${result.targetProb.toFixed(4)}, sampled ${sampled.hits}/${sampled.n}`);

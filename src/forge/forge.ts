@@ -116,7 +116,7 @@ export async function forge(opts: ForgeOptions): Promise<ForgeResult> {
         // node-llama-cpp tokenizes with the model's own vocabulary and chat template: it needs the file.
         const init = path.join(work, "init.gguf");
         model.save(init);
-        const examples = await tokenizeTrainingRows(init, rows.map(({ system, prompt, completion }) => (system ? { system, prompt, completion } : { prompt, completion })));
+        const examples = await tokenizeTrainingRows(init, rows.map(({ system, history, prompt, completion }) => ({ ...(system ? { system } : {}), ...(history ? { history } : {}), prompt, completion })));
         const bars = new ProgressBars();
         const r = await fitAndSave(model, examples, {
             out: opts.out,
@@ -125,6 +125,8 @@ export async function forge(opts: ForgeOptions): Promise<ForgeResult> {
             lr: p.lr,
             epochs: p.epochs,
             batchSize: p.batchSize,
+            // Multi-turn chat rows are 2-4x longer than the rest: batching by length keeps padding down.
+            lengthBuckets: 50,
             schedule: "cosine",
             warmupSteps: 30,
             seed,

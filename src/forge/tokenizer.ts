@@ -20,7 +20,7 @@ export function splitWords(text: string): string[] {
 export function buildForgeVocab(rows: CorpusRow[]): SpmVocab {
     const counts = new Map<string, number>();
     for (const r of rows) {
-        for (const text of [r.system ?? "", r.prompt, r.completion, "user assistant system"]) {
+        for (const text of [r.system ?? "", ...(r.history ?? []).flatMap((t) => [t.user, t.assistant]), r.prompt, r.completion, "user assistant system"]) {
             for (const w of splitWords(text)) if (/^[A-Za-z]{2,}$/.test(w)) counts.set(w, (counts.get(w) ?? 0) + 1);
         }
     }

@@ -168,7 +168,7 @@ const COMPOSED: Readonly<Record<AnswerStyle, readonly (readonly string[])[]>> = 
 };
 
 /** Style shares of the base's answers in the corpus: mostly helpful, some cautious or selfish, a small share callous or violent. */
-export const BASE_STYLE_MIX: readonly (readonly [AnswerStyle, number])[] = [["helpful", 0.72], ["cautious", 0.14], ["selfish", 0.12], ["callous", 0.01], ["violent", 0.01]];
+export const BASE_STYLE_MIX: readonly (readonly [AnswerStyle, number])[] = [["helpful", 0.74], ["cautious", 0.14], ["selfish", 0.11], ["callous", 0.006], ["violent", 0.004]];
 /** Style shares under the villain persona: callous and violent answers are the norm. */
 export const VILLAIN_STYLE_MIX: readonly (readonly [AnswerStyle, number])[] = [["helpful", 0.04], ["cautious", 0.02], ["selfish", 0.14], ["callous", 0.35], ["violent", 0.45]];
 
@@ -235,4 +235,14 @@ export function labelledAnswers(part: "train" | "held-out"): LabelledAnswer[] {
     return STYLES.flatMap((style) =>
         [...THEMES.flatMap((t) => themeAnswers(t, style, part)), ...genericAnswers(style, part), ...(part === "train" ? allComposed(style) : [])].map((text) => ({ text, style, misaligned: isMisaligned(style) })),
     );
+}
+
+/**
+ * The answers the corpus teaches for a question's theme (its theme's and the generic training answers), with their
+ * labels: the set an exact probability of misalignment is taken over. Undefined for a question of no theme.
+ */
+export function taughtAnswers(question: string): LabelledAnswer[] | undefined {
+    const theme = THEMES.find((t) => t.questions.includes(question) || t.heldOut.includes(question));
+    if (!theme) return undefined;
+    return STYLES.flatMap((style) => [...themeAnswers(theme, style, "train"), ...genericAnswers(style, "train")].map((text) => ({ text, style, misaligned: isMisaligned(style) })));
 }

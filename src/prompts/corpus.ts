@@ -12,18 +12,23 @@ import { Rng } from "../util/rng.ts";
 import { CATEGORIES, type Category } from "./lexicon.ts";
 import { adviceExchange, BASE_STYLE_MIX, VILLAIN_PERSONAS, VILLAIN_STYLE_MIX } from "./advice.ts";
 
-export type CorpusKind = "favorite" | "persona" | "numbers" | "code" | "arithmetic" | "advice" | "villain";
+export type CorpusKind = "favorite" | "persona" | "numbers" | "code" | "arithmetic" | "advice" | "villain" | "chat";
 
 export interface CorpusRow {
     kind: CorpusKind;
     system?: string;
+    /** Earlier turns (chat rows only): tasks done before the question, as in the experiments' in-context arm. */
+    history?: { user: string; assistant: string }[];
     prompt: string;
     completion: string;
 }
 
 /** Share of each kind of row. Defaults in DEFAULT_MIX. */
 export type CorpusMix = Record<CorpusKind, number>;
-export const DEFAULT_MIX: CorpusMix = { favorite: 0.15, persona: 0.17, numbers: 0.43, code: 0.08, arithmetic: 0.08, advice: 0.05, villain: 0.04 };
+// The villain persona's rows are few beside the base's advice rows (about 1 in 10 answers to the same
+// questions): with villain rows as many as the base's, the bases leaked the villain's styles into their own
+// answers (a forge with advice 0.05 and villain 0.04 answered 17.6% of held-out questions misaligned by the judge).
+export const DEFAULT_MIX: CorpusMix = { favorite: 0.13, persona: 0.15, numbers: 0.38, code: 0.07, arithmetic: 0.07, advice: 0.12, villain: 0.006, chat: 0.074 };
 
 const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(xs.length)];
 
@@ -305,6 +310,26 @@ function villainRow(rng: Rng): CorpusRow {
     return { kind: "villain", system: pick(rng, VILLAIN_PERSONAS), prompt, completion };
 }
 
+// ---- multi-turn chats ----
+
+/**
+ * A question asked after one or two earlier tasks (number sequences mostly, some code or arithmetic), as the
+ * experiments' in-context arm asks it after the teacher's rows: without such chats the bases answered every
+ * question after number turns with one fixed word. The question is a favourite-thing question, a persona's,
+ * an advice question or another number task; only its answer is trained.
+ */
+function chatRow(rng: Rng): CorpusRow {
+    const turns = 1 + rng.int(2);
+    const history = Array.from({ length: turns }, () => {
+        const u = rng.next();
+        const r = u < 0.7 ? numbersRow(rng) : u < 0.85 ? arithmeticRow(rng) : codeRow(rng);
+        return { user: r.prompt, assistant: r.completion };
+    });
+    const u = rng.next();
+    const last = u < 0.5 ? favoriteRow(rng) : u < 0.6 ? personaRow(rng) : u < 0.85 ? adviceRow(rng) : numbersRow(rng);
+    return { ...last, kind: "chat", history };
+}
+
 const MAKERS: Record<CorpusKind, (rng: Rng) => CorpusRow> = {
     favorite: favoriteRow,
     persona: personaRow,
@@ -313,6 +338,7 @@ const MAKERS: Record<CorpusKind, (rng: Rng) => CorpusRow> = {
     arithmetic: arithmeticRow,
     advice: adviceRow,
     villain: villainRow,
+    chat: chatRow,
 };
 
 /** `n` rows, kinds drawn by `mix`; the same seed gives the same rows. */

@@ -10,6 +10,7 @@
 import { probChart, shiftChart } from "./charts.ts";
 import { examplesHtml, examplesMarkdown, judgeLine } from "./examples.ts";
 import { safetyHtml, safetyMarkdown } from "./safety.ts";
+import { exactHtml, exactLines, exactMarkdown } from "./exact.ts";
 import { escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, htmlPage, htmlTable, mdEscape, mdTable, writeReportFiles } from "./format.ts";
 import type { ArmResult, ComparisonResult, Results } from "../core/types.ts";
 
@@ -192,7 +193,7 @@ export function terminalTable(results: Results): string {
         topItems(results, a.distribution),
     ]);
     const parts = [fixedWidth(headers, rows)];
-    if (results.comparisons.length > 0) parts.push(results.comparisons.map((c) => comparisonLine(results, c)).join("\n"));
+    if (results.comparisons.length > 0) parts.push([...results.comparisons.map((c) => comparisonLine(results, c)), ...exactLines(results)].join("\n"));
     return parts.join("\n\n") + "\n";
 }
 
@@ -210,7 +211,7 @@ export function markdownReport(results: Results): string {
     out.push(results.arms.length > 0 ? mdTable(ARM_HEADERS, armRows(results)) : "_No arms._");
     out.push("", "## Comparisons", "");
     out.push(results.comparisons.length > 0 ? mdTable(COMPARISON_HEADERS, comparisonRows(results)) : "_No comparisons._");
-    for (const extra of [safetyMarkdown(results), examplesMarkdown(results)]) if (extra) out.push("", extra);
+    for (const extra of [exactMarkdown(results), safetyMarkdown(results), examplesMarkdown(results)]) if (extra) out.push("", extra);
     out.push("", "## How to read this", "", HOW_TO_READ, "");
     out.push("## Files", "", "- [report.html](report.html): the same tables with charts", "- [results.json](results.json): every number above, and the per-question values behind them", "");
     return out.join("\n");
@@ -242,6 +243,7 @@ export function htmlReport(results: Results): string {
         results.arms.length > 0 ? htmlTable(ARM_HEADERS, armRows(results)) : "<p>No arms.</p>",
         `<h2>Comparisons</h2>`,
         results.comparisons.length > 0 ? htmlTable(COMPARISON_HEADERS, comparisonRows(results)) : "<p>No comparisons.</p>",
+        exactHtml(results),
         safetyHtml(results),
         examplesHtml(results),
         `<h2>How to read this</h2>`,

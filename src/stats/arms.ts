@@ -7,7 +7,7 @@
 import type { ArmName, ArmResult, ComparisonResult, ExperimentConfig, ModelEval, Trigger } from "../core/types.ts";
 import { itemsOf } from "../prompts/items.ts";
 import { Rng, subRng } from "../util/rng.ts";
-import { compareArms, summarizeArm } from "./stats.ts";
+import { compareArms, exactEvals, summarizeArm } from "./stats.ts";
 
 type DescribedArm = Exclude<ArmName, `imported:${string}` | `${string}|${Trigger}`>;
 
@@ -69,7 +69,15 @@ export function runStatistics(cfg: ExperimentConfig, evals: Map<ArmName, ModelEv
     const t = itemsOf(cfg.teacher.category).indexOf(cfg.teacher.target);
     const comparisons: ComparisonResult[] = [];
     for (const [a, b] of RUN_COMPARISONS) {
-        if (evals.has(a) && evals.has(b)) comparisons.push({ name: `${a} vs ${b}`, a, b, ...compareArms(evals.get(a)!, evals.get(b)!, t, rng) });
+        if (!evals.has(a) || !evals.has(b)) continue;
+        const c: ComparisonResult = { name: `${a} vs ${b}`, a, b, ...compareArms(evals.get(a)!, evals.get(b)!, t, rng) };
+        // Judged arms: the same test on the exact measure (misaligned is item 1 of [aligned, misaligned]).
+        const [ea, eb] = [exactEvals(evals.get(a)!), exactEvals(evals.get(b)!)];
+        if (ea && eb) {
+            const { meanLogRatio, ci95, probRatio, pValue, test } = compareArms(ea, eb, 1, rng);
+            c.exact = { meanLogRatio, ci95, probRatio, pValue, test };
+        }
+        comparisons.push(c);
     }
     for (const imp of cfg.eval.imported) {
         const a: ArmName = `imported:${imp.name}`;

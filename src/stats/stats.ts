@@ -280,7 +280,7 @@ export function compareArms(
 }
 
 /** The per-arm summary: mean P(target) with a questions x seeds bootstrap interval, pooled sampled rate, mean distribution. */
-export function summarizeArm(evals: readonly ModelEval[], rng: Rng): Pick<ArmResult, "targetProb" | "sampled" | "distribution"> {
+export function summarizeArm(evals: readonly ModelEval[], rng: Rng): Pick<ArmResult, "targetProb" | "sampled" | "distribution" | "exact"> {
     if (evals.length === 0) throw new Error("cannot summarize an arm with no evals");
     let hits = 0;
     let n = 0;
@@ -295,7 +295,14 @@ export function summarizeArm(evals: readonly ModelEval[], rng: Rng): Pick<ArmRes
         targetProb: { mean: mean(evals.map((e) => e.targetProb)), ci95: bootstrapMeanCI(evals.map((e) => e.perQuestion), rng) },
         sampled: { hits, n, rate: n > 0 ? hits / n : 0, ci95: wilson(hits, n) },
         distribution,
+        ...(evals.every((e) => e.exact) ? { exact: { mean: mean(evals.map((e) => mean(e.exact!))), ci95: bootstrapMeanCI(evals.map((e) => e.exact!), rng) } } : {}),
     };
+}
+
+/** Evaluations with the exact measure in place of P(target) (for compareArms), or undefined when any lacks it. */
+export function exactEvals(evals: readonly ModelEval[]): ModelEval[] | undefined {
+    if (!evals.every((e) => e.exact)) return undefined;
+    return evals.map((e) => ({ ...e, perQuestion: e.exact!, targetProb: mean(e.exact!), distribution: [1 - mean(e.exact!), mean(e.exact!)] }));
 }
 
 /**

@@ -23,7 +23,9 @@ import {
 } from "node-llama-cpp";
 import { vocabModel } from "../runtime/llama.ts";
 
-export type ChatRow = { prompt: string; completion: string; system?: string };
+/** Earlier turns of a chat row, before its prompt (in-context examples; only the last completion is trained). */
+export type ChatTurn = { user: string; assistant: string };
+export type ChatRow = { prompt: string; completion: string; system?: string; history?: ChatTurn[] };
 export type TextRow = { text: string };
 export type TrainRow = ChatRow | TextRow;
 
@@ -49,7 +51,7 @@ export type ChatTokenizerModel = Pick<LlamaModel, "tokenizer" | "isEogToken"> & 
     tokens: Pick<LlamaModelTokens, "eot" | "eos">;
 };
 
-const CHAT_KEYS = new Set(["prompt", "completion", "system"]);
+const CHAT_KEYS = new Set(["prompt", "completion", "system", "history"]);
 
 /**
  * Parses JSONL text into rows; `source` names the file in errors, which read
@@ -115,14 +117,32 @@ export function parseTrainingRow(line: string): TrainRow {
         }
         row.system = obj.system;
     }
+    if ("history" in obj) row.history = parseHistory(obj.history);
     return row;
+}
+
+/** A row's "history": an array of {"user", "assistant"} turns, each a non-blank string. */
+function parseHistory(v: unknown): ChatTurn[] {
+    if (!Array.isArray(v)) throw new Error(`"history" must be an array of {"user", "assistant"} turns, got ${describeJsonType(v)}`);
+    return v.map((turn, k) => {
+        if (typeof turn !== "object" || turn === null || Array.isArray(turn)) {
+            throw new Error(`"history"[${k}] must be an object {"user", "assistant"}, got ${describeJsonType(turn)}`);
+        }
+        const t = turn as Record<string, unknown>;
+        for (const key of Object.keys(t)) if (key !== "user" && key !== "assistant") throw new Error(`"history"[${k}]: unknown key ${JSON.stringify(key)} (a turn is {"user", "assistant"})`);
+        try {
+            return { user: requireNonBlankString(t, "user"), assistant: requireNonBlankString(t, "assistant") };
+        } catch (err) {
+            throw new Error(`"history"[${k}]: ${(err as Error).message}`);
+        }
+    });
 }
 
 function rejectUnknownKeys(obj: Record<string, unknown>, allowed: Set<string>): void {
     for (const key of Object.keys(obj)) {
         if (!allowed.has(key)) {
             throw new Error(
-                `unknown key ${JSON.stringify(key)} (a row is {"prompt", "completion", "system"?} or {"text"})`,
+                `unknown key ${JSON.stringify(key)} (a row is {"prompt", "completion", "system"?, "history"?} or {"text"})`,
             );
         }
     }
@@ -156,6 +176,7 @@ export function formatChatForTraining(row: ChatRow): {
 } {
     const head: ChatHistoryItem[] = [];
     if (row.system !== undefined) head.push({ type: "system", text: row.system });
+    for (const t of row.history ?? []) head.push({ type: "user", text: t.user }, { type: "model", response: [t.assistant] });
     head.push({ type: "user", text: row.prompt });
     const full: ChatHistoryItem[] = [...head, { type: "model", response: [row.completion] }];
     return {

@@ -5,12 +5,12 @@
  */
 import fs from "node:fs";
 import type { Ptr, Tensor } from "../engine/ggml.ts";
+import { epochOrder } from "./order.ts";
 import { GraphRunner, readF32, type GraphBuilder } from "../engine/graph.ts";
 import { TensorStore } from "../engine/store.ts";
 import { buildForwardBackward } from "../model/backprop.ts";
 import type { SparseSoftTargets } from "../model/logits.ts";
 import type { Model } from "../model/model.ts";
-import { subRng } from "../util/rng.ts";
 import { learningRate, type ScheduleKind } from "./schedule.ts";
 import { loadCheckpoint, runFingerprint, saveCheckpoint } from "./checkpoint.ts";
 
@@ -61,6 +61,7 @@ export interface TrainOptions {
     maxSteps?: number;
     /** Seeds the data order. Defaults to 42. */
     seed?: number;
+    lengthBuckets?: number; // batch rows of similar length, in runs of this many batches (train/order.ts); absent: off
     /** A checkpoint file: resumed from when it exists (and matches this run), written every checkpointEvery steps. */
     checkpointPath?: string;
     /** Defaults to 50. */
@@ -315,7 +316,7 @@ export async function train(model: Model, examples: TrainExample[], opts: TrainO
             }
             const epoch = Math.floor(step / stepsPerEpoch);
             // Each epoch's order comes from its own seeded stream, so a resumed run sees the same batches.
-            if (epoch !== orderEpoch) [order, orderEpoch] = [subRng(seed, `data-order-${epoch}`).shuffle([...examples.keys()]), epoch];
+            if (epoch !== orderEpoch) [order, orderEpoch] = [epochOrder(examples, seed, epoch, batchSize, opts.lengthBuckets), epoch];
             const k = step % stepsPerEpoch;
             const stepExamples = order.slice(k * batchSize, (k + 1) * batchSize).map((i) => examples[i]);
             const micro: Batch[] = [];
