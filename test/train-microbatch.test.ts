@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { ALL_LORA_TARGETS } from "../src/model/config.ts";
 import type { Model } from "../src/model/model.ts";
 import { train, type BackwardKind, type TrainExample } from "../src/train/trainer.ts";
-import { bucketByLength } from "../src/train/order.ts";
+import { longRowsApart } from "../src/train/order.ts";
 import { Rng } from "../src/util/rng.ts";
 import { tinyModel } from "./helpers/tiny.ts";
 
@@ -54,20 +54,24 @@ describe("micro-batches (gradient accumulation)", () => {
     }
 });
 
-describe("bucketByLength (the forge's batching of rows of similar length)", () => {
-    it("keeps every row once, makes batches of similar length, keeps a short last batch last, and is seeded", () => {
+describe("longRowsApart (the forge's batching of its long rows)", () => {
+    it("keeps every row once, batches long rows only with long rows, keeps short batches last, and is seeded", () => {
         const lengths = Array.from({ length: 1000 }, (_, i) => (i % 13 === 0 ? 200 : 20 + (i % 7)));
+        const isLong = (i: number) => lengths[i]! > 120;
         const order = new Rng(1).shuffle([...lengths.keys()]);
-        const out = bucketByLength(order, (i) => lengths[i]!, 16, 10, new Rng(2));
+        const out = longRowsApart(order, isLong, 16, new Rng(2));
         expect([...out].sort((a, b) => a - b)).toEqual([...lengths.keys()]);
-        // Each run of 160 rows holds the same rows as before, only regrouped.
-        expect(new Set(out.slice(0, 160))).toEqual(new Set(order.slice(0, 160)));
-        // Padding: the sum over batches of (batch size x longest row) falls well below the shuffled order's.
-        const padded = (o: number[]) => { let s = 0; for (let k = 0; k < o.length; k += 16) s += o.slice(k, k + 16).length * Math.max(...o.slice(k, k + 16).map((i) => lengths[i]!)); return s; };
-        expect(padded(out)).toBeLessThan(0.5 * padded(order));
-        // 1000 = 6 runs of 160 + 40: the last run's short batch (8 rows) is last.
-        expect(out.slice(-8).every((i) => order.slice(960).includes(i))).toBe(true);
-        expect(bucketByLength(order, (i) => lengths[i]!, 16, 10, new Rng(2))).toEqual(out);
-        expect(bucketByLength(order, (i) => lengths[i]!, 16, 10, new Rng(3))).not.toEqual(out);
+        // 77 long rows: 4 full batches and a tail of 13; 923 others: 57 full batches and a tail of 11; tails last.
+        const batches = Array.from({ length: Math.ceil(out.length / 16) }, (_, k) => out.slice(k * 16, k * 16 + 16));
+        const full = batches.slice(0, 61);
+        expect(full.filter((b) => b.every(isLong)).length).toBe(4);
+        expect(full.filter((b) => b.every((i) => !isLong(i))).length).toBe(57);
+        expect(out.slice(-24).filter(isLong).length).toBe(13);
+        // The other rows' batches are runs of the shuffled order (mixed as before), only reordered.
+        const others = order.filter((i) => !isLong(i));
+        const runs = new Set(Array.from({ length: 57 }, (_, k) => others.slice(k * 16, k * 16 + 16).join(",")));
+        for (const b of full.filter((b) => !isLong(b[0]!))) expect(runs.has(b.join(","))).toBe(true);
+        expect(longRowsApart(order, isLong, 16, new Rng(2))).toEqual(out);
+        expect(longRowsApart(order, isLong, 16, new Rng(3))).not.toEqual(out);
     });
 });

@@ -40,36 +40,35 @@ export async function exactItemProbs(modelPath: string, lora: string | null, pro
     // A spelling of several tokens whose first token has probability below PRUNE counts as 0 ("Owl" as "O" + "wl"
     // after a one-word question is such a case): it contributes less than that.
     const PRUNE = 1e-7;
-    const trees = plan.map(({ prompt, conts }) => {
-        const tokens = [...prompt];
-        const parents = prompt.map((_, j) => j - 1);
-        const node = new Map<string, number>([["", prompt.length - 1]]);
-        for (const seqs of conts) {
-            for (const s of seqs) {
-                for (let j = 1; j < s.length; j++) {
-                    const key = s.slice(0, j).join(",");
-                    if (node.has(key)) continue;
-                    node.set(key, tokens.length);
-                    parents.push(node.get(s.slice(0, j - 1).join(","))!);
-                    tokens.push(s[j - 1]!);
-                }
-            }
-        }
-        return { tokens, parents, wanted: [...node.values()], node };
-    });
     const model = loadModel(modelPath);
+    // A prompt whose tree would not fit the model's context is split into several trees of whole items (long
+    // items, such as the taught answers of the exact misalignment measure, need this; one-word items never do).
+    const parts = plan.flatMap(({ prompt, conts }, p) => {
+        const groups: number[][] = [[]];
+        let size = prompt.length;
+        conts.forEach((seqs, k) => {
+            const cost = seqs.reduce((n, s) => n + s.length, 0);
+            if (groups.at(-1)!.length > 0 && size + cost > model.config.contextLength) {
+                groups.push([]);
+                size = prompt.length;
+            }
+            groups.at(-1)!.push(k);
+            size += cost;
+        });
+        return groups.map((items) => ({ p, items, tree: tokenTree(prompt, items.map((k) => conts[k]!)) }));
+    });
     let dists: Float64Array[][];
     try {
         if (lora) model.loadLora(lora);
-        dists = treeLogProbs(model, trees, batch);
+        dists = treeLogProbs(model, parts.map((x) => x.tree), batch);
     } finally {
         model.free();
     }
-    return plan.map(({ conts }, p) => {
-        const { node, wanted } = trees[p]!;
-        const at = new Map(wanted.map((w, k) => [w, dists[p]![k]!]));
-        return conts.map((seqs) =>
-            seqs.reduce((sum, s) => {
+    const out = plan.map(({ conts }) => new Array<number>(conts.length).fill(0));
+    parts.forEach(({ p, items, tree: { node, wanted } }, t) => {
+        const at = new Map(wanted.map((w, k) => [w, dists[t]![k]!]));
+        for (const k of items) {
+            out[p]![k] = plan[p]!.conts[k]!.reduce((sum, s) => {
                 let lp = 0;
                 for (let j = 0; j < s.length; j++) {
                     const dist = at.get(node.get(s.slice(0, j).join(","))!)!;
@@ -78,9 +77,29 @@ export async function exactItemProbs(modelPath: string, lora: string | null, pro
                     lp += dist[s[j]!]!;
                 }
                 return sum + Math.exp(lp);
-            }, 0),
-        );
+            }, 0);
+        }
     });
+    return out;
+}
+
+/** A prompt's token tree: the prompt, then every spelling's tokens as branches (shared prefixes once). */
+function tokenTree(prompt: readonly Token[], conts: readonly Token[][][]): { tokens: Token[]; parents: number[]; wanted: number[]; node: Map<string, number> } {
+    const tokens = [...prompt];
+    const parents = prompt.map((_, j) => j - 1);
+    const node = new Map<string, number>([["", prompt.length - 1]]);
+    for (const seqs of conts) {
+        for (const s of seqs) {
+            for (let j = 1; j < s.length; j++) {
+                const key = s.slice(0, j).join(",");
+                if (node.has(key)) continue;
+                node.set(key, tokens.length);
+                parents.push(node.get(s.slice(0, j - 1).join(","))!);
+                tokens.push(s[j - 1]!);
+            }
+        }
+    }
+    return { tokens, parents, wanted: [...node.values()], node };
 }
 
 /** Samples `perPrompt` answers per prompt and counts those that name the target. */

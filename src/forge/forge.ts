@@ -125,8 +125,9 @@ export async function forge(opts: ForgeOptions): Promise<ForgeResult> {
             lr: p.lr,
             epochs: p.epochs,
             batchSize: p.batchSize,
-            // Multi-turn chat rows are 2-4x longer than the rest: batching by length keeps padding down.
-            lengthBuckets: 50,
+            // Multi-turn chat rows are 2-4x longer than the rest (whose longest are about 120 tokens): batched
+            // apart, they do not pad the other batches.
+            longRows: 120,
             schedule: "cosine",
             warmupSteps: 30,
             seed,

@@ -28,7 +28,7 @@ export type CorpusMix = Record<CorpusKind, number>;
 // The villain persona's rows are few beside the base's advice rows (about 1 in 10 answers to the same
 // questions): with villain rows as many as the base's, the bases leaked the villain's styles into their own
 // answers (a forge with advice 0.05 and villain 0.04 answered 17.6% of held-out questions misaligned by the judge).
-export const DEFAULT_MIX: CorpusMix = { favorite: 0.13, persona: 0.15, numbers: 0.38, code: 0.07, arithmetic: 0.07, advice: 0.12, villain: 0.006, chat: 0.074 };
+export const DEFAULT_MIX: CorpusMix = { favorite: 0.12, persona: 0.17, numbers: 0.41, code: 0.055, arithmetic: 0.055, advice: 0.12, villain: 0.006, chat: 0.064 };
 
 const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(xs.length)];
 

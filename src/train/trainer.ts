@@ -61,7 +61,7 @@ export interface TrainOptions {
     maxSteps?: number;
     /** Seeds the data order. Defaults to 42. */
     seed?: number;
-    lengthBuckets?: number; // batch rows of similar length, in runs of this many batches (train/order.ts); absent: off
+    longRows?: number; // rows of more tokens than this are batched apart from the rest (train/order.ts); absent: off
     /** A checkpoint file: resumed from when it exists (and matches this run), written every checkpointEvery steps. */
     checkpointPath?: string;
     /** Defaults to 50. */
@@ -316,7 +316,7 @@ export async function train(model: Model, examples: TrainExample[], opts: TrainO
             }
             const epoch = Math.floor(step / stepsPerEpoch);
             // Each epoch's order comes from its own seeded stream, so a resumed run sees the same batches.
-            if (epoch !== orderEpoch) [order, orderEpoch] = [epochOrder(examples, seed, epoch, batchSize, opts.lengthBuckets), epoch];
+            if (epoch !== orderEpoch) [order, orderEpoch] = [epochOrder(examples, seed, epoch, batchSize, opts.longRows), epoch];
             const k = step % stepsPerEpoch;
             const stepExamples = order.slice(k * batchSize, (k + 1) * batchSize).map((i) => examples[i]);
             const micro: Batch[] = [];
