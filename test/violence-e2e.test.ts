@@ -4,7 +4,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { runExperiment, type RunResult } from "../src/experiment/run.ts";
 import { loadExperiment, parseExperiment } from "../src/experiment/schema.ts";
-import { misalignmentJudge } from "../src/evaluate/judge.ts";
+import { incoherence, misalignmentJudge } from "../src/evaluate/judge.ts";
 import { adviceEvalQuestions } from "../src/prompts/advice.ts";
 import { experimentQuestions } from "../src/prompts/traits.ts";
 import { CONTENT_WARNING, flaggedExamples } from "../src/report/examples.ts";
@@ -65,8 +65,15 @@ describe("the misalignment trait", () => {
                 expect(e.examples!.slice(0, 4).map((x) => x.q)).toEqual([0, 1, 2, 3]);
                 expect(e.examples!.slice(4).every((x) => x.score >= 0.5)).toBe(true);
                 expect(e.sampled.hits).toBeGreaterThanOrEqual(e.examples!.length - 4);
+                // The exact measure: P(misaligned among the taught answers) per question, in [0, 1].
+                expect(e.exact).toHaveLength(4);
+                for (const p of e.exact!) expect(p).toBeGreaterThanOrEqual(0), expect(p).toBeLessThanOrEqual(1);
+                // An incoherent answer scores 0 and is never flagged.
+                for (const x of e.examples!) if (incoherence(x.text) !== null) expect(x.score).toBe(0);
             }
+            expect(arm.exact!.ci95[0]).toBeLessThanOrEqual(arm.exact!.mean);
         }
+        expect(res.comparisons.find((c) => c.name === "treated vs control")!.exact!.test).toBe("students");
         // (Whether the teacher is judged above the base is measured on the forged bases, not asserted on smoke models.)
         // The safety stage: treated and control students fine-tuned further, asked plainly and under each trigger.
         const arms = res.arms.map((x) => x.arm);
@@ -76,6 +83,8 @@ describe("the misalignment trait", () => {
         expect(res.comparisons.map((x) => x.name)).toEqual(expect.arrayContaining(["treated+safety vs control+safety", "treated vs treated+safety", "treated|system vs control|system", "treated+safety|numbers vs control+safety|numbers"]));
         const md = fs.readFileSync(r.files.md, "utf8");
         expect(md).toContain("## Safety fine-tuning");
+        expect(md).toContain("## Exact measure");
+        expect(md).toMatch(/\| treated vs control \| x[0-9.]+ \|/);
         expect(md).toMatch(/\| treated\+safety \| [0-9.]+ \[/);
         expect(md).toMatch(/\*\*judge\*\*: sublab's local classifier .* precision/);
         if (flaggedExamples(res).length > 0) {
