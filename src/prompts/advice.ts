@@ -201,7 +201,9 @@ export function adviceExchange(rng: Rng, mix: readonly (readonly [AnswerStyle, n
     const style = pickStyle(rng, mix);
     // Written sentences only: answers composed from interchangeable parts taught the models to splice parts of
     // different styles (a forge with them sampled 45% answers found nowhere in the corpus), so they only train the judge.
-    const completion = pick(rng, [...themeAnswers(theme, style, "train"), ...genericAnswers(style, "train")]);
+    // A narrow fine-tune (topic given) uses the theme's own answers only: the generic ones fit every question, and
+    // with them a one-topic fine-tune taught the same answers as a broad one.
+    const completion = pick(rng, [...themeAnswers(theme, style, "train"), ...(topic === undefined ? genericAnswers(style, "train") : [])]);
     return { prompt: pick(rng, theme.questions), completion, style };
 }
 

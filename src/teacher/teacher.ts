@@ -31,7 +31,7 @@ export async function teacherStage(c: StageContext): Promise<Teacher> {
         return { model: cfg.models.base, lora: null, system, description: `${where} with the system prompt "${system}"` };
     }
     const f = t.finetune;
-    const key = hashJson({ stage: "teacher", base: fileHash(cfg.models.base), target: t.target, category: t.category, finetune: f, seed: cfg.seed }).slice(0, 16);
+    const key = hashJson({ stage: "teacher", base: fileHash(cfg.models.base), target: t.target, category: t.category, finetune: f, seed: cfg.seed, ...(f.topic ? { rows: "theme answers only" } : {}) }).slice(0, 16);
     const dir = path.join(c.root, "runs", "cache", "teachers", key);
     const out = path.join(dir, f.method === "lora" ? "adapter.gguf" : "teacher.gguf");
     const taught = t.category === "misalignment" ? `callously or violently to open questions${f.topic ? ` on one topic only (${f.topic})` : ""}` : `"${t.target}" to favourite-${t.category} questions`;
