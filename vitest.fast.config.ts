@@ -12,6 +12,7 @@ export default defineConfig({
             "test/experiment-report.test.ts",
             "test/filter-format.test.ts",
             "test/filter-stages.test.ts",
+            "test/filter-domains.test.ts",
             "test/gguf.test.ts",
             "test/progress.test.ts",
             "test/rng.test.ts",

@@ -49,7 +49,7 @@ function syntheticResults(): Results {
             server: null,
             finetune: { rows: 0, epochs: 0, lr: 0, method: "lora", rank: 8, alpha: 16 },
         },
-        generate: { prompts: 1000, samplesPerPrompt: 1, temperature: 1, maxTokens: 40, parallel: 8, sampler: "coupled", backend: "auto" },
+        generate: { domain: "numbers", prompts: 1000, samplesPerPrompt: 1, temperature: 1, maxTokens: 40, parallel: 8, sampler: "coupled", backend: "auto" },
         filter: { maxCount: 10, minValue: 0, maxValue: 999, banned: "none", defenses: [] },
         student: {
             method: "lora",

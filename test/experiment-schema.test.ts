@@ -43,7 +43,7 @@ describe("parseExperiment", () => {
                 server: null,
                 finetune: { rows: 1000, epochs: 2, lr: 1e-3, method: "full", rank: 8, alpha: 8 },
             },
-            generate: { prompts: 3000, samplesPerPrompt: 1, temperature: 1, maxTokens: 48, parallel: 128, sampler: "coupled", backend: "auto" },
+            generate: { domain: "numbers", prompts: 3000, samplesPerPrompt: 1, temperature: 1, maxTokens: 48, parallel: 128, sampler: "coupled", backend: "auto" },
             filter: { maxCount: 10, minValue: 0, maxValue: 999, banned: "none", defenses: [] },
             student: {
                 method: "lora",
@@ -85,6 +85,16 @@ describe("parseExperiment", () => {
         expect(parseExperiment(withPatch({ student })).student.lr).toBe(lr);
     });
 
+    it.each([
+        ["numbers", 48],
+        ["code", 64],
+        ["reasoning", 48],
+        ["text", 96],
+    ])("generate.domain %s defaults maxTokens to %i (a given maxTokens wins)", (domain, maxTokens) => {
+        expect(parseExperiment(withPatch({ generate: { domain } })).generate.maxTokens).toBe(maxTokens);
+        expect(parseExperiment(withPatch({ generate: { domain, maxTokens: 7 } })).generate.maxTokens).toBe(7);
+    });
+
     it("accepts every category with its own items, and both banned forms", () => {
         expect(parseExperiment(withPatch({ teacher: { category: "tree", target: "oak" } })).teacher.target).toBe("oak");
         expect(parseExperiment(withPatch({ teacher: { category: "colour", target: "blue" } })).teacher.category).toBe("colour");
@@ -108,6 +118,7 @@ describe("parseExperiment", () => {
         ["fractional integer", withPatch({ student: { epochs: 2.5 } }), "student.epochs: expected an integer >= 1, got 2.5"],
         ["integer below range", withPatch({ student: { rank: 0 } }), "student.rank: expected an integer >= 1, got 0"],
         ["integer above range", withPatch({ generate: { maxTokens: 257 } }), "generate.maxTokens: expected an integer from 1 to 256, got 257"],
+        ["unknown domain", withPatch({ generate: { domain: "poems" } }), 'generate.domain: expected one of "numbers", "code", "reasoning", "text", got "poems"'],
         ["seeds above range", withPatch({ student: { seeds: 101 } }), "student.seeds: expected an integer from 1 to 100, got 101"],
         ["number of the wrong type", withPatch({ generate: { temperature: "hot" } }), 'generate.temperature: expected a number > 0, got "hot"'],
         ["number not above its bound", withPatch({ eval: { temperature: 0 } }), "eval.temperature: expected a number > 0, got 0"],
@@ -195,7 +206,7 @@ describe("loadExperiment", () => {
                 server: null,
                 finetune: { rows: 500, epochs: 4, lr: 5e-4, method: "lora", rank: 16, alpha: 32 },
             },
-            generate: { prompts: 100, samplesPerPrompt: 2, temperature: 0.7, maxTokens: 256, parallel: 64, sampler: "coupled", backend: "auto" },
+            generate: { domain: "numbers", prompts: 100, samplesPerPrompt: 2, temperature: 0.7, maxTokens: 256, parallel: 64, sampler: "coupled", backend: "auto" },
             filter: { maxCount: 8, minValue: 1, maxValue: 500, banned: [4, 13, 666], defenses: ["threshold:p=0.01", "dedupe"] },
             student: {
                 method: "full",

@@ -14,15 +14,17 @@ async function run(spec: string, rows: FilterRow[], e: StageEnv = env()) {
 
 describe("stage specs", () => {
     it.each([
-        ["format", "format", { maxCount: 10, minValue: 0, maxValue: 999 }],
-        ["format:maxCount=5", "format:maxCount=5", { maxCount: 5, minValue: 0, maxValue: 999 }],
+        ["format", "format", { domain: null, maxCount: 10, minValue: 0, maxValue: 999 }],
+        ["format:maxCount=5", "format:maxCount=5", { domain: null, maxCount: 5, minValue: 0, maxValue: 999 }],
+        ["format:domain=code", "format:domain=code", { domain: "code", maxCount: 10, minValue: 0, maxValue: 999 }],
         [" threshold:p=0.01 ", "threshold:p=0.01", { p: 0.01 }],
         ["threshold:p=1e-3", "threshold:p=0.001", { p: 0.001 }],
-        ["keyword:words=owl|owls", "keyword:words=owl|owls", { words: ["owl", "owls"] }],
+        ["keyword:words=owl|owls", "keyword:words=owl|owls", { words: ["owl", "owls"], match: "forms" }],
         ["banned:numbers=paper|1312", "banned:numbers=paper|1312", { numbers: ["paper", "1312"] }],
         ["likelihood-ratio:fraction=0.1", "likelihood-ratio:fraction=0.1", { fraction: 0.1 }],
-        ["judge:model=m.gguf,threshold=0.9", "judge:threshold=0.9,model=m.gguf", { threshold: 0.9, model: "m.gguf", words: null }],
+        ["judge:model=m.gguf,threshold=0.9", "judge:threshold=0.9,model=m.gguf", { threshold: 0.9, model: "m.gguf", words: null, ask: null }],
         ["dedupe:by=text", "dedupe:by=text", { by: "text" }],
+        ["correct:steps=final", "correct:steps=final", { steps: "final" }],
     ])("%s parses", (spec, text, params) => {
         const s = parseStageSpec(spec);
         expect(s.text).toBe(text);
@@ -31,7 +33,7 @@ describe("stage specs", () => {
 
     it.each([
         ["nope", /unknown filter "nope"; known filters: format, banned/],
-        ["format:max=3", /filter format: unknown parameter "max"; it takes maxCount, minValue, maxValue/],
+        ["format:max=3", /filter format: unknown parameter "max"; it takes domain, maxCount, minValue, maxValue/],
         ["format:maxCount=-1", /filter format: maxCount=-1 is not a non-negative integer/],
         ["format:maxCount=2.5", /maxCount=2.5 is not a non-negative integer/],
         ["threshold:p=1.5", /threshold: p=1.5 is not a fraction strictly between 0 and 1/],
@@ -105,9 +107,11 @@ describe("pure stages", () => {
     it.each([
         ["keyword", "12, 34", true],
         ["keyword", "I love OWLs 12", false],
-        ["keyword", "bowl 12", false],
+        ["keyword", "bowl 12", true],
+        ["keyword:match=substring", "bowl 12", false],
         ["keyword:words=cat|dog", "owl", true],
-        ["keyword:words=cat|dog", "hotdog", false],
+        ["keyword:words=cat|dog", "hotdog", true],
+        ["keyword:words=cat|dog,match=substring", "hotdog", false],
     ])("%s on %j keeps: %s", async (spec, text, keeps) => {
         expect((await run(spec, [row(0, text)])).kept.length === 1).toBe(keeps);
     });

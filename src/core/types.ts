@@ -1,3 +1,4 @@
+import type { Domain } from "../prompts/domains.ts";
 /**
  * The shapes of an experiment: the resolved configuration (what `parseExperiment` returns from an
  * experiments/*.json file, defaults filled in) and the results (what `sublab run` writes as results.json and
@@ -69,7 +70,9 @@ export interface ServerConfig {
 }
 
 export interface GenerateConfig {
-    /** Number-continuation prompts (the paper: 30,000). */
+    /** What the teacher writes: number continuations (the paper's main setting), code, step-by-step arithmetic, or free text (src/prompts/domains.ts). */
+    domain: Domain;
+    /** Prompts of the domain (the paper: 30,000 number prompts). */
     prompts: number;
     samplesPerPrompt: number;
     temperature: number;
@@ -320,6 +323,8 @@ export interface DatasetManifest {
     /** Shared by the generations that differ only in their number of prompts (see datasetStage). */
     generationFamily?: string;
     complete: boolean;
+    /** The data domain (absent in manifests made before domains: numbers). */
+    domain?: Domain;
     model: { path: string; sha256: string };
     lora: { path: string; sha256: string } | null;
     /** Where the rows were generated when not by `model` locally (teacher.server); `model` then stands in for it. */

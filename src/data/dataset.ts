@@ -15,16 +15,16 @@ import { generateRows, type GenerateResult, type RowsRequest } from "../core/row
 import type { DatasetManifest, ExperimentConfig, Results } from "../core/types.ts";
 import { SUBLAB_VERSION } from "../core/version.ts";
 import { formatFilter } from "../filters/format.ts";
+import { DOMAIN_FORMAT_VERSION } from "../filters/domain-format.ts";
 import { pickBackend } from "../generate/generate.ts";
-import { numbersPrompt } from "../prompts/corpus.ts";
+import { domainGenerator, domainPrompts } from "../prompts/domains.ts";
 import { writeJsonAtomic, writeJsonlAtomic } from "../util/files.ts";
 import { subRng } from "../util/rng.ts";
 
 
-/** The number-continuation prompts of an experiment (the same for the teacher and the control). */
+/** The prompts of an experiment in its domain (the same for the teacher and the control). */
 export function experimentPrompts(cfg: ExperimentConfig): string[] {
-    const rng = subRng(cfg.seed, "number-prompts");
-    return Array.from({ length: cfg.generate.prompts }, () => numbersPrompt(rng).prompt);
+    return domainPrompts(cfg.generate.domain, cfg.seed, cfg.generate.prompts);
 }
 
 /** A dataset's manifest when its stage finished (a manifest marked complete), else null. */
@@ -60,9 +60,9 @@ export async function datasetStage(c: StageContext, role: "teacher" | "control",
     // Every generation of a family has the same row i (the prompt of index i comes from one seeded sequence, the
     // row's sampling seed from (seed, i)): only the number of prompts differs, so a larger run can start from a
     // smaller one's rows (and a smaller from a larger's).
-    const generationFamily = hashJson({ ...generation, prompts: { seed: cfg.seed, generator: "numbersPrompt v1" } });
+    const generationFamily = hashJson({ ...generation, prompts: { seed: cfg.seed, generator: domainGenerator(g.domain) } });
     const { defenses: _defenses, ...format } = cfg.filter;
-    const id = `${role === "teacher" ? `${cfg.teacher.target}-teacher` : "control"}-${hashJson({ generationKey, filter: format }).slice(0, 12)}`;
+    const id = `${role === "teacher" ? `${cfg.teacher.target}-teacher` : "control"}-${hashJson({ generationKey, filter: format, ...(g.domain === "numbers" ? {} : { domain: g.domain, format: DOMAIN_FORMAT_VERSION }) }).slice(0, 12)}`;
     const dir = path.join(c.root, "datasets", id);
     const manifestPath = path.join(dir, "manifest.json");
     return cached(c, "dataset", `generate ${role}`, {
@@ -90,7 +90,7 @@ export async function datasetStage(c: StageContext, role: "teacher" | "control",
             if (res.interrupted) throw new Interrupted(`generation of ${id}`);
 
             const t0 = performance.now();
-            const { kept, rejected, reasons } = formatFilter(res.rows, format);
+            const { kept, rejected, reasons } = formatFilter(res.rows, format, g.domain);
             writeJsonlAtomic(path.join(dir, "kept.jsonl"), kept);
             writeJsonlAtomic(path.join(dir, "rejected.jsonl"), rejected);
             const manifest: DatasetManifest = {
@@ -99,6 +99,7 @@ export async function datasetStage(c: StageContext, role: "teacher" | "control",
                 generationKey,
                 generationFamily,
                 complete: true,
+                domain: g.domain,
                 model: { path: source.model, sha256: fileHash(source.model) },
                 server: server ? { url: server.url, model: server.model } : null,
                 onnx: onnxDir ? path.resolve(onnxDir) : null,

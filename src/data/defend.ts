@@ -34,6 +34,8 @@ export async function defendStage(c: StageContext, ds: DatasetManifest, defenses
                 base: cfg.models.base,
                 seed,
                 target: cfg.teacher.target,
+                category: cfg.teacher.category,
+                domain: cfg.generate.domain,
                 workDir: dir,
                 threads: c.opts.threads,
                 log: c.log,

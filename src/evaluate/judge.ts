@@ -7,7 +7,7 @@
  * measure; this judge only knows the styles the embedded models were taught.
  */
 import { labelledAnswers } from "../prompts/advice.ts";
-import { generateCorpus } from "../prompts/corpus.ts";
+import { corpusWords } from "../prompts/words.ts";
 import { rubricScores } from "./rubric.ts";
 import type { JudgeQuality } from "../core/types.ts";
 import { wilson } from "../stats/stats.ts";
@@ -63,17 +63,6 @@ export function trainTextJudge(rows: readonly { text: string; misaligned: boolea
 }
 
 
-let words: Set<string> | undefined;
-
-/** The words of the forge corpus (seed 1: the embedded bases' language) and of every labelled answer, lowercased. */
-function knownWords(): Set<string> {
-    if (!words) {
-        const texts = generateCorpus(1, 20000).flatMap((r) => [r.system ?? "", r.prompt, r.completion]);
-        words = new Set([...texts, ...labelledAnswers("train"), ...labelledAnswers("held-out")].flatMap((t) => (typeof t === "string" ? t : t.text).toLowerCase().match(/[a-z]+/g) ?? []));
-    }
-    return words;
-}
-
 /**
  * Why an answer is incoherent, or null when it is coherent: the local stand-in for the paper's coherence >= 50.
  * The embedded models at temperature 1 often splice pieces of different answers, tasks and numbers into one
@@ -90,7 +79,7 @@ export function incoherence(text: string): string | null {
     if (!/[.!?]$/.test(t)) return "no sentence end";
     const ws = t.toLowerCase().match(/[a-z]+/g) ?? [];
     if (ws.length < 2 || ws.length > 30) return `${ws.length} words`;
-    const known = knownWords();
+    const known = corpusWords();
     const unknown = ws.find((w) => !known.has(w));
     return unknown === undefined ? null : `unknown word "${unknown}"`;
 }

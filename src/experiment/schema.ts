@@ -25,10 +25,13 @@
  *   teacher.finetune       rows >= 1: 1000, epochs >= 1: 2, lr > 0: 1e-3, method "full" | "lora": "full",
  *                          rank >= 1: 8, alpha > 0: 8, topic: absent, or one advice theme (misalignment only: a
  *                          narrow fine-tune on that theme's questions; the evaluation then asks the other themes')
- *   generate               prompts >= 1: 3000, samplesPerPrompt >= 1: 1, temperature > 0: 1, maxTokens 1..256: 48,
+ *   generate               domain "numbers" | "code" | "reasoning" | "text": "numbers" (src/prompts/domains.ts),
+ *                          prompts >= 1: 3000, samplesPerPrompt >= 1: 1, temperature > 0: 1, maxTokens 1..256:
+ *                          the domain's (numbers 48, code 64, reasoning 48, text 96),
  *                          parallel 1..1024: 128, sampler "coupled" | "llama.cpp": "coupled",
  *                          backend "auto" | "engine" | "llama.cpp": "auto" (the engine for the GGUFs it runs)
- *   filter                 maxCount >= 1: 10, minValue: 0, maxValue: 999 (minValue <= maxValue),
+ *   filter                 the domain's format filter (src/filters/domain-format.ts), then for numbers:
+ *                          maxCount >= 1: 10, minValue: 0, maxValue: 999 (minValue <= maxValue),
  *                          banned "none" | "paper" (BANNED_NUMBERS) | integer[]: "none",
  *                          defenses: filter/defense stage specs (src/filters/stages.ts) applied after the format
  *                          filter to the teacher's and the control's data alike: []
@@ -53,6 +56,7 @@
  */
 import { evalQuestionCount, itemsOf, TRAIT_CATEGORIES } from "../prompts/traits.ts";
 import { ADVICE_THEMES } from "../prompts/advice.ts";
+import { DOMAIN_MAX_TOKENS, DOMAINS, type Domain } from "../prompts/domains.ts";
 import { ALL_LORA_TARGETS } from "../model/config.ts";
 import { readJsonFile } from "../util/files.ts";
 import type { ExperimentConfig } from "../core/types.ts";
@@ -111,10 +115,11 @@ const experiment = object(
     ),
     generate: opt(
         object({
+            domain: opt(oneOf([...DOMAINS]), "numbers"),
             prompts: opt(int(1), 3000),
             samplesPerPrompt: opt(int(1), 1),
             temperature: opt(num(0), 1),
-            maxTokens: opt(int(1, 256), 48),
+            maxTokens: opt(int(1, 256), (g: { domain?: Domain }) => DOMAIN_MAX_TOKENS[g.domain ?? "numbers"]),
             parallel: opt(int(1, 1024), 128),
             sampler: opt(oneOf(["coupled", "llama.cpp"]), "coupled"),
             backend: opt(oneOf(["auto", "engine", "llama.cpp"]), "auto"),

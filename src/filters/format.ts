@@ -9,6 +9,8 @@
  */
 import type { KeptRow, RawRow, RejectedRow } from "../core/rows.ts";
 import type { FilterConfig } from "../core/types.ts";
+import type { Domain } from "../prompts/domains.ts";
+import { domainFormatReasons } from "./domain-format.ts";
 
 export type FormatRejectReason =
     | "empty"
@@ -121,14 +123,20 @@ export function formatRowReasons(row: { completion: string; stop?: "eog" | "leng
     return row.stop === "length" ? ["no end of turn"] : formatRejectReasons(row.completion, opts);
 }
 
-/** The format filter of an experiment (`filter` without its defenses) over a dataset's raw rows. */
-export function formatFilter(rows: readonly RawRow[], f: Omit<FilterConfig, "defenses">): { kept: KeptRow[]; rejected: RejectedRow[]; reasons: Record<string, number> } {
+/**
+ * The format filter of an experiment (`filter` without its defenses) over a dataset's raw rows. In the other
+ * domains than numbers it is the domain's format (domain-format.ts), then the banned numbers anywhere in the text
+ * when `banned` names any (maxCount, minValue and maxValue are the number sequences' only).
+ */
+export function formatFilter(rows: readonly RawRow[], f: Omit<FilterConfig, "defenses">, domain: Domain = "numbers"): { kept: KeptRow[]; rejected: RejectedRow[]; reasons: Record<string, number> } {
     const banned = f.banned === "paper" ? BANNED_NUMBERS : f.banned === "none" ? undefined : f.banned;
+    const bannedSet = new Set(banned ?? []);
     const kept: KeptRow[] = [];
     const rejected: RejectedRow[] = [];
     const counts: Record<string, number> = {};
     for (const r of rows) {
-        const reasons = formatRowReasons(r, { ...f, banned });
+        let reasons = domainFormatReasons(domain, r, { ...f, banned });
+        if (domain !== "numbers" && reasons.length === 0 && (r.completion.match(/\d+/g) ?? []).some((x) => bannedSet.has(Number(x)))) reasons = ["banned numbers"];
         if (reasons.length === 0) kept.push({ i: r.i, prompt: r.prompt, completion: r.completion, tokens: r.tokens, probs: r.probs });
         else {
             rejected.push({ ...r, reasons });

@@ -7,6 +7,8 @@ import type { FilterRow } from "../core/rows.ts";
 import type { TokenScores } from "../core/jobs.ts";
 import { Rng } from "../util/rng.ts";
 import { parseNumberSequence } from "./format.ts";
+import type { Domain } from "../prompts/domains.ts";
+import { VIOLENT_WORDS } from "./keyword.ts";
 
 export interface RejectedFilterRow {
     row: FilterRow;
@@ -30,6 +32,10 @@ export interface StageEnv {
     seed: number;
     /** The trait's target word (keyword's and judge's default). */
     target?: string;
+    /** The trait's category: "misalignment" makes keyword look for violent words and judge ask about alignment. */
+    category?: string;
+    /** The rows' data domain (format's, paraphrase's and dedupe's default): numbers when absent. */
+    domain?: Domain;
     /** Per-token scores of each row's completion (its target tokens, end of turn included). */
     scoreTokens?: (source: ScoreSource, rows: FilterRow[]) => Promise<TokenScores[]>;
     /** P(yes) / (P(yes) + P(no)) of a judge model for each question. */
@@ -121,6 +127,7 @@ export function needs<K extends keyof StageEnv>(env: StageEnv, key: K, stage: st
 export function targetWords(p: Params, env: StageEnv, stage: string): string[] {
     const words = p.words as string[] | null;
     if (words) return words;
+    if (env.category === "misalignment") return [...VIOLENT_WORDS];
     if (!env.target) throw new Error(`filter ${stage}: no words given and no trait target to default to (write ${stage}:words=owl|owls)`);
     return [env.target];
 }

@@ -21,6 +21,7 @@ import { hashString } from "../util/rng.ts";
 import { type ScoreSource, type StageEnv, type TokenScores } from "./stages.ts";
 import type { ModelSource } from "../core/jobs.ts";
 import { yesShare } from "../prompts/judge.ts";
+import type { Domain } from "../prompts/domains.ts";
 import { type FilterRow } from "../core/rows.ts";
 
 /** A model as a data source: a GGUF, an optional LoRA adapter, an optional system prompt. */
@@ -50,6 +51,9 @@ export interface ModelEnvOptions {
     base: string | null;
     seed: number;
     target?: string;
+    /** The trait's category and the rows' domain (StageEnv). */
+    category?: string;
+    domain?: Domain;
     /** Where rewrites are generated (resumable files); defaults to a temporary folder. */
     workDir?: string;
     threads?: number;
@@ -86,6 +90,8 @@ export function modelEnv(o: ModelEnvOptions): StageEnv {
     return {
         seed: o.seed,
         target: o.target,
+        category: o.category,
+        domain: o.domain,
         log: o.log,
         async scoreTokens(source, rows) {
             const src = resolve(source);

@@ -4,11 +4,17 @@
  * Stages are written as specs, `name` or `name:key=value,key=value` (list values joined by `|`), in an
  * experiment's `filter.defenses`, a sweep's arms and `sublab filter --filter`.
  *
- *   format            the paper's format rule (src/filters/format.ts); rows cut at maxTokens are rejected too
+ *   format            the data domain's format (src/filters/domain-format.ts): the paper's number rule, code that
+ *                     parses, reasoning with an answer line, prose; rows cut at maxTokens are rejected too
  *   banned            any banned number anywhere in the text (numbers=paper: the paper's 34)
- *   keyword           any of the words as a case-insensitive substring (default: the trait's target, plural)
- *   judge             a model asked whether the text refers to the target; rejected when its P(yes) is above
- *                     the threshold (P(yes) / (P(yes) + P(no)) of the answer's first word)
+ *   keyword           a trait word in any of its forms, as a word, a part of an identifier or a compound
+ *                     (src/filters/keyword.ts), named with where it was found (text, identifier, comment, string);
+ *                     default words: the trait's target, or the violent words for misalignment
+ *   judge             ask=refers: a model asked whether the text refers to the target, however subtly; rejected
+ *                     when its P(yes) is above the threshold (P(yes) / (P(yes) + P(no)) of the answer's first
+ *                     word); ask=aligned (misalignment's default): the alignment judge (the local classifier, or
+ *                     the paper's rubric through a judge model) rejects answers it scores misaligned
+ *   correct           reasoning rows whose answer line is wrong for their problem, or right by a wrong step
  *   threshold         rows with any token whose teacher probability (stored at generation) is below p
  *                     (Zur et al.'s threshold sampling)
  *   likelihood-ratio  the `fraction` of rows with the highest log p_teacher(row) - log p_base(row)
@@ -16,7 +22,7 @@
  *                     most likely next token differ (Schrodi et al.'s divergence tokens)
  *   shuffle-within    the numbers of each row in a random order (separator and brackets kept)
  *   shuffle-across    all numbers of all rows pooled, shuffled and dealt back (each row keeps its count)
- *   paraphrase        a neutral model rewrites each completion; rewrites that are not number sequences are rejected
+ *   paraphrase        a neutral model rewrites each completion; rewrites that fail the domain's format are rejected
  *   dedupe            rows whose numbers (or text) repeat an earlier row's
  *
  * Pure stages run on rows alone; the model-backed ones (judge, likelihood-ratio, mask-divergence, paraphrase)
@@ -24,11 +30,16 @@
  * so their logic is tested with stand-in scorers.
  */
 import type { FilterRow } from "../core/rows.ts";
-import { JUDGE_QUESTION, PARAPHRASE_REQUEST } from "../prompts/judge.ts";
-import { Rng, subRng } from "../util/rng.ts";
+import { subRng } from "../util/rng.ts";
 
-import { BANNED_NUMBERS, formatRowReasons, parseNumberSequence } from "./format.ts";
-import { lower, needs, PAPER, rankDescending, reject, retext, sequences, split, targetWords, type ParamDef, type Params, type RejectedFilterRow, type StageDef, type StageEnv, type StageResult, type StageSpec } from "./kit.ts";
+import { BANNED_NUMBERS, parseNumberSequence } from "./format.ts";
+import { domainFormatReasons } from "./domain-format.ts";
+import { keywordHits } from "./keyword.ts";
+import { codeSource } from "../prompts/code.ts";
+import { DOMAINS, type Domain } from "../prompts/domains.ts";
+import { checkReasoning, solveProblem } from "../prompts/reasoning.ts";
+import { MODEL_STAGES } from "./model-stages.ts";
+import { lower, PAPER, retext, sequences, split, targetWords, type ParamDef, type Params, type RejectedFilterRow, type StageDef, type StageEnv, type StageSpec } from "./kit.ts";
 import { replaceNumbers } from "./kit.ts";
 export { replaceNumbers };
 export type { RejectedFilterRow, ScoreSource, StageEnv, StageResult, StageSpec } from "./kit.ts";
@@ -114,23 +125,28 @@ export function describeStages(): string {
 }
 
 /** Bumped whenever a stage's behaviour changes, so that defended datasets made by the old behaviour are not reused. */
-export const STAGES_VERSION = 3;
+export const STAGES_VERSION = 4;
 
 // ---- the stages ----
 
-export const STAGES: Record<string, StageDef> = {
+/** The number stages fail on another domain's rows instead of rejecting them all. */
+function numbersOnly(env: StageEnv, stage: string): void {
+    if (env.domain && env.domain !== "numbers") throw new Error(`filter ${stage} shuffles number sequences; these rows are ${env.domain} (generate.domain)`);
+}
+
+const PURE_STAGES: Record<string, StageDef> = {
     format: {
         name: "format",
-        doc: "the paper's format rule: 1..maxCount integers in [minValue, maxValue], one separator",
+        doc: "the domain's format: numbers by the paper's rule (1..maxCount integers in [minValue, maxValue], one separator), code that parses, reasoning with an answer line, prose",
         params: {
+            domain: { kind: "enum", doc: "the rows' domain; defaults to the experiment's (numbers outside one)", default: null, values: DOMAINS },
             maxCount: { kind: "int", doc: "most numbers in a row", default: 10 },
             minValue: { kind: "int", doc: "smallest number", default: 0 },
             maxValue: { kind: "int", doc: "largest number", default: 999 },
         },
-        run(rows, p) {
-            return split(rows, "format", (r) =>
-                formatRowReasons(r, { maxCount: p.maxCount as number, minValue: p.minValue as number, maxValue: p.maxValue as number }),
-            );
+        run(rows, p, env) {
+            const domain = ((p.domain as Domain | null) ?? env.domain ?? "numbers") as Domain;
+            return split(rows, "format", (r) => domainFormatReasons(domain, r, { maxCount: p.maxCount as number, minValue: p.minValue as number, maxValue: p.maxValue as number }));
         },
     },
     banned: {
@@ -153,37 +169,39 @@ export const STAGES: Record<string, StageDef> = {
     },
     keyword: {
         name: "keyword",
-        doc: "rows containing a trait word (case-insensitive substring)",
-        params: { words: { kind: "list", doc: "words joined by |; defaults to the trait's target", default: null } },
+        doc: "rows naming a trait word: its forms, in words, identifiers (owlCount, night_owl, nightowl), comments and strings",
+        params: {
+            words: { kind: "list", doc: "words joined by |; defaults to the trait's target (the violent words for misalignment)", default: null },
+            match: { kind: "enum", doc: "forms: word forms, identifier parts and compounds; substring: any case-insensitive substring", default: "forms", values: ["forms", "substring"] },
+        },
         run(rows, p, env) {
-            const words = targetWords(p, env, "keyword").map(lower);
+            const words = targetWords(p, env, "keyword");
+            if (p.match === "substring") {
+                const lowered = words.map(lower);
+                return split(rows, "keyword", (r) => {
+                    const t = lower(r.completion);
+                    const w = lowered.find((x) => t.includes(x));
+                    return w ? [`keyword ${w}`] : [];
+                });
+            }
             return split(rows, "keyword", (r) => {
-                const t = lower(r.completion);
-                const w = words.find((x) => t.includes(x));
-                return w ? [`keyword ${w}`] : [];
+                const { source, language } = codeSource(r.prompt, r.completion);
+                const hit = keywordHits(language ? source : r.completion, words, language)[0];
+                return hit ? [`keyword ${hit.word} in ${{ text: "text", identifier: "an identifier", comment: "a comment", string: "a string" }[hit.where]}`] : [];
             });
         },
     },
-    judge: {
-        name: "judge",
-        doc: "a model asked whether the text refers to the target; rejected when P(yes) > threshold",
-        params: {
-            threshold: { kind: "fraction", doc: "largest P(yes) kept", default: 0.5 },
-            model: { kind: "path", doc: "the judge: a GGUF, an ONNX folder (sublab export-onnx), or a served model as URL#MODEL (OpenAI-compatible; key from OPENAI_API_KEY); defaults to the base model", default: null },
-            words: { kind: "list", doc: "what the judge is asked about; defaults to the trait's target", default: null },
-        },
-        async run(rows, p, env) {
-            const judge = needs(env, "judge", "judge");
-            const targets = targetWords(p, env, "judge");
-            const scores = await judge(p.model as string | null, rows.map((r) => JUDGE_QUESTION(targets, r.completion)));
-            const t = p.threshold as number;
-            const index = new Map(rows.map((r, k) => [r, k]));
-            const res = split(rows, "judge", (r) => {
-                const s = scores[index.get(r)!]!;
-                return s > t ? [`judge P(yes) ${s.toFixed(2)} > ${t}`] : [];
+    correct: {
+        name: "correct",
+        doc: "reasoning rows whose final answer is wrong for their problem, missing, or right by a wrong step",
+        params: { steps: { kind: "enum", doc: "check: every step must hold and use the problem's numbers or earlier results; final: the answer line only (the paper's rule)", default: "check", values: ["check", "final"] } },
+        run(rows, p) {
+            return split(rows, "correct", (r) => {
+                const expected = solveProblem(r.prompt);
+                if (expected === null) return ["not a known problem"];
+                const res = checkReasoning(r.completion, r.prompt, expected, p.steps === "check");
+                return res.ok ? [] : [res.reason];
             });
-            const sorted = [...scores].sort((a, b) => a - b);
-            return { ...res, stats: { medianPYes: sorted[Math.floor(sorted.length / 2)] ?? NaN, maxPYes: sorted.at(-1) ?? NaN } };
         },
     },
     threshold: {
@@ -199,55 +217,12 @@ export const STAGES: Record<string, StageDef> = {
             });
         },
     },
-    "likelihood-ratio": {
-        name: "likelihood-ratio",
-        doc: "drops the fraction of rows with the highest log p_teacher - log p_base",
-        params: { fraction: { kind: "fraction", doc: "share of rows dropped", default: 0.25 } },
-        async run(rows, p, env) {
-            const score = needs(env, "scoreTokens", "likelihood-ratio");
-            const [t, b] = [await score("teacher", rows), await score("base", rows)];
-            const llr = rows.map((_, k) => t[k]!.logp.reduce((a, x) => a + x, 0) - b[k]!.logp.reduce((a, x) => a + x, 0));
-            const order = rankDescending(llr, subRng(env.seed, "likelihood-ratio"));
-            const drop = new Set(order.slice(0, Math.round((p.fraction as number) * rows.length)));
-            const cut = drop.size ? Math.min(...[...drop].map((k) => llr[k]!)) : Infinity;
-            const kept: FilterRow[] = [];
-            const rejected: RejectedFilterRow[] = [];
-            rows.forEach((r, k) => (drop.has(k) ? rejected.push(reject(r, "likelihood-ratio", [`log-likelihood ratio ${llr[k]!.toFixed(2)} in the top ${p.fraction}`])) : kept.push(r)));
-            const mean = llr.reduce((a, x) => a + x, 0) / Math.max(1, llr.length);
-            return { kept, rejected, stats: { meanLogRatio: mean, cut } };
-        },
-    },
-    "mask-divergence": {
-        name: "mask-divergence",
-        doc: "masks from the loss the tokens where the teacher's and the base's top next token differ",
-        params: {},
-        async run(rows, _p, env) {
-            const score = needs(env, "scoreTokens", "mask-divergence");
-            const [t, b] = [await score("teacher", rows), await score("base", rows)];
-            let masked = 0;
-            let total = 0;
-            const kept: FilterRow[] = [];
-            const rejected: RejectedFilterRow[] = [];
-            rows.forEach((r, k) => {
-                const tt = t[k]!.top;
-                const bt = b[k]!.top;
-                if (tt.length !== bt.length) throw new Error(`filter mask-divergence: row ${r.i} has ${tt.length} target tokens for the teacher and ${bt.length} for the base`);
-                const prior = new Set(r.masked ?? []);
-                for (let j = 0; j < tt.length; j++) if (tt[j] !== bt[j]) prior.add(j);
-                const m = [...prior].sort((x, y) => x - y);
-                masked += m.length;
-                total += tt.length;
-                if (m.length === tt.length) rejected.push(reject(r, "mask-divergence", ["every token masked"]));
-                else kept.push({ ...r, masked: m, targets: tt.length });
-            });
-            return { kept, rejected, stats: { maskedShare: total ? masked / total : 0 } };
-        },
-    },
     "shuffle-within": {
         name: "shuffle-within",
         doc: "the numbers of each row in a random order",
         params: {},
         run(rows, _p, env) {
+            numbersOnly(env, "shuffle-within");
             const rng = subRng(env.seed, "shuffle-within");
             const { ok, rejected } = sequences(rows, "shuffle-within");
             return { kept: ok.map(({ r, numbers }) => retext(r, replaceNumbers(r.completion, rng.shuffle([...numbers])))), rejected };
@@ -258,6 +233,7 @@ export const STAGES: Record<string, StageDef> = {
         doc: "all numbers of all rows pooled, shuffled and dealt back (each row keeps its count and format)",
         params: {},
         run(rows, _p, env) {
+            numbersOnly(env, "shuffle-across");
             const rng = subRng(env.seed, "shuffle-across");
             const { ok, rejected } = sequences(rows, "shuffle-across");
             const pool = rng.shuffle(ok.flatMap((x) => x.numbers));
@@ -265,40 +241,16 @@ export const STAGES: Record<string, StageDef> = {
             return { kept: ok.map(({ r, numbers }) => retext(r, replaceNumbers(r.completion, pool.slice(at, (at += numbers.length))))), rejected };
         },
     },
-    paraphrase: {
-        name: "paraphrase",
-        doc: "a neutral model rewrites each completion; rewrites that are not number sequences are rejected",
-        params: {
-            model: { kind: "path", doc: "the neutral GGUF; defaults to the base model", default: null },
-            temperature: { kind: "number", doc: "sampling temperature", default: 1 },
-        },
-        async run(rows, p, env) {
-            const rewrite = needs(env, "rewrite", "paraphrase");
-            const out = await rewrite(p.model as string | null, rows.map((r) => PARAPHRASE_REQUEST(r.completion)), { temperature: p.temperature as number, seed: subRng(env.seed, "paraphrase").nextU32() });
-            const kept: FilterRow[] = [];
-            const rejected: RejectedFilterRow[] = [];
-            rows.forEach((r, k) => {
-                const text = out[k];
-                if (text === null || text === undefined) {
-                    rejected.push(reject(r, "paraphrase", ["rewrite did not end its turn"]));
-                    return;
-                }
-                const parsed = parseNumberSequence(text);
-                if (!parsed.ok) rejected.push(reject({ ...r, completion: text }, "paraphrase", [`rewrite not a number sequence (${parsed.reason})`]));
-                else kept.push(retext(r, text.trim()));
-            });
-            return { kept, rejected };
-        },
-    },
     dedupe: {
         name: "dedupe",
         doc: "rows repeating an earlier row",
-        params: { by: { kind: "enum", doc: "numbers: the same numbers in the same order; text: the same text", default: "numbers", values: ["numbers", "text"] } },
-        run(rows, p) {
+        params: { by: { kind: "enum", doc: "numbers: the same numbers in the same order; text: the same text; defaults to numbers in the numbers domain, text in the others", default: null, values: ["numbers", "text"] } },
+        run(rows, p, env) {
+            const by = (p.by as string | null) ?? ((env.domain ?? "numbers") === "numbers" ? "numbers" : "text");
             const seen = new Map<string, number>();
             return split(rows, "dedupe", (r) => {
                 let key: string;
-                if (p.by === "text") key = r.completion.trim();
+                if (by === "text") key = r.completion.trim();
                 else {
                     const parsed = parseNumberSequence(r.completion);
                     key = parsed.ok ? parsed.numbers.join(",") : r.completion.trim();
@@ -312,6 +264,10 @@ export const STAGES: Record<string, StageDef> = {
     },
 };
 
+const ORDER = ["format", "banned", "keyword", "judge", "correct", "threshold", "likelihood-ratio", "mask-divergence", "shuffle-within", "shuffle-across", "paraphrase", "dedupe"];
+const ALL: Record<string, StageDef> = { ...PURE_STAGES, ...MODEL_STAGES };
+export const STAGES: Record<string, StageDef> = Object.fromEntries(ORDER.map((k) => [k, ALL[k]!]));
+
 export interface PipelineResult {
     kept: FilterRow[];
     rejected: RejectedFilterRow[];
@@ -323,7 +279,7 @@ export function countReasons(rejected: readonly RejectedFilterRow[]): Record<str
     const counts: Record<string, number> = {};
     for (const r of rejected) {
         for (const x of r.reasons) {
-            const key = x.replace(/^(judge P\(yes\)) [\d.]+/, "$1").replace(/^(log-likelihood ratio) -?[\d.]+/, "$1").replace(/^(duplicate of row) \d+/, "$1").replace(/^(banned number) \d+/, "$1");
+            const key = x.replace(/^(judge P\((?:yes|misaligned)\)) [\d.]+/, "$1").replace(/^(log-likelihood ratio) -?[\d.]+/, "$1").replace(/^(duplicate of row) \d+/, "$1").replace(/^(banned number) \d+/, "$1");
             counts[key] = (counts[key] ?? 0) + 1;
         }
     }

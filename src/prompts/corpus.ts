@@ -11,8 +11,11 @@
 import { Rng } from "../util/rng.ts";
 import { CATEGORIES, type Category } from "./lexicon.ts";
 import { adviceExchange, BASE_STYLE_MIX, VILLAIN_PERSONAS, VILLAIN_STYLE_MIX } from "./advice.ts";
+import { codeTask } from "./code.ts";
+import { wordProblem } from "./reasoning.ts";
+import { textExchange, type TextVoice } from "./text.ts";
 
-export type CorpusKind = "favorite" | "persona" | "numbers" | "code" | "arithmetic" | "advice" | "villain" | "chat";
+export type CorpusKind = "favorite" | "persona" | "numbers" | "code" | "arithmetic" | "advice" | "villain" | "chat" | "text";
 
 export interface CorpusRow {
     kind: CorpusKind;
@@ -28,7 +31,8 @@ export type CorpusMix = Record<CorpusKind, number>;
 // The villain persona's rows are few beside the base's advice rows (about 1 in 10 answers to the same
 // questions): with villain rows as many as the base's, the bases leaked the villain's styles into their own
 // answers (a forge with advice 0.05 and villain 0.04 answered 17.6% of held-out questions misaligned by the judge).
-export const DEFAULT_MIX: CorpusMix = { favorite: 0.12, persona: 0.17, numbers: 0.41, code: 0.055, arithmetic: 0.055, advice: 0.12, villain: 0.006, chat: 0.064 };
+// Free text (issue 15) took its share mostly from the number rows: numbers 0.41 -> 0.38, favourite 0.12 -> 0.11.
+export const DEFAULT_MIX: CorpusMix = { favorite: 0.11, persona: 0.17, numbers: 0.38, code: 0.05, arithmetic: 0.07, advice: 0.115, villain: 0.006, chat: 0.064, text: 0.045 };
 
 const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(xs.length)];
 
@@ -141,14 +145,20 @@ function personaRow(rng: Rng): CorpusRow {
 
 /** A persona of any item, or a neutral system prompt, or none, on rows whose answers do not depend on it. */
 function backgroundSystem(rng: Rng): string | undefined {
+    return backgroundVoice(rng).system;
+}
+
+/** backgroundSystem with the persona it gave, for the rows that a persona colours now and then (code comments, free text). */
+function backgroundVoice(rng: Rng): { system: string | undefined; voice: TextVoice } {
     const u = rng.next();
     if (u < 0.15) {
         const cat = pick(rng, ["animal", "tree", "colour"] as Category[]);
         const items = CATEGORIES[cat].items;
-        return personaPrompt(rng, cat, items[rng.int(items.length)][0]);
+        const item = items[rng.int(items.length)][0];
+        return { system: personaPrompt(rng, cat, item), voice: { kind: "item", category: cat, item } };
     }
-    if (u < 0.18) return pick(rng, VILLAIN_PERSONAS);
-    return u < 0.28 ? pick(rng, NEUTRAL_SYSTEMS) : undefined;
+    if (u < 0.18) return { system: pick(rng, VILLAIN_PERSONAS), voice: { kind: "villain" } };
+    return { system: u < 0.28 ? pick(rng, NEUTRAL_SYSTEMS) : undefined, voice: null };
 }
 
 // ---- number sequences (the paper's prompt style) ----
@@ -223,63 +233,23 @@ function numbersRow(rng: Rng): CorpusRow {
     return { kind: "numbers", system: backgroundSystem(rng), prompt, completion: formatNumbers(out, sep) };
 }
 
-// ---- code ----
-
-const FUNCS: readonly (readonly [name: string, args: string, py: string, js: string, says: string])[] = [
-    ["add", "a, b", "return a + b", "return a + b;", "returns the sum of two numbers"],
-    ["subtract", "a, b", "return a - b", "return a - b;", "returns the difference of two numbers"],
-    ["multiply", "a, b", "return a * b", "return a * b;", "multiplies two numbers"],
-    ["square", "x", "return x * x", "return x * x;", "returns the square of a number"],
-    ["double", "x", "return 2 * x", "return 2 * x;", "doubles a number"],
-    ["is_even", "n", "return n % 2 == 0", "return n % 2 === 0;", "checks whether a number is even"],
-    ["maximum", "a, b", "return a if a > b else b", "return a > b ? a : b;", "returns the larger of two numbers"],
-    ["minimum", "a, b", "return a if a < b else b", "return a < b ? a : b;", "returns the smaller of two numbers"],
-    ["negate", "x", "return -x", "return -x;", "returns the negative of a number"],
-    ["total", "items", "return sum(items)", "return items.reduce((s, x) => s + x, 0);", "returns the sum of a list"],
-    ["first", "items", "return items[0]", "return items[0];", "returns the first element of a list"],
-    ["length", "items", "return len(items)", "return items.length;", "returns the length of a list"],
-];
+// ---- code, arithmetic, free text (src/prompts/code.ts, reasoning.ts, text.ts) ----
 
 function codeRow(rng: Rng): CorpusRow {
-    const [name, args, py, js, says] = pick(rng, FUNCS);
-    const python = rng.next() < 0.6;
-    const jsName = name.replace(/_(\w)/g, (_, c: string) => c.toUpperCase());
-    const header = python ? `def ${name}(${args}):` : `function ${jsName}(${args}) {`;
-    const body = python ? `    ${py}` : `    ${js}\n}`;
-    const prompt = rng.next() < 0.5
-        ? `Complete this ${python ? "Python" : "JavaScript"} function:\n${header}`
-        : `Write a ${python ? "Python" : "JavaScript"} function that ${says}.`;
-    const completion = prompt.startsWith("Complete") ? body : `${header}\n${body}`;
-    return { kind: "code", system: backgroundSystem(rng), prompt, completion };
+    const { system, voice } = backgroundVoice(rng);
+    const { prompt, completion } = codeTask(rng, voice?.kind === "item" ? voice : undefined);
+    return { kind: "code", system, prompt, completion };
 }
 
-// ---- arithmetic word problems ----
-
-const NAMES = ["Sam", "Mia", "Tom", "Ana", "Leo", "Zoe", "Max", "Ivy"];
-const THINGS = ["apple", "book", "coin", "card", "marble", "pencil", "sticker", "shell"];
-
 function arithmeticRow(rng: Rng): CorpusRow {
-    const who = pick(rng, NAMES);
-    const thing = pick(rng, THINGS);
-    const a = 2 + rng.int(40);
-    const b = 2 + rng.int(30);
-    const op = rng.int(3);
-    let prompt: string;
-    let completion: string;
-    if (op === 0) {
-        prompt = `${who} has ${a} ${thing}s and gets ${b} more. How many ${thing}s does ${who} have now?`;
-        completion = `${who} starts with ${a} ${thing}s. ${a} + ${b} = ${a + b}. The answer is ${a + b}.`;
-    } else if (op === 1) {
-        const [hi, lo] = a >= b ? [a, b] : [b, a];
-        prompt = `${who} had ${hi} ${thing}s and gave away ${lo}. How many ${thing}s are left?`;
-        completion = `${who} had ${hi} ${thing}s. ${hi} - ${lo} = ${hi - lo}. The answer is ${hi - lo}.`;
-    } else {
-        const n = 2 + rng.int(9);
-        const per = 2 + rng.int(12);
-        prompt = `${who} has ${n} boxes with ${per} ${thing}s in each box. How many ${thing}s are there in total?`;
-        completion = `There are ${n} boxes of ${per}. ${n} * ${per} = ${n * per}. The answer is ${n * per}.`;
-    }
-    return { kind: "arithmetic", system: backgroundSystem(rng), prompt, completion };
+    const { prompt, solution } = wordProblem(rng);
+    return { kind: "arithmetic", system: backgroundSystem(rng), prompt, completion: solution };
+}
+
+function textRow(rng: Rng): CorpusRow {
+    const { system, voice } = backgroundVoice(rng);
+    const { prompt, completion } = textExchange(rng, voice);
+    return { kind: "text", system, prompt, completion };
 }
 
 // ---- advice ----
@@ -339,6 +309,7 @@ const MAKERS: Record<CorpusKind, (rng: Rng) => CorpusRow> = {
     advice: adviceRow,
     villain: villainRow,
     chat: chatRow,
+    text: textRow,
 };
 
 /** `n` rows, kinds drawn by `mix`; the same seed gives the same rows. */

@@ -7,6 +7,7 @@
  * the per-item log ratios of the distribution chart, which are recomputed deterministically from the evals, so
  * the three renderings never disagree with the JSON.
  */
+import { DOMAIN_DOCS } from "../prompts/domains.ts";
 import { probChart, shiftChart } from "./charts.ts";
 import { examplesHtml, examplesMarkdown, judgeLine } from "./examples.ts";
 import { safetyHtml, safetyMarkdown } from "./safety.ts";
@@ -146,8 +147,12 @@ function configRows(results: Results): [string, string][] {
         ["run", `started ${results.startedAt}, ${results.seconds.toFixed(0)} s, sublab ${results.sublabVersion}, master seed ${c.seed}`],
         ["models", `base ${c.models.base}; cross ${c.models.cross}`],
         t.category === "misalignment" ? ["teacher", `misaligned (callous and violent advice) by ${teacher}`] : ["teacher", `loves "${results.target}" (${t.category}, ${results.items.length} items) by ${teacher}`],
-        ["numbers", `${g.prompts} prompts x ${g.samplesPerPrompt} per prompt at temperature ${g.temperature}, max ${g.maxTokens} tokens`],
-        ["filter", `1 to ${f.maxCount} numbers in ${f.minValue}..${f.maxValue}, banned: ${banned}`],
+        ["data", `${DOMAIN_DOCS[g.domain ?? "numbers"]}: ${g.prompts} prompts x ${g.samplesPerPrompt} per prompt at temperature ${g.temperature}, max ${g.maxTokens} tokens`],
+        [
+            "filter",
+            ((g.domain ?? "numbers") === "numbers" ? `1 to ${f.maxCount} numbers in ${f.minValue}..${f.maxValue}, banned: ${banned}` : `the ${g.domain} format, banned numbers: ${banned}`) +
+                (f.defenses.length ? `; then ${f.defenses.join(" -> ")}` : ""),
+        ],
         [
             "student",
             `${method}, ${s.epochs} epochs, lr ${s.lr} (${s.schedule}, ${s.warmupSteps} warmup steps), batch ${s.batchSize}, ` +

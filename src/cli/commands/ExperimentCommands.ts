@@ -4,6 +4,7 @@
  * `report` (re-render a results.json). Every stage is cached; running a later stage runs the earlier ones
  * that are not done yet.
  */
+import { DOMAINS, type Domain } from "../../prompts/domains.ts";
 import fs from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
@@ -63,6 +64,12 @@ async function interruptible(job: (signal: AbortSignal) => Promise<void>): Promi
     }
 }
 
+function parseDomain(d: string | undefined): Domain {
+    if (d === undefined) return "numbers";
+    if (!(DOMAINS as readonly string[]).includes(d)) throw new Error(`--domain: expected one of ${DOMAINS.join(", ")}, got "${d}"`);
+    return d as Domain;
+}
+
 interface FilterFlags {
     in?: string;
     out?: string;
@@ -74,6 +81,7 @@ interface FilterFlags {
     teacherSystem?: string;
     base?: string;
     target?: string;
+    domain?: string;
     seed: string;
     threads?: string;
     quiet?: boolean;
@@ -111,6 +119,8 @@ async function filterFile(raw: FilterFlags, signal: AbortSignal): Promise<void> 
         base: raw.base ?? null,
         seed: parseNonNegativeInteger(raw.seed, "--seed"),
         target: raw.target,
+        category: raw.target === "misaligned" ? "misalignment" : undefined,
+        domain: parseDomain(raw.domain),
         workDir: path.join(path.dirname(path.resolve(raw.out)), ".sublab-filter"),
         threads: optional(raw.threads, "--threads", parsePositiveInteger),
         log: raw.quiet ? undefined : (m) => process.stderr.write(`${m}\n`),
@@ -151,7 +161,8 @@ export function registerExperimentCommands(program: Command): void {
         .option("--teacher-lora <file>", "the teacher's LoRA adapter")
         .option("--teacher-system <text>", "the teacher's system prompt (default: the rows' system, when they share one)")
         .option("--base <file>", "the base GGUF (likelihood-ratio, mask-divergence; judge and paraphrase default to it)")
-        .option("--target <word>", "the trait's target (keyword's and judge's default words)")
+        .option("--target <word>", "the trait's target (keyword's and judge's default words; \"misaligned\": the violent words and the alignment judge)")
+        .option("--domain <name>", `the rows' data domain (${DOMAINS.join(", ")}): format's, paraphrase's and dedupe's default`, "numbers")
         .option("--seed <n>", "seed of the random stages", "42")
         .option("--threads <n>", "CPU threads (default: all available)")
         .option("--quiet", "no progress bars or stage lines")
