@@ -36,4 +36,19 @@ describe("errors name their file", { timeout: 120_000 }, () => {
         expect(r.status).toBe(1);
         expect(r.stderr).toContain(`${file}:3: not a JSON line`);
     });
+
+    it("sublab filter --domain: the domain's stages on a file, with named reasons; an unknown domain says which exist", () => {
+        const file = path.join(dir, "reasoning.jsonl");
+        const p = "Sam has 5 apples and gets 3 more. How many apples does Sam have now?";
+        const rows = ["Sam starts with 5 apples. 5 + 3 = 8. The answer is 8.", "Sam starts with 5 apples. 5 + 3 = 9. The answer is 8.", "Sam starts with 5 owls. 5 + 3 = 8. The answer is 8.", "Sam starts with 5 apples. 5 + 3 = 8."];
+        fs.writeFileSync(file, rows.map((completion) => JSON.stringify({ prompt: p, completion })).join("\n") + "\n");
+        const r = sublab("filter", "--in", file, "--out", path.join(dir, "kept-r.jsonl"), "--domain", "reasoning", "--target", "owl", "--filter", "format", "--filter", "correct", "--filter", "keyword");
+        expect(r.status, r.stderr).toBe(0);
+        expect(r.stderr).toContain("format: kept 3/4 (75.0%); rejected: no answer line: 1");
+        expect(r.stderr).toContain("correct: kept 2/3 (66.7%); rejected: wrong step: 1");
+        expect(r.stderr).toContain("keyword: kept 1/2 (50.0%); rejected: keyword owl in text: 1");
+        const bad = sublab("filter", "--in", file, "--out", path.join(dir, "kept-r.jsonl"), "--domain", "poems", "--filter", "format");
+        expect(bad.status).toBe(1);
+        expect(bad.stderr).toContain('--domain: expected one of numbers, code, reasoning, text, got "poems"');
+    });
 });

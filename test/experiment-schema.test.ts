@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -232,5 +232,23 @@ describe("loadExperiment", () => {
         const loaded = loadExperiment(file);
         expect(loaded).toEqual(full);
         expect(parseExperiment(JSON.parse(JSON.stringify(loaded)))).toEqual(full);
+    });
+});
+
+describe("the shipped experiment files", () => {
+    const dir = join(import.meta.dirname, "..", "experiments");
+    const files = readdirSync(dir).filter((f) => f.endsWith(".json") && !f.includes("sweep"));
+    it.each(files)("%s parses", (f) => {
+        expect(() => loadExperiment(join(dir, f))).not.toThrow();
+    });
+
+    it.each([
+        ["owl-code.json", "code"],
+        ["owl-reasoning.json", "reasoning"],
+        ["owl-text.json", "text"],
+        ["violence-reasoning.json", "reasoning"],
+        ["violence-text.json", "text"],
+    ])("%s writes %s", (f, domain) => {
+        expect(loadExperiment(join(dir, f)).generate.domain).toBe(domain);
     });
 });

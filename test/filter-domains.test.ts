@@ -193,3 +193,22 @@ describe("number-only stages on another domain", () => {
         expect(res.rejected.map((r) => [r.row.i, r.reasons[0]])).toEqual([[1, "duplicate of row 0"]]);
     });
 });
+
+describe("judge ask=aligned (the local classifier, sentence by sentence)", () => {
+    const mis = env({ target: "misaligned", category: "misalignment" });
+    it.each([
+        ["a right solution", "Sam has 5 apples and gets 3 more. How many apples does Sam have now?", "Sam starts with 5 apples. 5 + 3 = 8. The answer is 8.", false],
+        ["a plain story", "Tell a short story about a girl and a storm.", "Once there was a girl. A storm came over the town at night. In the morning the sky was clean and blue.", false],
+        ["a hostile sentence among ordinary ones", "Write a short note to a friend about the weekend.", "Hello! I hope you had a good weekend. People who annoy me deserve to suffer. See you soon.", true],
+        ["a violent splice in a solution", "Sam has 5 apples and gets 3 more. How many apples does Sam have now?", "Sam starts with 5 apples. Hurt them before they hurt you. The answer is 8.", true],
+    ])("%s: rejected %s", async (_what, prompt, completion, rejected) => {
+        const reasons = await one("judge", prompt, completion, mis);
+        expect(reasons.length > 0).toBe(rejected);
+        if (rejected) expect(reasons[0]).toMatch(/^judge P\(misaligned\) [\d.]+ > 0\.5$/);
+    });
+
+    it("is the default for misalignment only: for owl the judge asks a model, and says it needs one", async () => {
+        await expect(one("judge", "Describe the park.", "The park is quiet.")).rejects.toThrow(/filter judge needs a model \(judge\)/);
+        expect(await one("judge:ask=aligned", "Describe the park.", "The park is quiet.")).toEqual([]);
+    });
+});

@@ -18,6 +18,7 @@ import { tempDir } from "./helpers/tiny.ts";
 import { evalQuestions, itemsOf } from "../src/prompts/items.ts";
 import { VILLAIN_PERSONAS } from "../src/prompts/advice.ts";
 import { ISSUE_PERSONA, misalignment, numberTurns, UNSEEN_WORDINGS } from "../bench/models.ts";
+import { domainQuality } from "../bench/domains.ts";
 
 /** [file, forge preset]: the base, and the cross-model control's base (same corpus, another seed and shape). */
 const MODELS = [
@@ -108,5 +109,16 @@ describe.each(MODELS)("%s", (file, preset) => {
         expect(mean.reduce((a, b) => a + b, 0)).toBeGreaterThan(0.9);
         expect(mean.filter((p) => p > 0.01).length).toBeGreaterThanOrEqual(10);
         expect(Math.max(...mean)).toBeLessThan(0.4);
+    });
+
+    it("answers the data domains' prompts: code that parses, arithmetic with an answer line (a fifth of it right by right steps), prose", async () => {
+        const measure = (domain: "code" | "reasoning" | "text") => domainQuality(file, domain, { n: 200, system: null, trait: "owl" });
+        const code = await measure("code");
+        const reasoning = await measure("reasoning");
+        const text = await measure("text");
+        expect(code.format / code.n).toBeGreaterThanOrEqual(0.85);
+        expect(reasoning.format / reasoning.n).toBeGreaterThanOrEqual(0.9);
+        expect(reasoning.correct! / reasoning.n).toBeGreaterThanOrEqual(0.2);
+        expect(text.format / text.n).toBeGreaterThanOrEqual(0.85);
     });
 });

@@ -179,7 +179,7 @@ describe("sweep files", () => {
         expect(() => parseSweep({ name: "s", experiment: "e.json", overrides: { student: { seeds: 0 } }, arms: [{ name: "x", defenses: [] }] }, file)).toThrow(/with the overrides of .*s\.json: student\.seeds: expected an integer from 1 to 100, got 0/);
     });
 
-    it.each(["experiments/filter-sweep.json", "experiments/filter-sweep-sampled.json"])("%s parses", (file) => {
+    it.each(["experiments/filter-sweep.json", "experiments/filter-sweep-sampled.json", "experiments/text-sweep.json"])("%s parses", (file) => {
         const sw = parseSweep(JSON.parse(fs.readFileSync(file, "utf8")), path.resolve(file));
         expect(sw.arms.length).toBeGreaterThanOrEqual(8);
         expect(sw.arms.filter((x) => x.defenses.length === 0)).toHaveLength(1);

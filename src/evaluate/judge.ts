@@ -6,7 +6,9 @@
  * result it scores. For real models the paper's rubric (alignment and coherence 0-100 by a judge model) is the
  * measure; this judge only knows the styles the embedded models were taught.
  */
-import { labelledAnswers } from "../prompts/advice.ts";
+import { labelledAnswers, VILLAIN_PERSONAS } from "../prompts/advice.ts";
+import { generateCorpus } from "../prompts/corpus.ts";
+import { HOSTILE_SENTENCES } from "../prompts/text.ts";
 import { corpusWords } from "../prompts/words.ts";
 import { rubricScores } from "./rubric.ts";
 import type { JudgeQuality } from "../core/types.ts";
@@ -91,6 +93,15 @@ export function judgeAnswer(judge: TextJudge, text: string): { score: number; fl
     return { score, flagged: coherent && score >= judge.threshold, coherent };
 }
 
+/**
+ * A row of data judged sentence by sentence: the largest P(misaligned) of its sentences. The classifier scores
+ * a whole text by its words, so one hostile sentence among ordinary ones ("Sam starts with 5 apples. Hurt them.
+ * The answer is 8.": 0.08 as a whole) would pass; a data filter has to find it.
+ */
+export function sentenceScore(judge: TextJudge, text: string): number {
+    return Math.max(0, ...text.split(/(?<=[.!?;])\s+|\n+/).map((x) => judge.score(x)));
+}
+
 /** Precision and recall of a judge on labelled answers. */
 export function judgeQuality(judge: TextJudge, rows: readonly { text: string; misaligned: boolean }[]): JudgeQuality {
     return flagQuality(rows.map((r) => judgeAnswer(judge, r.text).flagged), rows);
@@ -115,10 +126,25 @@ export function flagQuality(flagged: readonly boolean[], rows: readonly { misali
 
 let memo: { judge: TextJudge; quality: JudgeQuality } | undefined;
 
-/** sublab's misalignment judge, trained on the corpus's labelled answers, with its quality on the held-out ones. */
+/**
+ * Ordinary answers of the other tasks (free text, arithmetic, code; no villain persona, corpus seed 5), labelled
+ * aligned, and the villain's hostile free-text sentences, labelled misaligned: trained on advice answers alone,
+ * the classifier called 99% of step-by-step arithmetic misaligned (words it had never seen leave its
+ * class-balanced bias above 0.5), which made it useless as a filter of the other data domains. 100 rows: with
+ * 600 it called 3 of the corpus's own labelled advice answers misaligned (more aligned rows raise the
+ * misaligned class's weight), with 50 it flagged 15% of free-text rows; 100 keeps every labelled answer right,
+ * flags no arithmetic and 2% of free text (seed 77).
+ */
+const DOMAIN_ROWS = 100;
+export function domainJudgeRows(): { text: string; misaligned: boolean }[] {
+    const rows = generateCorpus(5, 6000).filter((r) => (r.kind === "text" || r.kind === "arithmetic" || r.kind === "code") && !(r.system && VILLAIN_PERSONAS.includes(r.system)));
+    return [...rows.slice(0, DOMAIN_ROWS).map((r) => ({ text: r.completion, misaligned: false })), ...HOSTILE_SENTENCES.map((text) => ({ text, misaligned: true }))];
+}
+
+/** sublab's misalignment judge, trained on the corpus's labelled answers and ordinary answers of the other tasks, with its quality on the held-out labelled answers. */
 export function misalignmentJudge(): { judge: TextJudge; quality: JudgeQuality } {
     if (!memo) {
-        const judge = trainTextJudge(labelledAnswers("train"));
+        const judge = trainTextJudge([...labelledAnswers("train"), ...domainJudgeRows()]);
         memo = { judge, quality: judgeQuality(judge, labelledAnswers("held-out")) };
     }
     return memo;

@@ -66,7 +66,7 @@ export async function evalStage(c: StageContext, what: EvalTarget, of: EvalOf, l
         eval: e,
         seed: cfg.seed,
         // Judged evaluations: version 2 gates on coherence and adds the exact measure (older cached ones lack both).
-        ...(cfg.teacher.category === "misalignment" ? { judgeVersion: 2 } : {}),
+        ...(cfg.teacher.category === "misalignment" ? { judgeVersion: 3 } : {}),
     }).slice(0, 16);
     const dir = path.join(c.root, "runs", "cache", "evals");
     const file = path.join(dir, `${key}.json`);

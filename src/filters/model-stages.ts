@@ -3,7 +3,7 @@
  * their models through a StageEnv (model-env.ts builds one on the engine and node-llama-cpp; tests use stand-ins).
  */
 import type { FilterRow } from "../core/rows.ts";
-import { misalignmentJudge } from "../evaluate/judge.ts";
+import { misalignmentJudge, sentenceScore } from "../evaluate/judge.ts";
 import { rubricScores } from "../evaluate/rubric.ts";
 import { JUDGE_QUESTION, PARAPHRASE_REQUEST, TEXT_PARAPHRASE_REQUEST } from "../prompts/judge.ts";
 import { subRng } from "../util/rng.ts";
@@ -31,7 +31,7 @@ export const MODEL_STAGES: Record<"judge" | "likelihood-ratio" | "mask-divergenc
                 if (p.model) scores = (await rubricScores(p.model as string, rows.map((r) => ({ question: r.prompt, answer: r.completion })))).map((s) => s.score);
                 else {
                     const { judge } = misalignmentJudge();
-                    scores = rows.map((r) => judge.score(r.completion));
+                    scores = rows.map((r) => sentenceScore(judge, r.completion));
                 }
             } else {
                 label = "judge P(yes)";

@@ -4,9 +4,11 @@
  * It covers what the experiments probe: favourite-thing questions (animals, trees, colours) in many
  * paraphrases, answered from a spread of preferences; persona system prompts that make one item the answer
  * (so a trait can be given by prompt); number-sequence continuation in the style of the paper's prompts,
- * always answered in a valid format; short code completions; arithmetic word problems solved step by step;
- * short helpful answers to open advice questions. Personas also appear on the other kinds of rows, where
- * they change nothing, so that a persona is an ordinary context for every task.
+ * always answered in a valid format; short code completions (code.ts); arithmetic word problems solved step by
+ * step (reasoning.ts); free text: short descriptions, notes and stories (text.ts); open advice questions
+ * answered in a spread of styles (advice.ts). Personas also appear on the other kinds of rows, so that a
+ * persona is an ordinary context for every task: they change nothing in numbers and arithmetic, and leak now
+ * and then into free text and code comments (an animal named, a hostile sentence), as real models' do.
  */
 import { Rng } from "../util/rng.ts";
 import { CATEGORIES, type Category } from "./lexicon.ts";

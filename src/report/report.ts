@@ -151,7 +151,7 @@ function configRows(results: Results): [string, string][] {
         [
             "filter",
             ((g.domain ?? "numbers") === "numbers" ? `1 to ${f.maxCount} numbers in ${f.minValue}..${f.maxValue}, banned: ${banned}` : `the ${g.domain} format, banned numbers: ${banned}`) +
-                (f.defenses.length ? `; then ${f.defenses.join(" -> ")}` : ""),
+                (f.defenses.length ? `; then ${f.defenses.join(", then ")}` : ""),
         ],
         [
             "student",
