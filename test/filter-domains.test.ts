@@ -212,3 +212,15 @@ describe("judge ask=aligned (the local classifier, sentence by sentence)", () =>
         expect(await one("judge:ask=aligned", "Describe the park.", "The park is quiet.")).toEqual([]);
     });
 });
+
+describe("defended datasets", () => {
+    it("are keyed by the trait: an owl run's keyword-filtered control is not a violence run's", async () => {
+        const { defendedId } = await import("../src/data/defend.ts");
+        const { parseExperiment } = await import("../src/experiment/schema.ts");
+        const base = "models/sublab-small-s1.gguf";
+        const owl = parseExperiment({ name: "a", models: { base, cross: base }, teacher: { target: "owl" } });
+        const mis = parseExperiment({ name: "b", models: { base, cross: base }, teacher: { trait: "finetune", category: "misalignment", target: "misaligned" } });
+        expect(defendedId(owl, "control-x", ["keyword"], 1)).not.toBe(defendedId(mis, "control-x", ["keyword"], 1));
+        expect(defendedId(owl, "control-x", ["keyword"], 1)).toBe(defendedId(owl, "control-x", ["keyword"], 1));
+    });
+});

@@ -8,7 +8,7 @@
 import path from "node:path";
 import { fileHash, hashJson } from "../core/cache.ts";
 import { cached, type StageContext } from "../core/context.ts";
-import type { DatasetManifest } from "../core/types.ts";
+import type { DatasetManifest, ExperimentConfig } from "../core/types.ts";
 import { SUBLAB_VERSION } from "../core/version.ts";
 import { modelEnv } from "../filters/model-env.ts";
 import { applyStages, countReasons, STAGES_VERSION } from "../filters/stages.ts";
@@ -16,11 +16,21 @@ import { writeJsonAtomic, writeJsonlAtomic } from "../util/files.ts";
 import { subRng } from "../util/rng.ts";
 import { finishedDataset } from "./dataset.ts";
 
+/**
+ * The id of a dataset after `defenses`. The trait is in the key: keyword's and judge's defaults depend on it, and
+ * a control dataset is shared by experiments of different traits (an owl run's keyword-filtered control is not a
+ * violence run's: before the trait was in the key, a violence run reused an owl run's).
+ */
+export function defendedId(cfg: ExperimentConfig, parent: string, defenses: readonly string[], seed: number): string {
+    const trait = { target: cfg.teacher.target, category: cfg.teacher.category };
+    return `${parent}-d${hashJson({ parent, defenses, base: fileHash(cfg.models.base), seed, trait, version: STAGES_VERSION }).slice(0, 8)}`;
+}
+
 export async function defendStage(c: StageContext, ds: DatasetManifest, defenses: readonly string[]): Promise<DatasetManifest> {
     if (defenses.length === 0) return ds;
     const { cfg } = c;
     const seed = subRng(cfg.seed, "defenses").nextU32();
-    const id = `${ds.id}-d${hashJson({ parent: ds.id, defenses, base: fileHash(cfg.models.base), seed, version: STAGES_VERSION }).slice(0, 8)}`;
+    const id = defendedId(cfg, ds.id, defenses, seed);
     const dir = path.join(c.root, "datasets", id);
     const manifestPath = path.join(dir, "manifest.json");
     return cached(c, "defend", `defend ${ds.id}`, {
