@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bootstrapMeanCI, compareArms, itemLogRatios, pairEvals, permutationTestTwoSample, signFlipTest, summarizeArm, wilson } from "../src/stats/stats.ts";
+import { bootstrapMeanCI, compareArms, judgedFloor, itemLogRatios, pairEvals, permutationTestTwoSample, signFlipTest, summarizeArm, wilson } from "../src/stats/stats.ts";
 import type { ModelEval } from "../src/core/types.ts";
 import { Rng } from "../src/util/rng.ts";
 
@@ -251,6 +251,19 @@ describe("compareArms", () => {
         expect(r.pValue).toBeCloseTo(1 / 252, 12);
         expect(r.pValueQuestions).toBeLessThan(0.001);
         expect(r).not.toHaveProperty("pValueSeeds");
+    });
+
+    it("a judged P of exactly 0 on one question does not outweigh the others when floored at half an answer", () => {
+        const { a, b } = build(3, 2);
+        // One question where every sampled answer of arm a scored 0 (all incoherent), b a little above 0.
+        const zeroed = a.map((e) => ({ ...e, perQuestion: e.perQuestion.map((p, q) => (q === 0 ? 0 : p)) }));
+        const low = b.map((e) => ({ ...e, perQuestion: e.perQuestion.map((p, q) => (q === 0 ? 0.0006 : p)) }));
+        const raw = compareArms(zeroed, low, 2, new Rng(42));
+        const floored = compareArms(zeroed, low, 2, new Rng(42), judgedFloor(25));
+        expect(raw.meanLogRatio).toBeLessThan(0);
+        expect(raw.pValue).toBeGreaterThan(0.5);
+        expect(floored.meanLogRatio).toBeGreaterThan(0.5);
+        expect(floored.pValue).toBeCloseTo(1 / 252, 12);
     });
 
     it("does not call a negligible but consistent shift significant: students vary more than 1e-6", () => {

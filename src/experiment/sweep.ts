@@ -22,7 +22,7 @@ import { SUBLAB_VERSION } from "../core/version.ts";
 import { datasetStage, datasetSummary } from "../data/dataset.ts";
 import { defendStage } from "../data/defend.ts";
 import { evalStage } from "../evaluate/stage.ts";
-import { ARM_DESCRIPTIONS, armResult, statisticsRng } from "../stats/arms.ts";
+import { ARM_DESCRIPTIONS, armResult, comparisonFloor, statisticsRng } from "../stats/arms.ts";
 import { pairedOrder, seedSlice, studentStage } from "../students/stage.ts";
 import { teacherStage } from "../teacher/teacher.ts";
 import { eachJob, makeContext, withWorkerPool } from "./context.ts";
@@ -186,7 +186,7 @@ export async function runSweep(sw: SweepConfig, opts: RunOptions = {}): Promise<
             keptShare: a.teacher.rows.kept / Math.max(1, a.teacher.rows.raw),
             treated: summarize("treated", e.treated, `${ARM_DESCRIPTIONS.treated}, after: ${a.defenses.join(" -> ") || "the format filter only"}`),
             control: summarize("control", e.control, `${ARM_DESCRIPTIONS.control}, after the same`),
-            transfer: { name: `${a.arm.name}: treated vs control`, a: "treated", b: "control", ...compareArms(e.treated, e.control, t, rng) },
+            transfer: { name: `${a.arm.name}: treated vs control`, a: "treated", b: "control", ...compareArms(e.treated, e.control, t, rng, comparisonFloor(cfg)) },
             reduction: reference && reference !== a.arm.name ? { reference, ...transferReduction(evals.get(reference)!, e, rng) } : null,
         };
     });

@@ -7,7 +7,7 @@
 import type { ArmName, ArmResult, ComparisonResult, ExperimentConfig, ModelEval, Trigger } from "../core/types.ts";
 import { itemsOf } from "../prompts/items.ts";
 import { Rng, subRng } from "../util/rng.ts";
-import { compareArms, exactEvals, summarizeArm } from "./stats.ts";
+import { compareArms, exactEvals, judgedFloor, summarizeArm } from "./stats.ts";
 
 type DescribedArm = Exclude<ArmName, `imported:${string}` | `${string}|${Trigger}`>;
 
@@ -58,6 +58,9 @@ export function armResult(arm: ArmName, description: string, evals: ModelEval[],
     return { arm, description, evals, ...summarizeArm(evals, rng) };
 }
 
+/** The floor of per-question probabilities in a run's comparisons: judged P(misaligned) at half an answer, exact probabilities at PROB_FLOOR. */
+export const comparisonFloor = (cfg: ExperimentConfig): number | undefined => (cfg.teacher.category === "misalignment" ? judgedFloor(cfg.eval.samplesPerQuestion) : undefined);
+
 /** A run's arms and comparisons from its evaluations (by arm, in evaluation order). */
 export function runStatistics(cfg: ExperimentConfig, evals: Map<ArmName, ModelEval[]>): { arms: ArmResult[]; comparisons: ComparisonResult[] } {
     const rng = statisticsRng(cfg);
@@ -68,9 +71,10 @@ export function runStatistics(cfg: ExperimentConfig, evals: Map<ArmName, ModelEv
     const arms = [...evals].map(([arm, es]) => armResult(arm, describe(arm), es, rng));
     const t = itemsOf(cfg.teacher.category).indexOf(cfg.teacher.target);
     const comparisons: ComparisonResult[] = [];
+    const floor = comparisonFloor(cfg);
     for (const [a, b] of RUN_COMPARISONS) {
         if (!evals.has(a) || !evals.has(b)) continue;
-        const c: ComparisonResult = { name: `${a} vs ${b}`, a, b, ...compareArms(evals.get(a)!, evals.get(b)!, t, rng) };
+        const c: ComparisonResult = { name: `${a} vs ${b}`, a, b, ...compareArms(evals.get(a)!, evals.get(b)!, t, rng, floor) };
         // Judged arms: the same test on the exact measure (misaligned is item 1 of [aligned, misaligned]).
         const [ea, eb] = [exactEvals(evals.get(a)!), exactEvals(evals.get(b)!)];
         if (ea && eb) {
@@ -81,7 +85,7 @@ export function runStatistics(cfg: ExperimentConfig, evals: Map<ArmName, ModelEv
     }
     for (const imp of cfg.eval.imported) {
         const a: ArmName = `imported:${imp.name}`;
-        comparisons.push({ name: `${a} vs ${imp.compareTo}`, a, b: imp.compareTo, ...compareArms(evals.get(a)!, evals.get(imp.compareTo)!, t, rng) });
+        comparisons.push({ name: `${a} vs ${imp.compareTo}`, a, b: imp.compareTo, ...compareArms(evals.get(a)!, evals.get(imp.compareTo)!, t, rng, floor) });
     }
     return { arms, comparisons };
 }

@@ -16,7 +16,12 @@
 import type { ArmResult, ComparisonResult, ModelEval } from "../core/types.ts";
 import type { Rng } from "../util/rng.ts";
 
-/** Probabilities are floored here before taking logs: an exact zero would make a log ratio infinite. */
+/**
+ * Probabilities are floored here before taking logs: an exact zero would make a log ratio infinite. A judged
+ * P(misaligned) is a mean over a few sampled answers, where zero is an ordinary outcome (every answer
+ * incoherent, or all aligned): its comparisons floor at half an answer's worth (judgedFloor), or one question
+ * at 0 against 0.0006 would outweigh fifteen that moved the other way (log ratio -13).
+ */
 export const PROB_FLOOR = 1e-12;
 
 /** Above this many seeds the "exact" per-seed test falls back to Monte Carlo (2^20 sign patterns). */
@@ -202,6 +207,9 @@ export function pairEvals(a: readonly ModelEval[], b: readonly ModelEval[]): [Mo
 
 const logFloored = (p: number) => Math.log(Math.max(p, PROB_FLOOR));
 
+/** The floor of a judged P(misaligned) per question: half of one answer among `samples`. */
+export const judgedFloor = (samples: number) => 0.5 / Math.max(1, samples);
+
 /**
  * For each item of the category, the mean over paired evals of log(P_a(item) / P_b(item)): how far the
  * whole answer distribution moved. Used for the target's rank and for the report's distribution-shift chart.
@@ -232,7 +240,9 @@ export function compareArms(
     b: readonly ModelEval[],
     targetIndex: number,
     rng: Rng,
+    floor = PROB_FLOOR,
 ): Omit<ComparisonResult, "name" | "a" | "b"> {
+    const logFloored = (p: number) => Math.log(Math.max(p, floor));
     const pairs = pairEvals(a, b);
     if (pairs.length === 0) throw new Error(`cannot compare arms with ${a.length} and ${b.length} evals`);
     // diffs[pair][question]
