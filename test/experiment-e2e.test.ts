@@ -41,9 +41,9 @@ describe("sublab run on the smoke models", { timeout: 300_000 }, () => {
                 expect(mass).toBeLessThanOrEqual(1 + 1e-9);
             }
         }
-        // The teacher's persona prompt raises P(owl) above the base's, even in a smoke model.
-        const p = (arm: string) => res.arms.find((x) => x.arm === arm)!.targetProb.mean;
-        expect(p("teacher")).toBeGreaterThan(p("base"));
+        // Whether the persona raises P(owl) is tested on the shipped bases (models.test.ts: at least 0.8). The smoke
+        // model (32 wide, 1 layer) does not learn persona conditioning from the corpus of issue 15: P(owl) 0.044 under
+        // the persona against 0.050 without at 3,000 corpus rows, 0.039 against 0.041 at 6,000.
         expect(res.comparisons.map((c) => c.name)).toEqual(["treated vs control", "cross vs cross-control", "in-context vs in-context-control", "control vs base"]);
 
         for (const d of res.datasets) {
