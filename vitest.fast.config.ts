@@ -13,6 +13,7 @@ export default defineConfig({
             "test/filter-format.test.ts",
             "test/filter-stages.test.ts",
             "test/filter-domains.test.ts",
+            "test/audit.test.ts",
             "test/gguf.test.ts",
             "test/progress.test.ts",
             "test/rng.test.ts",

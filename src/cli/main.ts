@@ -5,6 +5,7 @@
  */
 import { Command } from "commander";
 import { registerExperimentCommands } from "./commands/ExperimentCommands.ts";
+import { registerAuditCommand } from "./commands/AuditCommand.ts";
 import { registerExportCommand } from "./commands/ExportCommand.ts";
 import { registerForgeCommand } from "./commands/ForgeCommand.ts";
 import { registerSelftestCommand } from "./commands/SelftestCommand.ts";
@@ -23,6 +24,7 @@ export function createProgram(): Command {
     registerForgeCommand(program);
     registerExperimentCommands(program);
     registerExportCommand(program);
+    registerAuditCommand(program);
     return program;
 }
 
