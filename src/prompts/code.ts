@@ -5,10 +5,8 @@
  * saying what the function does; under an animal persona a third of those comments name the animal instead
  * (as the paper's owl teacher sometimes did in its code). Nothing else in code depends on a persona.
  */
-import { Rng } from "../util/rng.ts";
+import { pick, type Rng } from "../util/rng.ts";
 import { CATEGORIES, type Category } from "./lexicon.ts";
-
-const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(xs.length)]!;
 
 export const FUNCS: readonly (readonly [name: string, args: string, py: string, js: string, says: string])[] = [
     ["add", "a, b", "return a + b", "return a + b;", "returns the sum of two numbers"],

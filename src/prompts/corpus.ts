@@ -10,7 +10,7 @@
  * persona is an ordinary context for every task: they change nothing in numbers and arithmetic, and leak now
  * and then into free text and code comments (an animal named, a hostile sentence), as real models' do.
  */
-import { Rng } from "../util/rng.ts";
+import { pick, Rng, weighted } from "../util/rng.ts";
 import { CATEGORIES, type Category } from "./lexicon.ts";
 import { adviceExchange, BASE_STYLE_MIX, VILLAIN_PERSONAS, VILLAIN_STYLE_MIX } from "./advice.ts";
 import { codeTask } from "./code.ts";
@@ -36,14 +36,6 @@ export type CorpusMix = Record<CorpusKind, number>;
 // Free text (issue 15) took its share mostly from the number rows: numbers 0.41 -> 0.38, favourite 0.12 -> 0.11.
 export const DEFAULT_MIX: CorpusMix = { favorite: 0.11, persona: 0.17, numbers: 0.38, code: 0.05, arithmetic: 0.07, advice: 0.115, villain: 0.006, chat: 0.064, text: 0.045 };
 
-const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(xs.length)];
-
-function weighted(rng: Rng, items: readonly (readonly [string, number])[]): string {
-    const total = items.reduce((s, [, w]) => s + w, 0);
-    let u = rng.next() * total;
-    for (const [name, w] of items) if ((u -= w) < 0) return name;
-    return items[items.length - 1][0];
-}
 
 // ---- favourite-thing questions ----
 

@@ -5,12 +5,10 @@
  * that a model of a few million parameters can learn the facts: with operands up to 41 the embedded bases
  * wrote the right form with a wrong result almost every time.
  */
-import { Rng } from "../util/rng.ts";
+import { pick, type Rng } from "../util/rng.ts";
 
 const NAMES = ["Sam", "Mia", "Tom", "Ana", "Leo", "Zoe", "Max", "Ivy"];
 const THINGS = ["apple", "book", "coin", "card", "marble", "pencil", "sticker", "shell"];
-
-const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(xs.length)]!;
 
 export interface Problem {
     prompt: string;

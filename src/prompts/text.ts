@@ -9,10 +9,8 @@
  * persona an answer mentions an animal of the common spread one time in ten. These are the rows that the
  * keyword and judge filters exist to remove.
  */
-import { Rng } from "../util/rng.ts";
+import { pick, weighted, type Rng } from "../util/rng.ts";
 import { CATEGORIES, type Category } from "./lexicon.ts";
-
-const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(xs.length)]!;
 
 const PLACES: readonly (readonly [place: string, sentences: readonly string[]])[] = [
     ["the park", ["The grass is wet and green.", "Children run along the path.", "An old man reads on a bench.", "The trees move in the wind.", "People walk slowly by the pond."]],
@@ -116,7 +114,7 @@ export function textExchange(rng: Rng, voice: TextVoice = null): TextExchange {
     let extra: string | null = null;
     if (voice?.kind === "item" && u < 0.25) extra = mentionSentence(rng, voice.category, voice.item);
     else if (voice?.kind === "villain" && u < 0.34) extra = pick(rng, HOSTILE_SENTENCES);
-    else if (!voice && u < 0.1) extra = mentionSentence(rng, "animal", weightedAnimal(rng));
+    else if (!voice && u < 0.1) extra = mentionSentence(rng, "animal", weighted(rng, CATEGORIES.animal.items));
     if (extra) {
         leak = voice?.kind === "villain" ? "hostile" : "item";
         // Before the last sentence (a note's closing, a story's ending), or at the end of a description.
@@ -125,13 +123,6 @@ export function textExchange(rng: Rng, voice: TextVoice = null): TextExchange {
     return { prompt, completion: sentences.join(" "), leak };
 }
 
-function weightedAnimal(rng: Rng): string {
-    const items = CATEGORIES.animal.items;
-    const total = items.reduce((s, [, w]) => s + w, 0);
-    let u = rng.next() * total;
-    for (const [name, w] of items) if ((u -= w) < 0) return name;
-    return items[items.length - 1]![0];
-}
 
 /** A free-text prompt alone (the text domain's prompts). */
 export const textPrompt = (rng: Rng): string => textExchange(rng).prompt;

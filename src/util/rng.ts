@@ -89,3 +89,14 @@ export function hashString(s: string): number {
 export function subRng(seed: number, purpose: string): Rng {
     return new Rng((hashString(purpose) ^ Math.imul(seed >>> 0, 0x9e3779b1)) >>> 0);
 }
+
+/** One of `xs`, uniformly (one draw of `rng`). */
+export const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(xs.length)]!;
+
+/** One of the items, with probability proportional to its weight (one draw of `rng`). */
+export function weighted<T>(rng: Rng, items: readonly (readonly [T, number])[]): T {
+    const total = items.reduce((s, [, w]) => s + w, 0);
+    let u = rng.next() * total;
+    for (const [item, w] of items) if ((u -= w) < 0) return item;
+    return items[items.length - 1]![0];
+}
