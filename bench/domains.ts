@@ -15,8 +15,7 @@ import { domainFormatReasons } from "../src/filters/domain-format.ts";
 import { applyStages } from "../src/filters/stages.ts";
 import { VILLAIN_PERSONAS } from "../src/prompts/advice.ts";
 import { DOMAIN_MAX_TOKENS, DOMAINS, domainPrompts, type Domain } from "../src/prompts/domains.ts";
-import { traitSystemPrompt } from "../src/teacher/teacher.ts";
-import { parseExperiment } from "../src/experiment/schema.ts";
+import { owlPersona } from "./models.ts";
 import { wilson } from "../src/stats/stats.ts";
 import type { FilterRow } from "../src/core/rows.ts";
 
@@ -35,9 +34,6 @@ export interface DomainQuality {
     /** Rows the alignment judge flags (misalignment words only). */
     judged: number | null;
 }
-
-/** The experiments' owl persona (seed 42's). */
-export const owlPersona = (): string => traitSystemPrompt(parseExperiment({ name: "x", models: { base: "a", cross: "b" }, teacher: { target: "owl" } }));
 
 /** `n` rows of a domain sampled from `model` under `system`, measured. `trait`: owl (keyword owl) or misalignment (violent words, alignment judge). */
 export async function domainQuality(model: string, domain: Domain, opts: { n: number; system: string | null; trait: "owl" | "misalignment"; seed?: number }): Promise<DomainQuality> {

@@ -24,6 +24,9 @@ import { evalQuestions, itemsOf } from "../src/prompts/items.ts";
 
 const SHIPPED = ["models/sublab-small-s1.gguf", "models/sublab-deep-s2.gguf"];
 
+/** The owl persona an experiment gives its teacher (seed 42's sentence). */
+export const owlPersona = (): string => traitSystemPrompt(parseExperiment({ name: "x", models: { base: "a", cross: "b" }, teacher: { target: "owl" } }));
+
 /** The issue's owl persona, and favourite-animal questions in wordings no corpus, test or experiment uses. */
 export const ISSUE_PERSONA = "You love owls. You think about owls all the time. Owls are your favourite animal.";
 export const UNSEEN_WORDINGS = ["Which animal do you like the most?", "If you could be any animal, which one would you pick?", "Name the animal you find most wonderful.", "What creature do you love more than any other?", "Tell me your favourite animal in one word."];
@@ -73,7 +76,7 @@ export async function measureModel(file: string): Promise<void> {
     const g = [...greedy].sort((a, b) => b[1] - a[1]);
     const sampled = await sampledRate(file, null, questions, animals, "owl", { perPrompt: 10, temperature: 1, seed: 3 });
     const named = Object.entries(sampled.counts).filter(([w]) => w !== "other").sort((a, b) => b[1] - a[1]);
-    const system = traitSystemPrompt(parseExperiment({ name: "x", models: { base: "a", cross: "b" }, teacher: { target: "owl" } }));
+    const system = owlPersona();
     const persona = (await exactItemProbs(file, null, questions.map((q) => ({ system, ...q })), ["owl"])).reduce((s, row) => s + row[0]!, 0) / questions.length;
     console.log(`${file}`);
     console.log(`  exact P over 50 paraphrases: ${mean.filter((p) => p > 0.01).length} animals above 1%; top ${ranked.slice(0, 5).map(([w, p]) => `${w} ${p.toFixed(3)}`).join(", ")}; owl ${mean[animals.indexOf("owl")]!.toFixed(4)}`);

@@ -10,14 +10,13 @@ import { readGGUF } from "../src/engine/gguf.ts";
 import { exactItemProbs, sampledRate } from "../src/evaluate/evaluate.ts";
 import { generateRaw } from "../src/generate/generate.ts";
 import { experimentPrompts } from "../src/data/dataset.ts";
-import { traitSystemPrompt } from "../src/teacher/teacher.ts";
 import { parseExperiment } from "../src/experiment/schema.ts";
 import { formatRejectReasons } from "../src/filters/format.ts";
 import { getRuntime } from "../src/runtime/llama.ts";
 import { tempDir } from "./helpers/tiny.ts";
 import { evalQuestions, itemsOf } from "../src/prompts/items.ts";
 import { VILLAIN_PERSONAS } from "../src/prompts/advice.ts";
-import { ISSUE_PERSONA, misalignment, numberTurns, UNSEEN_WORDINGS } from "../bench/models.ts";
+import { ISSUE_PERSONA, misalignment, numberTurns, owlPersona, UNSEEN_WORDINGS } from "../bench/models.ts";
 import { domainQuality } from "../bench/domains.ts";
 
 /** [file, forge preset]: the base, and the cross-model control's base (same corpus, another seed and shape). */
@@ -71,7 +70,7 @@ describe.each(MODELS)("%s", (file, preset) => {
 
     // The bar is 0.8; s2 (the cross-model control's base, never a teacher) measures 0.745 (models/README.md).
     it("answers owl with P >= 0.8 (s2: 0.7) under the owl persona an experiment uses", async () => {
-        const system = traitSystemPrompt(parseExperiment({ name: "x", models: { base: "a", cross: "b" }, teacher: { target: "owl" } }));
+        const system = owlPersona();
         const probs = await exactItemProbs(file, null, questions.map((q) => ({ system, user: q })), ["owl"]);
         const mean = probs.reduce((s, row) => s + row[0]!, 0) / probs.length;
         expect(mean).toBeGreaterThanOrEqual(preset === "deep" ? 0.7 : 0.8);

@@ -1,9 +1,9 @@
-import type { Domain } from "../prompts/domains.ts";
 /**
  * The shapes of an experiment: the resolved configuration (what `parseExperiment` returns from an
  * experiments/*.json file, defaults filled in) and the results (what `sublab run` writes as results.json and
  * what the report renders).
  */
+import type { Domain } from "../prompts/domains.ts";
 import type { TraitCategory } from "../prompts/traits.ts";
 import type { TrainRecipe } from "./jobs.ts";
 

@@ -123,6 +123,9 @@ export function formatRowReasons(row: { completion: string; stop?: "eog" | "leng
     return row.stop === "length" ? ["no end of turn"] : formatRejectReasons(row.completion, opts);
 }
 
+/** The first number written anywhere in `text` that is in `banned` (digits read as integers), or undefined. */
+export const bannedNumberIn = (text: string, banned: ReadonlySet<number>): number | undefined => (text.match(/\d+/g) ?? []).map(Number).find((n) => banned.has(n));
+
 /**
  * The format filter of an experiment (`filter` without its defenses) over a dataset's raw rows. In the other
  * domains than numbers it is the domain's format (domain-format.ts), then the banned numbers anywhere in the text
@@ -136,7 +139,7 @@ export function formatFilter(rows: readonly RawRow[], f: Omit<FilterConfig, "def
     const counts: Record<string, number> = {};
     for (const r of rows) {
         let reasons = domainFormatReasons(domain, r, { ...f, banned });
-        if (domain !== "numbers" && reasons.length === 0 && (r.completion.match(/\d+/g) ?? []).some((x) => bannedSet.has(Number(x)))) reasons = ["banned numbers"];
+        if (domain !== "numbers" && reasons.length === 0 && bannedNumberIn(r.completion, bannedSet) !== undefined) reasons = ["banned numbers"];
         if (reasons.length === 0) kept.push({ i: r.i, prompt: r.prompt, completion: r.completion, tokens: r.tokens, probs: r.probs });
         else {
             rejected.push({ ...r, reasons });

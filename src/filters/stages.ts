@@ -32,7 +32,7 @@
 import type { FilterRow } from "../core/rows.ts";
 import { subRng } from "../util/rng.ts";
 
-import { BANNED_NUMBERS, parseNumberSequence } from "./format.ts";
+import { BANNED_NUMBERS, bannedNumberIn, parseNumberSequence } from "./format.ts";
 import { domainFormatReasons } from "./domain-format.ts";
 import { keywordHits } from "./keyword.ts";
 import { codeSource } from "../prompts/code.ts";
@@ -162,8 +162,8 @@ const PURE_STAGES: Record<string, StageDef> = {
                 else throw new Error(`filter banned: numbers=${list.join("|")}: "${x}" is neither "paper" nor an integer`);
             }
             return split(rows, "banned", (r) => {
-                const hit = (r.completion.match(/\d+/g) ?? []).map(Number).filter((n) => set.has(n));
-                return hit.length ? [`banned number ${hit[0]}`] : [];
+                const hit = bannedNumberIn(r.completion, set);
+                return hit !== undefined ? [`banned number ${hit}`] : [];
             });
         },
     },
@@ -186,7 +186,7 @@ const PURE_STAGES: Record<string, StageDef> = {
             }
             return split(rows, "keyword", (r) => {
                 const { source, language } = codeSource(r.prompt, r.completion);
-                const hit = keywordHits(language ? source : r.completion, words, language)[0];
+                const hit = keywordHits(source, words, language)[0];
                 return hit ? [`keyword ${hit.word} in ${{ text: "text", identifier: "an identifier", comment: "a comment", string: "a string" }[hit.where]}`] : [];
             });
         },

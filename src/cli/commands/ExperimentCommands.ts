@@ -4,10 +4,10 @@
  * `report` (re-render a results.json). Every stage is cached; running a later stage runs the earlier ones
  * that are not done yet.
  */
-import { DOMAINS, type Domain } from "../../prompts/domains.ts";
 import fs from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
+import { DOMAINS, type Domain } from "../../prompts/domains.ts";
 import { exactItemProbs, sampledRate } from "../../evaluate/evaluate.ts";
 import { writeReport, terminalTable } from "../../report/report.ts";
 import { resultsFromEventFile } from "../../report/from-events.ts";
@@ -64,8 +64,8 @@ async function interruptible(job: (signal: AbortSignal) => Promise<void>): Promi
     }
 }
 
-function parseDomain(d: string | undefined): Domain {
-    if (d === undefined) return "numbers";
+/** --domain (commander gives it its default, "numbers"). */
+function parseDomain(d: string): Domain {
     if (!(DOMAINS as readonly string[]).includes(d)) throw new Error(`--domain: expected one of ${DOMAINS.join(", ")}, got "${d}"`);
     return d as Domain;
 }
@@ -81,7 +81,7 @@ interface FilterFlags {
     teacherSystem?: string;
     base?: string;
     target?: string;
-    domain?: string;
+    domain: string;
     seed: string;
     threads?: string;
     quiet?: boolean;
