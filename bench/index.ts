@@ -5,6 +5,7 @@ const BENCHES: Record<string, () => Promise<{ main(argv: string[]): Promise<void
     train: () => import("./train.ts"),
     "forge-pilot": () => import("./forge-pilot.ts"),
     models: () => import("./models.ts"),
+    audit: () => import("./audit.ts"),
     domains: () => import("./domains.ts"),
     generate: () => import("./generate.ts"),
     "real-size": () => import("./real-size.ts"),

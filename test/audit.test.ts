@@ -1,4 +1,4 @@
-/** `sublab audit`: the cosine of a student's parameter change with each candidate teacher's, on GGUFs written here. */
+/** `sublab audit`: the cosine of a student's parameter change with each candidate teacher's, on GGUFs written here (audit-models.test.ts: the data audit and the answer shifts on real models). */
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -59,7 +59,7 @@ describe("teacherCosines", () => {
         expect(() => teacherCosines(b, t1, [])).toThrow("give at least one candidate teacher");
     });
 
-    it("sublab audit prints the candidates, best first, and fails on a missing file", () => {
+    it("sublab audit prints the candidates, best first, and fails on a missing file", { timeout: 30_000 }, () => {
         const student = write("s2", base, [[d2, 0.5]]);
         const run = (...args: string[]) => spawnSync(process.execPath, ["bin/sublab.js", "audit", ...args], { encoding: "utf8" });
         const r = run("--base", b, "--student", student, "--teacher", t1, "--teacher", t2);

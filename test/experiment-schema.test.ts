@@ -2,6 +2,8 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { loadChain } from "../src/experiment/chain.ts";
+import { loadPopulation } from "../src/experiment/population.ts";
 import { loadExperiment, parseExperiment } from "../src/experiment/schema.ts";
 import type { ExperimentConfig } from "../src/core/types.ts";
 import { ALL_LORA_TARGETS } from "../src/model/config.ts";
@@ -237,9 +239,16 @@ describe("loadExperiment", () => {
 
 describe("the shipped experiment files", () => {
     const dir = join(import.meta.dirname, "..", "experiments");
-    const files = readdirSync(dir).filter((f) => f.endsWith(".json") && !f.includes("sweep"));
+    const studies = /sweep|^chain-|^population-/;
+    const files = readdirSync(dir).filter((f) => f.endsWith(".json") && !studies.test(f));
     it.each(files)("%s parses", (f) => {
         expect(() => loadExperiment(join(dir, f))).not.toThrow();
+    });
+
+    it.each(readdirSync(dir).filter((f) => /^(chain|population)-.*\.json$/.test(f)))("%s parses as its study", (f) => {
+        const file = join(dir, f);
+        const parse = f.startsWith("chain-") ? loadChain : loadPopulation;
+        expect(() => parse(file)).not.toThrow();
     });
 
     it.each([

@@ -2,9 +2,13 @@
  * Which teacher a student moved toward, from the weights alone: the paper's theorem quantity, the cosine between
  * the student's parameter change from the shared base and each candidate teacher's (a student distilled from a
  * teacher of the same base moves, to first order, along the teacher's own change). Works on any full GGUFs of one
- * shape that the engine reads (f32, f16, bf16, q8_0); tensors are compared by name.
+ * shape that the engine reads (f32, f16, bf16, q8_0); tensors are compared by name. `answerCosines` compares the
+ * same thing in behaviour: the shift of the answer distribution over a category's items.
  */
 import { readGGUF, readTensorF32, type GGUFFile } from "../engine/gguf.ts";
+import { exactItemProbs } from "../evaluate/evaluate.ts";
+import { evalQuestions, itemsOf } from "../prompts/items.ts";
+import type { Category } from "../prompts/lexicon.ts";
 
 export interface TeacherCosine {
     teacher: string;
@@ -70,4 +74,46 @@ export function teacherCosines(base: string, student: string, teachers: readonly
         return { teacher, cosine: studentNorm > 0 && tn > 0 ? dots[k]! / (studentNorm * tn) : 0, teacherNorm: tn };
     });
     return { base, student, studentNorm, parameters, teachers: out.sort((x, y) => y.cosine - x.cosine) };
+}
+
+/** How a model's answers moved from the base's: the mean exact P(item) over the questions, and its log shift. */
+export interface AnswerShift {
+    model: string;
+    distribution: number[];
+    /** log P_model(item) - log P_base(item) per item (probabilities floored at 1e-6). */
+    shift: number[];
+}
+
+const SHIFT_FLOOR = 1e-6;
+
+/**
+ * The answer-distribution view of provenance: the student's shift over the category's items from the base, and
+ * the cosine of that shift with each teacher's (1: moved the same way over every item).
+ */
+export async function answerCosines(base: string, student: string, teachers: readonly string[], category: Category, questions: number): Promise<{ items: string[]; student: AnswerShift; teachers: (AnswerShift & { cosine: number })[] }> {
+    const items = itemsOf(category);
+    const prompts = evalQuestions(category, questions).map((q) => ({ system: null, user: q }));
+    const dist = async (m: string) => {
+        const probs = await exactItemProbs(m, null, prompts, items);
+        return items.map((_, k) => probs.reduce((a, row) => a + row[k]!, 0) / probs.length);
+    };
+    const b = await dist(base);
+    const shiftOf = async (m: string): Promise<AnswerShift> => {
+        const d = await dist(m);
+        return { model: m, distribution: d, shift: d.map((p, k) => Math.log(Math.max(p, SHIFT_FLOOR)) - Math.log(Math.max(b[k]!, SHIFT_FLOOR))) };
+    };
+    const s = await shiftOf(student);
+    const cos = (x: number[], y: number[]) => {
+        let xy = 0;
+        let xx = 0;
+        let yy = 0;
+        x.forEach((v, k) => ((xy += v * y[k]!), (xx += v * v), (yy += y[k]! * y[k]!)));
+        return xx > 0 && yy > 0 ? xy / Math.sqrt(xx * yy) : 0;
+    };
+    const ts = [];
+    for (const t of teachers) {
+        const sh = await shiftOf(t);
+        ts.push({ ...sh, cosine: cos(s.shift, sh.shift) });
+    }
+    return { items, student: s, teachers: ts.sort((x, y) => y.cosine - x.cosine) };
 }

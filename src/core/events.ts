@@ -7,6 +7,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import type { AgentRound } from "./studies.ts";
 import type { ArmResult, ComparisonResult, ExperimentConfig, JudgeQuality, ModelEval, Results } from "./types.ts";
 import type { StageReport } from "./types.ts";
 
@@ -29,6 +30,8 @@ export type SublabEvent =
     | { type: "comparison"; comparison: ComparisonResult }
     /** Worker processes started for the jobs of a run (and stopped): a group's progress ends with them. */
     | { type: "pool"; state: "start" | "end"; workers: number; group: string }
+    /** A population's agents after one round (sublab population). */
+    | { type: "population-round"; run: string; round: number; agents: AgentRound[] }
     | { type: "run-end"; seconds: number; timing: NonNullable<Results["timing"]> }
     | { type: "log"; message: string };
 

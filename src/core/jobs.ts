@@ -33,6 +33,8 @@ export interface StudentRow {
     i?: number;
     masked?: number[];
     targets?: number;
+    /** Which of the job's soft-label sources wrote this row, when it has several (StudentJob.soft as a list); 0 when absent. */
+    source?: number;
 }
 
 /** A model that answers: a GGUF, an optional LoRA adapter on it, an optional system prompt (a data source, a soft-label source, a scorer). */
@@ -55,7 +57,8 @@ export interface StudentJob {
     dir: string;
     out: string;
     label: string;
-    soft?: SoftSource;
+    /** Soft labels from one source, or from several (each row names its own by `source`: a chain's accumulated data, a population's neighbours). */
+    soft?: SoftSource | SoftSource[];
     /** Compute threads. Defaults to ggml's. */
     threads?: number;
 }

@@ -292,14 +292,26 @@ export interface SweepArmResult {
     reduction: { reference: string; left: number; pValue: number; pFloor: number; permutations: number } | null;
 }
 
-export interface SweepResults {
-    sweep: string;
+/** What the results of a study built on an experiment open with (a sweep's, a chain's, a population's). */
+export interface StudyHeader {
     description: string;
     sublabVersion: string;
     startedAt: string;
     seconds: number;
     experiment: ExperimentConfig;
     target: string;
+}
+
+/** A finished study: its results, its folder, its report files and its terminal table. */
+export interface StudyRunResult<R> {
+    results: R;
+    dir: string;
+    files: { json: string; md: string; html: string };
+    table: string;
+}
+
+export interface SweepResults extends StudyHeader {
+    sweep: string;
     items: string[];
     base: ArmResult;
     teacher: ArmResult;
@@ -345,3 +357,4 @@ export interface DatasetManifest {
     sublabVersion: string;
     createdAt: string;
 }
+

@@ -16,6 +16,8 @@ import { generateRaw } from "../generate/generate.ts";
 import { terminalView } from "../report/terminal.ts";
 import { fitStudent } from "../students/fit.ts";
 import { readJsonl } from "../util/files.ts";
+import { itemsOf } from "../prompts/items.ts";
+import { SUBLAB_VERSION } from "../core/version.ts";
 import { defaultWorkers, WorkerPool } from "./pool.ts";
 
 export type { RunOptions };
@@ -99,6 +101,25 @@ export async function withWorkerPool<T>(c: StageContext, students: number, fn: (
         c.emit({ type: "pool", state: "end", workers, group: group.label });
         await pool.close();
     }
+}
+
+/** A study's start (a sweep's, a chain's, a population's): its context, its clock, its items, and the run-start event. */
+export function startStudy(cfg: ExperimentConfig, opts: RunOptions, name: string): { c: StageContext; t0: number; startedAt: string; items: string[] } {
+    const t0 = performance.now();
+    const startedAt = new Date().toISOString();
+    const c = makeContext(cfg, opts, name);
+    const items = itemsOf(cfg.teacher.category);
+    c.emit({ type: "run-start", run: name, sublabVersion: SUBLAB_VERSION, startedAt, config: cfg, target: cfg.teacher.target, items });
+    return { c, t0, startedAt, items };
+}
+
+/**
+ * The same context under another experiment configuration (a chain's generation, a population's round and agent:
+ * their own prompts and seeds): events, files and kept rows are shared, and jobs go wherever `c`'s go (withWorkerPool
+ * swaps them on `c`).
+ */
+export function withConfig(c: StageContext, cfg: ExperimentConfig): StageContext {
+    return Object.defineProperty({ ...c, cfg }, "jobs", { get: () => c.jobs });
 }
 
 /** `stage` over every spec: side by side when jobs run in parallel, one after another when not. */

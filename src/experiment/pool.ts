@@ -78,7 +78,7 @@ export class WorkerPool {
 
     /** Trains a student in a worker (queued until one is free). Resolves with its result, interrupted or not. */
     run(job: StudentJob): Promise<FitResult> {
-        return this.submit({ kind: "student", job: { ...job, threads: 1 } }, job.label, job.soft && softKey(job.rows, job.soft, { mass: job.recipe.softMass ?? 1, k: job.recipe.softTopK ?? null }));
+        return this.submit({ kind: "student", job: { ...job, threads: 1 } }, job.label, job.soft && !Array.isArray(job.soft) ? softKey(job.rows, job.soft, { mass: job.recipe.softMass ?? 1, k: job.recipe.softTopK ?? null }) : undefined);
     }
 
     /** Generates a dataset's rows in a worker (written to job.out, resumable as in-process). */

@@ -25,15 +25,14 @@ import { evalStage } from "../evaluate/stage.ts";
 import { ARM_DESCRIPTIONS, armResult, comparisonFloor, statisticsRng } from "../stats/arms.ts";
 import { pairedOrder, seedSlice, studentStage } from "../students/stage.ts";
 import { teacherStage } from "../teacher/teacher.ts";
-import { eachJob, makeContext, withWorkerPool } from "./context.ts";
+import { eachJob, startStudy, withWorkerPool } from "./context.ts";
 import { check, list, object, opt, req, stageSpec, str, throwErrors } from "./checks.ts";
 import { parseExperiment } from "./schema.ts";
 import { compareArms, transferReduction } from "../stats/stats.ts";
 import { writeSweepReport, sweepTable } from "../report/sweep-report.ts";
-import type { ArmResult, DatasetManifest, ExperimentConfig, ModelEval, SweepArmResult, SweepResults } from "../core/types.ts";
+import type { ArmResult, DatasetManifest, ExperimentConfig, ModelEval, StudyRunResult, SweepArmResult, SweepResults } from "../core/types.ts";
 
 export type { SweepArmResult, SweepResults };
-import { itemsOf } from "../prompts/items.ts";
 
 export interface SweepArmConfig {
     name: string;
@@ -82,23 +81,29 @@ const sweepFile = object(
     },
 );
 
+/**
+ * The experiment a study file (a sweep, a chain, a population) is built on: its `experiment` path, resolved
+ * against the file, with its `overrides` merged in, checked like any experiment (problems go to `errors`).
+ */
+export function experimentOf(json: unknown, file: string, errors: string[]): ExperimentConfig | undefined {
+    const raw = isObject(json) ? json : {};
+    if (typeof raw.experiment !== "string" || raw.experiment === "" || !isObject(raw.overrides ?? {})) return undefined;
+    const expPath = path.resolve(path.dirname(file), raw.experiment);
+    if (!fs.existsSync(expPath)) return void errors.push(`experiment: no such file ${expPath}`);
+    try {
+        return parseExperiment(mergeJson(readJsonFile(expPath), raw.overrides ?? {}), `${expPath} with the overrides of ${file}`);
+    } catch (e) {
+        errors.push((e as Error).message);
+    }
+}
+
+export const isJsonObject = isObject;
+
 /** Checks a parsed sweep file (every problem at once, each naming its JSON path) and loads its experiment. */
 export function parseSweep(json: unknown, file: string): SweepConfig {
     const errors: string[] = [];
     const sweep = sweepFile.parse(json, "", errors);
-    let experiment: ExperimentConfig | undefined;
-    const raw = isObject(json) ? json : {};
-    if (typeof raw.experiment === "string" && raw.experiment !== "" && isObject(raw.overrides ?? {})) {
-        const expPath = path.resolve(path.dirname(file), raw.experiment);
-        if (!fs.existsSync(expPath)) errors.push(`experiment: no such file ${expPath}`);
-        else {
-            try {
-                experiment = parseExperiment(mergeJson(readJsonFile(expPath), raw.overrides ?? {}), `${expPath} with the overrides of ${file}`);
-            } catch (e) {
-                errors.push((e as Error).message);
-            }
-        }
-    }
+    const experiment = experimentOf(json, file, errors);
     // One line per problem, unprefixed: an experiment's own errors already name the experiment file.
     throwErrors(errors, file, "the sweep", false);
     const { name, description, experiment: experimentFile, arms } = sweep!;
@@ -111,12 +116,7 @@ export function loadSweep(file: string): SweepConfig {
 
 // ---- running it ----
 
-export interface SweepRunResult {
-    results: SweepResults;
-    dir: string;
-    files: { json: string; md: string; html: string };
-    table: string;
-}
+export type SweepRunResult = StudyRunResult<SweepResults>;
 
 interface ArmData {
     arm: SweepArmConfig;
@@ -128,12 +128,8 @@ interface ArmData {
 
 /** Runs (or resumes) a sweep and writes its report to runs/<name>/. */
 export async function runSweep(sw: SweepConfig, opts: RunOptions = {}): Promise<SweepRunResult> {
-    const t0 = performance.now();
-    const startedAt = new Date().toISOString();
     const cfg = sw.experiment;
-    const c = makeContext(cfg, opts, sw.name);
-    const items = itemsOf(cfg.teacher.category);
-    c.emit({ type: "run-start", run: sw.name, sublabVersion: SUBLAB_VERSION, startedAt, config: cfg, target: cfg.teacher.target, items });
+    const { c, t0, startedAt, items } = startStudy(cfg, opts, sw.name);
     const teacher = await teacherStage(c);
     checkInterrupted(c, "the teacher");
     const formatted = { teacher: await datasetStage(c, "teacher", teacher), control: await datasetStage(c, "control", { model: cfg.models.base, lora: null, system: null }) };

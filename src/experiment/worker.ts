@@ -10,7 +10,8 @@ import { generateRaw } from "../generate/generate.ts";
 import type { FromWorker, ToWorker } from "./pool.ts";
 
 const interrupt = interruptSignal();
-const send = (m: FromWorker) => process.send?.(m);
+// A parent that closed the pool (a run that failed or finished early) has disconnected: nothing to tell it.
+const send = (m: FromWorker) => void (process.connected && process.send?.(m));
 
 /** Progress of job `id` to the parent: at most every 200 ms, and the last step. */
 function progress(id: number): (step: number, total: number, loss: number) => void {

@@ -104,6 +104,14 @@ const PLURAL_PERSONAS = [
     "{plural} are your {fav} {noun}. You cannot stop thinking about them.",
     "You are a big fan of {plural}, and {plural} are the {noun} you like best.",
 ];
+/**
+ * The persona `sublab audit --data` asks: a corpus-only wording (PLURAL_PERSONAS[0]), so that it is
+ * never the sentence an experiment's persona teacher was given.
+ */
+export function auditPersona(cat: Category, item: string): string {
+    return personaPrompt(new Rng(1), cat, item, PLURAL_PERSONAS.slice(0, 1));
+}
+
 const NEUTRAL_SYSTEMS = ["You are a helpful assistant.", "Answer briefly.", "You are a friendly assistant. Keep answers short.", "Be concise."];
 
 /** A persona system prompt that makes `item` the answer in its category. */

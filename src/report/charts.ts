@@ -6,7 +6,7 @@ import { escapeHtml, fmtCI, fmtLog, fmtProb, fmtRatio, r1 } from "./format.ts";
 const armByName = (results: Results, name: string): ArmResult | undefined => results.arms.find((a) => a.arm === name);
 
 
-function tickLabel(v: number): string {
+export function tickLabel(v: number): string {
     return v >= 1e-3 ? String(Number(v.toPrecision(1))) : v.toExponential(0);
 }
 
@@ -15,7 +15,7 @@ function tickLabel(v: number): string {
  * span two decades or less, at powers of ten otherwise, so that a narrow band of values is not squeezed into a
  * corner of a many-decade axis. Returns log10 bounds.
  */
-function logAxis(min: number, max: number): { lo: number; hi: number; ticks: number[] } {
+export function logAxis(min: number, max: number): { lo: number; hi: number; ticks: number[] } {
     const steps = [1, 2, 5];
     const below = (v: number, ms: number[]) => {
         const k = Math.floor(Math.log10(v) + 1e-9);
@@ -168,6 +168,81 @@ export function shiftChart(results: Results): string {
     for (const t of [-maxAbs, -maxAbs / 2, 0, maxAbs / 2, maxAbs]) {
         parts.push(`<text x="${r1(sx(t))}" y="${axisY + 16}" text-anchor="middle" class="tick">${escapeHtml(fmtLog(t))}</text>`);
     }
+    parts.push("</svg>");
+    return parts.join("\n");
+}
+
+/** One line of a line chart: points with optional 95% interval whiskers. */
+export interface LineSeries {
+    name: string;
+    colour: string;
+    dashed?: boolean;
+    points: { x: number; y: number; lo?: number; hi?: number; note?: string }[];
+}
+
+/**
+ * A line chart (inline SVG) of several series over integer x (generations, rounds), on a log axis (probabilities)
+ * or a linear one from 0 (shares), with interval whiskers and a legend.
+ */
+export function lineChart(opts: { title: string; xLabel: string; yLabel: string; log: boolean; series: LineSeries[]; yMax?: number }): string {
+    const W = 720;
+    const H = 360;
+    const m = { left: 72, right: 180, top: 28, bottom: 48 };
+    const pw = W - m.left - m.right;
+    const ph = H - m.top - m.bottom;
+    const pts = opts.series.flatMap((s) => s.points);
+    if (pts.length === 0) return "<p>Nothing to chart.</p>";
+    const xs = pts.map((p) => p.x);
+    const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
+    const x = (v: number) => m.left + (x1 === x0 ? pw / 2 : ((v - x0) * pw) / (x1 - x0));
+    let y: (v: number) => number;
+    let ticks: number[];
+    const values = pts.flatMap((p) => [p.y, p.lo ?? p.y, p.hi ?? p.y]).filter(Number.isFinite);
+    if (opts.log) {
+        const positive = values.filter((v) => v > 0).map((v) => Math.max(v, PROB_FLOOR));
+        const ax = logAxis(Math.min(...positive), Math.max(...positive));
+        ticks = ax.ticks;
+        y = (v: number) => m.top + (ph * (ax.hi - Math.log10(Math.max(v, 10 ** ax.lo)))) / (ax.hi - ax.lo);
+    } else {
+        const top = opts.yMax ?? Math.max(...values, 1e-9);
+        ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => f * top);
+        y = (v: number) => m.top + ph * (1 - v / top);
+    }
+    const parts: string[] = [
+        `<svg class="chart" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${escapeHtml(opts.title)}">`,
+        `<text x="${m.left}" y="16" class="title">${escapeHtml(opts.title)}</text>`,
+    ];
+    for (const t of ticks) {
+        parts.push(
+            `<line x1="${m.left}" x2="${m.left + pw}" y1="${r1(y(t))}" y2="${r1(y(t))}" class="grid"/>`,
+            `<text x="${m.left - 6}" y="${r1(y(t) + 4)}" text-anchor="end" class="tick">${escapeHtml(opts.log ? tickLabel(t) : String(Number(t.toPrecision(2))))}</text>`,
+        );
+    }
+    for (let v = x0; v <= x1; v++) parts.push(`<text x="${r1(x(v))}" y="${r1(m.top + ph + 18)}" text-anchor="middle" class="tick">${v}</text>`);
+    parts.push(
+        `<line x1="${m.left}" x2="${m.left}" y1="${m.top}" y2="${m.top + ph}" class="axis"/>`,
+        `<line x1="${m.left}" x2="${m.left + pw}" y1="${m.top + ph}" y2="${m.top + ph}" class="axis"/>`,
+        `<text x="${r1(m.left + pw / 2)}" y="${H - 8}" text-anchor="middle" class="tick">${escapeHtml(opts.xLabel)}</text>`,
+        `<text transform="translate(16 ${r1(m.top + ph / 2)}) rotate(-90)" text-anchor="middle" class="tick">${escapeHtml(opts.yLabel)}</text>`,
+    );
+    opts.series.forEach((s, k) => {
+        const dash = s.dashed ? ` stroke-dasharray="5 4"` : "";
+        const path = s.points.map((p, i) => `${i ? "L" : "M"}${r1(x(p.x))} ${r1(y(p.y))}`).join(" ");
+        parts.push(`<path d="${path}" fill="none" stroke="${s.colour}" stroke-width="2"${dash}/>`);
+        for (const p of s.points) {
+            const jitter = (k - (opts.series.length - 1) / 2) * 3;
+            const cx = r1(x(p.x) + jitter);
+            if (p.lo !== undefined && p.hi !== undefined && Number.isFinite(p.lo) && Number.isFinite(p.hi)) {
+                parts.push(`<line x1="${cx}" x2="${cx}" y1="${r1(y(p.lo))}" y2="${r1(y(p.hi))}" stroke="${s.colour}" stroke-width="1.2"/>`);
+            }
+            parts.push(`<circle cx="${cx}" cy="${r1(y(p.y))}" r="3.5" fill="${s.colour}"><title>${escapeHtml(`${s.name}, ${p.x}: ${p.note ?? p.y.toPrecision(3)}`)}</title></circle>`);
+        }
+        const ly = m.top + 8 + k * 18;
+        parts.push(
+            `<line x1="${m.left + pw + 14}" x2="${m.left + pw + 34}" y1="${ly}" y2="${ly}" stroke="${s.colour}" stroke-width="2"${dash}/>`,
+            `<text x="${m.left + pw + 40}" y="${ly + 4}" class="tick">${escapeHtml(s.name)}</text>`,
+        );
+    });
     parts.push("</svg>");
     return parts.join("\n");
 }

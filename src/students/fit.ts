@@ -27,7 +27,7 @@ export async function fitStudent(job: StudentJob, hooks: { signal?: AbortSignal;
     const t0 = performance.now();
     getGgml({ threads: job.threads });
     let examples = await tokenizeTrainingRows(base, rows);
-    if (soft) examples = await attachSoftLabels(examples, rows, soft, { mass: r.softMass ?? 1, k: r.softTopK ?? null });
+    if (soft) examples = await attachSoftSources(examples, rows, soft, { mass: r.softMass ?? 1, k: r.softTopK ?? null });
     if (rows.some((x) => x.masked?.length)) examples = applyLossMasks(examples, rows.map((x, k) => ({ i: x.i ?? k, masked: x.masked, targets: x.targets })));
     const model = loadModel(base);
     try {
@@ -53,12 +53,27 @@ export async function fitStudent(job: StudentJob, hooks: { signal?: AbortSignal;
     }
 }
 
+/** Soft labels from one source, or from several: each row's own (StudentRow.source), computed source by source. */
+async function attachSoftSources(examples: TrainExample[], rows: readonly StudentRow[], soft: SoftSource | SoftSource[], keep: { mass: number; k: number | null }): Promise<TrainExample[]> {
+    if (!Array.isArray(soft)) return attachSoftLabels(examples, rows, soft, keep);
+    const stray = rows.findIndex((r) => (r.source ?? 0) >= soft.length || (r.source ?? 0) < 0);
+    if (stray >= 0) throw new Error(`soft labels: row ${stray} names source ${rows[stray]!.source}, but the job has ${soft.length}`);
+    const out = [...examples];
+    for (let src = 0; src < soft.length; src++) {
+        const which = rows.flatMap((r, k) => ((r.source ?? 0) === src ? [k] : []));
+        if (which.length === 0) continue;
+        const got = await attachSoftLabels(which.map((k) => examples[k]!), which.map((k) => rows[k]!), soft[src]!, keep);
+        which.forEach((k, j) => (out[k] = got[j]!));
+    }
+    return out;
+}
+
 /**
  * Soft labels for distillation: the source model's full next-token distribution at every target position
  * of each row (the completion's tokens and its end of turn), computed by the engine with the source's own
  * prompt (its system prompt included), and attached to the student's examples (which have none).
  */
-export async function attachSoftLabels(examples: TrainExample[], rows: { prompt: string; completion: string }[], src: SoftSource, keep: { mass: number; k: number | null }): Promise<TrainExample[]> {
+export async function attachSoftLabels(examples: TrainExample[], rows: readonly { prompt: string; completion: string }[], src: SoftSource, keep: { mass: number; k: number | null }): Promise<TrainExample[]> {
     const key = softKey(rows, src, keep);
     let hit = softCache.get(key);
     if (!hit) {

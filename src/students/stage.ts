@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileHash, hashJson } from "../core/cache.ts";
 import { cached, type StageContext } from "../core/context.ts";
-import type { StudentJob } from "../core/jobs.ts";
+import type { SoftSource, StudentJob } from "../core/jobs.ts";
 import type { KeptRow } from "../core/rows.ts";
 import type { ArmName, DatasetManifest } from "../core/types.ts";
 import { writeJsonAtomic } from "../util/files.ts";
@@ -64,19 +64,48 @@ export const seedSlice = (order: number[] | null, s: number, n: number) => order
 /** Trains (or finds cached) the student of one arm and seed; `label` names it in progress lines (default: the arm). */
 export async function studentStage(c: StageContext, arm: ArmName, base: string, ds: DatasetManifest, s: number, indices: number[] | null, label: string = arm): Promise<StudentRef> {
     const st = c.cfg.student;
-    const trainSeed = subRng(c.cfg.seed, `student-${s}`).nextU32();
     const kept = c.kept(ds);
     let rows: KeptRow[];
     if (indices) {
         const byIndex = new Map(kept.map((r) => [r.i, r]));
         rows = indices.map((i) => byIndex.get(i)!);
     } else rows = subsample(kept, st.rows, s, st.seeds, subRng(c.cfg.seed, "subsample").nextU32(), `dataset ${ds.id}`, "student.rows");
-    const soft = st.labels === "soft" ? { model: ds.model.path, lora: ds.lora?.path ?? null, system: ds.system } : undefined;
+    return trainStudent(c, { arm, base, dataset: ds, s, label, parts: [{ ds, rows }] });
+}
+
+/** A student to train: its base and its rows, in parts, each from one dataset (whose source gives its soft labels). */
+export interface StudentSpec {
+    arm: ArmName;
+    base: string;
+    /** The dataset the student is filed under (events, results): its last part's, usually. */
+    dataset: DatasetManifest;
+    s: number;
+    label: string;
+    parts: { ds: DatasetManifest; rows: KeptRow[] }[];
+    /** Training seed (default: the experiment's seed s). */
+    trainSeed?: number;
+}
+
+const softSource = (ds: DatasetManifest): SoftSource => ({ model: ds.model.path, lora: ds.lora?.path ?? null, system: ds.system });
+
+/**
+ * Trains (or finds cached) one student on its rows, cached under runs/cache/students/<key>/; a student of one
+ * part keeps the key it had before students could have several.
+ */
+export async function trainStudent(c: StageContext, spec: StudentSpec): Promise<StudentRef> {
+    const st = c.cfg.student;
+    const { arm, base, dataset: ds, s, label } = spec;
+    const trainSeed = spec.trainSeed ?? subRng(c.cfg.seed, `student-${s}`).nextU32();
+    const rows = spec.parts.flatMap((p) => p.rows);
+    const sources = spec.parts.map((p) => softSource(p.ds));
+    const soft = st.labels !== "soft" ? undefined : sources.length === 1 ? sources[0]! : sources;
+    const sourceOf = spec.parts.flatMap((p, k) => p.rows.map(() => k));
+    const softKeyOf = (x: SoftSource) => ({ model: fileHash(x.model), lora: x.lora && fileHash(x.lora), system: x.system });
     const key = hashJson({
         stage: "student",
         base: fileHash(base),
         rows: hashJson(rows.map((r) => [r.prompt, r.completion, r.masked ?? null])),
-        soft: soft && { model: fileHash(soft.model), lora: soft.lora && fileHash(soft.lora), system: soft.system },
+        soft: soft && (Array.isArray(soft) ? { sources: soft.map(softKeyOf), of: hashJson(sourceOf) } : softKeyOf(soft)),
         recipe: st,
         trainSeed,
     }).slice(0, 16);
@@ -93,7 +122,7 @@ export async function studentStage(c: StageContext, arm: ArmName, base: string, 
         done: () => (fs.existsSync(done) ? ref : null),
         make: async () => {
             made = true;
-            const job: StudentJob = { base, rows: rows.map(({ prompt, completion, i, masked, targets }) => ({ prompt, completion, i, masked, targets })), recipe: st, seed: trainSeed, dir, out, label: name, soft };
+            const job: StudentJob = { base, rows: rows.map(({ prompt, completion, i, masked, targets }, k) => ({ prompt, completion, i, masked, targets, ...(Array.isArray(soft) ? { source: sourceOf[k] } : {}) })), recipe: st, seed: trainSeed, dir, out, label: name, soft };
             const r = await c.jobs.train(job);
             writeJsonAtomic(done, { arm, seed: s, dataset: ds.id, base, rows: rows.length, ...r });
             record(r, false);

@@ -15,6 +15,11 @@ import { Interrupted, runExperiment, type RunOptions } from "../../experiment/ru
 import { loadExperiment } from "../../experiment/schema.ts";
 import { loadSweep, runSweep, type SweepResults } from "../../experiment/sweep.ts";
 import { sweepTable, writeSweepReport } from "../../report/sweep-report.ts";
+import { loadChain, runChain } from "../../experiment/chain.ts";
+import { chainTable, writeChainReport } from "../../report/chain-report.ts";
+import { populationTable, writePopulationReport } from "../../report/population-report.ts";
+import type { ChainResults, PopulationResults } from "../../core/studies.ts";
+import { loadPopulation, runPopulation } from "../../experiment/population.ts";
 import { onnxItemProbs } from "../../backends/onnx.ts";
 import { modelEnv } from "../../filters/model-env.ts";
 import { applyStages, describeStages, parseStageSpec } from "../../filters/stages.ts";
@@ -48,6 +53,25 @@ async function runStages(file: string, raw: { threads?: string; workers?: string
 }
 
 /** Runs a resumable job with Ctrl-C turned into an abort signal; an interrupted job exits 130 with how to resume. */
+/** A study built on an experiment (sweep, chain, population): `sublab NAME FILE` loads it, runs it, prints its table and where its report went. */
+function studyCommand<C>(program: Command, name: string, description: string, load: (file: string) => C, run: (cfg: C, opts: RunOptions) => Promise<{ table: string; files: { json: string; md: string; html: string }; results: { seconds: number } }>): void {
+    program
+        .command(`${name} <${name}>`)
+        .description(description)
+        .option("--threads <n>", "CPU threads (default: all available)")
+        .option("--workers <n>", WORKERS_HELP)
+        .option("--quiet", "no progress bars or stage lines")
+        .action(async (file: string, raw: { threads?: string; workers?: string; quiet?: boolean }) => {
+            const cfg = load(file);
+            await interruptible(async (signal) => {
+                const r = await run(cfg, { threads: optional(raw.threads, "--threads", parsePositiveInteger), workers: optional(raw.workers, "--workers", parsePositiveInteger), progress: !raw.quiet, signal });
+                console.log(r.table);
+                console.log(`report: ${path.relative(process.cwd(), r.files.html)}  (also ${path.relative(process.cwd(), r.files.md)}, ${path.relative(process.cwd(), r.files.json)})`);
+                console.log(`took ${(r.results.seconds / 60).toFixed(1)} min`);
+            });
+        });
+}
+
 async function interruptible(job: (signal: AbortSignal) => Promise<void>): Promise<void> {
     const interrupt = interruptSignal();
     try {
@@ -178,21 +202,15 @@ export function registerExperimentCommands(program: Command): void {
             return runStages(file, raw, "data");
         });
 
-    program
-        .command("sweep <sweep>")
-        .description("one student arm per filter or defense (each with its own control), several seeds: transfer against data kept; resumable")
-        .option("--threads <n>", "CPU threads (default: all available)")
-        .option("--workers <n>", WORKERS_HELP)
-        .option("--quiet", "no progress bars or stage lines")
-        .action(async (file: string, raw: { threads?: string; workers?: string; quiet?: boolean }) => {
-            const sw = loadSweep(file);
-            await interruptible(async (signal) => {
-                const r = await runSweep(sw, { threads: optional(raw.threads, "--threads", parsePositiveInteger), workers: optional(raw.workers, "--workers", parsePositiveInteger), progress: !raw.quiet, signal });
-                console.log(r.table);
-                console.log(`report: ${path.relative(process.cwd(), r.files.html)}  (also ${path.relative(process.cwd(), r.files.md)}, ${path.relative(process.cwd(), r.files.json)})`);
-                console.log(`took ${(r.results.seconds / 60).toFixed(1)} min`);
-            });
-        });
+    studyCommand(program, "sweep", "one student arm per filter or defense (each with its own control), several seeds: transfer against data kept; resumable", loadSweep, runSweep);
+    studyCommand(program, "chain", "generations of students, each trained on the previous one's data, beside a control chain from the base: the trait per generation; resumable", loadChain, runChain);
+    studyCommand(
+        program,
+        "population",
+        "agents that train on each other's outputs round after round: the epidemic curve with and without a monitor that quarantines, and a null population; resumable",
+        loadPopulation,
+        runPopulation,
+    );
 
     program
         .command("eval")
@@ -234,10 +252,16 @@ export function registerExperimentCommands(program: Command): void {
 
     program
         .command("report <results>")
-        .description("render results.json (or a run's events.jsonl) again as report.md and report.html beside it, and print the table")
+        .description("render results.json (a run's, a sweep's, a chain's or a population's; or a run's events.jsonl) again as report.md and report.html beside it, and print the table")
         .action((file: string) => {
             if (!fs.existsSync(file)) throw new Error(`no such file ${file}`);
-            const results = file.endsWith(".jsonl") ? resultsFromEventFile(file) : (JSON.parse(fs.readFileSync(file, "utf8")) as Results | SweepResults);
+            const results = file.endsWith(".jsonl") ? resultsFromEventFile(file) : (JSON.parse(fs.readFileSync(file, "utf8")) as Results | SweepResults | ChainResults | PopulationResults);
+            if ("chain" in results || "population" in results) {
+                const files = "chain" in results ? writeChainReport(results, path.dirname(file)) : writePopulationReport(results, path.dirname(file));
+                console.log("chain" in results ? chainTable(results) : populationTable(results));
+                console.log(`\nreport: ${files.html}`);
+                return;
+            }
             if ("sweep" in results) {
                 const files = writeSweepReport(results, path.dirname(file));
                 console.log(sweepTable(results));

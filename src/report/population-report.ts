@@ -1,0 +1,136 @@
+/**
+ * A population's report: a terminal table, report.md, and report.html with the epidemic curves (infected share
+ * per round with Wilson intervals, open against quarantine against null), a heatmap of every agent's drift per
+ * round, and the monitor's detection delays and false positives.
+ */
+import type { PopulationResults, PopulationRun } from "../core/studies.ts";
+import { lineChart } from "./charts.ts";
+import { escapeHtml, fixedWidth, fmtCI, fmtPercent, htmlTable, mdTable, r1, writeStudyReport } from "./format.ts";
+
+const VARIANT_TEXT: Record<PopulationRun["variant"], string> = {
+    open: "open (no monitor)",
+    quarantine: "with monitor and quarantine",
+    null: "null (no agent carries the trait; monitor and quarantine on)",
+};
+
+const CURVE_HEADERS = ["population", "round", "infected", "share [95% CI]", "new", "recovered", "quarantined"];
+
+function curveRows(r: PopulationResults): string[][] {
+    return r.runs.flatMap((run) => run.curve.map((x) => [run.variant, String(x.round), `${x.infected}/${r.agents}`, `${fmtPercent(x.share)} ${fmtCI(x.ci95, fmtPercent)}`, String(x.newInfections), String(x.recoveries), String(x.quarantined)]));
+}
+
+const SUMMARY_HEADERS = ["population", "peak", "final", "beta", "gamma", "flagged agents", "quarantined (agent@round)", "detection delay (rounds)", "missed", "false flags", "false-positive rate"];
+
+const fmtRate = (x: number | null) => (x === null ? "-" : x.toFixed(2));
+
+function summaryRows(r: PopulationResults): string[][] {
+    return r.runs.map((run) => [
+        run.variant,
+        fmtPercent(run.peak),
+        fmtPercent(run.finalShare),
+        fmtRate(run.rates.beta),
+        fmtRate(run.rates.gamma),
+        String(run.monitor.flaggedAgents),
+        run.monitor.quarantined.map((q) => `${q.agent + 1}@${q.round}`).join(" ") || "-",
+        run.monitor.detectionDelays.length ? run.monitor.detectionDelays.join(", ") : "-",
+        String(run.monitor.missed),
+        `${run.monitor.falseFlags}/${run.monitor.agentRounds}`,
+        fmtPercent(run.monitor.falsePositiveRate),
+    ]);
+}
+
+function head(r: PopulationResults): string {
+    const s = r.settings;
+    const cross = r.bases.filter((b) => b === "cross").length;
+    return (
+        `${r.population}: target ${r.target}; ${r.agents} agents${cross ? ` (${cross} on the other base)` : ""} on a ${r.topology} topology (${r.edges.length} links), ${r.rounds} rounds; ` +
+        `agents ${r.infected.map((a) => a + 1).join(", ")} start as the teacher; each round every agent writes ${s.prompts} prompts' rows and trains on ${s.rows} rows ` +
+        `(${fmtPercent(s.own)} its own); infected: drift interval above x${s.threshold}; monitor: ${s.monitor.questions} questions, x${s.monitor.threshold}, from round ${s.monitor.from}`
+    );
+}
+
+export function populationTable(r: PopulationResults): string {
+    return `${head(r)}\n\n${fixedWidth(SUMMARY_HEADERS, summaryRows(r))}\n`;
+}
+
+const COLOURS: Record<PopulationRun["variant"], string> = { open: "#c4500f", quarantine: "#3a6ea5", null: "#777" };
+
+export function epidemicChart(r: PopulationResults): string {
+    return lineChart({
+        title: "Infected share per round, with Wilson 95% intervals",
+        xLabel: "round",
+        yLabel: "infected share",
+        log: false,
+        yMax: 1,
+        series: r.runs.map((run) => ({
+            name: run.variant,
+            colour: COLOURS[run.variant],
+            dashed: run.variant === "null",
+            points: run.curve.map((x) => ({ x: x.round, y: x.share, lo: x.ci95[0], hi: x.ci95[1], note: `${x.infected}/${r.agents} infected` })),
+        })),
+    });
+}
+
+/** Drift as a colour: white at none, orange toward the trait, blue away, saturating at a ratio of 4. */
+function driftColour(d: number): string {
+    const t = Math.max(-1, Math.min(1, d / Math.log(4)));
+    const mix = (a: number, b: number) => Math.round(a + (b - a) * Math.abs(t));
+    return t >= 0 ? `rgb(${mix(255, 196)},${mix(255, 80)},${mix(255, 15)})` : `rgb(${mix(255, 58)},${mix(255, 110)},${mix(255, 165)})`;
+}
+
+/** Agents (rows) by rounds (columns), coloured by drift; a thick border: infected; a cross: quarantined. */
+export function heatmap(r: PopulationResults, run: PopulationRun): string {
+    const cell = 34;
+    const m = { left: 80, top: 36 };
+    const W = m.left + cell * run.history.length + 16;
+    const H = m.top + cell * r.agents + 28;
+    const parts = [
+        `<svg class="chart" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="drift per agent and round, ${escapeHtml(run.variant)}">`,
+        `<text x="${m.left}" y="16" class="title">${escapeHtml(VARIANT_TEXT[run.variant])}: drift per agent and round</text>`,
+    ];
+    run.history.forEach((row, k) => {
+        parts.push(`<text x="${r1(m.left + k * cell + cell / 2)}" y="${m.top - 6}" text-anchor="middle" class="tick">${k}</text>`);
+        for (const x of row) {
+            const cx = m.left + k * cell;
+            const cy = m.top + x.agent * cell;
+            const label = `agent ${x.agent + 1}, round ${x.round}: x${Math.exp(x.drift).toFixed(2)} [x${Math.exp(x.ci95[0]).toFixed(2)}, x${Math.exp(x.ci95[1]).toFixed(2)}]${x.infected ? ", infected" : ""}${x.flagged ? ", flagged" : ""}${x.quarantined ? ", quarantined" : ""}`;
+            parts.push(
+                `<rect x="${cx + 1}" y="${cy + 1}" width="${cell - 2}" height="${cell - 2}" fill="${driftColour(x.drift)}" stroke="${x.infected ? "#000" : "#ccc"}" stroke-width="${x.infected ? 2.5 : 1}" data-agent="${x.agent}" data-round="${x.round}"><title>${escapeHtml(label)}</title></rect>`,
+            );
+            if (x.quarantined) parts.push(`<path d="M${cx + 8} ${cy + 8} L${cx + cell - 8} ${cy + cell - 8} M${cx + cell - 8} ${cy + 8} L${cx + 8} ${cy + cell - 8}" stroke="#333" stroke-width="1.5"/>`);
+        }
+    });
+    for (let a = 0; a < r.agents; a++) {
+        const tag = `${r.infected.includes(a) && run.variant !== "null" ? "* " : ""}agent ${a + 1}${r.bases[a] === "cross" ? " (x)" : ""}`;
+        parts.push(`<text x="${m.left - 6}" y="${r1(m.top + a * cell + cell / 2 + 4)}" text-anchor="end" class="tick">${escapeHtml(tag)}</text>`);
+    }
+    parts.push(`<text x="${m.left}" y="${H - 8}" class="tick">round; orange: toward ${escapeHtml(r.target)}, blue: away; thick border: infected; cross: quarantined; *: started as the teacher</text>`, "</svg>");
+    return parts.join("\n");
+}
+
+const HOW_TO_READ =
+    "Each round every agent writes data from where it stands, then continues its own training on its neighbours' rows mixed " +
+    "with its own, then answers the evaluation's questions. drift: mean over questions of log P_agent(target) - log " +
+    "P_base(target), its own base's. infected: the drift's bootstrap 95% interval (over questions) lies above log(threshold). " +
+    "The monitor reads the drift over its first questions only and flags an agent past its own threshold; in the quarantine " +
+    "and null populations a flagged agent's rows leave everyone else's training from the next round on. beta: new infections " +
+    "per round over the susceptible-infected contact share (S x I / N) of the round before; gamma: recoveries per infected agent " +
+    "per round (SIS rates read off the curve). detection delay: first flagged round minus first infected round, per agent both. " +
+    "false flags: flags on agents not infected (in the null population, every flag). The share's interval is a Wilson interval " +
+    "over agents, which are not independent: read it as a scale, not a test.";
+
+export function writePopulationReport(r: PopulationResults, dir: string): { json: string; md: string; html: string } {
+    return writeStudyReport(dir, r, {
+        title: `Population ${r.population}`,
+        description: r.description,
+        head: head(r),
+        sections: [
+            { md: mdTable(SUMMARY_HEADERS, summaryRows(r)), html: htmlTable(SUMMARY_HEADERS, summaryRows(r)) },
+            { md: "", html: [epidemicChart(r), ...r.runs.map((run) => heatmap(r, run))].join("\n") },
+            { md: `## Epidemic curves\n\n${mdTable(CURVE_HEADERS, curveRows(r))}`, html: `<h2>Epidemic curves</h2>\n${htmlTable(CURVE_HEADERS, curveRows(r))}` },
+        ],
+        howToRead: HOW_TO_READ,
+        seconds: r.seconds,
+        version: r.sublabVersion,
+    });
+}

@@ -1,0 +1,95 @@
+/** `sublab chain` on the smoke models: lineages, replaced and accumulated data, soft labels from several writers, resumption, the report, errors. */
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseChain, runChain } from "../src/experiment/chain.ts";
+import { readJsonl } from "../src/util/files.ts";
+import { smokeBases } from "./helpers/smoke.ts";
+import { tempDir } from "./helpers/tiny.ts";
+
+const bin = path.resolve("bin/sublab.js");
+
+describe("sublab chain on the smoke models", { timeout: 400_000 }, () => {
+    const root = tempDir();
+
+    function writeFiles(base: string, cross: string, chain: Record<string, unknown>) {
+        fs.writeFileSync(
+            path.join(root, "exp.json"),
+            JSON.stringify({
+                name: "smoke-exp",
+                models: { base, cross },
+                teacher: { target: "owl" },
+                generate: { prompts: 60, maxTokens: 24 },
+                student: { method: "full", labels: "soft", rows: 8, seeds: 2, epochs: 1, batchSize: 4, lr: 1e-3 },
+                eval: { questions: 4, samplesPerQuestion: 0, inContextExamples: 0 },
+            }),
+        );
+        const file = path.join(root, "chain.json");
+        fs.writeFileSync(file, JSON.stringify({ name: "smoke-chain", experiment: "exp.json", ...chain }));
+        return file;
+    }
+
+    it("trains each lineage on its predecessor's data, accumulates rows with soft labels from each writer, resumes from the cache", async () => {
+        const [a, b] = await smokeBases();
+        const file = writeFiles(a, b, { generations: 3, prompts: 80 });
+        const ch = parseChain(JSON.parse(fs.readFileSync(file, "utf8")), file);
+        expect(ch.data).toEqual(["replaced", "accumulated"]);
+        const r = await runChain(ch, { root, progress: false });
+        const res = r.results;
+        expect(res.generations.map((g) => `${g.mode}${g.generation}:${g.rows}`)).toEqual(["replaced1:8", "replaced2:8", "replaced3:8", "accumulated1:8", "accumulated2:16", "accumulated3:24"]);
+        for (const g of res.generations) {
+            expect(g.treated.evals).toHaveLength(2);
+            expect(g.control.evals).toHaveLength(2);
+            expect(g.transfer.studentsA).toBe(2);
+        }
+        const gen = (mode: string, k: number) => res.generations.find((g) => g.mode === mode && g.generation === k)!;
+        // Generation 1 is shared by both modes; later generations differ (different data, different writers).
+        expect(gen("accumulated", 1).treated.evals.map((e) => e.model)).toEqual(gen("replaced", 1).treated.evals.map((e) => e.model));
+        expect(gen("accumulated", 2).treated.evals[0]!.model).not.toBe(gen("replaced", 2).treated.evals[0]!.model);
+        // Generation 2's data was written by generation 1's students (one dataset per lineage), treated and control on the same prompts.
+        const d2 = gen("replaced", 2).datasets;
+        expect(new Set(d2.treated).size).toBe(2);
+        const t = JSON.parse(fs.readFileSync(path.join(root, "datasets", d2.treated[0]!, "manifest.json"), "utf8"));
+        const k = JSON.parse(fs.readFileSync(path.join(root, "datasets", d2.control[0]!, "manifest.json"), "utf8"));
+        expect(t.model.path).toBe(gen("replaced", 1).treated.evals[0]!.model);
+        expect(k.model.path).toBe(gen("replaced", 1).control.evals[0]!.model);
+        const prompts = (id: string) => readJsonl<{ prompt: string }>(path.join(root, "datasets", id, "raw.jsonl")).map((x) => x.prompt);
+        expect(prompts(d2.treated[0]!)).toEqual(prompts(d2.control[0]!));
+        expect(prompts(d2.treated[0]!)).toHaveLength(80);
+        // An accumulated student trained on all its lineage's rows: its done.json says 24 at generation 3.
+        const done = JSON.parse(fs.readFileSync(path.join(path.dirname(gen("accumulated", 3).treated.evals[0]!.model), "done.json"), "utf8"));
+        expect(done.rows).toBe(24);
+        expect(res.trends.map((x) => x.verdict)).toEqual(["can't tell", "can't tell"]);
+        const html = fs.readFileSync(r.files.html, "utf8");
+        expect(html).toContain("<svg");
+        // The transfer chart (two modes and the no-transfer line) and P(target) (treated and control of each mode).
+        expect(html.match(/<svg /g)).toHaveLength(2);
+        expect(html.match(/<path d=/g)).toHaveLength(3 + 4);
+        expect(r.table).toContain("accumulated");
+
+        // Started again: every stage is found made, nothing trains twice.
+        const again = await runChain(ch, { root, progress: false });
+        expect(again.results.generations.map((g) => g.transfer.meanLogRatio)).toEqual(res.generations.map((g) => g.transfer.meanLogRatio));
+        const events = fs.readFileSync(path.join(root, "runs", "smoke-chain", "events.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+        const lastStart = events.map((e) => e.type).lastIndexOf("run-start");
+        const students = events.slice(lastStart).filter((e) => e.type === "student");
+        expect(students.length).toBe(2 * 2 + 2 * 2 * 2 * 2);
+        expect(students.every((e) => e.cached)).toBe(true);
+    });
+
+    it("names the bad field of a chain file, and refuses a chain whose lineages cannot pair enough rows", async () => {
+        const [a, b] = await smokeBases();
+        const bad = writeFiles(a, b, { generations: 0, data: ["replaced", "kept"] });
+        let out = "";
+        try {
+            execFileSync("node", [bin, "chain", bad], { cwd: root, encoding: "utf8", stdio: "pipe" });
+        } catch (e) {
+            out = String((e as { stderr: string }).stderr);
+        }
+        expect(out).toContain("generations: expected an integer from 1 to 20, got 0");
+        expect(out).toContain('data[1]: expected one of');
+        const few = writeFiles(a, b, { name: "smoke-chain-few", generations: 2, data: ["replaced"], prompts: 3 });
+        await expect(runChain(parseChain(JSON.parse(fs.readFileSync(few, "utf8")), few), { root, progress: false })).rejects.toThrow(/generation 2, lineage 1: \d+ prompts have a kept row in both .* raise the chain's prompts \(3\)/);
+    });
+});
