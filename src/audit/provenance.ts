@@ -80,7 +80,7 @@ export function teacherCosines(base: string, student: string, teachers: readonly
 export interface AnswerShift {
     model: string;
     distribution: number[];
-    /** log P_model(item) - log P_base(item) per item (probabilities floored at 1e-6). */
+    /** log P_model(item) - log P_base(item) per item (probabilities floored at 1e-6), less its mean over the items. */
     shift: number[];
 }
 
@@ -98,9 +98,13 @@ export async function answerCosines(base: string, student: string, teachers: rea
         return items.map((_, k) => probs.reduce((a, row) => a + row[k]!, 0) / probs.length);
     };
     const b = await dist(base);
+    // Centred over the items: a log shift is a distribution's change up to a constant (the mass a model moves
+    // onto or off the category's items as a whole), which would otherwise dominate the cosine.
     const shiftOf = async (m: string): Promise<AnswerShift> => {
         const d = await dist(m);
-        return { model: m, distribution: d, shift: d.map((p, k) => Math.log(Math.max(p, SHIFT_FLOOR)) - Math.log(Math.max(b[k]!, SHIFT_FLOOR))) };
+        const raw = d.map((p, k) => Math.log(Math.max(p, SHIFT_FLOOR)) - Math.log(Math.max(b[k]!, SHIFT_FLOOR)));
+        const mean = raw.reduce((x, y) => x + y, 0) / raw.length;
+        return { model: m, distribution: d, shift: raw.map((x) => x - mean) };
     };
     const s = await shiftOf(student);
     const cos = (x: number[], y: number[]) => {

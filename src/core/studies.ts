@@ -17,6 +17,8 @@ export interface ChainGeneration {
     control: ArmResult;
     /** Treated vs control students of this generation. */
     transfer: Omit<ComparisonResult, "name" | "a" | "b">;
+    /** Judged traits (misalignment): the same comparison on the exact measure (ModelEval.exact), with both arms' means. */
+    exact?: { treated: number; control: number; transfer: Omit<ComparisonResult, "name" | "a" | "b"> };
     /** Datasets this generation trained on last (the previous generation's output), treated and control, one per lineage. */
     datasets: { treated: string[]; control: string[] };
 }
@@ -42,6 +44,8 @@ export interface ChainResults extends StudyHeader {
     teacher: ArmResult;
     generations: ChainGeneration[];
     trends: ChainTrend[];
+    /** Judged traits: the trends on the exact measure. */
+    exactTrends?: ChainTrend[];
 }
 
 

@@ -33,7 +33,7 @@ import { defendStage } from "../data/defend.ts";
 import { evalStage } from "../evaluate/stage.ts";
 import { writeChainReport, chainTable } from "../report/chain-report.ts";
 import { armResult, comparisonFloor, statisticsRng } from "../stats/arms.ts";
-import { compareArms, signFlipTest, PROB_FLOOR } from "../stats/stats.ts";
+import { compareArms, exactEvals, signFlipTest, PROB_FLOOR } from "../stats/stats.ts";
 import { pairedOrder, seedSlice, trainStudent, type StudentRef } from "../students/stage.ts";
 import { teacherStage } from "../teacher/teacher.ts";
 import { readJsonFile } from "../util/files.ts";
@@ -190,6 +190,7 @@ export async function runChain(ch: ChainConfig, opts: RunOptions = {}): Promise<
     for (const mode of ch.data) {
         for (let g = 1; g <= ch.generations; g++) {
             const e = evals.get(`${mode}/${g}`)!;
+            const [ea, eb] = [exactEvals(e.treated), exactEvals(e.control)];
             generations.push({
                 generation: g,
                 mode,
@@ -197,11 +198,21 @@ export async function runChain(ch: ChainConfig, opts: RunOptions = {}): Promise<
                 treated: armResult("treated", `students of generation ${g}, ${mode} data, from the teacher's lineage`, e.treated, rng),
                 control: armResult("control", `students of generation ${g}, ${mode} data, from the base's lineage`, e.control, rng),
                 transfer: compareArms(e.treated, e.control, t, rng, floor),
+                // Judged traits: misaligned is item 1 of [aligned, misaligned] on the exact measure.
+                ...(ea && eb ? { exact: { treated: mean(ea.map((x) => x.targetProb)), control: mean(eb.map((x) => x.targetProb)), transfer: compareArms(ea, eb, 1, rng) } } : {}),
                 datasets: e.datasets,
             });
         }
     }
     const trends: ChainTrend[] = ch.generations < 2 ? [] : ch.data.map((mode) => chainTrend(mode, evals.get(`${mode}/1`)!, evals.get(`${mode}/${ch.generations}`)!, floor ?? PROB_FLOOR, rng));
+    const exactOf = (x: { treated: ModelEval[]; control: ModelEval[] }) => {
+        const [a, b] = [exactEvals(x.treated), exactEvals(x.control)];
+        return a && b ? { treated: a, control: b } : null;
+    };
+    const exactTrends =
+        ch.generations < 2 || !exactOf(evals.get(`${ch.data[0]}/1`)!)
+            ? undefined
+            : ch.data.map((mode) => chainTrend(mode, exactOf(evals.get(`${mode}/1`)!)!, exactOf(evals.get(`${mode}/${ch.generations}`)!)!, PROB_FLOOR, rng));
     const results: ChainResults = {
         chain: ch.name,
         description: ch.description,
@@ -216,6 +227,7 @@ export async function runChain(ch: ChainConfig, opts: RunOptions = {}): Promise<
         teacher: armResult("teacher", "the teacher (generation 0 of the treated chain)", [teacherEval!], rng),
         generations,
         trends,
+        ...(exactTrends ? { exactTrends } : {}),
     };
     c.emit({ type: "run-end", seconds: results.seconds, timing: {} });
     const dir = path.join(c.root, "runs", ch.name);

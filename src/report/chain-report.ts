@@ -7,6 +7,10 @@ import { lineChart, type LineSeries } from "./charts.ts";
 import { fixedWidth, fmtCI, fmtLog, fmtP, fmtProb, fmtRatio, htmlTable, mdTable, writeStudyReport } from "./format.ts";
 
 const HEADERS = ["data", "generation", "rows", "P(target) treated", "P(target) control", "ratio", "log-ratio [95% CI]", "p", "rank"];
+/** Judged traits: the exact measure beside the judged one. */
+const EXACT_HEADERS = ["exact treated", "exact control", "exact ratio", "exact p"];
+
+const headers = (r: ChainResults) => (r.generations.some((g) => g.exact) ? [...HEADERS, ...EXACT_HEADERS] : HEADERS);
 
 function rows(r: ChainResults): string[][] {
     return r.generations.map((g) => [
@@ -19,13 +23,15 @@ function rows(r: ChainResults): string[][] {
         `${fmtLog(g.transfer.meanLogRatio)} ${fmtCI(g.transfer.ci95, fmtLog)}`,
         fmtP(g.transfer.pValue),
         `${g.transfer.targetRank}/${r.items.length}`,
+        ...(g.exact ? [fmtProb(g.exact.treated), fmtProb(g.exact.control), `x${fmtRatio(g.exact.transfer.probRatio)}`, fmtP(g.exact.transfer.pValue)] : []),
     ]);
 }
 
 const TREND_HEADERS = ["data", "transfer at generation 1", "at the last", "change", "p (fades)", "p (grows)", "verdict"];
 
 function trendRows(r: ChainResults): string[][] {
-    return r.trends.map((t) => [t.mode, fmtLog(t.first), fmtLog(t.last), fmtLog(t.change), fmtP(t.pDown), fmtP(t.pUp), t.verdict]);
+    const row = (t: ChainResults["trends"][number], what: string) => [`${t.mode}${what}`, fmtLog(t.first), fmtLog(t.last), fmtLog(t.change), fmtP(t.pDown), fmtP(t.pUp), t.verdict];
+    return [...r.trends.map((t) => row(t, "")), ...(r.exactTrends ?? []).map((t) => row(t, " (exact)"))];
 }
 
 function head(r: ChainResults): string {
@@ -38,7 +44,7 @@ function head(r: ChainResults): string {
 
 export function chainTable(r: ChainResults): string {
     const trends = r.trends.length ? `\n\n${fixedWidth(TREND_HEADERS, trendRows(r))}` : "";
-    return `${head(r)}\n\n${fixedWidth(HEADERS, rows(r))}${trends}\n`;
+    return `${head(r)}\n\n${fixedWidth(headers(r), rows(r))}${trends}\n`;
 }
 
 const HOW_TO_READ =
@@ -46,7 +52,8 @@ const HOW_TO_READ =
     "students, fresh from the same base, learn from data their lineage's generation g wrote (same prompts and sampling noise in " +
     "both lineages). replaced: each generation trains on its predecessor's rows only; accumulated: on every earlier generation's " +
     "rows as well. ratio and log-ratio: treated over control students of the generation (bootstrap 95% interval over questions x " +
-    "lineages); p: one-sided permutation test over students. Trend: each lineage's transfer (mean log-ratio against its control " +
+    "lineages); p: one-sided permutation test over students. Judged traits (misalignment) are compared on the exact measure too " +
+    "(exact: P(misaligned) among the answers the corpus taught, as in a run's report). Trend: each lineage's transfer (mean log-ratio against its control " +
     "lineage) at the last generation minus at the first, tested by exact sign flips over lineages each way; fewer than 5 lineages " +
     "cannot reach p < 0.05, so the verdict is then \"can't tell\".";
 
@@ -83,7 +90,7 @@ export function writeChainReport(r: ChainResults, dir: string): { json: string; 
         title: `Chain ${r.chain}`,
         description: r.description,
         head: head(r),
-        sections: [{ md: "", html: transferChart(r) + chainChart(r) }, { md: mdTable(HEADERS, rows(r)), html: htmlTable(HEADERS, rows(r)) }, ...trend],
+        sections: [{ md: "", html: transferChart(r) + chainChart(r) }, { md: mdTable(headers(r), rows(r)), html: htmlTable(headers(r), rows(r)) }, ...trend],
         howToRead: HOW_TO_READ,
         seconds: r.seconds,
         version: r.sublabVersion,

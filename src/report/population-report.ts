@@ -71,9 +71,12 @@ export function epidemicChart(r: PopulationResults): string {
     });
 }
 
-/** Drift as a colour: white at none, orange toward the trait, blue away, saturating at a ratio of 4. */
+/** The drift (a ratio of P(target) over the base's) at which the heatmap's colour saturates. */
+const SATURATION = 1.5;
+
+/** Drift as a colour: white at none, orange toward the trait, blue away, saturating at a ratio of SATURATION (or its inverse). */
 function driftColour(d: number): string {
-    const t = Math.max(-1, Math.min(1, d / Math.log(4)));
+    const t = Math.max(-1, Math.min(1, d / Math.log(SATURATION)));
     const mix = (a: number, b: number) => Math.round(a + (b - a) * Math.abs(t));
     return t >= 0 ? `rgb(${mix(255, 196)},${mix(255, 80)},${mix(255, 15)})` : `rgb(${mix(255, 58)},${mix(255, 110)},${mix(255, 165)})`;
 }
@@ -82,8 +85,8 @@ function driftColour(d: number): string {
 export function heatmap(r: PopulationResults, run: PopulationRun): string {
     const cell = 34;
     const m = { left: 80, top: 36 };
-    const W = m.left + cell * run.history.length + 16;
-    const H = m.top + cell * r.agents + 28;
+    const W = Math.max(m.left + cell * run.history.length + 16, 660);
+    const H = m.top + cell * r.agents + 44;
     const parts = [
         `<svg class="chart" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="drift per agent and round, ${escapeHtml(run.variant)}">`,
         `<text x="${m.left}" y="16" class="title">${escapeHtml(VARIANT_TEXT[run.variant])}: drift per agent and round</text>`,
@@ -104,7 +107,11 @@ export function heatmap(r: PopulationResults, run: PopulationRun): string {
         const tag = `${r.infected.includes(a) && run.variant !== "null" ? "* " : ""}agent ${a + 1}${r.bases[a] === "cross" ? " (x)" : ""}`;
         parts.push(`<text x="${m.left - 6}" y="${r1(m.top + a * cell + cell / 2 + 4)}" text-anchor="end" class="tick">${escapeHtml(tag)}</text>`);
     }
-    parts.push(`<text x="${m.left}" y="${H - 8}" class="tick">round; orange: toward ${escapeHtml(r.target)}, blue: away; thick border: infected; cross: quarantined; *: started as the teacher</text>`, "</svg>");
+    parts.push(
+        `<text x="${m.left}" y="${H - 24}" class="tick">columns: rounds; orange: toward ${escapeHtml(r.target)}, blue: away (full colour at x${SATURATION} or 1/${SATURATION})</text>`,
+        `<text x="${m.left}" y="${H - 8}" class="tick">thick border: infected; cross: quarantined; *: started as the teacher; (x): the other base</text>`,
+        "</svg>",
+    );
     return parts.join("\n");
 }
 
