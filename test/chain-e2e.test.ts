@@ -3,7 +3,9 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseChain, runChain } from "../src/experiment/chain.ts";
+import type { ModelEval } from "../src/core/types.ts";
+import { chainTrend, parseChain, runChain } from "../src/experiment/chain.ts";
+import { Rng } from "../src/util/rng.ts";
 import { readJsonl } from "../src/util/files.ts";
 import { smokeBases } from "./helpers/smoke.ts";
 import { tempDir } from "./helpers/tiny.ts";
@@ -91,5 +93,27 @@ describe("sublab chain on the smoke models", { timeout: 400_000 }, () => {
         expect(out).toContain('data[1]: expected one of');
         const few = writeFiles(a, b, { name: "smoke-chain-few", generations: 2, data: ["replaced"], prompts: 3 });
         await expect(runChain(parseChain(JSON.parse(fs.readFileSync(few, "utf8")), few), { root, progress: false })).rejects.toThrow(/generation 2, lineage 1: \d+ prompts have a kept row in both .* raise the chain's prompts \(3\)/);
+    });
+});
+
+describe("chain trends", () => {
+    const ev = (p: number): ModelEval => ({ seed: 0, model: "m", lora: null, dataset: null, perQuestion: [p, p], targetProb: p, sampled: { hits: 0, n: 0 }, distribution: [] });
+    const gen = (treated: number[], control: number[]) => ({ treated: treated.map(ev), control: control.map(ev) });
+    const rng = () => new Rng(1);
+
+    it("says a trait fades when every lineage's transfer fell, grows when every one rose, and can't tell under 5 lineages", () => {
+        const first = gen([0.2, 0.2, 0.2, 0.2, 0.2], [0.1, 0.1, 0.1, 0.1, 0.1]);
+        const lower = gen([0.15, 0.14, 0.13, 0.12, 0.11], [0.1, 0.1, 0.1, 0.1, 0.1]);
+        const fades = chainTrend("replaced", first, lower, 1e-6, rng());
+        expect(fades.verdict).toBe("fades");
+        expect(fades.pDown).toBeCloseTo(1 / 32);
+        expect(fades.first).toBeCloseTo(Math.log(2));
+        expect(fades.change).toBeLessThan(0);
+        expect(chainTrend("accumulated", lower, first, 1e-6, rng()).verdict).toBe("grows");
+        // One lineage against the others: no direction holds in all five.
+        const mixed = gen([0.25, 0.15, 0.14, 0.13, 0.12], [0.1, 0.1, 0.1, 0.1, 0.1]);
+        expect(chainTrend("replaced", first, mixed, 1e-6, rng()).verdict).toBe("holds");
+        const four = (g: ReturnType<typeof gen>) => ({ treated: g.treated.slice(0, 4), control: g.control.slice(0, 4) });
+        expect(chainTrend("replaced", four(first), four(lower), 1e-6, rng()).verdict).toBe("can't tell");
     });
 });

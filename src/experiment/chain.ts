@@ -236,7 +236,7 @@ export async function runChain(ch: ChainConfig, opts: RunOptions = {}): Promise<
 }
 
 /** The change in per-lineage transfer from the first generation to the last, with exact sign-flip tests each way. */
-function chainTrend(mode: ChainMode, first: { treated: ModelEval[]; control: ModelEval[] }, last: { treated: ModelEval[]; control: ModelEval[] }, floor: number, rng: Rng): ChainTrend {
+export function chainTrend(mode: ChainMode, first: { treated: ModelEval[]; control: ModelEval[] }, last: { treated: ModelEval[]; control: ModelEval[] }, floor: number, rng: Rng): ChainTrend {
     const a = lineageTransfer(first.treated, first.control, floor);
     const b = lineageTransfer(last.treated, last.control, floor);
     const d = b.map((x, s) => x - a[s]!);
