@@ -14,6 +14,7 @@ export default defineConfig({
             "test/filter-stages.test.ts",
             "test/filter-domains.test.ts",
             "test/audit.test.ts",
+            "test/digits.test.ts",
             "test/gguf.test.ts",
             "test/progress.test.ts",
             "test/rng.test.ts",
