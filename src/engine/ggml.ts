@@ -79,6 +79,7 @@ function declare(lib: Koffi.LibraryHandle) {
         ggml_tanh: f("void *ggml_tanh(void *ctx, void *a)"),
         ggml_clamp: f("void *ggml_clamp(void *ctx, void *a, float min, float max)"),
         ggml_silu: f("void *ggml_silu(void *ctx, void *a)"),
+        ggml_relu: f("void *ggml_relu(void *ctx, void *a)"),
         ggml_swiglu_split: f("void *ggml_swiglu_split(void *ctx, void *a, void *b)"),
         ggml_rms_norm: f("void *ggml_rms_norm(void *ctx, void *a, float eps)"),
         ggml_mul_mat: f("void *ggml_mul_mat(void *ctx, void *a, void *b)"),
