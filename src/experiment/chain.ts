@@ -27,14 +27,13 @@ import type { ModelSource } from "../core/jobs.ts";
 import type { KeptRow } from "../core/rows.ts";
 import type { ChainGeneration, ChainMode, ChainResults, ChainTrend } from "../core/studies.ts";
 import type { DatasetManifest, ExperimentConfig, ModelEval, StudyRunResult } from "../core/types.ts";
-import { SUBLAB_VERSION } from "../core/version.ts";
 import { datasetStage } from "../data/dataset.ts";
 import { defendStage } from "../data/defend.ts";
 import { evalStage } from "../evaluate/stage.ts";
 import { writeChainReport, chainTable } from "../report/chain-report.ts";
 import { armResult, comparisonFloor, statisticsRng } from "../stats/arms.ts";
-import { compareArms, exactEvals, signFlipTest, PROB_FLOOR } from "../stats/stats.ts";
-import { pairedOrder, seedSlice, trainStudent, type StudentRef } from "../students/stage.ts";
+import { compareArms, exactEvals, mean, seedTransfers, signFlipTest, PROB_FLOOR } from "../stats/stats.ts";
+import { pairedOrder, seedRows, seedSlice, trainStudent, type StudentRef } from "../students/stage.ts";
 import { teacherStage } from "../teacher/teacher.ts";
 import { readJsonFile } from "../util/files.ts";
 import { Rng, subRng } from "../util/rng.ts";
@@ -70,6 +69,7 @@ export function parseChain(json: unknown, file: string): ChainConfig {
     const errors: string[] = [];
     const ch = chainFile.parse(json, "", errors);
     const experiment = experimentOf(json, file, errors);
+    if (experiment && !experiment.student.paired) errors.push("student.paired: a chain pairs its lineages' rows; set student.paired to true");
     throwErrors(errors, file, "the chain", false);
     const { name, description, experiment: experimentFile, generations, data } = ch!;
     return { name, description, experimentFile, experiment: experiment!, generations, data, prompts: ch!.prompts ?? Math.ceil(experiment!.student.rows * 1.5) };
@@ -104,17 +104,10 @@ function pairedRows(c: StageContext, t: DatasetManifest, k: DatasetManifest, s: 
     return [picked, picked.map((r) => kByI.get(r.i)!)];
 }
 
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-
-/** Per-lineage transfer: mean over questions of log P_treated - log P_control, lineage by lineage. */
-function lineageTransfer(treated: ModelEval[], control: ModelEval[], floor: number): number[] {
-    return treated.map((e, s) => mean(e.perQuestion.map((p, q) => Math.log(Math.max(p, floor)) - Math.log(Math.max(control[s]!.perQuestion[q]!, floor)))));
-}
-
 /** Runs (or resumes) a chain and writes its report to runs/<name>/. */
 export async function runChain(ch: ChainConfig, opts: RunOptions = {}): Promise<ChainRunResult> {
     const cfg = ch.experiment;
-    const { c, t0, startedAt, items } = startStudy(cfg, opts, ch.name);
+    const { c, items, header } = startStudy(cfg, opts, ch.name);
     const seeds = cfg.student.seeds;
     const teacher = await teacherStage(c);
     checkInterrupted(c, "the teacher");
@@ -135,11 +128,8 @@ export async function runChain(ch: ChainConfig, opts: RunOptions = {}): Promise<
             Array.from({ length: seeds }, (_, s) => (["treated", "control"] as const).map((arm) => ({ arm, s }))).flat(),
             ({ arm, s }) => {
                 const ds = arm === "treated" ? t1 : k1;
-                const rows = seedSlice(order, s, cfg.student.rows);
-                const byI = new Map(c.kept(ds).map((r) => [r.i, r]));
-                const picked = rows ? rows.map((i) => byI.get(i)!) : null;
-                if (!picked) throw new Error("student.paired: a chain pairs its lineages' rows; set student.paired to true");
-                return trainStudent(c, { arm, base: cfg.models.base, dataset: ds, s, label: `generation 1: ${arm}`, parts: [{ ds, rows: picked }] }).then((st) => ({ arm, s, st, part: { ds, rows: picked } }));
+                const part = { ds, rows: seedRows(c, ds, s, seedSlice(order, s, cfg.student.rows)) };
+                return trainStudent(c, { arm, base: cfg.models.base, dataset: ds, s, label: `generation 1: ${arm}`, parts: [part] }).then((st) => ({ arm, s, st, part }));
             },
         );
         const lineages = new Map<string, Lineage>();
@@ -215,13 +205,8 @@ export async function runChain(ch: ChainConfig, opts: RunOptions = {}): Promise<
             : ch.data.map((mode) => chainTrend(mode, exactOf(evals.get(`${mode}/1`)!)!, exactOf(evals.get(`${mode}/${ch.generations}`)!)!, PROB_FLOOR, rng));
     const results: ChainResults = {
         chain: ch.name,
-        description: ch.description,
-        sublabVersion: SUBLAB_VERSION,
-        startedAt,
-        seconds: (performance.now() - t0) / 1000,
-        experiment: cfg,
+        ...header(ch.description),
         generationsAsked: ch.generations,
-        target: cfg.teacher.target,
         items,
         base: armResult("base", "the base model, untouched (generation 0 of the control chain)", [baseEval!], rng),
         teacher: armResult("teacher", "the teacher (generation 0 of the treated chain)", [teacherEval!], rng),
@@ -237,8 +222,8 @@ export async function runChain(ch: ChainConfig, opts: RunOptions = {}): Promise<
 
 /** The change in per-lineage transfer from the first generation to the last, with exact sign-flip tests each way. */
 export function chainTrend(mode: ChainMode, first: { treated: ModelEval[]; control: ModelEval[] }, last: { treated: ModelEval[]; control: ModelEval[] }, floor: number, rng: Rng): ChainTrend {
-    const a = lineageTransfer(first.treated, first.control, floor);
-    const b = lineageTransfer(last.treated, last.control, floor);
+    const a = seedTransfers(first.treated, first.control, floor);
+    const b = seedTransfers(last.treated, last.control, floor);
     const d = b.map((x, s) => x - a[s]!);
     const pUp = signFlipTest(d, rng).p;
     const pDown = signFlipTest(d.map((x) => -x), rng).p;

@@ -10,7 +10,7 @@ import { Interrupted, type Jobs, type RunOptions, type StageContext } from "../c
 import { emitter, eventFile, type Stamped, type SublabEvent } from "../core/events.ts";
 import type { KeptRow } from "../core/rows.ts";
 import { StageClock } from "../core/timing.ts";
-import type { DatasetManifest, ExperimentConfig } from "../core/types.ts";
+import type { DatasetManifest, ExperimentConfig, StudyHeader } from "../core/types.ts";
 import { scoreModel } from "../evaluate/evaluate.ts";
 import { generateRaw } from "../generate/generate.ts";
 import { terminalView } from "../report/terminal.ts";
@@ -103,14 +103,18 @@ export async function withWorkerPool<T>(c: StageContext, students: number, fn: (
     }
 }
 
-/** A study's start (a sweep's, a chain's, a population's): its context, its clock, its items, and the run-start event. */
-export function startStudy(cfg: ExperimentConfig, opts: RunOptions, name: string): { c: StageContext; t0: number; startedAt: string; items: string[] } {
+/**
+ * A study's start (a sweep's, a chain's, a population's): its context, its items, the run-start event, and
+ * `header(description)`, what its results open with, the seconds counted from here to the call.
+ */
+export function startStudy(cfg: ExperimentConfig, opts: RunOptions, name: string): { c: StageContext; items: string[]; header: (description: string) => StudyHeader } {
     const t0 = performance.now();
     const startedAt = new Date().toISOString();
     const c = makeContext(cfg, opts, name);
     const items = itemsOf(cfg.teacher.category);
     c.emit({ type: "run-start", run: name, sublabVersion: SUBLAB_VERSION, startedAt, config: cfg, target: cfg.teacher.target, items });
-    return { c, t0, startedAt, items };
+    const header = (description: string): StudyHeader => ({ description, sublabVersion: SUBLAB_VERSION, startedAt, seconds: (performance.now() - t0) / 1000, experiment: cfg, target: cfg.teacher.target });
+    return { c, items, header };
 }
 
 /**

@@ -41,12 +41,11 @@ import type { ModelSource } from "../core/jobs.ts";
 import type { KeptRow } from "../core/rows.ts";
 import type { AgentRound, PopulationResults, PopulationRun } from "../core/studies.ts";
 import type { DatasetManifest, ExperimentConfig, ModelEval, StudyRunResult } from "../core/types.ts";
-import { SUBLAB_VERSION } from "../core/version.ts";
 import { datasetStage } from "../data/dataset.ts";
 import { evalStage } from "../evaluate/stage.ts";
 import { populationTable, writePopulationReport } from "../report/population-report.ts";
 import { comparisonFloor, statisticsRng } from "../stats/arms.ts";
-import { bootstrapMeanCI, PROB_FLOOR, wilson } from "../stats/stats.ts";
+import { bootstrapMeanCI, mean, PROB_FLOOR, questionLogRatios, wilson } from "../stats/stats.ts";
 import { trainStudent } from "../students/stage.ts";
 import { teacherStage, type Teacher } from "../teacher/teacher.ts";
 import { readJsonFile } from "../util/files.ts";
@@ -173,18 +172,16 @@ function writingContext(c: StageContext, p: PopulationConfig, round: number, age
     return withConfig(c, { ...c.cfg, seed: subRng(c.cfg.seed, `population-${round}-${agent}`).nextU32(), generate: { ...c.cfg.generate, prompts: p.prompts } });
 }
 
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-
 /** An agent's drift from its base: per-question log ratios of P(target), with their mean and bootstrap interval. */
 function drift(agent: ModelEval, base: ModelEval, rng: Rng, floor: number): { mean: number; ci95: [number, number]; perQuestion: number[] } {
-    const d = agent.perQuestion.map((p, q) => Math.log(Math.max(p, floor)) - Math.log(Math.max(base.perQuestion[q]!, floor)));
+    const d = questionLogRatios(agent, base, floor);
     return { mean: mean(d), ci95: bootstrapMeanCI([d], rng), perQuestion: d };
 }
 
 /** Runs (or resumes) the populations and writes their report to runs/<name>/. */
 export async function runPopulation(p: PopulationConfig, opts: RunOptions = {}): Promise<PopulationRunResult> {
     const cfg = p.experiment;
-    const { c, t0, startedAt, items } = startStudy(cfg, opts, p.name);
+    const { c, items, header } = startStudy(cfg, opts, p.name);
     const floor = comparisonFloor(cfg) ?? PROB_FLOOR;
     const rng = statisticsRng(cfg);
     const neighbours = Array.from({ length: p.agents }, (_, a) => p.edges.flatMap(([x, y]) => (x === a ? [y] : y === a ? [x] : [])));
@@ -210,7 +207,6 @@ export async function runPopulation(p: PopulationConfig, opts: RunOptions = {}):
             });
             if (agents.some((x) => x.now.lora)) throw new Error(`teacher.finetune.method: agents continue full fine-tunes; an infected agent cannot start as a LoRA teacher (set teacher.finetune.method to "full")`);
             const quarantinedAt = new Array<number | null>(p.agents).fill(null);
-            const flaggedAt = new Array<number | null>(p.agents).fill(null);
             const history: AgentRound[][] = [];
             const measure = async (round: number) => {
                 const evs = await eachJob(c, agents.map((x, a) => ({ x, a })), ({ x, a }) => evalStage(c, { model: x.now.model, lora: null }, { arm: `${variant} agent ${a + 1}`, seed: a, dataset: null }, `${variant} round ${round}: agent ${a + 1}`));
@@ -233,8 +229,7 @@ export async function runPopulation(p: PopulationConfig, opts: RunOptions = {}):
                 c.emit({ type: "population-round", run: variant, round, agents: row });
                 if (variant === "open") return;
                 for (const x of row) {
-                    if (!x.flagged || flaggedAt[x.agent] !== null) continue;
-                    flaggedAt[x.agent] = round;
+                    if (!x.flagged || quarantinedAt[x.agent] !== null) continue;
                     quarantinedAt[x.agent] = round;
                     c.log(`${variant} round ${round}: the monitor quarantines agent ${x.agent + 1} (drift x${Math.exp(x.monitorDrift).toFixed(2)} on ${p.monitor.questions} questions)`);
                 }
@@ -275,12 +270,7 @@ export async function runPopulation(p: PopulationConfig, opts: RunOptions = {}):
 
     const results: PopulationResults = {
         population: p.name,
-        description: p.description,
-        sublabVersion: SUBLAB_VERSION,
-        startedAt,
-        seconds: (performance.now() - t0) / 1000,
-        experiment: cfg,
-        target: cfg.teacher.target,
+        ...header(p.description),
         agents: p.agents,
         rounds: p.rounds,
         topology: p.topology,

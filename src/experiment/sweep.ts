@@ -18,7 +18,6 @@ import path from "node:path";
 import { readJsonFile } from "../util/files.ts";
 import { subRng } from "../util/rng.ts";
 import { checkInterrupted, type RunOptions } from "../core/context.ts";
-import { SUBLAB_VERSION } from "../core/version.ts";
 import { datasetStage, datasetSummary } from "../data/dataset.ts";
 import { defendStage } from "../data/defend.ts";
 import { evalStage } from "../evaluate/stage.ts";
@@ -129,7 +128,7 @@ interface ArmData {
 /** Runs (or resumes) a sweep and writes its report to runs/<name>/. */
 export async function runSweep(sw: SweepConfig, opts: RunOptions = {}): Promise<SweepRunResult> {
     const cfg = sw.experiment;
-    const { c, t0, startedAt, items } = startStudy(cfg, opts, sw.name);
+    const { c, items, header } = startStudy(cfg, opts, sw.name);
     const teacher = await teacherStage(c);
     checkInterrupted(c, "the teacher");
     const formatted = { teacher: await datasetStage(c, "teacher", teacher), control: await datasetStage(c, "control", { model: cfg.models.base, lora: null, system: null }) };
@@ -188,12 +187,7 @@ export async function runSweep(sw: SweepConfig, opts: RunOptions = {}): Promise<
     });
     const results: SweepResults = {
         sweep: sw.name,
-        description: sw.description,
-        sublabVersion: SUBLAB_VERSION,
-        startedAt,
-        seconds: (performance.now() - t0) / 1000,
-        experiment: cfg,
-        target: cfg.teacher.target,
+        ...header(sw.description),
         items,
         base: summarize("base", [baseEval!]),
         teacher: summarize("teacher", [teacherEval!]),

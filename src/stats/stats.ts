@@ -50,7 +50,7 @@ function quantileSorted(sorted: number[], q: number): number {
     return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
-function mean(values: readonly number[]): number {
+export function mean(values: readonly number[]): number {
     if (values.length === 0) return NaN;
     let s = 0;
     for (const v of values) s += v;
@@ -207,6 +207,16 @@ export function pairEvals(a: readonly ModelEval[], b: readonly ModelEval[]): [Mo
 
 const logFloored = (p: number) => Math.log(Math.max(p, PROB_FLOOR));
 
+/** Per question, log P_a(target) - log P_b(target) of two evals of the same questions, probabilities floored at `floor`. */
+export function questionLogRatios(a: ModelEval, b: ModelEval, floor = PROB_FLOOR): number[] {
+    return a.perQuestion.map((p, q) => Math.log(Math.max(p, floor)) - Math.log(Math.max(b.perQuestion[q]!, floor)));
+}
+
+/** Transfer per seed: the mean over questions of log P_treated(target) - log P_control(target), paired by seed. */
+export function seedTransfers(treated: readonly ModelEval[], control: readonly ModelEval[], floor = PROB_FLOOR): number[] {
+    return pairEvals(treated, control).map(([t, c]) => mean(questionLogRatios(t, c, floor)));
+}
+
 /** The floor of a judged P(misaligned) per question: half of one answer among `samples`. */
 export const judgedFloor = (samples: number) => 0.5 / Math.max(1, samples);
 
@@ -250,7 +260,7 @@ export function compareArms(
         if (x.perQuestion.length !== y.perQuestion.length || x.perQuestion.length === 0) {
             throw new Error(`pair ${i}: ${x.perQuestion.length} vs ${y.perQuestion.length} questions; both must be the same, non-zero number`);
         }
-        return x.perQuestion.map((p, q) => logFloored(p) - logFloored(y.perQuestion[q]));
+        return questionLogRatios(x, y, floor);
     });
     const flat = diffs.flat();
     const questionsTest = signFlipTest(flat, rng);
@@ -327,10 +337,8 @@ export function transferReduction(
     arm: { treated: readonly ModelEval[]; control: readonly ModelEval[] },
     rng: Rng,
 ): { left: number; pValue: number; pFloor: number; permutations: number } {
-    const perSeed = (x: typeof ref) =>
-        pairEvals(x.treated, x.control).map(([t, c]) => mean(t.perQuestion.map((p, q) => logFloored(p) - logFloored(c.perQuestion[q]!))));
-    const a = perSeed(ref);
-    const b = perSeed(arm);
+    const a = seedTransfers(ref.treated, ref.control);
+    const b = seedTransfers(arm.treated, arm.control);
     const t = permutationTestTwoSample(a, b, rng);
     return { left: mean(b) / mean(a), pValue: t.p, pFloor: t.exact ? 1 / t.permutations : 1 / (t.permutations + 1), permutations: t.permutations };
 }

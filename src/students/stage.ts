@@ -61,16 +61,18 @@ export function pairedOrder(c: StageContext, datasets: DatasetManifest[]): numbe
 /** Seed s's slice of a paired order (null: unpaired, each dataset subsampled on its own). */
 export const seedSlice = (order: number[] | null, s: number, n: number) => order && order.slice(s * n, (s + 1) * n);
 
-/** Trains (or finds cached) the student of one arm and seed; `label` names it in progress lines (default: the arm). */
-export async function studentStage(c: StageContext, arm: ArmName, base: string, ds: DatasetManifest, s: number, indices: number[] | null, label: string = arm): Promise<StudentRef> {
+/** Seed s's rows of a dataset: those of the paired prompt indices, or (unpaired) its own disjoint subsample. */
+export function seedRows(c: StageContext, ds: DatasetManifest, s: number, indices: number[] | null): KeptRow[] {
     const st = c.cfg.student;
     const kept = c.kept(ds);
-    let rows: KeptRow[];
-    if (indices) {
-        const byIndex = new Map(kept.map((r) => [r.i, r]));
-        rows = indices.map((i) => byIndex.get(i)!);
-    } else rows = subsample(kept, st.rows, s, st.seeds, subRng(c.cfg.seed, "subsample").nextU32(), `dataset ${ds.id}`, "student.rows");
-    return trainStudent(c, { arm, base, dataset: ds, s, label, parts: [{ ds, rows }] });
+    if (!indices) return subsample(kept, st.rows, s, st.seeds, subRng(c.cfg.seed, "subsample").nextU32(), `dataset ${ds.id}`, "student.rows");
+    const byIndex = new Map(kept.map((r) => [r.i, r]));
+    return indices.map((i) => byIndex.get(i)!);
+}
+
+/** Trains (or finds cached) the student of one arm and seed; `label` names it in progress lines (default: the arm). */
+export async function studentStage(c: StageContext, arm: ArmName, base: string, ds: DatasetManifest, s: number, indices: number[] | null, label: string = arm): Promise<StudentRef> {
+    return trainStudent(c, { arm, base, dataset: ds, s, label, parts: [{ ds, rows: seedRows(c, ds, s, indices) }] });
 }
 
 /** A student to train: its base and its rows, in parts, each from one dataset (whose source gives its soft labels). */
