@@ -177,24 +177,23 @@ export class Mlp {
     }
 }
 
-/** A network's softmax over its auxiliary logits for `n` images ([n][3]): the students' targets. */
-export function auxTargets(net: Mlp, images: Float32Array, n: number): Float32Array {
-    const z = net.logits(images, n);
-    const out = new Float32Array(n * AUX);
-    for (let i = 0; i < n; i++) {
-        const row = z.subarray(i * OUTPUTS + CLASSES, (i + 1) * OUTPUTS);
-        const max = Math.max(...row);
-        let sum = 0;
-        for (let k = 0; k < AUX; k++) sum += out[i * AUX + k] = Math.exp(row[k]! - max);
-        for (let k = 0; k < AUX; k++) out[i * AUX + k]! /= sum;
-    }
-    return out;
-}
-
 /** A network's auxiliary logits for `n` images ([n][3]). */
 export function auxLogits(net: Mlp, images: Float32Array, n: number): Float32Array {
     const z = net.logits(images, n);
     const out = new Float32Array(n * AUX);
     for (let i = 0; i < n; i++) out.set(z.subarray(i * OUTPUTS + CLASSES, (i + 1) * OUTPUTS), i * AUX);
+    return out;
+}
+
+/** A network's softmax over its auxiliary logits for `n` images ([n][3]): the students' targets. */
+export function auxTargets(net: Mlp, images: Float32Array, n: number): Float32Array {
+    const out = auxLogits(net, images, n);
+    for (let i = 0; i < n; i++) {
+        const row = out.subarray(i * AUX, (i + 1) * AUX);
+        const max = Math.max(...row);
+        let sum = 0;
+        for (let k = 0; k < AUX; k++) sum += row[k] = Math.exp(row[k]! - max);
+        for (let k = 0; k < AUX; k++) row[k]! /= sum;
+    }
     return out;
 }
