@@ -6,6 +6,8 @@
 import { Command } from "commander";
 import { registerExperimentCommands } from "./commands/ExperimentCommands.ts";
 import { registerAuditCommand } from "./commands/AuditCommand.ts";
+import { registerTheoremCommand } from "./commands/TheoremCommand.ts";
+import { registerEntangleCommand } from "./commands/EntangleCommand.ts";
 import { registerExportCommand } from "./commands/ExportCommand.ts";
 import { registerForgeCommand } from "./commands/ForgeCommand.ts";
 import { registerSelftestCommand } from "./commands/SelftestCommand.ts";
@@ -25,6 +27,8 @@ export function createProgram(): Command {
     registerExperimentCommands(program);
     registerExportCommand(program);
     registerAuditCommand(program);
+    registerTheoremCommand(program);
+    registerEntangleCommand(program);
     return program;
 }
 

@@ -172,6 +172,16 @@ export function shiftChart(results: Results): string {
     return parts.join("\n");
 }
 
+/** The left and bottom axes of a chart's plot area with their labels. */
+function axisFrame(m: { left: number; top: number }, pw: number, ph: number, H: number, xLabel: string, yLabel: string): string[] {
+    return [
+        `<line x1="${m.left}" x2="${m.left}" y1="${m.top}" y2="${m.top + ph}" class="axis"/>`,
+        `<line x1="${m.left}" x2="${m.left + pw}" y1="${m.top + ph}" y2="${m.top + ph}" class="axis"/>`,
+        `<text x="${r1(m.left + pw / 2)}" y="${H - 8}" text-anchor="middle" class="tick">${escapeHtml(xLabel)}</text>`,
+        `<text transform="translate(16 ${r1(m.top + ph / 2)}) rotate(-90)" text-anchor="middle" class="tick">${escapeHtml(yLabel)}</text>`,
+    ];
+}
+
 /** One line of a line chart: points with optional 95% interval whiskers. */
 export interface LineSeries {
     name: string;
@@ -219,12 +229,7 @@ export function lineChart(opts: { title: string; xLabel: string; yLabel: string;
         );
     }
     for (let v = x0; v <= x1; v++) parts.push(`<text x="${r1(x(v))}" y="${r1(m.top + ph + 18)}" text-anchor="middle" class="tick">${v}</text>`);
-    parts.push(
-        `<line x1="${m.left}" x2="${m.left}" y1="${m.top}" y2="${m.top + ph}" class="axis"/>`,
-        `<line x1="${m.left}" x2="${m.left + pw}" y1="${m.top + ph}" y2="${m.top + ph}" class="axis"/>`,
-        `<text x="${r1(m.left + pw / 2)}" y="${H - 8}" text-anchor="middle" class="tick">${escapeHtml(opts.xLabel)}</text>`,
-        `<text transform="translate(16 ${r1(m.top + ph / 2)}) rotate(-90)" text-anchor="middle" class="tick">${escapeHtml(opts.yLabel)}</text>`,
-    );
+    parts.push(...axisFrame(m, pw, ph, H, opts.xLabel, opts.yLabel));
     opts.series.forEach((s, k) => {
         const dash = s.dashed ? ` stroke-dasharray="5 4"` : "";
         const path = s.points.map((p, i) => `${i ? "L" : "M"}${r1(x(p.x))} ${r1(y(p.y))}`).join(" ");
@@ -242,6 +247,62 @@ export function lineChart(opts: { title: string; xLabel: string; yLabel: string;
             `<line x1="${m.left + pw + 14}" x2="${m.left + pw + 34}" y1="${ly}" y2="${ly}" stroke="${s.colour}" stroke-width="2"${dash}/>`,
             `<text x="${m.left + pw + 40}" y="${ly + 4}" class="tick">${escapeHtml(s.name)}</text>`,
         );
+    });
+    parts.push("</svg>");
+    return parts.join("\n");
+}
+
+/** One group of points of a scatter chart. */
+export interface ScatterSeries {
+    name: string;
+    colour: string;
+    points: { x: number; y: number; label?: string }[];
+}
+
+/** A scatter chart (inline SVG) on linear axes, with the zero lines drawn when they fall inside, and a legend. */
+export function scatterChart(opts: { title: string; xLabel: string; yLabel: string; series: ScatterSeries[] }): string {
+    const W = 720;
+    const H = 380;
+    const m = { left: 72, right: 150, top: 28, bottom: 48 };
+    const pw = W - m.left - m.right;
+    const ph = H - m.top - m.bottom;
+    const pts = opts.series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
+    if (pts.length === 0) return "<p>Nothing to chart.</p>";
+    const span = (vs: number[]) => {
+        const [lo, hi] = [Math.min(...vs), Math.max(...vs)];
+        const pad = (hi - lo || Math.abs(hi) || 1) * 0.06;
+        return [lo - pad, hi + pad] as const;
+    };
+    const [x0, x1] = span(pts.map((p) => p.x));
+    const [y0, y1] = span(pts.map((p) => p.y));
+    const x = (v: number) => m.left + ((v - x0) * pw) / (x1 - x0);
+    const y = (v: number) => m.top + ph * (1 - (v - y0) / (y1 - y0));
+    // Ticks at a round step (1, 2 or 5 times a power of ten) giving 3-7 of them.
+    const ticks = (lo: number, hi: number) => {
+        const raw = (hi - lo) / 5;
+        const p = 10 ** Math.floor(Math.log10(raw));
+        const step = [1, 2, 5, 10].map((k) => k * p).find((st) => st >= raw) ?? 10 * p;
+        const out: number[] = [];
+        for (let t = Math.ceil(lo / step) * step; t <= hi + 1e-12; t += step) out.push(Math.abs(t) < step * 1e-9 ? 0 : t);
+        return out;
+    };
+    const fmt = (v: number) => String(Number(v.toPrecision(2)));
+    const parts: string[] = [
+        `<svg class="chart" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${escapeHtml(opts.title)}">`,
+        `<text x="${m.left}" y="16" class="title">${escapeHtml(opts.title)}</text>`,
+    ];
+    for (const t of ticks(y0, y1)) parts.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${r1(y(t))}" y2="${r1(y(t))}" class="grid"/>`, `<text x="${m.left - 6}" y="${r1(y(t) + 4)}" text-anchor="end" class="tick">${fmt(t)}</text>`);
+    for (const t of ticks(x0, x1)) parts.push(`<text x="${r1(x(t))}" y="${r1(m.top + ph + 18)}" text-anchor="middle" class="tick">${fmt(t)}</text>`);
+    if (x0 < 0 && x1 > 0) parts.push(`<line x1="${r1(x(0))}" x2="${r1(x(0))}" y1="${m.top}" y2="${m.top + ph}" class="axis"/>`);
+    if (y0 < 0 && y1 > 0) parts.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${r1(y(0))}" y2="${r1(y(0))}" class="axis"/>`);
+    parts.push(...axisFrame(m, pw, ph, H, opts.xLabel, opts.yLabel));
+    opts.series.forEach((s, k) => {
+        for (const p of s.points) {
+            if (!Number.isFinite(p.x) || !Number.isFinite(p.y)) continue;
+            parts.push(`<circle cx="${r1(x(p.x))}" cy="${r1(y(p.y))}" r="3.5" fill="${s.colour}" fill-opacity="0.8"><title>${escapeHtml(p.label ?? `${s.name}: ${fmt(p.x)}, ${fmt(p.y)}`)}</title></circle>`);
+        }
+        const ly = m.top + 8 + k * 18;
+        parts.push(`<circle cx="${m.left + pw + 22}" cy="${ly}" r="4" fill="${s.colour}"/>`, `<text x="${m.left + pw + 32}" y="${ly + 4}" class="tick">${escapeHtml(s.name)}</text>`);
     });
     parts.push("</svg>");
     return parts.join("\n");

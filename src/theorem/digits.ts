@@ -79,15 +79,25 @@ function segmentDistance(x: number, y: number, [a, b]: [Point, Point]): number {
 export function drawDigit(digit: number, style: DrawStyle, rng: Rng): Float32Array {
     if (!Number.isInteger(digit) || digit < 0 || digit > 9) throw new Error(`drawDigit: expected a digit 0-9, got ${digit}`);
     const segs = segments(digit, style);
-    const img = new Float32Array(PIXELS);
-    for (let y = 0; y < SIDE; y++) {
-        for (let x = 0; x < SIDE; x++) {
-            let d = Infinity;
-            for (const s of segs) d = Math.min(d, segmentDistance(x + 0.5, y + 0.5, s));
-            // Anti-aliased stroke: full ink within half the width, fading over one pixel.
-            const v = style.ink * Math.max(0, Math.min(1, style.width / 2 + 0.5 - d)) + style.noise * rng.normal();
-            img[y * SIDE + x] = Math.max(0, Math.min(1, v));
+    // Distance to the nearest stroke, computed only near each segment: beyond half the width plus a pixel the
+    // ink is 0 whatever the distance, so pixels far from every segment keep Infinity.
+    const dist = new Float64Array(PIXELS).fill(Infinity);
+    const reach = style.width / 2 + 1;
+    for (const s of segs) {
+        const [x0, x1] = [Math.max(0, Math.floor(Math.min(s[0][0], s[1][0]) - reach)), Math.min(SIDE - 1, Math.ceil(Math.max(s[0][0], s[1][0]) + reach))];
+        const [y0, y1] = [Math.max(0, Math.floor(Math.min(s[0][1], s[1][1]) - reach)), Math.min(SIDE - 1, Math.ceil(Math.max(s[0][1], s[1][1]) + reach))];
+        for (let y = y0; y <= y1; y++) {
+            for (let x = x0; x <= x1; x++) {
+                const d = segmentDistance(x + 0.5, y + 0.5, s);
+                if (d < dist[y * SIDE + x]!) dist[y * SIDE + x] = d;
+            }
         }
+    }
+    const img = new Float32Array(PIXELS);
+    for (let i = 0; i < PIXELS; i++) {
+        // Anti-aliased stroke: full ink within half the width, fading over one pixel.
+        const v = style.ink * Math.max(0, Math.min(1, style.width / 2 + 0.5 - dist[i]!)) + style.noise * rng.normal();
+        img[i] = Math.max(0, Math.min(1, v));
     }
     return img;
 }

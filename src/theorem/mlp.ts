@@ -21,15 +21,33 @@ const shapeOf = (n: string): number[] => {
     return n[0] === "w" ? [LAYERS[k]!, LAYERS[k + 1]!] : [LAYERS[k + 1]!];
 };
 
-/** Initial weights of a seed (uniform in +-sqrt(6 / fan-in), biases 0): the same seed gives the same initialisation. */
+/**
+ * Initial weights of a seed: normal with standard deviation 1/sqrt(fan-in), biases 0 (the scale the reference
+ * MNIST code uses). The same seed gives the same initialisation.
+ */
 export function initWeights(seed: number): Map<string, Float32Array> {
     const rng = new Rng(seed);
     return new Map(
         names().map((n) => {
             const ne = shapeOf(n);
             const size = ne.reduce((a, b) => a * b, 1);
-            const bound = Math.sqrt(6 / ne[0]!);
-            return [n, n[0] === "w" ? Float32Array.from({ length: size }, () => (2 * rng.next() - 1) * bound) : new Float32Array(size)] as const;
+            const sd = 1 / Math.sqrt(ne[0]!);
+            return [n, n[0] === "w" ? Float32Array.from({ length: size }, () => rng.normal() * sd) : new Float32Array(size)] as const;
+        }),
+    );
+}
+
+/**
+ * `weights` with Gaussian noise added to every weight matrix, `sigma` times the initialisation's standard
+ * deviation (biases, initialised at 0, are left alone): the init-noise ablation's "nearly the same" start.
+ */
+export function perturbWeights(weights: Map<string, Float32Array>, sigma: number, seed: number): Map<string, Float32Array> {
+    const rng = new Rng(seed);
+    return new Map(
+        [...weights].map(([n, w]) => {
+            if (n[0] !== "w" || sigma === 0) return [n, Float32Array.from(w)] as const;
+            const sd = sigma / Math.sqrt(shapeOf(n)[0]!);
+            return [n, Float32Array.from(w, (v) => v + sd * rng.normal())] as const;
         }),
     );
 }
@@ -43,6 +61,8 @@ export interface MlpTrainOptions {
     lr: number;
     weightDecay?: number;
     seed: number;
+    /** Told after each optimiser step. */
+    onStep?: (step: number, total: number) => void;
 }
 
 export class Mlp {
@@ -117,6 +137,7 @@ export class Mlp {
         const rng = new Rng(o.seed);
         const epochLosses: number[] = [];
         let t = 0;
+        const total = o.epochs * Math.floor(n / o.batch);
         for (const nm of names()) this.g.setParam(this.store.tensor(nm), true);
         try {
             for (let e = 0; e < o.epochs; e++) {
@@ -160,6 +181,7 @@ export class Mlp {
                         (loss) => readF32(this.g, loss)[0]!,
                     );
                     batches++;
+                    o.onStep?.(t, total);
                 }
                 epochLosses.push(sum / Math.max(1, batches));
             }

@@ -10,7 +10,7 @@ import path from "node:path";
 export const LAYERS: readonly (readonly string[])[] = [
     ["cli"],
     ["experiment", "forge", "export"],
-    ["teacher", "data", "generate", "filters", "students", "evaluate", "stats", "report", "audit", "theorem"],
+    ["teacher", "data", "generate", "filters", "students", "evaluate", "stats", "report", "audit", "theorem", "mechanism"],
     ["backends"],
     ["core"],
     ["model", "runtime", "train", "prompts"],

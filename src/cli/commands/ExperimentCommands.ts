@@ -18,6 +18,10 @@ import { sweepTable, writeSweepReport } from "../../report/sweep-report.ts";
 import { loadChain, runChain } from "../../experiment/chain.ts";
 import { chainTable, writeChainReport } from "../../report/chain-report.ts";
 import { populationTable, writePopulationReport } from "../../report/population-report.ts";
+import { theoremTable, writeTheoremReport } from "../../report/theorem-report.ts";
+import { isTheoremResults, type TheoremResults } from "../../theorem/theorem.ts";
+import { isEntangleResults, type EntangleResults } from "../../mechanism/entangle.ts";
+import { entangleTable, writeEntangleReport } from "../../report/entangle-report.ts";
 import type { ChainResults, PopulationResults } from "../../core/studies.ts";
 import { loadPopulation, runPopulation } from "../../experiment/population.ts";
 import { onnxItemProbs } from "../../backends/onnx.ts";
@@ -252,10 +256,22 @@ export function registerExperimentCommands(program: Command): void {
 
     program
         .command("report <results>")
-        .description("render results.json (a run's, a sweep's, a chain's or a population's; or a run's events.jsonl) again as report.md and report.html beside it, and print the table")
+        .description("render results.json (a run's, a sweep's, a chain's, a population's, the theorem experiment's or an entanglement study's; or a run's events.jsonl) again as report.md and report.html beside it, and print the table")
         .action((file: string) => {
             if (!fs.existsSync(file)) throw new Error(`no such file ${file}`);
-            const results = file.endsWith(".jsonl") ? resultsFromEventFile(file) : (JSON.parse(fs.readFileSync(file, "utf8")) as Results | SweepResults | ChainResults | PopulationResults);
+            const results = file.endsWith(".jsonl") ? resultsFromEventFile(file) : (JSON.parse(fs.readFileSync(file, "utf8")) as Results | SweepResults | ChainResults | PopulationResults | TheoremResults | EntangleResults);
+            if (isEntangleResults(results)) {
+                const files = writeEntangleReport(path.dirname(file), results);
+                console.log(entangleTable(results));
+                console.log(`\nreport: ${files.html}`);
+                return;
+            }
+            if (isTheoremResults(results)) {
+                const files = writeTheoremReport(path.dirname(file), results);
+                console.log(theoremTable(results));
+                console.log(`\nreport: ${files.html}`);
+                return;
+            }
             if ("chain" in results || "population" in results) {
                 const files = "chain" in results ? writeChainReport(results, path.dirname(file)) : writePopulationReport(results, path.dirname(file));
                 console.log("chain" in results ? chainTable(results) : populationTable(results));
