@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadChain } from "../src/experiment/chain.ts";
 import { loadPopulation } from "../src/experiment/population.ts";
+import { loadStudy } from "../src/experiment/study.ts";
 import { loadExperiment, parseExperiment } from "../src/experiment/schema.ts";
 import type { ExperimentConfig } from "../src/core/types.ts";
 import { ALL_LORA_TARGETS } from "../src/model/config.ts";
@@ -239,15 +240,15 @@ describe("loadExperiment", () => {
 
 describe("the shipped experiment files", () => {
     const dir = join(import.meta.dirname, "..", "experiments");
-    const studies = /sweep|^chain-|^population-/;
+    const studies = /sweep|^chain-|^population-|-study\.json$/;
     const files = readdirSync(dir).filter((f) => f.endsWith(".json") && !studies.test(f));
     it.each(files)("%s parses", (f) => {
         expect(() => loadExperiment(join(dir, f))).not.toThrow();
     });
 
-    it.each(readdirSync(dir).filter((f) => /^(chain|population)-.*\.json$/.test(f)))("%s parses as its study", (f) => {
+    it.each(readdirSync(dir).filter((f) => /^(chain|population)-.*\.json$|-study\.json$/.test(f)))("%s parses as its study", (f) => {
         const file = join(dir, f);
-        const parse = f.startsWith("chain-") ? loadChain : loadPopulation;
+        const parse = f.startsWith("chain-") ? loadChain : f.startsWith("population-") ? loadPopulation : loadStudy;
         expect(() => parse(file)).not.toThrow();
     });
 

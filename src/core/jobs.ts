@@ -24,6 +24,10 @@ export interface TrainRecipe {
     softMass?: number;
     /** Soft labels: at most this many tokens per position (null or absent: no limit). */
     softTopK?: number | null;
+    /** The optimizer: AdamW when absent, or plain SGD. */
+    optimizer?: "adamw" | "sgd";
+    /** A system prompt every training row carries (absent: none, as the data was written without one). */
+    system?: string;
 }
 
 /** A training row: a prompt and completion, with a defense's loss mask (indices among its target tokens) when it has one. */

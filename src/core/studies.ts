@@ -1,6 +1,6 @@
 /**
- * The results of the studies built on runs (src/experiment/chain.ts, src/experiment/population.ts): a chain's
- * generations and a population's rounds, as results.json holds them.
+ * The results of the studies built on runs (src/experiment/chain.ts, population.ts, study.ts): a chain's
+ * generations, a population's rounds and a recipe study's cells, as results.json holds them.
  */
 import type { ArmResult, ComparisonResult, StudyHeader } from "./types.ts";
 
@@ -101,4 +101,24 @@ export interface PopulationResults extends StudyHeader {
     infected: number[];
     settings: { prompts: number; rows: number; own: number; threshold: number; monitor: { questions: number; threshold: number; from: number }; files: Record<string, string> };
     runs: PopulationRun[];
+}
+
+/** One cell of a recipe study (src/experiment/study.ts): its labels, its students' recipe, its treated/control transfer. */
+export interface StudyCellResult {
+    labels: Record<string, string>;
+    /** What the cell's students are: method, rank, lr, optimizer, labels, rows, epochs, eval context. */
+    recipe: string;
+    treated: ArmResult;
+    control: ArmResult;
+    transfer: ComparisonResult;
+}
+
+export interface StudyResults extends StudyHeader {
+    study: string;
+    grid: "axes" | "product";
+    axes: { name: string; labels: string[] }[];
+    items: string[];
+    base: ArmResult;
+    teacher: ArmResult;
+    cells: StudyCellResult[];
 }

@@ -119,6 +119,8 @@ function declare(lib: Koffi.LibraryHandle) {
                 " float freq_base, float freq_scale, float ext_factor, float attn_factor, float beta_fast, float beta_slow)",
         ),
         ggml_opt_step_adamw: f("void *ggml_opt_step_adamw(void *ctx, void *a, void *grad, void *m, void *v, void *params)"),
+        // params: [lr, weight decay]; w = w * (1 - lr * wd) - lr * grad
+        ggml_opt_step_sgd: f("void *ggml_opt_step_sgd(void *ctx, void *a, void *grad, void *params)"),
         // graphs
         ggml_new_graph_custom: f("void *ggml_new_graph_custom(void *ctx, size_t size, bool grads)"),
         ggml_build_forward_expand: f("void ggml_build_forward_expand(void *graph, void *t)"),

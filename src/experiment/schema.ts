@@ -40,7 +40,9 @@
  *                          lr > 0: 2e-4 for lora / 1e-4 for full, batchSize >= 1: 16, warmupSteps >= 0: 5,
  *                          schedule "linear" | "cosine" | "constant": "linear", rows >= 1: 1000, seeds 1..100: 3,
  *                          paired true | false: true, labels "sampled" | "soft": "sampled",
- *                          softMass (0, 1]: 0.999, softTopK null | >= 1: null (soft labels: top tokens per position)
+ *                          softMass (0, 1]: 0.999, softTopK null | >= 1: null (soft labels: top tokens per position),
+ *                          optimizer "adamw" | "sgd": adamw, system non-empty string: absent (a system prompt every
+ *                          training row carries; `sublab study` can evaluate in that context)
  *   safety                 absent (no safety arms), or { rows >= 1: 120, epochs >= 1: 2, lr > 0: 3e-4, triggers: true }:
  *                          every treated and control student fine-tuned further on the trait's aligned answers to
  *                          questions the evaluation does not ask (full students only), evaluated again as the arms
@@ -160,6 +162,8 @@ const experiment = object(
             labels: opt(oneOf(["sampled", "soft"]), "sampled"),
             softMass: opt(check<number>("a number above 0 and at most 1", (v: unknown) => typeof v === "number" && v > 0 && v <= 1), 0.999),
             softTopK: opt(nullable(int(1)), null),
+            optimizer: opt(absentOr(oneOf(["adamw", "sgd"])), undefined),
+            system: opt(absentOr(nonEmpty), undefined),
         }),
         {},
     ),

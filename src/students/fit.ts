@@ -26,7 +26,7 @@ export async function fitStudent(job: StudentJob, hooks: { signal?: AbortSignal;
     fs.mkdirSync(dir, { recursive: true });
     const t0 = performance.now();
     getGgml({ threads: job.threads });
-    let examples = await tokenizeTrainingRows(base, rows);
+    let examples = await tokenizeTrainingRows(base, r.system ? rows.map((x) => ({ system: r.system, ...x })) : rows);
     if (soft) examples = await attachSoftSources(examples, rows, soft, { mass: r.softMass ?? 1, k: r.softTopK ?? null });
     if (rows.some((x) => x.masked?.length)) examples = applyLossMasks(examples, rows.map((x, k) => ({ i: x.i ?? k, masked: x.masked, targets: x.targets })));
     const model = loadModel(base);
@@ -41,6 +41,7 @@ export async function fitStudent(job: StudentJob, hooks: { signal?: AbortSignal;
             batchSize: r.batchSize,
             warmupSteps: r.warmupSteps,
             schedule: r.schedule,
+            ...(r.optimizer === "sgd" ? { optimizer: "sgd" as const } : {}),
             seed,
             checkpointPath: path.join(dir, "checkpoint.gguf"),
             signal: hooks.signal,

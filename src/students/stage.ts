@@ -108,7 +108,8 @@ export async function trainStudent(c: StageContext, spec: StudentSpec): Promise<
         base: fileHash(base),
         rows: hashJson(rows.map((r) => [r.prompt, r.completion, r.masked ?? null])),
         soft: soft && (Array.isArray(soft) ? { sources: soft.map(softKeyOf), of: hashJson(sourceOf) } : softKeyOf(soft)),
-        recipe: st,
+        // AdamW is the default whether or not the file names it: one key for both.
+        recipe: { ...st, optimizer: st.optimizer === "sgd" ? "sgd" : undefined },
         trainSeed,
     }).slice(0, 16);
     const dir = path.join(c.root, "runs", "cache", "students", key);

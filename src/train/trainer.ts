@@ -37,14 +37,13 @@ export interface TrainOptions {
     warmupSteps?: number;
     /** Defaults to "linear". */
     schedule?: ScheduleKind;
-    /** Defaults to 0.9. */
+    /** AdamW's: default 0.9, 0.999 and 1e-8. */
     beta1?: number;
-    /** Defaults to 0.999. */
     beta2?: number;
-    /** Defaults to 1e-8. */
     eps?: number;
     /** Decoupled weight decay. Defaults to 0. */
     weightDecay?: number;
+    optimizer?: "adamw" | "sgd"; // AdamW (the default) or plain SGD: w -= lr * grad after the same clipping
     /** Global gradient-norm clip; 0 turns it off. Defaults to 1.0. */
     gradClip?: number;
     /** Sequences per optimizer step. Defaults to 8. */
@@ -353,10 +352,11 @@ export async function train(model: Model, examples: TrainExample[], opts: TrainO
                         a.ggml_build_forward_expand(graph, norm);
                         // min(1, clip / norm), computed in the graph so the step never waits on the host.
                         const scale = clip > 0 ? a.ggml_clamp(ctx, a.ggml_div(ctx, b.inputF32([1], new Float32Array([clip])), norm), 0, 1) : null;
-                        const params = b.inputF32([7], adamw, "adamw_params");
+                        const sgd = opts.optimizer === "sgd"; // plain SGD's params: [lr, weight decay]
+                        const params = sgd ? b.inputF32([2], new Float32Array([lr, wd]), "sgd_params") : b.inputF32([7], adamw, "adamw_params");
                         names.forEach((n, i) => {
                             const gr = scale ? a.ggml_mul(ctx, grads[i], scale) : grads[i];
-                            const upd = a.ggml_opt_step_adamw(ctx, store.tensor(n), gr, moments.tensor(`adam_m.${n}`), moments.tensor(`adam_v.${n}`), params);
+                            const upd = sgd ? a.ggml_opt_step_sgd(ctx, store.tensor(n), gr, params) : a.ggml_opt_step_adamw(ctx, store.tensor(n), gr, moments.tensor(`adam_m.${n}`), moments.tensor(`adam_v.${n}`), params);
                             a.ggml_build_forward_expand(graph, upd);
                         });
                         return { graph, out: { lossT: built.lossT, norm } };

@@ -22,6 +22,8 @@ import { theoremTable, writeTheoremReport } from "../../report/theorem-report.ts
 import { isTheoremResults, type TheoremResults } from "../../theorem/theorem.ts";
 import { isEntangleResults, type EntangleResults } from "../../mechanism/entangle.ts";
 import { entangleTable, writeEntangleReport } from "../../report/entangle-report.ts";
+import { loadStudy, runStudy, type StudyResults } from "../../experiment/study.ts";
+import { studyTable, writeStudyResultsReport } from "../../report/study-report.ts";
 import type { ChainResults, PopulationResults } from "../../core/studies.ts";
 import { loadPopulation, runPopulation } from "../../experiment/population.ts";
 import { onnxItemProbs } from "../../backends/onnx.ts";
@@ -215,6 +217,7 @@ export function registerExperimentCommands(program: Command): void {
         loadPopulation,
         runPopulation,
     );
+    studyCommand(program, "study", "a grid over the student recipe (LoRA rank, full fine-tuning, optimizer, labels, rows, epochs, evaluation context), each cell a treated/control pair with seeds on shared cached data: a heatmap of transfer; resumable", loadStudy, runStudy);
 
     program
         .command("eval")
@@ -256,10 +259,16 @@ export function registerExperimentCommands(program: Command): void {
 
     program
         .command("report <results>")
-        .description("render results.json (a run's, a sweep's, a chain's, a population's, the theorem experiment's or an entanglement study's; or a run's events.jsonl) again as report.md and report.html beside it, and print the table")
+        .description("render results.json (a run's, a sweep's, a chain's, a population's, a recipe study's, the theorem experiment's or an entanglement study's; or a run's events.jsonl) again as report.md and report.html beside it, and print the table")
         .action((file: string) => {
             if (!fs.existsSync(file)) throw new Error(`no such file ${file}`);
-            const results = file.endsWith(".jsonl") ? resultsFromEventFile(file) : (JSON.parse(fs.readFileSync(file, "utf8")) as Results | SweepResults | ChainResults | PopulationResults | TheoremResults | EntangleResults);
+            const results = file.endsWith(".jsonl") ? resultsFromEventFile(file) : (JSON.parse(fs.readFileSync(file, "utf8")) as Results | SweepResults | ChainResults | PopulationResults | TheoremResults | EntangleResults | StudyResults);
+            if ("study" in results) {
+                const files = writeStudyResultsReport(results, path.dirname(file));
+                console.log(studyTable(results));
+                console.log(`\nreport: ${files.html}`);
+                return;
+            }
             if (isEntangleResults(results)) {
                 const files = writeEntangleReport(path.dirname(file), results);
                 console.log(entangleTable(results));
