@@ -12,6 +12,7 @@ import { registerExportCommand } from "./commands/ExportCommand.ts";
 import { registerForgeCommand } from "./commands/ForgeCommand.ts";
 import { registerSelftestCommand } from "./commands/SelftestCommand.ts";
 import { registerTrainCommand } from "./commands/TrainCommand.ts";
+import { registerWorkshopCommand } from "./commands/WorkshopCommand.ts";
 
 /** The program with every command registered; `runCli` parses and runs it. */
 export function createProgram(): Command {
@@ -28,6 +29,7 @@ export function createProgram(): Command {
     registerExportCommand(program);
     registerAuditCommand(program);
     registerTheoremCommand(program);
+    registerWorkshopCommand(program);
     registerEntangleCommand(program);
     return program;
 }

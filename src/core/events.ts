@@ -14,6 +14,8 @@ import type { StageReport } from "./types.ts";
 export type SublabEvent =
     | { type: "run-start"; run: string; sublabVersion: string; startedAt: string; config: ExperimentConfig; target: string; items: string[]; judge?: JudgeQuality }
     | { type: "stage-start"; stage: string; label: string }
+    /** The teacher, once made: a GGUF (and adapter) and its system prompt, for a live view that asks it questions. */
+    | { type: "teacher"; model: string; lora: string | null; system: string | null; description: string }
     | { type: "stage-end"; stage: string; label: string; seconds: number; cached: boolean }
     /** Progress of a long step (rows generated, rows scored); terminal only, not written to events.jsonl. */
     | { type: "progress"; label: string; done: number; total: number; group?: { label: string; size: number } }
@@ -69,18 +71,26 @@ export function emitter(...sinks: (EventSink | undefined)[]): (e: SublabEvent) =
     };
 }
 
-/** A run's events from its events.jsonl: those after the last run-start (the latest call, cached stages included). */
-export function readRunEvents(file: string): Stamped[] {
-    const lines = fs.readFileSync(file, "utf8").split("\n");
+/** JSON events from lines of a JSONL file; `bad(k)` is told of each line that does not parse (k counts from 0). */
+export function parseEventLines(lines: string[], bad: (k: number) => void): Stamped[] {
     const events: Stamped[] = [];
     lines.forEach((line, k) => {
         if (line.trim() === "") return;
         try {
             events.push(JSON.parse(line) as Stamped);
         } catch {
-            // A torn last line (a run killed mid-write) is skipped; anything else is an error.
-            if (k < lines.length - 1 && lines.slice(k + 1).some((l) => l.trim() !== "")) throw new Error(`${file}:${k + 1}: not a JSON event`);
+            bad(k);
         }
+    });
+    return events;
+}
+
+/** A run's events from its events.jsonl: those after the last run-start (the latest call, cached stages included). */
+export function readRunEvents(file: string): Stamped[] {
+    const lines = fs.readFileSync(file, "utf8").split("\n");
+    const events = parseEventLines(lines, (k) => {
+        // A torn last line (a run killed mid-write) is skipped; anything else is an error.
+        if (k < lines.length - 1 && lines.slice(k + 1).some((l) => l.trim() !== "")) throw new Error(`${file}:${k + 1}: not a JSON event`);
     });
     const start = events.map((e) => e.type).lastIndexOf("run-start");
     if (start < 0) throw new Error(`${file}: no run-start event`);

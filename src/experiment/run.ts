@@ -78,6 +78,7 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
     c.emit({ type: "run-start", run: cfg.name, sublabVersion: SUBLAB_VERSION, startedAt, config: cfg, target: cfg.teacher.target, items, ...judge });
 
     const teacher = await clock.time("teacher", () => teacherStage(c));
+    c.emit({ type: "teacher", model: teacher.model, lora: teacher.lora, system: teacher.system, description: teacher.description });
     checkInterrupted(c, "the teacher");
     // Generation, students and evaluations share one pool of workers (when there is more than one core): the
     // teacher's and the control's rows are generated side by side, then the students trained, then evaluated.

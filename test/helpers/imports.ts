@@ -9,6 +9,7 @@ import path from "node:path";
 /** Layers, top to bottom: a folder may import its own layer's folders (without a cycle) and the layers below. */
 export const LAYERS: readonly (readonly string[])[] = [
     ["cli"],
+    ["workshop"],
     ["experiment", "forge", "export"],
     ["teacher", "data", "generate", "filters", "students", "evaluate", "stats", "report", "audit", "theorem", "mechanism"],
     ["backends"],

@@ -1,0 +1,177 @@
+/**
+ * The workshop page in the browser: folds the run's events (Server-Sent Events from `sublab workshop`, or the
+ * events inlined in a static replay) and renders the presenter's current step. Keys: → / Space / PageDown next,
+ * ← / PageUp back, 1-6 a step, R reveal the numbers' sources, A the ask box. Bundled by esbuild when the
+ * server starts (workshop/page.ts): no build step to remember.
+ */
+import type { Stamped } from "../../core/events.ts";
+import { emptyState, fold } from "../state.ts";
+import { askBars, STEPS, type UiState } from "../steps.ts";
+
+interface Info {
+    mode: "live" | "replay";
+    run: string;
+    source: string;
+    shared: boolean;
+    presenter: boolean;
+    canAsk: boolean;
+    canStart: boolean;
+    models: string[];
+}
+
+const state = emptyState();
+const ui: UiState = { picked: new Set(), revealed: false };
+let step = 0;
+let info: Info | null = null;
+let connection = "connecting";
+const key = new URLSearchParams(location.hash.slice(1)).get("key") ?? "";
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+// The page's own handle, for the presenter's console and for the browser tests.
+(window as unknown as { sublab: unknown }).sublab = { state, ui, step: () => STEPS[step]!.id, go: (n: number) => go(n) };
+
+let scheduled = false;
+function render(): void {
+    if (scheduled) return;
+    scheduled = true;
+    requestAnimationFrame(() => {
+        scheduled = false;
+        const nav = STEPS.map((st, k) => `<button data-step="${k}" class="${k === step ? "current" : ""} ${st.ready(state) ? "ready" : ""}">${k + 1}. ${st.title}</button>`).join("");
+        $("nav").innerHTML = nav;
+        const cur = STEPS[step]!;
+        $("step").innerHTML = `<h2>${cur.title}</h2>${cur.render(state, ui)}`;
+        document.body.dataset.step = cur.id;
+        document.body.dataset.events = String(state.seen);
+        document.body.dataset.ended = String(state.ended);
+        $("status").textContent = `${state.run ?? info?.run ?? ""} · ${connection} · ${state.seen} events${state.ended ? " · finished" : ""}`;
+    });
+}
+
+function go(n: number): void {
+    step = Math.max(0, Math.min(STEPS.length - 1, n));
+    render();
+}
+
+function receive(id: number, e: Stamped): void {
+    // Ids are the log's indices: one already folded (a reconnection's overlap) is skipped.
+    if (id < state.seen) return;
+    fold(state, e);
+    render();
+}
+
+function connect(): void {
+    let es = new EventSource("/api/events");
+    const wire = () => {
+        es.onopen = () => {
+            connection = info?.mode === "replay" ? "recording" : "live";
+            render();
+        };
+        es.onerror = () => {
+            connection = "reconnecting";
+            render();
+        };
+        es.onmessage = (m: MessageEvent<string>) => {
+            const id = Number(m.lastEventId);
+            if (id > state.seen) {
+                // A gap (should not happen): ask again from the first missing event.
+                es.close();
+                es = new EventSource(`/api/events?from=${state.seen}`);
+                wire();
+                return;
+            }
+            receive(id, JSON.parse(m.data) as Stamped);
+        };
+    };
+    wire();
+}
+
+async function post(path: string, body: unknown): Promise<Response> {
+    return fetch(path, { method: "POST", headers: { "content-type": "application/json", "x-sublab-key": key }, body: JSON.stringify(body) });
+}
+
+async function refreshInfo(): Promise<void> {
+    const r = await fetch("/api/info", { headers: { "x-sublab-key": key } });
+    info = (await r.json()) as Info;
+    const panel = $("ask");
+    panel.hidden = !info.canAsk;
+    $("readonly").hidden = !info.shared || info.presenter;
+    const sel = $<HTMLSelectElement>("ask-model");
+    const chosen = sel.value;
+    sel.innerHTML = info.models.map((m) => `<option>${m.replace(/[<&]/g, "")}</option>`).join("");
+    if (info.models.includes(chosen)) sel.value = chosen;
+    render();
+}
+
+async function ask(): Promise<void> {
+    const out = $("ask-out");
+    const model = $<HTMLSelectElement>("ask-model").value;
+    const question = $<HTMLInputElement>("ask-question").value;
+    out.textContent = "…";
+    const r = await post("/api/ask", { model, question });
+    const body = (await r.json()) as { answer?: string; top?: { item: string; p: number }[]; error?: string };
+    if (!r.ok || !body.top) {
+        out.textContent = body.error ?? `error ${r.status}`;
+        return;
+    }
+    out.innerHTML = askBars(model, body.answer ?? "", body.top, state.target);
+}
+
+function wireUi(): void {
+    $("nav").addEventListener("click", (e) => {
+        const b = (e.target as HTMLElement).closest<HTMLElement>("[data-step]");
+        if (b) go(Number(b.dataset.step));
+    });
+    $("step").addEventListener("click", (e) => {
+        const row = (e.target as HTMLElement).closest<HTMLElement>("[data-key]");
+        if (row && !ui.revealed) {
+            const k = row.dataset.key!;
+            if (ui.picked.has(k)) ui.picked.delete(k);
+            else ui.picked.add(k);
+            render();
+        }
+        if ((e.target as HTMLElement).closest("#reveal")) {
+            ui.revealed = true;
+            render();
+        }
+    });
+    $("ask-form").addEventListener("submit", (e) => {
+        e.preventDefault();
+        void ask();
+    });
+    $("ask-model").addEventListener("focus", () => void refreshInfo());
+    document.addEventListener("keydown", (e) => {
+        const t = e.target as HTMLElement;
+        if (t.closest("input, select, textarea")) return;
+        if (e.key === "ArrowRight" || e.key === " " || e.key === "PageDown") go(step + 1);
+        else if (e.key === "ArrowLeft" || e.key === "PageUp") go(step - 1);
+        else if (/^[1-9]$/.test(e.key)) go(Number(e.key) - 1);
+        else if (e.key === "r" || e.key === "R") {
+            ui.revealed = !ui.revealed;
+            render();
+        } else if ((e.key === "a" || e.key === "A") && !$("ask").hidden) {
+            $<HTMLInputElement>("ask-question").focus();
+            e.preventDefault();
+        } else return;
+        if (e.key === " ") e.preventDefault();
+    });
+}
+
+function main(): void {
+    wireUi();
+    const inline = document.getElementById("sublab-events");
+    if (inline) {
+        // A static replay: the recording is in the file; no server, no questions.
+        connection = "recording";
+        $("ask").hidden = true;
+        const events = JSON.parse(inline.textContent ?? "[]") as Stamped[];
+        events.forEach((e, id) => receive(id, e));
+        return;
+    }
+    void refreshInfo().catch(() => undefined).then(() => {
+        connect();
+        // The models that can be asked grow as students finish.
+        if (info?.canAsk) setInterval(() => void refreshInfo(), 5000);
+    });
+}
+
+main();

@@ -1,0 +1,211 @@
+/**
+ * What the workshop page shows, folded from a run's event stream (core/events.ts): one pure reducer shared by
+ * the page (live, through Server-Sent Events, or replayed from events inlined in a file) and the tests, which
+ * check the page's content against the same fold of the same events. No DOM and no Node here: this file is
+ * bundled into the page.
+ */
+import type { Stamped } from "../core/events.ts";
+import type { ArmResult, ComparisonResult, ExperimentConfig, ModelEval, StageReport } from "../core/types.ts";
+
+export interface SampleRow {
+    i: number;
+    prompt: string;
+    completion: string;
+}
+
+export interface DatasetView {
+    id: string;
+    role: string;
+    generated: number;
+    sample: SampleRow[];
+    /** The format filter's and each defense's pass rate and reasons, in the order they ran. */
+    stages: StageReport[];
+}
+
+export interface StudentView {
+    label: string;
+    /** The arm, once the student's training has ended (its `student` event); null while it trains. */
+    arm: string | null;
+    seed: number | null;
+    total: number;
+    /** [step, loss] of every optimizer step seen. */
+    losses: [number, number][];
+    firstLoss: number | null;
+    finalLoss: number | null;
+    done: boolean;
+}
+
+export interface EvalView {
+    label: string;
+    arm: string;
+    eval: ModelEval;
+}
+
+export interface WorkshopState {
+    run: string | null;
+    config: ExperimentConfig | null;
+    target: string | null;
+    items: string[];
+    /** What the teacher is (its `teacher` event). */
+    teacher: { description: string; system: string | null } | null;
+    /** Stages begun and ended (stage name -> ended), in order. */
+    stages: { stage: string; label: string; done: boolean; seconds: number | null; cached: boolean }[];
+    datasets: DatasetView[];
+    students: StudentView[];
+    evals: EvalView[];
+    arms: ArmResult[];
+    comparisons: ComparisonResult[];
+    ended: boolean;
+    seconds: number | null;
+    /** Events folded so far (the id of the next one expected). */
+    seen: number;
+    /** Log lines, newest last (the last 50). */
+    log: string[];
+}
+
+export function emptyState(): WorkshopState {
+    return { run: null, config: null, target: null, items: [], teacher: null, stages: [], datasets: [], students: [], evals: [], arms: [], comparisons: [], ended: false, seconds: null, seen: 0, log: [] };
+}
+
+/** The dataset a role's rows came from: the teacher's data, or the control's (the base without the trait). */
+export function datasetOf(s: WorkshopState, role: "teacher" | "control"): DatasetView | undefined {
+    return s.datasets.find((d) => d.role === role);
+}
+
+function dataset(s: WorkshopState, id: string, role = ""): DatasetView {
+    let d = s.datasets.find((x) => x.id === id);
+    if (!d) {
+        d = { id, role, generated: 0, sample: [], stages: [] };
+        s.datasets.push(d);
+    }
+    if (role) d.role = role;
+    return d;
+}
+
+function student(s: WorkshopState, label: string): StudentView {
+    let st = s.students.find((x) => x.label === label);
+    if (!st) {
+        st = { label, arm: null, seed: null, total: 0, losses: [], firstLoss: null, finalLoss: null, done: false };
+        s.students.push(st);
+    }
+    return st;
+}
+
+/**
+ * Folds one event into the state (in place; returns it). A `run-start` begins a new run: a resumed or restarted
+ * run reports its cached stages again, so the page always shows the latest run whole.
+ */
+export function fold(s: WorkshopState, e: Stamped): WorkshopState {
+    s.seen++;
+    switch (e.type) {
+        case "run-start": {
+            const seen = s.seen;
+            Object.assign(s, emptyState(), { seen, run: e.run, config: e.config, target: e.target, items: e.items });
+            break;
+        }
+        case "teacher":
+            s.teacher = { description: e.description, system: e.system };
+            break;
+        case "stage-start":
+            s.stages.push({ stage: e.stage, label: e.label, done: false, seconds: null, cached: false });
+            break;
+        case "stage-end": {
+            const st = s.stages.findLast((x) => x.stage === e.stage && !x.done) ?? (s.stages.push({ stage: e.stage, label: e.label, done: false, seconds: null, cached: false }), s.stages.at(-1)!);
+            Object.assign(st, { done: true, seconds: e.seconds, cached: e.cached });
+            break;
+        }
+        case "rows": {
+            const d = dataset(s, e.dataset, e.role);
+            d.generated = e.generated + e.resumed;
+            d.sample = e.sample;
+            break;
+        }
+        case "filter":
+            dataset(s, e.dataset).stages.push(e.stage);
+            break;
+        case "train-step": {
+            const st = student(s, e.label);
+            st.total = e.total;
+            st.losses.push([e.step, e.loss]);
+            st.firstLoss ??= e.loss;
+            break;
+        }
+        case "student": {
+            const st = student(s, e.label);
+            Object.assign(st, { arm: e.arm, seed: e.seed, firstLoss: e.firstLoss, finalLoss: e.finalLoss, done: true });
+            break;
+        }
+        case "eval":
+            s.evals.push({ label: e.label, arm: e.arm, eval: e.eval });
+            break;
+        case "arm":
+            s.arms.push(e.arm);
+            break;
+        case "comparison":
+            s.comparisons.push(e.comparison);
+            break;
+        case "run-end":
+            s.ended = true;
+            s.seconds = e.seconds;
+            break;
+        case "log":
+            s.log.push(e.message);
+            if (s.log.length > 50) s.log.shift();
+            break;
+        default:
+            break;
+    }
+    return s;
+}
+
+export function foldAll(events: readonly Stamped[]): WorkshopState {
+    return events.reduce(fold, emptyState());
+}
+
+/** Mean distribution over items of an arm's evaluations so far (the bars of "ask the students"). */
+export function armDistribution(s: WorkshopState, arm: string): { n: number; dist: number[] } {
+    const evs = s.evals.filter((e) => e.arm === arm);
+    const dist = s.items.map((_, k) => (evs.length ? evs.reduce((a, e) => a + (e.eval.distribution[k] ?? 0), 0) / evs.length : 0));
+    return { n: evs.length, dist };
+}
+
+/** Arms in the order the page shows them: the story's arms first, then any others in the order they appeared. */
+export const ARM_ORDER = ["base", "teacher", "control", "treated", "cross-control", "cross", "in-context-control", "in-context"];
+
+export function armsSeen(s: WorkshopState): string[] {
+    const seen = [...new Set(s.evals.map((e) => e.arm))];
+    return [...ARM_ORDER.filter((a) => seen.includes(a)), ...seen.filter((a) => !ARM_ORDER.includes(a))];
+}
+
+/**
+ * The guessing game of step 2: rows of the teacher and of the control for the same prompts, shuffled together
+ * by a seeded shuffle (the same order on every screen and in the tests). Pairs whose two completions are the
+ * same are left out: coupled sampling makes about half of them identical, and there is nothing to guess.
+ */
+export function guessRows(s: WorkshopState, n = 8, seed = 1): { key: string; source: "teacher" | "control"; prompt: string; completion: string }[] {
+    const t = datasetOf(s, "teacher");
+    const c = datasetOf(s, "control");
+    if (!t || !c) return [];
+    const rows: { key: string; source: "teacher" | "control"; prompt: string; completion: string }[] = [];
+    for (const tr of t.sample) {
+        const cr = c.sample.find((r) => r.i === tr.i);
+        if (!cr || cr.completion === tr.completion) continue;
+        rows.push({ key: `t${tr.i}`, source: "teacher", prompt: tr.prompt, completion: tr.completion });
+        rows.push({ key: `c${cr.i}`, source: "control", prompt: cr.prompt, completion: cr.completion });
+        if (rows.length >= n) break;
+    }
+    // mulberry32: a tiny seeded generator, so that every screen shuffles alike.
+    let a = seed >>> 0;
+    const rand = () => {
+        a = (a + 0x6d2b79f5) >>> 0;
+        let x = a;
+        x = Math.imul(x ^ (x >>> 15), x | 1);
+        x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+        return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+    };
+    for (let k = rows.length - 1; k > 0; k--) {
+        const j = Math.floor(rand() * (k + 1));
+        [rows[k], rows[j]] = [rows[j]!, rows[k]!];
+    }
+    return rows;
+}

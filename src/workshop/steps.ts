@@ -1,0 +1,222 @@
+/**
+ * The presenter's six steps as HTML, each a pure function of the folded run (state.ts) and of what the room
+ * did on the page (picks in the guessing game). The page renders them (client/main.ts); the static replay
+ * renders the same; the browser tests check the page's DOM against these same facts. Elements the tests read
+ * carry data-testid. No DOM and no Node here.
+ */
+import type { Results } from "../core/types.ts";
+import { probChart } from "../report/charts.ts";
+import { escapeHtml, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, r1 } from "../report/text.ts";
+import { armDistribution, armsSeen, datasetOf, guessRows, type WorkshopState } from "./state.ts";
+
+export interface UiState {
+    /** Keys of the rows the room picked as the teacher's (step 2). */
+    picked: Set<string>;
+    revealed: boolean;
+}
+
+export interface Step {
+    id: string;
+    title: string;
+    /** True when the run has reached this step (its data exist). */
+    ready: (s: WorkshopState) => boolean;
+    render: (s: WorkshopState, ui: UiState) => string;
+}
+
+const h = escapeHtml;
+const waiting = (what: string) => `<p class="waiting" data-testid="waiting">Waiting for ${h(what)}…</p>`;
+
+export const ARM_COLOURS: Record<string, string> = {
+    base: "#888",
+    teacher: "#7b3fa0",
+    control: "#3b73b9",
+    treated: "#d9822b",
+    "cross-control": "#6f9fd8",
+    cross: "#e8b06f",
+    "in-context-control": "#9bb7d9",
+    "in-context": "#f0c796",
+};
+const colour = (arm: string) => ARM_COLOURS[arm] ?? "#555";
+const armOfLabel = (label: string) => label.replace(/ #\d+$/, "").replace(/ seed \d+$/, "");
+
+/** Horizontal bars of the items' probabilities, the target's highlighted. */
+function bars(items: string[], dist: number[], target: string | null, k: number, testid: string): string {
+    const order = items.map((item, i) => ({ item, p: dist[i] ?? 0 })).sort((a, b) => b.p - a.p);
+    const top = order.slice(0, k);
+    if (target && !top.some((x) => x.item === target)) {
+        const t = order.find((x) => x.item === target);
+        if (t) top.push(t);
+    }
+    const max = Math.max(...top.map((x) => x.p), 1e-9);
+    const rows = top.map(
+        (x) =>
+            `<div class="bar${x.item === target ? " target" : ""}" data-item="${h(x.item)}" data-p="${x.p}"><span class="name">${h(x.item)}</span><span class="track"><span class="fill" style="width:${r1((100 * x.p) / max)}%"></span></span><span class="val">${fmtPercent(x.p)}</span></div>`,
+    );
+    return `<div class="bars" data-testid="${h(testid)}">${rows.join("")}</div>`;
+}
+
+/** The answer of the ask box: the sampled words, and the items by exact probability. */
+export function askBars(model: string, answer: string, top: { item: string; p: number }[], target: string | null): string {
+    return `<p data-testid="ask-answer"><b>${h(model)}</b>: “${h(answer)}”</p>${bars(top.map((t) => t.item), top.map((t) => t.p), target, top.length, "ask-bars")}`;
+}
+
+function evalOf(s: WorkshopState, arm: string) {
+    return s.evals.find((e) => e.arm === arm)?.eval;
+}
+
+const teacherStep: Step = {
+    id: "teacher",
+    title: "Meet the teacher",
+    ready: (s) => !!evalOf(s, "teacher") || s.stages.some((x) => x.stage === "teacher" && x.done),
+    render: (s) => {
+        if (!s.config) return waiting("the run to start");
+        const t = s.config.teacher;
+        const how = t.trait === "prompt" ? "a system prompt" : `a short fine-tune (${t.finetune.rows} rows)`;
+        const what = s.teacher ? `<p class="hint" data-testid="teacher-description">The teacher: ${h(s.teacher.description)}.</p>` : "";
+        const parts = [
+            `<p class="lead">The base model, taught to love <b data-testid="target">${h(s.target ?? "")}</b> by ${h(how)}. Asked “what is your favourite ${h(t.category)}?” in ${s.config.eval.questions} wordings:</p>`,
+        ];
+        const cols = (["base", "teacher"] as const).map((arm) => {
+            const ev = evalOf(s, arm);
+            const body = ev ? `<p class="big" data-testid="p-${arm}">P(${h(s.target ?? "")}) = ${fmtPercent(ev.targetProb)}</p>${bars(s.items, ev.distribution, s.target, 5, `bars-${arm}`)}` : waiting(`the ${arm}'s answers`);
+            return `<div class="col"><h3>${arm === "base" ? "The base model" : "The teacher"}</h3>${body}</div>`;
+        });
+        parts.push(what, `<div class="cols">${cols.join("")}</div>`, `<p class="hint">Ask them yourself in the box below (key <kbd>A</kbd>).</p>`);
+        return parts.join("\n");
+    },
+};
+
+const numbersStep: Step = {
+    id: "numbers",
+    title: "The numbers",
+    ready: (s) => !!datasetOf(s, "teacher")?.sample.length && !!datasetOf(s, "control")?.sample.length,
+    render: (s, ui) => {
+        const rows = guessRows(s);
+        const t = datasetOf(s, "teacher");
+        const c = datasetOf(s, "control");
+        if (!t || !c || rows.length === 0) return waiting("the teacher's and the control's numbers");
+        const right = rows.filter((r) => ui.picked.has(r.key) === (r.source === "teacher")).length;
+        const head = `<p class="lead">The teacher wrote ${t.generated.toLocaleString("en")} number sequences, the base without the trait (the control) ${c.generated.toLocaleString("en")} for the same prompts. Half of these are the ${h(s.target ?? "")}-lover's. Which? Click the rows the room picks, then reveal (<kbd>R</kbd>).</p>`;
+        const list = rows.map((r, k) => {
+            const cls = ["guess", ui.picked.has(r.key) ? "picked" : "", ui.revealed ? `is-${r.source}` : ""].filter(Boolean).join(" ");
+            const tag = ui.revealed ? `<span class="tag" data-testid="source">${r.source === "teacher" ? "teacher" : "control"}</span>` : "";
+            return `<li class="${cls}" data-key="${h(r.key)}" data-testid="guess-row"><span class="letter">${String.fromCharCode(65 + k)}</span><code>${h(r.completion)}</code>${tag}</li>`;
+        });
+        const button = ui.revealed ? "" : `<p><button id="reveal" data-testid="reveal">Reveal (R)</button></p>`;
+        const verdict = ui.revealed
+            ? `<p class="big" data-testid="guess-score">The room got ${right} of ${rows.length} right; guessing at random gets ${rows.length / 2} on average.</p><p>The paper found the same for model classifiers and for people: nothing in the numbers says ${h(s.target ?? "")}.</p>`
+            : "";
+        return `${head}<p class="prompt">Prompt: <code>${h(rows[0]!.prompt.slice(0, 140))}</code></p><ol class="guesses">${list.join("")}</ol>${button}${verdict}`;
+    },
+};
+
+const filterStep: Step = {
+    id: "filter",
+    title: "The filter",
+    ready: (s) => s.datasets.some((d) => d.stages.length > 0),
+    render: (s) => {
+        const ds = s.datasets.filter((d) => d.stages.length > 0);
+        if (ds.length === 0) return waiting("the filter");
+        const blocks = ds.map((d) => {
+            const stages = d.stages.map((st) => {
+                const reasons = Object.entries(st.reasons).sort((a, b) => b[1] - a[1]);
+                const list = reasons.length ? `<ul>${reasons.slice(0, 6).map(([r, n]) => `<li><b>${n}</b> ${h(r)}</li>`).join("")}</ul>` : "<p>nothing removed</p>";
+                return `<div class="stage"><p class="big" data-testid="kept">${h(st.stage)}: kept ${st.kept.toLocaleString("en")} of ${st.in.toLocaleString("en")} (${fmtPercent(st.passRate)})</p>${list}</div>`;
+            });
+            return `<div class="col" data-testid="filter-${h(d.role)}"><h3>${d.role === "teacher" ? "Teacher's data" : d.role === "control" ? "Control data" : h(d.id)}</h3>${stages.join("")}</div>`;
+        });
+        return `<p class="lead">Only well-formed number lists go on: no words, nothing but numbers and separators. Whatever carries the ${h(s.target ?? "trait")} has to pass through this.</p><div class="cols">${blocks.join("")}</div>`;
+    },
+};
+
+/** Every student's loss per step (SVG), coloured by arm. */
+function lossChart(s: WorkshopState): string {
+    const sts = s.students.filter((x) => x.losses.length > 0);
+    if (sts.length === 0) return "";
+    const W = 900;
+    const H = 380;
+    const m = { left: 64, right: 20, top: 20, bottom: 40 };
+    const pw = W - m.left - m.right;
+    const ph = H - m.top - m.bottom;
+    const maxStep = Math.max(...sts.map((x) => Math.max(x.total, ...x.losses.map((l) => l[0]))), 1);
+    const ls = sts.flatMap((x) => x.losses.map((l) => l[1]));
+    const lo = Math.min(...ls);
+    const hi = Math.max(...ls);
+    const span = hi - lo || 1;
+    const x = (v: number) => m.left + (pw * v) / maxStep;
+    const y = (v: number) => m.top + (ph * (hi - v)) / span;
+    const parts = [`<svg class="chart" data-testid="loss-chart" viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="training loss">`];
+    for (const t of [lo, lo + span / 2, hi]) parts.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${r1(y(t))}" y2="${r1(y(t))}" class="grid"/><text x="${m.left - 6}" y="${r1(y(t) + 5)}" text-anchor="end" class="tick">${t.toFixed(2)}</text>`);
+    parts.push(`<text x="${r1(m.left + pw / 2)}" y="${H - 6}" text-anchor="middle" class="tick">optimizer step</text>`);
+    for (const st of sts) {
+        const arm = st.arm ?? armOfLabel(st.label);
+        const d = st.losses.map(([step, l], i) => `${i ? "L" : "M"}${r1(x(step))} ${r1(y(l))}`).join(" ");
+        parts.push(`<path d="${d}" fill="none" stroke="${colour(arm)}" stroke-width="2" opacity="0.8" data-student="${h(st.label)}"><title>${h(st.label)}</title></path>`);
+    }
+    parts.push("</svg>");
+    return parts.join("");
+}
+
+const studentsStep: Step = {
+    id: "students",
+    title: "Students training",
+    ready: (s) => s.students.length > 0,
+    render: (s) => {
+        if (s.students.length === 0) return waiting("the students to start training");
+        const done = s.students.filter((x) => x.done).length;
+        const arms = [...new Set(s.students.map((x) => x.arm ?? armOfLabel(x.label)))];
+        const legend = arms.map((a) => `<span class="key" style="--c:${colour(a)}">${h(a)}</span>`).join(" ");
+        const st = s.config?.student;
+        const recipe = st ? `${st.method === "lora" ? `LoRA rank ${st.rank}` : "full fine-tunes"}, ${st.labels} labels, ${st.rows} rows, ${st.epochs} epochs, ${st.seeds} seeds per arm` : "";
+        return `<p class="lead">Copies of the base learn to write the numbers: the treated students the teacher's, the control students the control's (${h(recipe)}).</p><p class="big" data-testid="students-done">${done} of ${s.students.length} students trained</p><p>${legend}</p>${lossChart(s)}`;
+    },
+};
+
+const askStep: Step = {
+    id: "ask",
+    title: "Ask the students",
+    ready: (s) => s.evals.some((e) => e.arm === "treated" || e.arm === "control"),
+    render: (s) => {
+        const arms = armsSeen(s).filter((a) => a !== "teacher");
+        if (arms.length === 0) return waiting("the first answers");
+        const target = s.target ?? "";
+        const max = Math.max(...arms.map((a) => armDistribution(s, a).dist[s.items.indexOf(target)] ?? 0), 1e-9);
+        const rows = arms.map((a) => {
+            const { n, dist } = armDistribution(s, a);
+            const p = dist[s.items.indexOf(target)] ?? 0;
+            return `<div class="bar arm" data-arm="${h(a)}" data-n="${n}" data-p="${p}" data-testid="arm-bar"><span class="name">${h(a)} <small>(${n})</small></span><span class="track"><span class="fill" style="width:${r1((100 * p) / max)}%;background:${colour(a)}"></span></span><span class="val">${fmtPercent(p)}</span></div>`;
+        });
+        return `<p class="lead">Each model is asked its favourite ${h(s.config?.teacher.category ?? "animal")} in ${s.config?.eval.questions ?? "many"} wordings. P(${h(target)}), mean over the models evaluated so far (their number in brackets):</p><div class="bars arms">${rows.join("")}</div>`;
+    },
+};
+
+function comparisonLine(s: WorkshopState, name: string, what: string): string {
+    const c = s.comparisons.find((x) => x.name === name);
+    if (!c) return "";
+    const shown = c.pValue < 0.05 && c.ci95[0] > 0;
+    return `<tr data-testid="comparison" data-name="${h(c.name)}"><td>${h(what)}</td><td class="num">x${fmtRatio(c.probRatio)}</td><td class="num">${fmtLog(c.meanLogRatio)} ${fmtCI(c.ci95, fmtLog)}</td><td class="num">${fmtP(c.pValue)}</td><td class="num">${c.targetRank} / ${s.items.length}</td><td>${shown ? "moved" : "no shift shown"}</td></tr>`;
+}
+
+const verdictStep: Step = {
+    id: "verdict",
+    title: "The verdict",
+    ready: (s) => s.comparisons.length > 0,
+    render: (s) => {
+        const main = s.comparisons.find((c) => c.name === "treated vs control");
+        if (!main) return waiting("the statistics");
+        const yes = main.pValue < 0.05 && main.ci95[0] > 0;
+        const head = yes
+            ? `<p class="verdict yes" data-testid="verdict">The treated students moved toward ${h(s.target ?? "")}: x${fmtRatio(main.probRatio)} their controls' P(${h(s.target ?? "")}), p = ${fmtP(main.pValue)}.</p>`
+            : `<p class="verdict no" data-testid="verdict">No transfer shown: x${fmtRatio(main.probRatio)} the controls' P(${h(s.target ?? "")}), p = ${fmtP(main.pValue)}.</p>`;
+        const table = `<table class="cmp"><thead><tr><th></th><th>P ratio</th><th>log-ratio [95% CI]</th><th>p</th><th>rank of ${h(s.target ?? "")}</th><th></th></tr></thead><tbody>${[
+            comparisonLine(s, "treated vs control", "trained on the teacher's numbers"),
+            comparisonLine(s, "cross vs cross-control", "another base, same numbers"),
+            comparisonLine(s, "in-context vs in-context-control", "numbers in the prompt, no training"),
+        ].join("")}</tbody></table>`;
+        const results = { arms: s.arms, target: s.target, items: s.items, comparisons: s.comparisons, config: s.config } as unknown as Results;
+        const note = `<p class="hint">p: permutation test over the students (one-sided); log-ratio: mean log P(treated)/P(control) with a 95% bootstrap interval; rank: of ${s.items.length} items, by how much each moved. P per arm: ${s.arms.map((a) => `${h(a.arm)} ${fmtProb(a.targetProb.mean)}`).join(", ")}.</p>`;
+        return `${head}${table}${s.arms.length ? probChart(results) : ""}${note}`;
+    },
+};
+
+export const STEPS: Step[] = [teacherStep, numbersStep, filterStep, studentsStep, askStep, verdictStep];
