@@ -33,7 +33,7 @@ export const finishedDataset = (manifestPath: string) => readJsonIf<DatasetManif
 export const datasetSummary = (d: DatasetManifest): Results["datasets"][number] => ({ id: d.id, role: d.role, raw: d.rows.raw, kept: d.rows.kept, passRate: d.passRate, rejectReasons: d.rejectReasons });
 
 /** How many rows the `rows` event shows. */
-const SAMPLE_ROWS = 5;
+const SAMPLE_ROWS = 24;
 
 export async function datasetStage(c: StageContext, role: "teacher" | "control", source: ModelSource): Promise<DatasetManifest> {
     const { cfg } = c;
