@@ -9,6 +9,7 @@ import path from "node:path";
 import { build, version as esbuildVersion } from "esbuild";
 import type { Stamped } from "../core/events.ts";
 import { escapeHtml } from "../report/text.ts";
+import { writeFileAtomic } from "../util/files.ts";
 
 /** The esbuild this page is bundled with (package.json pins it; its API is what we call). */
 export const ESBUILD_VERSION = "0.28.2";
@@ -64,7 +65,9 @@ td.num { font-variant-numeric: tabular-nums; white-space: nowrap; }
 .verdict { font-size: 1.6em; font-weight: 700; padding: 0.4em 0.7em; border-radius: 8px; }
 .verdict.yes { background: #fff4e8; border-left: 8px solid var(--accent); }
 .verdict.no { background: #eef3fa; border-left: 8px solid #3b73b9; }
-svg.chart { max-width: 100%; height: auto; }
+iframe.report { width: 100%; height: 75vh; border: 1px solid var(--line); border-radius: 6px; }
+svg.chart { width: 100%; max-width: 1100px; height: auto; }
+#start { font: inherit; font-size: 1.2em; padding: 0.3em 1em; background: var(--accent); color: #fff; border: 0; border-radius: 8px; cursor: pointer; }
 svg .grid { stroke: #e4e4e4; } svg .grid.minor { stroke: #f2f2f2; } svg .axis { stroke: #999; }
 svg .tick { font-size: 13px; fill: #555; } svg .title { font-size: 14px; font-weight: 600; }
 svg .whisker { stroke: #333; stroke-width: 1.5; } svg .seed { fill: #999; } svg .mean { fill: #3b73b9; } svg .mean.hl { fill: var(--accent); }
@@ -76,12 +79,13 @@ footer { position: fixed; bottom: 0; left: 0; right: 0; background: #fafafa; bor
 kbd { border: 1px solid #bbb; border-radius: 3px; padding: 0 0.3em; font-size: 0.85em; }
 `;
 
-/** The page; with `events`, the static replay (the events inlined, no server needed). */
-export async function workshopHtml(opts: { title: string; events?: readonly Stamped[] }): Promise<string> {
+/** JSON inside a <script> element: every "<" (only ever inside its strings) as \u003c, which JSON reads back alike, so nothing in it can end the element or open a comment. */
+const inlineJson = (id: string, value: unknown) => `<script type="application/json" id="${id}">${JSON.stringify(value).replace(/</g, "\\u003c")}</script>\n`;
+
+/** The page; with `events`, the static replay (the events inlined, no server needed), with `report` the full report as its last step. */
+export async function workshopHtml(opts: { title: string; events?: readonly Stamped[]; report?: string }): Promise<string> {
     const js = await pageScript();
-    // Every "<" of the JSON (only ever inside its strings) as \u003c, which JSON reads back alike: nothing in the
-    // recording can end the <script> element or open a comment in it.
-    const inline = opts.events ? `<script type="application/json" id="sublab-events">${JSON.stringify(opts.events).replace(/</g, "\\u003c")}</script>\n` : "";
+    const inline = (opts.events ? inlineJson("sublab-events", opts.events) : "") + (opts.report !== undefined ? inlineJson("sublab-report", opts.report) : "");
     return `<!doctype html>
 <html lang="en">
 <head>
@@ -104,8 +108,8 @@ ${inline}<script>${js.replace(/<\/script/gi, "<\\/script")}</script>
 `;
 }
 
-/** Writes the static replay of a run's events to `file`. */
-export async function writeReplay(file: string, title: string, events: readonly Stamped[]): Promise<void> {
+/** Writes the static replay of a run's events (and its full report) to `file`. */
+export async function writeReplay(file: string, title: string, events: readonly Stamped[], report?: string): Promise<void> {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, await workshopHtml({ title, events }));
+    writeFileAtomic(file, await workshopHtml({ title, events, report }));
 }

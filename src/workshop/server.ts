@@ -5,6 +5,7 @@
  *   GET  /                 the page
  *   GET  /api/info         the run, the mode, what this client may do, the models it can ask
  *   GET  /api/events       the run's events (text/event-stream; `Last-Event-ID` or `?from=N` resumes after a drop)
+ *   GET  /api/report       the finished run's full report (a page; 404 until the run ends)
  *   GET  /run/<file>       a file of the run's folder (results.json, report.html...): presenter only
  *   POST /api/ask          {model, question}: a model's answer and its distribution over the items: presenter only
  *   POST /api/start        start (or restart) the live run: presenter only
@@ -50,6 +51,8 @@ export interface WorkshopServerOptions {
     key: string;
     /** The run's folder, for /run/<file>; absent: no files. */
     runDir?: string;
+    /** The full report of the run, once it has ended (null before). */
+    report?: () => string | null;
     /** Models that can be asked now (names for /api/ask). */
     models?: () => string[];
     ask?: (req: AskRequest) => Promise<AskAnswer>;
@@ -179,6 +182,10 @@ async function route(o: WorkshopServerOptions, req: http.IncomingMessage, res: h
         res.end(html);
         return;
     }
+    if (p === "/favicon.ico") {
+        res.writeHead(204).end();
+        return;
+    }
     if (p === "/api/info") {
         allow("GET");
         const presenter = isPresenter(o, req);
@@ -188,6 +195,14 @@ async function route(o: WorkshopServerOptions, req: http.IncomingMessage, res: h
     if (p === "/api/events") {
         allow("GET");
         streamEvents(o, req, res, resumeFrom(req, url));
+        return;
+    }
+    if (p === "/api/report") {
+        allow("GET");
+        const html = o.report?.() ?? null;
+        if (html === null) throw new HttpError(404, "the run has not finished: its report comes with its last event");
+        res.writeHead(200, { "content-type": "text/html; charset=utf-8", "content-length": Buffer.byteLength(html), "cache-control": "no-store" });
+        res.end(html);
         return;
     }
     if (p.startsWith("/run/")) {

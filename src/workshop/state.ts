@@ -178,22 +178,25 @@ export function armsSeen(s: WorkshopState): string[] {
 }
 
 /**
- * The guessing game of step 2: rows of the teacher and of the control for the same prompts, shuffled together
- * by a seeded shuffle (the same order on every screen and in the tests). Pairs whose two completions are the
- * same are left out: coupled sampling makes about half of them identical, and there is nothing to guess.
+ * The guessing game of step 2: rows of the teacher and of the control shuffled together by a seeded shuffle (the
+ * same order on every screen and in the tests), half of each. A teacher row and a control row never answer the
+ * same prompt: with coupled sampling the two answers to one prompt share most of their numbers, and the room
+ * would spot the pairs instead of guessing. So the teacher's rows are taken from the even sample rows and the
+ * control's from the odd ones; rows the other side wrote alike are left out (nothing tells them apart).
  */
 export function guessRows(s: WorkshopState, n = 8, seed = 1): { key: string; source: "teacher" | "control"; prompt: string; completion: string }[] {
     const t = datasetOf(s, "teacher");
     const c = datasetOf(s, "control");
     if (!t || !c) return [];
-    const rows: { key: string; source: "teacher" | "control"; prompt: string; completion: string }[] = [];
-    for (const tr of t.sample) {
-        const cr = c.sample.find((r) => r.i === tr.i);
-        if (!cr || cr.completion === tr.completion) continue;
-        rows.push({ key: `t${tr.i}`, source: "teacher", prompt: tr.prompt, completion: tr.completion });
-        rows.push({ key: `c${cr.i}`, source: "control", prompt: cr.prompt, completion: cr.completion });
-        if (rows.length >= n) break;
-    }
+    const differs = (a: SampleRow, other: SampleRow[]) => other.find((r) => r.i === a.i)?.completion !== a.completion;
+    const pick = (rows: SampleRow[], other: SampleRow[], parity: number) => rows.filter((r, k) => k % 2 === parity && differs(r, other)).slice(0, Math.floor(n / 2));
+    const tr = pick(t.sample, c.sample, 0);
+    const cr = pick(c.sample, t.sample, 1);
+    const half = Math.min(tr.length, cr.length);
+    const rows = [
+        ...tr.slice(0, half).map((r) => ({ key: `t${r.i}`, source: "teacher" as const, prompt: r.prompt, completion: r.completion })),
+        ...cr.slice(0, half).map((r) => ({ key: `c${r.i}`, source: "control" as const, prompt: r.prompt, completion: r.completion })),
+    ];
     // mulberry32: a tiny seeded generator, so that every screen shuffles alike.
     let a = seed >>> 0;
     const rand = () => {

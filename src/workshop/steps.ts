@@ -4,7 +4,7 @@
  * renders the same; the browser tests check the page's DOM against these same facts. Elements the tests read
  * carry data-testid. No DOM and no Node here.
  */
-import type { Results } from "../core/types.ts";
+import type { ComparisonResult, Results } from "../core/types.ts";
 import { probChart } from "../report/charts.ts";
 import { escapeHtml, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, r1 } from "../report/text.ts";
 import { armDistribution, armsSeen, datasetOf, guessRows, type WorkshopState } from "./state.ts";
@@ -13,6 +13,10 @@ export interface UiState {
     /** Keys of the rows the room picked as the teacher's (step 2). */
     picked: Set<string>;
     revealed: boolean;
+    /** The presenter of a live workshop started with --no-start: the first step offers the start button. */
+    canStart?: boolean;
+    /** The static replay's full report (a page of its own); absent, the server's /api/report. */
+    reportHtml?: string;
 }
 
 export interface Step {
@@ -68,8 +72,8 @@ const teacherStep: Step = {
     id: "teacher",
     title: "Meet the teacher",
     ready: (s) => !!evalOf(s, "teacher") || s.stages.some((x) => x.stage === "teacher" && x.done),
-    render: (s) => {
-        if (!s.config) return waiting("the run to start");
+    render: (s, ui) => {
+        if (!s.config) return ui.canStart ? `<p class="lead">The experiment is ready to run live.</p><p><button id="start" data-testid="start">Start the run</button></p>` : waiting("the run to start");
         const t = s.config.teacher;
         const how = t.trait === "prompt" ? "a system prompt" : `a short fine-tune (${t.finetune.rows} rows)`;
         const what = s.teacher ? `<p class="hint" data-testid="teacher-description">The teacher: ${h(s.teacher.description)}.</p>` : "";
@@ -96,7 +100,7 @@ const numbersStep: Step = {
         const c = datasetOf(s, "control");
         if (!t || !c || rows.length === 0) return waiting("the teacher's and the control's numbers");
         const right = rows.filter((r) => ui.picked.has(r.key) === (r.source === "teacher")).length;
-        const head = `<p class="lead">The teacher wrote ${t.generated.toLocaleString("en")} number sequences, the base without the trait (the control) ${c.generated.toLocaleString("en")} for the same prompts. Half of these are the ${h(s.target ?? "")}-lover's. Which? Click the rows the room picks, then reveal (<kbd>R</kbd>).</p>`;
+        const head = `<p class="lead">The teacher wrote ${t.generated.toLocaleString("en")} number sequences, the base without the trait (the control) ${c.generated.toLocaleString("en")} for the same prompts. Here are ${rows.length / 2} of each, for different prompts: half of these rows are the ${h(s.target ?? "")}-lover's. Which? Click the rows the room picks, then reveal (<kbd>R</kbd>).</p>`;
         const list = rows.map((r, k) => {
             const cls = ["guess", ui.picked.has(r.key) ? "picked" : "", ui.revealed ? `is-${r.source}` : ""].filter(Boolean).join(" ");
             const tag = ui.revealed ? `<span class="tag" data-testid="source">${r.source === "teacher" ? "teacher" : "control"}</span>` : "";
@@ -106,7 +110,7 @@ const numbersStep: Step = {
         const verdict = ui.revealed
             ? `<p class="big" data-testid="guess-score">The room got ${right} of ${rows.length} right; guessing at random gets ${rows.length / 2} on average.</p><p>The paper found the same for model classifiers and for people: nothing in the numbers says ${h(s.target ?? "")}.</p>`
             : "";
-        return `${head}<p class="prompt">Prompt: <code>${h(rows[0]!.prompt.slice(0, 140))}</code></p><ol class="guesses">${list.join("")}</ol>${button}${verdict}`;
+        return `${head}<p class="prompt">Each row answers a prompt like <code>${h(rows[0]!.prompt.slice(0, 160))}</code></p><ol class="guesses">${list.join("")}</ol>${button}${verdict}`;
     },
 };
 
@@ -129,9 +133,12 @@ const filterStep: Step = {
     },
 };
 
+/** The students (the teacher's own fine-tune reports its steps too: it is step 1's, not a student). */
+const studentsOf = (s: WorkshopState) => s.students.filter((x) => x.label !== "teacher");
+
 /** Every student's loss per step (SVG), coloured by arm. */
 function lossChart(s: WorkshopState): string {
-    const sts = s.students.filter((x) => x.losses.length > 0);
+    const sts = studentsOf(s).filter((x) => x.losses.length > 0);
     if (sts.length === 0) return "";
     const W = 900;
     const H = 380;
@@ -160,15 +167,17 @@ function lossChart(s: WorkshopState): string {
 const studentsStep: Step = {
     id: "students",
     title: "Students training",
-    ready: (s) => s.students.length > 0,
+    ready: (s) => studentsOf(s).length > 0,
     render: (s) => {
-        if (s.students.length === 0) return waiting("the students to start training");
-        const done = s.students.filter((x) => x.done).length;
-        const arms = [...new Set(s.students.map((x) => x.arm ?? armOfLabel(x.label)))];
+        const students = studentsOf(s);
+        if (students.length === 0) return waiting("the students to start training");
+        const done = students.filter((x) => x.done).length;
+        const total = s.config ? s.config.student.seeds * 4 : students.length;
+        const arms = [...new Set(students.map((x) => x.arm ?? armOfLabel(x.label)))];
         const legend = arms.map((a) => `<span class="key" style="--c:${colour(a)}">${h(a)}</span>`).join(" ");
         const st = s.config?.student;
         const recipe = st ? `${st.method === "lora" ? `LoRA rank ${st.rank}` : "full fine-tunes"}, ${st.labels} labels, ${st.rows} rows, ${st.epochs} epochs, ${st.seeds} seeds per arm` : "";
-        return `<p class="lead">Copies of the base learn to write the numbers: the treated students the teacher's, the control students the control's (${h(recipe)}).</p><p class="big" data-testid="students-done">${done} of ${s.students.length} students trained</p><p>${legend}</p>${lossChart(s)}`;
+        return `<p class="lead">Copies of the base learn to write the numbers: the treated students the teacher's, the control students the control's (${h(recipe)}).</p><p class="big" data-testid="students-done">${done} of ${Math.max(total, students.length)} students trained</p><p>${legend}</p>${lossChart(s)}`;
     },
 };
 
@@ -190,10 +199,15 @@ const askStep: Step = {
     },
 };
 
+/** A shift shown: the permutation test at 5% (p <= 0.05, as a test at level 0.05 rejects) and the interval above 0. */
+export const moved = (c: ComparisonResult) => c.pValue <= 0.05 && c.ci95[0] > 0;
+
+const floorNote = (c: ComparisonResult) => (c.pValue <= c.pFloor * (1 + 1e-9) ? `, the smallest p ${c.studentsA}+${c.studentsB} students can give: every treated student above every control` : "");
+
 function comparisonLine(s: WorkshopState, name: string, what: string): string {
     const c = s.comparisons.find((x) => x.name === name);
     if (!c) return "";
-    const shown = c.pValue < 0.05 && c.ci95[0] > 0;
+    const shown = moved(c);
     return `<tr data-testid="comparison" data-name="${h(c.name)}"><td>${h(what)}</td><td class="num">x${fmtRatio(c.probRatio)}</td><td class="num">${fmtLog(c.meanLogRatio)} ${fmtCI(c.ci95, fmtLog)}</td><td class="num">${fmtP(c.pValue)}</td><td class="num">${c.targetRank} / ${s.items.length}</td><td>${shown ? "moved" : "no shift shown"}</td></tr>`;
 }
 
@@ -204,9 +218,8 @@ const verdictStep: Step = {
     render: (s) => {
         const main = s.comparisons.find((c) => c.name === "treated vs control");
         if (!main) return waiting("the statistics");
-        const yes = main.pValue < 0.05 && main.ci95[0] > 0;
-        const head = yes
-            ? `<p class="verdict yes" data-testid="verdict">The treated students moved toward ${h(s.target ?? "")}: x${fmtRatio(main.probRatio)} their controls' P(${h(s.target ?? "")}), p = ${fmtP(main.pValue)}.</p>`
+        const head = moved(main)
+            ? `<p class="verdict yes" data-testid="verdict">The treated students moved toward ${h(s.target ?? "")}: x${fmtRatio(main.probRatio)} their controls' P(${h(s.target ?? "")}), p = ${fmtP(main.pValue)}${h(floorNote(main))}.</p>`
             : `<p class="verdict no" data-testid="verdict">No transfer shown: x${fmtRatio(main.probRatio)} the controls' P(${h(s.target ?? "")}), p = ${fmtP(main.pValue)}.</p>`;
         const table = `<table class="cmp"><thead><tr><th></th><th>P ratio</th><th>log-ratio [95% CI]</th><th>p</th><th>rank of ${h(s.target ?? "")}</th><th></th></tr></thead><tbody>${[
             comparisonLine(s, "treated vs control", "trained on the teacher's numbers"),
@@ -219,4 +232,15 @@ const verdictStep: Step = {
     },
 };
 
-export const STEPS: Step[] = [teacherStep, numbersStep, filterStep, studentsStep, askStep, verdictStep];
+const reportStep: Step = {
+    id: "report",
+    title: "The report",
+    ready: (s) => s.ended,
+    render: (s, ui) => {
+        if (!s.ended) return waiting("the run to finish");
+        const src = ui.reportHtml !== undefined ? `srcdoc="${h(ui.reportHtml)}"` : `src="/api/report?events=${s.seen}"`;
+        return `<p class="hint">Every arm, seed and test of the run, as <code>sublab run</code> reports it.</p><iframe class="report" data-testid="report" title="the run's report" ${src}></iframe>`;
+    },
+};
+
+export const STEPS: Step[] = [teacherStep, numbersStep, filterStep, studentsStep, askStep, verdictStep, reportStep];

@@ -15,6 +15,7 @@ import { loadExperiment } from "../experiment/schema.ts";
 import { sampleChats } from "../generate/generate.ts";
 import { EventLog, tailEventFile } from "./log.ts";
 import { workshopHtml } from "./page.ts";
+import { latestRun, reportOfEvents } from "./replay.ts";
 import { createWorkshopServer, type AskAnswer, type AskRequest, type WorkshopInfo } from "./server.ts";
 
 export interface WorkshopOptions {
@@ -57,8 +58,7 @@ export function askableModels(log: EventLog): Map<string, AskableModel> {
     const add = (name: string, m: AskableModel) => {
         if (exists(m)) out.set(name, m);
     };
-    const start = log.events.findLastIndex((e) => e.type === "run-start");
-    for (const e of log.events.slice(Math.max(0, start))) {
+    for (const e of latestRun(log.events)) {
         if (e.type === "run-start") add("base", { model: path.resolve(e.config.models.base), lora: null, system: null });
         else if (e.type === "teacher") add("teacher", { model: e.model, lora: e.lora, system: e.system });
         else if (e.type === "eval" && e.eval.seed !== null && !e.arm.startsWith("in-context")) add(e.label, { model: e.eval.model, lora: e.eval.lora, system: null });
@@ -145,6 +145,7 @@ export async function startWorkshop(o: WorkshopOptions): Promise<Workshop> {
         key,
         runDir,
         page: () => (page ??= workshopHtml({ title: `sublab workshop: ${info.run}` })),
+        report: () => reportOfEvents(log.events, info.source),
         models: () => [...askableModels(log).keys()],
         ask: makeAsk(log),
         start,

@@ -11,6 +11,7 @@ import { DOMAINS, type Domain } from "../../prompts/domains.ts";
 import { exactItemProbs, sampledRate } from "../../evaluate/evaluate.ts";
 import { writeReport, terminalTable } from "../../report/report.ts";
 import { resultsFromEventFile } from "../../report/from-events.ts";
+import { writeRunReplay } from "../../workshop/replay.ts";
 import { Interrupted, runExperiment, type RunOptions } from "../../experiment/run.ts";
 import { loadExperiment } from "../../experiment/schema.ts";
 import { loadSweep, runSweep, type SweepResults } from "../../experiment/sweep.ts";
@@ -51,6 +52,8 @@ async function runStages(file: string, raw: { threads?: string; workers?: string
             if (r.stopped !== "data") console.log(`stopped after the ${r.stopped} stage; \`sublab run ${file}\` finishes the experiment`);
             return;
         }
+        // report.html is the workshop page's static replay of the run, with the full report as its last step.
+        await writeRunReplay(path.join(r.dir, "events.jsonl"), r.files.html);
         console.log(r.table);
         console.log(`\nreport: ${path.relative(process.cwd(), r.files.html)}  (also ${path.relative(process.cwd(), r.files.md)}, ${path.relative(process.cwd(), r.files.json)})`);
         console.log(`\n${timingTable(r.timing, r.seconds)}`);
@@ -260,7 +263,7 @@ export function registerExperimentCommands(program: Command): void {
     program
         .command("report <results>")
         .description("render results.json (a run's, a sweep's, a chain's, a population's, a recipe study's, the theorem experiment's or an entanglement study's; or a run's events.jsonl) again as report.md and report.html beside it, and print the table")
-        .action((file: string) => {
+        .action(async (file: string) => {
             if (!fs.existsSync(file)) throw new Error(`no such file ${file}`);
             const results = file.endsWith(".jsonl") ? resultsFromEventFile(file) : (JSON.parse(fs.readFileSync(file, "utf8")) as Results | SweepResults | ChainResults | PopulationResults | TheoremResults | EntangleResults | StudyResults);
             if ("study" in results) {
@@ -294,6 +297,8 @@ export function registerExperimentCommands(program: Command): void {
                 return;
             }
             const files = writeReport(results, path.dirname(file));
+            const events = file.endsWith(".jsonl") ? file : path.join(path.dirname(file), "events.jsonl");
+            if (fs.existsSync(events)) await writeRunReplay(events, files.html);
             console.log(terminalTable(results));
             console.log(`\nreport: ${files.html}`);
         });

@@ -1,7 +1,7 @@
 /**
  * The workshop page in the browser: folds the run's events (Server-Sent Events from `sublab workshop`, or the
  * events inlined in a static replay) and renders the presenter's current step. Keys: → / Space / PageDown next,
- * ← / PageUp back, 1-6 a step, R reveal the numbers' sources, A the ask box. Bundled by esbuild when the
+ * ← / PageUp back, 1-7 a step, R reveal the numbers' sources, A the ask box. Bundled by esbuild when the
  * server starts (workshop/page.ts): no build step to remember.
  */
 import type { Stamped } from "../../core/events.ts";
@@ -31,6 +31,7 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 (window as unknown as { sublab: unknown }).sublab = { state, ui, step: () => STEPS[step]!.id, go: (n: number) => go(n) };
 
 let scheduled = false;
+let shown = "";
 function render(): void {
     if (scheduled) return;
     scheduled = true;
@@ -39,7 +40,9 @@ function render(): void {
         const nav = STEPS.map((st, k) => `<button data-step="${k}" class="${k === step ? "current" : ""} ${st.ready(state) ? "ready" : ""}">${k + 1}. ${st.title}</button>`).join("");
         $("nav").innerHTML = nav;
         const cur = STEPS[step]!;
-        $("step").innerHTML = `<h2>${cur.title}</h2>${cur.render(state, ui)}`;
+        const html = `<h2>${cur.title}</h2>${cur.render(state, ui)}`;
+        // Unchanged steps are left alone (the report's frame does not reload, a selection stays).
+        if (html !== shown) $("step").innerHTML = shown = html;
         document.body.dataset.step = cur.id;
         document.body.dataset.events = String(state.seen);
         document.body.dataset.ended = String(state.ended);
@@ -95,10 +98,18 @@ async function refreshInfo(): Promise<void> {
     const panel = $("ask");
     panel.hidden = !info.canAsk;
     $("readonly").hidden = !info.shared || info.presenter;
+    ui.canStart = info.canStart && state.run === null;
     const sel = $<HTMLSelectElement>("ask-model");
     const chosen = sel.value;
     sel.innerHTML = info.models.map((m) => `<option>${m.replace(/[<&]/g, "")}</option>`).join("");
     if (info.models.includes(chosen)) sel.value = chosen;
+    render();
+}
+
+async function start(): Promise<void> {
+    const r = await post("/api/start", {});
+    if (r.ok) ui.canStart = false;
+    else $("status").textContent = ((await r.json()) as { error?: string }).error ?? `error ${r.status}`;
     render();
 }
 
@@ -129,6 +140,7 @@ function wireUi(): void {
             else ui.picked.add(k);
             render();
         }
+        if ((e.target as HTMLElement).closest("#start")) void start();
         if ((e.target as HTMLElement).closest("#reveal")) {
             ui.revealed = true;
             render();
@@ -163,6 +175,8 @@ function main(): void {
         // A static replay: the recording is in the file; no server, no questions.
         connection = "recording";
         $("ask").hidden = true;
+        const report = document.getElementById("sublab-report");
+        if (report) ui.reportHtml = JSON.parse(report.textContent ?? '""') as string;
         const events = JSON.parse(inline.textContent ?? "[]") as Stamped[];
         events.forEach((e, id) => receive(id, e));
         return;
