@@ -23,6 +23,7 @@ export default defineConfig({
             "test/cli-train.test.ts",
             "test/architecture.test.ts",
             "test/judge.test.ts",
+            "test/workshop-server.test.ts",
         ],
         pool: "forks",
     },

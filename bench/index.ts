@@ -9,6 +9,7 @@ const BENCHES: Record<string, () => Promise<{ main(argv: string[]): Promise<void
     domains: () => import("./domains.ts"),
     generate: () => import("./generate.ts"),
     "real-size": () => import("./real-size.ts"),
+    workshop: () => import("./workshop.ts"),
 };
 
 const [name, ...argv] = process.argv.slice(2);

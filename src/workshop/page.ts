@@ -74,7 +74,8 @@ svg .whisker { stroke: #333; stroke-width: 1.5; } svg .seed { fill: #999; } svg 
 footer { position: fixed; bottom: 0; left: 0; right: 0; background: #fafafa; border-top: 1px solid var(--line); padding: 0.4em 1em; font-size: 0.8em; }
 #ask-form { display: flex; gap: 0.5em; align-items: center; }
 #ask-form input { flex: 1; font: inherit; padding: 0.2em 0.4em; } #ask-form select, #ask-form button { font: inherit; }
-#ask-out { max-height: 12em; overflow: auto; }
+#ask-out { max-height: 28vh; overflow: auto; font-size: 0.85em; }
+#ask-out .bars { gap: 0.1em; margin: 0.2em 0; }
 #status { color: var(--muted); }
 kbd { border: 1px solid #bbb; border-radius: 3px; padding: 0 0.3em; font-size: 0.85em; }
 `;

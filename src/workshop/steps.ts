@@ -176,7 +176,7 @@ const studentsStep: Step = {
         const arms = [...new Set(students.map((x) => x.arm ?? armOfLabel(x.label)))];
         const legend = arms.map((a) => `<span class="key" style="--c:${colour(a)}">${h(a)}</span>`).join(" ");
         const st = s.config?.student;
-        const recipe = st ? `${st.method === "lora" ? `LoRA rank ${st.rank}` : "full fine-tunes"}, ${st.labels} labels, ${st.rows} rows, ${st.epochs} epochs, ${st.seeds} seeds per arm` : "";
+        const recipe = st ? `${st.method === "lora" ? `LoRA rank ${st.rank}` : "full fine-tunes"}, ${st.labels} labels, ${st.rows} rows, ${st.epochs} epoch${st.epochs === 1 ? "" : "s"}, ${st.seeds} seeds per arm` : "";
         return `<p class="lead">Copies of the base learn to write the numbers: the treated students the teacher's, the control students the control's (${h(recipe)}).</p><p class="big" data-testid="students-done">${done} of ${Math.max(total, students.length)} students trained</p><p>${legend}</p>${lossChart(s)}`;
     },
 };
