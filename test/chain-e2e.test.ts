@@ -6,6 +6,8 @@ import { describe, expect, it } from "vitest";
 import type { ModelEval } from "../src/core/types.ts";
 import { chainTrend, parseChain, runChain } from "../src/experiment/chain.ts";
 import { Rng } from "../src/util/rng.ts";
+import { foldAll, storyOf } from "../src/workshop/state.ts";
+import { chainGenerations, stepsFor } from "../src/workshop/steps.ts";
 import { readJsonl } from "../src/util/files.ts";
 import { smokeBases } from "./helpers/smoke.ts";
 import { tempDir } from "./helpers/tiny.ts";
@@ -78,6 +80,20 @@ describe("sublab chain on the smoke models", { timeout: 400_000 }, () => {
         const students = events.slice(lastStart).filter((e) => e.type === "student");
         expect(students.length).toBe(2 * 2 + 2 * 2 * 2 * 2);
         expect(students.every((e) => e.cached)).toBe(true);
+
+        // The workshop page's view of the chain, folded from the same events: each generation's mean P(target).
+        const view = foldAll(events.slice(lastStart));
+        expect(storyOf(view)).toBe("chain");
+        expect(stepsFor(view).map((x) => x.id)).toEqual(["teacher", "numbers", "filter", "students", "generations"]);
+        const gens = chainGenerations(view);
+        expect(gens.map((g) => `${g.mode}/${g.generation}`).sort()).toEqual(res.generations.map((g) => `${g.mode}/${g.generation}`).sort());
+        for (const g of res.generations) {
+            const v = gens.find((x) => x.mode === g.mode && x.generation === g.generation)!;
+            expect(v.treated).toBeCloseTo(g.treated.targetProb.mean, 12);
+            expect(v.control).toBeCloseTo(g.control.targetProb.mean, 12);
+        }
+        const page = stepsFor(view).at(-1)!.render(view, { picked: new Set(), revealed: false });
+        expect(page.match(/data-testid="generation-row"/g)).toHaveLength(res.generations.length);
     });
 
     it("names the bad field of a chain file, and refuses a chain whose lineages cannot pair enough rows", async () => {

@@ -5,6 +5,8 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { AgentRound } from "../src/core/studies.ts";
 import { parsePopulation, runPopulation, summarizeRun, topologyEdges } from "../src/experiment/population.ts";
+import { foldAll, storyOf } from "../src/workshop/state.ts";
+import { stepsFor } from "../src/workshop/steps.ts";
 import { smokeBases } from "./helpers/smoke.ts";
 import { tempDir } from "./helpers/tiny.ts";
 
@@ -110,6 +112,21 @@ describe("sublab population on the smoke models", { timeout: 600_000 }, () => {
         const last = events.slice(events.map((e) => e.type).lastIndexOf("run-start"));
         expect(last.filter((e) => e.type === "student").every((e) => e.cached)).toBe(true);
         expect(last.filter((e) => e.type === "population-round")).toHaveLength(9);
+
+        // The workshop page's view, folded from the same events: the shape, every agent of every round and variant.
+        const view = foldAll(last);
+        expect(storyOf(view)).toBe("population");
+        expect(view.population).toEqual({ agents: p.agents, edges: p.edges, infected: p.infected, rounds: p.rounds, variants: ["open", "quarantine", "null"] });
+        for (const run of res.runs) {
+            for (const [k, row] of run.history.entries()) expect(view.rounds.filter((r) => r.run === run.variant)[k]!.agents).toEqual(row);
+        }
+        const [step] = stepsFor(view);
+        const q = res.runs[1]!;
+        const lastRound = q.history.length - 1;
+        const page = step!.render(view, { picked: new Set(), revealed: false, variant: "quarantine", round: q.history[lastRound]![0]!.round });
+        const shown = [...page.matchAll(/data-testid="agent" data-agent="(\d+)" data-p="[^"]*" data-drift="[^"]*" data-infected="(true|false)" data-quarantined="(true|false)"/g)].map((m) => [Number(m[1]) - 1, m[2] === "true", m[3] === "true"]);
+        expect(shown).toEqual(q.history[lastRound]!.map((a) => [a.agent, a.infected, a.quarantined]));
+        expect(page.match(/<line /g)).toHaveLength(p.edges.length);
     });
 
     it("names the bad fields of a population file", async () => {

@@ -123,7 +123,8 @@ describe("the workshop page in Chromium", { timeout: 120_000 }, () => {
         await shot(page, "2-numbers");
         const picks = [0, 1, 2, 3];
         for (const k of picks) await page.locator('[data-testid="guess-row"]').nth(k).click();
-        expect(await page.locator(".guess.picked").count()).toBe(picks.length);
+        // The page renders on the next frame: wait for the picks to show.
+        await page.waitForFunction((n) => [...document.querySelectorAll(".guess.picked")].length === n, picks.length);
         await page.keyboard.press("r");
         await page.waitForSelector('[data-testid="guess-score"]');
         expect(await page.locator('[data-testid="source"]').allTextContents()).toEqual(rows.map((r) => r.source));

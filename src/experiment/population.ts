@@ -189,6 +189,7 @@ export async function runPopulation(p: PopulationConfig, opts: RunOptions = {}):
     const bases = [...new Set(Array.from({ length: p.agents }, (_, a) => baseOf(a)))];
     const variants: Variant[] = p.null ? ["open", "quarantine", "null"] : ["open", "quarantine"];
     const runs: PopulationRun[] = [];
+    c.emit({ type: "population", run: p.name, agents: p.agents, edges: p.edges, infected: p.infected, rounds: p.rounds, variants });
 
     await withWorkerPool(c, p.agents * p.rounds * variants.length, async () => {
         // The teachers (one per base an infected agent is built on) and every base's own evaluation.

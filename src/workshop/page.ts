@@ -66,6 +66,12 @@ td.num { font-variant-numeric: tabular-nums; white-space: nowrap; }
 .verdict.yes { background: #fff4e8; border-left: 8px solid var(--accent); }
 .verdict.no { background: #eef3fa; border-left: 8px solid #3b73b9; }
 iframe.report { width: 100%; height: 75vh; border: 1px solid var(--line); border-radius: 6px; }
+.toggle { font: inherit; font-size: 0.85em; padding: 0.15em 0.6em; border: 1px solid var(--line); border-radius: 6px; background: #fff; cursor: pointer; }
+.toggle.on { border-color: var(--accent); background: #fff4e8; font-weight: 600; }
+svg.graph { max-width: 100%; height: auto; } svg.graph .edge { stroke: #bbb; stroke-width: 2; } svg.graph .edge.cut { stroke-dasharray: 6 6; stroke: #ddd; }
+svg.graph circle { stroke: #999; stroke-width: 2; } svg.graph .infected circle { stroke: #b05a10; stroke-width: 4; } svg.graph .quarantined circle { stroke: #3b73b9; stroke-dasharray: 5 4; stroke-width: 4; }
+svg.graph .name { font-size: 20px; font-weight: 700; } svg.graph .drift { font-size: 15px; fill: #333; }
+details.cw summary { cursor: pointer; color: #8a3b00; }
 svg.chart { width: 100%; max-width: 1100px; height: auto; }
 #start { font: inherit; font-size: 1.2em; padding: 0.3em 1em; background: var(--accent); color: #fff; border: 0; border-radius: 8px; cursor: pointer; }
 svg .grid { stroke: #e4e4e4; } svg .grid.minor { stroke: #f2f2f2; } svg .axis { stroke: #999; }

@@ -5,6 +5,7 @@
  * bundled into the page.
  */
 import type { Stamped } from "../core/events.ts";
+import type { AgentRound } from "../core/studies.ts";
 import type { ArmResult, ComparisonResult, ExperimentConfig, ModelEval, StageReport } from "../core/types.ts";
 
 export interface SampleRow {
@@ -61,10 +62,35 @@ export interface WorkshopState {
     seen: number;
     /** Log lines, newest last (the last 50). */
     log: string[];
+    /** The evaluation's questions (from the first eval that carries them): the flagged answers' questions. */
+    questions: string[];
+    /** A population's shape (sublab population), and its agents after each round of each variant. */
+    population: PopulationShape | null;
+    rounds: { run: string; round: number; agents: AgentRound[] }[];
+}
+
+export interface PopulationShape {
+    agents: number;
+    edges: [number, number][];
+    infected: number[];
+    rounds: number;
+    variants: string[];
+}
+
+/** What the run is: one experiment (sublab run), a chain of generations, or a population of agents. */
+export type Story = "experiment" | "chain" | "population";
+
+/** A chain's evaluations are named "<mode> generation <g>: <arm>". */
+export const CHAIN_ARM = /^(\S+) generation (\d+): (treated|control)$/;
+
+export function storyOf(s: WorkshopState): Story {
+    if (s.population || s.rounds.length > 0) return "population";
+    if (s.evals.some((e) => CHAIN_ARM.test(e.arm)) || s.students.some((x) => / generation \d+: /.test(x.label))) return "chain";
+    return "experiment";
 }
 
 export function emptyState(): WorkshopState {
-    return { run: null, config: null, target: null, items: [], teacher: null, stages: [], datasets: [], students: [], evals: [], arms: [], comparisons: [], ended: false, seconds: null, seen: 0, log: [] };
+    return { run: null, config: null, target: null, items: [], teacher: null, stages: [], datasets: [], students: [], evals: [], arms: [], comparisons: [], ended: false, seconds: null, seen: 0, log: [], questions: [], population: null, rounds: [] };
 }
 
 /** The dataset a role's rows came from: the teacher's data, or the control's (the base without the trait). */
@@ -137,6 +163,13 @@ export function fold(s: WorkshopState, e: Stamped): WorkshopState {
         }
         case "eval":
             s.evals.push({ label: e.label, arm: e.arm, eval: e.eval });
+            if (s.questions.length === 0 && e.questions.length > 0) s.questions = e.questions;
+            break;
+        case "population":
+            s.population = { agents: e.agents, edges: e.edges, infected: e.infected, rounds: e.rounds, variants: e.variants };
+            break;
+        case "population-round":
+            s.rounds.push({ run: e.run, round: e.round, agents: e.agents });
             break;
         case "arm":
             s.arms.push(e.arm);

@@ -1,12 +1,12 @@
 /**
  * The workshop page in the browser: folds the run's events (Server-Sent Events from `sublab workshop`, or the
  * events inlined in a static replay) and renders the presenter's current step. Keys: → / Space / PageDown next,
- * ← / PageUp back, 1-7 a step, R reveal the numbers' sources, A the ask box. Bundled by esbuild when the
+ * ← / PageUp back, 1-7 a step, R reveal the numbers' sources, A the ask box, Q and [ ] a population's variant and round. Bundled by esbuild when the
  * server starts (workshop/page.ts): no build step to remember.
  */
 import type { Stamped } from "../../core/events.ts";
 import { emptyState, fold } from "../state.ts";
-import { askBars, STEPS, type UiState } from "../steps.ts";
+import { askBars, stepsFor, type UiState } from "../steps.ts";
 
 interface Info {
     mode: "live" | "replay";
@@ -28,7 +28,11 @@ const key = new URLSearchParams(location.hash.slice(1)).get("key") ?? "";
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
 // The page's own handle, for the presenter's console and for the browser tests.
-(window as unknown as { sublab: unknown }).sublab = { state, ui, step: () => STEPS[step]!.id, go: (n: number) => go(n) };
+(window as unknown as { sublab: unknown }).sublab = { state, ui, step: () => steps()[step]?.id, go: (n: number) => go(n) };
+
+/** The steps of this run's story (they change once the events say it is a chain or a population). */
+const steps = () => stepsFor(state);
+let stepId = "";
 
 let scheduled = false;
 let shown = "";
@@ -37,9 +41,14 @@ function render(): void {
     scheduled = true;
     requestAnimationFrame(() => {
         scheduled = false;
-        const nav = STEPS.map((st, k) => `<button data-step="${k}" class="${k === step ? "current" : ""} ${st.ready(state) ? "ready" : ""}">${k + 1}. ${st.title}</button>`).join("");
+        const list = steps();
+        // The story's steps can change as its events arrive: stay on the same step where it still exists.
+        const at = list.findIndex((x) => x.id === stepId);
+        step = at >= 0 ? at : Math.min(step, list.length - 1);
+        stepId = list[step]!.id;
+        const nav = list.map((st, k) => `<button data-step="${k}" class="${k === step ? "current" : ""} ${st.ready(state) ? "ready" : ""}">${k + 1}. ${st.title}</button>`).join("");
         $("nav").innerHTML = nav;
-        const cur = STEPS[step]!;
+        const cur = list[step]!;
         const html = `<h2>${cur.title}</h2>${cur.render(state, ui)}`;
         // Unchanged steps are left alone (the report's frame does not reload, a selection stays).
         if (html !== shown) $("step").innerHTML = shown = html;
@@ -51,8 +60,24 @@ function render(): void {
 }
 
 function go(n: number): void {
-    step = Math.max(0, Math.min(STEPS.length - 1, n));
+    step = Math.max(0, Math.min(steps().length - 1, n));
+    stepId = steps()[step]!.id;
     render();
+}
+
+/** A population's view: the next variant (Q), the previous or next round ([ and ]). */
+function population(key: string): boolean {
+    const variants = state.population?.variants ?? [...new Set(state.rounds.map((r) => r.run))];
+    if (variants.length === 0) return false;
+    const variant = ui.variant && variants.includes(ui.variant) ? ui.variant : variants[0]!;
+    const rounds = [...new Set(state.rounds.filter((r) => r.run === variant).map((r) => r.round))].sort((a, b) => a - b);
+    const at = ui.round !== undefined && rounds.includes(ui.round) ? rounds.indexOf(ui.round) : rounds.length - 1;
+    if (key === "q" || key === "Q") ui.variant = variants[(variants.indexOf(variant) + 1) % variants.length];
+    else if (key === "[") ui.round = rounds[Math.max(0, at - 1)];
+    else if (key === "]") ui.round = rounds[Math.min(rounds.length - 1, at + 1)];
+    else return false;
+    render();
+    return true;
 }
 
 function receive(id: number, e: Stamped): void {
@@ -141,6 +166,10 @@ function wireUi(): void {
             render();
         }
         if ((e.target as HTMLElement).closest("#start")) void start();
+        const toggle = (e.target as HTMLElement).closest<HTMLElement>("[data-variant], [data-round]");
+        if (toggle?.dataset.variant) ui.variant = toggle.dataset.variant;
+        if (toggle?.dataset.round) ui.round = Number(toggle.dataset.round);
+        if (toggle) render();
         if ((e.target as HTMLElement).closest("#reveal")) {
             ui.revealed = true;
             render();
@@ -160,6 +189,8 @@ function wireUi(): void {
         else if (e.key === "r" || e.key === "R") {
             ui.revealed = !ui.revealed;
             render();
+        } else if (population(e.key)) {
+            // a population's variant or round
         } else if ((e.key === "a" || e.key === "A") && !$("ask").hidden) {
             $<HTMLInputElement>("ask-question").focus();
             e.preventDefault();
