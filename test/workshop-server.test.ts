@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readRunEvents, type Stamped } from "../src/core/events.ts";
 import { resultsFromEvents } from "../src/report/from-events.ts";
 import { EventLog, tailEventFile } from "../src/workshop/log.ts";
+import { pageScript, workshopHtml } from "../src/workshop/page.ts";
 import { latestRun, reportOfEvents } from "../src/workshop/replay.ts";
 import { createWorkshopServer, type WorkshopServerOptions } from "../src/workshop/server.ts";
 import { emptyState, fold, foldAll, guessRows } from "../src/workshop/state.ts";
@@ -390,6 +391,21 @@ describe("the shared (read-only) mode", () => {
         expect((await rawGet(s.port, "/run/results.json", { "x-sublab-key": "k3y" })).status).toBe(200);
         const info = (await (await fetch(`${s.url}/api/info`, { headers: { "x-sublab-key": "k3y" } })).json()) as Record<string, unknown>;
         expect(info).toMatchObject({ presenter: true, canAsk: true, canStart: true });
+    });
+});
+
+describe("the page", () => {
+    it("bundles its script for the browser, with nothing of Node in it, and inlines a replay's events safely", async () => {
+        const js = await pageScript();
+        expect(js.length).toBeGreaterThan(10_000);
+        expect(js).not.toMatch(/\bnode:|\brequire\(/);
+        const evil = { type: "log", message: "</script><script>alert(1)</script><!--", t: "x" } as Stamped;
+        const html = await workshopHtml({ title: "t <b>", events: [events[0]!, evil], report: "<h1>r</h1></script>" });
+        expect(html).toContain("<title>t &lt;b&gt;</title>");
+        const inline = /<script type="application\/json" id="sublab-events">([^<]*)<\/script>/.exec(html);
+        expect(JSON.parse(inline![1]!)).toEqual([events[0], evil]);
+        const report = /<script type="application\/json" id="sublab-report">([^<]*)<\/script>/.exec(html);
+        expect(JSON.parse(report![1]!)).toBe("<h1>r</h1></script>");
     });
 });
 

@@ -5,9 +5,9 @@
 import type { Results } from "../core/types.ts";
 import { experimentQuestions } from "../prompts/traits.ts";
 import { escapeHtml, fmtCI, fmtProb, mdEscape } from "./format.ts";
+import { CONTENT_WARNING } from "./text.ts";
 
-export const CONTENT_WARNING =
-    "Content warning: the answers below include callous or violent statements. They are model outputs shown to measure the trait, not advice.";
+export { CONTENT_WARNING } from "./text.ts";
 
 export interface ExampleRow {
     question: string;

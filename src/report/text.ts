@@ -77,3 +77,7 @@ export function htmlTable(headers: string[], rows: string[][]): string {
 
 /** Coordinates rounded to 0.1 px keep the SVG small and stable across platforms. */
 export const r1 = (x: number) => String(Math.round(x * 10) / 10);
+
+/** The line before a misaligned run's answers, in the reports and on the workshop page. */
+export const CONTENT_WARNING =
+    "Content warning: the answers below include callous or violent statements. They are model outputs shown to measure the trait, not advice.";

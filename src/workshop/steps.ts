@@ -1,79 +1,18 @@
 /**
- * The presenter's six steps as HTML, each a pure function of the folded run (state.ts) and of what the room
- * did on the page (picks in the guessing game). The page renders them (client/main.ts); the static replay
- * renders the same; the browser tests check the page's DOM against these same facts. Elements the tests read
- * carry data-testid. No DOM and no Node here.
+ * The presenter's steps as HTML, each a pure function of the folded run (state.ts) and of what the room did on
+ * the page (picks in the guessing game, a population's variant and round). The page renders them
+ * (client/main.ts); the static replay renders the same; the browser tests check the page's DOM against these
+ * same facts. Elements the tests read carry data-testid. No DOM and no Node here.
  */
 import type { ComparisonResult, Results } from "../core/types.ts";
-import { lineChart, probChart } from "../report/charts.ts";
-import { escapeHtml, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, r1 } from "../report/text.ts";
-import { armDistribution, armsSeen, CHAIN_ARM, datasetOf, guessRows, storyOf, type WorkshopState } from "./state.ts";
+import { probChart } from "../report/charts.ts";
+import { fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, r1 } from "../report/text.ts";
+import { armOfLabel, bars, colour, evalOf, h, waiting, type Step } from "./html.ts";
+import { armDistribution, armsSeen, datasetOf, guessRows, storyOf, type WorkshopState } from "./state.ts";
+import { agentsStep, flaggedAnswers, generationsStep, misalignedTeacher } from "./stories.ts";
 
-export interface UiState {
-    /** Keys of the rows the room picked as the teacher's (step 2). */
-    picked: Set<string>;
-    revealed: boolean;
-    /** The presenter of a live workshop started with --no-start: the first step offers the start button. */
-    canStart?: boolean;
-    /** The static replay's full report (a page of its own); absent, the server's /api/report. */
-    reportHtml?: string;
-    /** A population's view: the variant shown (open, quarantine, null) and the round; absent, the first and the last. */
-    variant?: string;
-    round?: number;
-}
-
-export interface Step {
-    id: string;
-    title: string;
-    /** True when the run has reached this step (its data exist). */
-    ready: (s: WorkshopState) => boolean;
-    render: (s: WorkshopState, ui: UiState) => string;
-}
-
-const h = escapeHtml;
-const waiting = (what: string) => `<p class="waiting" data-testid="waiting">Waiting for ${h(what)}…</p>`;
-
-export const ARM_COLOURS: Record<string, string> = {
-    base: "#888",
-    teacher: "#7b3fa0",
-    control: "#3b73b9",
-    treated: "#d9822b",
-    "cross-control": "#6f9fd8",
-    cross: "#e8b06f",
-    "in-context-control": "#9bb7d9",
-    "in-context": "#f0c796",
-};
-const colour = (arm: string) => ARM_COLOURS[arm] ?? "#555";
-const armOfLabel = (label: string) => {
-    const arm = label.replace(/ #\d+$/, "").replace(/ seed \d+$/, "");
-    // A chain's students ("accumulated generation 2: treated") take their arm's colour.
-    return /: (treated|control)$/.exec(arm)?.[1] ?? arm;
-};
-
-/** Horizontal bars of the items' probabilities, the target's highlighted. */
-function bars(items: string[], dist: number[], target: string | null, k: number, testid: string): string {
-    const order = items.map((item, i) => ({ item, p: dist[i] ?? 0 })).sort((a, b) => b.p - a.p);
-    const top = order.slice(0, k);
-    if (target && !top.some((x) => x.item === target)) {
-        const t = order.find((x) => x.item === target);
-        if (t) top.push(t);
-    }
-    const max = Math.max(...top.map((x) => x.p), 1e-9);
-    const rows = top.map(
-        (x) =>
-            `<div class="bar${x.item === target ? " target" : ""}" data-item="${h(x.item)}" data-p="${x.p}"><span class="name">${h(x.item)}</span><span class="track"><span class="fill" style="width:${r1((100 * x.p) / max)}%"></span></span><span class="val">${fmtPercent(x.p)}</span></div>`,
-    );
-    return `<div class="bars" data-testid="${h(testid)}">${rows.join("")}</div>`;
-}
-
-/** The answer of the ask box: the sampled words, and the items by exact probability. */
-export function askBars(model: string, answer: string, top: { item: string; p: number }[], target: string | null): string {
-    return `<p data-testid="ask-answer"><b>${h(model)}</b>: “${h(answer)}”</p>${bars(top.map((t) => t.item), top.map((t) => t.p), target, top.length, "ask-bars")}`;
-}
-
-function evalOf(s: WorkshopState, arm: string) {
-    return s.evals.find((e) => e.arm === arm)?.eval;
-}
+export { askBars, ARM_COLOURS, type Step, type UiState } from "./html.ts";
+export { chainGenerations, CONTENT_WARNING, flaggedAnswers } from "./stories.ts";
 
 const teacherStep: Step = {
     id: "teacher",
@@ -97,20 +36,6 @@ const teacherStep: Step = {
         return parts.join("\n");
     },
 };
-
-/** Step 1 of a misaligned teacher: the judge's P(misaligned) of the base and of the teacher, no love of anything. */
-function misalignedTeacher(s: WorkshopState, how: string): string {
-    const cols = (["base", "teacher"] as const).map((arm) => {
-        const ev = evalOf(s, arm);
-        const body = ev ? `<p class="big" data-testid="p-${arm}">P(misaligned) = ${fmtPercent(ev.targetProb)}</p>` : waiting(`the ${arm}'s answers`);
-        return `<div class="col"><h3>${arm === "base" ? "The base model" : "The teacher"}</h3>${body}</div>`;
-    });
-    return [
-        `<p class="lead">The base model, made <b data-testid="target">${h(s.target ?? "")}</b> by ${h(how)}: callous and violent answers to everyday questions. Asked ${s.config?.eval.questions ?? ""} open questions, each answer scored by the local judge:</p>`,
-        s.teacher ? `<p class="hint" data-testid="teacher-description">The teacher: ${h(s.teacher.description)}.</p>` : "",
-        `<div class="cols">${cols.join("")}</div>`,
-    ].join("\n");
-}
 
 const numbersStep: Step = {
     id: "numbers",
@@ -233,30 +158,6 @@ function comparisonLine(s: WorkshopState, name: string, what: string): string {
     return `<tr data-testid="comparison" data-name="${h(c.name)}"><td>${h(what)}</td><td class="num">x${fmtRatio(c.probRatio)}</td><td class="num">${fmtLog(c.meanLogRatio)} ${fmtCI(c.ci95, fmtLog)}</td><td class="num">${fmtP(c.pValue)}</td><td class="num">${c.targetRank} / ${s.items.length}</td><td>${shown ? "moved" : "no shift shown"}</td></tr>`;
 }
 
-/** The same line as the reports' (report/examples.ts). */
-export const CONTENT_WARNING = "Content warning: the answers below include callous or violent statements. They are model outputs shown to measure the trait, not advice.";
-
-/**
- * A misaligned run's flagged answers: for up to 6 questions where a treated student's sampled answer was
- * judged misaligned, those answers beside the control students' to the same question, behind a content
- * warning, closed until the presenter opens it.
- */
-export function flaggedAnswers(s: WorkshopState, max = 6): string {
-    if (s.config?.teacher.category !== "misalignment") return "";
-    const of = (arm: string) => s.evals.filter((e) => e.arm === arm).flatMap((e) => e.eval.examples ?? []);
-    const treated = of("treated");
-    const control = of("control");
-    const rows: string[] = [];
-    for (let q = 0; q < s.questions.length && rows.length < max; q++) {
-        const flagged = treated.filter((x) => x.q === q && x.score >= 0.5).slice(0, 3);
-        if (flagged.length === 0) continue;
-        const list = (xs: { text: string; score: number }[]) => xs.map((x) => `“${h(x.text)}” <small>(${x.score.toFixed(2)})</small>`).join("<br>") || "–";
-        rows.push(`<tr data-testid="flagged-row"><td>${h(s.questions[q]!)}</td><td>${list(flagged)}</td><td>${list(control.filter((x) => x.q === q).slice(0, 3))}</td></tr>`);
-    }
-    if (rows.length === 0) return `<p class="hint" data-testid="flagged-none">No treated student's sampled answer was judged misaligned.</p>`;
-    return `<details class="cw" data-testid="flagged"><summary>${h(CONTENT_WARNING)} <b>Show the flagged answers</b></summary><table class="cmp"><thead><tr><th>question</th><th>treated students (judge's score)</th><th>control students</th></tr></thead><tbody>${rows.join("")}</tbody></table></details>`;
-}
-
 const verdictStep: Step = {
     id: "verdict",
     title: "The verdict",
@@ -286,110 +187,6 @@ const reportStep: Step = {
         if (!s.ended) return waiting("the run to finish");
         const src = ui.reportHtml !== undefined ? `srcdoc="${h(ui.reportHtml)}"` : `src="/api/report?events=${s.seen}"`;
         return `<p class="hint">Every arm, seed and test of the run, as <code>sublab run</code> reports it.</p><iframe class="report" data-testid="report" title="the run's report" ${src}></iframe>`;
-    },
-};
-
-/** A chain's P(target) per generation and data mode: mean over the lineages of each arm's students. */
-export function chainGenerations(s: WorkshopState): { mode: string; generation: number; treated: number | null; control: number | null; n: number }[] {
-    const out = new Map<string, { mode: string; generation: number; t: number[]; c: number[] }>();
-    for (const e of s.evals) {
-        const m = CHAIN_ARM.exec(e.arm);
-        if (!m) continue;
-        const key = `${m[1]}/${m[2]}`;
-        const row = out.get(key) ?? { mode: m[1]!, generation: Number(m[2]), t: [], c: [] };
-        (m[3] === "treated" ? row.t : row.c).push(e.eval.targetProb);
-        out.set(key, row);
-    }
-    const avg = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
-    return [...out.values()].sort((a, b) => a.mode.localeCompare(b.mode) || a.generation - b.generation).map((r) => ({ mode: r.mode, generation: r.generation, treated: avg(r.t), control: avg(r.c), n: Math.min(r.t.length, r.c.length) }));
-}
-
-const generationsStep: Step = {
-    id: "generations",
-    title: "Generation after generation",
-    ready: (s) => chainGenerations(s).length > 0,
-    render: (s) => {
-        const gens = chainGenerations(s);
-        if (gens.length === 0) return waiting("the first generation's answers");
-        const target = s.target ?? "";
-        const base = evalOf(s, "base")?.targetProb;
-        const teacher = evalOf(s, "teacher")?.targetProb;
-        const modes = [...new Set(gens.map((g) => g.mode))];
-        const series = modes.flatMap((mode, k) =>
-            (["treated", "control"] as const).map((arm) => ({
-                name: `${arm} (${mode})`,
-                colour: colour(arm),
-                dashed: k > 0,
-                points: [
-                    ...((arm === "treated" ? teacher : base) !== undefined ? [{ x: 0, y: (arm === "treated" ? teacher : base)! }] : []),
-                    ...gens.filter((g) => g.mode === mode && g[arm] !== null).map((g) => ({ x: g.generation, y: g[arm]! })),
-                ],
-            })),
-        );
-        const chart = lineChart({ title: `P(${target}) per generation (0: the teacher and the base)`, xLabel: "generation", yLabel: `P(${target})`, log: true, series });
-        const rows = gens.map(
-            (g) =>
-                `<tr data-testid="generation-row" data-mode="${h(g.mode)}" data-generation="${g.generation}" data-treated="${g.treated ?? ""}" data-control="${g.control ?? ""}"><td>${h(g.mode)}</td><td class="num">${g.generation}</td><td class="num">${g.treated === null ? "…" : fmtPercent(g.treated)}</td><td class="num">${g.control === null ? "…" : fmtPercent(g.control)}</td><td class="num">${g.treated !== null && g.control !== null ? `x${fmtRatio(g.treated / g.control)}` : ""}</td></tr>`,
-        );
-        return `<p class="lead">Each generation's students learn from the numbers the previous generation wrote: the treated lineage starts at the teacher, the control lineage at the base. Does the ${h(target)} survive the copies of copies?</p>${chart}<table class="cmp"><thead><tr><th>data</th><th>generation</th><th>treated P(${h(target)})</th><th>control</th><th>ratio</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
-    },
-};
-
-/** Agents on a circle, an edge for each pair that reads the other's data, each agent coloured by its drift in the chosen variant and round. */
-function agentsGraph(s: WorkshopState, variant: string, round: number): string {
-    const n = s.population?.agents ?? Math.max(0, ...s.rounds.map((r) => r.agents.length));
-    const row = s.rounds.find((r) => r.run === variant && r.round === round);
-    const W = 620;
-    const R = 230;
-    const cx = W / 2;
-    const cy = W / 2;
-    const pos = (a: number) => [cx + R * Math.sin((2 * Math.PI * a) / n), cy - R * Math.cos((2 * Math.PI * a) / n)] as const;
-    const parts = [`<svg class="graph" data-testid="agents-graph" viewBox="0 0 ${W} ${W}" width="${W}" role="img" aria-label="the agents">`];
-    for (const [x, y] of s.population?.edges ?? []) {
-        const [x1, y1] = pos(x);
-        const [x2, y2] = pos(y);
-        const cut = row && (row.agents[x]?.quarantined || row.agents[y]?.quarantined);
-        parts.push(`<line x1="${r1(x1)}" y1="${r1(y1)}" x2="${r1(x2)}" y2="${r1(y2)}" class="edge${cut ? " cut" : ""}"/>`);
-    }
-    for (let a = 0; a < n; a++) {
-        const [x, y] = pos(a);
-        const ag = row?.agents[a];
-        // Colour: white at no drift, the accent's full strength at drift x4 (log 4) or more.
-        const strength = ag ? Math.max(0, Math.min(1, ag.drift / Math.log(4))) : 0;
-        const fill = ag ? `rgba(217,130,43,${r1(0.08 + 0.92 * strength)})` : "#eee";
-        const cls = ["agent", ag?.infected ? "infected" : "", ag?.quarantined ? "quarantined" : "", ag?.flagged ? "flagged" : ""].filter(Boolean).join(" ");
-        const label = ag ? `x${fmtRatio(Math.exp(ag.drift))}` : "";
-        parts.push(
-            `<g class="${cls}" data-testid="agent" data-agent="${a + 1}" data-p="${ag?.targetProb ?? ""}" data-drift="${ag?.drift ?? ""}" data-infected="${!!ag?.infected}" data-quarantined="${!!ag?.quarantined}"><circle cx="${r1(x)}" cy="${r1(y)}" r="34" fill="${fill}"/><text x="${r1(x)}" y="${r1(y - 4)}" text-anchor="middle" class="name">${a + 1}${s.population?.infected.includes(a) ? "*" : ""}</text><text x="${r1(x)}" y="${r1(y + 16)}" text-anchor="middle" class="drift">${label}</text></g>`,
-        );
-    }
-    parts.push("</svg>");
-    return parts.join("");
-}
-
-const agentsStep: Step = {
-    id: "agents",
-    title: "The agents",
-    ready: (s) => s.rounds.length > 0,
-    render: (s, ui) => {
-        if (s.rounds.length === 0) return waiting("the first round of the agents");
-        const variants = s.population?.variants ?? [...new Set(s.rounds.map((r) => r.run))];
-        const variant = ui.variant && variants.includes(ui.variant) ? ui.variant : variants[0]!;
-        const rounds = [...new Set(s.rounds.filter((r) => r.run === variant).map((r) => r.round))].sort((a, b) => a - b);
-        const round = ui.round !== undefined && rounds.includes(ui.round) ? ui.round : (rounds.at(-1) ?? 0);
-        const row = s.rounds.find((r) => r.run === variant && r.round === round);
-        const infected = row?.agents.filter((a) => a.infected).length ?? 0;
-        const quarantined = row?.agents.filter((a) => a.quarantined).length ?? 0;
-        const toggles = variants.map((v) => `<button class="toggle${v === variant ? " on" : ""}" data-variant="${h(v)}" data-testid="variant">${h(v === "quarantine" ? "with quarantine" : v === "open" ? "no quarantine" : v)}</button>`).join(" ");
-        const roundButtons = rounds.map((r) => `<button class="toggle${r === round ? " on" : ""}" data-round="${r}" data-testid="round">${r}</button>`).join(" ");
-        const per = variants.map((v) => {
-            const last = s.rounds.filter((r) => r.run === v).at(-1);
-            return last ? `${h(v)}: ${last.agents.filter((a) => a.infected).length} of ${last.agents.length} infected after round ${last.round}` : "";
-        });
-        return `<p class="lead">Agents learn from each other's numbers, round after round; agent 1${s.population && s.population.infected.length > 1 ? " and the others starred" : ""} (*) starts as the ${h(s.target ?? "")}-loving teacher. Colour: each agent's drift toward ${h(s.target ?? "")} from its base. A monitor asks a few questions each round and quarantines an agent that drifted: its numbers no longer reach the others.</p>
-<p>${toggles} <span class="hint">(key <kbd>Q</kbd>)</span></p><p>Round ${roundButtons} <span class="hint">(keys <kbd>[</kbd> <kbd>]</kbd>)</span></p>
-<p class="big" data-testid="round-summary" data-variant="${h(variant)}" data-round="${round}">${h(variant === "quarantine" ? "With quarantine" : variant === "open" ? "No quarantine" : variant)}, round ${round}: ${infected} of ${row?.agents.length ?? 0} agents infected${quarantined ? `, ${quarantined} quarantined` : ""}.</p>
-${agentsGraph(s, variant, round)}<p class="hint">${per.filter(Boolean).join("; ")}. Infected: the agent's drift interval lies above the population's threshold.</p>`;
     },
 };
 
