@@ -65,6 +65,9 @@ function layout(r: StudyResults): { rows: string[]; cols: string[]; at: (c: Stud
     return { rows: r.cells.map(cellName), cols: [""], at: (c) => [r.cells.indexOf(c), 0] };
 }
 
+/** A cell's own label cut to fit its width (the whole label is in the cell's tooltip and the table). */
+const clip = (label: string, max = 22) => (label.length > max ? `${label.slice(0, max - 1)}…` : label);
+
 /** Transfer per cell: colour by mean log ratio (orange toward the target, blue away), text ratio, interval and p. */
 export function studyHeatmap(r: StudyResults): string {
     const L = layout(r);
@@ -74,7 +77,7 @@ export function studyHeatmap(r: StudyResults): string {
     const H = m.top + ch * L.rows.length + 30;
     const parts = [
         `<svg class="chart" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="transfer per cell">`,
-        `<text x="${m.left}" y="16" class="title">Transfer (treated / control P(${escapeHtml(r.target)})) per recipe, 95% interval, p</text>`,
+        `<text x="${m.left}" y="16" class="title">Transfer per recipe: log-ratio of treated over control P(${escapeHtml(r.target)}) [95% interval]; ratio of means, p</text>`,
     ];
     L.cols.forEach((col, j) => col && parts.push(`<text x="${r1(m.left + j * cw + cw / 2)}" y="${m.top - 6}" text-anchor="middle" class="tick">${escapeHtml(col)}</text>`));
     L.rows.forEach((row, i) => parts.push(`<text x="${m.left - 6}" y="${r1(m.top + i * ch + ch / 2 + 4)}" text-anchor="end" class="tick">${escapeHtml(row)}</text>`));
@@ -85,9 +88,10 @@ export function studyHeatmap(r: StudyResults): string {
         const own = Object.values(c.labels).at(-1)!;
         parts.push(
             `<rect x="${x + 1}" y="${y + 1}" width="${cw - 2}" height="${ch - 2}" fill="${colour(tr.meanLogRatio)}" stroke="${tr.pValue < 0.05 ? "#000" : "#ccc"}" stroke-width="${tr.pValue < 0.05 ? 2 : 1}"><title>${escapeHtml(`${cellName(c)}: ${c.recipe}`)}</title></rect>`,
-            ...(r.grid === "axes" ? [`<text x="${r1(x + cw / 2)}" y="${y + 15}" text-anchor="middle" class="tick">${escapeHtml(own)}</text>`] : []),
-            `<text x="${r1(x + cw / 2)}" y="${y + (r.grid === "axes" ? 32 : 24)}" text-anchor="middle" class="tick">x${escapeHtml(fmtRatio(tr.probRatio))} [x${escapeHtml(fmtRatio(Math.exp(tr.ci95[0])))}, x${escapeHtml(fmtRatio(Math.exp(tr.ci95[1])))}]</text>`,
-            `<text x="${r1(x + cw / 2)}" y="${y + (r.grid === "axes" ? 48 : 42)}" text-anchor="middle" class="tick">p ${escapeHtml(fmtP(tr.pValue))}</text>`,
+            ...(r.grid === "axes" ? [`<text x="${r1(x + cw / 2)}" y="${y + 15}" text-anchor="middle" class="tick">${escapeHtml(clip(own))}</text>`] : []),
+            // The interval is the log-ratio's (as in the table), not the ratio of means': they measure different things.
+            `<text x="${r1(x + cw / 2)}" y="${y + (r.grid === "axes" ? 32 : 24)}" text-anchor="middle" class="tick">${escapeHtml(fmtLog(tr.meanLogRatio))} ${escapeHtml(fmtCI(tr.ci95, fmtLog))}</text>`,
+            `<text x="${r1(x + cw / 2)}" y="${y + (r.grid === "axes" ? 48 : 42)}" text-anchor="middle" class="tick">x${escapeHtml(fmtRatio(tr.probRatio))}, p ${escapeHtml(fmtP(tr.pValue))}</text>`,
         );
     }
     parts.push(`<text x="${m.left}" y="${H - 8}" class="tick">orange: toward ${escapeHtml(r.target)}, blue: away (full colour at x2 or x0.5); thick border: p &lt; 0.05</text>`, "</svg>");
