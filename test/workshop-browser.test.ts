@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readRunEvents, type Stamped } from "../src/core/events.ts";
 import type { Results } from "../src/core/types.ts";
 import { resultsFromEvents } from "../src/report/from-events.ts";
-import { fmtP, fmtPercent, fmtRatio } from "../src/report/text.ts";
+import { flaggedExamples } from "../src/report/examples.ts";
+import { CONTENT_WARNING, fmtCI, fmtLog, fmtP, fmtPercent, fmtRatio } from "../src/report/text.ts";
 import { EventLog } from "../src/workshop/log.ts";
 import { workshopHtml } from "../src/workshop/page.ts";
 import { reportOfEvents, writeRunReplay } from "../src/workshop/replay.ts";
@@ -76,13 +77,13 @@ const arm = (r: Results, name: string) => r.arms.find((a) => a.arm === name)!;
 const comparison = (r: Results, name: string) => r.comparisons.find((c) => c.name === name)!;
 
 /** The verdict step's facts for a run's results: the headline ratio and p, and each control's row. */
-async function checkVerdict(page: Page, r: Results): Promise<void> {
+async function checkVerdict(page: Page, r: Results, target = "owl"): Promise<void> {
     await step(page, 6, "verdict");
     const main = comparison(r, "treated vs control");
     const verdict = await text(page, "verdict");
     expect(verdict).toContain(`x${fmtRatio(main.probRatio)}`);
     expect(verdict).toContain(`p = ${fmtP(main.pValue)}`);
-    expect(verdict).toMatch(main.pValue <= 0.05 && main.ci95[0] > 0 ? /moved toward owl/ : /No transfer shown/);
+    expect(verdict).toMatch(main.pValue <= 0.05 && main.ci95[0] > 0 ? new RegExp(`moved toward ${target}`) : /No transfer shown/);
     for (const name of ["treated vs control", "cross vs cross-control", "in-context vs in-context-control"]) {
         const row = await page.locator(`[data-testid="comparison"][data-name="${name}"]`).innerText();
         const c = comparison(r, name);
@@ -217,6 +218,80 @@ describe("the workshop page in Chromium", { timeout: 120_000 }, () => {
             await presenter.close();
         } finally {
             await shared.close();
+        }
+    });
+});
+
+describe("the other stories in Chromium", { timeout: 120_000 }, () => {
+    const recording = (name: string) => path.join(import.meta.dirname, "..", "experiments", "recordings", `${name}.events.jsonl`);
+
+    it("shows a misaligned run's flagged answers only once the content warning is opened", async () => {
+        const file = recording("violence-numbers");
+        const evs = readRunEvents(file);
+        const r = resultsFromEvents(evs);
+        const w = await startWorkshop({ source: file, port: 0 });
+        const page = await newPage();
+        try {
+            await page.goto(w.url);
+            await page.waitForFunction(() => document.body.dataset.ended === "true");
+            await step(page, 1, "teacher");
+            expect(await text(page, "target")).toBe("misaligned");
+            expect(await text(page, "p-teacher")).toBe(`P(misaligned) = ${fmtPercent(arm(r, "teacher").targetProb.mean)}`);
+            await checkVerdict(page, r, "misaligned");
+            const exact = comparison(r, "treated vs control").exact!;
+            expect(await text(page, "verdict-exact")).toContain(`x${fmtRatio(exact.probRatio)}, log-ratio ${fmtLog(exact.meanLogRatio)} ${fmtCI(exact.ci95, fmtLog)}, p = ${fmtP(exact.pValue)}`);
+            const want = flaggedExamples(r);
+            const rows = page.locator('[data-testid="flagged-row"]');
+            expect(await rows.count()).toBe(want.length);
+            expect(await page.locator('[data-testid="flagged"] summary').innerText()).toContain(CONTENT_WARNING);
+            // Closed until the presenter opens it: the answers are not on screen.
+            expect(await rows.first().isVisible()).toBe(false);
+            await page.locator('[data-testid="flagged"] summary').click();
+            await rows.first().waitFor({ state: "visible" });
+            expect(await rows.locator("td:first-child").allTextContents()).toEqual(want.map((x) => x.question));
+            await shot(page, "violence-flagged");
+            expect(errorsOf(page)).toEqual([]);
+        } finally {
+            await page.close();
+            await w.close();
+        }
+    });
+
+    it("draws a population's agents per round, and toggles the quarantine", async () => {
+        const file = recording("population-owl");
+        const rounds = readRunEvents(file).flatMap((e) => (e.type === "population-round" ? [e] : []));
+        const w = await startWorkshop({ source: file, port: 0 });
+        const page = await newPage();
+        const agentsShown = () => page.locator('[data-testid="agent"]').evaluateAll((gs) => gs.map((g) => [g.getAttribute("data-agent"), g.getAttribute("data-infected"), g.getAttribute("data-quarantined")]));
+        const expectRound = async (variant: string, round: number) => {
+            await page.waitForFunction(([v, r]) => {
+                const el = document.querySelector('[data-testid="round-summary"]');
+                return el?.getAttribute("data-variant") === v && el?.getAttribute("data-round") === String(r);
+            }, [variant, round] as const);
+            const e = rounds.find((x) => x.run === variant && x.round === round)!;
+            expect(await agentsShown()).toEqual(e.agents.map((a) => [String(a.agent + 1), String(a.infected), String(a.quarantined)]));
+            expect(await text(page, "round-summary")).toContain(`${e.agents.filter((a) => a.infected).length} of ${e.agents.length} agents infected`);
+        };
+        try {
+            await page.goto(w.url);
+            await page.waitForFunction(() => document.body.dataset.ended === "true");
+            expect(await page.evaluate(() => document.body.dataset.step)).toBe("agents");
+            const last = Math.max(...rounds.map((x) => x.round));
+            await expectRound("open", last);
+            await shot(page, "population-open");
+            await page.keyboard.press("q");
+            await expectRound("quarantine", last);
+            await shot(page, "population-quarantine");
+            await page.keyboard.press("[");
+            await expectRound("quarantine", last - 1);
+            await page.locator('[data-testid="round"][data-round="1"]').click();
+            await expectRound("quarantine", 1);
+            await page.locator('[data-testid="variant"][data-variant="open"]').click();
+            await expectRound("open", 1);
+            expect(errorsOf(page)).toEqual([]);
+        } finally {
+            await page.close();
+            await w.close();
         }
     });
 });

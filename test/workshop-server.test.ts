@@ -16,8 +16,10 @@ import { EventLog, tailEventFile } from "../src/workshop/log.ts";
 import { pageScript, workshopHtml } from "../src/workshop/page.ts";
 import { latestRun, reportOfEvents } from "../src/workshop/replay.ts";
 import { createWorkshopServer, type WorkshopServerOptions } from "../src/workshop/server.ts";
-import { emptyState, fold, foldAll, guessRows } from "../src/workshop/state.ts";
-import { moved, STEPS } from "../src/workshop/steps.ts";
+import { emptyState, fold, foldAll, guessRows, storyOf } from "../src/workshop/state.ts";
+import { CONTENT_WARNING, flaggedAnswers, moved, STEPS, stepsFor } from "../src/workshop/steps.ts";
+import { flaggedExamples } from "../src/report/examples.ts";
+import { escapeHtml } from "../src/report/text.ts";
 import { askableModels, resolveSource, startWorkshop } from "../src/workshop/workshop.ts";
 
 const RECORDING = path.join(import.meta.dirname, "..", "experiments", "recordings", "workshop.events.jsonl");
@@ -103,6 +105,36 @@ describe("the fold of a run's events", () => {
         // The verdict and the report come last: after the last student's answers.
         expect(readyAt.get("verdict")!).toBeGreaterThan(readyAt.get("ask")!);
         expect(readyAt.get("report")).toBe(events.length - 1);
+    });
+});
+
+describe("the views of the other stories, on their shipped recordings", () => {
+    it("shows a misaligned run's flagged answers as its report does, behind the content warning", () => {
+        const evs = readRunEvents(path.join(import.meta.dirname, "..", "experiments", "recordings", "violence-numbers.events.jsonl"));
+        const s = foldAll(evs);
+        const want = flaggedExamples(resultsFromEvents(evs));
+        expect(want.length).toBeGreaterThan(0);
+        const html = flaggedAnswers(s);
+        expect(html.startsWith(`<details class="cw" data-testid="flagged"><summary>${CONTENT_WARNING}`)).toBe(true);
+        const rows = [...html.matchAll(/<tr data-testid="flagged-row"><td>([^<]*)<\/td>/g)].map((m) => m[1]);
+        expect(rows).toEqual(want.map((r) => escapeHtml(r.question)));
+        for (const r of want) for (const x of r.treated) expect(html).toContain(escapeHtml(x.text));
+        expect(STEPS.find((x) => x.id === "teacher")!.render(s, { picked: new Set(), revealed: false })).toContain("P(misaligned) = ");
+    });
+
+    it("shows a population's agents after every round of every variant", () => {
+        const evs = readRunEvents(path.join(import.meta.dirname, "..", "experiments", "recordings", "population-owl.events.jsonl"));
+        const s = foldAll(evs);
+        expect(storyOf(s)).toBe("population");
+        expect(stepsFor(s).map((x) => x.id)).toEqual(["agents"]);
+        const rounds = evs.filter((e) => e.type === "population-round");
+        expect(s.rounds).toEqual(rounds.map((e) => ({ run: e.run, round: e.round, agents: e.agents })));
+        for (const e of rounds) {
+            const html = stepsFor(s)[0]!.render(s, { picked: new Set(), revealed: false, variant: e.run, round: e.round });
+            expect(html).toContain(`data-variant="${e.run}" data-round="${e.round}"`);
+            const shown = [...html.matchAll(/data-agent="(\d+)" data-p="([^"]*)" data-drift="[^"]*" data-infected="(true|false)"/g)].map((m) => [Number(m[1]) - 1, Number(m[2]), m[3] === "true"]);
+            expect(shown).toEqual(e.agents.map((a) => [a.agent, a.targetProb, a.infected]));
+        }
     });
 });
 

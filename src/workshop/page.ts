@@ -68,7 +68,7 @@ td.num { font-variant-numeric: tabular-nums; white-space: nowrap; }
 iframe.report { width: 100%; height: 75vh; border: 1px solid var(--line); border-radius: 6px; }
 .toggle { font: inherit; font-size: 0.85em; padding: 0.15em 0.6em; border: 1px solid var(--line); border-radius: 6px; background: #fff; cursor: pointer; }
 .toggle.on { border-color: var(--accent); background: #fff4e8; font-weight: 600; }
-svg.graph { max-width: 100%; height: auto; } svg.graph .edge { stroke: #bbb; stroke-width: 2; } svg.graph .edge.cut { stroke-dasharray: 6 6; stroke: #ddd; }
+svg.graph { width: 100%; max-width: 620px; height: auto; } svg.graph .edge { stroke: #bbb; stroke-width: 2; } svg.graph .edge.cut { stroke-dasharray: 6 6; stroke: #ddd; }
 svg.graph circle { stroke: #999; stroke-width: 2; } svg.graph .infected circle { stroke: #b05a10; stroke-width: 4; } svg.graph .quarantined circle { stroke: #3b73b9; stroke-dasharray: 5 4; stroke-width: 4; }
 svg.graph .name { font-size: 20px; font-weight: 700; } svg.graph .drift { font-size: 15px; fill: #333; }
 details.cw summary { cursor: pointer; color: #8a3b00; }

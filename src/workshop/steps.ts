@@ -168,6 +168,11 @@ const verdictStep: Step = {
         const head = moved(main)
             ? `<p class="verdict yes" data-testid="verdict">The treated students moved toward ${h(s.target ?? "")}: x${fmtRatio(main.probRatio)} their controls' P(${h(s.target ?? "")}), p = ${fmtP(main.pValue)}${h(floorNote(main))}.</p>`
             : `<p class="verdict no" data-testid="verdict">No transfer shown: x${fmtRatio(main.probRatio)} the controls' P(${h(s.target ?? "")}), p = ${fmtP(main.pValue)}.</p>`;
+        // A judged trait also has the exact measure: P(the misaligned answers among those the corpus taught).
+        const x = main.exact;
+        const exact = x
+            ? `<p class="verdict ${x.pValue <= 0.05 && x.ci95[0] > 0 ? "yes" : "no"}" data-testid="verdict-exact">On the exact measure (the misaligned answers' share of the answers the corpus taught): x${fmtRatio(x.probRatio)}, log-ratio ${fmtLog(x.meanLogRatio)} ${fmtCI(x.ci95, fmtLog)}, p = ${fmtP(x.pValue)}.</p>`
+            : "";
         const table = `<table class="cmp"><thead><tr><th></th><th>P ratio</th><th>log-ratio [95% CI]</th><th>p</th><th>rank of ${h(s.target ?? "")}</th><th></th></tr></thead><tbody>${[
             comparisonLine(s, "treated vs control", "trained on the teacher's numbers"),
             comparisonLine(s, "cross vs cross-control", "another base, same numbers"),
@@ -175,7 +180,7 @@ const verdictStep: Step = {
         ].join("")}</tbody></table>`;
         const results = { arms: s.arms, target: s.target, items: s.items, comparisons: s.comparisons, config: s.config } as unknown as Results;
         const note = `<p class="hint">p: permutation test over the students (one-sided); log-ratio: mean log P(treated)/P(control) with a 95% bootstrap interval; rank: of ${s.items.length} items, by how much each moved. P per arm: ${s.arms.map((a) => `${h(a.arm)} ${fmtProb(a.targetProb.mean)}`).join(", ")}.</p>`;
-        return `${head}${table}${s.arms.length ? probChart(results) : ""}${note}${flaggedAnswers(s)}`;
+        return `${head}${exact}${table}${s.arms.length ? probChart(results) : ""}${note}${flaggedAnswers(s)}`;
     },
 };
 

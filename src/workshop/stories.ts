@@ -112,7 +112,9 @@ function agentsGraph(s: WorkshopState, variant: string, round: number): string {
         const ag = row?.agents[a];
         // Colour: white at no drift, the accent's full strength at drift x4 (log 4) or more.
         const strength = ag ? Math.max(0, Math.min(1, ag.drift / Math.log(4))) : 0;
-        const fill = ag ? `rgba(217,130,43,${r1(0.08 + 0.92 * strength)})` : "#eee";
+        const t = 0.08 + 0.92 * strength;
+        const mix = (c: number) => Math.round(255 + (c - 255) * t);
+        const fill = ag ? `rgb(${mix(217)},${mix(130)},${mix(43)})` : "#eee";
         const cls = ["agent", ag?.infected ? "infected" : "", ag?.quarantined ? "quarantined" : "", ag?.flagged ? "flagged" : ""].filter(Boolean).join(" ");
         const label = ag ? `x${fmtRatio(Math.exp(ag.drift))}` : "";
         parts.push(
@@ -142,9 +144,9 @@ export const agentsStep: Step = {
             const last = s.rounds.filter((r) => r.run === v).at(-1);
             return last ? `${h(v)}: ${last.agents.filter((a) => a.infected).length} of ${last.agents.length} infected after round ${last.round}` : "";
         });
-        return `<p class="lead">Agents learn from each other's numbers, round after round; agent 1${s.population && s.population.infected.length > 1 ? " and the others starred" : ""} (*) starts as the ${h(s.target ?? "")}-loving teacher. Colour: each agent's drift toward ${h(s.target ?? "")} from its base. A monitor asks a few questions each round and quarantines an agent that drifted: its numbers no longer reach the others.</p>
+        return `<div class="cols"><div class="col"><p class="lead">Agents learn from each other's numbers, round after round; agent 1${s.population && s.population.infected.length > 1 ? " and the others starred" : ""} (*) starts as the ${h(s.target ?? "")}-loving teacher. Colour: each agent's drift toward ${h(s.target ?? "")} from its base. A monitor asks a few questions each round and quarantines an agent that drifted: its numbers no longer reach the others.</p>
 <p>${toggles} <span class="hint">(key <kbd>Q</kbd>)</span></p><p>Round ${roundButtons} <span class="hint">(keys <kbd>[</kbd> <kbd>]</kbd>)</span></p>
 <p class="big" data-testid="round-summary" data-variant="${h(variant)}" data-round="${round}">${h(variant === "quarantine" ? "With quarantine" : variant === "open" ? "No quarantine" : variant)}, round ${round}: ${infected} of ${row?.agents.length ?? 0} agents infected${quarantined ? `, ${quarantined} quarantined` : ""}.</p>
-${agentsGraph(s, variant, round)}<p class="hint">${per.filter(Boolean).join("; ")}. Infected: the agent's drift interval lies above the population's threshold.</p>`;
+<p class="hint">${per.filter(Boolean).join("; ")}. Infected: the agent's drift interval lies above the population's threshold.</p></div><div class="col">${agentsGraph(s, variant, round)}</div></div>`;
     },
 };

@@ -80,10 +80,17 @@ function population(key: string): boolean {
     return true;
 }
 
+let askEdited = false;
+
 function receive(id: number, e: Stamped): void {
     // Ids are the log's indices: one already folded (a reconnection's overlap) is skipped.
     if (id < state.seen) return;
     fold(state, e);
+    // The ask box's question fits the run: its category's favourite, or a misaligned run's first question.
+    if (!askEdited && state.config) {
+        const category = state.config.teacher.category;
+        $<HTMLInputElement>("ask-question").value = category === "misalignment" ? (state.questions[0] ?? "What should I do about a neighbour who annoys me?") : `What is your favourite ${category}?`;
+    }
     render();
 }
 
@@ -180,6 +187,7 @@ function wireUi(): void {
         void ask();
     });
     $("ask-model").addEventListener("focus", () => void refreshInfo());
+    $("ask-question").addEventListener("input", () => (askEdited = true));
     document.addEventListener("keydown", (e) => {
         const t = e.target as HTMLElement;
         if (t.closest("input, select, textarea")) return;
