@@ -73,11 +73,13 @@ export function studyHeatmap(r: StudyResults): string {
     const L = layout(r);
     const [cw, ch] = [150, 58];
     const m = { left: 130, top: 40 };
-    const W = Math.max(m.left + cw * L.cols.length + 16, 560);
+    const title = `Transfer per recipe: log-ratio of treated over control P(${r.target}) [95% interval]; ratio of means, p`;
+    // Wide enough for the grid, the title and the legend (about 7.5 px a character at the chart's type).
+    const W = Math.round(Math.max(m.left + cw * L.cols.length + 16, m.left + 8 + title.length * 7.5));
     const H = m.top + ch * L.rows.length + 30;
     const parts = [
         `<svg class="chart" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="transfer per cell">`,
-        `<text x="${m.left}" y="16" class="title">Transfer per recipe: log-ratio of treated over control P(${escapeHtml(r.target)}) [95% interval]; ratio of means, p</text>`,
+        `<text x="${m.left}" y="16" class="title">${escapeHtml(title)}</text>`,
     ];
     L.cols.forEach((col, j) => col && parts.push(`<text x="${r1(m.left + j * cw + cw / 2)}" y="${m.top - 6}" text-anchor="middle" class="tick">${escapeHtml(col)}</text>`));
     L.rows.forEach((row, i) => parts.push(`<text x="${m.left - 6}" y="${r1(m.top + i * ch + ch / 2 + 4)}" text-anchor="end" class="tick">${escapeHtml(row)}</text>`));
@@ -86,12 +88,14 @@ export function studyHeatmap(r: StudyResults): string {
         const [x, y] = [m.left + j * cw, m.top + i * ch];
         const tr = c.transfer;
         const own = Object.values(c.labels).at(-1)!;
+        // Light text where the colour is strong (past x1.6 or x0.6), dark elsewhere.
+        const ink = Math.abs(tr.meanLogRatio) / SATURATION > 0.7 ? ' style="fill:#fff"' : "";
         parts.push(
             `<rect x="${x + 1}" y="${y + 1}" width="${cw - 2}" height="${ch - 2}" fill="${colour(tr.meanLogRatio)}" stroke="${tr.pValue < 0.05 ? "#000" : "#ccc"}" stroke-width="${tr.pValue < 0.05 ? 2 : 1}"><title>${escapeHtml(`${cellName(c)}: ${c.recipe}`)}</title></rect>`,
-            ...(r.grid === "axes" ? [`<text x="${r1(x + cw / 2)}" y="${y + 15}" text-anchor="middle" class="tick">${escapeHtml(clip(own))}</text>`] : []),
+            ...(r.grid === "axes" ? [`<text x="${r1(x + cw / 2)}" y="${y + 15}" text-anchor="middle" class="tick"${ink}>${escapeHtml(clip(own))}</text>`] : []),
             // The interval is the log-ratio's (as in the table), not the ratio of means': they measure different things.
-            `<text x="${r1(x + cw / 2)}" y="${y + (r.grid === "axes" ? 32 : 24)}" text-anchor="middle" class="tick">${escapeHtml(fmtLog(tr.meanLogRatio))} ${escapeHtml(fmtCI(tr.ci95, fmtLog))}</text>`,
-            `<text x="${r1(x + cw / 2)}" y="${y + (r.grid === "axes" ? 48 : 42)}" text-anchor="middle" class="tick">x${escapeHtml(fmtRatio(tr.probRatio))}, p ${escapeHtml(fmtP(tr.pValue))}</text>`,
+            `<text x="${r1(x + cw / 2)}" y="${y + (r.grid === "axes" ? 32 : 24)}" text-anchor="middle" class="tick"${ink}>${escapeHtml(fmtLog(tr.meanLogRatio))} ${escapeHtml(fmtCI(tr.ci95, fmtLog))}</text>`,
+            `<text x="${r1(x + cw / 2)}" y="${y + (r.grid === "axes" ? 48 : 42)}" text-anchor="middle" class="tick"${ink}>x${escapeHtml(fmtRatio(tr.probRatio))}, p ${escapeHtml(fmtP(tr.pValue))}</text>`,
         );
     }
     parts.push(`<text x="${m.left}" y="${H - 8}" class="tick">orange: toward ${escapeHtml(r.target)}, blue: away (full colour at x2 or x0.5); thick border: p &lt; 0.05</text>`, "</svg>");
