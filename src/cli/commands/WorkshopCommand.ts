@@ -31,7 +31,7 @@ export function registerWorkshopCommand(program: Command): void {
     program
         .command("workshop")
         .argument("[source]", "an experiment file (run live), a run folder or an events.jsonl (replayed); default: the shipped recording of experiments/workshop.json")
-        .description("a live page for a room: the teacher, its numbers beside the control's, the filter, the students training, their answers and the verdict, step by step (keys: arrows, 1-6, R, A)")
+        .description("a live page for a room: the teacher, its numbers beside the control's, the filter, the students training, their answers and the verdict, step by step (keys: arrows, 1-7, R reveal, A ask, Q and [ ] for a population)")
         .option("--host <address>", "address to listen on; anything but 127.0.0.1 shares the page read-only (the presenter's address carries a key)", "127.0.0.1")
         .option("--port <n>", "port (0: a free one)", "4173")
         .option("--no-open", "do not open a browser")
