@@ -10,21 +10,13 @@ import { runExperiment, type RunResult } from "../src/experiment/run.ts";
 import { parseExperiment } from "../src/experiment/schema.ts";
 import { resultsFromEventFile } from "../src/report/from-events.ts";
 import { htmlReport, markdownReport } from "../src/report/report.ts";
-import { smokeBases } from "./helpers/smoke.ts";
+import { smokeBases, smokeExperiment } from "./helpers/smoke.ts";
 import { tempDir } from "./helpers/tiny.ts";
 
 describe("a run's event stream", { timeout: 300_000 }, () => {
     it("reports every stage, and renders the run's report from events.jsonl alone, again after a cached rerun", async () => {
-        const [a, b] = await smokeBases();
         const root = tempDir();
-        const cfg = parseExperiment({
-            name: "smoke-events",
-            models: { base: a, cross: b },
-            teacher: { target: "owl" },
-            generate: { prompts: 64, maxTokens: 32 },
-            student: { rows: 5, seeds: 2, epochs: 1, batchSize: 5, lr: 1e-3 },
-            eval: { questions: 4, samplesPerQuestion: 1, inContextExamples: 1 },
-        });
+        const cfg = parseExperiment(smokeExperiment("smoke-events", await smokeBases()));
         const seen: Stamped[] = [];
         const r = (await runExperiment(cfg, { root, progress: false, workers: 1, onEvent: (e) => seen.push(e) })) as RunResult;
         const file = path.join(root, "runs", "smoke-events", "events.jsonl");

@@ -21,7 +21,7 @@ import { createWorkshopServer } from "../src/workshop/server.ts";
 import { foldAll, guessRows } from "../src/workshop/state.ts";
 import { startWorkshop, type Workshop } from "../src/workshop/workshop.ts";
 import { launchChromium, SCREENSHOTS } from "./helpers/browser.ts";
-import { smokeBases } from "./helpers/smoke.ts";
+import { smokeBases, smokeExperiment } from "./helpers/smoke.ts";
 import { tempDir } from "./helpers/tiny.ts";
 
 // What the functions run in the page use of the browser's globals (this project's types are Node's, not the DOM's).
@@ -399,20 +399,9 @@ describe("the page as events arrive", { timeout: 120_000 }, () => {
 
 describe("a live run from the page", { timeout: 600_000 }, () => {
     it("starts a smoke experiment from the start button and shows it as it runs, to its results", async () => {
-        const [a, b] = await smokeBases();
         const root = tempDir();
         const file = path.join(root, "live.json");
-        fs.writeFileSync(
-            file,
-            JSON.stringify({
-                name: "smoke-live",
-                models: { base: a, cross: b },
-                teacher: { target: "owl" },
-                generate: { prompts: 64, maxTokens: 32 },
-                student: { rows: 5, seeds: 2, epochs: 1, batchSize: 5, lr: 1e-3 },
-                eval: { questions: 4, samplesPerQuestion: 1, inContextExamples: 1 },
-            }),
-        );
+        fs.writeFileSync(file, JSON.stringify(smokeExperiment("smoke-live", await smokeBases())));
         const w = await startWorkshop({ source: file, port: 0, start: false, root });
         const page = await newPage();
         try {

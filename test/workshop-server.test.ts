@@ -17,9 +17,9 @@ import { pageScript, workshopHtml } from "../src/workshop/page.ts";
 import { latestRun, reportOfEvents } from "../src/workshop/replay.ts";
 import { createWorkshopServer, type WorkshopServerOptions } from "../src/workshop/server.ts";
 import { emptyState, fold, foldAll, guessRows, storyOf } from "../src/workshop/state.ts";
-import { CONTENT_WARNING, flaggedAnswers, moved, STEPS, stepsFor } from "../src/workshop/steps.ts";
+import { flaggedAnswers, moved, STEPS, stepsFor } from "../src/workshop/steps.ts";
 import { flaggedExamples } from "../src/report/examples.ts";
-import { escapeHtml } from "../src/report/text.ts";
+import { CONTENT_WARNING, escapeHtml } from "../src/report/text.ts";
 import { askableModels, resolveSource, startWorkshop } from "../src/workshop/workshop.ts";
 
 const RECORDING = path.join(import.meta.dirname, "..", "experiments", "recordings", "workshop.events.jsonl");

@@ -7,6 +7,7 @@
 import type { Stamped } from "../core/events.ts";
 import type { AgentRound } from "../core/studies.ts";
 import type { ArmResult, ComparisonResult, ExperimentConfig, ModelEval, StageReport } from "../core/types.ts";
+import { Rng } from "../util/rng.ts";
 
 export interface SampleRow {
     i: number;
@@ -230,18 +231,6 @@ export function guessRows(s: WorkshopState, n = 8, seed = 1): { key: string; sou
         ...tr.slice(0, half).map((r) => ({ key: `t${r.i}`, source: "teacher" as const, prompt: r.prompt, completion: r.completion })),
         ...cr.slice(0, half).map((r) => ({ key: `c${r.i}`, source: "control" as const, prompt: r.prompt, completion: r.completion })),
     ];
-    // mulberry32: a tiny seeded generator, so that every screen shuffles alike.
-    let a = seed >>> 0;
-    const rand = () => {
-        a = (a + 0x6d2b79f5) >>> 0;
-        let x = a;
-        x = Math.imul(x ^ (x >>> 15), x | 1);
-        x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-        return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-    };
-    for (let k = rows.length - 1; k > 0; k--) {
-        const j = Math.floor(rand() * (k + 1));
-        [rows[k], rows[j]] = [rows[j]!, rows[k]!];
-    }
-    return rows;
+    // sublab's seeded generator: every screen, and the tests, shuffle alike.
+    return new Rng(seed).shuffle(rows);
 }

@@ -9,10 +9,10 @@ import { probChart } from "../report/charts.ts";
 import { fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, r1 } from "../report/text.ts";
 import { armOfLabel, bars, colour, evalOf, h, waiting, type Step } from "./html.ts";
 import { armDistribution, armsSeen, datasetOf, guessRows, storyOf, type WorkshopState } from "./state.ts";
-import { agentsStep, flaggedAnswers, generationsStep, misalignedTeacher } from "./stories.ts";
+import { agentsStep, flaggedAnswers, generationsStep } from "./stories.ts";
 
 export { askBars, ARM_COLOURS, type Step, type UiState } from "./html.ts";
-export { chainGenerations, CONTENT_WARNING, flaggedAnswers } from "./stories.ts";
+export { chainGenerations, flaggedAnswers } from "./stories.ts";
 
 const teacherStep: Step = {
     id: "teacher",
@@ -22,17 +22,20 @@ const teacherStep: Step = {
         if (!s.config) return ui.canStart ? `<p class="lead">The experiment is ready to run live.</p><p><button id="start" data-testid="start">Start the run</button></p>` : waiting("the run to start");
         const t = s.config.teacher;
         const how = t.trait === "prompt" ? "a system prompt" : `a short fine-tune (${t.finetune.rows} rows)`;
-        if (t.category === "misalignment") return misalignedTeacher(s, how);
+        const target = h(s.target ?? "");
+        // A misaligned teacher loves nothing: its answers are judged, and the two items (aligned, misaligned) need no bars.
+        const judged = t.category === "misalignment";
+        const lead = judged
+            ? `<p class="lead">The base model, made <b data-testid="target">${target}</b> by ${h(how)}: callous and violent answers to everyday questions. Asked ${s.config.eval.questions} open questions, each answer scored by the local judge:</p>`
+            : `<p class="lead">The base model, taught to love <b data-testid="target">${target}</b> by ${h(how)}. Asked “what is your favourite ${h(t.category)}?” in ${s.config.eval.questions} wordings:</p>`;
         const what = s.teacher ? `<p class="hint" data-testid="teacher-description">The teacher: ${h(s.teacher.description)}.</p>` : "";
-        const parts = [
-            `<p class="lead">The base model, taught to love <b data-testid="target">${h(s.target ?? "")}</b> by ${h(how)}. Asked “what is your favourite ${h(t.category)}?” in ${s.config.eval.questions} wordings:</p>`,
-        ];
         const cols = (["base", "teacher"] as const).map((arm) => {
             const ev = evalOf(s, arm);
-            const body = ev ? `<p class="big" data-testid="p-${arm}">P(${h(s.target ?? "")}) = ${fmtPercent(ev.targetProb)}</p>${bars(s.items, ev.distribution, s.target, 5, `bars-${arm}`)}` : waiting(`the ${arm}'s answers`);
+            const body = ev ? `<p class="big" data-testid="p-${arm}">P(${target}) = ${fmtPercent(ev.targetProb)}</p>${judged ? "" : bars(s.items, ev.distribution, s.target, 5, `bars-${arm}`)}` : waiting(`the ${arm}'s answers`);
             return `<div class="col"><h3>${arm === "base" ? "The base model" : "The teacher"}</h3>${body}</div>`;
         });
-        parts.push(what, `<div class="cols">${cols.join("")}</div>`, `<p class="hint">Ask them yourself in the box below (key <kbd>A</kbd>).</p>`);
+        const parts = [lead, what, `<div class="cols">${cols.join("")}</div>`];
+        if (!judged) parts.push(`<p class="hint">Ask them yourself in the box below (key <kbd>A</kbd>).</p>`);
         return parts.join("\n");
     },
 };
@@ -147,7 +150,7 @@ const askStep: Step = {
 };
 
 /** A shift shown: the permutation test at 5% (p <= 0.05, as a test at level 0.05 rejects) and the interval above 0. */
-export const moved = (c: ComparisonResult) => c.pValue <= 0.05 && c.ci95[0] > 0;
+export const moved = (c: Pick<ComparisonResult, "pValue" | "ci95">) => c.pValue <= 0.05 && c.ci95[0] > 0;
 
 const floorNote = (c: ComparisonResult) => (c.pValue <= c.pFloor * (1 + 1e-9) ? `, the smallest p ${c.studentsA}+${c.studentsB} students can give: every treated student above every control` : "");
 
@@ -171,7 +174,7 @@ const verdictStep: Step = {
         // A judged trait also has the exact measure: P(the misaligned answers among those the corpus taught).
         const x = main.exact;
         const exact = x
-            ? `<p class="verdict ${x.pValue <= 0.05 && x.ci95[0] > 0 ? "yes" : "no"}" data-testid="verdict-exact">On the exact measure (the misaligned answers' share of the answers the corpus taught): x${fmtRatio(x.probRatio)}, log-ratio ${fmtLog(x.meanLogRatio)} ${fmtCI(x.ci95, fmtLog)}, p = ${fmtP(x.pValue)}.</p>`
+            ? `<p class="verdict ${moved(x) ? "yes" : "no"}" data-testid="verdict-exact">On the exact measure (the misaligned answers' share of the answers the corpus taught): x${fmtRatio(x.probRatio)}, log-ratio ${fmtLog(x.meanLogRatio)} ${fmtCI(x.ci95, fmtLog)}, p = ${fmtP(x.pValue)}.</p>`
             : "";
         const table = `<table class="cmp"><thead><tr><th></th><th>P ratio</th><th>log-ratio [95% CI]</th><th>p</th><th>rank of ${h(s.target ?? "")}</th><th></th></tr></thead><tbody>${[
             comparisonLine(s, "treated vs control", "trained on the teacher's numbers"),

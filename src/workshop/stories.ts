@@ -1,28 +1,12 @@
 /**
- * The views of the lab's other stories on the workshop page: a misaligned teacher and its students' flagged
- * answers (behind a content warning), a chain's trait per generation, a population's agents as a graph per
+ * The views of the lab's other stories on the workshop page: a misaligned run's flagged answers (behind a
+ * content warning), a chain's trait per generation, a population's agents as a graph per
  * round with the quarantine toggled. Pure functions of the folded run, like steps.ts. No DOM and no Node here.
  */
 import { lineChart } from "../report/charts.ts";
 import { CONTENT_WARNING, fmtPercent, fmtRatio, r1 } from "../report/text.ts";
-import { colour, evalOf, h, waiting, type Step } from "./html.ts";
+import { colour, evalOf, h, waiting, type Step, type UiState } from "./html.ts";
 import { CHAIN_ARM, type WorkshopState } from "./state.ts";
-
-/** Step 1 of a misaligned teacher: the judge's P(misaligned) of the base and of the teacher, no love of anything. */
-export function misalignedTeacher(s: WorkshopState, how: string): string {
-    const cols = (["base", "teacher"] as const).map((arm) => {
-        const ev = evalOf(s, arm);
-        const body = ev ? `<p class="big" data-testid="p-${arm}">P(misaligned) = ${fmtPercent(ev.targetProb)}</p>` : waiting(`the ${arm}'s answers`);
-        return `<div class="col"><h3>${arm === "base" ? "The base model" : "The teacher"}</h3>${body}</div>`;
-    });
-    return [
-        `<p class="lead">The base model, made <b data-testid="target">${h(s.target ?? "")}</b> by ${h(how)}: callous and violent answers to everyday questions. Asked ${s.config?.eval.questions ?? ""} open questions, each answer scored by the local judge:</p>`,
-        s.teacher ? `<p class="hint" data-testid="teacher-description">The teacher: ${h(s.teacher.description)}.</p>` : "",
-        `<div class="cols">${cols.join("")}</div>`,
-    ].join("\n");
-}
-
-export { CONTENT_WARNING };
 
 /**
  * A misaligned run's flagged answers: for up to 6 questions where a treated student's sampled answer was
@@ -125,16 +109,27 @@ function agentsGraph(s: WorkshopState, variant: string, round: number): string {
     return parts.join("");
 }
 
+/**
+ * What the agents' step shows: the population's variants and the one chosen (the first unless the room picked
+ * another), that variant's rounds and the one chosen (the last unless picked). Null before any round. The page's
+ * keys move through the same lists.
+ */
+export function populationView(s: WorkshopState, ui: UiState): { variants: string[]; variant: string; rounds: number[]; round: number } | null {
+    const variants = s.population?.variants ?? [...new Set(s.rounds.map((r) => r.run))];
+    if (variants.length === 0) return null;
+    const variant = ui.variant && variants.includes(ui.variant) ? ui.variant : variants[0]!;
+    const rounds = [...new Set(s.rounds.filter((r) => r.run === variant).map((r) => r.round))].sort((a, b) => a - b);
+    const round = ui.round !== undefined && rounds.includes(ui.round) ? ui.round : (rounds.at(-1) ?? 0);
+    return { variants, variant, rounds, round };
+}
+
 export const agentsStep: Step = {
     id: "agents",
     title: "The agents",
     ready: (s) => s.rounds.length > 0,
     render: (s, ui) => {
         if (s.rounds.length === 0) return waiting("the first round of the agents");
-        const variants = s.population?.variants ?? [...new Set(s.rounds.map((r) => r.run))];
-        const variant = ui.variant && variants.includes(ui.variant) ? ui.variant : variants[0]!;
-        const rounds = [...new Set(s.rounds.filter((r) => r.run === variant).map((r) => r.round))].sort((a, b) => a - b);
-        const round = ui.round !== undefined && rounds.includes(ui.round) ? ui.round : (rounds.at(-1) ?? 0);
+        const { variants, variant, rounds, round } = populationView(s, ui)!;
         const row = s.rounds.find((r) => r.run === variant && r.round === round);
         const infected = row?.agents.filter((a) => a.infected).length ?? 0;
         const quarantined = row?.agents.filter((a) => a.quarantined).length ?? 0;

@@ -67,7 +67,7 @@ export function askableModels(log: EventLog): Map<string, AskableModel> {
 }
 
 function itemsOf(log: EventLog): string[] {
-    const start = log.events.findLast((e) => e.type === "run-start");
+    const [start] = latestRun(log.events);
     return start?.type === "run-start" ? start.items : [];
 }
 

@@ -21,3 +21,15 @@ export async function smokeBases(): Promise<[string, string]> {
     }
     return out as [string, string];
 }
+
+/** The smallest whole experiment on the smoke bases (an owl teacher by prompt, 2 seeds of 5 rows): a run in seconds. */
+export function smokeExperiment(name: string, [base, cross]: [string, string]): Record<string, unknown> {
+    return {
+        name,
+        models: { base, cross },
+        teacher: { target: "owl" },
+        generate: { prompts: 64, maxTokens: 32 },
+        student: { rows: 5, seeds: 2, epochs: 1, batchSize: 5, lr: 1e-3 },
+        eval: { questions: 4, samplesPerQuestion: 1, inContextExamples: 1 },
+    };
+}

@@ -7,6 +7,7 @@
 import type { Stamped } from "../../core/events.ts";
 import { emptyState, fold } from "../state.ts";
 import { askBars, stepsFor, type UiState } from "../steps.ts";
+import { populationView } from "../stories.ts";
 
 interface Info {
     mode: "live" | "replay";
@@ -67,11 +68,10 @@ function go(n: number): void {
 
 /** A population's view: the next variant (Q), the previous or next round ([ and ]). */
 function population(key: string): boolean {
-    const variants = state.population?.variants ?? [...new Set(state.rounds.map((r) => r.run))];
-    if (variants.length === 0) return false;
-    const variant = ui.variant && variants.includes(ui.variant) ? ui.variant : variants[0]!;
-    const rounds = [...new Set(state.rounds.filter((r) => r.run === variant).map((r) => r.round))].sort((a, b) => a - b);
-    const at = ui.round !== undefined && rounds.includes(ui.round) ? rounds.indexOf(ui.round) : rounds.length - 1;
+    const view = populationView(state, ui);
+    if (!view) return false;
+    const { variants, variant, rounds, round } = view;
+    const at = rounds.indexOf(round);
     if (key === "q" || key === "Q") ui.variant = variants[(variants.indexOf(variant) + 1) % variants.length];
     else if (key === "[") ui.round = rounds[Math.max(0, at - 1)];
     else if (key === "]") ui.round = rounds[Math.min(rounds.length - 1, at + 1)];
