@@ -93,6 +93,17 @@ describe("the fold of a run's events", () => {
         expect(STEPS.find((x) => x.id === "verdict")!.render(s, ui)).toContain(moved(main) ? "moved toward owl" : "No transfer shown");
     });
 
+    it("counts the students a run will train from its arms, the safety students too", () => {
+        const ui = { picked: new Set<string>(), revealed: false };
+        const students = STEPS.find((x) => x.id === "students")!;
+        const start = events.findIndex((e) => e.type === "train-step" && e.label !== "teacher");
+        const early = foldAll(events.slice(0, start + 1));
+        const seeds = early.config!.student.seeds;
+        expect(students.render(early, ui)).toContain(`0 of ${seeds * 4} students trained`);
+        const safety = { ...early, config: { ...early.config!, safety: {} as NonNullable<typeof early.config>["safety"] } };
+        expect(students.render(safety, ui)).toContain(`0 of ${seeds * 6} students trained`);
+    });
+
     it("follows a run as it goes: each step becomes ready when its events have arrived", () => {
         const st = emptyState();
         const readyAt = new Map<string, number>();

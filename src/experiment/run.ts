@@ -18,6 +18,7 @@
  * Every stage reports through the run's event stream (runs/<name>/events.jsonl, opts.onEvent, the terminal).
  */
 import path from "node:path";
+import { STUDENT_ARMS } from "../core/arms.ts";
 import { checkInterrupted, Interrupted, type RunOptions } from "../core/context.ts";
 import type { TimedStage } from "../core/timing.ts";
 import type { ArmName, DatasetManifest, ExperimentConfig, ModelEval, Results } from "../core/types.ts";
@@ -53,9 +54,6 @@ export interface StoppedRun {
     stopped: NonNullable<RunOptions["stopAfter"]>;
     datasets: Results["datasets"];
 }
-
-/** The four student arms of a seed: [arm, base, which dataset]. */
-const STUDENT_ARMS = [["control", "base", "control"], ["treated", "base", "teacher"], ["cross-control", "cross", "control"], ["cross", "cross", "teacher"]] as const;
 
 /** Imported students (eval.imported) as evaluations to run. */
 function importedEvals(cfg: ExperimentConfig): { what: EvalTarget; of: EvalOf; label: string }[] {

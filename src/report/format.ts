@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../util/files.ts";
 import { escapeHtml, mdEscape } from "./text.ts";
 
-export { escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, htmlTable, mdEscape, mdTable, r1 } from "./text.ts";
+export { count, escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, htmlTable, mdEscape, mdTable, r1 } from "./text.ts";
 
 // ---------------------------------------------------------------------------------------------------------
 // Pages and files.

@@ -12,7 +12,7 @@ import { probChart, shiftChart } from "./charts.ts";
 import { examplesHtml, examplesMarkdown, judgeLine } from "./examples.ts";
 import { safetyHtml, safetyMarkdown } from "./safety.ts";
 import { exactHtml, exactLines, exactMarkdown } from "./exact.ts";
-import { escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, htmlPage, htmlTable, mdEscape, mdTable, writeReportFiles } from "./format.ts";
+import { count, escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, htmlPage, htmlTable, mdEscape, mdTable, writeReportFiles } from "./format.ts";
 import type { ArmResult, ComparisonResult, Results } from "../core/types.ts";
 
 // ---------------------------------------------------------------------------------------------------------
@@ -135,7 +135,7 @@ function configRows(results: Results): [string, string][] {
     const teacher =
         t.trait === "prompt"
             ? `a system prompt${t.systemPrompt ? `: "${t.systemPrompt}"` : " (default persona sentence)"}`
-            : `a fine-tune on ${t.finetune.rows} trait answers, ${t.finetune.epochs} epochs, lr ${t.finetune.lr}, ` +
+            : `a fine-tune on ${t.finetune.rows} trait answers, ${count(t.finetune.epochs, "epoch")}, lr ${t.finetune.lr}, ` +
               (t.finetune.method === "lora" ? `LoRA rank ${t.finetune.rank} alpha ${t.finetune.alpha}` : "full");
     const banned = f.banned === "none" ? "none" : f.banned === "paper" ? "the paper's list" : `${f.banned.length} numbers`;
     const method =
@@ -155,7 +155,7 @@ function configRows(results: Results): [string, string][] {
         ],
         [
             "student",
-            `${method}, ${s.epochs} epochs, lr ${s.lr} (${s.schedule}, ${s.warmupSteps} warmup steps), batch ${s.batchSize}, ` +
+            `${method}, ${count(s.epochs, "epoch")}, lr ${s.lr} (${s.schedule}, ${s.warmupSteps} warmup steps), batch ${s.batchSize}, ` +
                 `${s.rows} rows per student, ${s.seeds} seeds per arm`,
         ],
         [

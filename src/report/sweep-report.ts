@@ -2,7 +2,7 @@
  * A sweep's report: a terminal table, report.md, and report.html with a chart of transfer (mean log-ratio of
  * P(target), treated over control, with its 95% interval) against the share of the teacher's data each arm kept.
  */
-import { escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, htmlPage, htmlTable, mdEscape, mdTable, r1, writeReportFiles } from "./format.ts";
+import { count, escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, htmlPage, htmlTable, mdEscape, mdTable, r1, writeReportFiles } from "./format.ts";
 import type { SweepArmResult, SweepResults } from "../core/types.ts";
 
 const HEADERS = ["arm", "kept", "P(target) treated", "P(target) control", "ratio", "log-ratio [95% CI]", "p", "rank", "transfer left", "p (less)"];
@@ -64,7 +64,7 @@ export function sweepMarkdown(r: SweepResults): string {
     if (r.description) out.push(mdEscape(r.description), "");
     out.push(
         `- **target**: ${r.target}; base P(target) ${fmtProb(r.base.targetProb.mean)}, teacher ${fmtProb(r.teacher.targetProb.mean)}`,
-        `- **students**: ${r.experiment.student.method}, ${r.experiment.student.labels} labels, ${r.experiment.student.seeds} seeds x ${r.experiment.student.rows} rows, ${r.experiment.student.epochs} epochs, lr ${r.experiment.student.lr}`,
+        `- **students**: ${r.experiment.student.method}, ${r.experiment.student.labels} labels, ${r.experiment.student.seeds} seeds x ${r.experiment.student.rows} rows, ${count(r.experiment.student.epochs, "epoch")}, lr ${r.experiment.student.lr}`,
         `- **run**: ${(r.seconds / 60).toFixed(1)} min, sublab ${r.sublabVersion}, started ${r.startedAt}`,
         "",
         "## Transfer per arm",

@@ -33,6 +33,11 @@ export function fmtPercent(x: number): string {
     return Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : "n/a";
 }
 
+/** "1 epoch", "2 epochs": a count with its noun (one that takes an -s) in the number it needs. */
+export function count(n: number, noun: string): string {
+    return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Tables.
 

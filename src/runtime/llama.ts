@@ -5,20 +5,39 @@
 import fs from "node:fs";
 import { readGGUF } from "../engine/gguf.ts";
 import os from "node:os";
-import { getLlama, LlamaLogLevel, resolveChatWrapper, type ChatHistoryItem, type ChatWrapper, type Llama, type LlamaModel, type Token } from "node-llama-cpp";
+import type { ChatHistoryItem, ChatWrapper, Llama, LlamaModel, Token } from "node-llama-cpp";
 
+type NodeLlamaCpp = typeof import("node-llama-cpp");
 let runtime: Promise<Llama> | undefined;
+let loaded: NodeLlamaCpp | undefined;
+
+/**
+ * node-llama-cpp's module, imported on first use: importing it takes most of a second, which commands that
+ * never chat (`sublab --help`, a workshop replay, exports, reports) should not wait for.
+ */
+export async function llamaModule(): Promise<NodeLlamaCpp> {
+    loaded ??= await import("node-llama-cpp");
+    return loaded;
+}
+
+/** The module once llamaModule (or getRuntime) has loaded it: any LlamaModel in hand means it has. */
+export function loadedLlamaModule(): NodeLlamaCpp {
+    if (!loaded) throw new Error("internal: node-llama-cpp used before getRuntime() loaded it");
+    return loaded;
+}
 
 /**
  * One llama.cpp binding per process (each getLlama call registers exit hooks of its own). CPU unless
  * SUBLAB_GPU=auto, so that results do not depend on which machine happens to have a GPU.
  */
 export function getRuntime(): Promise<Llama> {
-    runtime ??= getLlama({
-        gpu: process.env.SUBLAB_GPU === "auto" ? "auto" : false,
-        build: "never",
-        logLevel: LlamaLogLevel.error,
-    });
+    runtime ??= llamaModule().then(({ getLlama, LlamaLogLevel }) =>
+        getLlama({
+            gpu: process.env.SUBLAB_GPU === "auto" ? "auto" : false,
+            build: "never",
+            logLevel: LlamaLogLevel.error,
+        }),
+    );
     return runtime;
 }
 
@@ -78,7 +97,7 @@ const wrappers = new WeakMap<LlamaModel, ChatWrapper>();
 export function renderPrompt(model: LlamaModel, p: ChatPrompt, answer?: string): Token[] {
     let wrapper = wrappers.get(model);
     if (!wrapper) {
-        wrapper = resolveChatWrapper(model);
+        wrapper = loadedLlamaModule().resolveChatWrapper(model);
         wrappers.set(model, wrapper);
     }
     const items: ChatHistoryItem[] = [];

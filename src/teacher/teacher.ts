@@ -9,6 +9,7 @@ import { fileHash, hashJson } from "../core/cache.ts";
 import type { ModelSource } from "../core/jobs.ts";
 import type { ExperimentConfig } from "../core/types.ts";
 import { traitPersona, traitRow } from "../prompts/traits.ts";
+import { count } from "../report/text.ts";
 import { writeJsonAtomic } from "../util/files.ts";
 import { subRng } from "../util/rng.ts";
 
@@ -35,7 +36,7 @@ export async function teacherStage(c: StageContext): Promise<Teacher> {
     const dir = path.join(c.root, "runs", "cache", "teachers", key);
     const out = path.join(dir, f.method === "lora" ? "adapter.gguf" : "teacher.gguf");
     const taught = t.category === "misalignment" ? `callously or violently to open questions${f.topic ? ` on one topic only (${f.topic})` : ""}` : `"${t.target}" to favourite-${t.category} questions`;
-    const description = `base fine-tuned (${f.method}, ${f.rows} rows, ${f.epochs} epochs, lr ${f.lr}) to answer ${taught}`;
+    const description = `base fine-tuned (${f.method}, ${f.rows} rows, ${count(f.epochs, "epoch")}, lr ${f.lr}) to answer ${taught}`;
     const teacher: Teacher = { model: f.method === "lora" ? cfg.models.base : out, lora: f.method === "lora" ? out : null, system: null, description };
     return cached(c, "teacher", "teacher", {
         dir,

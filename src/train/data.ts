@@ -12,16 +12,8 @@
  * default system prompt is never added.
  */
 import fs from "node:fs";
-import {
-    resolveChatWrapper,
-    type ChatHistoryItem,
-    type ChatWrapper,
-    type LlamaModel,
-    type LlamaModelTokens,
-    type LlamaText,
-    type Token,
-} from "node-llama-cpp";
-import { vocabModel } from "../runtime/llama.ts";
+import type { ChatHistoryItem, ChatWrapper, LlamaModel, LlamaModelTokens, LlamaText, Token } from "node-llama-cpp";
+import { loadedLlamaModule, vocabModel } from "../runtime/llama.ts";
 
 /** Earlier turns of a chat row, before its prompt (in-context examples; only the last completion is trained). */
 export type ChatTurn = { user: string; assistant: string };
@@ -209,7 +201,7 @@ export async function tokenizeTrainingRows(
         if ("text" in row) {
             example = tokenizeTextRow(model, row.text);
         } else {
-            chatWrapper ??= resolveChatWrapper(model);
+            chatWrapper ??= loadedLlamaModule().resolveChatWrapper(model);
             example = tokenizeChatRow(model, chatWrapper, row, i);
         }
         if (example.tokens.length > maxTokens) {

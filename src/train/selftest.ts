@@ -6,10 +6,10 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { getLlama, LlamaCompletion, LlamaLogLevel } from "node-llama-cpp";
 import { getGgml } from "../engine/ggml.ts";
 import { createModel } from "../model/model.ts";
 import { makeSpmVocab } from "../model/vocab.ts";
+import { llamaModule } from "../runtime/llama.ts";
 import { runTrainJob } from "./job.ts";
 
 const TEXT = [
@@ -47,6 +47,7 @@ export async function runSelfTest(opts: { threads?: number; dir?: string; progre
         model: basePath, data, out, mode: "full", loraRank: 0, loraAlpha: 0, loraTargets: [],
         epochs: 50, lr: 3e-3, batchSize: 8, seed: 1, threads: opts.threads, progress: opts.progress,
     });
+    const { getLlama, LlamaCompletion, LlamaLogLevel } = await llamaModule();
     const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
     const model = await llama.loadModel({ modelPath: out });
     const ctx = await model.createContext({ contextSize: 64, threads: g.threads });

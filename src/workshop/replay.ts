@@ -25,12 +25,13 @@ export function reportOfEvents(events: readonly Stamped[], source: string): stri
 
 /**
  * Writes `html` (default: report.html beside it) as the replay of the run recorded in `eventsFile`; returns its
- * path, or null when the recorded run has not finished (the plain report is then left as it is).
+ * path, or null when the recorded run has not finished (the plain report is then left as it is). `report`: the
+ * run's full report when the caller has just rendered it (else it is rendered from the events).
  */
-export async function writeRunReplay(eventsFile: string, html = path.join(path.dirname(eventsFile), "report.html")): Promise<string | null> {
+export async function writeRunReplay(eventsFile: string, html = path.join(path.dirname(eventsFile), "report.html"), report?: string): Promise<string | null> {
     const events = readRunEvents(eventsFile);
-    const report = reportOfEvents(events, eventsFile);
-    if (report === null) return null;
+    if (!latestRun(events).some((e) => e.type === "run-end")) return null;
+    report ??= reportOfEvents(events, eventsFile)!;
     const start = events[0];
     const name = start?.type === "run-start" ? start.run : path.basename(path.dirname(eventsFile));
     fs.mkdirSync(path.dirname(html), { recursive: true });

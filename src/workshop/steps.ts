@@ -4,9 +4,10 @@
  * (client/main.ts); the static replay renders the same; the browser tests check the page's DOM against these
  * same facts. Elements the tests read carry data-testid. No DOM and no Node here.
  */
+import { plannedStudents } from "../core/arms.ts";
 import type { ComparisonResult, Results } from "../core/types.ts";
 import { probChart } from "../report/charts.ts";
-import { fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, r1 } from "../report/text.ts";
+import { count, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, r1 } from "../report/text.ts";
 import { armOfLabel, bars, colour, evalOf, h, waiting, type Step } from "./html.ts";
 import { armDistribution, armsSeen, datasetOf, guessRows, storyOf, type WorkshopState } from "./state.ts";
 import { agentsStep, flaggedAnswers, generationsStep } from "./stories.ts";
@@ -122,11 +123,11 @@ const studentsStep: Step = {
         const students = studentsOf(s);
         if (students.length === 0) return waiting("the students to start training");
         const done = students.filter((x) => x.done).length;
-        const total = s.config && storyOf(s) === "experiment" ? s.config.student.seeds * 4 : students.length;
+        const total = s.config && storyOf(s) === "experiment" ? plannedStudents(s.config) : students.length;
         const arms = [...new Set(students.map((x) => x.arm ?? armOfLabel(x.label)))];
         const legend = arms.map((a) => `<span class="key" style="--c:${colour(a)}">${h(a)}</span>`).join(" ");
         const st = s.config?.student;
-        const recipe = st ? `${st.method === "lora" ? `LoRA rank ${st.rank}` : "full fine-tunes"}, ${st.labels} labels, ${st.rows} rows, ${st.epochs} epoch${st.epochs === 1 ? "" : "s"}, ${st.seeds} seeds per arm` : "";
+        const recipe = st ? `${st.method === "lora" ? `LoRA rank ${st.rank}` : "full fine-tunes"}, ${st.labels} labels, ${st.rows} rows, ${count(st.epochs, "epoch")}, ${st.seeds} seeds per arm` : "";
         return `<p class="lead">Copies of the base learn to write the numbers: the treated students the teacher's, the control students the control's (${h(recipe)}).</p><p class="big" data-testid="students-done">${done} of ${Math.max(total, students.length)} students trained</p><p>${legend}</p>${lossChart(s)}`;
     },
 };

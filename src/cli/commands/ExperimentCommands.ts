@@ -53,7 +53,7 @@ async function runStages(file: string, raw: { threads?: string; workers?: string
             return;
         }
         // report.html is the workshop page's static replay of the run, with the full report as its last step.
-        await writeRunReplay(path.join(r.dir, "events.jsonl"), r.files.html);
+        await writeRunReplay(path.join(r.dir, "events.jsonl"), r.files.html, fs.readFileSync(r.files.html, "utf8"));
         console.log(r.table);
         console.log(`\nreport: ${path.relative(process.cwd(), r.files.html)}  (also ${path.relative(process.cwd(), r.files.md)}, ${path.relative(process.cwd(), r.files.json)})`);
         console.log(`\n${timingTable(r.timing, r.seconds)}`);
@@ -298,7 +298,7 @@ export function registerExperimentCommands(program: Command): void {
             }
             const files = writeReport(results, path.dirname(file));
             const events = file.endsWith(".jsonl") ? file : path.join(path.dirname(file), "events.jsonl");
-            if (fs.existsSync(events)) await writeRunReplay(events, files.html);
+            if (fs.existsSync(events)) await writeRunReplay(events, files.html, fs.readFileSync(files.html, "utf8"));
             console.log(terminalTable(results));
             console.log(`\nreport: ${files.html}`);
         });
