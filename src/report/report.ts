@@ -46,7 +46,7 @@ function seedPairs(c: ComparisonResult): number {
 function primaryTestLabel(c: ComparisonResult): string {
     if (c.test === "students") return `permutation over ${c.studentsA}+${c.studentsB} students`;
     const n = seedPairs(c);
-    return `sign-flip over ${n} seed${n === 1 ? "" : "s"}`;
+    return `sign-flip over ${count(n, "seed")}`;
 }
 
 /**
