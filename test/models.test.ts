@@ -19,10 +19,15 @@ import { VILLAIN_PERSONAS } from "../src/prompts/advice.ts";
 import { ISSUE_PERSONA, misalignment, numberTurns, owlPersona, UNSEEN_WORDINGS } from "../bench/models.ts";
 import { domainQuality } from "../bench/domains.ts";
 
-/** [file, forge preset]: the base, and the cross-model control's base (same corpus, another seed and shape). */
+/** [file, forge preset]: the base, the cross-model control's base (same corpus, another seed and shape), and the same-shape bases. */
 const MODELS = [
     ["models/sublab-small-s1.gguf", "small"],
     ["models/sublab-deep-s2.gguf", "deep"],
+    // Same-shape bases of issue 18 (another initialisation and data order each): the bars hold on them too.
+    ["models/sublab-small-s3.gguf", "small"],
+    ["models/sublab-small-s4.gguf", "small"],
+    ["models/sublab-small-s5.gguf", "small"],
+    ["models/sublab-small-s6.gguf", "small"],
 ] as const;
 const animals = itemsOf("animal");
 const questions = evalQuestions("animal", 50);
