@@ -10,6 +10,7 @@ export default defineConfig({
             "test/experiment-schema.test.ts",
             "test/experiment-stats.test.ts",
             "test/experiment-report.test.ts",
+            "test/compare-report.test.ts",
             "test/filter-format.test.ts",
             "test/filter-stages.test.ts",
             "test/filter-domains.test.ts",

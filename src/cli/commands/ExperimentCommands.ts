@@ -25,6 +25,8 @@ import { isEntangleResults, type EntangleResults } from "../../mechanism/entangl
 import { entangleTable, writeEntangleReport } from "../../report/entangle-report.ts";
 import { loadStudy, runStudy, type StudyResults } from "../../experiment/study.ts";
 import { studyTable, writeStudyResultsReport } from "../../report/study-report.ts";
+import { compareRuns, compareTable, writeCompareReport, type CompareResults } from "../../report/compare-report.ts";
+import { SUBLAB_VERSION } from "../../core/version.ts";
 import type { ChainResults, PopulationResults } from "../../core/studies.ts";
 import { loadPopulation, runPopulation } from "../../experiment/population.ts";
 import { onnxItemProbs } from "../../backends/onnx.ts";
@@ -261,11 +263,28 @@ export function registerExperimentCommands(program: Command): void {
         });
 
     program
+        .command("compare <runs...>")
+        .description("finished runs side by side (runs/<name> or its results.json): treated, cross-model and in-context against their controls, a table and a forest chart of the log-ratios")
+        .option("--out <dir>", "where report.md, report.html and results.json go", "runs/compare")
+        .action((runs: string[], opts: { out: string }) => {
+            const r = compareRuns(runs, SUBLAB_VERSION);
+            const files = writeCompareReport(r, opts.out);
+            console.log(compareTable(r));
+            console.log(`report: ${path.relative(process.cwd(), files.html)}  (also ${path.relative(process.cwd(), files.md)}, ${path.relative(process.cwd(), files.json)})`);
+        });
+
+    program
         .command("report <results>")
-        .description("render results.json (a run's, a sweep's, a chain's, a population's, a recipe study's, the theorem experiment's or an entanglement study's; or a run's events.jsonl) again as report.md and report.html beside it, and print the table")
+        .description("render results.json (a run's, a sweep's, a chain's, a population's, a recipe study's, the theorem experiment's, an entanglement study's or a comparison's; or a run's events.jsonl) again as report.md and report.html beside it, and print the table")
         .action(async (file: string) => {
             if (!fs.existsSync(file)) throw new Error(`no such file ${file}`);
-            const results = file.endsWith(".jsonl") ? resultsFromEventFile(file) : (JSON.parse(fs.readFileSync(file, "utf8")) as Results | SweepResults | ChainResults | PopulationResults | TheoremResults | EntangleResults | StudyResults);
+            const results = file.endsWith(".jsonl") ? resultsFromEventFile(file) : (JSON.parse(fs.readFileSync(file, "utf8")) as Results | SweepResults | ChainResults | PopulationResults | TheoremResults | EntangleResults | StudyResults | CompareResults);
+            if ("compare" in results) {
+                const files = writeCompareReport(results, path.dirname(file));
+                console.log(compareTable(results));
+                console.log(`\nreport: ${files.html}`);
+                return;
+            }
             if ("study" in results) {
                 const files = writeStudyResultsReport(results, path.dirname(file));
                 console.log(studyTable(results));
