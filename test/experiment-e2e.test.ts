@@ -6,6 +6,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { runExperiment, type DatasetManifest, type RunResult } from "../src/experiment/run.ts";
 import { readJsonl } from "../src/util/files.ts";
+import { readRunEvents } from "../src/core/events.ts";
 import { parseExperiment } from "../src/experiment/schema.ts";
 import { importAdapter, writePeftAdapter } from "../src/export/peft.ts";
 import { smokeBases } from "./helpers/smoke.ts";
@@ -66,9 +67,18 @@ describe("sublab run on the smoke models", { timeout: 300_000 }, () => {
         // Run again: every stage is cached, the results are the same.
         const stamp = (d: string) => fs.statSync(path.join(root, "datasets", d, "raw.jsonl")).mtimeMs;
         const before = res.datasets.map((d) => stamp(d.id));
+        const eventsFile = path.join(root, "runs", "smoke-e2e", "events.jsonl");
+        const dataEvents = () =>
+            readRunEvents(eventsFile)
+                .filter((e) => e.type === "rows" || e.type === "filter")
+                .map((e) => (e.type === "rows" ? { dataset: e.dataset, role: e.role, rows: e.generated + e.resumed, sample: e.sample } : e.type === "filter" ? { dataset: e.dataset, kept: e.stage.kept, in: e.stage.in, reasons: e.stage.reasons } : null));
+        const fresh = dataEvents();
+        expect(fresh).toHaveLength(4);
         const again = (await runExperiment(config(a, b), { root, progress: false })) as RunResult;
         expect(again.results.arms).toEqual(res.arms);
         expect(again.results.datasets.map((d) => stamp(d.id))).toEqual(before);
+        // The cached datasets still tell the run's watchers (the workshop page) their rows and filter, as the fresh run did.
+        expect(dataEvents()).toEqual(fresh);
 
         // A changed evaluation reruns the evaluation only: same datasets, same students.
         const students = fs.readdirSync(path.join(root, "runs", "cache", "students")).sort();

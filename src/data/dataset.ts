@@ -65,10 +65,12 @@ export async function datasetStage(c: StageContext, role: "teacher" | "control",
     const id = `${role === "teacher" ? `${cfg.teacher.target}-teacher` : "control"}-${hashJson({ generationKey, filter: format, ...(g.domain === "numbers" ? {} : { domain: g.domain, format: DOMAIN_FORMAT_VERSION }) }).slice(0, 12)}`;
     const dir = path.join(c.root, "datasets", id);
     const manifestPath = path.join(dir, "manifest.json");
-    return cached(c, "dataset", `generate ${role}`, {
+    let made = false;
+    const manifest = await cached(c, "dataset", `generate ${role}`, {
         dir,
         done: () => finishedDataset(manifestPath),
         make: async () => {
+            made = true;
             const rawPath = path.join(dir, "raw.jsonl");
             if (!fs.existsSync(rawPath)) lendRows(c, id, generationKey, generationFamily, rawPath);
             const req: RowsRequest = { system: source.system, prompts, samplesPerPrompt: g.samplesPerPrompt, temperature: g.temperature, maxTokens: g.maxTokens, seed: samplingSeed };
@@ -121,6 +123,27 @@ export async function datasetStage(c: StageContext, role: "teacher" | "control",
             return manifest;
         },
     });
+    if (!made) emitCachedDataset(c, dir, manifest);
+    return manifest;
+}
+
+/**
+ * A dataset found finished on disk still tells the run's watchers what it holds: the rows event (all rows found,
+ * none generated, with the sample of a fresh run) and the format filter's event, from its raw rows and manifest.
+ * Without them a resumed run's workshop page would wait forever on its numbers and filter steps.
+ */
+function emitCachedDataset(c: StageContext, dir: string, m: DatasetManifest): void {
+    const raw = path.join(dir, "raw.jsonl");
+    const lines = fs.existsSync(raw) ? fs.readFileSync(raw, "utf8").split("\n", SAMPLE_ROWS + 1) : [];
+    const sample = lines
+        .filter((l) => l.trim())
+        .slice(0, SAMPLE_ROWS)
+        .map((l) => {
+            const { i, prompt, completion } = JSON.parse(l) as { i: number; prompt: string; completion: string };
+            return { i, prompt, completion };
+        });
+    c.emit({ type: "rows", dataset: m.id, role: m.role, generated: 0, resumed: m.rows.raw, tokens: 0, seconds: 0, sample });
+    c.emit({ type: "filter", dataset: m.id, stage: { stage: "format", in: m.rows.raw, kept: m.rows.kept, passRate: m.passRate, reasons: m.rejectReasons, seconds: 0 } });
 }
 
 /**
