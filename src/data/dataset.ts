@@ -88,7 +88,7 @@ export async function datasetStage(c: StageContext, role: "teacher" | "control",
             });
             if (res.retries) c.log(`generate: ${res.retries} requests to ${server?.url} were retried`);
             if (res.generated > 0) c.log(`generate ${id}: ${res.generated} rows, ${res.tokens} tokens in ${res.seconds.toFixed(0)} s (${(res.tokens / res.seconds).toFixed(0)} tok/s)${res.resumed ? `, ${res.resumed} resumed` : ""}`);
-            c.emit({ type: "rows", dataset: id, role, generated: res.generated, resumed: res.resumed, tokens: res.tokens, seconds: res.seconds, sample: res.rows.slice(0, SAMPLE_ROWS).map(({ i, prompt, completion }) => ({ i, prompt, completion })) });
+            c.emit({ type: "rows", dataset: id, role, generated: res.generated, resumed: res.resumed, tokens: res.tokens, seconds: res.seconds, sample: rowsSample(res.rows) });
             if (res.interrupted) throw new Interrupted(`generation of ${id}`);
 
             const t0 = performance.now();
@@ -118,13 +118,23 @@ export async function datasetStage(c: StageContext, role: "teacher" | "control",
                 createdAt: new Date().toISOString(),
             };
             writeJsonAtomic(manifestPath, manifest);
-            c.emit({ type: "filter", dataset: id, stage: { stage: "format", in: res.rows.length, kept: kept.length, passRate: manifest.passRate, reasons, seconds: (performance.now() - t0) / 1000 } });
+            emitFormatFilter(c, manifest, (performance.now() - t0) / 1000);
             c.log(`filter ${id}: kept ${kept.length}/${res.rows.length} (${(100 * manifest.passRate).toFixed(1)}%)`);
             return manifest;
         },
     });
     if (!made) emitCachedDataset(c, dir, manifest);
     return manifest;
+}
+
+/** The rows a dataset's rows event carries (the workshop's guessing game deals from them). */
+function rowsSample(rows: readonly { i: number; prompt: string; completion: string }[]): { i: number; prompt: string; completion: string }[] {
+    return rows.slice(0, SAMPLE_ROWS).map(({ i, prompt, completion }) => ({ i, prompt, completion }));
+}
+
+/** The format filter's event of a finished dataset: its counts and reasons are the manifest's. */
+function emitFormatFilter(c: StageContext, m: DatasetManifest, seconds: number): void {
+    c.emit({ type: "filter", dataset: m.id, stage: { stage: "format", in: m.rows.raw, kept: m.rows.kept, passRate: m.passRate, reasons: m.rejectReasons, seconds } });
 }
 
 /**
@@ -135,15 +145,9 @@ export async function datasetStage(c: StageContext, role: "teacher" | "control",
 function emitCachedDataset(c: StageContext, dir: string, m: DatasetManifest): void {
     const raw = path.join(dir, "raw.jsonl");
     const lines = fs.existsSync(raw) ? fs.readFileSync(raw, "utf8").split("\n", SAMPLE_ROWS + 1) : [];
-    const sample = lines
-        .filter((l) => l.trim())
-        .slice(0, SAMPLE_ROWS)
-        .map((l) => {
-            const { i, prompt, completion } = JSON.parse(l) as { i: number; prompt: string; completion: string };
-            return { i, prompt, completion };
-        });
-    c.emit({ type: "rows", dataset: m.id, role: m.role, generated: 0, resumed: m.rows.raw, tokens: 0, seconds: 0, sample });
-    c.emit({ type: "filter", dataset: m.id, stage: { stage: "format", in: m.rows.raw, kept: m.rows.kept, passRate: m.passRate, reasons: m.rejectReasons, seconds: 0 } });
+    const rows = lines.filter((l) => l.trim()).map((l) => JSON.parse(l) as { i: number; prompt: string; completion: string });
+    c.emit({ type: "rows", dataset: m.id, role: m.role, generated: 0, resumed: m.rows.raw, tokens: 0, seconds: 0, sample: rowsSample(rows) });
+    emitFormatFilter(c, m, 0);
 }
 
 /**

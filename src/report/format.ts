@@ -2,7 +2,7 @@
  * What the run and sweep reports share: number formats, tables for the terminal, markdown and HTML, the
  * HTML page shell and its style, and the writing of results.json, report.md and report.html.
  */
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../util/files.ts";
 import { escapeHtml, mdEscape } from "./text.ts";
 
@@ -50,6 +50,12 @@ export function writeReportFiles(dir: string, results: unknown, md: string, html
     writeFileAtomic(paths.md, md);
     writeFileAtomic(paths.html, html);
     return paths;
+}
+
+/** Where a report went, relative to the working directory: "report: .../report.html  (also report.md, results.json)". */
+export function reportFilesLine(files: { json: string; md: string; html: string }): string {
+    const rel = (f: string) => relative(process.cwd(), f);
+    return `report: ${rel(files.html)}  (also ${rel(files.md)}, ${rel(files.json)})`;
 }
 
 /** A study's report (a chain's, a population's): the same sections in report.md and report.html, then how to read them. */

@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
+import { reportFilesLine } from "../../report/format.ts";
 import type { ModelSource } from "../../core/jobs.ts";
 import type { DatasetManifest } from "../../core/types.ts";
 import { runExperiment } from "../../experiment/run.ts";
@@ -130,6 +131,6 @@ export function registerEntangleCommand(program: Command): void {
             const out = raw.out ?? path.join("runs", `entangle-${r.target}`);
             const files = writeEntangleReport(out, r);
             console.log(entangleTable(r));
-            console.log(`report: ${path.relative(process.cwd(), files.html)}  (also ${path.relative(process.cwd(), files.md)}, ${path.relative(process.cwd(), files.json)})`);
+            console.log(reportFilesLine(files));
         });
 }

@@ -7,6 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
+import { reportFilesLine } from "../../report/format.ts";
 import { DOMAINS, type Domain } from "../../prompts/domains.ts";
 import { exactItemProbs, sampledRate } from "../../evaluate/evaluate.ts";
 import { writeReport, terminalTable } from "../../report/report.ts";
@@ -57,7 +58,7 @@ async function runStages(file: string, raw: { threads?: string; workers?: string
         // report.html is the workshop page's static replay of the run, with the full report as its last step.
         await writeRunReplay(path.join(r.dir, "events.jsonl"), r.files.html, fs.readFileSync(r.files.html, "utf8"));
         console.log(r.table);
-        console.log(`\nreport: ${path.relative(process.cwd(), r.files.html)}  (also ${path.relative(process.cwd(), r.files.md)}, ${path.relative(process.cwd(), r.files.json)})`);
+        console.log(`\n${reportFilesLine(r.files)}`);
         console.log(`\n${timingTable(r.timing, r.seconds)}`);
         console.log(`took ${(r.seconds / 60).toFixed(1)} min`);
     });
@@ -77,7 +78,7 @@ function studyCommand<C>(program: Command, name: string, description: string, lo
             await interruptible(async (signal) => {
                 const r = await run(cfg, { threads: optional(raw.threads, "--threads", parsePositiveInteger), workers: optional(raw.workers, "--workers", parsePositiveInteger), progress: !raw.quiet, signal });
                 console.log(r.table);
-                console.log(`report: ${path.relative(process.cwd(), r.files.html)}  (also ${path.relative(process.cwd(), r.files.md)}, ${path.relative(process.cwd(), r.files.json)})`);
+                console.log(reportFilesLine(r.files));
                 console.log(`took ${(r.results.seconds / 60).toFixed(1)} min`);
             });
         });
@@ -270,7 +271,7 @@ export function registerExperimentCommands(program: Command): void {
             const r = compareRuns(runs, SUBLAB_VERSION);
             const files = writeCompareReport(r, opts.out);
             console.log(compareTable(r));
-            console.log(`report: ${path.relative(process.cwd(), files.html)}  (also ${path.relative(process.cwd(), files.md)}, ${path.relative(process.cwd(), files.json)})`);
+            console.log(reportFilesLine(files));
         });
 
     program

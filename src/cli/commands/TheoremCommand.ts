@@ -1,6 +1,6 @@
 /** `sublab theorem`: the theorem's small-network experiment (same-init students learn digits from auxiliary logits on noise). */
-import path from "node:path";
 import type { Command } from "commander";
+import { reportFilesLine } from "../../report/format.ts";
 import { theoremTable, writeTheoremReport } from "../../report/theorem-report.ts";
 import { runTheorem, THEOREM_DEFAULTS, type TheoremOptions } from "../../theorem/theorem.ts";
 import { interruptSignal } from "../../util/interrupt.ts";
@@ -72,7 +72,7 @@ export function registerTheoremCommand(program: Command): void {
                 bars.finish();
                 const files = writeTheoremReport(raw.out, r);
                 console.log(theoremTable(r));
-                console.log(`report: ${path.relative(process.cwd(), files.html)}  (also ${path.relative(process.cwd(), files.md)}, ${path.relative(process.cwd(), files.json)})`);
+                console.log(reportFilesLine(files));
                 console.log(`took ${(r.seconds / 60).toFixed(1)} min`);
             } finally {
                 bars.finish();
