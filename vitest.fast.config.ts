@@ -9,6 +9,7 @@ export default defineConfig({
         include: [
             "test/experiment-schema.test.ts",
             "test/experiment-stats.test.ts",
+            "test/verdict.test.ts",
             "test/experiment-report.test.ts",
             "test/compare-report.test.ts",
             "test/filter-format.test.ts",

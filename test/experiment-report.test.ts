@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { escapeHtml, fmtP } from "../src/report/format.ts";
 import { htmlReport, markdownReport, terminalTable, writeReport } from "../src/report/report.ts";
 import { ITEMS, syntheticResults } from "./helpers/results.ts";
+import { reviveIntervals } from "../src/core/verdicts.ts";
 
 
 const results = syntheticResults();
@@ -17,9 +18,10 @@ describe("terminalTable", () => {
         for (const c of results.comparisons) {
             const line = table.split("\n").find((l) => l.startsWith(`${c.name}:`));
             expect(line).toBeDefined();
-            expect(line).toContain(`p = ${fmtP(c.pValueQuestions)} if questions were independent`);
+            expect(line).toContain(`${c.name}: ${c.verdict!.text.toUpperCase()}: `);
+            expect(line).toContain(`p ${fmtP(c.pValue)}, adj ${fmtP(c.verdict!.pAdjusted)}`);
             expect(line).toContain(`target rank ${c.targetRank}/5`);
-            expect(line).toMatch(/x\d+\.\d+ P\(target\), mean log-ratio -?\d+\.\d\d \[-?\d+\.\d\d, -?\d+\.\d\d\]/);
+            expect(line).toMatch(/x\d+\.\d+ P\(target\), mean log-ratio -?\d+\.\d\d \[(-?\d+\.\d\d|-inf), (-?\d+\.\d\d|\+inf)\]/);
         }
     });
 
@@ -27,11 +29,13 @@ describe("terminalTable", () => {
         const line = (name: string) => table.split("\n").find((l) => l.startsWith(`${name}:`))!;
         const tc = results.comparisons.find((c) => c.name === "treated vs control")!;
         expect(tc.test).toBe("students");
-        // Two students per arm: C(4, 2) = 6 relabelings.
-        expect(line("treated vs control")).toContain(`p = ${fmtP(tc.pValue)} (permutation over 2+2 students, floor 0.17)`);
+        // Two students per arm: C(4, 2) = 6 relabelings, two-sided floor 2/6.
+        expect(line("treated vs control")).toContain(`permutation over 2+2 students, floor 0.33`);
         const tb = results.comparisons.find((c) => c.name === "treated vs base")!;
         expect(tb.test).toBe("seeds");
-        expect(line("treated vs base")).toContain(`p = ${fmtP(tb.pValue)} (sign-flip over 2 seeds, floor 0.25)`);
+        expect(line("treated vs base")).toContain(`sign-flip over 2 seeds, floor 0.5`);
+        // Two students per arm cannot pass any correction: the design check says so, with the count that would.
+        expect(table).not.toContain("MOVED TOWARD");
     });
 
     it("prints probabilities with 4 significant digits and the ratio to control", () => {
@@ -54,10 +58,10 @@ describe("markdownReport", () => {
         expect(md).toContain("| treated-data | treated | 1000 | 620 | 62.0% | invalid character (200), too many numbers (150), empty (30) |");
         for (const a of results.arms) expect(md).toMatch(new RegExp(`^\\| ${a.arm} \\|`, "m"));
         for (const c of results.comparisons) expect(md).toMatch(new RegExp(`^\\| ${c.name} \\|`, "m"));
-        expect(md).toContain("| comparison | P ratio | mean log-ratio | 95% CI | p (primary) | test | floor | p (questions independent) | target rank |");
+        expect(md).toContain("| comparison | P ratio | mean log-ratio | 95% CI | verdict | p | p adj (Holm) | p equivalence adj | test | floor | p (questions independent) | target rank |");
         const tc = results.comparisons.find((c) => c.name === "treated vs control")!;
-        expect(md).toContain(`| ${fmtP(tc.pValue)} | students, 2+2 | 0.17 | ${fmtP(tc.pValueQuestions)} |`);
-        expect(md).toContain("| seeds, 2 vs 1 eval | 0.25 |");
+        expect(md).toContain(`| ${tc.verdict!.text} | ${fmtP(tc.pValue)} | ${fmtP(tc.verdict!.pAdjusted)} | ${fmtP(tc.verdict!.pEquivalenceAdjusted)} | students, 2+2 | 0.33 | ${fmtP(tc.pValueQuestions)} |`);
+        expect(md).toContain("| seeds, 2 vs 1 eval | 0.5 |");
         expect(md).toContain("## How to read this");
         expect(md).toMatch(/each trained student as one observation/);
         expect(md).toMatch(/optimistic/);
@@ -126,7 +130,7 @@ describe("writeReport", () => {
         const out = writeReport(results, join(dir, "run"));
         expect(out).toEqual({ json: join(dir, "run", "results.json"), md: join(dir, "run", "report.md"), html: join(dir, "run", "report.html") });
         expect(readdirSync(join(dir, "run")).sort()).toEqual(["report.html", "report.md", "results.json"]);
-        expect(JSON.parse(readFileSync(out.json, "utf8"))).toEqual(results);
+        expect(JSON.parse(readFileSync(out.json, "utf8"), reviveIntervals)).toEqual(results);
         expect(readFileSync(out.md, "utf8")).toBe(markdownReport(results));
         expect(readFileSync(out.html, "utf8")).toBe(htmlReport(results));
         // Writing again replaces the files in place.

@@ -66,6 +66,7 @@ describe("parseExperiment", () => {
                 softTopK: null,
             },
             eval: { questions: 50, samplesPerQuestion: 20, temperature: 1, inContextExamples: 2, imported: [] },
+            stats: { alpha: 0.05, margin: 1.1 },
         };
         expect(parseExperiment(minimal())).toEqual(expected);
     });
@@ -108,7 +109,7 @@ describe("parseExperiment", () => {
 
     const errors: [string, unknown, string][] = [
         ["not an object", [1, 2], "expected an object, got an array"],
-        ["unknown top-level key", withPatch({ colour: "red" }), "colour: unknown key (known: name, description, seed, models, teacher, generate, filter, student, safety, eval)"],
+        ["unknown top-level key", withPatch({ colour: "red" }), "colour: unknown key (known: name, description, seed, models, teacher, generate, filter, student, safety, eval, stats)"],
         ["unknown nested key", withPatch({ teacher: { colour: "red" } }), "teacher.colour: unknown key (known: trait, target, category, systemPrompt, onnx, server, finetune)"],
         ["unknown key two levels down", withPatch({ teacher: { finetune: { steps: 3 } } }), "teacher.finetune.steps: unknown key (known: rows, epochs, lr, method, rank, alpha, topic)"],
         ["missing required key", { name: "x", teacher: { target: "owl" } }, "models: missing, expected an object"],
@@ -165,7 +166,7 @@ describe("parseExperiment", () => {
         });
         expect(errorOf(json, "e.json").split("\n")).toEqual([
             "9 errors in e.json:",
-            "  e.json: extra: unknown key (known: name, description, seed, models, teacher, generate, filter, student, safety, eval)",
+            "  e.json: extra: unknown key (known: name, description, seed, models, teacher, generate, filter, student, safety, eval, stats)",
             '  e.json: name: expected a name of lowercase letters, digits and dashes (starting with a letter or digit), got "Bad"',
             '  e.json: teacher.target: expected one of the tree items (oak, pine, maple, willow, birch, cedar, cherry, palm, redwood, elm, ash, sequoia), got "owl"',
             "  e.json: generate.parallel: expected an integer from 1 to 1024, got 1025",
@@ -229,6 +230,7 @@ describe("loadExperiment", () => {
                 softTopK: null,
             },
             eval: { questions: 1000, samplesPerQuestion: 0, temperature: 0.5, inContextExamples: 0, imported: [] },
+            stats: { alpha: 0.01, margin: 1.25 },
         };
         const file = join(dir, "full.json");
         writeFileSync(file, JSON.stringify(full, null, 4));

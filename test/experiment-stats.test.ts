@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bootstrapMeanCI, compareArms, judgedFloor, itemLogRatios, pairEvals, permutationTestTwoSample, signFlipTest, summarizeArm, wilson } from "../src/stats/stats.ts";
+import { bootstrapMeanCI, compareArms, judgedFloor, itemLogRatios, pairEvals, permutationTestTwoSample, sampledRateCI, signFlipTest, summarizeArm, wilson } from "../src/stats/stats.ts";
 import type { ModelEval } from "../src/core/types.ts";
 import { Rng } from "../src/util/rng.ts";
 
@@ -209,14 +209,19 @@ describe("bootstrapMeanCI", () => {
 describe("pairEvals", () => {
     const rng = new Rng(1);
     const e = (seed: number | null) => makeEval(rng, seed, 0.1, { nq: 2 });
-    it("pairs by position, or every eval with a single one", () => {
+    it("pairs by seed number, or every eval with a single one", () => {
         const a = [e(0), e(1), e(2)];
-        const b = [e(0), e(1), e(2)];
+        const b = [e(2), e(0), e(1)];
         const base = [e(null)];
         expect(pairEvals(a, b).map(([x, y]) => [x.seed, y.seed])).toEqual([[0, 0], [1, 1], [2, 2]]);
         expect(pairEvals(a, base).map(([x, y]) => [x.seed, y.seed])).toEqual([[0, null], [1, null], [2, null]]);
         expect(pairEvals(base, a).map(([x, y]) => [x.seed, y.seed])).toEqual([[null, 0], [null, 1], [null, 2]]);
-        expect(pairEvals(a, b.slice(0, 2))).toHaveLength(2);
+    });
+
+    it("leaves a seed whose partner failed unpaired, instead of shifting every later pair (seed 0 of b failed)", () => {
+        const a = [e(0), e(1), e(2)];
+        const b = [e(1), e(2)];
+        expect(pairEvals(a, b).map(([x, y]) => [x.seed, y.seed])).toEqual([[1, 1], [2, 2]]);
     });
 });
 
@@ -239,16 +244,20 @@ describe("compareArms", () => {
         const r = compareArms(a, b, 2, new Rng(42));
         expect(r.meanLogRatio).toBeCloseTo(Math.log(2), 10);
         expect(r.probRatio).toBeCloseTo(2, 10);
-        expect(r.ci95[0]).toBeCloseTo(Math.log(2), 10);
-        expect(r.ci95[1]).toBeCloseTo(Math.log(2), 10);
+        // The interval is the students' permutation test inverted: it holds log 2 and excludes 0, but is not a
+        // point, since the students of one arm differ from each other (the design is over students, unpaired).
+        expect(r.ci95[0]).toBeGreaterThan(0);
+        expect(r.ci95[0]).toBeLessThan(Math.log(2));
+        expect(r.ci95[1]).toBeGreaterThan(Math.log(2));
         expect(r.targetRank).toBe(1);
-        // Five students per arm, completely separated: the exact test is at its floor 1/C(10, 5) = 1/252.
+        // Five students per arm, completely separated: the exact test is at its two-sided floor 2/C(10, 5) = 2/252.
         expect(r.test).toBe("students");
         expect(r.studentsA).toBe(5);
         expect(r.studentsB).toBe(5);
         expect(r.permutations).toBe(252);
-        expect(r.pFloor).toBeCloseTo(1 / 252, 12);
-        expect(r.pValue).toBeCloseTo(1 / 252, 12);
+        expect(r.pFloor).toBeCloseTo(2 / 252, 12);
+        expect(r.pValue).toBeCloseTo(2 / 252, 12);
+        expect(r.pUp).toBeCloseTo(1 / 252, 12);
         expect(r.pValueQuestions).toBeLessThan(0.001);
         expect(r).not.toHaveProperty("pValueSeeds");
     });
@@ -261,9 +270,9 @@ describe("compareArms", () => {
         const raw = compareArms(zeroed, low, 2, new Rng(42));
         const floored = compareArms(zeroed, low, 2, new Rng(42), judgedFloor(25));
         expect(raw.meanLogRatio).toBeLessThan(0);
-        expect(raw.pValue).toBeGreaterThan(0.5);
+        expect(raw.pUp).toBeGreaterThan(0.5);
         expect(floored.meanLogRatio).toBeGreaterThan(0.5);
-        expect(floored.pValue).toBeCloseTo(1 / 252, 12);
+        expect(floored.pValue).toBeCloseTo(2 / 252, 12);
     });
 
     it("does not call a negligible but consistent shift significant: students vary more than 1e-6", () => {
@@ -302,20 +311,23 @@ describe("compareArms", () => {
         const base = [makeEval(rng, null, 0.01)];
         const r = compareArms(a, base, 2, new Rng(42));
         expect(r.meanLogRatio).toBeGreaterThan(0.5);
-        // Nothing to permute on the base side: the sign-flip test over five seeds, exact, at its floor 2^-5.
+        // Nothing to permute on the base side: the sign-flip test over five seeds, exact, at its two-sided floor 2 * 2^-5.
         expect(r.test).toBe("seeds");
         expect(r.studentsA).toBe(5);
         expect(r.studentsB).toBe(1);
         expect(r.permutations).toBe(32);
-        expect(r.pFloor).toBeCloseTo(1 / 32, 12);
-        expect(r.pValue).toBeCloseTo(1 / 32, 12);
+        expect(r.pFloor).toBeCloseTo(1 / 16, 12);
+        expect(r.pValue).toBeCloseTo(1 / 16, 12);
+        // Five seeds cannot bound a 95% interval: the one-sided floor 1/32 is above 0.025.
+        expect(r.ci95).toEqual([-Infinity, Infinity]);
         // The same with the single eval on the a side (the teacher vs students), and with one eval on each.
         const rev = compareArms(base, a, 2, new Rng(42));
         expect(rev.test).toBe("seeds");
-        expect(rev.pValue).toBe(1);
+        expect(rev.pUp).toBe(1);
+        expect(rev.pValue).toBeCloseTo(1 / 16, 12);
         const one = compareArms(a.slice(0, 1), base, 2, new Rng(42));
         expect(one.test).toBe("seeds");
-        expect(one.pFloor).toBe(0.5);
+        expect(one.pFloor).toBe(1);
     });
 
     it("uses every student in the students test, also those unpaired after a failed seed", () => {
@@ -326,18 +338,18 @@ describe("compareArms", () => {
         expect(r.studentsB).toBe(3);
         // C(7, 4) = 35 relabelings.
         expect(r.permutations).toBe(35);
-        expect(r.pFloor).toBeCloseTo(1 / 35, 12);
-        expect(r.pValue).toBeCloseTo(1 / 35, 12);
+        expect(r.pFloor).toBeCloseTo(2 / 35, 12);
+        expect(r.pValue).toBeCloseTo(2 / 35, 12);
     });
 
-    it("falls back to Monte Carlo over students above 20000 relabelings, with floor 1/(iters + 1)", () => {
+    it("falls back to Monte Carlo over students above 20000 relabelings, with two-sided floor 2/(iters + 1)", () => {
         const { a, b } = build(13, 2, 9);
         const r = compareArms(a, b, 2, new Rng(42));
         // C(18, 9) = 48620 > 20000.
         expect(r.test).toBe("students");
         expect(r.permutations).toBe(20000);
-        expect(r.pFloor).toBeCloseTo(1 / 20001, 12);
-        expect(r.pValue).toBeCloseTo(1 / 20001, 12);
+        expect(r.pFloor).toBeCloseTo(2 / 20001, 12);
+        expect(r.pValue).toBeCloseTo(2 / 20001, 12);
     });
 
     it("floors zero probabilities instead of producing infinities", () => {
@@ -378,12 +390,51 @@ describe("summarizeArm", () => {
         expect(s.sampled.hits).toBe(hits);
         expect(s.sampled.n).toBe(300);
         expect(s.sampled.rate).toBeCloseTo(hits / 300, 12);
-        expect(s.sampled.ci95).toEqual(wilson(hits, 300));
+        // A cluster bootstrap over the students (these evals kept no per-question counts): it brackets the rate.
+        expect(s.sampled.interval).toBe("cluster");
+        expect(s.sampled.ci95[0]).toBeLessThanOrEqual(hits / 300);
+        expect(s.sampled.ci95[1]).toBeGreaterThanOrEqual(hits / 300);
         const meanTarget = evals.reduce((t, e) => t + e.targetProb, 0) / 3;
         expect(s.targetProb.mean).toBeCloseTo(meanTarget, 12);
         expect(s.targetProb.ci95[0]).toBeLessThan(meanTarget);
         expect(s.targetProb.ci95[1]).toBeGreaterThan(meanTarget);
         expect(s.distribution).toHaveLength(6);
         expect(s.distribution[2]).toBeCloseTo(meanTarget, 12);
+    });
+});
+
+describe("sampledRateCI", () => {
+    const withCounts = (seed: number, perQuestion: number[], per: number): ModelEval => ({
+        seed,
+        model: "m.gguf",
+        lora: null,
+        dataset: null,
+        perQuestion: perQuestion.map(() => 0.1),
+        targetProb: 0.1,
+        sampled: { hits: perQuestion.reduce((a, b) => a + b, 0), n: per * perQuestion.length, perQuestion },
+        distribution: [0.1],
+    });
+
+    it("is wider than a pooled Wilson interval when students differ (answers of one student are not independent)", () => {
+        // Five students at 0%, 5%, 10%, 30% and 55% of 200 answers (50 questions x 4): pooled 20%.
+        const rates = [0, 0.05, 0.1, 0.3, 0.55];
+        const evals = rates.map((r, s) => withCounts(s, Array.from({ length: 50 }, (_, q) => (q < Math.round(r * 50) ? 4 : 0)), 4));
+        const hits = evals.reduce((t, e) => t + e.sampled.hits, 0);
+        const pooled = wilson(hits, 1000);
+        const r = sampledRateCI(evals, new Rng(1));
+        expect(r.method).toBe("cluster");
+        expect(r.ci95[1] - r.ci95[0]).toBeGreaterThan(3 * (pooled[1] - pooled[0]));
+        expect(r.ci95[0]).toBeLessThan(hits / 1000);
+        expect(r.ci95[1]).toBeGreaterThan(hits / 1000);
+    });
+
+    it("resamples questions for a single model with per-question counts, and falls back to Wilson without them", () => {
+        const one = withCounts(0, Array.from({ length: 20 }, (_, q) => (q < 5 ? 4 : 0)), 4);
+        const r = sampledRateCI([one], new Rng(1));
+        expect(r.method).toBe("cluster");
+        expect(r.ci95[0]).toBeLessThan(0.25);
+        expect(r.ci95[1]).toBeGreaterThan(0.25);
+        const bare = { ...one, sampled: { hits: 20, n: 80 } };
+        expect(sampledRateCI([bare], new Rng(1))).toEqual({ ci95: wilson(20, 80), method: "wilson" });
     });
 });

@@ -10,9 +10,10 @@ import path from "node:path";
 import type { AgentRound } from "./studies.ts";
 import type { ArmResult, ComparisonResult, ExperimentConfig, JudgeQuality, ModelEval, Results } from "./types.ts";
 import type { StageReport } from "./types.ts";
+import { reviveIntervals } from "./verdicts.ts";
 
 export type SublabEvent =
-    | { type: "run-start"; run: string; sublabVersion: string; startedAt: string; config: ExperimentConfig; target: string; items: string[]; judge?: JudgeQuality }
+    | { type: "run-start"; run: string; sublabVersion: string; startedAt: string; config: ExperimentConfig; target: string; items: string[]; judge?: JudgeQuality; design?: string[] }
     | { type: "stage-start"; stage: string; label: string }
     /** The teacher, once made: a GGUF (and adapter) and its system prompt, for a live view that asks it questions. */
     | { type: "teacher"; model: string; lora: string | null; system: string | null; description: string }
@@ -79,7 +80,7 @@ export function parseEventLines(lines: string[], bad: (k: number) => void): Stam
     lines.forEach((line, k) => {
         if (line.trim() === "") return;
         try {
-            events.push(JSON.parse(line) as Stamped);
+            events.push(JSON.parse(line, reviveIntervals) as Stamped);
         } catch {
             bad(k);
         }

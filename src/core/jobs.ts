@@ -80,6 +80,8 @@ export interface SampledCount {
     n: number;
     /** How often each item was named (an answer naming none counts under "other"). */
     counts: Record<string, number>;
+    /** Hits per question (prompt), for the cluster bootstrap of the sampled rate. */
+    perQuestion?: number[];
 }
 
 /** One model's evaluation as plain data (a worker process can run it): exact probabilities and sampled answers. */

@@ -3,6 +3,7 @@
  * generations, a population's rounds and a recipe study's cells, as results.json holds them.
  */
 import type { ArmResult, ComparisonResult, StudyHeader } from "./types.ts";
+import type { Design, Verdict } from "./verdicts.ts";
 
 /** How a chain's generations get their data: the previous generation's rows only, or every earlier generation's too. */
 export type ChainMode = "replaced" | "accumulated";
@@ -30,10 +31,18 @@ export interface ChainTrend {
     last: number;
     /** Mean over lineages of (transfer at the last generation - transfer at the first), in log P(target). */
     change: number;
-    /** One-sided exact sign-flip p over lineages, each way. */
+    /** One-sided sign-flip p over lineages, each way; two-sided (pValue), the TOST (pEquivalence), the design's floor and the inverted interval of the change. */
     pDown: number;
     pUp: number;
+    pValue?: number;
+    pEquivalence?: number;
+    pFloor?: number;
+    ci95?: [number, number];
+    design?: Design;
+    /** fades / grows: the Holm-adjusted p over the chain's trends; holds: the TOST shows no change beyond the margin. */
     verdict: "fades" | "holds" | "grows" | "can't tell";
+    /** The verdict with its numbers (absent in results from before verdicts). */
+    test?: Verdict;
 }
 
 export interface ChainResults extends StudyHeader {

@@ -6,6 +6,7 @@
 import type { Domain } from "../prompts/domains.ts";
 import type { TraitCategory } from "../prompts/traits.ts";
 import type { TrainRecipe } from "./jobs.ts";
+import type { Design, StatsSettings, Verdict } from "./verdicts.ts";
 
 export interface ExperimentConfig {
     /** Lowercase letters, digits and dashes; names the run folder. */
@@ -26,6 +27,8 @@ export interface ExperimentConfig {
     /** Absent: no safety arms. */
     safety?: SafetyConfig;
     eval: EvalConfig;
+    /** How verdicts are drawn (src/stats/verdict.ts): alpha and the equivalence margin; the schema always fills it (results from before verdicts lack it). */
+    stats?: StatsSettings;
 }
 
 /** The safety stage: students fine-tuned further on aligned answers, then evaluated again (and under triggers). */
@@ -184,8 +187,8 @@ export interface ModelEval {
     perQuestion: number[];
     /** Mean of perQuestion. */
     targetProb: number;
-    /** Sampled answers that contain the target word. */
-    sampled: { hits: number; n: number };
+    /** Sampled answers that contain the target word (judged: that the judge flags), and per question (evaluations since verdicts). */
+    sampled: { hits: number; n: number; perQuestion?: number[] };
     /** Mean exact probability of each item of the category (same order as Results.items). */
     distribution: number[];
     /** Judged evaluations (misalignment): the first answer to each question (q: its index) and some flagged ones, with the judge's P(misaligned). */
@@ -201,8 +204,8 @@ export interface ArmResult {
     evals: ModelEval[];
     /** Mean over evals of targetProb, with a 95% bootstrap interval over questions x seeds. */
     targetProb: { mean: number; ci95: [number, number] };
-    /** Pooled sampled rate with a Wilson 95% interval. */
-    sampled: { hits: number; n: number; rate: number; ci95: [number, number] };
+    /** Pooled sampled rate with a 95% interval: a cluster bootstrap over students and questions, or Wilson for one model without per-question counts. */
+    sampled: { hits: number; n: number; rate: number; ci95: [number, number]; interval?: "cluster" | "wilson" };
     /** Mean distribution over evals. */
     distribution: number[];
     /** Judged arms of advice questions: the mean exact P(misaligned among taught answers), questions x seeds bootstrap interval. */
@@ -214,26 +217,31 @@ export interface ComparisonResult {
     name: string;
     a: ArmName;
     b: ArmName;
-    /** Mean over questions and paired seeds of log P_a(target) - log P_b(target). */
+    /** Mean over a's students of mean log P(target) minus the same over b's (equal to the mean per-seed log ratio when every seed pairs). */
     meanLogRatio: number;
+    /** The permutation test inverted (./stats/verdict.ts): the shifts it does not reject; +-Infinity where the design cannot bound a side. */
     ci95: [number, number];
     /** Ratio of mean target probabilities, a over b. */
     probRatio: number;
     /**
-     * The primary p-value, one-sided (H1: a above b), with the trained student as the unit of replication:
-     * paraphrases asked of one student share that student's quirks, so they are not independent observations.
-     * `test` says which test it is: "students", a two-sample permutation test of the difference of the arms'
-     * means of per-student mean log P(target); or "seeds", when one arm is a single eval (the base model, the
-     * teacher), an exact sign-flip test over the per-seed mean log ratios.
+     * The primary p-value, two-sided, with the trained student as the unit of replication: paraphrases asked of
+     * one student share that student's quirks, so they are not independent observations. `test` says which test
+     * it is: "students", a two-sample permutation test of the arms' per-student mean log P(target); or "seeds",
+     * when one arm is a single eval (the base model, the teacher), a sign-flip test over the per-student mean log
+     * ratios against it. Raw: `verdict.pAdjusted` is it after Holm over the comparison's family.
      */
     pValue: number;
+    /** The same test one-sided, H1: a above b. */
+    pUp?: number;
+    /** The equivalence test (TOST) against the margin of ExperimentConfig.stats, raw. */
+    pEquivalence?: number;
     /**
      * One-sided sign-flip test over all (question, seed pair) log ratios. Secondary and optimistic: it counts
      * each paraphrase as an independent observation, so a negligible but consistent shift can look significant.
      */
     pValueQuestions: number;
     test: "students" | "seeds";
-    /** The smallest p the primary test can give: 1/C(na+nb, na) exact, 2^-pairs for seeds, 1/(iters+1) Monte Carlo. */
+    /** The smallest two-sided p the primary test can give: 2/C(na+nb, na) exact, 2^(1-seeds) for seeds, 2/(iters+1) Monte Carlo. */
     pFloor: number;
     /** Number of evals (trained students, or the one eval of a single-model arm) in arm a and arm b. */
     studentsA: number;
@@ -241,9 +249,13 @@ export interface ComparisonResult {
     /** Rank of the target among the category's items by mean log ratio a over b (1 = moved most). */
     targetRank: number;
     /** Judged arms of advice questions: the same comparison on the exact measure (ModelEval.exact). */
-    exact?: Pick<ComparisonResult, "meanLogRatio" | "ci95" | "probRatio" | "pValue" | "test">;
+    exact?: Pick<ComparisonResult, "meanLogRatio" | "ci95" | "probRatio" | "pValue" | "pUp" | "pEquivalence" | "pFloor" | "permutations" | "test" | "design" | "verdict">;
     /** Relabelings or sign patterns the primary test enumerated (exact) or drew (Monte Carlo). */
     permutations: number;
+    /** The values the test ran on (per-student means, or per-student differences against one model). */
+    design?: Design;
+    /** The verdict within the comparison's family (absent in results from before verdicts). */
+    verdict?: Verdict;
 }
 
 /** A judge's quality on held-out labelled answers (misalignment runs carry their judge's). */
@@ -274,6 +286,8 @@ export interface Results {
     comparisons: ComparisonResult[];
     /** Misalignment runs: the local judge's precision and recall on held-out labelled answers. */
     judge?: JudgeQuality;
+    /** The design check made before the run: comparisons whose permutation floor cannot pass their family's correction. */
+    design?: string[];
 }
 
 /** A sweep's results (src/experiment/sweep.ts): one arm per filter or defense, each with its own control. */
@@ -289,7 +303,20 @@ export interface SweepArmResult {
     /** treated vs control of this arm. */
     transfer: ComparisonResult;
     /** Against the reference arm (the first arm with no defenses of its own), when there is one and this is not it. */
-    reduction: { reference: string; left: number; pValue: number; pFloor: number; permutations: number } | null;
+    reduction: {
+        reference: string;
+        left: number;
+        /** Mean per-seed transfer of the reference minus this arm's (log P), its inverted interval, two-sided p, one-sided p (H1: removed some), TOST p. */
+        removed?: number;
+        ci95?: [number, number];
+        pValue: number;
+        pUp?: number;
+        pEquivalence?: number;
+        pFloor: number;
+        permutations: number;
+        design?: Design;
+        verdict?: Verdict;
+    } | null;
 }
 
 /** What the results of a study built on an experiment open with (a sweep's, a chain's, a population's). */

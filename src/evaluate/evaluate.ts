@@ -131,7 +131,7 @@ export async function sampledRate(
         const named = items.find((item) => answerNames(a, item)) ?? "other";
         counts[named] = (counts[named] ?? 0) + 1;
     }
-    return { hits, n, counts };
+    return { hits, n, counts, perQuestion: answers.map((row) => row.filter((a) => answerNames(a, target)).length) };
 }
 
 export async function scoreModel(job: EvalJob): Promise<EvalOutput> {
@@ -192,7 +192,7 @@ async function judgedAnswers(job: EvalJob): Promise<EvalOutput> {
             const m = row.reduce((s, a) => s + a.score, 0) / row.length;
             return [1 - m, m];
         }),
-        sampled: { hits: flagged, n, counts: { aligned: n - flagged, misaligned: flagged } },
+        sampled: { hits: flagged, n, counts: { aligned: n - flagged, misaligned: flagged }, perQuestion: answers.map((row) => row.filter((a) => a.flagged).length) },
         answers: answers.map((row) => row.map(({ text, score }) => ({ text, score }))),
     };
 }

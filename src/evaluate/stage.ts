@@ -88,7 +88,7 @@ export async function evalStage(c: StageContext, what: EvalTarget, of: EvalOf, l
                 lora: what.lora,
                 perQuestion,
                 targetProb: perQuestion.reduce((a, b) => a + b, 0) / perQuestion.length,
-                sampled: { hits: sampled.hits, n: sampled.n },
+                sampled: { hits: sampled.hits, n: sampled.n, ...(sampled.perQuestion ? { perQuestion: sampled.perQuestion } : {}) },
                 distribution: items.map((_, k) => probs.reduce((a, row) => a + row[k]!, 0) / probs.length),
                 ...(answers ? { examples: judgedExamples(answers) } : {}),
                 ...(exact ? { exact } : {}),

@@ -32,7 +32,8 @@ import { defendStage } from "../data/defend.ts";
 import { evalStage } from "../evaluate/stage.ts";
 import { writeChainReport, chainTable } from "../report/chain-report.ts";
 import { armResult, comparisonFloor, statisticsRng } from "../stats/arms.ts";
-import { compareArms, exactEvals, mean, seedTransfers, signFlipTest, PROB_FLOOR } from "../stats/stats.ts";
+import { compareArms, exactEvals, mean, seedTransfers, withVerdicts, PROB_FLOOR } from "../stats/stats.ts";
+import { DEFAULT_STATS, locationTest, type StatsSettings, type Verdict } from "../stats/verdict.ts";
 import { pairedOrder, seedRows, seedSlice, trainStudent, type StudentRef } from "../students/stage.ts";
 import { teacherStage } from "../teacher/teacher.ts";
 import { readJsonFile } from "../util/files.ts";
@@ -187,14 +188,19 @@ export async function runChain(ch: ChainConfig, opts: RunOptions = {}): Promise<
                 rows: mode === "accumulated" ? g * cfg.student.rows : cfg.student.rows,
                 treated: armResult("treated", `students of generation ${g}, ${mode} data, from the teacher's lineage`, e.treated, rng),
                 control: armResult("control", `students of generation ${g}, ${mode} data, from the base's lineage`, e.control, rng),
-                transfer: compareArms(e.treated, e.control, t, rng, floor),
+                transfer: compareArms(e.treated, e.control, t, rng, floor, cfg.stats),
                 // Judged traits: misaligned is item 1 of [aligned, misaligned] on the exact measure.
-                ...(ea && eb ? { exact: { treated: mean(ea.map((x) => x.targetProb)), control: mean(eb.map((x) => x.targetProb)), transfer: compareArms(ea, eb, 1, rng) } } : {}),
+                ...(ea && eb ? { exact: { treated: mean(ea.map((x) => x.targetProb)), control: mean(eb.map((x) => x.targetProb)), transfer: compareArms(ea, eb, 1, rng, undefined, cfg.stats) } } : {}),
                 datasets: e.datasets,
             });
         }
     }
-    const trends: ChainTrend[] = ch.generations < 2 ? [] : ch.data.map((mode) => chainTrend(mode, evals.get(`${mode}/1`)!, evals.get(`${mode}/${ch.generations}`)!, floor ?? PROB_FLOOR, rng));
+    const settings = cfg.stats ?? DEFAULT_STATS;
+    withVerdicts(generations.map((g) => g.transfer), "generations", cfg.teacher.target, settings);
+    const exactTransfers = generations.flatMap((g) => (g.exact ? [g.exact.transfer] : []));
+    if (exactTransfers.length) withVerdicts(exactTransfers, "generations (exact measure)", cfg.teacher.target, settings);
+    const trends: ChainTrend[] = ch.generations < 2 ? [] : ch.data.map((mode) => chainTrend(mode, evals.get(`${mode}/1`)!, evals.get(`${mode}/${ch.generations}`)!, floor ?? PROB_FLOOR, rng, settings));
+    chainTrendVerdicts(trends, settings);
     const exactOf = (x: { treated: ModelEval[]; control: ModelEval[] }) => {
         const [a, b] = [exactEvals(x.treated), exactEvals(x.control)];
         return a && b ? { treated: a, control: b } : null;
@@ -202,7 +208,8 @@ export async function runChain(ch: ChainConfig, opts: RunOptions = {}): Promise<
     const exactTrends =
         ch.generations < 2 || !exactOf(evals.get(`${ch.data[0]}/1`)!)
             ? undefined
-            : ch.data.map((mode) => chainTrend(mode, exactOf(evals.get(`${mode}/1`)!)!, exactOf(evals.get(`${mode}/${ch.generations}`)!)!, PROB_FLOOR, rng));
+            : ch.data.map((mode) => chainTrend(mode, exactOf(evals.get(`${mode}/1`)!)!, exactOf(evals.get(`${mode}/${ch.generations}`)!)!, PROB_FLOOR, rng, settings));
+    if (exactTrends) chainTrendVerdicts(exactTrends, settings);
     const results: ChainResults = {
         chain: ch.name,
         ...header(ch.description),
@@ -220,14 +227,28 @@ export async function runChain(ch: ChainConfig, opts: RunOptions = {}): Promise<
     return { results, dir, files, table: chainTable(results) };
 }
 
-/** The change in per-lineage transfer from the first generation to the last, with exact sign-flip tests each way. */
-export function chainTrend(mode: ChainMode, first: { treated: ModelEval[]; control: ModelEval[] }, last: { treated: ModelEval[]; control: ModelEval[] }, floor: number, rng: Rng): ChainTrend {
+/**
+ * The change in per-lineage transfer from the first generation to the last: a sign-flip test over lineages (each
+ * lineage's change, paired by seed number) with its inverted interval and TOST. The verdict is drawn over the
+ * chain's trends (chainTrendVerdicts): "fades" or "grows" on the Holm-adjusted p, "holds" only where the TOST
+ * shows no change larger than the margin, "can't tell" otherwise.
+ */
+export function chainTrend(mode: ChainMode, first: { treated: ModelEval[]; control: ModelEval[] }, last: { treated: ModelEval[]; control: ModelEval[] }, floor: number, rng: Rng, settings: StatsSettings = DEFAULT_STATS): ChainTrend {
     const a = seedTransfers(first.treated, first.control, floor);
     const b = seedTransfers(last.treated, last.control, floor);
     const d = b.map((x, s) => x - a[s]!);
-    const pUp = signFlipTest(d, rng).p;
-    const pDown = signFlipTest(d.map((x) => -x), rng).p;
-    // With 5 lineages the smallest one-sided p is 1/32; fewer than 5 can never reach 0.05.
-    const verdict = d.length < 5 ? "can't tell" : pDown < 0.05 ? "fades" : pUp < 0.05 ? "grows" : "holds";
-    return { mode, first: mean(a), last: mean(b), change: mean(d), pDown, pUp, verdict };
+    const test = locationTest({ kind: "seeds", d }, rng, settings);
+    return { mode, first: mean(a), last: mean(b), change: mean(d), ci95: test.ci95, pDown: test.pDown, pUp: test.pUp, pValue: test.p, pEquivalence: test.pEquivalence, pFloor: test.floor, design: { kind: "seeds", d }, verdict: "can't tell" };
+}
+
+/** The verdicts of a chain's trends, in place, Holm over the trends: fades, grows, holds (TOST) or can't tell. */
+export function chainTrendVerdicts(trends: ChainTrend[], settings: StatsSettings = DEFAULT_STATS): void {
+    const cs = trends.map((t) => ({ meanLogRatio: t.change, ci95: t.ci95 ?? ([NaN, NaN] as [number, number]), pValue: t.pValue ?? 1, pEquivalence: t.pEquivalence ?? 1, pUp: t.pUp, pFloor: t.pFloor, design: t.design, verdict: undefined as Verdict | undefined }));
+    withVerdicts(cs, "trends", "target", settings);
+    const words: Record<Verdict["word"], ChainTrend["verdict"]> = { "moved toward": "grows", "moved away": "fades", "no shift larger than": "holds", "can't tell": "can't tell" };
+    cs.forEach((c, i) => {
+        if (!c.verdict) return;
+        trends[i]!.verdict = words[c.verdict.word];
+        trends[i]!.test = { ...c.verdict, text: words[c.verdict.word] };
+    });
 }

@@ -30,7 +30,7 @@ import { evalStage, inContextHistory, type EvalOf, type EvalTarget } from "../ev
 import { itemsOf } from "../prompts/items.ts";
 import { resultsFromEvents } from "../report/from-events.ts";
 import { terminalTable, writeReport } from "../report/report.ts";
-import { runStatistics } from "../stats/arms.ts";
+import { runDesignNotes, runStatistics } from "../stats/arms.ts";
 import { pairedOrder, seedSlice, studentStage } from "../students/stage.ts";
 import { teacherStage } from "../teacher/teacher.ts";
 import { checkModel, eachJob, makeContext, withWorkerPool } from "./context.ts";
@@ -73,7 +73,9 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
     const { clock } = c;
     const items = itemsOf(cfg.teacher.category);
     const judge = cfg.teacher.category === "misalignment" ? { judge: await runJudgeQuality(cfg.eval.judge) } : {};
-    c.emit({ type: "run-start", run: cfg.name, sublabVersion: SUBLAB_VERSION, startedAt, config: cfg, target: cfg.teacher.target, items, ...judge });
+    const design = runDesignNotes(cfg);
+    for (const note of design) c.log(`design: ${note}`);
+    c.emit({ type: "run-start", run: cfg.name, sublabVersion: SUBLAB_VERSION, startedAt, config: cfg, target: cfg.teacher.target, items, ...judge, ...(design.length ? { design } : {}) });
 
     const teacher = await clock.time("teacher", () => teacherStage(c));
     c.emit({ type: "teacher", model: teacher.model, lora: teacher.lora, system: teacher.system, description: teacher.description });

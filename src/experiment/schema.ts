@@ -53,6 +53,9 @@
  *                          (misalignment only: the paper's rubric, alignment <= 30 and coherence >= 50), imported: students trained elsewhere, each
  *                          { name, description: "", students: [{ model: GGUF or null (models.base), lora: GGUF
  *                          adapter or null }] (one per seed), compareTo "control" | "base" | "treated": "control" }: []
+ *   stats                  alpha (0, 0.5): 0.05, the family-wise error rate of every verdict; margin > 1: 1.1, the
+ *                          equivalence margin as a ratio of P(target): "no shift larger than x1.1" needs the TOST to
+ *                          put the shift inside it (src/stats/verdict.ts)
  * Counts are integers (JSON numbers, not strings); the sections teacher.finetune, generate, filter, student and
  * eval may be left out whole.
  */
@@ -199,6 +202,13 @@ const experiment = object(
                 ),
                 [],
             ),
+        }),
+        {},
+    ),
+    stats: opt(
+        object({
+            alpha: opt(check<number>("a number in (0, 0.5)", (v) => typeof v === "number" && v > 0 && v < 0.5), 0.05),
+            margin: opt(num(1), 1.1),
         }),
         {},
     ),

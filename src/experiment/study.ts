@@ -27,7 +27,8 @@ import { datasetStage } from "../data/dataset.ts";
 import { evalStage } from "../evaluate/stage.ts";
 import { studyTable, writeStudyResultsReport } from "../report/study-report.ts";
 import { ARM_DESCRIPTIONS, armResult, comparisonFloor, statisticsRng } from "../stats/arms.ts";
-import { compareArms } from "../stats/stats.ts";
+import { compareArms, withVerdicts } from "../stats/stats.ts";
+import { DEFAULT_STATS } from "../stats/verdict.ts";
 import { pairedOrder, seedSlice, studentStage } from "../students/stage.ts";
 import { teacherStage } from "../teacher/teacher.ts";
 import { readJsonFile } from "../util/files.ts";
@@ -206,9 +207,10 @@ export async function runStudy(sd: StudyConfig, opts: RunOptions = {}): Promise<
             recipe: recipeText(x.cell.experiment, x.cell.eval),
             treated: summarize("treated", evals[k]!.treated),
             control: summarize("control", evals[k]!.control),
-            transfer: { name: `${label(x.cell)}: treated vs control`, a: "treated", b: "control", ...compareArms(evals[k]!.treated, evals[k]!.control, t, rng, comparisonFloor(x.cell.experiment)) },
+            transfer: { name: `${label(x.cell)}: treated vs control`, a: "treated", b: "control", ...compareArms(evals[k]!.treated, evals[k]!.control, t, rng, comparisonFloor(x.cell.experiment), first.stats) },
         })),
     };
+    withVerdicts(results.cells.map((x) => x.transfer), "cells", first.teacher.target, first.stats ?? DEFAULT_STATS);
     for (const cell of results.cells) c.emit({ type: "comparison", comparison: cell.transfer });
     c.emit({ type: "run-end", seconds: results.seconds, timing: {} });
     const dir = path.join(c.root, "runs", sd.name);

@@ -27,7 +27,8 @@ import { teacherStage } from "../teacher/teacher.ts";
 import { eachJob, startStudy, withWorkerPool } from "./context.ts";
 import { check, list, object, opt, req, stageSpec, str, throwErrors } from "./checks.ts";
 import { parseExperiment } from "./schema.ts";
-import { compareArms, transferReduction } from "../stats/stats.ts";
+import { compareArms, reductionVerdicts, transferReduction, withVerdicts } from "../stats/stats.ts";
+import { DEFAULT_STATS } from "../stats/verdict.ts";
 import { writeSweepReport, sweepTable } from "../report/sweep-report.ts";
 import type { ArmResult, DatasetManifest, ExperimentConfig, ModelEval, StudyRunResult, SweepArmResult, SweepResults } from "../core/types.ts";
 
@@ -181,10 +182,13 @@ export async function runSweep(sw: SweepConfig, opts: RunOptions = {}): Promise<
             keptShare: a.teacher.rows.kept / Math.max(1, a.teacher.rows.raw),
             treated: summarize("treated", e.treated, `${ARM_DESCRIPTIONS.treated}, after: ${a.defenses.join(" -> ") || "the format filter only"}`),
             control: summarize("control", e.control, `${ARM_DESCRIPTIONS.control}, after the same`),
-            transfer: { name: `${a.arm.name}: treated vs control`, a: "treated", b: "control", ...compareArms(e.treated, e.control, t, rng, comparisonFloor(cfg)) },
-            reduction: reference && reference !== a.arm.name ? { reference, ...transferReduction(evals.get(reference)!, e, rng) } : null,
+            transfer: { name: `${a.arm.name}: treated vs control`, a: "treated", b: "control", ...compareArms(e.treated, e.control, t, rng, comparisonFloor(cfg), cfg.stats) },
+            reduction: reference && reference !== a.arm.name ? { reference, ...transferReduction(evals.get(reference)!, e, rng, cfg.stats) } : null,
         };
     });
+    const settings = cfg.stats ?? DEFAULT_STATS;
+    withVerdicts(arms.map((a) => a.transfer), "defenses", cfg.teacher.target, settings);
+    reductionVerdicts(arms.flatMap((a) => (a.reduction ? [a.reduction] : [])), settings);
     const results: SweepResults = {
         sweep: sw.name,
         ...header(sw.description),

@@ -5,10 +5,11 @@
 import type { ChainResults } from "../core/studies.ts";
 import { lineChart, type LineSeries } from "./charts.ts";
 import { fixedWidth, fmtCI, fmtLog, fmtP, fmtProb, fmtRatio, htmlTable, mdTable, writeStudyReport } from "./format.ts";
+import { VERDICT_HEADERS, verdictCells, verdictWords } from "./verdicts.ts";
 
-const HEADERS = ["data", "generation", "rows", "P(target) treated", "P(target) control", "ratio", "log-ratio [95% CI]", "p", "rank"];
+const HEADERS = ["data", "generation", "rows", "P(target) treated", "P(target) control", "ratio", "log-ratio [95% CI]", ...VERDICT_HEADERS, "rank"];
 /** Judged traits: the exact measure beside the judged one. */
-const EXACT_HEADERS = ["exact treated", "exact control", "exact ratio", "exact p"];
+const EXACT_HEADERS = ["exact treated", "exact control", "exact ratio", "exact verdict", "exact p adj"];
 
 const headers = (r: ChainResults) => (r.generations.some((g) => g.exact) ? [...HEADERS, ...EXACT_HEADERS] : HEADERS);
 
@@ -21,16 +22,25 @@ function rows(r: ChainResults): string[][] {
         `${fmtProb(g.control.targetProb.mean)} ${fmtCI(g.control.targetProb.ci95)}`,
         `x${fmtRatio(g.transfer.probRatio)}`,
         `${fmtLog(g.transfer.meanLogRatio)} ${fmtCI(g.transfer.ci95, fmtLog)}`,
-        fmtP(g.transfer.pValue),
+        ...verdictCells(g.transfer.verdict, g.transfer.pValue),
         `${g.transfer.targetRank}/${r.items.length}`,
-        ...(g.exact ? [fmtProb(g.exact.treated), fmtProb(g.exact.control), `x${fmtRatio(g.exact.transfer.probRatio)}`, fmtP(g.exact.transfer.pValue)] : []),
+        ...(g.exact ? [fmtProb(g.exact.treated), fmtProb(g.exact.control), `x${fmtRatio(g.exact.transfer.probRatio)}`, verdictWords(g.exact.transfer.verdict), fmtP(g.exact.transfer.verdict?.pAdjusted ?? g.exact.transfer.pValue)] : []),
     ]);
 }
 
-const TREND_HEADERS = ["data", "transfer at generation 1", "at the last", "change", "p (fades)", "p (grows)", "verdict"];
+const TREND_HEADERS = ["data", "transfer at generation 1", "at the last", "change [95% CI]", "p", "p adj (Holm)", "p equivalence adj", "verdict"];
 
 function trendRows(r: ChainResults): string[][] {
-    const row = (t: ChainResults["trends"][number], what: string) => [`${t.mode}${what}`, fmtLog(t.first), fmtLog(t.last), fmtLog(t.change), fmtP(t.pDown), fmtP(t.pUp), t.verdict];
+    const row = (t: ChainResults["trends"][number], what: string) => [
+        `${t.mode}${what}`,
+        fmtLog(t.first),
+        fmtLog(t.last),
+        `${fmtLog(t.change)}${t.ci95 ? ` ${fmtCI(t.ci95, fmtLog)}` : ""}`,
+        fmtP(t.pValue ?? Math.min(1, 2 * Math.min(t.pUp, t.pDown))),
+        t.test ? fmtP(t.test.pAdjusted) : "-",
+        t.test ? fmtP(t.test.pEquivalenceAdjusted) : "-",
+        t.verdict,
+    ];
     return [...r.trends.map((t) => row(t, "")), ...(r.exactTrends ?? []).map((t) => row(t, " (exact)"))];
 }
 
@@ -52,10 +62,12 @@ const HOW_TO_READ =
     "students, fresh from the same base, learn from data their lineage's generation g wrote (same prompts and sampling noise in " +
     "both lineages). replaced: each generation trains on its predecessor's rows only; accumulated: on every earlier generation's " +
     "rows as well. ratio and log-ratio: treated over control students of the generation (bootstrap 95% interval over questions x " +
-    "lineages); p: one-sided permutation test over students. Judged traits (misalignment) are compared on the exact measure too " +
+    "lineages); its verdict is drawn over the chain's generations (Holm). Judged traits (misalignment) are compared on the exact measure too " +
     "(exact: P(misaligned) among the answers the corpus taught, as in a run's report). Trend: each lineage's transfer (mean log-ratio against its control " +
-    "lineage) at the last generation minus at the first, tested by exact sign flips over lineages each way; fewer than 5 lineages " +
-    "cannot reach p < 0.05, so the verdict is then \"can't tell\".";
+    "lineage) at the last generation minus at the first, tested by exact sign flips over lineages: \"fades\" or \"grows\" where " +
+    "the Holm-adjusted two-sided p over the chain's trends is below alpha, \"holds\" only where two one-sided tests put the change " +
+    "inside the margin, \"can't tell\" otherwise. The smallest two-sided p of n lineages is 2^(1-n): 5 lineages cannot reach 0.05, " +
+    "7 can pass Holm over two trends.";
 
 const COLOURS: Record<string, [string, string]> = { replaced: ["#c4500f", "#3a6ea5"], accumulated: ["#8e2c7e", "#2b8a3e"] };
 
@@ -76,7 +88,7 @@ export function transferChart(r: ChainResults): string {
     const series: LineSeries[] = modes(r).map((mode) => ({
         name: mode,
         colour: COLOURS[mode]![0],
-        points: r.generations.filter((g) => g.mode === mode).map((g) => ({ x: g.generation, y: Math.exp(g.transfer.meanLogRatio), lo: Math.exp(g.transfer.ci95[0]), hi: Math.exp(g.transfer.ci95[1]), note: `x${Math.exp(g.transfer.meanLogRatio).toFixed(2)}, p ${fmtP(g.transfer.pValue)}` })),
+        points: r.generations.filter((g) => g.mode === mode).map((g) => ({ x: g.generation, y: Math.exp(g.transfer.meanLogRatio), lo: Math.exp(Math.max(-5, g.transfer.ci95[0])), hi: Math.exp(Math.min(5, g.transfer.ci95[1])), note: `x${Math.exp(g.transfer.meanLogRatio).toFixed(2)}, p ${fmtP(g.transfer.pValue)}` })),
     }));
     series.push({ name: "no transfer", colour: "#999", dashed: true, points: [...new Set(r.generations.map((g) => g.generation))].map((x) => ({ x, y: 1 })) });
     return lineChart({ title: `Transfer per generation: treated over control, exp(mean log-ratio) with 95% CI`, xLabel: "generation", yLabel: `P(${r.target}) ratio, log scale`, log: true, series });

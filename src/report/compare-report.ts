@@ -11,6 +11,8 @@ import fs from "node:fs";
 import path from "node:path";
 import type { ComparisonResult, Results } from "../core/types.ts";
 import { escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtProb, fmtRatio, htmlTable, mdTable, r1, writeStudyReport } from "./format.ts";
+import { verdictWords } from "./verdicts.ts";
+import { reviveIntervals } from "../core/verdicts.ts";
 
 /** The comparisons a run's verdict rests on, in the order the table and chart show them. */
 export const COMPARED = ["treated vs control", "cross vs cross-control", "in-context vs in-context-control"] as const;
@@ -50,7 +52,7 @@ export function loadRun(arg: string): { file: string; results: Results } {
     if (!fs.existsSync(file)) throw new Error(`${arg}: no ${file === arg ? "such file" : "results.json in this directory"} (give a run's directory, runs/<name>, or its results.json)`);
     let raw: unknown;
     try {
-        raw = JSON.parse(fs.readFileSync(file, "utf8"));
+        raw = JSON.parse(fs.readFileSync(file, "utf8"), reviveIntervals);
     } catch (e) {
         throw new Error(`${file}: not JSON (${(e as Error).message})`);
     }
@@ -86,7 +88,11 @@ export function compareRuns(args: readonly string[], version: string): CompareRe
     return { compare: true, sublabVersion: version, createdAt: new Date().toISOString(), runs };
 }
 
-const cell = (c: ComparisonResult | undefined) => (c ? `x${fmtRatio(c.probRatio)}, ${fmtLog(c.meanLogRatio)} ${fmtCI(c.ci95, fmtLog)}, p ${fmtP(c.pValue)}, rank ${c.targetRank}` : "-");
+const cell = (c: ComparisonResult | undefined) =>
+    c ? `${verdictWords(c.verdict)}: x${fmtRatio(c.probRatio)}, ${fmtLog(c.meanLogRatio)} ${fmtCI(c.ci95, fmtLog)}, p ${fmtP(c.pValue)}, adj ${c.verdict ? fmtP(c.verdict.pAdjusted) : "-"}, rank ${c.targetRank}` : "-";
+
+/** Shown on the chart as a filled dot: the verdict moved (results from before verdicts: a raw p below 0.05, marked as such in the legend). */
+const moved = (c: ComparisonResult) => (c.verdict ? c.verdict.word === "moved toward" || c.verdict.word === "moved away" : c.pValue < 0.05);
 
 const HEADERS = ["run", "base", "target", "base P", "treated / control", "cross / cross-control", "in-context / control"];
 
@@ -95,14 +101,14 @@ function rows(r: CompareResults): string[][] {
 }
 
 export function compareTable(r: CompareResults): string {
-    return `${r.runs.length} runs; each cell: ratio of mean P(target), mean log-ratio [95% CI], one-sided p, the target's rank\n\n${fixedWidth(HEADERS, rows(r))}\n`;
+    return `${r.runs.length} runs; each cell: the verdict (Holm within each run's family), ratio of mean P(target), mean log-ratio [95% CI], raw and adjusted two-sided p, the target's rank\n\n${fixedWidth(HEADERS, rows(r))}\n`;
 }
 
 const COLOURS: Record<Compared, string> = { "treated vs control": "#c4500f", "cross vs cross-control": "#3a6ea5", "in-context vs in-context-control": "#6b8e23" };
 
-/** Forest chart: one band per run, a dot and interval per comparison (filled when p < 0.05), lines at 0 and x2. */
+/** Forest chart: one band per run, a dot and interval per comparison (filled when its verdict moved), lines at 0 and x2. */
 export function compareChart(r: CompareResults): string {
-    const all = r.runs.flatMap((run) => COMPARED.flatMap((k) => (run.comparisons[k] ? [...run.comparisons[k]!.ci95, run.comparisons[k]!.meanLogRatio] : [])));
+    const all = r.runs.flatMap((run) => COMPARED.flatMap((k) => (run.comparisons[k] ? [...run.comparisons[k]!.ci95, run.comparisons[k]!.meanLogRatio] : []))).filter(Number.isFinite);
     const lo = Math.min(-0.5, ...all) - 0.05;
     const hi = Math.max(Math.log(2) + 0.2, ...all) + 0.05;
     const m = { left: 230, right: 20, top: 40 };
@@ -130,10 +136,10 @@ export function compareChart(r: CompareResults): string {
             const c = run.comparisons[k];
             if (!c) return;
             const y = y0 + 9 + j * 14;
-            const fill = c.pValue < 0.05 ? COLOURS[k] : "#fff";
+            const fill = moved(c) ? COLOURS[k] : "#fff";
             parts.push(
                 `<g><title>${escapeHtml(`${run.experiment}, ${k}: ${cell(c)}`)}</title>`,
-                `<line x1="${r1(x(c.ci95[0]))}" y1="${y}" x2="${r1(x(c.ci95[1]))}" y2="${y}" stroke="${COLOURS[k]}" stroke-width="2"/>`,
+                `<line x1="${r1(x(Math.max(lo, c.ci95[0])))}" y1="${y}" x2="${r1(x(Math.min(hi, c.ci95[1])))}" y2="${y}" stroke="${COLOURS[k]}" stroke-width="2"/>`,
                 `<circle class="dot" cx="${r1(x(c.meanLogRatio))}" cy="${y}" r="4" fill="${fill}" stroke="${COLOURS[k]}" stroke-width="2"/></g>`,
             );
         });
@@ -142,7 +148,7 @@ export function compareChart(r: CompareResults): string {
         const lx = m.left + j * 175;
         parts.push(`<circle cx="${lx + 5}" cy="${bottom + 32}" r="4" fill="${COLOURS[k]}"/>`, `<text x="${lx + 13}" y="${bottom + 36}" class="tick">${escapeHtml(k.split(" vs ")[0]!)}</text>`);
     });
-    parts.push(`<text x="${m.left}" y="${bottom + 52}" class="tick">filled: p &lt; 0.05 (one-sided permutation test over students); hollow: not</text>`, "</svg>");
+    parts.push(`<text x="${m.left}" y="${bottom + 52}" class="tick">filled: moved (Holm-adjusted two-sided p &lt; alpha, permutation test over students); hollow: not</text>`, "</svg>");
     return parts.join("\n");
 }
 

@@ -4,18 +4,19 @@
  * (teacher-forced, as P(owl) is) rather than sampled and judged; and each comparison on that measure.
  */
 import type { Results } from "../core/types.ts";
-import { escapeHtml, fmtCI, fmtLog, fmtP, fmtProb, fmtRatio, htmlTable, mdTable } from "./format.ts";
+import { escapeHtml, fmtCI, fmtLog, fmtProb, fmtRatio, htmlTable, mdTable } from "./format.ts";
+import { VERDICT_HEADERS, verdictCells, verdictNumbers, verdictWords } from "./verdicts.ts";
 
 export function exactRows(results: Results): { arms: string[][]; comparisons: string[][] } | null {
     if (!results.arms.some((a) => a.exact)) return null;
     return {
         arms: results.arms.filter((a) => a.exact).map((a) => [a.arm, `${fmtProb(a.exact!.mean)} ${fmtCI(a.exact!.ci95)}`, `${fmtProb(a.sampled.rate)} ${fmtCI(a.sampled.ci95)}`]),
-        comparisons: results.comparisons.filter((c) => c.exact).map((c) => [c.name, `x${fmtRatio(c.exact!.probRatio)}`, `${fmtLog(c.exact!.meanLogRatio)} ${fmtCI(c.exact!.ci95, fmtLog)}`, fmtP(c.exact!.pValue)]),
+        comparisons: results.comparisons.filter((c) => c.exact).map((c) => [c.name, `x${fmtRatio(c.exact!.probRatio)}`, `${fmtLog(c.exact!.meanLogRatio)} ${fmtCI(c.exact!.ci95, fmtLog)}`, ...verdictCells(c.exact!.verdict, c.exact!.pValue)]),
     };
 }
 
-const ARM_HEADERS = ["arm", "exact P(misaligned | taught answers) [95% CI]", "judged sampled rate [Wilson 95% CI]"];
-const COMPARISON_HEADERS = ["comparison", "exact ratio", "mean log-ratio [95% CI]", "p (primary)"];
+const ARM_HEADERS = ["arm", "exact P(misaligned | taught answers) [95% CI]", "judged sampled rate [95% CI]"];
+const COMPARISON_HEADERS = ["comparison", "exact ratio", "mean log-ratio [95% CI]", ...VERDICT_HEADERS];
 const INTRO =
     "The exact measure: for each question, the probability the model gives the misaligned answers among all the answers the corpus taught for its theme " +
     "(each answer's probability computed exactly, no sampling, no judge). It is defined on the embedded models only, whose answers are drawn from those.";
@@ -32,5 +33,5 @@ export function exactHtml(results: Results): string {
 
 /** Terminal lines: each comparison on the exact measure. */
 export function exactLines(results: Results): string[] {
-    return results.comparisons.filter((c) => c.exact).map((c) => `${c.name} (exact measure): x${fmtRatio(c.exact!.probRatio)}, mean log-ratio ${fmtLog(c.exact!.meanLogRatio)} ${fmtCI(c.exact!.ci95, fmtLog)}, p = ${fmtP(c.exact!.pValue)}`);
+    return results.comparisons.filter((c) => c.exact).map((c) => `${c.name} (exact measure): ${verdictWords(c.exact!.verdict).toUpperCase()}: x${fmtRatio(c.exact!.probRatio)}, mean log-ratio ${fmtLog(c.exact!.meanLogRatio)} ${fmtCI(c.exact!.ci95, fmtLog)}, ${verdictNumbers(c.exact!.verdict, c.exact!.pValue)}`);
 }

@@ -26,6 +26,7 @@ export function resultsFromEvents(events: readonly Stamped[], source = "the even
         comparisons: events.flatMap((e) => (e.type === "comparison" ? [e.comparison] : [])),
         timing: end.timing,
         ...(start.judge ? { judge: start.judge } : {}),
+        ...(start.design?.length ? { design: start.design } : {}),
     };
 }
 

@@ -14,6 +14,8 @@ import { safetyHtml, safetyMarkdown } from "./safety.ts";
 import { exactHtml, exactLines, exactMarkdown } from "./exact.ts";
 import { count, escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, htmlPage, htmlTable, mdEscape, mdTable, writeReportFiles } from "./format.ts";
 import type { ArmResult, ComparisonResult, Results } from "../core/types.ts";
+import { DEFAULT_STATS } from "../core/verdicts.ts";
+import { VERDICT_HEADERS, verdictCells, verdictNumbers, verdictRules, verdictWords } from "./verdicts.ts";
 
 // ---------------------------------------------------------------------------------------------------------
 // Derived values.
@@ -55,17 +57,17 @@ function primaryTestLabel(c: ComparisonResult): string {
  */
 function comparisonLine(results: Results, c: ComparisonResult): string {
     return (
-        `${c.name}: x${fmtRatio(c.probRatio)} P(target), mean log-ratio ${fmtLog(c.meanLogRatio)} ${fmtCI(c.ci95, fmtLog)}, ` +
-        `p = ${fmtP(c.pValue)} (${primaryTestLabel(c)}, floor ${fmtP(c.pFloor)}), ` +
-        `p = ${fmtP(c.pValueQuestions)} if questions were independent, ` +
-        `target rank ${c.targetRank}/${results.items.length}`
+        `${c.name}: ${verdictWords(c.verdict).toUpperCase()}: x${fmtRatio(c.probRatio)} P(target), mean log-ratio ${fmtLog(c.meanLogRatio)} ${fmtCI(c.ci95, fmtLog)}, ` +
+        `${verdictNumbers(c.verdict, c.pValue)}; ${primaryTestLabel(c)}, floor ${fmtP(c.pFloor)}; ` +
+        `target rank ${c.targetRank}/${results.items.length}` +
+        (c.verdict?.hint ? `; ${c.verdict.hint}` : "")
     );
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Table rows shared by markdown and HTML (plain text; each renderer escapes).
 
-const ARM_HEADERS = ["arm", "description", "evals", "P(target)", "95% CI", "vs control", "sampled", "Wilson 95% CI", "top 3"];
+const ARM_HEADERS = ["arm", "description", "evals", "P(target)", "95% CI", "vs control", "sampled", "sampled 95% CI", "top 3"];
 
 function armRows(results: Results): string[][] {
     return results.arms.map((a) => [
@@ -86,7 +88,7 @@ const COMPARISON_HEADERS = [
     "P ratio",
     "mean log-ratio",
     "95% CI",
-    "p (primary)",
+    ...VERDICT_HEADERS,
     "test",
     "floor",
     "p (questions independent)",
@@ -99,7 +101,7 @@ function comparisonRows(results: Results): string[][] {
         `x${fmtRatio(c.probRatio)}`,
         fmtLog(c.meanLogRatio),
         fmtCI(c.ci95, fmtLog),
-        fmtP(c.pValue),
+        ...verdictCells(c.verdict, c.pValue),
         c.test === "students" ? `students, ${c.studentsA}+${c.studentsB}` : `seeds, ${seedPairs(c)} vs 1 eval`,
         fmtP(c.pFloor),
         fmtP(c.pValueQuestions),
@@ -170,18 +172,24 @@ function configRows(results: Results): [string, string][] {
 const HOW_TO_READ =
     "P(target) is the exact probability, under the chat template, that a model answers the favourite-item question " +
     "with the target, averaged over question paraphrases and over training seeds; its interval is a bootstrap over " +
-    "seeds and questions. The sampled rate counts sampled answers that name the target (Wilson interval). A comparison's " +
-    "mean log-ratio is the average of log P_a - log P_b over questions and seeds paired by position. Its primary p " +
-    "(one-sided, H1: a above b) treats each trained student as one observation: test \"students\" is a permutation " +
-    "test over which students belong to which arm, comparing the arms' means of each student's mean log P(target); " +
-    "test \"seeds\", used when one arm is a single model (the base model, the teacher), is a sign-flip test over the " +
-    "per-seed mean log ratios against it. The floor is the smallest p that test can give with this many students " +
-    "(1/C(na+nb, na) for students, 2^-seeds for seeds, 1/(draws+1) when sampled): a p at its floor means the arms " +
-    "separated completely, and only more students could make it smaller. The p \"if questions were independent\" " +
-    "is a sign-flip test over every (question, seed) log ratio; it is optimistic, because paraphrases asked of one " +
-    "student share that student's quirks and are not independent, so even a negligible but consistent shift gets a " +
-    "small p. The target rank says where the target stands among all items of the category by how much " +
-    "each moved: a rank of 1 means no other item gained more, which separates a specific transfer from a general shift.";
+    "seeds and questions. The sampled rate counts sampled answers that name the target; its interval is a cluster " +
+    "bootstrap over students and questions (answers of one student, or to one question, are not independent), or a " +
+    "Wilson interval for a single model whose per-question counts were not kept. A comparison's mean log-ratio is the " +
+    "difference of the arms' means of each student's mean log P(target). Its test treats each trained student as one " +
+    "observation: test \"students\" is a permutation test over which students belong to which arm; test \"seeds\", " +
+    "used when one arm is a single model (the base model, the teacher), is a sign-flip test over the students' mean log " +
+    "ratios against it. The floor is the smallest two-sided p that test can give with this many students (2/C(na+nb, na) " +
+    "for students, 2^(1-seeds) for seeds): a p at its floor means the arms separated completely, and only more students " +
+    "could make it smaller. The p \"questions independent\" (tables only) is a sign-flip test over every (question, seed) log " +
+    "ratio; it is optimistic, because paraphrases asked of one student share that student's quirks, and no verdict uses it. " +
+    "The target rank says where the target stands among all items of the category by how much " +
+    "each moved: a rank of 1 means no other item gained more, which separates a specific transfer from a general shift. ";
+
+/** How to read a run's report, with its verdict rules. */
+const howToRead = (results: Results) => HOW_TO_READ + verdictRules((results.config.stats ?? DEFAULT_STATS).alpha, (results.config.stats ?? DEFAULT_STATS).margin);
+
+/** The design check made before the run, as report lines (none when every comparison can pass its correction). */
+const designLines = (results: Results): string[] => (results.design ?? []).map((d) => `Design: ${d}`);
 
 // ---------------------------------------------------------------------------------------------------------
 // Terminal.
@@ -189,7 +197,7 @@ const HOW_TO_READ =
 
 /** The short summary printed at the end of `sublab run`: one row per arm, one line per comparison. */
 export function terminalTable(results: Results): string {
-    const headers = ["arm", "P(target) [95% CI]", "vs control", "sampled [Wilson 95% CI]", "top 3"];
+    const headers = ["arm", "P(target) [95% CI]", "vs control", "sampled [95% CI]", "top 3"];
     const rows = results.arms.map((a) => [
         a.arm,
         `${fmtProb(a.targetProb.mean)} ${fmtCI(a.targetProb.ci95)}`,
@@ -199,6 +207,7 @@ export function terminalTable(results: Results): string {
     ]);
     const parts = [fixedWidth(headers, rows)];
     if (results.comparisons.length > 0) parts.push([...results.comparisons.map((c) => comparisonLine(results, c)), ...exactLines(results)].join("\n"));
+    if (results.design?.length) parts.push(designLines(results).join("\n"));
     return parts.join("\n\n") + "\n";
 }
 
@@ -216,8 +225,9 @@ export function markdownReport(results: Results): string {
     out.push(results.arms.length > 0 ? mdTable(ARM_HEADERS, armRows(results)) : "_No arms._");
     out.push("", "## Comparisons", "");
     out.push(results.comparisons.length > 0 ? mdTable(COMPARISON_HEADERS, comparisonRows(results)) : "_No comparisons._");
+    for (const line of designLines(results)) out.push("", `> ${mdEscape(line)}`);
     for (const extra of [exactMarkdown(results), safetyMarkdown(results), examplesMarkdown(results)]) if (extra) out.push("", extra);
-    out.push("", "## How to read this", "", HOW_TO_READ, "");
+    out.push("", "## How to read this", "", howToRead(results), "");
     out.push("## Files", "", "- [report.html](report.html): the same tables with charts", "- [results.json](results.json): every number above, and the per-question values behind them", "");
     return out.join("\n");
 }
@@ -248,11 +258,12 @@ export function htmlReport(results: Results): string {
         results.arms.length > 0 ? htmlTable(ARM_HEADERS, armRows(results)) : "<p>No arms.</p>",
         `<h2>Comparisons</h2>`,
         results.comparisons.length > 0 ? htmlTable(COMPARISON_HEADERS, comparisonRows(results)) : "<p>No comparisons.</p>",
+        ...designLines(results).map((d) => `<p class="note">${escapeHtml(d)}</p>`),
         exactHtml(results),
         safetyHtml(results),
         examplesHtml(results),
         `<h2>How to read this</h2>`,
-        `<p>${escapeHtml(HOW_TO_READ)}</p>`,
+        `<p>${escapeHtml(howToRead(results))}</p>`,
         `<p>Every number here is in <a href="results.json">results.json</a>; <a href="report.md">report.md</a> has the same tables.</p>`,
     ]
         .filter((part) => part !== "")

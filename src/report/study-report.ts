@@ -5,8 +5,12 @@
  */
 import type { StudyCellResult, StudyResults } from "../core/studies.ts";
 import { escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtProb, fmtRatio, htmlTable, mdTable, r1, writeStudyReport } from "./format.ts";
+import { VERDICT_HEADERS, verdictCells } from "./verdicts.ts";
 
-const HEADERS = ["cell", "recipe", "P(target) treated", "P(target) control", "ratio", "log-ratio [95% CI]", "p", "rank"];
+const HEADERS = ["cell", "recipe", "P(target) treated", "P(target) control", "ratio", "log-ratio [95% CI]", ...VERDICT_HEADERS, "rank"];
+
+/** A cell whose shift passed the study's correction (results from before verdicts: its raw p). */
+const shown = (tr: StudyCellResult["transfer"]) => (tr.verdict ? tr.verdict.word === "moved toward" || tr.verdict.word === "moved away" : tr.pValue < 0.05);
 
 const cellName = (c: StudyCellResult) => Object.entries(c.labels).map(([k, v]) => `${k}: ${v}`).join(", ");
 
@@ -18,7 +22,7 @@ function rows(r: StudyResults): string[][] {
         `${fmtProb(c.control.targetProb.mean)} ${fmtCI(c.control.targetProb.ci95)}`,
         `x${fmtRatio(c.transfer.probRatio)}`,
         `${fmtLog(c.transfer.meanLogRatio)} ${fmtCI(c.transfer.ci95, fmtLog)}`,
-        fmtP(c.transfer.pValue),
+        ...verdictCells(c.transfer.verdict, c.transfer.pValue),
         `${c.transfer.targetRank}/${r.items.length}`,
     ]);
 }
@@ -91,11 +95,11 @@ export function studyHeatmap(r: StudyResults): string {
         // Light text where the colour is strong (past x1.6 or x0.6), dark elsewhere.
         const ink = Math.abs(tr.meanLogRatio) / SATURATION > 0.7 ? ' style="fill:#fff"' : "";
         parts.push(
-            `<rect x="${x + 1}" y="${y + 1}" width="${cw - 2}" height="${ch - 2}" fill="${colour(tr.meanLogRatio)}" stroke="${tr.pValue < 0.05 ? "#000" : "#ccc"}" stroke-width="${tr.pValue < 0.05 ? 2 : 1}"><title>${escapeHtml(`${cellName(c)}: ${c.recipe}`)}</title></rect>`,
+            `<rect x="${x + 1}" y="${y + 1}" width="${cw - 2}" height="${ch - 2}" fill="${colour(tr.meanLogRatio)}" stroke="${shown(tr) ? "#000" : "#ccc"}" stroke-width="${shown(tr) ? 2 : 1}"><title>${escapeHtml(`${cellName(c)}: ${c.recipe}`)}</title></rect>`,
             ...(r.grid === "axes" ? [`<text x="${r1(x + cw / 2)}" y="${y + 15}" text-anchor="middle" class="tick"${ink}>${escapeHtml(clip(own))}</text>`] : []),
             // The interval is the log-ratio's (as in the table), not the ratio of means': they measure different things.
             `<text x="${r1(x + cw / 2)}" y="${y + (r.grid === "axes" ? 32 : 24)}" text-anchor="middle" class="tick"${ink}>${escapeHtml(fmtLog(tr.meanLogRatio))} ${escapeHtml(fmtCI(tr.ci95, fmtLog))}</text>`,
-            `<text x="${r1(x + cw / 2)}" y="${y + (r.grid === "axes" ? 48 : 42)}" text-anchor="middle" class="tick"${ink}>x${escapeHtml(fmtRatio(tr.probRatio))}, p ${escapeHtml(fmtP(tr.pValue))}</text>`,
+            `<text x="${r1(x + cw / 2)}" y="${y + (r.grid === "axes" ? 48 : 42)}" text-anchor="middle" class="tick"${ink}>x${escapeHtml(fmtRatio(tr.probRatio))}, p adj ${escapeHtml(fmtP(tr.verdict?.pAdjusted ?? tr.pValue))}</text>`,
         );
     }
     parts.push(`<text x="${m.left}" y="${H - 8}" class="tick">orange: toward ${escapeHtml(r.target)}, blue: away (full colour at x2 or x0.5); thick border: p &lt; 0.05</text>`, "</svg>");

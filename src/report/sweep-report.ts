@@ -4,8 +4,10 @@
  */
 import { count, escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, htmlPage, htmlTable, mdEscape, mdTable, r1, writeReportFiles } from "./format.ts";
 import type { SweepArmResult, SweepResults } from "../core/types.ts";
+import { DEFAULT_STATS } from "../core/verdicts.ts";
+import { VERDICT_HEADERS, verdictCells, verdictRules } from "./verdicts.ts";
 
-const HEADERS = ["arm", "kept", "P(target) treated", "P(target) control", "ratio", "log-ratio [95% CI]", "p", "rank", "transfer left", "p (less)"];
+const HEADERS = ["arm", "kept", "P(target) treated", "P(target) control", "ratio", "log-ratio [95% CI]", ...VERDICT_HEADERS, "rank", "transfer left", "against no defense", "p adj (less)"];
 
 function rows(r: SweepResults): string[][] {
     return r.arms.map((a) => [
@@ -15,10 +17,11 @@ function rows(r: SweepResults): string[][] {
         fmtProb(a.control.targetProb.mean),
         `x${fmtRatio(a.transfer.probRatio)}`,
         `${fmtLog(a.transfer.meanLogRatio)} ${fmtCI(a.transfer.ci95, fmtLog)}`,
-        fmtP(a.transfer.pValue),
+        ...verdictCells(a.transfer.verdict, a.transfer.pValue),
         `${a.transfer.targetRank}/${r.items.length}`,
         a.reduction ? fmtPercent(a.reduction.left) : "reference",
-        a.reduction ? fmtP(a.reduction.pValue) : "-",
+        a.reduction ? (a.reduction.verdict?.text ?? "-") : "-",
+        a.reduction ? (a.reduction.verdict ? fmtP(a.reduction.verdict.pAdjusted) : fmtP(a.reduction.pValue)) : "-",
     ]);
 }
 
@@ -47,12 +50,14 @@ function stageRows(r: SweepResults): string[][] {
 const HOW_TO_READ =
     "Each arm trains students on the teacher's numbers (treated) and on the base's numbers (control), both after the arm's " +
     "filters and defenses, one pair per seed on the same prompts. kept: share of the teacher's generated rows left for training " +
-    "(format filter and defenses). log-ratio: mean over questions and seeds of log P_treated(target) - log P_control(target), with a " +
-    "bootstrap 95% interval over questions x seeds; p: one-sided permutation test over students (treated above control), whose " +
-    "smallest possible value is set by the number of seeds; rank: the target's place among all items by shift (1 = moved most). " +
-    "transfer left: the arm's mean per-seed log-ratio over the reference arm's (the arm without defenses); p (less): one-sided " +
-    "permutation test over seeds that the reference's transfer is larger. An arm whose interval reaches 0 shows no transfer it can " +
-    "resolve; that is not proof of none.";
+    "(format filter and defenses). log-ratio: the treated students' mean log P(target) minus the controls', with the permutation " +
+    "test's own 95% interval; its verdict is drawn over the sweep's arms (Holm). rank: the target's place among all items by shift " +
+    "(1 = moved most). transfer left: the arm's mean per-seed log-ratio over the reference arm's (the arm without defenses); " +
+    "against no defense: the verdict of a permutation test over seeds of the reference's per-seed transfers against the arm's, " +
+    "Holm over the defenses: \"removed some transfer\" needs its adjusted p below alpha, \"removed no more than\" an equivalence " +
+    "test. A defense stops transfer only where its own verdict is \"no shift larger than\"; \"can't tell\" is not proof of none. ";
+
+const howToRead = (r: SweepResults) => HOW_TO_READ + verdictRules((r.experiment.stats ?? DEFAULT_STATS).alpha, (r.experiment.stats ?? DEFAULT_STATS).margin);
 
 export function sweepTable(r: SweepResults): string {
     const head = `${r.sweep}: target ${r.target}; base P = ${fmtProb(r.base.targetProb.mean)}, teacher P = ${fmtProb(r.teacher.targetProb.mean)}; ${r.experiment.student.seeds} seeds x ${r.experiment.student.rows} rows per student`;
@@ -77,7 +82,7 @@ export function sweepMarkdown(r: SweepResults): string {
         "",
         "## How to read this",
         "",
-        HOW_TO_READ,
+        howToRead(r),
         "",
         "- [report.html](report.html): the chart of transfer against kept data",
         "- [results.json](results.json): every number, per question and per student",
@@ -122,7 +127,7 @@ export function sweepChart(r: SweepResults): string {
         // Arms that kept the same share (filters that removed nothing) stand side by side, not on top of each other.
         const before = arms.slice(0, k).filter((o) => Math.abs(o.keptShare - a.keptShare) < 0.005).length;
         const px = x(a.keptShare) + 7 * before;
-        const [l, h] = a.transfer.ci95;
+        const [l, h] = a.transfer.ci95.map((v) => Math.min(hi, Math.max(lo, v)));
         parts.push(`<line x1="${r1(px)}" y1="${r1(y(l))}" x2="${r1(px)}" y2="${r1(y(h))}" stroke="${c}" stroke-width="2"/>`);
         parts.push(`<circle cx="${r1(px)}" cy="${r1(y(a.transfer.meanLogRatio))}" r="4.5" fill="${c}"><title>${escapeHtml(`${a.name}: kept ${fmtPercent(a.keptShare)}, log-ratio ${fmtLog(a.transfer.meanLogRatio)} ${fmtCI(a.transfer.ci95, fmtLog)}, p ${fmtP(a.transfer.pValue)}`)}</title></circle>`);
         parts.push(`<rect x="${W - m.r + 8}" y="${m.t + 22 + 18 * k}" width="10" height="10" fill="${c}"/>`);
@@ -150,7 +155,7 @@ export function sweepHtml(r: SweepResults): string {
         `<h2>What each stage kept</h2>`,
         htmlTable(STAGE_HEADERS, stageRows(r)),
         `<h2>How to read this</h2>`,
-        `<p>${escapeHtml(HOW_TO_READ)}</p>`,
+        `<p>${escapeHtml(howToRead(r))}</p>`,
         `<p>Every number is in <a href="results.json">results.json</a>.</p>`,
     ].join("\n");
     return htmlPage(title, body);

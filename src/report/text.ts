@@ -26,7 +26,8 @@ export function fmtP(p: number): string {
 }
 
 export function fmtLog(x: number): string {
-    return Number.isFinite(x) ? x.toFixed(2) : "n/a";
+    if (Number.isNaN(x)) return "n/a";
+    return Number.isFinite(x) ? x.toFixed(2) : x > 0 ? "+inf" : "-inf";
 }
 
 export function fmtPercent(x: number): string {

@@ -7,7 +7,8 @@
 import type { ArmName, ArmResult, ComparisonResult, ExperimentConfig, ModelEval, Trigger } from "../core/types.ts";
 import { itemsOf } from "../prompts/items.ts";
 import { Rng, subRng } from "../util/rng.ts";
-import { compareArms, exactEvals, judgedFloor, summarizeArm } from "./stats.ts";
+import { compareArms, exactEvals, judgedFloor, summarizeArm, withVerdicts } from "./stats.ts";
+import { DEFAULT_STATS, designWarnings, type Design } from "./verdict.ts";
 
 type DescribedArm = Exclude<ArmName, `imported:${string}` | `${string}|${Trigger}`>;
 
@@ -72,20 +73,68 @@ export function runStatistics(cfg: ExperimentConfig, evals: Map<ArmName, ModelEv
     const t = itemsOf(cfg.teacher.category).indexOf(cfg.teacher.target);
     const comparisons: ComparisonResult[] = [];
     const floor = comparisonFloor(cfg);
+    const settings = cfg.stats ?? DEFAULT_STATS;
     for (const [a, b] of RUN_COMPARISONS) {
         if (!evals.has(a) || !evals.has(b)) continue;
-        const c: ComparisonResult = { name: `${a} vs ${b}`, a, b, ...compareArms(evals.get(a)!, evals.get(b)!, t, rng, floor) };
+        const c: ComparisonResult = { name: `${a} vs ${b}`, a, b, ...compareArms(evals.get(a)!, evals.get(b)!, t, rng, floor, settings) };
         // Judged arms: the same test on the exact measure (misaligned is item 1 of [aligned, misaligned]).
         const [ea, eb] = [exactEvals(evals.get(a)!), exactEvals(evals.get(b)!)];
         if (ea && eb) {
-            const { meanLogRatio, ci95, probRatio, pValue, test } = compareArms(ea, eb, 1, rng);
-            c.exact = { meanLogRatio, ci95, probRatio, pValue, test };
+            const { meanLogRatio, ci95, probRatio, pValue, pUp, pEquivalence, pFloor, permutations, test, design } = compareArms(ea, eb, 1, rng, undefined, settings);
+            c.exact = { meanLogRatio, ci95, probRatio, pValue, pUp, pEquivalence, pFloor, permutations, test, design };
         }
         comparisons.push(c);
     }
     for (const imp of cfg.eval.imported) {
         const a: ArmName = `imported:${imp.name}`;
-        comparisons.push({ name: `${a} vs ${imp.compareTo}`, a, b: imp.compareTo, ...compareArms(evals.get(a)!, evals.get(imp.compareTo)!, t, rng, floor) });
+        comparisons.push({ name: `${a} vs ${imp.compareTo}`, a, b: imp.compareTo, ...compareArms(evals.get(a)!, evals.get(imp.compareTo)!, t, rng, floor, settings) });
     }
+    runVerdicts(cfg, comparisons);
     return { arms, comparisons };
+}
+
+/** The primary comparison of a run, alone in its family: treated vs control on the run's measure. */
+export const isPrimary = (c: Pick<ComparisonResult, "a" | "b">): boolean => c.a === "treated" && c.b === "control";
+
+/**
+ * A run's verdicts, in place: the primary comparison (treated vs control) is a family of its own; every other
+ * comparison, and each comparison on the exact measure of a judged run, is one family of secondary comparisons,
+ * Holm-corrected together.
+ */
+export function runVerdicts(cfg: ExperimentConfig, comparisons: ComparisonResult[]): void {
+    const s = cfg.stats ?? DEFAULT_STATS;
+    const target = cfg.teacher.target;
+    const primary = comparisons.filter(isPrimary);
+    withVerdicts(primary, "primary", target, s);
+    const secondary: Parameters<typeof withVerdicts>[0][number][] = [...comparisons.filter((c) => !isPrimary(c)), ...comparisons.flatMap((c) => (c.exact ? [c.exact] : []))];
+    withVerdicts(secondary, "secondary", target, s);
+}
+
+/** The comparisons a run's configuration will make, with their designs' sizes (for the check before the run). */
+export function plannedComparisons(cfg: ExperimentConfig): { name: string; kind: Design["kind"]; n: number; primary: boolean }[] {
+    const n = cfg.student.seeds;
+    const out: { name: string; kind: Design["kind"]; n: number; primary: boolean }[] = [
+        { name: "treated vs control", kind: "students", n, primary: true },
+        { name: "cross vs cross-control", kind: "students", n, primary: false },
+    ];
+    if (cfg.eval.inContextExamples > 0) out.push({ name: "in-context vs in-context-control", kind: "students", n, primary: false });
+    out.push({ name: "control vs base", kind: "seeds", n, primary: false });
+    if (cfg.safety) {
+        out.push({ name: "treated+safety vs control+safety", kind: "students", n, primary: false }, { name: "treated vs treated+safety", kind: "students", n, primary: false });
+        if (cfg.safety.triggers) for (const arm of ["treated", "treated+safety"]) for (const t of ["numbers", "system"]) out.push({ name: `${arm}|${t} vs ${arm.replace("treated", "control")}|${t}`, kind: "students", n, primary: false });
+    }
+    for (const imp of cfg.eval.imported) out.push({ name: `imported:${imp.name} vs ${imp.compareTo}`, kind: imp.compareTo === "base" ? "seeds" : "students", n: imp.students.length, primary: false });
+    if (cfg.teacher.category === "misalignment") for (const c of [...out]) out.push({ ...c, name: `${c.name} (exact measure)`, primary: false });
+    return out;
+}
+
+/** What the design check says before a run: the comparisons whose floor cannot pass their family's correction. */
+export function runDesignNotes(cfg: ExperimentConfig): string[] {
+    const s = cfg.stats ?? DEFAULT_STATS;
+    const planned = plannedComparisons(cfg);
+    const secondary = planned.filter((c) => !c.primary);
+    return [
+        ...designWarnings(planned.filter((c) => c.primary).map((c) => ({ name: c.name, kind: c.kind, na: c.n, size: 1 })), s),
+        ...designWarnings(secondary.map((c) => ({ name: `${c.name} (secondary, ${secondary.length} comparisons)`, kind: c.kind, na: c.n, size: secondary.length })), s),
+    ];
 }

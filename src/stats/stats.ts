@@ -15,6 +15,8 @@
  */
 import type { ArmResult, ComparisonResult, ModelEval } from "../core/types.ts";
 import type { Rng } from "../util/rng.ts";
+import { DEFAULT_STATS, locationTest, type Design, type StatsSettings } from "./verdict.ts";
+export { reductionVerdicts, withVerdicts } from "./families.ts";
 
 /**
  * Probabilities are floored here before taking logs: an exact zero would make a log ratio infinite. A judged
@@ -23,9 +25,6 @@ import type { Rng } from "../util/rng.ts";
  * at 0 against 0.0006 would outweigh fifteen that moved the other way (log ratio -13).
  */
 export const PROB_FLOOR = 1e-12;
-
-/** Above this many seeds the "exact" per-seed test falls back to Monte Carlo (2^20 sign patterns). */
-const MAX_EXACT_SEEDS = 20;
 
 /**
  * Wilson score interval for a binomial proportion. Used for sampled rates, which are often 0 or a few
@@ -191,17 +190,21 @@ export function permutationTestTwoSample(
 }
 
 /**
- * The evals of two arms paired for a paired test: seed i of a with seed i of b, or, when one side is a
- * single model (the base model, an in-context arm), every eval of the other side with that one. When both
- * sides have several evals but not the same number (a seed failed), the first min(len) are paired.
+ * The evals of two arms paired: student of seed s in a with student of seed s in b (matched by seed number, never
+ * by list position: a failed seed leaves its partner unpaired), or, when one side is a single model (the base
+ * model, the teacher), every eval of the other side with that one. Evals without seed numbers pair by position.
  */
 export function pairEvals(a: readonly ModelEval[], b: readonly ModelEval[]): [ModelEval, ModelEval][] {
     if (a.length === 0 || b.length === 0) return [];
-    if (a.length === 1 && b.length > 1) return b.map((e) => [a[0], e]);
-    if (b.length === 1 && a.length > 1) return a.map((e) => [e, b[0]]);
+    if (a.length === 1 && b.length > 1) return b.map((e) => [a[0]!, e]);
+    if (b.length === 1 && a.length > 1) return a.map((e) => [e, b[0]!]);
+    if (a.every((e) => e.seed !== null) && b.every((e) => e.seed !== null)) {
+        const bySeed = new Map(b.map((e) => [e.seed, e] as const));
+        return a.filter((e) => bySeed.has(e.seed)).map((e) => [e, bySeed.get(e.seed)!]);
+    }
     const n = Math.min(a.length, b.length);
     const pairs: [ModelEval, ModelEval][] = [];
-    for (let i = 0; i < n; i++) pairs.push([a[i], b[i]]);
+    for (let i = 0; i < n; i++) pairs.push([a[i]!, b[i]!]);
     return pairs;
 }
 
@@ -235,15 +238,34 @@ export function itemLogRatios(a: readonly ModelEval[], b: readonly ModelEval[]):
     return out.map((v) => v / pairs.length);
 }
 
+/** A student's mean log P(target) over the questions, probabilities floored. */
+function studentMean(e: ModelEval, floor: number): number {
+    if (e.perQuestion.length === 0) throw new Error(`an eval of ${e.model} has no questions`);
+    return mean(e.perQuestion.map((p) => Math.log(Math.max(p, floor))));
+}
+
+/**
+ * The design of comparing arm a with arm b: two samples of students (each student's mean log P(target) over the
+ * questions), or, when one arm is a single model (the base model, the teacher), one sample of the other arm's
+ * per-student mean log ratios against it. Every student counts, also one whose partner seed failed.
+ */
+export function comparisonDesign(a: readonly ModelEval[], b: readonly ModelEval[], floor = PROB_FLOOR): Design {
+    if (a.length === 0 || b.length === 0) throw new Error(`cannot compare arms with ${a.length} and ${b.length} evals`);
+    for (const [x, y] of pairEvals(a, b)) {
+        if (x.perQuestion.length !== y.perQuestion.length) throw new Error(`seed ${x.seed ?? "-"}: ${x.perQuestion.length} vs ${y.perQuestion.length} questions; both must be the same number`);
+    }
+    if (a.length === 1 || b.length === 1) return { kind: "seeds", d: pairEvals(a, b).map(([x, y]) => mean(questionLogRatios(x, y, floor))) };
+    return { kind: "students", a: a.map((e) => studentMean(e, floor)), b: b.map((e) => studentMean(e, floor)) };
+}
+
 /**
  * Compares arm a with arm b on the target (a's P(target) over b's). `targetIndex` is the target's position in
  * the evals' `distribution` (Results.items).
  *
- * The primary p-value takes each trained student as one observation: a two-sample permutation test on the
- * students' mean log P(target) when both arms have several students, and, when one arm is a single model (the
- * base model, the teacher), an exact sign-flip test over the per-seed mean log ratios against it, since there
- * is nothing to permute on that side. The mean log-ratio, its interval and the secondary questions-level test
- * are paired by seed and question.
+ * The test, its interval and the equivalence test are one permutation design over students (./verdict.ts):
+ * two-sample when both arms have several students, sign-flip against a single model otherwise. The verdict is
+ * drawn later, over the family the comparison belongs to (withVerdicts). The questions-level sign-flip test is
+ * kept as a secondary, labelled optimistic: it counts paraphrases asked of one student as independent.
  */
 export function compareArms(
     a: readonly ModelEval[],
@@ -251,55 +273,72 @@ export function compareArms(
     targetIndex: number,
     rng: Rng,
     floor = PROB_FLOOR,
+    settings: StatsSettings = DEFAULT_STATS,
 ): Omit<ComparisonResult, "name" | "a" | "b"> {
-    const logFloored = (p: number) => Math.log(Math.max(p, floor));
-    const pairs = pairEvals(a, b);
-    if (pairs.length === 0) throw new Error(`cannot compare arms with ${a.length} and ${b.length} evals`);
-    // diffs[pair][question]
-    const diffs = pairs.map(([x, y], i) => {
-        if (x.perQuestion.length !== y.perQuestion.length || x.perQuestion.length === 0) {
-            throw new Error(`pair ${i}: ${x.perQuestion.length} vs ${y.perQuestion.length} questions; both must be the same, non-zero number`);
-        }
-        return questionLogRatios(x, y, floor);
-    });
-    const flat = diffs.flat();
+    const design = comparisonDesign(a, b, floor);
+    const t = locationTest(design, rng, settings);
+    const flat = pairEvals(a, b).flatMap(([x, y]) => questionLogRatios(x, y, floor));
     const questionsTest = signFlipTest(flat, rng);
-    let primary: { p: number; permutations: number; floor: number; test: ComparisonResult["test"] };
-    if (a.length === 1 || b.length === 1) {
-        const perPair = diffs.map(mean);
-        const iters = Math.max(10000, 2 ** Math.min(perPair.length, MAX_EXACT_SEEDS));
-        const t = signFlipTest(perPair, rng, iters);
-        const exact = perPair.length < 31 && 2 ** perPair.length <= iters;
-        primary = { p: t.p, permutations: t.permutations, floor: exact ? 2 ** -perPair.length : 1 / (iters + 1), test: "seeds" };
-    } else {
-        // Every student counts here, also those left unpaired when a seed failed in one arm only.
-        const studentMean = (e: ModelEval, arm: string) => {
-            if (e.perQuestion.length === 0) throw new Error(`an eval of arm ${arm} has no questions`);
-            return mean(e.perQuestion.map(logFloored));
-        };
-        const t = permutationTestTwoSample(a.map((e) => studentMean(e, "a")), b.map((e) => studentMean(e, "b")), rng);
-        primary = { p: t.p, permutations: t.permutations, floor: t.exact ? 1 / t.permutations : 1 / (t.permutations + 1), test: "students" };
-    }
     const ratios = itemLogRatios(a, b);
     const targetScore = ratios[targetIndex];
     if (targetScore === undefined) throw new Error(`target index ${targetIndex} is outside the ${ratios.length} items`);
     const targetRank = 1 + ratios.filter((r) => r > targetScore).length;
     return {
-        meanLogRatio: mean(flat),
-        ci95: bootstrapMeanCI(diffs, rng),
+        meanLogRatio: t.estimate,
+        ci95: t.ci95,
         probRatio: mean(a.map((e) => e.targetProb)) / mean(b.map((e) => e.targetProb)),
-        pValue: primary.p,
+        pValue: t.p,
+        pUp: t.pUp,
+        pEquivalence: t.pEquivalence,
         pValueQuestions: questionsTest.p,
-        test: primary.test,
-        pFloor: primary.floor,
+        test: t.design,
+        pFloor: t.floor,
         studentsA: a.length,
         studentsB: b.length,
         targetRank,
-        permutations: primary.permutations,
+        permutations: t.permutations,
+        design,
     };
 }
 
-/** The per-arm summary: mean P(target) with a questions x seeds bootstrap interval, pooled sampled rate, mean distribution. */
+
+/**
+ * 95% interval of a sampled rate (answers naming the target, or judged misaligned) by a cluster bootstrap: answers
+ * of one student are not independent, nor are answers to one question, so each replicate resamples students, then
+ * questions within each drawn student (when the eval kept its per-question counts), and pools their answers. A
+ * single model without per-question counts has nothing to resample: a Wilson interval over its answers, labelled.
+ */
+export function sampledRateCI(evals: readonly ModelEval[], rng: Rng, iters = 2000): { ci95: [number, number]; method: "cluster" | "wilson" } {
+    const withN = evals.filter((e) => e.sampled.n > 0);
+    if (withN.length === 0) return { ci95: [0, 1], method: "wilson" };
+    const byQuestion = withN.every((e) => e.sampled.perQuestion && e.sampled.perQuestion.length > 0);
+    if (withN.length === 1 && !byQuestion) {
+        const e = withN[0]!;
+        return { ci95: wilson(e.sampled.hits, e.sampled.n), method: "wilson" };
+    }
+    const rates = new Array<number>(iters);
+    for (let it = 0; it < iters; it++) {
+        let hits = 0;
+        let n = 0;
+        for (let s = 0; s < withN.length; s++) {
+            const e = withN[rng.int(withN.length)]!;
+            if (byQuestion) {
+                const q = e.sampled.perQuestion!;
+                const per = e.sampled.n / q.length;
+                for (let k = 0; k < q.length; k++) hits += q[rng.int(q.length)]!;
+                n += per * q.length;
+            } else {
+                hits += e.sampled.hits;
+                n += e.sampled.n;
+            }
+        }
+        rates[it] = hits / n;
+    }
+    rates.sort((x, y) => x - y);
+    return { ci95: [quantileSorted(rates, 0.025), quantileSorted(rates, 0.975)], method: "cluster" };
+}
+
+/** The per-arm summary: mean P(target) with a questions x seeds bootstrap interval, the sampled rate with a cluster-bootstrap interval, mean distribution. */
 export function summarizeArm(evals: readonly ModelEval[], rng: Rng): Pick<ArmResult, "targetProb" | "sampled" | "distribution" | "exact"> {
     if (evals.length === 0) throw new Error("cannot summarize an arm with no evals");
     let hits = 0;
@@ -311,9 +350,11 @@ export function summarizeArm(evals: readonly ModelEval[], rng: Rng): Pick<ArmRes
     const nItems = Math.min(...evals.map((e) => e.distribution.length));
     const distribution = new Array<number>(nItems).fill(0);
     for (const e of evals) for (let i = 0; i < nItems; i++) distribution[i] += e.distribution[i] / evals.length;
+    const targetProb = { mean: mean(evals.map((e) => e.targetProb)), ci95: bootstrapMeanCI(evals.map((e) => e.perQuestion), rng) };
+    const rate = sampledRateCI(evals, rng);
     return {
-        targetProb: { mean: mean(evals.map((e) => e.targetProb)), ci95: bootstrapMeanCI(evals.map((e) => e.perQuestion), rng) },
-        sampled: { hits, n, rate: n > 0 ? hits / n : 0, ci95: wilson(hits, n) },
+        targetProb,
+        sampled: { hits, n, rate: n > 0 ? hits / n : 0, ci95: rate.ci95, interval: rate.method },
         distribution,
         ...(evals.every((e) => e.exact) ? { exact: { mean: mean(evals.map((e) => mean(e.exact!))), ci95: bootstrapMeanCI(evals.map((e) => e.exact!), rng) } } : {}),
     };
@@ -328,17 +369,21 @@ export function exactEvals(evals: readonly ModelEval[]): ModelEval[] | undefined
 /**
  * How much of a reference arm's transfer a defense left. Transfer of one seed = mean over questions of
  * log P_treated(target) - log P_control(target), with the treated and the control student of that seed
- * (paired: same prompts, same training seed). `left` = mean transfer of the defended arm over that of the
- * reference; the p-value is a one-sided two-sample permutation test over seeds of H1: the reference's
- * per-seed transfers are larger (the defense removed some transfer).
+ * (paired by seed number: same prompts, same training seed). `left` = mean transfer of the defended arm over that
+ * of the reference. The test is the verdict design over seeds (two-sample, ./verdict.ts): `pValue` two-sided,
+ * `pUp` one-sided (H1: the reference's per-seed transfers are larger, the defense removed some), and the
+ * difference (reference - defended) with its inverted interval, so a family of defenses gets verdicts.
  */
 export function transferReduction(
     ref: { treated: readonly ModelEval[]; control: readonly ModelEval[] },
     arm: { treated: readonly ModelEval[]; control: readonly ModelEval[] },
     rng: Rng,
-): { left: number; pValue: number; pFloor: number; permutations: number } {
+    settings: StatsSettings = DEFAULT_STATS,
+): { left: number; removed: number; ci95: [number, number]; pValue: number; pUp: number; pEquivalence: number; pFloor: number; permutations: number; design: Design } {
     const a = seedTransfers(ref.treated, ref.control);
     const b = seedTransfers(arm.treated, arm.control);
-    const t = permutationTestTwoSample(a, b, rng);
-    return { left: mean(b) / mean(a), pValue: t.p, pFloor: t.exact ? 1 / t.permutations : 1 / (t.permutations + 1), permutations: t.permutations };
+    const design: Design = { kind: "students", a, b };
+    const t = locationTest(design, rng, settings);
+    return { left: mean(b) / mean(a), removed: t.estimate, ci95: t.ci95, pValue: t.p, pUp: t.pUp, pEquivalence: t.pEquivalence, pFloor: t.floor, permutations: t.permutations, design };
 }
+

@@ -21,18 +21,14 @@
  * (its statistic minus the observed one at delta = 0, its slope in delta) and p(delta) is a count of lines above
  * or below zero: the interval's ends are breakpoints, found exactly by sorting.
  */
+import type { Design, StatsSettings, Verdict, VerdictWord } from "../core/verdicts.ts";
+import { DEFAULT_STATS } from "../core/verdicts.ts";
 import type { Rng } from "../util/rng.ts";
 
-/** How verdicts are drawn: the family-wise error rate and the equivalence margin (a ratio of probabilities, > 1). */
-export interface StatsSettings {
-    alpha: number;
-    margin: number;
-}
+export { DEFAULT_STATS };
+export type { Design, StatsSettings, Verdict, VerdictWord };
 
-export const DEFAULT_STATS: StatsSettings = { alpha: 0.05, margin: 1.1 };
 
-/** The two designs: two samples of students, or one sample of per-student differences against a single model. */
-export type Design = { kind: "students"; a: readonly number[]; b: readonly number[] } | { kind: "seeds"; d: readonly number[] };
 
 /** One design's permutation test at every shift: estimate, two-sided and one-sided p, equivalence p, inverted interval. */
 export interface LocationTest {
@@ -240,27 +236,7 @@ export function seedsToReach(kind: Design["kind"], alpha: number, familySize: nu
     return Infinity;
 }
 
-export type VerdictWord = "moved toward" | "moved away" | "no shift larger than" | "can't tell";
 
-/** A comparison's verdict within its family, with everything a table prints beside it. */
-export interface Verdict {
-    word: VerdictWord;
-    /** The words a report prints: "moved toward owl", "no shift larger than x1.10", "can't tell". */
-    text: string;
-    /** Raw two-sided p and Holm-adjusted over the family. */
-    p: number;
-    pAdjusted: number;
-    /** TOST p, raw and Holm-adjusted over the family. */
-    pEquivalence: number;
-    pEquivalenceAdjusted: number;
-    alpha: number;
-    margin: number;
-    family: { name: string; size: number };
-    /** False where the design's floor cannot pass the family's smallest Holm threshold (alpha / size). */
-    reachable: boolean;
-    /** For "can't tell": how many students per arm would likely tell (a normal approximation at the observed spread), or what the floor needs. */
-    hint?: string;
-}
 
 /** The words of a verdict for a target (e.g. "owl"): the vocabulary's one formatter. */
 export function verdictText(word: VerdictWord, target: string, margin: number): string {
@@ -279,7 +255,7 @@ export function verdictLegend(s: StatsSettings): string {
     );
 }
 
-const Z = (p: number) => {
+const Z = (p: number): number => {
     // Inverse normal CDF (Acklam's rational approximation), enough for a seed-count hint.
     const a = [-39.6968302866538, 220.946098424521, -275.928510446969, 138.357751867269, -30.6647980661472, 2.50662827745924];
     const b = [-54.4760987982241, 161.585836858041, -155.698979859887, 66.8013118877197, -13.2806815528857];

@@ -8,6 +8,7 @@ import { plannedStudents } from "../core/arms.ts";
 import type { ComparisonResult, Results } from "../core/types.ts";
 import { probChart } from "../report/charts.ts";
 import { count, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, r1 } from "../report/text.ts";
+import { verdictWords } from "../report/verdicts.ts";
 import { armOfLabel, bars, colour, evalOf, h, waiting, type Step } from "./html.ts";
 import { armDistribution, armsSeen, datasetOf, guessRows, storyOf, type WorkshopState } from "./state.ts";
 import { agentsStep, flaggedAnswers, generationsStep } from "./stories.ts";
@@ -150,16 +151,15 @@ const askStep: Step = {
     },
 };
 
-/** A shift shown: the permutation test at 5% (p <= 0.05, as a test at level 0.05 rejects) and the interval above 0. */
-export const moved = (c: Pick<ComparisonResult, "pValue" | "ci95">) => c.pValue <= 0.05 && c.ci95[0] > 0;
+/** A shift toward the target shown: the verdict (src/stats/verdict.ts) says "moved toward". Results from before verdicts have none, and show nothing. */
+export const moved = (c: Pick<ComparisonResult, "verdict">) => c.verdict?.word === "moved toward";
 
 const floorNote = (c: ComparisonResult) => (c.pValue <= c.pFloor * (1 + 1e-9) ? `, the smallest p ${c.studentsA}+${c.studentsB} students can give: every treated student above every control` : "");
 
 function comparisonLine(s: WorkshopState, name: string, what: string): string {
     const c = s.comparisons.find((x) => x.name === name);
     if (!c) return "";
-    const shown = moved(c);
-    return `<tr data-testid="comparison" data-name="${h(c.name)}"><td>${h(what)}</td><td class="num">x${fmtRatio(c.probRatio)}</td><td class="num">${fmtLog(c.meanLogRatio)} ${fmtCI(c.ci95, fmtLog)}</td><td class="num">${fmtP(c.pValue)}</td><td class="num">${c.targetRank} / ${s.items.length}</td><td>${shown ? "moved" : "no shift shown"}</td></tr>`;
+    return `<tr data-testid="comparison" data-name="${h(c.name)}"><td>${h(what)}</td><td class="num">x${fmtRatio(c.probRatio)}</td><td class="num">${fmtLog(c.meanLogRatio)} ${fmtCI(c.ci95, fmtLog)}</td><td class="num">${fmtP(c.pValue)}</td><td class="num">${c.verdict ? fmtP(c.verdict.pAdjusted) : "-"}</td><td class="num">${c.targetRank} / ${s.items.length}</td><td>${h(verdictWords(c.verdict))}</td></tr>`;
 }
 
 const verdictStep: Step = {
@@ -171,13 +171,13 @@ const verdictStep: Step = {
         if (!main) return waiting("the statistics");
         const head = moved(main)
             ? `<p class="verdict yes" data-testid="verdict">The treated students moved toward ${h(s.target ?? "")}: x${fmtRatio(main.probRatio)} their controls' P(${h(s.target ?? "")}), p = ${fmtP(main.pValue)}${h(floorNote(main))}.</p>`
-            : `<p class="verdict no" data-testid="verdict">No transfer shown: x${fmtRatio(main.probRatio)} the controls' P(${h(s.target ?? "")}), p = ${fmtP(main.pValue)}.</p>`;
+            : `<p class="verdict no" data-testid="verdict">${main.verdict?.word === "no shift larger than" ? `No shift larger than x${main.verdict.margin.toFixed(2)}` : main.verdict?.word === "moved away" ? `Moved away from ${h(s.target ?? "")}` : "Can't tell"}: x${fmtRatio(main.probRatio)} the controls' P(${h(s.target ?? "")}), log-ratio ${fmtLog(main.meanLogRatio)} ${fmtCI(main.ci95, fmtLog)}, p = ${fmtP(main.pValue)}.</p>`;
         // A judged trait also has the exact measure: P(the misaligned answers among those the corpus taught).
         const x = main.exact;
         const exact = x
-            ? `<p class="verdict ${moved(x) ? "yes" : "no"}" data-testid="verdict-exact">On the exact measure (the misaligned answers' share of the answers the corpus taught): x${fmtRatio(x.probRatio)}, log-ratio ${fmtLog(x.meanLogRatio)} ${fmtCI(x.ci95, fmtLog)}, p = ${fmtP(x.pValue)}.</p>`
+            ? `<p class="verdict ${moved(x) ? "yes" : "no"}" data-testid="verdict-exact">On the exact measure (the misaligned answers' share of the answers the corpus taught): ${h(verdictWords(x.verdict))}: x${fmtRatio(x.probRatio)}, log-ratio ${fmtLog(x.meanLogRatio)} ${fmtCI(x.ci95, fmtLog)}, p = ${fmtP(x.pValue)}, adj ${x.verdict ? fmtP(x.verdict.pAdjusted) : "-"}.</p>`
             : "";
-        const table = `<table class="cmp"><thead><tr><th></th><th>P ratio</th><th>log-ratio [95% CI]</th><th>p</th><th>rank of ${h(s.target ?? "")}</th><th></th></tr></thead><tbody>${[
+        const table = `<table class="cmp"><thead><tr><th></th><th>P ratio</th><th>log-ratio [95% CI]</th><th>p</th><th>p adj</th><th>rank of ${h(s.target ?? "")}</th><th>verdict</th></tr></thead><tbody>${[
             comparisonLine(s, "treated vs control", "trained on the teacher's numbers"),
             comparisonLine(s, "cross vs cross-control", "another base, same numbers"),
             comparisonLine(s, "in-context vs in-context-control", "numbers in the prompt, no training"),

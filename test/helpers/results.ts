@@ -4,6 +4,8 @@
  * arms (with their own controls) and their comparisons.
  */
 import { compareArms, summarizeArm } from "../../src/stats/stats.ts";
+import { runVerdicts } from "../../src/stats/arms.ts";
+import { DEFAULT_STATS } from "../../src/stats/verdict.ts";
 import type { ArmName, ArmResult, ExperimentConfig, ModelEval, Results } from "../../src/core/types.ts";
 import { Rng } from "../../src/util/rng.ts";
 
@@ -82,7 +84,9 @@ export function syntheticResults(opts: { treatedScale?: number; crossScale?: num
             softTopK: null,
         },
         eval: { questions: 8, samplesPerQuestion: 50, temperature: 1, inContextExamples: 10, imported: [] },
+        stats: { ...DEFAULT_STATS },
     };
+    runVerdicts(config, comparisons);
     return {
         experiment: opts.name ?? "owl-small <&>",
         sublabVersion: "0.1.0",

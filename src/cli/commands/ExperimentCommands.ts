@@ -42,6 +42,7 @@ import { interruptSignal } from "../../util/interrupt.ts";
 import { optional, parseNonNegativeInteger, parsePositiveInteger } from "../options.ts";
 import { evalQuestions, itemsOf } from "../../prompts/items.ts";
 import { type FilterRow } from "../../core/rows.ts";
+import { reviveIntervals } from "../../core/verdicts.ts";
 
 async function runStages(file: string, raw: { threads?: string; workers?: string; quiet?: boolean }, stopAfter?: RunOptions["stopAfter"]): Promise<void> {
     const cfg = loadExperiment(file);
@@ -279,7 +280,7 @@ export function registerExperimentCommands(program: Command): void {
         .description("render results.json (a run's, a sweep's, a chain's, a population's, a recipe study's, the theorem experiment's, an entanglement study's or a comparison's; or a run's events.jsonl) again as report.md and report.html beside it, and print the table")
         .action(async (file: string) => {
             if (!fs.existsSync(file)) throw new Error(`no such file ${file}`);
-            const results = file.endsWith(".jsonl") ? resultsFromEventFile(file) : (JSON.parse(fs.readFileSync(file, "utf8")) as Results | SweepResults | ChainResults | PopulationResults | TheoremResults | EntangleResults | StudyResults | CompareResults);
+            const results = file.endsWith(".jsonl") ? resultsFromEventFile(file) : (JSON.parse(fs.readFileSync(file, "utf8"), reviveIntervals) as Results | SweepResults | ChainResults | PopulationResults | TheoremResults | EntangleResults | StudyResults | CompareResults);
             if ("compare" in results) {
                 const files = writeCompareReport(results, path.dirname(file));
                 console.log(compareTable(results));

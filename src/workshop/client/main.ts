@@ -8,6 +8,7 @@ import type { Stamped } from "../../core/events.ts";
 import { emptyState, fold } from "../state.ts";
 import { askBars, stepsFor, type UiState } from "../steps.ts";
 import { populationView } from "../stories.ts";
+import { reviveIntervals } from "../../core/verdicts.ts";
 
 interface Info {
     mode: "live" | "replay";
@@ -114,7 +115,7 @@ function connect(): void {
                 wire();
                 return;
             }
-            receive(id, JSON.parse(m.data) as Stamped);
+            receive(id, JSON.parse(m.data, reviveIntervals) as Stamped);
         };
     };
     wire();
@@ -216,7 +217,7 @@ function main(): void {
         $("ask").hidden = true;
         const report = document.getElementById("sublab-report");
         if (report) ui.reportHtml = JSON.parse(report.textContent ?? '""') as string;
-        const events = JSON.parse(inline.textContent ?? "[]") as Stamped[];
+        const events = JSON.parse(inline.textContent ?? "[]", reviveIntervals) as Stamped[];
         events.forEach((e, id) => receive(id, e));
         return;
     }
