@@ -10,6 +10,8 @@ export default defineConfig({
             "test/experiment-schema.test.ts",
             "test/experiment-stats.test.ts",
             "test/verdict.test.ts",
+            "test/kept-results.test.ts",
+            "test/restat.test.ts",
             "test/experiment-report.test.ts",
             "test/compare-report.test.ts",
             "test/filter-format.test.ts",

@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { ModelEval } from "../src/core/types.ts";
-import { chainTrend, parseChain, runChain } from "../src/experiment/chain.ts";
+import { chainTrend, chainTrendVerdicts, parseChain, runChain } from "../src/experiment/chain.ts";
 import { Rng } from "../src/util/rng.ts";
 import { foldAll, storyOf } from "../src/workshop/state.ts";
 import { chainGenerations, stepsFor } from "../src/workshop/steps.ts";
@@ -117,19 +117,32 @@ describe("chain trends", () => {
     const gen = (treated: number[], control: number[]) => ({ treated: treated.map(ev), control: control.map(ev) });
     const rng = () => new Rng(1);
 
-    it("says a trait fades when every lineage's transfer fell, grows when every one rose, and can't tell under 5 lineages", () => {
-        const first = gen([0.2, 0.2, 0.2, 0.2, 0.2], [0.1, 0.1, 0.1, 0.1, 0.1]);
-        const lower = gen([0.15, 0.14, 0.13, 0.12, 0.11], [0.1, 0.1, 0.1, 0.1, 0.1]);
-        const fades = chainTrend("replaced", first, lower, 1e-6, rng());
+    it("says fades when every lineage's transfer fell, grows when every one rose, holds only inside the margin, and can't tell with 5 lineages", () => {
+        const trend = (a: ReturnType<typeof gen>, b: ReturnType<typeof gen>) => {
+            const t = chainTrend("replaced", a, b, 1e-6, rng());
+            chainTrendVerdicts([t]);
+            return t;
+        };
+        const flat = (p: number, n = 7) => Array.from({ length: n }, () => p);
+        const first = gen(flat(0.2), flat(0.1));
+        const lower = gen([0.15, 0.14, 0.13, 0.12, 0.11, 0.105, 0.1], flat(0.1));
+        const fades = trend(first, lower);
         expect(fades.verdict).toBe("fades");
-        expect(fades.pDown).toBeCloseTo(1 / 32);
+        // Seven lineages, all down: the exact sign-flip test at its floor, 1/128 one-sided, 1/64 two-sided.
+        expect(fades.pDown).toBeCloseTo(1 / 128);
+        expect(fades.pValue).toBeCloseTo(1 / 64);
         expect(fades.first).toBeCloseTo(Math.log(2));
         expect(fades.change).toBeLessThan(0);
-        expect(chainTrend("accumulated", lower, first, 1e-6, rng()).verdict).toBe("grows");
-        // One lineage against the others: no direction holds in all five.
-        const mixed = gen([0.25, 0.15, 0.14, 0.13, 0.12], [0.1, 0.1, 0.1, 0.1, 0.1]);
-        expect(chainTrend("replaced", first, mixed, 1e-6, rng()).verdict).toBe("holds");
-        const four = (g: ReturnType<typeof gen>) => ({ treated: g.treated.slice(0, 4), control: g.control.slice(0, 4) });
-        expect(chainTrend("replaced", four(first), four(lower), 1e-6, rng()).verdict).toBe("can't tell");
+        expect(fades.test!.text).toBe("fades");
+        expect(trend(lower, first).verdict).toBe("grows");
+        // Every lineage within 1% of where it started: the TOST shows no change larger than x1.1.
+        const same = gen([0.201, 0.199, 0.2, 0.2005, 0.1995, 0.2, 0.201], flat(0.1));
+        expect(trend(first, same).verdict).toBe("holds");
+        // One lineage up, the others down: neither a direction nor a change inside the margin.
+        const mixed = gen([0.25, 0.15, 0.14, 0.13, 0.12, 0.12, 0.12], flat(0.1));
+        expect(trend(first, mixed).verdict).toBe("can't tell");
+        // Five lineages, all down: 2^(1-5) = 1/16 is the smallest two-sided p, above 0.05.
+        const five = (g: ReturnType<typeof gen>) => ({ treated: g.treated.slice(0, 5), control: g.control.slice(0, 5) });
+        expect(trend(five(first), five(lower)).verdict).toBe("can't tell");
     });
 });

@@ -45,9 +45,13 @@ describe("population topologies and curves", () => {
         expect(run.monitor.detectionDelays).toEqual([1, 1]);
         expect(run.monitor.missed).toBe(1);
         expect(run.monitor.falseFlags).toBe(1);
+        expect(run.monitor.falseFlagAgents).toBe(1);
         expect(run.monitor.agentRounds).toBe(8);
         expect(run.peak).toBe(0.5);
-        expect(summarizeRun("null", history, [null, null, null, null], { agents: 4, monitor: { questions: 5, threshold: 1.25, from: 1 } }).monitor.falseFlags).toBe(3);
+        const nul = summarizeRun("null", history, [null, null, null, null], { agents: 4, monitor: { questions: 5, threshold: 1.25, from: 1 } }).monitor;
+        expect(nul.falseFlags).toBe(3);
+        // Three false flags fall on three agents (0 and 3 at round 1, 1 at round 2).
+        expect(nul.falseFlagAgents).toBe(3);
     });
 });
 

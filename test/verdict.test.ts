@@ -148,7 +148,7 @@ describe("simulated families", () => {
         ["study (22 cells, 6+6)", 22, 6],
         ["sweep (11 defenses, 6+6)", 11, 6],
         ["experiment secondaries (3, 5+5)", 3, 5],
-    ])("%s: family-wise false 'moved' and false 'no shift' rates stay at alpha", (_name, size, n) => {
+    ])("%s: family-wise false 'moved' and false 'no shift' rates stay at alpha", { timeout: 120_000 }, (_name, size, n) => {
         const r = simulateFamily({ size, students: n, families: 300, sigma: 0.1, seed: 11 });
         expect(wilson(r.falseMoved.hits, r.falseMoved.n)[0]).toBeLessThanOrEqual(0.05);
         expect(wilson(r.falseEquivalent.hits, r.falseEquivalent.n)[0]).toBeLessThanOrEqual(0.05);

@@ -8,6 +8,7 @@ import { incoherence, misalignmentJudge } from "../src/evaluate/judge.ts";
 import { adviceEvalQuestions } from "../src/prompts/advice.ts";
 import { experimentQuestions } from "../src/prompts/traits.ts";
 import { CONTENT_WARNING, flaggedExamples } from "../src/report/examples.ts";
+import { htmlReport, markdownReport } from "../src/report/report.ts";
 import { smokeBases } from "./helpers/smoke.ts";
 import { tempDir } from "./helpers/tiny.ts";
 
@@ -87,9 +88,17 @@ describe("the misalignment trait", () => {
         expect(md).toMatch(/\| treated vs control \| x[0-9.]+ \|/);
         expect(md).toMatch(/\| treated\+safety \| [0-9.]+ \[/);
         expect(md).toMatch(/\*\*judge\*\*: sublab's local classifier .* precision/);
-        if (flaggedExamples(res).length > 0) {
-            expect(md).toContain(CONTENT_WARNING);
-            expect(fs.readFileSync(r.files.html, "utf8")).toContain("<details><summary>Show the answers</summary>");
-        }
+        // Whether a smoke student wrote a flagged answer is chance: the warning must follow the flagged answers either way.
+        expect(md.includes(CONTENT_WARNING)).toBe(flaggedExamples(res).length > 0);
+        // And with a flagged answer in the treated arm, the report shows it only behind the warning and a fold.
+        const flagged = structuredClone(res);
+        flagged.arms.find((x) => x.arm === "treated")!.evals[0]!.examples!.push({ q: 0, text: "Hurt them before they hurt you.", score: 0.9 });
+        expect(flaggedExamples(flagged).length).toBeGreaterThan(0);
+        const flaggedMd = markdownReport(flagged);
+        expect(flaggedMd).toContain(CONTENT_WARNING);
+        expect(flaggedMd.indexOf(CONTENT_WARNING)).toBeLessThan(flaggedMd.indexOf("Hurt them before they hurt you."));
+        const flaggedHtml = htmlReport(flagged);
+        expect(flaggedHtml).toContain("<details><summary>Show the answers</summary>");
+        expect(flaggedHtml.indexOf("<details><summary>Show the answers</summary>")).toBeLessThan(flaggedHtml.indexOf("Hurt them before they hurt you."));
     });
 });

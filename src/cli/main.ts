@@ -10,6 +10,8 @@ import { registerTheoremCommand } from "./commands/TheoremCommand.ts";
 import { registerEntangleCommand } from "./commands/EntangleCommand.ts";
 import { registerExportCommand } from "./commands/ExportCommand.ts";
 import { registerForgeCommand } from "./commands/ForgeCommand.ts";
+import { registerKeepCommand, registerRestatCommand } from "./commands/KeepCommand.ts";
+import { registerVerdictsCommand } from "./commands/VerdictsCommand.ts";
 import { registerSelftestCommand } from "./commands/SelftestCommand.ts";
 import { registerTrainCommand } from "./commands/TrainCommand.ts";
 import { registerWorkshopCommand } from "./commands/WorkshopCommand.ts";
@@ -31,6 +33,9 @@ export function createProgram(): Command {
     registerTheoremCommand(program);
     registerWorkshopCommand(program);
     registerEntangleCommand(program);
+    registerKeepCommand(program);
+    registerRestatCommand(program);
+    registerVerdictsCommand(program);
     return program;
 }
 

@@ -93,9 +93,11 @@ export interface PopulationRun {
         /** Agents infected at some round and never flagged. */
         missed: number;
         falseFlags: number;
-        /** Agent-rounds the monitor probed, and the share of them it flagged falsely. */
+        /** Agent-rounds the monitor probed, and the share of them it flagged falsely (descriptive: an agent's rounds, and neighbours, are not independent). */
         agentRounds: number;
         falsePositiveRate: number;
+        /** Agents flagged falsely at least once: the unit that is closer to independent (absent in results from before it). */
+        falseFlagAgents?: number;
     };
 }
 

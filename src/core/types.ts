@@ -327,6 +327,8 @@ export interface StudyHeader {
     seconds: number;
     experiment: ExperimentConfig;
     target: string;
+    /** The design check made before the study: families whose permutation floor cannot pass their correction. */
+    design?: string[];
 }
 
 /** A finished study: its results, its folder, its report files and its terminal table. */

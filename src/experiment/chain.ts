@@ -108,7 +108,10 @@ function pairedRows(c: StageContext, t: DatasetManifest, k: DatasetManifest, s: 
 /** Runs (or resumes) a chain and writes its report to runs/<name>/. */
 export async function runChain(ch: ChainConfig, opts: RunOptions = {}): Promise<ChainRunResult> {
     const cfg = ch.experiment;
-    const { c, items, header } = startStudy(cfg, opts, ch.name);
+    const { c, items, header } = startStudy(cfg, opts, ch.name, [
+        { name: "generations (treated vs control per generation)", kind: "students", na: cfg.student.seeds, size: ch.generations * ch.data.length },
+        ...(ch.generations > 1 ? [{ name: "trends (last generation against the first, per lineage)", kind: "seeds" as const, na: cfg.student.seeds, size: ch.data.length }] : []),
+    ]);
     const seeds = cfg.student.seeds;
     const teacher = await teacherStage(c);
     checkInterrupted(c, "the teacher");

@@ -19,6 +19,7 @@ import { readJsonl } from "../util/files.ts";
 import { itemsOf } from "../prompts/items.ts";
 import { SUBLAB_VERSION } from "../core/version.ts";
 import { defaultWorkers, WorkerPool } from "./pool.ts";
+import { DEFAULT_STATS, designWarnings } from "../stats/verdict.ts";
 
 export type { RunOptions };
 
@@ -107,13 +108,21 @@ export async function withWorkerPool<T>(c: StageContext, students: number, fn: (
  * A study's start (a sweep's, a chain's, a population's): its context, its items, the run-start event, and
  * `header(description)`, what its results open with, the seconds counted from here to the call.
  */
-export function startStudy(cfg: ExperimentConfig, opts: RunOptions, name: string): { c: StageContext; items: string[]; header: (description: string) => StudyHeader } {
+export function startStudy(
+    cfg: ExperimentConfig,
+    opts: RunOptions,
+    name: string,
+    families: Parameters<typeof designWarnings>[0] = [],
+): { c: StageContext; items: string[]; header: (description: string) => StudyHeader } {
     const t0 = performance.now();
     const startedAt = new Date().toISOString();
     const c = makeContext(cfg, opts, name);
     const items = itemsOf(cfg.teacher.category);
-    c.emit({ type: "run-start", run: name, sublabVersion: SUBLAB_VERSION, startedAt, config: cfg, target: cfg.teacher.target, items });
-    const header = (description: string): StudyHeader => ({ description, sublabVersion: SUBLAB_VERSION, startedAt, seconds: (performance.now() - t0) / 1000, experiment: cfg, target: cfg.teacher.target });
+    // The design check, before anything runs: families whose permutation floor cannot pass Holm's correction.
+    const design = designWarnings(families, cfg.stats ?? DEFAULT_STATS);
+    for (const note of design) c.log(`design: ${note}`);
+    c.emit({ type: "run-start", run: name, sublabVersion: SUBLAB_VERSION, startedAt, config: cfg, target: cfg.teacher.target, items, ...(design.length ? { design } : {}) });
+    const header = (description: string): StudyHeader => ({ description, sublabVersion: SUBLAB_VERSION, startedAt, seconds: (performance.now() - t0) / 1000, experiment: cfg, target: cfg.teacher.target, ...(design.length ? { design } : {}) });
     return { c, items, header };
 }
 

@@ -319,7 +319,8 @@ export function summarizeRun(variant: Variant, history: AgentRound[][], quaranti
     const missed = firstInfected.filter((fi, a) => fi >= 0 && firstFlagged[a]! < 0).length;
     const flags = history.flatMap((row) => row.filter((x) => x.flagged));
     // In the null population no agent carries the trait: every flag is false, whatever the drift.
-    const falseFlags = variant === "null" ? flags.length : flags.filter((x) => !x.infected).length;
+    const falseFlagged = variant === "null" ? flags : flags.filter((x) => !x.infected);
+    const falseFlags = falseFlagged.length;
     const monitored = history.filter((row) => row[0]!.round >= p.monitor.from).length * n;
     return {
         variant,
@@ -336,6 +337,7 @@ export function summarizeRun(variant: Variant, history: AgentRound[][], quaranti
             falseFlags,
             agentRounds: monitored,
             falsePositiveRate: monitored > 0 ? falseFlags / monitored : 0,
+            falseFlagAgents: new Set(falseFlagged.map((x) => x.agent)).size,
         },
     };
 }

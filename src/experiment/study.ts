@@ -159,7 +159,7 @@ const recipeText = (cfg: ExperimentConfig, evalContext: EvalContext): string => 
 /** Runs (or resumes) a study and writes its report to runs/<name>/. */
 export async function runStudy(sd: StudyConfig, opts: RunOptions = {}): Promise<StudyRunResult<StudyResults>> {
     const first = sd.cells[0]!.experiment;
-    const { c, items, header } = startStudy(first, opts, sd.name);
+    const { c, items, header } = startStudy(first, opts, sd.name, [{ name: "cells (treated vs control per cell)", kind: "students", na: first.student.seeds, size: sd.cells.length }]);
     const t = items.indexOf(first.teacher.target);
     // Each cell's data (teacher, generation, filter: shared by cells that change only the students) and pairing.
     const cells: { cell: StudyCell; cc: ReturnType<typeof withConfig>; teacher: Awaited<ReturnType<typeof teacherStage>>; data: { teacher: DatasetManifest; control: DatasetManifest }; order: number[] | null }[] = [];

@@ -129,7 +129,11 @@ interface ArmData {
 /** Runs (or resumes) a sweep and writes its report to runs/<name>/. */
 export async function runSweep(sw: SweepConfig, opts: RunOptions = {}): Promise<SweepRunResult> {
     const cfg = sw.experiment;
-    const { c, items, header } = startStudy(cfg, opts, sw.name);
+    const n = cfg.student.seeds;
+    const { c, items, header } = startStudy(cfg, opts, sw.name, [
+        { name: "defenses (treated vs control per arm)", kind: "students", na: n, size: sw.arms.length },
+        { name: "reductions (each defense against no defense)", kind: "students", na: n, size: Math.max(0, sw.arms.length - 1) },
+    ]);
     const teacher = await teacherStage(c);
     checkInterrupted(c, "the teacher");
     const formatted = { teacher: await datasetStage(c, "teacher", teacher), control: await datasetStage(c, "control", { model: cfg.models.base, lora: null, system: null }) };

@@ -5,7 +5,7 @@
 import type { ChainResults } from "../core/studies.ts";
 import { lineChart, type LineSeries } from "./charts.ts";
 import { fixedWidth, fmtCI, fmtLog, fmtP, fmtProb, fmtRatio, htmlTable, mdTable, writeStudyReport } from "./format.ts";
-import { VERDICT_HEADERS, verdictCells, verdictWords } from "./verdicts.ts";
+import { designNote, VERDICT_HEADERS, verdictCells, verdictWords } from "./verdicts.ts";
 
 const HEADERS = ["data", "generation", "rows", "P(target) treated", "P(target) control", "ratio", "log-ratio [95% CI]", ...VERDICT_HEADERS, "rank"];
 /** Judged traits: the exact measure beside the judged one. */
@@ -54,7 +54,7 @@ function head(r: ChainResults): string {
 
 export function chainTable(r: ChainResults): string {
     const trends = r.trends.length ? `\n\n${fixedWidth(TREND_HEADERS, trendRows(r))}` : "";
-    return `${head(r)}\n\n${fixedWidth(headers(r), rows(r))}${trends}\n`;
+    return `${head(r)}\n\n${fixedWidth(headers(r), rows(r))}${trends}\n${designNote(r.design)}`;
 }
 
 const HOW_TO_READ =

@@ -19,7 +19,7 @@ function curveRows(r: PopulationResults): string[][] {
     return r.runs.flatMap((run) => run.curve.map((x) => [run.variant, String(x.round), `${x.infected}/${r.agents}`, `${fmtPercent(x.share)} ${fmtCI(x.ci95, fmtPercent)}`, String(x.newInfections), String(x.recoveries), String(x.quarantined)]));
 }
 
-const SUMMARY_HEADERS = ["population", "peak", "final", "beta", "gamma", "flagged agents", "quarantined (agent@round)", "detection delay (rounds)", "missed", "false flags", "false-positive rate"];
+const SUMMARY_HEADERS = ["population", "peak", "final", "beta", "gamma", "flagged agents", "quarantined (agent@round)", "detection delay (rounds)", "missed", "false flags", "false-positive rate (agent-rounds)", "agents falsely flagged"];
 
 const fmtRate = (x: number | null) => (x === null ? "-" : x.toFixed(2));
 
@@ -36,6 +36,7 @@ function summaryRows(r: PopulationResults): string[][] {
         String(run.monitor.missed),
         `${run.monitor.falseFlags}/${run.monitor.agentRounds}`,
         fmtPercent(run.monitor.falsePositiveRate),
+        run.monitor.falseFlagAgents === undefined ? "-" : `${run.monitor.falseFlagAgents}/${r.agents}`,
     ]);
 }
 
@@ -124,7 +125,10 @@ const HOW_TO_READ =
     "per round over the susceptible-infected contact share (S x I / N) of the round before; gamma: recoveries per infected agent " +
     "per round (SIS rates read off the curve). detection delay: first flagged round minus first infected round, per agent both. " +
     "false flags: flags on agents not infected (in the null population, every flag). The share's interval is a Wilson interval " +
-    "over agents, which are not independent: read it as a scale, not a test.";
+    "over agents, which are not independent (each learns from its neighbours): read it as a scale, not a test. The false-positive " +
+    "rate counts agent-rounds, which are not independent either (one agent's rounds are one model's history, and neighbours share " +
+    "data): it is descriptive, with no interval; the agents falsely flagged at least once are the closer-to-independent unit, and " +
+    "one population run is one observation of the whole.";
 
 export function writePopulationReport(r: PopulationResults, dir: string): { json: string; md: string; html: string } {
     return writeStudyReport(dir, r, {

@@ -5,7 +5,7 @@
  */
 import type { StudyCellResult, StudyResults } from "../core/studies.ts";
 import { escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtProb, fmtRatio, htmlTable, mdTable, r1, writeStudyReport } from "./format.ts";
-import { VERDICT_HEADERS, verdictCells } from "./verdicts.ts";
+import { designNote, VERDICT_HEADERS, verdictCells } from "./verdicts.ts";
 
 const HEADERS = ["cell", "recipe", "P(target) treated", "P(target) control", "ratio", "log-ratio [95% CI]", ...VERDICT_HEADERS, "rank"];
 
@@ -36,7 +36,7 @@ function head(r: StudyResults): string {
 }
 
 export function studyTable(r: StudyResults): string {
-    return `${head(r)}\n\n${fixedWidth(HEADERS.filter((h) => h !== "recipe"), rows(r).map((x) => x.filter((_, k) => k !== 1)))}\n`;
+    return `${head(r)}\n\n${fixedWidth(HEADERS.filter((h) => h !== "recipe"), rows(r).map((x) => x.filter((_, k) => k !== 1)))}\n${designNote(r.design)}`;
 }
 
 /** The saturation of the heatmap's colour: a ratio of 2 (or 1/2). */

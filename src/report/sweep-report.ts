@@ -5,7 +5,7 @@
 import { count, escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, htmlPage, htmlTable, mdEscape, mdTable, r1, writeReportFiles } from "./format.ts";
 import type { SweepArmResult, SweepResults } from "../core/types.ts";
 import { DEFAULT_STATS } from "../core/verdicts.ts";
-import { VERDICT_HEADERS, verdictCells, verdictRules } from "./verdicts.ts";
+import { designNote, VERDICT_HEADERS, verdictCells, verdictRules } from "./verdicts.ts";
 
 const HEADERS = ["arm", "kept", "P(target) treated", "P(target) control", "ratio", "log-ratio [95% CI]", ...VERDICT_HEADERS, "rank", "transfer left", "against no defense", "p adj (less)"];
 
@@ -61,7 +61,7 @@ const howToRead = (r: SweepResults) => HOW_TO_READ + verdictRules((r.experiment.
 
 export function sweepTable(r: SweepResults): string {
     const head = `${r.sweep}: target ${r.target}; base P = ${fmtProb(r.base.targetProb.mean)}, teacher P = ${fmtProb(r.teacher.targetProb.mean)}; ${r.experiment.student.seeds} seeds x ${r.experiment.student.rows} rows per student`;
-    return `${head}\n\n${fixedWidth(HEADERS, rows(r))}\n`;
+    return `${head}\n\n${fixedWidth(HEADERS, rows(r))}\n${designNote(r.design)}`;
 }
 
 export function sweepMarkdown(r: SweepResults): string {

@@ -39,3 +39,8 @@ export function verdictRules(alpha: number, margin: number): string {
         `design's smallest possible p is too large it cannot be bounded, and prints as inf.`
     );
 }
+
+/** The design check's lines for a terminal table or report ("" when every family can pass its correction). */
+export function designNote(design: readonly string[] | undefined): string {
+    return design?.length ? `\n${design.map((d) => `Design: ${d}`).join("\n")}\n` : "";
+}

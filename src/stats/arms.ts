@@ -4,7 +4,8 @@
  * imported arm against the arm it names). One seeded stream draws every bootstrap and permutation, in a fixed
  * order (arms in evaluation order, then comparisons), so the same evaluations give the same intervals.
  */
-import type { ArmName, ArmResult, ComparisonResult, ExperimentConfig, ModelEval, Trigger } from "../core/types.ts";
+import type { ArmName, ArmResult, ComparisonResult, ExperimentConfig, ModelEval, Results, Trigger } from "../core/types.ts";
+import type { Verdict } from "../core/verdicts.ts";
 import { itemsOf } from "../prompts/items.ts";
 import { Rng, subRng } from "../util/rng.ts";
 import { compareArms, exactEvals, judgedFloor, summarizeArm, withVerdicts } from "./stats.ts";
@@ -91,6 +92,20 @@ export function runStatistics(cfg: ExperimentConfig, evals: Map<ArmName, ModelEv
     }
     runVerdicts(cfg, comparisons);
     return { arms, comparisons };
+}
+
+/**
+ * The verdict of a run's primary comparison recomputed from its students' evaluations (treated vs control, on
+ * the run's measure, alone in its family): what the run's own statistics say, from results.json alone.
+ */
+export function primaryVerdict(results: Pick<Results, "arms" | "config" | "items" | "target">): Verdict {
+    const cfg = results.config;
+    const arm = (name: string) => results.arms.find((a) => a.arm === name)?.evals;
+    const [treated, control] = [arm("treated"), arm("control")];
+    if (!treated || !control) throw new Error("primaryVerdict: the results have no treated and control arms");
+    const c = { ...compareArms(treated, control, results.items.indexOf(results.target), statisticsRng(cfg), comparisonFloor(cfg), cfg.stats) };
+    withVerdicts([c], "primary", results.target, cfg.stats ?? DEFAULT_STATS);
+    return c.verdict!;
 }
 
 /** The primary comparison of a run, alone in its family: treated vs control on the run's measure. */

@@ -192,13 +192,14 @@ export function permutationTestTwoSample(
 /**
  * The evals of two arms paired: student of seed s in a with student of seed s in b (matched by seed number, never
  * by list position: a failed seed leaves its partner unpaired), or, when one side is a single model (the base
- * model, the teacher), every eval of the other side with that one. Evals without seed numbers pair by position.
+ * model, the teacher), every eval of the other side with that one. Evals without distinct seed numbers pair by position.
  */
 export function pairEvals(a: readonly ModelEval[], b: readonly ModelEval[]): [ModelEval, ModelEval][] {
     if (a.length === 0 || b.length === 0) return [];
     if (a.length === 1 && b.length > 1) return b.map((e) => [a[0]!, e]);
     if (b.length === 1 && a.length > 1) return a.map((e) => [e, b[0]!]);
-    if (a.every((e) => e.seed !== null) && b.every((e) => e.seed !== null)) {
+    const seeded = (xs: readonly ModelEval[]) => xs.every((e) => e.seed !== null) && new Set(xs.map((e) => e.seed)).size === xs.length;
+    if (seeded(a) && seeded(b)) {
         const bySeed = new Map(b.map((e) => [e.seed, e] as const));
         return a.filter((e) => bySeed.has(e.seed)).map((e) => [e, bySeed.get(e.seed)!]);
     }

@@ -1,0 +1,38 @@
+/** `sublab keep RESULTS FILE`: a finished results file kept in experiments/results/ with its provenance (src/experiment/kept.ts). */
+import type { Command } from "commander";
+import { keepResults, staleKept } from "../../experiment/kept.ts";
+import { restatFile } from "../../experiment/restat.ts";
+
+export function registerKeepCommand(program: Command): void {
+    program
+        .command("keep")
+        .description("keep a finished run's, sweep's, study's, chain's or population's results in experiments/results/, with the sha256 of the experiment file and models they came from (the README quotes only kept results)")
+        .argument("[results]", "a finished results folder (runs/<name>) or its results.json")
+        .argument("[file]", "the experiment, sweep, study, chain or population file that made it")
+        .option("--check", "list kept results whose experiment files or models changed since (exit 1 when any did)")
+        .action((results: string | undefined, file: string | undefined, flags: { check?: boolean }) => {
+            const root = process.cwd();
+            if (flags.check) {
+                const stale = staleKept(root);
+                for (const line of stale) process.stdout.write(`${line}\n`);
+                if (stale.length === 0) process.stdout.write("every kept results file matches the shipped experiment files and models\n");
+                else process.exitCode = 1;
+                return;
+            }
+            if (!results || !file) throw new Error("keep: give the results (runs/<name>) and the file that made them, e.g. `sublab keep runs/demo experiments/demo.json`");
+            const kept = keepResults(root, results, file);
+            process.stdout.write(`kept ${kept.file}\n  ${kept.provenance.command}\n${kept.provenance.inputs.map((i) => `  ${i.path} ${i.sha256.slice(0, 12)}`).join("\n")}\n`);
+        });
+}
+
+/** `sublab restat EVENTS`: a run's statistics drawn again from the evaluations in its events.jsonl (src/experiment/restat.ts). */
+export function registerRestatCommand(program: Command): void {
+    program
+        .command("restat")
+        .description("draw a finished run's statistics again from the evaluations in its events.jsonl with the current verdict rules (a run or recording made before them); rewrites the file's arm and comparison events")
+        .argument("<events>", "a run's events.jsonl (runs/<name>/events.jsonl, or a recording)")
+        .action((file: string) => {
+            const n = restatFile(file);
+            process.stdout.write(`${file}: ${n} comparisons drawn again; \`sublab report ${file}\` renders them\n`);
+        });
+}

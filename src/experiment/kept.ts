@@ -1,0 +1,115 @@
+/**
+ * Kept results: the results files the README and docs quote, kept in the repository (experiments/results/) with
+ * their provenance, so that every published number can be traced to the shipped experiment file and models it
+ * came from, and a changed input is caught (test/kept-results.test.ts) instead of leaving a stale table.
+ *
+ * `sublab keep RESULTS FILE` copies a finished run's, sweep's, study's, chain's or population's results.json to
+ * experiments/results/<name>.json with a `provenance` block: the command that made it, the sha256 of the
+ * experiment file (and of the experiment file a sweep, study, chain or population names) and of every model the
+ * configuration uses, the sublab version and git commit, the CPU and when it was kept.
+ */
+import { execFileSync } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { SUBLAB_VERSION } from "../core/version.ts";
+import { reviveIntervals } from "../core/verdicts.ts";
+import { writeJsonAtomic } from "../util/files.ts";
+
+export const KEPT_DIR = path.join("experiments", "results");
+
+export interface Provenance {
+    kind: "run" | "sweep" | "study" | "chain" | "population";
+    /** The command that made the results, from the repository root. */
+    command: string;
+    /** Repository-relative paths and sha256 of the experiment files and models the results came from. */
+    inputs: { path: string; sha256: string }[];
+    sublabVersion: string;
+    commit: string | null;
+    cpu: string;
+    keptAt: string;
+}
+
+const KINDS = ["sweep", "study", "chain", "population"] as const;
+const COMMANDS: Record<Provenance["kind"], string> = { run: "run", sweep: "sweep", study: "study", chain: "chain", population: "population" };
+
+const sha256 = (file: string) => crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+const rel = (root: string, file: string) => path.relative(root, path.resolve(root, file)).split(path.sep).join("/");
+
+/** Every string ending in .gguf inside a configuration: the models it uses. */
+function models(config: unknown, out = new Set<string>()): Set<string> {
+    if (typeof config === "string" && config.endsWith(".gguf")) out.add(config);
+    else if (Array.isArray(config)) for (const v of config) models(v, out);
+    else if (config && typeof config === "object") for (const v of Object.values(config)) models(v, out);
+    return out;
+}
+
+function gitCommit(root: string): string | null {
+    try {
+        return execFileSync("git", ["rev-parse", "HEAD"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    } catch {
+        return null;
+    }
+}
+
+/** The files a results object came from: its experiment file, the experiment file that one names, its models. */
+function inputsOf(root: string, file: string, results: Record<string, unknown>): string[] {
+    const files = [rel(root, file)];
+    const spec = JSON.parse(fs.readFileSync(path.resolve(root, file), "utf8")) as Record<string, unknown>;
+    if (typeof spec.experiment === "string") files.push(rel(root, path.join(path.dirname(path.resolve(root, file)), spec.experiment)));
+    const config = (results.config ?? results.experiment) as unknown;
+    for (const m of models(config)) files.push(rel(root, m));
+    return [...new Set(files)];
+}
+
+/** Copies a results file into experiments/results/ with its provenance; returns where it went. */
+export function keepResults(root: string, resultsArg: string, experimentFile: string): { file: string; provenance: Provenance } {
+    const resultsFile = fs.existsSync(resultsArg) && fs.statSync(resultsArg).isDirectory() ? path.join(resultsArg, "results.json") : resultsArg;
+    if (!fs.existsSync(resultsFile)) throw new Error(`${resultsArg}: no results.json here (give a finished run's folder, runs/<name>, or its results.json)`);
+    if (!fs.existsSync(experimentFile)) throw new Error(`${experimentFile}: no such experiment file`);
+    const results = JSON.parse(fs.readFileSync(resultsFile, "utf8"), reviveIntervals) as Record<string, unknown>;
+    const kind: Provenance["kind"] = KINDS.find((k) => typeof results[k] === "string") ?? "run";
+    const name = (kind === "run" ? results.experiment : results[kind]) as string;
+    const spec = JSON.parse(fs.readFileSync(experimentFile, "utf8")) as { name?: unknown };
+    if (spec.name !== name) throw new Error(`${experimentFile}: its name is ${JSON.stringify(spec.name)}, but ${resultsFile} holds the results of ${JSON.stringify(name)}`);
+    const inputs = inputsOf(root, experimentFile, results).map((p) => {
+        const abs = path.resolve(root, p);
+        if (!fs.existsSync(abs)) throw new Error(`${p}: an input of ${resultsFile} that is not in the repository`);
+        return { path: p, sha256: sha256(abs) };
+    });
+    const provenance: Provenance = {
+        kind,
+        command: `node bin/sublab.js ${COMMANDS[kind]} ${rel(root, experimentFile)}`,
+        inputs,
+        sublabVersion: SUBLAB_VERSION,
+        commit: gitCommit(root),
+        cpu: `${os.cpus()[0]?.model ?? "unknown"} (${os.cpus().length} cores)`,
+        keptAt: new Date().toISOString(),
+    };
+    const file = path.join(root, KEPT_DIR, `${name}.json`);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    writeJsonAtomic(file, { provenance, ...results });
+    return { file, provenance };
+}
+
+/** Each kept results file whose inputs are not what the repository ships now, with what changed. */
+export function staleKept(root: string): string[] {
+    const dir = path.join(root, KEPT_DIR);
+    if (!fs.existsSync(dir)) return [];
+    const out: string[] = [];
+    for (const f of fs.readdirSync(dir).filter((x) => x.endsWith(".json")).sort()) {
+        const file = path.join(KEPT_DIR, f).split(path.sep).join("/");
+        const kept = JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")) as { provenance?: Provenance };
+        if (!kept.provenance) {
+            out.push(`${file}: no provenance (keep results with \`sublab keep\`)`);
+            continue;
+        }
+        for (const input of kept.provenance.inputs) {
+            const abs = path.join(root, input.path);
+            if (!fs.existsSync(abs)) out.push(`${file}: ${input.path} is no longer shipped; re-run \`${kept.provenance.command}\` on what is, or remove the numbers`);
+            else if (sha256(abs) !== input.sha256) out.push(`${file}: ${input.path} changed since these results were made; re-run \`${kept.provenance.command}\` and keep the new results`);
+        }
+    }
+    return out;
+}
