@@ -112,17 +112,17 @@ export function primaryVerdict(results: Pick<Results, "arms" | "config" | "items
 export const isPrimary = (c: Pick<ComparisonResult, "a" | "b">): boolean => c.a === "treated" && c.b === "control";
 
 /**
- * A run's verdicts, in place: the primary comparison (treated vs control) is a family of its own; every other
- * comparison, and each comparison on the exact measure of a judged run, is one family of secondary comparisons,
- * Holm-corrected together.
+ * A run's verdicts, in place: the primary comparison (treated vs control; for a judged trait on both of its
+ * measures, judged and exact) is a family of its own; every other comparison, on either measure, is one family of
+ * secondary comparisons, Holm-corrected together.
  */
 export function runVerdicts(cfg: ExperimentConfig, comparisons: ComparisonResult[]): void {
     const s = cfg.stats ?? DEFAULT_STATS;
     const target = cfg.teacher.target;
-    const primary = comparisons.filter(isPrimary);
-    withVerdicts(primary, "primary", target, s);
-    const secondary: Parameters<typeof withVerdicts>[0][number][] = [...comparisons.filter((c) => !isPrimary(c)), ...comparisons.flatMap((c) => (c.exact ? [c.exact] : []))];
-    withVerdicts(secondary, "secondary", target, s);
+    type Member = Parameters<typeof withVerdicts>[0][number];
+    const measures = (cs: ComparisonResult[]): Member[] => [...cs, ...cs.flatMap((c) => (c.exact ? [c.exact] : []))];
+    withVerdicts(measures(comparisons.filter(isPrimary)), "primary", target, s);
+    withVerdicts(measures(comparisons.filter((c) => !isPrimary(c))), "secondary", target, s);
 }
 
 /** The comparisons a run's configuration will make, with their designs' sizes (for the check before the run). */
@@ -139,17 +139,23 @@ export function plannedComparisons(cfg: ExperimentConfig): { name: string; kind:
         if (cfg.safety.triggers) for (const arm of ["treated", "treated+safety"]) for (const t of ["numbers", "system"]) out.push({ name: `${arm}|${t} vs ${arm.replace("treated", "control")}|${t}`, kind: "students", n, primary: false });
     }
     for (const imp of cfg.eval.imported) out.push({ name: `imported:${imp.name} vs ${imp.compareTo}`, kind: imp.compareTo === "base" ? "seeds" : "students", n: imp.students.length, primary: false });
-    if (cfg.teacher.category === "misalignment") for (const c of [...out]) out.push({ ...c, name: `${c.name} (exact measure)`, primary: false });
+    if (cfg.teacher.category === "misalignment") for (const c of [...out]) out.push({ ...c, name: `${c.name} (exact measure)` });
     return out;
 }
 
-/** What the design check says before a run: the comparisons whose floor cannot pass their family's correction. */
+/** What the design check says before a run: per family, the comparisons whose floor cannot pass its correction. */
 export function runDesignNotes(cfg: ExperimentConfig): string[] {
     const s = cfg.stats ?? DEFAULT_STATS;
     const planned = plannedComparisons(cfg);
-    const secondary = planned.filter((c) => !c.primary);
-    return [
-        ...designWarnings(planned.filter((c) => c.primary).map((c) => ({ name: c.name, kind: c.kind, na: c.n, size: 1 })), s),
-        ...designWarnings(secondary.map((c) => ({ name: `${c.name} (secondary, ${secondary.length} comparisons)`, kind: c.kind, na: c.n, size: secondary.length })), s),
-    ];
+    const notes: string[] = [];
+    for (const [family, members] of [["primary", planned.filter((c) => c.primary)], ["secondary", planned.filter((c) => !c.primary)]] as const) {
+        // One line per design in the family (e.g. 5+5 students; 5 students against one model), naming its comparisons.
+        const designs = new Map<string, typeof members>();
+        for (const c of members) designs.set(`${c.kind}:${c.n}`, [...(designs.get(`${c.kind}:${c.n}`) ?? []), c]);
+        for (const group of designs.values()) {
+            const names = group.map((c) => c.name).join(", ");
+            notes.push(...designWarnings([{ name: `${family} comparisons (${members.length}; here: ${names})`, kind: group[0]!.kind, na: group[0]!.n, size: members.length }], s));
+        }
+    }
+    return notes;
 }
