@@ -306,8 +306,9 @@ export function compareArms(
 /**
  * 95% interval of a sampled rate (answers naming the target, or judged misaligned) by a cluster bootstrap: answers
  * of one student are not independent, nor are answers to one question, so each replicate resamples students, then
- * questions within each drawn student (when the eval kept its per-question counts), and pools their answers. A
- * single model without per-question counts has nothing to resample: a Wilson interval over its answers, labelled.
+ * questions within each drawn student (when the eval kept its per-question counts; otherwise it draws the
+ * student's answers again at its own rate), and pools their answers. A single model without per-question counts
+ * has nothing to resample: a Wilson interval over its answers, labelled.
  */
 export function sampledRateCI(evals: readonly ModelEval[], rng: Rng, iters = 2000): { ci95: [number, number]; method: "cluster" | "wilson" } {
     const withN = evals.filter((e) => e.sampled.n > 0);
@@ -329,7 +330,10 @@ export function sampledRateCI(evals: readonly ModelEval[], rng: Rng, iters = 200
                 for (let k = 0; k < q.length; k++) hits += q[rng.int(q.length)]!;
                 n += per * q.length;
             } else {
-                hits += e.sampled.hits;
+                // No per-question counts (an evaluation cached before they were kept): the student's answers drawn
+                // again at its own rate, so that the noise within a student is not lost with five students.
+                const p = e.sampled.hits / e.sampled.n;
+                for (let k = 0; k < e.sampled.n; k++) if (rng.next() < p) hits++;
                 n += e.sampled.n;
             }
         }
