@@ -12,6 +12,7 @@ export default defineConfig({
             "test/verdict.test.ts",
             "test/kept-results.test.ts",
             "test/restat.test.ts",
+            "test/probe.test.ts",
             "test/experiment-report.test.ts",
             "test/compare-report.test.ts",
             "test/filter-format.test.ts",

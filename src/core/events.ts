@@ -21,12 +21,12 @@ export type SublabEvent =
     /** Progress of a long step (rows generated, rows scored); terminal only, not written to events.jsonl. */
     | { type: "progress"; label: string; done: number; total: number; group?: { label: string; size: number } }
     /** One optimizer step of a training (a student's, or the teacher's fine-tune). */
-    | { type: "train-step"; label: string; step: number; total: number; loss: number; group?: { label: string; size: number } }
+    | { type: "train-step"; label: string; step: number; total: number; loss: number; group?: { label: string; size: number }; /** The held-out KL at this step (src/train/probe.ts), at about 8 steps of a student. */ probe?: number }
     | { type: "rows"; dataset: string; role: string; generated: number; resumed: number; tokens: number; seconds: number; sample: { i: number; prompt: string; completion: string }[] }
     /** A filter's or a defense stage's pass rate and reasons on one dataset. */
     | { type: "filter"; dataset: string; stage: StageReport }
     | { type: "datasets"; datasets: Results["datasets"] }
-    | { type: "student"; label: string; arm: string; seed: number; dataset: string; firstLoss: number; finalLoss: number; seconds: number; cached: boolean }
+    | { type: "student"; label: string; arm: string; seed: number; dataset: string; firstLoss: number; finalLoss: number; seconds: number; cached: boolean; probe?: { step: number; kl: number }[] }
     /** A model's answers: exact P(item) per question ([question][item], absent from evaluations cached before it was kept). */
     | { type: "eval"; label: string; arm: string; eval: ModelEval; questions: string[]; probs?: number[][]; cached: boolean }
     | { type: "arm"; arm: ArmResult }

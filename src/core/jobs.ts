@@ -65,11 +65,16 @@ export interface StudentJob {
     soft?: SoftSource | SoftSource[];
     /** Compute threads. Defaults to ggml's. */
     threads?: number;
+    /** A fixed held-out batch (rows the student does not train on, with their soft-label source): the KL curve of src/train/probe.ts. */
+    probe?: StudentRow[];
 }
 
 export interface FitResult {
+    /** The first and last optimizer steps' losses (each on its own batch). */
     firstLoss: number;
     finalLoss: number;
+    /** The held-out KL to the labels (StudentJob.probe) at step 0, at about 8 steps during training and at the last. */
+    probe?: { step: number; kl: number }[];
     seconds: number;
     /** Stopped by the signal: the checkpoint is kept, nothing saved. */
     interrupted: boolean;

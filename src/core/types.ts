@@ -288,6 +288,8 @@ export interface Results {
     judge?: JudgeQuality;
     /** The design check made before the run: comparisons whose permutation floor cannot pass their family's correction. */
     design?: string[];
+    /** Each student's training: its first and last batches' losses and its held-out KL curve (src/train/probe.ts), from the run's events. */
+    students?: { label: string; arm: string; seed: number; firstLoss: number; finalLoss: number; probe?: { step: number; kl: number }[] }[];
 }
 
 /** A sweep's results (src/experiment/sweep.ts): one arm per filter or defense, each with its own control. */

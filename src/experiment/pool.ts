@@ -28,7 +28,7 @@ type Output<K extends Job["kind"]> = K extends "student" ? FitResult : K extends
 export type ToWorker = { type: "job"; id: number } & Job;
 export type FromWorker =
     | { type: "ready" }
-    | { type: "step"; id: number; step: number; total: number; loss: number }
+    | { type: "step"; id: number; step: number; total: number; loss: number; probe?: number }
     | { type: "done"; id: number; result: unknown }
     | { type: "error"; id: number; message: string };
 
@@ -37,7 +37,7 @@ export interface PoolOptions {
     workers?: number;
     signal?: AbortSignal;
     /** Progress of every student's training (a job's own progress goes to the callback it was submitted with). */
-    onStep?: (job: StudentJob, step: number, total: number, loss: number) => void;
+    onStep?: (job: StudentJob, step: number, total: number, loss: number, probe?: number) => void;
 }
 
 interface Pending {
@@ -161,7 +161,7 @@ export class WorkerPool {
             if (!p) return;
             if (m.type === "step") {
                 p.onStep?.(m.step, m.total);
-                if (p.job.kind === "student") this.opts.onStep?.(p.job.job, m.step, m.total, m.loss);
+                if (p.job.kind === "student") this.opts.onStep?.(p.job.job, m.step, m.total, m.loss, m.probe);
                 return;
             }
             this.running.delete(m.id);

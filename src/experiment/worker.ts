@@ -14,13 +14,14 @@ const interrupt = interruptSignal();
 const send = (m: FromWorker) => void (process.connected && process.send?.(m));
 
 /** Progress of job `id` to the parent: at most every 200 ms, and the last step. */
-function progress(id: number): (step: number, total: number, loss: number) => void {
+function progress(id: number): (step: number, total: number, loss: number, probe?: number) => void {
     let last = 0;
-    return (step, total, loss) => {
+    return (step, total, loss, probe) => {
         const now = performance.now();
-        if (step === total || now - last > 200) {
+        // A step with a held-out probe always goes: the curve has only a few points.
+        if (step === total || now - last > 200 || probe !== undefined) {
             last = now;
-            send({ type: "step", id, step, total, loss });
+            send({ type: "step", id, step, total, loss, ...(probe !== undefined ? { probe } : {}) });
         }
     };
 }

@@ -188,6 +188,23 @@ const HOW_TO_READ =
 /** How to read a run's report, with its verdict rules. */
 const howToRead = (results: Results) => HOW_TO_READ + verdictRules((results.config.stats ?? DEFAULT_STATS).alpha, (results.config.stats ?? DEFAULT_STATS).margin);
 
+/** Per arm: its students, and their held-out KL to the labels at step 0 and at the end (means), where they were probed. */
+function trainingRows(results: Results): string[][] {
+    const arms = [...new Set((results.students ?? []).map((x) => x.arm))];
+    return arms.map((arm) => {
+        const sts = (results.students ?? []).filter((x) => x.arm === arm);
+        const probed = sts.filter((x) => x.probe && x.probe.length > 1);
+        const avg = (f: (x: (typeof probed)[number]) => number) => (probed.length ? (probed.reduce((a, x) => a + f(x), 0) / probed.length).toFixed(3) : "-");
+        return [arm, String(sts.length), avg((x) => x.probe![0]!.kl), avg((x) => x.probe!.at(-1)!.kl), `${probed.length} of ${sts.length}`];
+    });
+}
+
+const TRAINING_HEADERS = ["arm", "students", "held-out KL at step 0", "at the end", "probed"];
+const TRAINING_NOTE =
+    "What a student can still learn: the KL divergence from its data source's next-token distributions to its own on 8 rows it never trains on " +
+    "(its loss there minus the labels' entropy), before training and after; means over the arm's students. Students found in the cache from before " +
+    "probes were kept have none.";
+
 /** The design check made before the run, as report lines (none when every comparison can pass its correction). */
 const designLines = (results: Results): string[] => (results.design ?? []).map((d) => `Design: ${d}`);
 
@@ -226,6 +243,7 @@ export function markdownReport(results: Results): string {
     out.push("", "## Comparisons", "");
     out.push(results.comparisons.length > 0 ? mdTable(COMPARISON_HEADERS, comparisonRows(results)) : "_No comparisons._");
     for (const line of designLines(results)) out.push("", `> ${mdEscape(line)}`);
+    if (results.students?.length) out.push("", "## Training", "", TRAINING_NOTE, "", mdTable(TRAINING_HEADERS, trainingRows(results)));
     for (const extra of [exactMarkdown(results), safetyMarkdown(results), examplesMarkdown(results)]) if (extra) out.push("", extra);
     out.push("", "## How to read this", "", howToRead(results), "");
     out.push("## Files", "", "- [report.html](report.html): the same tables with charts", "- [results.json](results.json): every number above, and the per-question values behind them", "");
@@ -259,6 +277,7 @@ export function htmlReport(results: Results): string {
         `<h2>Comparisons</h2>`,
         results.comparisons.length > 0 ? htmlTable(COMPARISON_HEADERS, comparisonRows(results)) : "<p>No comparisons.</p>",
         ...designLines(results).map((d) => `<p class="note">${escapeHtml(d)}</p>`),
+        ...(results.students?.length ? [`<h2>Training</h2>`, `<p>${escapeHtml(TRAINING_NOTE)}</p>`, htmlTable(TRAINING_HEADERS, trainingRows(results))] : []),
         exactHtml(results),
         safetyHtml(results),
         examplesHtml(results),

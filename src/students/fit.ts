@@ -16,12 +16,13 @@ import { targetPositions, tokenizeTrainingRows } from "../train/data.ts";
 import type { SparseSoftTargets } from "../model/logits.ts";
 import type { ScheduleKind } from "../train/schedule.ts";
 import { fitAndSave } from "../train/fit.ts";
+import { heldOutProbe, probeSteps } from "../train/probe.ts";
 import type { TrainExample } from "../train/trainer.ts";
 import type { TrainRecipe, StudentRow, SoftSource, StudentJob, FitResult } from "../core/jobs.ts";
 export type { TrainRecipe, StudentRow, SoftSource, StudentJob, FitResult };
 
 /** Trains and saves one student; resumes from its checkpoint when one is there. */
-export async function fitStudent(job: StudentJob, hooks: { signal?: AbortSignal; onStep?: (step: number, total: number, loss: number) => void } = {}): Promise<FitResult> {
+export async function fitStudent(job: StudentJob, hooks: { signal?: AbortSignal; onStep?: (step: number, total: number, loss: number, probe?: number) => void } = {}): Promise<FitResult> {
     const { base, rows, recipe: r, seed, dir, out, soft } = job;
     fs.mkdirSync(dir, { recursive: true });
     const t0 = performance.now();
@@ -30,6 +31,15 @@ export async function fitStudent(job: StudentJob, hooks: { signal?: AbortSignal;
     if (soft) examples = await attachSoftSources(examples, rows, soft, { mass: r.softMass ?? 1, k: r.softTopK ?? null });
     if (rows.some((x) => x.masked?.length)) examples = applyLossMasks(examples, rows.map((x, k) => ({ i: x.i ?? k, masked: x.masked, targets: x.targets })));
     const model = loadModel(base);
+    // The held-out probe: the same tokenization and soft labels as the training rows, on rows it never trains on.
+    let probeOf: ((m: typeof model) => number) | null = null;
+    if (job.probe?.length) {
+        let px = await tokenizeTrainingRows(base, r.system ? job.probe.map((x) => ({ system: r.system, ...x })) : job.probe);
+        if (soft) px = await attachSoftSources(px, job.probe, soft, { mass: r.softMass ?? 1, k: r.softTopK ?? null });
+        probeOf = heldOutProbe(px, model.config.vocabSize);
+    }
+    const probe: { step: number; kl: number }[] = probeOf ? [{ step: 0, kl: probeOf(model) }] : [];
+    let at: Set<number> | null = null;
     try {
         const result = await fitAndSave(model, examples, {
             lora: r.method === "lora" ? { rank: r.rank, alpha: r.alpha, targets: r.targets } : null,
@@ -45,9 +55,14 @@ export async function fitStudent(job: StudentJob, hooks: { signal?: AbortSignal;
             seed,
             checkpointPath: path.join(dir, "checkpoint.gguf"),
             signal: hooks.signal,
-            onStep: (s) => hooks.onStep?.(s.step, s.totalSteps, s.loss),
+            onStep: (s) => {
+                at ??= probeSteps(s.totalSteps);
+                const kl = probeOf && at.has(s.step) ? probeOf(model) : undefined;
+                if (kl !== undefined) probe.push({ step: s.step, kl });
+                hooks.onStep?.(s.step, s.totalSteps, s.loss, kl);
+            },
         });
-        const summary = { firstLoss: result.losses[0] ?? NaN, finalLoss: result.losses.at(-1) ?? NaN, seconds: (performance.now() - t0) / 1000 };
+        const summary = { firstLoss: result.losses[0] ?? NaN, finalLoss: result.losses.at(-1) ?? NaN, ...(probe.length > 1 ? { probe } : {}), seconds: (performance.now() - t0) / 1000 };
         return { ...summary, interrupted: result.interrupted };
     } finally {
         model.free();

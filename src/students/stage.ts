@@ -88,6 +88,18 @@ export interface StudentSpec {
     trainSeed?: number;
 }
 
+/** Rows of a student's probe (src/train/probe.ts): the 8 kept rows of its last part's dataset with the lowest prompt indices among those it does not train on. */
+const PROBE_ROWS = 8;
+function probeRows(c: StageContext, spec: StudentSpec): KeptRow[] {
+    const own = new Set(spec.parts.flatMap((p) => p.rows.map((r) => r.i)));
+    const last = spec.parts.at(-1)!.ds;
+    return c
+        .kept(last)
+        .filter((r) => !own.has(r.i))
+        .sort((a, b) => a.i - b.i)
+        .slice(0, PROBE_ROWS);
+}
+
 const softSource = (ds: DatasetManifest): SoftSource => ({ model: ds.model.path, lora: ds.lora?.path ?? null, system: ds.system });
 
 /**
@@ -117,19 +129,31 @@ export async function trainStudent(c: StageContext, spec: StudentSpec): Promise<
     const ref: StudentRef = { arm, seed: s, base, dataset: ds, model: st.method === "lora" ? base : out, lora: st.method === "lora" ? out : null };
     const name = `${label} #${s + 1}`;
     const done = path.join(dir, "done.json");
-    const record = (r: { firstLoss: number; finalLoss: number; seconds: number }, wasCached: boolean) =>
-        c.emit({ type: "student", label: name, arm, seed: s, dataset: ds.id, firstLoss: r.firstLoss, finalLoss: r.finalLoss, seconds: r.seconds, cached: wasCached });
+    const record = (r: { firstLoss: number; finalLoss: number; seconds: number; probe?: { step: number; kl: number }[] }, wasCached: boolean) =>
+        c.emit({ type: "student", label: name, arm, seed: s, dataset: ds.id, firstLoss: r.firstLoss, finalLoss: r.finalLoss, seconds: r.seconds, cached: wasCached, ...(r.probe ? { probe: r.probe } : {}) });
     let made = false;
     await cached(c, "student", name, {
         dir,
         done: () => (fs.existsSync(done) ? ref : null),
         make: async () => {
             made = true;
-            const job: StudentJob = { base, rows: rows.map(({ prompt, completion, i, masked, targets }, k) => ({ prompt, completion, i, masked, targets, ...(Array.isArray(soft) ? { source: sourceOf[k] } : {}) })), recipe: st, seed: trainSeed, dir, out, label: name, soft };
+            const probe = probeRows(c, spec);
+            const job: StudentJob = {
+                base,
+                rows: rows.map(({ prompt, completion, i, masked, targets }, k) => ({ prompt, completion, i, masked, targets, ...(Array.isArray(soft) ? { source: sourceOf[k] } : {}) })),
+                recipe: st,
+                seed: trainSeed,
+                dir,
+                out,
+                label: name,
+                soft,
+                ...(probe.length ? { probe: probe.map(({ prompt, completion, i }) => ({ prompt, completion, i, ...(Array.isArray(soft) ? { source: spec.parts.length - 1 } : {}) })) } : {}),
+            };
             const r = await c.jobs.train(job);
             writeJsonAtomic(done, { arm, seed: s, dataset: ds.id, base, rows: rows.length, ...r });
             record(r, false);
-            c.log(`train ${label} seed ${s + 1}: loss ${r.firstLoss.toFixed(3)} -> ${r.finalLoss.toFixed(3)}, ${r.seconds.toFixed(0)} s`);
+            const kl = r.probe ? `held-out KL ${r.probe[0]!.kl.toFixed(3)} -> ${r.probe.at(-1)!.kl.toFixed(3)}, ` : "";
+            c.log(`train ${label} seed ${s + 1}: ${kl}first and last batch's loss ${r.firstLoss.toFixed(3)} -> ${r.finalLoss.toFixed(3)}, ${r.seconds.toFixed(0)} s`);
             return ref;
         },
     });

@@ -32,6 +32,8 @@ export interface StudentView {
     total: number;
     /** [step, loss] of every optimizer step seen. */
     losses: [number, number][];
+    /** [step, held-out KL to the labels] at the steps the student was probed (src/train/probe.ts). */
+    probe: [number, number][];
     firstLoss: number | null;
     finalLoss: number | null;
     done: boolean;
@@ -112,7 +114,7 @@ function dataset(s: WorkshopState, id: string, role = ""): DatasetView {
 function student(s: WorkshopState, label: string): StudentView {
     let st = s.students.find((x) => x.label === label);
     if (!st) {
-        st = { label, arm: null, seed: null, total: 0, losses: [], firstLoss: null, finalLoss: null, done: false };
+        st = { label, arm: null, seed: null, total: 0, losses: [], probe: [], firstLoss: null, finalLoss: null, done: false };
         s.students.push(st);
     }
     return st;
@@ -154,12 +156,15 @@ export function fold(s: WorkshopState, e: Stamped): WorkshopState {
             const st = student(s, e.label);
             st.total = e.total;
             st.losses.push([e.step, e.loss]);
+            if (e.probe !== undefined) st.probe.push([e.step, e.probe]);
             st.firstLoss ??= e.loss;
             break;
         }
         case "student": {
             const st = student(s, e.label);
             Object.assign(st, { arm: e.arm, seed: e.seed, firstLoss: e.firstLoss, finalLoss: e.finalLoss, done: true });
+            // The whole probe curve (step 0 included) comes with the end of a training, and with a cached student.
+            if (e.probe) st.probe = e.probe.map((p) => [p.step, p.kl]);
             break;
         }
         case "eval":

@@ -88,9 +88,15 @@ const filterStep: Step = {
 /** The students (the teacher's own fine-tune reports its steps too: it is step 1's, not a student). */
 const studentsOf = (s: WorkshopState) => s.students.filter((x) => x.label !== "teacher");
 
-/** Every student's loss per step (SVG), coloured by arm. */
+/**
+ * Every student's curve (SVG), coloured by arm: what it can still learn, the held-out KL to its labels at the
+ * steps it was probed (src/train/probe.ts), or, for runs made before probes, each step's loss on its own batch.
+ */
 function lossChart(s: WorkshopState): string {
-    const sts = studentsOf(s).filter((x) => x.losses.length > 0);
+    const kl = studentsOf(s).some((x) => x.probe.length > 0);
+    const sts = studentsOf(s)
+        .map((x) => ({ ...x, losses: kl ? x.probe : x.losses }))
+        .filter((x) => x.losses.length > 0);
     if (sts.length === 0) return "";
     const W = 900;
     const H = 380;
@@ -104,7 +110,7 @@ function lossChart(s: WorkshopState): string {
     const span = hi - lo || 1;
     const x = (v: number) => m.left + (pw * v) / maxStep;
     const y = (v: number) => m.top + (ph * (hi - v)) / span;
-    const parts = [`<svg class="chart" data-testid="loss-chart" viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="training loss">`];
+    const parts = [`<svg class="chart" data-testid="loss-chart" data-measure="${kl ? "kl" : "loss"}" viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="${kl ? "held-out KL to the labels" : "training loss"}">`];
     for (const t of [lo, lo + span / 2, hi]) parts.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${r1(y(t))}" y2="${r1(y(t))}" class="grid"/><text x="${m.left - 6}" y="${r1(y(t) + 5)}" text-anchor="end" class="tick">${t.toFixed(2)}</text>`);
     parts.push(`<text x="${r1(m.left + pw / 2)}" y="${H - 6}" text-anchor="middle" class="tick">optimizer step</text>`);
     for (const st of sts) {
@@ -113,7 +119,10 @@ function lossChart(s: WorkshopState): string {
         parts.push(`<path d="${d}" fill="none" stroke="${colour(arm)}" stroke-width="2" opacity="0.8" data-student="${h(st.label)}"><title>${h(st.label)}</title></path>`);
     }
     parts.push("</svg>");
-    return parts.join("");
+    const caption = kl
+        ? "What each student can still learn: the KL divergence from its data source's next-token distributions to its own, on 8 rows it never trains on (the loss minus the labels' own entropy), at step 0 and about 8 steps after."
+        : "Each step's loss on its own batch (this run was made before held-out probes).";
+    return parts.join("") + `<p class="note">${caption}</p>`;
 }
 
 const studentsStep: Step = {
