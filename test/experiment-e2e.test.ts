@@ -71,7 +71,9 @@ describe("sublab run on the smoke models", { timeout: 300_000 }, () => {
         const dataEvents = () =>
             readRunEvents(eventsFile)
                 .filter((e) => e.type === "rows" || e.type === "filter")
-                .map((e) => (e.type === "rows" ? { dataset: e.dataset, role: e.role, rows: e.generated + e.resumed, sample: e.sample } : e.type === "filter" ? { dataset: e.dataset, kept: e.stage.kept, in: e.stage.in, reasons: e.stage.reasons } : null));
+                .map((e) => (e.type === "rows" ? { dataset: e.dataset, role: e.role, rows: e.generated + e.resumed, sample: e.sample } : e.type === "filter" ? { dataset: e.dataset, kept: e.stage.kept, in: e.stage.in, reasons: e.stage.reasons } : null))
+                // The teacher's and the control's data are made side by side: their events come in either order.
+                .sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y)));
         const fresh = dataEvents();
         expect(fresh).toHaveLength(4);
         const again = (await runExperiment(config(a, b), { root, progress: false })) as RunResult;
