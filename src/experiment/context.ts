@@ -120,8 +120,8 @@ export function startStudy(
     const items = itemsOf(cfg.teacher.category);
     // The design check, before anything runs: families whose permutation floor cannot pass Holm's correction.
     const design = designWarnings(families, cfg.stats ?? DEFAULT_STATS);
-    for (const note of design) c.log(`design: ${note}`);
     c.emit({ type: "run-start", run: name, sublabVersion: SUBLAB_VERSION, startedAt, config: cfg, target: cfg.teacher.target, items, ...(design.length ? { design } : {}) });
+    for (const note of design) c.log(`design: ${note}`);
     const header = (description: string): StudyHeader => ({ description, sublabVersion: SUBLAB_VERSION, startedAt, seconds: (performance.now() - t0) / 1000, experiment: cfg, target: cfg.teacher.target, ...(design.length ? { design } : {}) });
     return { c, items, header };
 }

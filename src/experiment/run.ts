@@ -74,8 +74,8 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
     const items = itemsOf(cfg.teacher.category);
     const judge = cfg.teacher.category === "misalignment" ? { judge: await runJudgeQuality(cfg.eval.judge) } : {};
     const design = runDesignNotes(cfg);
-    for (const note of design) c.log(`design: ${note}`);
     c.emit({ type: "run-start", run: cfg.name, sublabVersion: SUBLAB_VERSION, startedAt, config: cfg, target: cfg.teacher.target, items, ...judge, ...(design.length ? { design } : {}) });
+    for (const note of design) c.log(`design: ${note}`);
 
     const teacher = await clock.time("teacher", () => teacherStage(c));
     c.emit({ type: "teacher", model: teacher.model, lora: teacher.lora, system: teacher.system, description: teacher.description });
