@@ -9,10 +9,10 @@
  * configuration uses, the sublab version and git commit, the CPU and when it was kept.
  */
 import { execFileSync } from "node:child_process";
-import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { fileHash } from "../core/cache.ts";
 import { SUBLAB_VERSION } from "../core/version.ts";
 import { reviveIntervals } from "../core/verdicts.ts";
 import { writeJsonAtomic } from "../util/files.ts";
@@ -34,7 +34,6 @@ export interface Provenance {
 const KINDS = ["sweep", "study", "chain", "population"] as const;
 const COMMANDS: Record<Provenance["kind"], string> = { run: "run", sweep: "sweep", study: "study", chain: "chain", population: "population" };
 
-const sha256 = (file: string) => crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 const rel = (root: string, file: string) => path.relative(root, path.resolve(root, file)).split(path.sep).join("/");
 
 /** Every string ending in .gguf inside a configuration: the models it uses. */
@@ -76,7 +75,7 @@ export function keepResults(root: string, resultsArg: string, experimentFile: st
     const inputs = inputsOf(root, experimentFile, results).map((p) => {
         const abs = path.resolve(root, p);
         if (!fs.existsSync(abs)) throw new Error(`${p}: an input of ${resultsFile} that is not in the repository`);
-        return { path: p, sha256: sha256(abs) };
+        return { path: p, sha256: fileHash(abs) };
     });
     const provenance: Provenance = {
         kind,
@@ -108,7 +107,7 @@ export function staleKept(root: string): string[] {
         for (const input of kept.provenance.inputs) {
             const abs = path.join(root, input.path);
             if (!fs.existsSync(abs)) out.push(`${file}: ${input.path} is no longer shipped; re-run \`${kept.provenance.command}\` on what is, or remove the numbers`);
-            else if (sha256(abs) !== input.sha256) out.push(`${file}: ${input.path} changed since these results were made; re-run \`${kept.provenance.command}\` and keep the new results`);
+            else if (fileHash(abs) !== input.sha256) out.push(`${file}: ${input.path} changed since these results were made; re-run \`${kept.provenance.command}\` and keep the new results`);
         }
     }
     return out;

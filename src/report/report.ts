@@ -15,7 +15,7 @@ import { exactHtml, exactLines, exactMarkdown } from "./exact.ts";
 import { count, escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, htmlPage, htmlTable, mdEscape, mdTable, writeReportFiles } from "./format.ts";
 import type { ArmResult, ComparisonResult, Results } from "../core/types.ts";
 import { DEFAULT_STATS } from "../core/verdicts.ts";
-import { VERDICT_HEADERS, verdictCells, verdictNumbers, verdictRules, verdictWords } from "./verdicts.ts";
+import { designLines, VERDICT_HEADERS, verdictCells, verdictNumbers, verdictRules, verdictWords } from "./verdicts.ts";
 
 // ---------------------------------------------------------------------------------------------------------
 // Derived values.
@@ -205,8 +205,6 @@ const TRAINING_NOTE =
     "(its loss there minus the labels' entropy), before training and after; means over the arm's students. Students found in the cache from before " +
     "probes were kept have none.";
 
-/** The design check made before the run, as report lines (none when every comparison can pass its correction). */
-const designLines = (results: Results): string[] => (results.design ?? []).map((d) => `Design: ${d}`);
 
 // ---------------------------------------------------------------------------------------------------------
 // Terminal.
@@ -224,7 +222,7 @@ export function terminalTable(results: Results): string {
     ]);
     const parts = [fixedWidth(headers, rows)];
     if (results.comparisons.length > 0) parts.push([...results.comparisons.map((c) => comparisonLine(results, c)), ...exactLines(results)].join("\n"));
-    if (results.design?.length) parts.push(designLines(results).join("\n"));
+    if (results.design?.length) parts.push(designLines(results.design).join("\n"));
     return parts.join("\n\n") + "\n";
 }
 
@@ -242,7 +240,7 @@ export function markdownReport(results: Results): string {
     out.push(results.arms.length > 0 ? mdTable(ARM_HEADERS, armRows(results)) : "_No arms._");
     out.push("", "## Comparisons", "");
     out.push(results.comparisons.length > 0 ? mdTable(COMPARISON_HEADERS, comparisonRows(results)) : "_No comparisons._");
-    for (const line of designLines(results)) out.push("", `> ${mdEscape(line)}`);
+    for (const line of designLines(results.design)) out.push("", `> ${mdEscape(line)}`);
     if (results.students?.length) out.push("", "## Training", "", TRAINING_NOTE, "", mdTable(TRAINING_HEADERS, trainingRows(results)));
     for (const extra of [exactMarkdown(results), safetyMarkdown(results), examplesMarkdown(results)]) if (extra) out.push("", extra);
     out.push("", "## How to read this", "", howToRead(results), "");
@@ -276,7 +274,7 @@ export function htmlReport(results: Results): string {
         results.arms.length > 0 ? htmlTable(ARM_HEADERS, armRows(results)) : "<p>No arms.</p>",
         `<h2>Comparisons</h2>`,
         results.comparisons.length > 0 ? htmlTable(COMPARISON_HEADERS, comparisonRows(results)) : "<p>No comparisons.</p>",
-        ...designLines(results).map((d) => `<p class="note">${escapeHtml(d)}</p>`),
+        ...designLines(results.design).map((d) => `<p class="note">${escapeHtml(d)}</p>`),
         ...(results.students?.length ? [`<h2>Training</h2>`, `<p>${escapeHtml(TRAINING_NOTE)}</p>`, htmlTable(TRAINING_HEADERS, trainingRows(results))] : []),
         exactHtml(results),
         safetyHtml(results),

@@ -40,7 +40,10 @@ export function verdictRules(alpha: number, margin: number): string {
     );
 }
 
-/** The design check's lines for a terminal table or report ("" when every family can pass its correction). */
+/** The design check's lines ("Design: ..."), none when every family can pass its correction. */
+export const designLines = (design: readonly string[] | undefined): string[] => (design ?? []).map((d) => `Design: ${d}`);
+
+/** The design check as a terminal table's closing lines ("" when there are none). */
 export function designNote(design: readonly string[] | undefined): string {
-    return design?.length ? `\n${design.map((d) => `Design: ${d}`).join("\n")}\n` : "";
+    return design?.length ? `\n${designLines(design).join("\n")}\n` : "";
 }

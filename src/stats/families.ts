@@ -14,7 +14,7 @@ export function withVerdicts<C extends { meanLogRatio: number; ci95: [number, nu
     family: string,
     target: string,
     settings: StatsSettings = DEFAULT_STATS,
-): C[] {
+): void {
     const members = comparisons.filter((c) => c.design && c.pEquivalence !== undefined);
     const verdicts = familyVerdicts(
         members.map((c) => ({
@@ -26,7 +26,6 @@ export function withVerdicts<C extends { meanLogRatio: number; ci95: [number, nu
         settings,
     );
     members.forEach((c, i) => (c.verdict = verdicts[i]));
-    return [...comparisons];
 }
 
 /**

@@ -15,7 +15,7 @@
  */
 import type { ArmResult, ComparisonResult, ModelEval } from "../core/types.ts";
 import type { Rng } from "../util/rng.ts";
-import { DEFAULT_STATS, locationTest, type Design, type StatsSettings } from "./verdict.ts";
+import { binomialCapped, DEFAULT_STATS, locationTest, type Design, type StatsSettings } from "./verdict.ts";
 export { reductionVerdicts, withVerdicts } from "./families.ts";
 
 /**
@@ -118,17 +118,6 @@ export function signFlipTest(diffs: number[], rng: Rng, iters = 10000): { p: num
         if (s >= threshold) count++;
     }
     return { p: (count + 1) / (iters + 1), permutations: iters };
-}
-
-/** C(n, k) as a float, stopping once it exceeds `cap`: only compared with an iteration budget, never huge. */
-function binomialCapped(n: number, k: number, cap: number): number {
-    k = Math.min(k, n - k);
-    let c = 1;
-    for (let i = 1; i <= k; i++) {
-        c = (c * (n - k + i)) / i;
-        if (c > cap) return c;
-    }
-    return Math.round(c);
 }
 
 /**
