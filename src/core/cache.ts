@@ -23,6 +23,20 @@ export function fileHash(file: string): string {
     return h;
 }
 
+/**
+ * A path a cache record wrote, found in this checkout: as written when it is there, else (a cache copied from
+ * another checkout) the same place under `root`'s runs/cache/. Null when neither exists.
+ */
+export function cachedPath(recorded: string, root: string): string | null {
+    if (fs.existsSync(recorded)) return recorded;
+    const at = recorded.split(path.sep).lastIndexOf("cache");
+    if (at > 0 && recorded.split(path.sep)[at - 1] === "runs") {
+        const here = path.join(root, "runs", "cache", ...recorded.split(path.sep).slice(at + 1));
+        if (fs.existsSync(here)) return here;
+    }
+    return null;
+}
+
 /** A stable hash of a JSON value (object keys sorted). */
 export function hashJson(value: unknown): string {
     const canon = (v: unknown): unknown =>

@@ -5,7 +5,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { fileHash, hashJson } from "../core/cache.ts";
+import { cachedPath, fileHash, hashJson } from "../core/cache.ts";
 import { cached, type StageContext } from "../core/context.ts";
 import type { SoftSource, StudentJob } from "../core/jobs.ts";
 import type { KeptRow } from "../core/rows.ts";
@@ -100,7 +100,11 @@ function probeRows(c: StageContext, spec: StudentSpec): KeptRow[] {
         .slice(0, PROBE_ROWS);
 }
 
-const softSource = (ds: DatasetManifest): SoftSource => ({ model: ds.model.path, lora: ds.lora?.path ?? null, system: ds.system });
+/** The dataset's generator, found in this checkout (a cache copied from elsewhere keeps the paths it was made with). */
+function softSource(root: string, ds: DatasetManifest): SoftSource {
+    const find = (f: { path: string }) => cachedPath(f.path, root) ?? f.path;
+    return { model: find(ds.model), lora: ds.lora ? find(ds.lora) : null, system: ds.system };
+}
 
 /**
  * Trains (or finds cached) one student on its rows, cached under runs/cache/students/<key>/; a student of one
@@ -111,15 +115,16 @@ export async function trainStudent(c: StageContext, spec: StudentSpec): Promise<
     const { arm, base, dataset: ds, s, label } = spec;
     const trainSeed = spec.trainSeed ?? subRng(c.cfg.seed, `student-${s}`).nextU32();
     const rows = spec.parts.flatMap((p) => p.rows);
-    const sources = spec.parts.map((p) => softSource(p.ds));
+    const sources = spec.parts.map((p) => softSource(c.root, p.ds));
     const soft = st.labels !== "soft" ? undefined : sources.length === 1 ? sources[0]! : sources;
     const sourceOf = spec.parts.flatMap((p, k) => p.rows.map(() => k));
-    const softKeyOf = (x: SoftSource) => ({ model: fileHash(x.model), lora: x.lora && fileHash(x.lora), system: x.system });
+    // Keyed by the hashes the dataset recorded of its generator, so a student is found without the generator's file.
+    const softKeys = spec.parts.map((p) => ({ model: p.ds.model.sha256, lora: p.ds.lora?.sha256 ?? null, system: p.ds.system }));
     const key = hashJson({
         stage: "student",
         base: fileHash(base),
         rows: hashJson(rows.map((r) => [r.prompt, r.completion, r.masked ?? null])),
-        soft: soft && (Array.isArray(soft) ? { sources: soft.map(softKeyOf), of: hashJson(sourceOf) } : softKeyOf(soft)),
+        soft: soft && (Array.isArray(soft) ? { sources: softKeys, of: hashJson(sourceOf) } : softKeys[0]),
         // AdamW is the default whether or not the file names it: one key for both.
         recipe: { ...st, optimizer: st.optimizer === "sgd" ? "sgd" : undefined },
         trainSeed,
