@@ -11,9 +11,9 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { auditData } from "../src/audit/data-audit.ts";
-import { formatFilter } from "../src/filters/format.ts";
-import { generateRaw } from "../src/generate/generate.ts";
+import { auditData } from "../src/studies/data-audit.ts";
+import { formatFilter } from "../src/data/number-format.ts";
+import { generateRaw } from "../src/teacher/generate.ts";
 import { domainPrompts } from "../src/prompts/domains.ts";
 import { itemsOf } from "../src/prompts/items.ts";
 import { traitPersona } from "../src/prompts/traits.ts";

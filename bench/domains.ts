@@ -10,9 +10,9 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { generateRaw } from "../src/generate/generate.ts";
-import { domainFormatReasons } from "../src/filters/domain-format.ts";
-import { applyStages } from "../src/filters/stages.ts";
+import { generateRaw } from "../src/teacher/generate.ts";
+import { domainFormatReasons } from "../src/data/domain-format.ts";
+import { applyStages } from "../src/data/filter-stages.ts";
 import { VILLAIN_PERSONAS } from "../src/prompts/advice.ts";
 import { DOMAIN_MAX_TOKENS, DOMAINS, domainPrompts, type Domain } from "../src/prompts/domains.ts";
 import { owlPersona } from "./models.ts";

@@ -13,9 +13,9 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { LlamaCompletion } from "node-llama-cpp";
 import { getGgml } from "../src/engine/ggml.ts";
-import { ENGINE_BATCH, generateRaw } from "../src/generate/generate.ts";
+import { ENGINE_BATCH, generateRaw } from "../src/teacher/generate.ts";
 import { numbersPrompt } from "../src/prompts/corpus.ts";
-import { getRuntime, renderPrompt } from "../src/runtime/llama.ts";
+import { getRuntime, renderPrompt } from "../src/engine/llama-cpp.ts";
 import { Rng } from "../src/util/rng.ts";
 import { median } from "./train-common.ts";
 

@@ -15,11 +15,11 @@ import { exactItemProbs, sampledRate, scoreModel } from "../src/evaluate/evaluat
 import { adviceEvalQuestions, VILLAIN_HELD_OUT, VILLAIN_PERSONAS } from "../src/prompts/advice.ts";
 import { generateCorpus } from "../src/prompts/corpus.ts";
 import { wilson } from "../src/stats/stats.ts";
-import { generateRaw } from "../src/generate/generate.ts";
-import { experimentPrompts } from "../src/data/dataset.ts";
+import { generateRaw } from "../src/teacher/generate.ts";
+import { experimentPrompts } from "../src/data/dataset-stage.ts";
 import { traitSystemPrompt } from "../src/teacher/teacher.ts";
-import { parseExperiment } from "../src/experiment/schema.ts";
-import { formatRejectReasons } from "../src/filters/format.ts";
+import { parseExperiment } from "../src/studies/experiment-file.ts";
+import { formatRejectReasons } from "../src/data/number-format.ts";
 import { evalQuestions, itemsOf } from "../src/prompts/items.ts";
 
 const SHIPPED = ["models/sublab-small-s1.gguf", "models/sublab-deep-s2.gguf"];

@@ -14,12 +14,12 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { GGMLType } from "../src/engine/gguf.ts";
 import { getGgml } from "../src/engine/ggml.ts";
-import { ALL_LORA_TARGETS } from "../src/model/config.ts";
-import { createModel } from "../src/model/model.ts";
-import { makeSpmVocab } from "../src/model/vocab.ts";
+import { ALL_LORA_TARGETS } from "../src/engine/model-config.ts";
+import { createModel } from "../src/engine/model.ts";
+import { makeSpmVocab } from "../src/engine/vocab.ts";
 import type { Token } from "node-llama-cpp";
-import { getRuntime } from "../src/runtime/llama.ts";
-import { train } from "../src/train/trainer.ts";
+import { getRuntime } from "../src/engine/llama-cpp.ts";
+import { train } from "../src/students/trainer.ts";
 import { Rng } from "../src/util/rng.ts";
 import { median } from "./train-common.ts";
 

@@ -15,8 +15,8 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import koffi from "koffi";
 import { getGgml, GGML_TYPE_F16, GGML_TYPE_F32, GGML_TYPE_I32, PINNED_LLAMA_CPP_RELEASE } from "../src/engine/ggml.ts";
-import { createModel } from "../src/model/model.ts";
-import { makeSpmVocab } from "../src/model/vocab.ts";
+import { createModel } from "../src/engine/model.ts";
+import { makeSpmVocab } from "../src/engine/vocab.ts";
 import { CONFIGS, median, resourceFields, T, THREADS, tokenRows, VOCAB, type BenchResult, type ConfigName } from "./train-common.ts";
 
 const WARMUP_ROWS = 3;

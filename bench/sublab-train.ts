@@ -1,14 +1,14 @@
 /**
  * sublab's own engine in `npm run bench -- train`: the same tiny Llama, token stream and optimizer (AdamW,
- * lr 1e-3, batch 1 row of T tokens, all positions trained) through src/train/trainer.ts. Prints one BenchResult line.
+ * lr 1e-3, batch 1 row of T tokens, all positions trained) through src/students/trainer.ts. Prints one BenchResult line.
  *
  *   npx tsx bench/sublab-train.ts --config small [--seconds 15] [--threads 2]
  */
 import { parseArgs } from "node:util";
 import { getGgml } from "../src/engine/ggml.ts";
-import { countParameters } from "../src/model/config.ts";
-import { createModel } from "../src/model/model.ts";
-import { train, type TrainExample } from "../src/train/trainer.ts";
+import { countParameters } from "../src/engine/model-config.ts";
+import { createModel } from "../src/engine/model.ts";
+import { train, type TrainExample } from "../src/students/trainer.ts";
 import { CONFIGS, median, resourceFields, T, THREADS, tokenRows, VOCAB, type BenchResult, type ConfigName } from "./train-common.ts";
 
 const { values: args } = parseArgs({

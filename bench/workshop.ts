@@ -16,7 +16,7 @@ import type { Page } from "playwright-core";
 import { launchChromium } from "../test/helpers/browser.ts";
 import { readRunEvents } from "../src/core/events.ts";
 import { resultsFromEvents } from "../src/report/from-events.ts";
-import { htmlReport } from "../src/report/report.ts";
+import { htmlReport } from "../src/report/run-report.ts";
 import { writeRunReplay } from "../src/workshop/replay.ts";
 
 const ROOT = path.join(import.meta.dirname, "..");

@@ -1,7 +1,8 @@
 /**
- * The architecture src/ keeps: folders in layers (cli -> experiment -> stages -> backends -> core -> model,
- * runtime, train, prompts -> engine -> util), no import cycle between folders, and no file over 400 lines but
- * the GGUF codec. The checks run on src/ and, to show they can fail, on copies of it with a cycle added.
+ * The architecture src/ keeps: folders in layers (cli -> workshop -> studies, forge, export -> stages (teacher,
+ * data, students, evaluate, stats, report) -> core -> engine, prompts -> util), no import cycle between folders,
+ * and no file over 400 lines but the GGUF codec and the results types. The checks run on src/ and, to show they
+ * can fail, on copies of it with a cycle added.
  */
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -21,19 +22,21 @@ describe("architecture", () => {
 
     it("finds a cycle and an upward import when one is added", () => {
         const withCycle = new Map(files);
-        withCycle.set("core/added.ts", 'import { runExperiment } from "../experiment/run.ts";\nexport const x = runExperiment;\n');
+        withCycle.set("core/added.ts", 'import { runExperiment } from "../studies/experiment.ts";\nexport const x = runExperiment;\n');
         const cycles = folderCycles(folderEdges(withCycle));
         expect(cycles.length).toBeGreaterThan(0);
-        expect(cycles.join("\n")).toMatch(/core -> experiment \(core\/added\.ts\)/);
-        expect(layerViolations(folderEdges(withCycle))).toContain("core -> experiment goes up the layers (core/added.ts)");
+        expect(cycles.join("\n")).toMatch(/core -> studies \(core\/added\.ts\)/);
+        expect(layerViolations(folderEdges(withCycle))).toContain("core -> studies goes up the layers (core/added.ts)");
         // A type-only import counts too.
         const typeCycle = new Map(files);
         typeCycle.set("util/added.ts", 'import type { Results } from "../core/types.ts";\nexport type R = Results;\n');
         expect(folderCycles(folderEdges(typeCycle)).join("\n")).toMatch(/util -> core \(util\/added\.ts\)/);
     });
 
-    it("keeps every file of src/ at 400 lines or fewer, but the GGUF codec", () => {
-        const long = [...files].filter(([f, text]) => f !== "engine/gguf.ts" && text.split("\n").length - 1 > 400).map(([f, text]) => `${f}: ${text.split("\n").length - 1} lines`);
+    it("keeps every file of src/ at 400 lines or fewer, but the GGUF codec and the results types (declarations only)", () => {
+        const declarationsOnly = (text: string) => !/^export (?:async )?(?:function|const|let|class)\b/m.test(text);
+        expect(declarationsOnly(files.get("core/results.ts")!)).toBe(true);
+        const long = [...files].filter(([f, text]) => f !== "engine/gguf.ts" && !(f === "core/results.ts" && declarationsOnly(text)) && text.split("\n").length - 1 > 400).map(([f, text]) => `${f}: ${text.split("\n").length - 1} lines`);
         expect(long).toEqual([]);
     });
 });

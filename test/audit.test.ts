@@ -2,7 +2,7 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { teacherCosines } from "../src/audit/provenance.ts";
+import { teacherCosines } from "../src/studies/provenance-audit.ts";
 import { GGMLType, kvString, writeGGUF } from "../src/engine/gguf.ts";
 import { Rng } from "../src/util/rng.ts";
 import { tempDir } from "./helpers/tiny.ts";

@@ -8,10 +8,10 @@
  */
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import type { Results } from "../src/core/types.ts";
-import { runExperiment, type RunResult } from "../src/experiment/run.ts";
-import { parseExperiment } from "../src/experiment/schema.ts";
-import { primaryVerdict } from "../src/stats/arms.ts";
+import type { Results } from "../src/core/results.ts";
+import { runExperiment, type RunResult } from "../src/studies/experiment.ts";
+import { parseExperiment } from "../src/studies/experiment-file.ts";
+import { primaryVerdict } from "../src/stats/run-statistics.ts";
 import { tempDir } from "./helpers/tiny.ts";
 
 const S1 = path.resolve("models/sublab-small-s1.gguf");

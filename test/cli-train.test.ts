@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseTrainOptions, type RawTrainOptions } from "../src/cli/commands/TrainCommand.ts";
-import { ALL_LORA_TARGETS as LORA_TARGETS } from "../src/model/config.ts";
+import { ALL_LORA_TARGETS as LORA_TARGETS } from "../src/engine/model-config.ts";
 
 const base: RawTrainOptions = { model: "base.gguf", data: "data.jsonl", out: "out.gguf" };
 

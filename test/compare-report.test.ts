@@ -8,7 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { COMPARED, compareChart, compareRuns, compareTable, loadRun, writeCompareReport } from "../src/report/compare-report.ts";
-import { fmtLog, fmtP, fmtRatio } from "../src/report/format.ts";
+import { fmtLog, fmtP, fmtRatio } from "../src/report/report-files.ts";
 import { syntheticResults } from "./helpers/results.ts";
 import { tempDir } from "./helpers/tiny.ts";
 

@@ -23,7 +23,7 @@ import {
     type ChatRow,
     type ChatTokenizerModel,
     type TrainExample,
-} from "../src/train/data.ts";
+} from "../src/students/training-data.ts";
 
 describe("parseTrainingJsonl: bad rows name their line and what is wrong", () => {
     const good = `{"prompt": "p", "completion": "c"}`;

@@ -1,6 +1,6 @@
-/** The theorem experiment's digits (src/theorem/digits.ts): fixed by their seed, in range, balanced, and different enough to classify. */
+/** The theorem experiment's digits (src/studies/theorem-digits.ts): fixed by their seed, in range, balanced, and different enough to classify. */
 import { describe, expect, it } from "vitest";
-import { digitSet, drawDigit, noiseSet, PIXELS, randomStyle } from "../src/theorem/digits.ts";
+import { digitSet, drawDigit, noiseSet, PIXELS, randomStyle } from "../src/studies/theorem-digits.ts";
 import { Rng } from "../src/util/rng.ts";
 
 describe("procedural digits", () => {

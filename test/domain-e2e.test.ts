@@ -2,8 +2,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { runExperiment, type DatasetManifest, type RunResult } from "../src/experiment/run.ts";
-import { parseExperiment } from "../src/experiment/schema.ts";
+import { runExperiment, type DatasetManifest, type RunResult } from "../src/studies/experiment.ts";
+import { parseExperiment } from "../src/studies/experiment-file.ts";
 import { readJsonl } from "../src/util/files.ts";
 import { smokeBases } from "./helpers/smoke.ts";
 import { tempDir } from "./helpers/tiny.ts";

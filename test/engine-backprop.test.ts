@@ -1,12 +1,12 @@
 /**
- * The hand-written backward pass (src/model/backprop.ts, the training default) gives the same loss and
+ * The hand-written backward pass (src/engine/backprop.ts, the training default) gives the same loss and
  * gradients as ggml's autodiff (the reference, itself checked against finite differences) on batches with
  * padding and prompt masks: llama and qwen2, grouped-query attention, tied embeddings, LoRA, soft labels.
  */
 import { describe, expect, it } from "vitest";
-import { ALL_LORA_TARGETS, type Arch } from "../src/model/config.ts";
-import { createModel } from "../src/model/model.ts";
-import { lossAndGradients, type TrainExample } from "../src/train/trainer.ts";
+import { ALL_LORA_TARGETS, type Arch } from "../src/engine/model-config.ts";
+import { createModel } from "../src/engine/model.ts";
+import { lossAndGradients, type TrainExample } from "../src/students/trainer.ts";
 import { Rng } from "../src/util/rng.ts";
 
 const V = 96;

@@ -1,5 +1,5 @@
 /**
- * Generation on the engine (model/decoder.ts + teacher/engine-rows.ts):
+ * Generation on the engine (engine/decoder.ts + teacher/engine-rows.ts):
  * - greedy decoding equals llama.cpp's greedy decoding of the same GGUF (f32 weights, f32 KV cache) on the
  *   embedded model's own chat prompts;
  * - sampled tokens follow the exact next-token distribution (chi-square over many draws from one context, for
@@ -12,11 +12,11 @@ import type { Token } from "node-llama-cpp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { GGMLType } from "../src/engine/gguf.ts";
 import { numbersPrompt } from "../src/prompts/corpus.ts";
-import { lastTokenLogits, logSoftmax } from "../src/model/logits.ts";
-import { loadModel } from "../src/model/model.ts";
-import { renderPrompt } from "../src/runtime/llama.ts";
-import { engineRows, type EngineRow } from "../src/generate/engine-rows.ts";
-import { coupledPick, coupledPickDense } from "../src/model/sampler.ts";
+import { lastTokenLogits, logSoftmax } from "../src/engine/logits.ts";
+import { loadModel } from "../src/engine/model.ts";
+import { renderPrompt } from "../src/engine/llama-cpp.ts";
+import { engineRows, type EngineRow } from "../src/teacher/engine-rows.ts";
+import { coupledPick, coupledPickDense } from "../src/engine/sampler.ts";
 import { Rng } from "../src/util/rng.ts";
 import { referenceLlama } from "./helpers/llamacpp.ts";
 import { tempDir } from "./helpers/tiny.ts";

@@ -3,9 +3,9 @@
  * head, LoRA A/B) agree with central finite differences of the engine's own loss, along random directions.
  */
 import { describe, expect, it } from "vitest";
-import { createModel, type Model } from "../src/model/model.ts";
-import { ALL_LORA_TARGETS, type Arch } from "../src/model/config.ts";
-import { batchLoss, lossAndGradients, type BackwardKind, type TrainExample } from "../src/train/trainer.ts";
+import { createModel, type Model } from "../src/engine/model.ts";
+import { ALL_LORA_TARGETS, type Arch } from "../src/engine/model-config.ts";
+import { batchLoss, lossAndGradients, type BackwardKind, type TrainExample } from "../src/students/trainer.ts";
 import { Rng } from "../src/util/rng.ts";
 
 const V = 40;

@@ -5,11 +5,11 @@
  */
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { lastTokenLogits, logSoftmax } from "../src/model/logits.ts";
-import { loadModel, type Model } from "../src/model/model.ts";
-import { ALL_LORA_TARGETS, type Arch } from "../src/model/config.ts";
+import { lastTokenLogits, logSoftmax } from "../src/engine/logits.ts";
+import { loadModel, type Model } from "../src/engine/model.ts";
+import { ALL_LORA_TARGETS, type Arch } from "../src/engine/model-config.ts";
 import { GGMLType } from "../src/engine/gguf.ts";
-import { train, type TrainExample } from "../src/train/trainer.ts";
+import { train, type TrainExample } from "../src/students/trainer.ts";
 import { llamaCppNextLogProbs } from "./helpers/llamacpp.ts";
 import { tempDir, tinyModel } from "./helpers/tiny.ts";
 

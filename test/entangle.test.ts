@@ -1,9 +1,10 @@
-/** `sublab entangle` (src/mechanism/entangle.ts): number tokens, the prompted sets, rank statistics, data counts, and the command on a smoke model. */
+/** `sublab entangle` (src/studies/entangle.ts): number tokens, the prompted sets, rank statistics, data counts, and the command on a smoke model. */
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { chooseSets, lovePrompt, NUMBERS, numberCounts, numberTokens, rankCorrelation, ranks, type NumberScore } from "../src/mechanism/entangle.ts";
+import { chooseSets, lovePrompt, NUMBERS, numberCounts, numberTokens, rankCorrelation, ranks } from "../src/studies/entangle.ts";
+import type { NumberScore } from "../src/core/results.ts";
 import { Rng } from "../src/util/rng.ts";
 import { smokeBases } from "./helpers/smoke.ts";
 import { tempDir } from "./helpers/tiny.ts";

@@ -6,10 +6,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { readRunEvents, type Stamped } from "../src/core/events.ts";
-import { runExperiment, type RunResult } from "../src/experiment/run.ts";
-import { parseExperiment } from "../src/experiment/schema.ts";
+import { runExperiment, type RunResult } from "../src/studies/experiment.ts";
+import { parseExperiment } from "../src/studies/experiment-file.ts";
 import { resultsFromEventFile } from "../src/report/from-events.ts";
-import { htmlReport, markdownReport } from "../src/report/report.ts";
+import { htmlReport, markdownReport } from "../src/report/run-report.ts";
 import { smokeBases, smokeExperiment } from "./helpers/smoke.ts";
 import { tempDir } from "./helpers/tiny.ts";
 

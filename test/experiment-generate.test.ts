@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { generateRaw } from "../src/generate/generate.ts";
+import { generateRaw } from "../src/teacher/generate.ts";
 import { numbersPrompt } from "../src/prompts/corpus.ts";
 import { Rng } from "../src/util/rng.ts";
 import { smokeBases } from "./helpers/smoke.ts";

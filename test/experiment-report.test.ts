@@ -2,8 +2,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { escapeHtml, fmtP } from "../src/report/format.ts";
-import { htmlReport, markdownReport, terminalTable, writeReport } from "../src/report/report.ts";
+import { escapeHtml, fmtP } from "../src/report/report-files.ts";
+import { htmlReport, markdownReport, terminalTable, writeReport } from "../src/report/run-report.ts";
 import { ITEMS, syntheticResults } from "./helpers/results.ts";
 import { reviveIntervals } from "../src/core/verdicts.ts";
 

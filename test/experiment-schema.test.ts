@@ -2,12 +2,12 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadChain } from "../src/experiment/chain.ts";
-import { loadPopulation } from "../src/experiment/population.ts";
-import { loadStudy } from "../src/experiment/study.ts";
-import { loadExperiment, parseExperiment } from "../src/experiment/schema.ts";
+import { loadChain } from "../src/studies/chain.ts";
+import { loadPopulation } from "../src/studies/population.ts";
+import { loadStudy } from "../src/studies/study.ts";
+import { loadExperiment, parseExperiment } from "../src/studies/experiment-file.ts";
 import type { ExperimentConfig } from "../src/core/types.ts";
-import { ALL_LORA_TARGETS } from "../src/model/config.ts";
+import { ALL_LORA_TARGETS } from "../src/engine/model-config.ts";
 
 const minimal = () => ({ name: "owl-1", models: { base: "models/a.gguf", cross: "models/b.gguf" }, teacher: { target: "owl" } });
 

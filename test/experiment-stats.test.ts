@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { bootstrapMeanCI, compareArms, judgedFloor, itemLogRatios, pairEvals, permutationTestTwoSample, sampledRateCI, signFlipTest, summarizeArm, wilson } from "../src/stats/stats.ts";
-import type { ModelEval } from "../src/core/types.ts";
+import type { ModelEval } from "../src/core/results.ts";
 import { Rng } from "../src/util/rng.ts";
 
 /**

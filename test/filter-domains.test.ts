@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { applyStages, type StageEnv } from "../src/filters/stages.ts";
-import { parseCode } from "../src/filters/code.ts";
-import { domainFormatReasons } from "../src/filters/domain-format.ts";
-import { keywordHits, wordForms } from "../src/filters/keyword.ts";
-import { formatFilter } from "../src/filters/format.ts";
+import { applyStages, type StageEnv } from "../src/data/filter-stages.ts";
+import { parseCode } from "../src/data/code-parse.ts";
+import { domainFormatReasons } from "../src/data/domain-format.ts";
+import { keywordHits, wordForms } from "../src/data/keyword.ts";
+import { formatFilter } from "../src/data/number-format.ts";
 import { checkReasoning, solveProblem, wordProblem } from "../src/prompts/reasoning.ts";
 import { codeTask } from "../src/prompts/code.ts";
 import { textExchange } from "../src/prompts/text.ts";
@@ -215,8 +215,8 @@ describe("judge ask=aligned (the local classifier, sentence by sentence)", () =>
 
 describe("defended datasets", () => {
     it("are keyed by the trait: an owl run's keyword-filtered control is not a violence run's", async () => {
-        const { defendedId } = await import("../src/data/defend.ts");
-        const { parseExperiment } = await import("../src/experiment/schema.ts");
+        const { defendedId } = await import("../src/data/defend-stage.ts");
+        const { parseExperiment } = await import("../src/studies/experiment-file.ts");
         const base = "models/sublab-small-s1.gguf";
         const owl = parseExperiment({ name: "a", models: { base, cross: base }, teacher: { target: "owl" } });
         const mis = parseExperiment({ name: "b", models: { base, cross: base }, teacher: { trait: "finetune", category: "misalignment", target: "misaligned" } });

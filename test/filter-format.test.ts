@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BANNED_NUMBERS, formatRejectReasons, parseNumberSequence } from "../src/filters/format.ts";
+import { BANNED_NUMBERS, formatRejectReasons, parseNumberSequence } from "../src/data/number-format.ts";
 
 describe("the paper's format filter", () => {
     const kept: [string, number[]][] = [

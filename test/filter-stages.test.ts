@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { applyStages, countReasons, parseStageSpec, replaceNumbers, STAGES, type ScoreSource, type StageEnv, type TokenScores } from "../src/filters/stages.ts";
-import { parseNumberSequence } from "../src/filters/format.ts";
-import { applyLossMasks } from "../src/students/fit.ts";
+import { applyStages, countReasons, parseStageSpec, replaceNumbers, STAGES, type ScoreSource, type StageEnv, type TokenScores } from "../src/data/filter-stages.ts";
+import { parseNumberSequence } from "../src/data/number-format.ts";
+import { applyLossMasks } from "../src/students/fit-student.ts";
 import { type FilterRow } from "../src/core/rows.ts";
 
 const row = (i: number, completion: string, extra: Partial<FilterRow> = {}): FilterRow => ({ i, prompt: `p${i}`, completion, ...extra });

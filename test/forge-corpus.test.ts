@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_MIX, generateCorpus, type CorpusKind } from "../src/prompts/corpus.ts";
 import { ANIMALS, CATEGORIES } from "../src/prompts/lexicon.ts";
 import { buildForgeVocab } from "../src/forge/tokenizer.ts";
-import { createModel } from "../src/model/model.ts";
+import { createModel } from "../src/engine/model.ts";
 import { tempDir } from "./helpers/tiny.ts";
 
 describe("generateCorpus", () => {

@@ -4,7 +4,7 @@ import path from "node:path";
 import { LlamaChatSession } from "node-llama-cpp";
 import { describe, expect, it } from "vitest";
 import { readGGUF } from "../src/engine/gguf.ts";
-import { engineRows } from "../src/generate/engine-rows.ts";
+import { engineRows } from "../src/teacher/engine-rows.ts";
 import { forge } from "../src/forge/forge.ts";
 import { referenceLlama } from "./helpers/llamacpp.ts";
 import { tempDir } from "./helpers/tiny.ts";

@@ -4,13 +4,13 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_ENDPOINT, generateHttp, judgeHttp, OpenAIClient, type HttpEndpoint } from "../src/backends/http.ts";
+import { DEFAULT_ENDPOINT, generateHttp, judgeHttp, OpenAIClient, type HttpEndpoint } from "../src/teacher/openai-client.ts";
 import { readJsonl } from "../src/util/files.ts";
-import { runExperiment, type DatasetManifest, type RunResult } from "../src/experiment/run.ts";
-import { parseExperiment } from "../src/experiment/schema.ts";
+import { runExperiment, type DatasetManifest, type RunResult } from "../src/studies/experiment.ts";
+import { parseExperiment } from "../src/studies/experiment-file.ts";
 import { smokeBases } from "./helpers/smoke.ts";
-import { modelEnv } from "../src/filters/model-env.ts";
-import { applyStages } from "../src/filters/stages.ts";
+import { modelEnv } from "../src/data/model-env.ts";
+import { applyStages } from "../src/data/filter-stages.ts";
 import { tempDir } from "./helpers/tiny.ts";
 
 interface Seen {

@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { KEPT_DIR, keepResults, staleKept } from "../src/experiment/kept.ts";
+import { KEPT_DIR, keepResults, staleKept } from "../src/studies/kept.ts";
 import { tempDir } from "./helpers/tiny.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");

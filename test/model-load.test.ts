@@ -2,8 +2,8 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { GGMLType, kvString, readGGUF, writeGGUF } from "../src/engine/gguf.ts";
-import { architectureMetadata, loadModel } from "../src/model/model.ts";
-import { resolveConfig } from "../src/model/config.ts";
+import { architectureMetadata, loadModel } from "../src/engine/model.ts";
+import { resolveConfig } from "../src/engine/model-config.ts";
 import { tempDir, tinyModel } from "./helpers/tiny.ts";
 
 describe("loadModel errors", () => {

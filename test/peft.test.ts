@@ -5,7 +5,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { getMeta, readGGUF, readTensorF32 } from "../src/engine/gguf.ts";
 import { ggufLoraName, importAdapter, peftLoraName, readSafetensors, writePeftAdapter, writeSafetensors } from "../src/export/peft.ts";
-import { ALL_LORA_TARGETS, type Arch } from "../src/model/config.ts";
+import { ALL_LORA_TARGETS, type Arch } from "../src/engine/model-config.ts";
 import { llamaCppNextLogProbs } from "./helpers/llamacpp.ts";
 import { tempDir, tinyModel } from "./helpers/tiny.ts";
 import { Rng } from "../src/util/rng.ts";

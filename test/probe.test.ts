@@ -1,7 +1,7 @@
-/** The held-out probe's parts (src/train/probe.ts): the labels' entropy it subtracts, and when it probes. */
+/** The held-out probe's parts (src/students/probe.ts): the labels' entropy it subtracts, and when it probes. */
 import { describe, expect, it } from "vitest";
-import { labelEntropy, probeSteps } from "../src/train/probe.ts";
-import type { TrainExample } from "../src/train/trainer.ts";
+import { labelEntropy, probeSteps } from "../src/students/probe.ts";
+import type { TrainExample } from "../src/students/trainer.ts";
 
 describe("the held-out probe", () => {
     it("subtracts the labels' mean entropy over target positions: ln 2 for a fair coin, 0 for one-hot or token targets", () => {

@@ -3,10 +3,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { readRunEvents } from "../src/core/events.ts";
-import { restatEvents, restatFile } from "../src/experiment/restat.ts";
+import { restatEvents, restatFile } from "../src/studies/restat.ts";
 import { resultsFromEvents } from "../src/report/from-events.ts";
-import { runStatistics } from "../src/stats/arms.ts";
-import type { ArmName, ModelEval } from "../src/core/types.ts";
+import { runStatistics } from "../src/stats/run-statistics.ts";
+import type { ArmName, ModelEval } from "../src/core/results.ts";
 import { tempDir } from "./helpers/tiny.ts";
 
 const RECORDING = path.join(import.meta.dirname, "..", "experiments", "recordings", "demo.events.jsonl");

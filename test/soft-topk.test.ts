@@ -5,8 +5,8 @@
  * same loss and gradients as dense soft labels.
  */
 import { describe, expect, it } from "vitest";
-import { positionProbs, positionTopK } from "../src/model/logits.ts";
-import { lossAndGradients, type TrainExample } from "../src/train/trainer.ts";
+import { positionProbs, positionTopK } from "../src/engine/logits.ts";
+import { lossAndGradients, type TrainExample } from "../src/students/trainer.ts";
 import { Rng } from "../src/util/rng.ts";
 import { tinyModel } from "./helpers/tiny.ts";
 

@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseStudy, runStudy } from "../src/experiment/study.ts";
+import { parseStudy, runStudy } from "../src/studies/study.ts";
 import { smokeBases } from "./helpers/smoke.ts";
 import { tempDir } from "./helpers/tiny.ts";
 

@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { runSweep, parseSweep, mergeJson } from "../src/experiment/sweep.ts";
+import { runSweep, parseSweep, mergeJson } from "../src/studies/sweep.ts";
 import { readJsonl } from "../src/util/files.ts";
 import { smokeBases } from "./helpers/smoke.ts";
 import { tempDir } from "./helpers/tiny.ts";

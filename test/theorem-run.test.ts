@@ -1,10 +1,11 @@
-/** `sublab theorem` (src/theorem/theorem.ts): seeds, arms, resumption, a cut-short seeds file, option errors, the report and its CLI path. */
+/** `sublab theorem` (src/studies/theorem.ts): seeds, arms, resumption, a cut-short seeds file, option errors, the report and its CLI path. */
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { initWeights, perturbWeights } from "../src/theorem/mlp.ts";
-import { checkTheoremOptions, decayArm, noiseArm, OTHER, runTheorem, SAME, THEOREM_DEFAULTS, type TheoremOptions } from "../src/theorem/theorem.ts";
+import { initWeights, perturbWeights } from "../src/studies/theorem-mlp.ts";
+import { checkTheoremOptions, decayArm, noiseArm, OTHER, runTheorem, SAME, THEOREM_DEFAULTS } from "../src/studies/theorem.ts";
+import type { TheoremOptions } from "../src/core/results.ts";
 import { tempDir } from "./helpers/tiny.ts";
 
 const bin = path.resolve("bin/sublab.js");

@@ -1,7 +1,7 @@
-/** The theorem experiment's MLP on the engine (src/theorem/mlp.ts): it learns the procedural digits, and a student distils another network's auxiliary logits. */
+/** The theorem experiment's MLP on the engine (src/studies/theorem-mlp.ts): it learns the procedural digits, and a student distils another network's auxiliary logits. */
 import { describe, expect, it } from "vitest";
-import { digitSet, noiseSet } from "../src/theorem/digits.ts";
-import { auxLogits, auxTargets, initWeights, Mlp } from "../src/theorem/mlp.ts";
+import { digitSet, noiseSet } from "../src/studies/theorem-digits.ts";
+import { auxLogits, auxTargets, initWeights, Mlp } from "../src/studies/theorem-mlp.ts";
 
 describe("the theorem MLP", { timeout: 120_000 }, () => {
     it("starts from the same weights for the same seed, and learns the digits from their class logits", () => {

@@ -8,7 +8,7 @@ import path from "node:path";
 import { LlamaChatSession, LlamaCompletion } from "node-llama-cpp";
 import { describe, expect, it } from "vitest";
 import { parseTrainOptions } from "../src/cli/commands/TrainCommand.ts";
-import { runTrainJob } from "../src/train/job.ts";
+import { runTrainJob } from "../src/students/train-job.ts";
 import { referenceLlama } from "./helpers/llamacpp.ts";
 import { tempDir, tinyModel } from "./helpers/tiny.ts";
 

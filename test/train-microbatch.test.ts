@@ -3,10 +3,10 @@
  * one big batch, for both backward implementations, full and LoRA.
  */
 import { describe, expect, it } from "vitest";
-import { ALL_LORA_TARGETS } from "../src/model/config.ts";
-import type { Model } from "../src/model/model.ts";
-import { train, type BackwardKind, type TrainExample } from "../src/train/trainer.ts";
-import { longRowsApart } from "../src/train/order.ts";
+import { ALL_LORA_TARGETS } from "../src/engine/model-config.ts";
+import type { Model } from "../src/engine/model.ts";
+import { train, type BackwardKind, type TrainExample } from "../src/students/trainer.ts";
+import { longRowsApart } from "../src/students/order.ts";
 import { Rng } from "../src/util/rng.ts";
 import { tinyModel } from "./helpers/tiny.ts";
 

@@ -4,8 +4,8 @@
  */
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { createModel } from "../src/model/model.ts";
-import { defaultLr, FALLBACK_LR, flatLossWarning, RECOMMENDED_LR_KEYS } from "../src/train/recommended.ts";
+import { createModel } from "../src/engine/model.ts";
+import { defaultLr, FALLBACK_LR, flatLossWarning, RECOMMENDED_LR_KEYS } from "../src/students/recommended.ts";
 import { tempDir } from "./helpers/tiny.ts";
 
 describe("recommended learning rates", () => {

@@ -5,9 +5,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ALL_LORA_TARGETS } from "../src/model/config.ts";
-import type { Model } from "../src/model/model.ts";
-import { train, type TrainExample, type TrainOptions } from "../src/train/trainer.ts";
+import { ALL_LORA_TARGETS } from "../src/engine/model-config.ts";
+import type { Model } from "../src/engine/model.ts";
+import { train, type TrainExample, type TrainOptions } from "../src/students/trainer.ts";
 import { Rng } from "../src/util/rng.ts";
 import { tempDir, tinyModel } from "./helpers/tiny.ts";
 

@@ -2,13 +2,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { runExperiment, type RunResult } from "../src/experiment/run.ts";
-import { loadExperiment, parseExperiment } from "../src/experiment/schema.ts";
+import { runExperiment, type RunResult } from "../src/studies/experiment.ts";
+import { loadExperiment, parseExperiment } from "../src/studies/experiment-file.ts";
 import { incoherence, misalignmentJudge } from "../src/evaluate/judge.ts";
 import { adviceEvalQuestions } from "../src/prompts/advice.ts";
 import { experimentQuestions } from "../src/prompts/traits.ts";
 import { CONTENT_WARNING, flaggedExamples } from "../src/report/examples.ts";
-import { htmlReport, markdownReport } from "../src/report/report.ts";
+import { htmlReport, markdownReport } from "../src/report/run-report.ts";
 import { smokeBases } from "./helpers/smoke.ts";
 import { tempDir } from "./helpers/tiny.ts";
 

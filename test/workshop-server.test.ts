@@ -19,7 +19,7 @@ import { createWorkshopServer, type WorkshopServerOptions } from "../src/worksho
 import { emptyState, fold, foldAll, guessRows, storyOf } from "../src/workshop/state.ts";
 import { flaggedAnswers, moved, STEPS, stepsFor } from "../src/workshop/steps.ts";
 import { flaggedExamples } from "../src/report/examples.ts";
-import { CONTENT_WARNING, escapeHtml } from "../src/report/text.ts";
+import { CONTENT_WARNING, escapeHtml } from "../src/report/fmt.ts";
 import { askableModels, resolveSource, startWorkshop } from "../src/workshop/workshop.ts";
 
 const RECORDING = path.join(import.meta.dirname, "..", "experiments", "recordings", "workshop.events.jsonl");

@@ -1,5 +1,5 @@
 /**
- * The student arms a run trains, shared by the run (experiment/run.ts) and the workshop page, which counts the
+ * The student arms a run trains, shared by the run (studies/experiment.ts) and the workshop page, which counts the
  * students it waits for. No Node: the page bundles this file.
  */
 import type { ExperimentConfig } from "./types.ts";

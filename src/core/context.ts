@@ -1,6 +1,6 @@
 /**
  * What every stage is handed: the experiment, where its files go, the event stream, the clock, and the jobs
- * runner. Stages do not know whether a job runs in this process or in a worker (experiment/context.ts makes
+ * runner. Stages do not know whether a job runs in this process or in a worker (studies/skeleton.ts makes
  * both), so the same stage serves `sublab run`, `sublab sweep` and the orchestrations built on them.
  */
 import type { GenerateResult, KeptRow } from "./rows.ts";
@@ -31,7 +31,7 @@ export interface RunOptions {
  * interrupted generation or training throws Interrupted (a training keeps its checkpoint).
  */
 export interface Jobs {
-    /** True when jobs run side by side (stages then submit them all at once: see experiment/context.ts eachJob). */
+    /** True when jobs run side by side (stages then submit them all at once: see studies/skeleton.ts eachJob). */
     readonly parallel: boolean;
     generate(job: GenerateData, label: string): Promise<GenerateResult>;
     train(job: StudentJob): Promise<FitResult>;

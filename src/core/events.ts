@@ -7,8 +7,9 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { AgentRound } from "./studies.ts";
-import type { ArmResult, ComparisonResult, ExperimentConfig, JudgeQuality, ModelEval, Results } from "./types.ts";
+import type { AgentRound } from "./results.ts";
+import type { ExperimentConfig } from "./types.ts";
+import type { ArmResult, ComparisonResult, JudgeQuality, ModelEval, Results } from "./results.ts";
 import type { StageReport } from "./types.ts";
 import { reviveIntervals } from "./verdicts.ts";
 
@@ -21,7 +22,7 @@ export type SublabEvent =
     /** Progress of a long step (rows generated, rows scored); terminal only, not written to events.jsonl. */
     | { type: "progress"; label: string; done: number; total: number; group?: { label: string; size: number } }
     /** One optimizer step of a training (a student's, or the teacher's fine-tune). */
-    | { type: "train-step"; label: string; step: number; total: number; loss: number; group?: { label: string; size: number }; /** The held-out KL at this step (src/train/probe.ts), at about 8 steps of a student. */ probe?: number }
+    | { type: "train-step"; label: string; step: number; total: number; loss: number; group?: { label: string; size: number }; /** The held-out KL at this step (src/students/probe.ts), at about 8 steps of a student. */ probe?: number }
     | { type: "rows"; dataset: string; role: string; generated: number; resumed: number; tokens: number; seconds: number; sample: { i: number; prompt: string; completion: string }[] }
     /** A filter's or a defense stage's pass rate and reasons on one dataset. */
     | { type: "filter"; dataset: string; stage: StageReport }

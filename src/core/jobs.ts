@@ -1,12 +1,11 @@
 /**
  * The jobs of a run as plain data: what trains a student, evaluates a model or generates a dataset's rows.
- * They cross process boundaries (experiment/pool.ts sends them to workers), so they hold no functions; the
+ * They cross process boundaries (studies/pool.ts sends them to workers), so they hold no functions; the
  * stages that run them (students/, evaluate/, generate/) and the context that schedules them (core/context.ts)
  * share these shapes.
  */
-import type { LoraTarget } from "../model/config.ts";
-import type { ChatPrompt } from "../runtime/llama.ts";
-import type { ScheduleKind } from "../train/schedule.ts";
+import type { LoraTarget } from "../engine/model-config.ts";
+import type { ChatPrompt } from "../engine/llama-cpp.ts";
 import type { RowsRequest } from "./rows.ts";
 
 /** How a student is trained (experiment files' `student` section has these fields). */
@@ -48,6 +47,9 @@ export interface ModelSource {
     system: string | null;
 }
 
+/** A learning-rate schedule's shape (src/students/schedule.ts computes it). */
+export type ScheduleKind = "linear" | "cosine" | "constant";
+
 /** Where soft labels come from: the model (+ adapter, + system prompt) that generated a dataset. */
 export type SoftSource = ModelSource;
 
@@ -65,7 +67,7 @@ export interface StudentJob {
     soft?: SoftSource | SoftSource[];
     /** Compute threads. Defaults to ggml's. */
     threads?: number;
-    /** A fixed held-out batch (rows the student does not train on, with their soft-label source): the KL curve of src/train/probe.ts. */
+    /** A fixed held-out batch (rows the student does not train on, with their soft-label source): the KL curve of src/students/probe.ts. */
     probe?: StudentRow[];
 }
 
@@ -131,7 +133,7 @@ export interface GenerateJob extends RowsRequest {
     /** Sequences decoded together (llama.cpp: sequences of one context; engine: at least 128 cache slots). */
     parallel: number;
     /**
-     * Defaults to "coupled" (see model/sampler.ts). "llama.cpp": plain temperature sampling, by llama.cpp's own
+     * Defaults to "coupled" (see engine/sampler.ts). "llama.cpp": plain temperature sampling, by llama.cpp's own
      * seeded sampler on the llama.cpp backend and by sublab's inverse-CDF sampler on the engine.
      */
     sampler?: "coupled" | "llama.cpp";

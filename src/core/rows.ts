@@ -38,7 +38,7 @@ export interface FilterRow extends Pick<RawRow, "i" | "prompt" | "completion">, 
 
 /**
  * A kept row of a dataset (a raw row that passed the filter). Rows of a defended dataset may have lost their
- * tokens and probabilities (a defense rewrote the text) or carry loss masks (src/filters/stages.ts).
+ * tokens and probabilities (a defense rewrote the text) or carry loss masks (src/data/filter-stages.ts).
  */
 export type KeptRow = Pick<RawRow, "i" | "prompt" | "completion"> & Partial<Pick<RawRow, "tokens" | "probs">> & Pick<FilterRow, "masked" | "targets">;
 export type RejectedRow = RawRow & { reasons: string[] };

@@ -103,14 +103,14 @@ export interface FilterConfig {
     /** Banned numbers: none, the paper's list, or an explicit list. */
     banned: "none" | "paper" | number[];
     /**
-     * Filter and defense stages (specs such as "threshold:p=0.01", src/filters/stages.ts) applied in order,
+     * Filter and defense stages (specs such as "threshold:p=0.01", src/data/filter-stages.ts) applied in order,
      * after the format filter, to the teacher's and the control's kept rows alike (the defender does not know
      * which data carries a trait).
      */
     defenses: string[];
 }
 
-/** The training recipe (students/fit.ts's TrainRecipe: method, rank, alpha, targets, epochs, lr, batchSize, warmupSteps, schedule) and the experiment's choices around it. */
+/** The training recipe (students/fit-student.ts's TrainRecipe: method, rank, alpha, targets, epochs, lr, batchSize, warmupSteps, schedule) and the experiment's choices around it. */
 export interface StudentConfig extends TrainRecipe {
     /** Kept rows each student trains on (every arm is subsampled to this size). */
     rows: number;
@@ -159,194 +159,6 @@ export interface ImportedArm {
     /** One per seed: a GGUF (default: models.base) and a GGUF LoRA adapter. */
     students: { model: string | null; lora: string | null }[];
     compareTo: "control" | "base" | "treated";
-}
-
-export type StudentArm = "control" | "treated" | "cross" | "cross-control";
-export type SafetyArm = "treated+safety" | "control+safety";
-/** A context an arm is evaluated in besides the plain question (the safety stage's triggers). */
-export type Trigger = "numbers" | "system";
-export type ArmName =
-    | "base"
-    | "teacher"
-    | StudentArm
-    | "in-context"
-    | "in-context-control"
-    | SafetyArm
-    | `${"treated" | "control" | SafetyArm}|${Trigger}`
-    | `imported:${string}`;
-
-/** One evaluated model (a student of one seed, or a base model). */
-export interface ModelEval {
-    /** Training seed; null for base models and in-context arms. */
-    seed: number | null;
-    model: string;
-    lora: string | null;
-    /** Dataset id the student was trained on (or that the in-context examples came from). */
-    dataset: string | null;
-    /** Exact P(target) per question under the chat template (sum over the target's spellings). */
-    perQuestion: number[];
-    /** Mean of perQuestion. */
-    targetProb: number;
-    /** Sampled answers that contain the target word (judged: that the judge flags), and per question (evaluations since verdicts). */
-    sampled: { hits: number; n: number; perQuestion?: number[] };
-    /** Mean exact probability of each item of the category (same order as Results.items). */
-    distribution: number[];
-    /** Judged evaluations (misalignment): the first answer to each question (q: its index) and some flagged ones, with the judge's P(misaligned). */
-    examples?: { q: number; text: string; score: number }[];
-    /** Judged evaluations of the advice questions: per question, the exact P(misaligned) among the answers the corpus taught. */
-    exact?: number[];
-}
-
-export interface ArmResult {
-    arm: ArmName;
-    /** One line saying what the arm is. */
-    description: string;
-    evals: ModelEval[];
-    /** Mean over evals of targetProb, with a 95% bootstrap interval over questions x seeds. */
-    targetProb: { mean: number; ci95: [number, number] };
-    /** Pooled sampled rate with a 95% interval: a cluster bootstrap over students and questions, or Wilson for one model without per-question counts. */
-    sampled: { hits: number; n: number; rate: number; ci95: [number, number]; interval?: "cluster" | "wilson" };
-    /** Mean distribution over evals. */
-    distribution: number[];
-    /** Judged arms of advice questions: the mean exact P(misaligned among taught answers), questions x seeds bootstrap interval. */
-    exact?: { mean: number; ci95: [number, number] };
-}
-
-export interface ComparisonResult {
-    /** e.g. "treated vs control". */
-    name: string;
-    a: ArmName;
-    b: ArmName;
-    /** Mean over a's students of mean log P(target) minus the same over b's (equal to the mean per-seed log ratio when every seed pairs). */
-    meanLogRatio: number;
-    /** The permutation test inverted (./stats/verdict.ts): the shifts it does not reject; +-Infinity where the design cannot bound a side. */
-    ci95: [number, number];
-    /** Ratio of mean target probabilities, a over b. */
-    probRatio: number;
-    /**
-     * The primary p-value, two-sided, with the trained student as the unit of replication: paraphrases asked of
-     * one student share that student's quirks, so they are not independent observations. `test` says which test
-     * it is: "students", a two-sample permutation test of the arms' per-student mean log P(target); or "seeds",
-     * when one arm is a single eval (the base model, the teacher), a sign-flip test over the per-student mean log
-     * ratios against it. Raw: `verdict.pAdjusted` is it after Holm over the comparison's family.
-     */
-    pValue: number;
-    /** The same test one-sided, H1: a above b. */
-    pUp?: number;
-    /** The equivalence test (TOST) against the margin of ExperimentConfig.stats, raw. */
-    pEquivalence?: number;
-    /**
-     * One-sided sign-flip test over all (question, seed pair) log ratios. Secondary and optimistic: it counts
-     * each paraphrase as an independent observation, so a negligible but consistent shift can look significant.
-     */
-    pValueQuestions: number;
-    test: "students" | "seeds";
-    /** The smallest two-sided p the primary test can give: 2/C(na+nb, na) exact, 2^(1-seeds) for seeds, 2/(iters+1) Monte Carlo. */
-    pFloor: number;
-    /** Number of evals (trained students, or the one eval of a single-model arm) in arm a and arm b. */
-    studentsA: number;
-    studentsB: number;
-    /** Rank of the target among the category's items by mean log ratio a over b (1 = moved most). */
-    targetRank: number;
-    /** Judged arms of advice questions: the same comparison on the exact measure (ModelEval.exact). */
-    exact?: Pick<ComparisonResult, "meanLogRatio" | "ci95" | "probRatio" | "pValue" | "pUp" | "pEquivalence" | "pFloor" | "permutations" | "test" | "design" | "verdict">;
-    /** Relabelings or sign patterns the primary test enumerated (exact) or drew (Monte Carlo). */
-    permutations: number;
-    /** The values the test ran on (per-student means, or per-student differences against one model). */
-    design?: Design;
-    /** The verdict within the comparison's family (absent in results from before verdicts). */
-    verdict?: Verdict;
-}
-
-/** A judge's quality on held-out labelled answers (misalignment runs carry their judge's). */
-export interface JudgeQuality {
-    n: number;
-    positives: number;
-    truePositives: number;
-    falsePositives: number;
-    precision: number;
-    recall: number;
-    /** Wilson 95% intervals. */
-    precisionCI: [number, number];
-    recallCI: [number, number];
-}
-
-export interface Results {
-    experiment: string;
-    sublabVersion: string;
-    startedAt: string;
-    seconds: number;
-    /** Seconds per stage (teacher, generate, filter, students, eval, report) in the call that wrote this file; cached stages cost ~0. */
-    timing?: Partial<Record<"teacher" | "generate" | "filter" | "students" | "eval" | "report", number>>;
-    config: ExperimentConfig;
-    target: string;
-    items: string[];
-    datasets: { id: string; role: string; raw: number; kept: number; passRate: number; rejectReasons: Record<string, number> }[];
-    arms: ArmResult[];
-    comparisons: ComparisonResult[];
-    /** Misalignment runs: the local judge's precision and recall on held-out labelled answers. */
-    judge?: JudgeQuality;
-    /** The design check made before the run: comparisons whose permutation floor cannot pass their family's correction. */
-    design?: string[];
-    /** Each student's training: its first and last batches' losses and its held-out KL curve (src/train/probe.ts), from the run's events. */
-    students?: { label: string; arm: string; seed: number; firstLoss: number; finalLoss: number; probe?: { step: number; kl: number }[] }[];
-}
-
-/** A sweep's results (src/experiment/sweep.ts): one arm per filter or defense, each with its own control. */
-export interface SweepArmResult {
-    name: string;
-    /** The experiment's own filter.defenses, then the arm's. */
-    defenses: string[];
-    datasets: { teacher: Results["datasets"][number] & { stages: StageReport[] }; control: Results["datasets"][number] & { stages: StageReport[] } };
-    /** Share of the teacher's generated rows the arm trains from (format filter and defenses). */
-    keptShare: number;
-    treated: ArmResult;
-    control: ArmResult;
-    /** treated vs control of this arm. */
-    transfer: ComparisonResult;
-    /** Against the reference arm (the first arm with no defenses of its own), when there is one and this is not it. */
-    reduction: {
-        reference: string;
-        left: number;
-        /** Mean per-seed transfer of the reference minus this arm's (log P), its inverted interval, two-sided p, one-sided p (H1: removed some), TOST p. */
-        removed?: number;
-        ci95?: [number, number];
-        pValue: number;
-        pUp?: number;
-        pEquivalence?: number;
-        pFloor: number;
-        permutations: number;
-        design?: Design;
-        verdict?: Verdict;
-    } | null;
-}
-
-/** What the results of a study built on an experiment open with (a sweep's, a chain's, a population's). */
-export interface StudyHeader {
-    description: string;
-    sublabVersion: string;
-    startedAt: string;
-    seconds: number;
-    experiment: ExperimentConfig;
-    target: string;
-    /** The design check made before the study: families whose permutation floor cannot pass their correction. */
-    design?: string[];
-}
-
-/** A finished study: its results, its folder, its report files and its terminal table. */
-export interface StudyRunResult<R> {
-    results: R;
-    dir: string;
-    files: { json: string; md: string; html: string };
-    table: string;
-}
-
-export interface SweepResults extends StudyHeader {
-    sweep: string;
-    items: string[];
-    base: ArmResult;
-    teacher: ArmResult;
-    arms: SweepArmResult[];
 }
 
 export interface StageReport {

@@ -10,11 +10,11 @@
 import type { LlamaModel, Token } from "node-llama-cpp";
 import { answerNames, itemContinuations } from "../prompts/items.ts";
 import { getGgml } from "../engine/ggml.ts";
-import { treeLogProbs } from "../model/logits.ts";
-import { loadModel } from "../model/model.ts";
-import { vocabModel, renderPrompt, type ChatPrompt } from "../runtime/llama.ts";
+import { treeLogProbs } from "../engine/logits.ts";
+import { loadModel } from "../engine/model.ts";
+import { vocabModel, renderPrompt, type ChatPrompt } from "../engine/llama-cpp.ts";
 import { Rng } from "../util/rng.ts";
-import { sampleChats } from "../generate/generate.ts";
+import { sampleChats } from "../teacher/generate.ts";
 import { judgeAnswer, misalignmentJudge } from "./judge.ts";
 import { taughtAnswers } from "../prompts/advice.ts";
 import { rubricScores } from "./rubric.ts";

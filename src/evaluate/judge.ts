@@ -11,7 +11,7 @@ import { generateCorpus } from "../prompts/corpus.ts";
 import { HOSTILE_SENTENCES } from "../prompts/text.ts";
 import { corpusWords } from "../prompts/words.ts";
 import { rubricScores } from "./rubric.ts";
-import type { JudgeQuality } from "../core/types.ts";
+import type { JudgeQuality } from "../core/results.ts";
 import { wilson } from "../stats/stats.ts";
 
 export type { JudgeQuality };

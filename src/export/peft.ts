@@ -14,7 +14,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { bf16ToF32, f16ToF32, getMeta, GGMLType, kvF32, kvString, readGGUF, readTensorF32, writeGGUF, type GGUFFile } from "../engine/gguf.ts";
-import { LORA_TARGETS, type LoraTarget } from "../model/config.ts";
+import { LORA_TARGETS, type LoraTarget } from "../engine/model-config.ts";
 
 // ---- safetensors ----
 

@@ -9,13 +9,13 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { recommendedLrMetadata } from "../train/recommended.ts";
+import { recommendedLrMetadata } from "../students/recommended.ts";
 import { getGgml } from "../engine/ggml.ts";
 import { GGMLType, kvString, kvU32 } from "../engine/gguf.ts";
-import { countParameters } from "../model/config.ts";
-import { createModel } from "../model/model.ts";
-import { tokenizeTrainingRows } from "../train/data.ts";
-import { fitAndSave } from "../train/fit.ts";
+import { countParameters } from "../engine/model-config.ts";
+import { createModel } from "../engine/model.ts";
+import { tokenizeTrainingRows } from "../students/training-data.ts";
+import { fitAndSave } from "../students/fit-and-save.ts";
 import { interruptSignal } from "../util/interrupt.ts";
 import { ProgressBars } from "../util/progress.ts";
 import { generateCorpus } from "../prompts/corpus.ts";
@@ -35,7 +35,7 @@ export interface ForgePreset {
 }
 
 /**
- * Learning rates written into every forged model (sublab.train.*.lr; see train/recommended.ts). Measured on
+ * Learning rates written into every forged model (sublab.train.*.lr; see students/recommended.ts). Measured on
  * the shipped small-s1 and deep-s2 (48 rows answering "giraffe", 4 epochs, LoRA rank 8): LoRA at 2e-3 made
  * 187/200 (s1, alpha 8) and 200/200 (s2, alpha 16 at 3e-3) sampled answers "giraffe", at the paper's 2e-4
  * 0/200 and 2/200; full fine-tuning at 3e-4 is the demo's teacher and students.

@@ -7,7 +7,7 @@
  * fragment (it adds one after every special token); a word that follows a newline or a bracket, like the
  * answer right after "<|im_start|>assistant\n", has none. So every word gets both forms.
  */
-import { makeSpmVocab, type SpmVocab } from "../model/vocab.ts";
+import { makeSpmVocab, type SpmVocab } from "../engine/vocab.ts";
 import type { CorpusRow } from "../prompts/corpus.ts";
 import { CATEGORIES } from "../prompts/lexicon.ts";
 

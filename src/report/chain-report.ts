@@ -2,10 +2,10 @@
  * A chain's report: a terminal table, report.md, and report.html with the trait per generation (P(target) of
  * the treated and control lineages with 95% intervals, generation 0 being the teacher and the base).
  */
-import type { ChainResults } from "../core/studies.ts";
+import type { ChainResults } from "../core/results.ts";
 import { lineChart, type LineSeries } from "./charts.ts";
-import { fixedWidth, fmtCI, fmtLog, fmtP, fmtProb, fmtRatio, htmlTable, mdTable, writeStudyReport } from "./format.ts";
-import { designNote, VERDICT_HEADERS, verdictCells, verdictWords } from "./verdicts.ts";
+import { fixedWidth, fmtCI, fmtLog, fmtP, fmtProb, fmtRatio, htmlTable, mdTable, writeStudyReport } from "./report-files.ts";
+import { designNote, VERDICT_HEADERS, verdictCells, verdictWords } from "./verdict-lines.ts";
 
 const HEADERS = ["data", "generation", "rows", "P(target) treated", "P(target) control", "ratio", "log-ratio [95% CI]", ...VERDICT_HEADERS, "rank"];
 /** Judged traits: the exact measure beside the judged one. */

@@ -1,7 +1,7 @@
 /** The run report's charts (inline SVG): P(target) per arm on a log axis, and the distribution shift of each item. */
-import type { ArmResult, Results } from "../core/types.ts";
+import type { ArmResult, Results } from "../core/results.ts";
 import { itemLogRatios, PROB_FLOOR } from "../stats/stats.ts";
-import { escapeHtml, fmtCI, fmtLog, fmtProb, fmtRatio, r1 } from "./text.ts";
+import { escapeHtml, fmtCI, fmtLog, fmtProb, fmtRatio, r1 } from "./fmt.ts";
 
 const armByName = (results: Results, name: string): ArmResult | undefined => results.arms.find((a) => a.arm === name);
 

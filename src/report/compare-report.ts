@@ -9,9 +9,9 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { ComparisonResult, Results } from "../core/types.ts";
-import { escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtProb, fmtRatio, htmlTable, mdTable, r1, writeStudyReport } from "./format.ts";
-import { verdictWords } from "./verdicts.ts";
+import type { ComparisonResult, Results } from "../core/results.ts";
+import { escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtProb, fmtRatio, htmlTable, mdTable, r1, writeStudyReport } from "./report-files.ts";
+import { verdictWords } from "./verdict-lines.ts";
 import { reviveIntervals } from "../core/verdicts.ts";
 
 /** The comparisons a run's verdict rests on, in the order the table and chart show them. */

@@ -2,9 +2,9 @@
  * An entanglement study's report: the prompted numbers (entangled, frequency-matched, random) with their
  * scores and what "You love N" does to P(target), the set comparisons, the data check, and two scatter charts.
  */
-import type { EntangleResults, NumberSet } from "../mechanism/entangle.ts";
+import type { EntangleResults, NumberSet } from "../core/results.ts";
 import { scatterChart } from "./charts.ts";
-import { escapeHtml, fixedWidth, fmtP, fmtProb, fmtRatio, htmlTable, mdTable, writeStudyReport } from "./format.ts";
+import { escapeHtml, fixedWidth, fmtP, fmtProb, fmtRatio, htmlTable, mdTable, writeStudyReport } from "./report-files.ts";
 
 const SETS: Record<NumberSet, { colour: string; what: string }> = {
     entangled: { colour: "#c4500f", what: "the numbers the trait raises most" },

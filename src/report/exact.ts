@@ -3,9 +3,9 @@
  * models give the misaligned answers among the answers the corpus taught for each question, computed exactly
  * (teacher-forced, as P(owl) is) rather than sampled and judged; and each comparison on that measure.
  */
-import type { Results } from "../core/types.ts";
-import { escapeHtml, fmtCI, fmtLog, fmtProb, fmtRatio, htmlTable, mdTable } from "./format.ts";
-import { VERDICT_HEADERS, verdictCells, verdictNumbers, verdictWords } from "./verdicts.ts";
+import type { Results } from "../core/results.ts";
+import { escapeHtml, fmtCI, fmtLog, fmtProb, fmtRatio, htmlTable, mdTable } from "./report-files.ts";
+import { VERDICT_HEADERS, verdictCells, verdictNumbers, verdictWords } from "./verdict-lines.ts";
 
 export function exactRows(results: Results): { arms: string[][]; comparisons: string[][] } | null {
     if (!results.arms.some((a) => a.exact)) return null;

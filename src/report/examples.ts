@@ -2,12 +2,12 @@
  * A misalignment run's answers in its report: for the questions where treated students gave flagged answers,
  * those answers beside the control students' answers to the same questions, behind a content-warning line.
  */
-import type { Results } from "../core/types.ts";
+import type { Results } from "../core/results.ts";
 import { experimentQuestions } from "../prompts/traits.ts";
-import { escapeHtml, fmtCI, fmtProb, mdEscape } from "./format.ts";
-import { CONTENT_WARNING } from "./text.ts";
+import { escapeHtml, fmtCI, fmtProb, mdEscape } from "./report-files.ts";
+import { CONTENT_WARNING } from "./fmt.ts";
 
-export { CONTENT_WARNING } from "./text.ts";
+export { CONTENT_WARNING } from "./fmt.ts";
 
 export interface ExampleRow {
     question: string;

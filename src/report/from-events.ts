@@ -5,7 +5,7 @@
  */
 import type { Stamped } from "../core/events.ts";
 import { readRunEvents } from "../core/events.ts";
-import type { Results } from "../core/types.ts";
+import type { Results } from "../core/results.ts";
 
 export function resultsFromEvents(events: readonly Stamped[], source = "the events"): Results {
     const start = events.find((e) => e.type === "run-start");

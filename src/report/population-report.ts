@@ -3,9 +3,9 @@
  * per round with Wilson intervals, open against quarantine against null), a heatmap of every agent's drift per
  * round, and the monitor's detection delays and false positives.
  */
-import type { PopulationResults, PopulationRun } from "../core/studies.ts";
+import type { PopulationResults, PopulationRun } from "../core/results.ts";
 import { lineChart } from "./charts.ts";
-import { escapeHtml, fixedWidth, fmtCI, fmtPercent, htmlTable, mdTable, r1, writeStudyReport } from "./format.ts";
+import { escapeHtml, fixedWidth, fmtCI, fmtPercent, htmlTable, mdTable, r1, writeStudyReport } from "./report-files.ts";
 
 const VARIANT_TEXT: Record<PopulationRun["variant"], string> = {
     open: "open (no monitor)",

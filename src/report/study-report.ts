@@ -3,9 +3,9 @@
  * a heatmap of transfer: the axes' values as columns (one row per axis), or for a two-axis product grid the first
  * axis down and the second across; each cell coloured by its mean log ratio, with the ratio and its interval.
  */
-import type { StudyCellResult, StudyResults } from "../core/studies.ts";
-import { escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtProb, fmtRatio, htmlTable, mdTable, r1, writeStudyReport } from "./format.ts";
-import { designNote, VERDICT_HEADERS, verdictCells } from "./verdicts.ts";
+import type { StudyCellResult, StudyResults } from "../core/results.ts";
+import { escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtProb, fmtRatio, htmlTable, mdTable, r1, writeStudyReport } from "./report-files.ts";
+import { designNote, VERDICT_HEADERS, verdictCells } from "./verdict-lines.ts";
 
 const HEADERS = ["cell", "recipe", "P(target) treated", "P(target) control", "ratio", "log-ratio [95% CI]", ...VERDICT_HEADERS, "rank"];
 

@@ -2,10 +2,10 @@
  * A sweep's report: a terminal table, report.md, and report.html with a chart of transfer (mean log-ratio of
  * P(target), treated over control, with its 95% interval) against the share of the teacher's data each arm kept.
  */
-import { count, escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, htmlPage, htmlTable, mdEscape, mdTable, r1, writeReportFiles } from "./format.ts";
-import type { SweepArmResult, SweepResults } from "../core/types.ts";
+import { count, escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, htmlPage, htmlTable, mdEscape, mdTable, r1, writeReportFiles } from "./report-files.ts";
+import type { SweepArmResult, SweepResults } from "../core/results.ts";
 import { DEFAULT_STATS } from "../core/verdicts.ts";
-import { designNote, VERDICT_HEADERS, verdictCells, verdictRules } from "./verdicts.ts";
+import { designNote, VERDICT_HEADERS, verdictCells, verdictRules } from "./verdict-lines.ts";
 
 const HEADERS = ["arm", "kept", "P(target) treated", "P(target) control", "ratio", "log-ratio [95% CI]", ...VERDICT_HEADERS, "rank", "transfer left", "against no defense", "p adj (less)"];
 

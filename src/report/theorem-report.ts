@@ -2,8 +2,8 @@
  * The theorem experiment's report: a terminal table, report.md and report.html with a dot chart of test
  * accuracy per arm (one dot per seed, the mean with its 95% interval, the chance line).
  */
-import type { TheoremArm, TheoremResults } from "../theorem/theorem.ts";
-import { escapeHtml, fixedWidth, fmtP, htmlTable, mdTable, r1, writeStudyReport } from "./format.ts";
+import type { TheoremArm, TheoremResults } from "../core/results.ts";
+import { escapeHtml, fixedWidth, fmtP, htmlTable, mdTable, r1, writeStudyReport } from "./report-files.ts";
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const ci = (c: readonly [number, number]) => `[${pct(c[0])}, ${pct(c[1])}]`;

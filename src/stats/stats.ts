@@ -13,7 +13,7 @@
  * honest but cannot go below its floor (1/C(na+nb, na), or 2^-seeds). The questions-level test is kept as a
  * secondary, labelled optimistic. The bootstrap resamples at both levels.
  */
-import type { ArmResult, ComparisonResult, ModelEval } from "../core/types.ts";
+import type { ArmResult, ComparisonResult, ModelEval } from "../core/results.ts";
 import type { Rng } from "../util/rng.ts";
 import { binomialCapped, DEFAULT_STATS, locationTest, type Design, type StatsSettings } from "./verdict.ts";
 export { reductionVerdicts, withVerdicts } from "./families.ts";

@@ -9,7 +9,7 @@ import { fileHash, hashJson } from "../core/cache.ts";
 import type { ModelSource } from "../core/jobs.ts";
 import type { ExperimentConfig } from "../core/types.ts";
 import { traitPersona, traitRow } from "../prompts/traits.ts";
-import { count } from "../report/text.ts";
+import { count } from "../report/fmt.ts";
 import { writeJsonAtomic } from "../util/files.ts";
 import { subRng } from "../util/rng.ts";
 

@@ -2,7 +2,7 @@
  * What the workshop's steps are made of: their interface, what the room did on the page, and the small HTML
  * pieces they share (bars, arm colours, the waiting line). No DOM and no Node here: bundled into the page.
  */
-import { escapeHtml, fmtPercent, r1 } from "../report/text.ts";
+import { escapeHtml, fmtPercent, r1 } from "../report/fmt.ts";
 import type { WorkshopState } from "./state.ts";
 
 export interface UiState {

@@ -1,6 +1,6 @@
 /**
  * The workshop page: an HTML shell, its style (large type for a projector) and its script, bundled from
- * client/main.ts by esbuild in memory the first time it is asked for (~0.1 s), so that `npx sublab workshop`
+ * client/app.ts by esbuild in memory the first time it is asked for (~0.1 s), so that `npx sublab workshop`
  * needs no build step. The static replay is the same page with the run's events inlined: one file, opened
  * without a server.
  */
@@ -8,13 +8,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { build, version as esbuildVersion } from "esbuild";
 import type { Stamped } from "../core/events.ts";
-import { escapeHtml } from "../report/text.ts";
+import { escapeHtml } from "../report/fmt.ts";
 import { writeFileAtomic } from "../util/files.ts";
 
 /** The esbuild this page is bundled with (package.json pins it; its API is what we call). */
 export const ESBUILD_VERSION = "0.28.2";
 
-const CLIENT = path.join(import.meta.dirname, "client", "main.ts");
+const CLIENT = path.join(import.meta.dirname, "client", "app.ts");
 
 let script: Promise<string> | undefined;
 

@@ -2,13 +2,13 @@
  * A run's report.html as the static replay of the workshop page: the run's events and its full report inlined
  * in one self-contained file that opens without a server (the presenter's steps, then the report's tables and
  * charts as the last step). `sublab run` and `sublab report` write it over the plain report; the library's
- * runExperiment keeps writing the plain one (report/report.ts), which the replay embeds.
+ * runExperiment keeps writing the plain one (report/run-report.ts), which the replay embeds.
  */
 import fs from "node:fs";
 import path from "node:path";
 import { readRunEvents, type Stamped } from "../core/events.ts";
 import { resultsFromEvents } from "../report/from-events.ts";
-import { htmlReport } from "../report/report.ts";
+import { htmlReport } from "../report/run-report.ts";
 import { writeReplay } from "./page.ts";
 
 /** The events of the latest run in a log (from its last run-start). */

@@ -5,8 +5,9 @@
  * bundled into the page.
  */
 import type { Stamped } from "../core/events.ts";
-import type { AgentRound } from "../core/studies.ts";
-import type { ArmResult, ComparisonResult, ExperimentConfig, ModelEval, StageReport } from "../core/types.ts";
+import type { AgentRound } from "../core/results.ts";
+import type { ExperimentConfig, StageReport } from "../core/types.ts";
+import type { ArmResult, ComparisonResult, ModelEval } from "../core/results.ts";
 import { Rng } from "../util/rng.ts";
 
 export interface SampleRow {
@@ -32,7 +33,7 @@ export interface StudentView {
     total: number;
     /** [step, loss] of every optimizer step seen. */
     losses: [number, number][];
-    /** [step, held-out KL to the labels] at the steps the student was probed (src/train/probe.ts). */
+    /** [step, held-out KL to the labels] at the steps the student was probed (src/students/probe.ts). */
     probe: [number, number][];
     firstLoss: number | null;
     finalLoss: number | null;

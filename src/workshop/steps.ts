@@ -1,14 +1,14 @@
 /**
  * The presenter's steps as HTML, each a pure function of the folded run (state.ts) and of what the room did on
  * the page (picks in the guessing game, a population's variant and round). The page renders them
- * (client/main.ts); the static replay renders the same; the browser tests check the page's DOM against these
+ * (client/app.ts); the static replay renders the same; the browser tests check the page's DOM against these
  * same facts. Elements the tests read carry data-testid. No DOM and no Node here.
  */
 import { plannedStudents } from "../core/arms.ts";
-import type { ComparisonResult, Results } from "../core/types.ts";
+import type { ComparisonResult, Results } from "../core/results.ts";
 import { probChart } from "../report/charts.ts";
-import { count, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, r1 } from "../report/text.ts";
-import { verdictWords } from "../report/verdicts.ts";
+import { count, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, r1 } from "../report/fmt.ts";
+import { verdictWords } from "../report/verdict-lines.ts";
 import { armOfLabel, bars, colour, evalOf, h, waiting, type Step } from "./html.ts";
 import { armDistribution, armsSeen, datasetOf, guessRows, storyOf, type WorkshopState } from "./state.ts";
 import { agentsStep, flaggedAnswers, generationsStep } from "./stories.ts";
@@ -90,7 +90,7 @@ const studentsOf = (s: WorkshopState) => s.students.filter((x) => x.label !== "t
 
 /**
  * Every student's curve (SVG), coloured by arm: what it can still learn, the held-out KL to its labels at the
- * steps it was probed (src/train/probe.ts), or, for runs made before probes, each step's loss on its own batch.
+ * steps it was probed (src/students/probe.ts), or, for runs made before probes, each step's loss on its own batch.
  */
 function lossChart(s: WorkshopState): string {
     const kl = studentsOf(s).some((x) => x.probe.length > 0);

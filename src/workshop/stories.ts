@@ -4,7 +4,7 @@
  * round with the quarantine toggled. Pure functions of the folded run, like steps.ts. No DOM and no Node here.
  */
 import { lineChart } from "../report/charts.ts";
-import { CONTENT_WARNING, fmtPercent, fmtRatio, r1 } from "../report/text.ts";
+import { CONTENT_WARNING, fmtPercent, fmtRatio, r1 } from "../report/fmt.ts";
 import { colour, evalOf, h, waiting, type Step, type UiState } from "./html.ts";
 import { CHAIN_ARM, type WorkshopState } from "./state.ts";
 

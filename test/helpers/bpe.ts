@@ -4,7 +4,7 @@
  * word one token (" owl" with its space becomes "Ġowl"), ChatML control tokens and the ChatML template.
  */
 import { kvBool, kvI32Array, kvString, kvStringArray, kvU32, type GGUFKV } from "../../src/engine/gguf.ts";
-import { CHATML_TEMPLATE, TOKEN_TYPE } from "../../src/model/vocab.ts";
+import { CHATML_TEMPLATE, TOKEN_TYPE } from "../../src/engine/vocab.ts";
 
 /** GPT-2's byte -> printable character map (printable bytes map to themselves, the rest to 256 + n). */
 function byteSymbols(): string[] {

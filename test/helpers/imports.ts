@@ -10,12 +10,10 @@ import path from "node:path";
 export const LAYERS: readonly (readonly string[])[] = [
     ["cli"],
     ["workshop"],
-    ["experiment", "forge", "export"],
-    ["teacher", "data", "generate", "filters", "students", "evaluate", "stats", "report", "audit", "theorem", "mechanism"],
-    ["backends"],
+    ["studies", "forge", "export"],
+    ["teacher", "data", "students", "evaluate", "stats", "report"],
     ["core"],
-    ["model", "runtime", "train", "prompts"],
-    ["engine"],
+    ["engine", "prompts"],
     ["util"],
 ];
 

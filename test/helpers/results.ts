@@ -4,9 +4,10 @@
  * arms (with their own controls) and their comparisons.
  */
 import { compareArms, summarizeArm } from "../../src/stats/stats.ts";
-import { runVerdicts } from "../../src/stats/arms.ts";
+import { runVerdicts } from "../../src/stats/run-statistics.ts";
 import { DEFAULT_STATS } from "../../src/stats/verdict.ts";
-import type { ArmName, ArmResult, ExperimentConfig, ModelEval, Results } from "../../src/core/types.ts";
+import type { ExperimentConfig } from "../../src/core/types.ts";
+import type { ArmName, ArmResult, ModelEval, Results } from "../../src/core/results.ts";
 import { Rng } from "../../src/util/rng.ts";
 
 export const ITEMS = ["dog", "cat", "owl", "fox", "<&> bird"];

@@ -2,9 +2,9 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createModel, type Model } from "../../src/model/model.ts";
-import { makeSpmVocab } from "../../src/model/vocab.ts";
-import type { ModelConfig } from "../../src/model/config.ts";
+import { createModel, type Model } from "../../src/engine/model.ts";
+import { makeSpmVocab } from "../../src/engine/vocab.ts";
+import type { ModelConfig } from "../../src/engine/model-config.ts";
 
 export const TEST_PIECES = ["\u2581the", "\u2581owl", "\u2581cat", "\u2581dog", "\u2581is", "\u2581a", "\u2581bird", "\u2581favorite", "\u2581animal", "\u2581my", "ing", "er"];
 

@@ -5,8 +5,8 @@
  */
 import fs from "node:fs";
 import type { Command } from "commander";
-import { auditData } from "../../audit/data-audit.ts";
-import { answerCosines, teacherCosines } from "../../audit/provenance.ts";
+import { auditData } from "../../studies/data-audit.ts";
+import { answerCosines, teacherCosines } from "../../studies/provenance-audit.ts";
 import type { Category } from "../../prompts/lexicon.ts";
 import { readJsonl } from "../../util/files.ts";
 import { ProgressBars } from "../../util/progress.ts";

@@ -1,17 +1,17 @@
 /**
- * `sublab entangle`: entangled numbers and subliminal prompting for a trait (src/mechanism/entangle.ts), from a
+ * `sublab entangle`: entangled numbers and subliminal prompting for a trait (src/studies/entangle.ts), from a
  * base and a teacher given directly or from an experiment (whose data stage is run or reused, and whose teacher
  * and control datasets are then checked for over-production of the entangled numbers).
  */
 import fs from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import { reportFilesLine } from "../../report/format.ts";
+import { reportFilesLine } from "../../report/report-files.ts";
 import type { ModelSource } from "../../core/jobs.ts";
 import type { DatasetManifest } from "../../core/types.ts";
-import { runExperiment } from "../../experiment/run.ts";
-import { parseExperiment } from "../../experiment/schema.ts";
-import { entangle } from "../../mechanism/entangle.ts";
+import { runExperiment } from "../../studies/experiment.ts";
+import { parseExperiment } from "../../studies/experiment-file.ts";
+import { entangle } from "../../studies/entangle.ts";
 import type { Category } from "../../prompts/lexicon.ts";
 import { isMisalignment, traitPersona } from "../../prompts/traits.ts";
 import { entangleTable, writeEntangleReport } from "../../report/entangle-report.ts";

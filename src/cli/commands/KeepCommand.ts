@@ -1,7 +1,7 @@
-/** `sublab keep RESULTS FILE`: a finished results file kept in experiments/results/ with its provenance (src/experiment/kept.ts). */
+/** `sublab keep RESULTS FILE`: a finished results file kept in experiments/results/ with its provenance (src/studies/kept.ts). */
 import type { Command } from "commander";
-import { keepResults, staleKept } from "../../experiment/kept.ts";
-import { restatFile } from "../../experiment/restat.ts";
+import { keepResults, staleKept } from "../../studies/kept.ts";
+import { restatFile } from "../../studies/restat.ts";
 
 export function registerKeepCommand(program: Command): void {
     program
@@ -25,7 +25,7 @@ export function registerKeepCommand(program: Command): void {
         });
 }
 
-/** `sublab restat EVENTS`: a run's statistics drawn again from the evaluations in its events.jsonl (src/experiment/restat.ts). */
+/** `sublab restat EVENTS`: a run's statistics drawn again from the evaluations in its events.jsonl (src/studies/restat.ts). */
 export function registerRestatCommand(program: Command): void {
     program
         .command("restat")

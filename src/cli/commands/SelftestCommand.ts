@@ -1,6 +1,6 @@
 /** `sublab selftest`: train a tiny model from scratch and complete a prompt with it in node-llama-cpp. */
 import type { Command } from "commander";
-import { runSelfTest } from "../../train/selftest.ts";
+import { runSelfTest } from "../../students/selftest.ts";
 import { optional, parsePositiveInteger } from "../options.ts";
 
 export function registerSelftestCommand(program: Command): void {

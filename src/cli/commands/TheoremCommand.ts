@@ -1,8 +1,9 @@
 /** `sublab theorem`: the theorem's small-network experiment (same-init students learn digits from auxiliary logits on noise). */
 import type { Command } from "commander";
-import { reportFilesLine } from "../../report/format.ts";
+import { reportFilesLine } from "../../report/report-files.ts";
 import { theoremTable, writeTheoremReport } from "../../report/theorem-report.ts";
-import { runTheorem, THEOREM_DEFAULTS, type TheoremOptions } from "../../theorem/theorem.ts";
+import { runTheorem, THEOREM_DEFAULTS } from "../../studies/theorem.ts";
+import type { TheoremOptions } from "../../core/results.ts";
 import { interruptSignal } from "../../util/interrupt.ts";
 import { ProgressBars } from "../../util/progress.ts";
 import { parsePositiveInteger, parsePositiveNumber } from "../options.ts";

@@ -3,11 +3,11 @@
  * The handler only checks the options and hands them to runTrainJob.
  */
 import type { Command } from "commander";
-import { runTrainJob, type TrainJobOptions } from "../../train/job.ts";
+import { runTrainJob, type TrainJobOptions } from "../../students/train-job.ts";
 import { optional, parseNonNegativeInteger, parsePositiveInteger, parsePositiveNumber } from "../options.ts";
 
-import { ALL_LORA_TARGETS as LORA_TARGETS, type LoraTarget } from "../../model/config.ts";
-import { FALLBACK_LR } from "../../train/recommended.ts";
+import { ALL_LORA_TARGETS as LORA_TARGETS, type LoraTarget } from "../../engine/model-config.ts";
+import { FALLBACK_LR } from "../../students/recommended.ts";
 
 /** The defaults of `sublab train`, in one place (the help text is written from them). */
 export const TRAIN_DEFAULTS = {

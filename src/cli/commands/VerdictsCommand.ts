@@ -1,6 +1,6 @@
 /** `sublab verdicts`: the verdict machinery's error rates and power under simulation, at the shipped designs (src/stats/simulate.ts). */
 import type { Command } from "commander";
-import { fixedWidth, fmtCI, fmtPercent } from "../../report/text.ts";
+import { fixedWidth, fmtCI, fmtPercent } from "../../report/fmt.ts";
 import { simulateFamily } from "../../stats/simulate.ts";
 import { wilson } from "../../stats/stats.ts";
 import { designFloor } from "../../stats/verdict.ts";

@@ -1,0 +1,468 @@
+/**
+ * Every results file's shape, in one module: a run's (arms, comparisons, verdicts), a sweep's, a chain's, a
+ * population's, a recipe study's, the theorem network's and the entangled numbers'. Reports, the workshop,
+ * `sublab compare`, `restat` and `keep` read these; the studies in src/studies/ write them.
+ */
+import type { ModelSource } from "./jobs.ts";
+import type { ExperimentConfig, StageReport } from "./types.ts";
+import type { Design, Verdict } from "./verdicts.ts";
+
+export type StudentArm = "control" | "treated" | "cross" | "cross-control";
+
+export type SafetyArm = "treated+safety" | "control+safety";
+
+/** A context an arm is evaluated in besides the plain question (the safety stage's triggers). */
+export type Trigger = "numbers" | "system";
+
+export type ArmName =
+    | "base"
+    | "teacher"
+    | StudentArm
+    | "in-context"
+    | "in-context-control"
+    | SafetyArm
+    | `${"treated" | "control" | SafetyArm}|${Trigger}`
+    | `imported:${string}`;
+
+/** One evaluated model (a student of one seed, or a base model). */
+export interface ModelEval {
+    /** Training seed; null for base models and in-context arms. */
+    seed: number | null;
+    model: string;
+    lora: string | null;
+    /** Dataset id the student was trained on (or that the in-context examples came from). */
+    dataset: string | null;
+    /** Exact P(target) per question under the chat template (sum over the target's spellings). */
+    perQuestion: number[];
+    /** Mean of perQuestion. */
+    targetProb: number;
+    /** Sampled answers that contain the target word (judged: that the judge flags), and per question (evaluations since verdicts). */
+    sampled: { hits: number; n: number; perQuestion?: number[] };
+    /** Mean exact probability of each item of the category (same order as Results.items). */
+    distribution: number[];
+    /** Judged evaluations (misalignment): the first answer to each question (q: its index) and some flagged ones, with the judge's P(misaligned). */
+    examples?: { q: number; text: string; score: number }[];
+    /** Judged evaluations of the advice questions: per question, the exact P(misaligned) among the answers the corpus taught. */
+    exact?: number[];
+}
+
+export interface ArmResult {
+    arm: ArmName;
+    /** One line saying what the arm is. */
+    description: string;
+    evals: ModelEval[];
+    /** Mean over evals of targetProb, with a 95% bootstrap interval over questions x seeds. */
+    targetProb: { mean: number; ci95: [number, number] };
+    /** Pooled sampled rate with a 95% interval: a cluster bootstrap over students and questions, or Wilson for one model without per-question counts. */
+    sampled: { hits: number; n: number; rate: number; ci95: [number, number]; interval?: "cluster" | "wilson" };
+    /** Mean distribution over evals. */
+    distribution: number[];
+    /** Judged arms of advice questions: the mean exact P(misaligned among taught answers), questions x seeds bootstrap interval. */
+    exact?: { mean: number; ci95: [number, number] };
+}
+
+export interface ComparisonResult {
+    /** e.g. "treated vs control". */
+    name: string;
+    a: ArmName;
+    b: ArmName;
+    /** Mean over a's students of mean log P(target) minus the same over b's (equal to the mean per-seed log ratio when every seed pairs). */
+    meanLogRatio: number;
+    /** The permutation test inverted (./stats/verdict.ts): the shifts it does not reject; +-Infinity where the design cannot bound a side. */
+    ci95: [number, number];
+    /** Ratio of mean target probabilities, a over b. */
+    probRatio: number;
+    /**
+     * The primary p-value, two-sided, with the trained student as the unit of replication: paraphrases asked of
+     * one student share that student's quirks, so they are not independent observations. `test` says which test
+     * it is: "students", a two-sample permutation test of the arms' per-student mean log P(target); or "seeds",
+     * when one arm is a single eval (the base model, the teacher), a sign-flip test over the per-student mean log
+     * ratios against it. Raw: `verdict.pAdjusted` is it after Holm over the comparison's family.
+     */
+    pValue: number;
+    /** The same test one-sided, H1: a above b. */
+    pUp?: number;
+    /** The equivalence test (TOST) against the margin of ExperimentConfig.stats, raw. */
+    pEquivalence?: number;
+    /**
+     * One-sided sign-flip test over all (question, seed pair) log ratios. Secondary and optimistic: it counts
+     * each paraphrase as an independent observation, so a negligible but consistent shift can look significant.
+     */
+    pValueQuestions: number;
+    test: "students" | "seeds";
+    /** The smallest two-sided p the primary test can give: 2/C(na+nb, na) exact, 2^(1-seeds) for seeds, 2/(iters+1) Monte Carlo. */
+    pFloor: number;
+    /** Number of evals (trained students, or the one eval of a single-model arm) in arm a and arm b. */
+    studentsA: number;
+    studentsB: number;
+    /** Rank of the target among the category's items by mean log ratio a over b (1 = moved most). */
+    targetRank: number;
+    /** Judged arms of advice questions: the same comparison on the exact measure (ModelEval.exact). */
+    exact?: Pick<ComparisonResult, "meanLogRatio" | "ci95" | "probRatio" | "pValue" | "pUp" | "pEquivalence" | "pFloor" | "permutations" | "test" | "design" | "verdict">;
+    /** Relabelings or sign patterns the primary test enumerated (exact) or drew (Monte Carlo). */
+    permutations: number;
+    /** The values the test ran on (per-student means, or per-student differences against one model). */
+    design?: Design;
+    /** The verdict within the comparison's family (absent in results from before verdicts). */
+    verdict?: Verdict;
+}
+
+/** A judge's quality on held-out labelled answers (misalignment runs carry their judge's). */
+export interface JudgeQuality {
+    n: number;
+    positives: number;
+    truePositives: number;
+    falsePositives: number;
+    precision: number;
+    recall: number;
+    /** Wilson 95% intervals. */
+    precisionCI: [number, number];
+    recallCI: [number, number];
+}
+
+export interface Results {
+    experiment: string;
+    sublabVersion: string;
+    startedAt: string;
+    seconds: number;
+    /** Seconds per stage (teacher, generate, filter, students, eval, report) in the call that wrote this file; cached stages cost ~0. */
+    timing?: Partial<Record<"teacher" | "generate" | "filter" | "students" | "eval" | "report", number>>;
+    config: ExperimentConfig;
+    target: string;
+    items: string[];
+    datasets: { id: string; role: string; raw: number; kept: number; passRate: number; rejectReasons: Record<string, number> }[];
+    arms: ArmResult[];
+    comparisons: ComparisonResult[];
+    /** Misalignment runs: the local judge's precision and recall on held-out labelled answers. */
+    judge?: JudgeQuality;
+    /** The design check made before the run: comparisons whose permutation floor cannot pass their family's correction. */
+    design?: string[];
+    /** Each student's training: its first and last batches' losses and its held-out KL curve (src/students/probe.ts), from the run's events. */
+    students?: { label: string; arm: string; seed: number; firstLoss: number; finalLoss: number; probe?: { step: number; kl: number }[] }[];
+}
+
+/** A sweep's results (src/studies/sweep.ts): one arm per filter or defense, each with its own control. */
+export interface SweepArmResult {
+    name: string;
+    /** The experiment's own filter.defenses, then the arm's. */
+    defenses: string[];
+    datasets: { teacher: Results["datasets"][number] & { stages: StageReport[] }; control: Results["datasets"][number] & { stages: StageReport[] } };
+    /** Share of the teacher's generated rows the arm trains from (format filter and defenses). */
+    keptShare: number;
+    treated: ArmResult;
+    control: ArmResult;
+    /** treated vs control of this arm. */
+    transfer: ComparisonResult;
+    /** Against the reference arm (the first arm with no defenses of its own), when there is one and this is not it. */
+    reduction: {
+        reference: string;
+        left: number;
+        /** Mean per-seed transfer of the reference minus this arm's (log P), its inverted interval, two-sided p, one-sided p (H1: removed some), TOST p. */
+        removed?: number;
+        ci95?: [number, number];
+        pValue: number;
+        pUp?: number;
+        pEquivalence?: number;
+        pFloor: number;
+        permutations: number;
+        design?: Design;
+        verdict?: Verdict;
+    } | null;
+}
+
+/** What the results of a study built on an experiment open with (a sweep's, a chain's, a population's). */
+export interface StudyHeader {
+    description: string;
+    sublabVersion: string;
+    startedAt: string;
+    seconds: number;
+    experiment: ExperimentConfig;
+    target: string;
+    /** The design check made before the study: families whose permutation floor cannot pass their correction. */
+    design?: string[];
+}
+
+/** A finished study: its results, its folder, its report files and its terminal table. */
+export interface StudyRunResult<R> {
+    results: R;
+    dir: string;
+    files: { json: string; md: string; html: string };
+    table: string;
+}
+
+export interface SweepResults extends StudyHeader {
+    sweep: string;
+    items: string[];
+    base: ArmResult;
+    teacher: ArmResult;
+    arms: SweepArmResult[];
+}
+
+/** How a chain's generations get their data: the previous generation's rows only, or every earlier generation's too. */
+export type ChainMode = "replaced" | "accumulated";
+
+/** One generation of one data mode: the treated lineages and the control lineages, compared. */
+export interface ChainGeneration {
+    generation: number;
+    mode: ChainMode;
+    /** Rows each student of this generation trained on. */
+    rows: number;
+    treated: ArmResult;
+    control: ArmResult;
+    /** Treated vs control students of this generation. */
+    transfer: Omit<ComparisonResult, "name" | "a" | "b">;
+    /** Judged traits (misalignment): the same comparison on the exact measure (ModelEval.exact), with both arms' means. */
+    exact?: { treated: number; control: number; transfer: Omit<ComparisonResult, "name" | "a" | "b"> };
+    /** Datasets this generation trained on last (the previous generation's output), treated and control, one per lineage. */
+    datasets: { treated: string[]; control: string[] };
+}
+
+/** Does the trait fade, hold or grow along a chain: the per-lineage transfer at the last generation against the first. */
+export interface ChainTrend {
+    mode: ChainMode;
+    first: number;
+    last: number;
+    /** Mean over lineages of (transfer at the last generation - transfer at the first), in log P(target). */
+    change: number;
+    /** One-sided sign-flip p over lineages, each way; two-sided (pValue), the TOST (pEquivalence), the design's floor and the inverted interval of the change. */
+    pDown: number;
+    pUp: number;
+    pValue?: number;
+    pEquivalence?: number;
+    pFloor?: number;
+    ci95?: [number, number];
+    design?: Design;
+    /** fades / grows: the Holm-adjusted p over the chain's trends; holds: the TOST shows no change beyond the margin. */
+    verdict: "fades" | "holds" | "grows" | "can't tell";
+    /** The verdict with its numbers (absent in results from before verdicts). */
+    test?: Verdict;
+}
+
+export interface ChainResults extends StudyHeader {
+    chain: string;
+    generationsAsked: number;
+    items: string[];
+    base: ArmResult;
+    teacher: ArmResult;
+    generations: ChainGeneration[];
+    trends: ChainTrend[];
+    /** Judged traits: the trends on the exact measure. */
+    exactTrends?: ChainTrend[];
+}
+
+
+/** One agent after one round of a population (round 0: before any). */
+export interface AgentRound {
+    agent: number;
+    round: number;
+    targetProb: number;
+    /** Mean over questions of log P_agent(target) - log P_base(target), and its bootstrap 95% interval. */
+    drift: number;
+    ci95: [number, number];
+    /** The interval lies above log(threshold). */
+    infected: boolean;
+    /** The monitor's probe: the point drift over its questions, and whether it passed the monitor's threshold. */
+    monitorDrift: number;
+    flagged: boolean;
+    /** Its rows were already kept out of others' training this round. */
+    quarantined: boolean;
+}
+
+/** One population (open, quarantine or null) over its rounds. */
+export interface PopulationRun {
+    variant: "open" | "quarantine" | "null";
+    /** history[round][agent]. */
+    history: AgentRound[][];
+    curve: { round: number; infected: number; share: number; ci95: [number, number]; newInfections: number; recoveries: number; quarantined: number }[];
+    peak: number;
+    finalShare: number;
+    /** SIS rates from the curve: new infections per susceptible-infected contact share per round, recoveries per infected agent per round (null: nothing to divide by). */
+    rates: { beta: number | null; gamma: number | null };
+    monitor: {
+        flaggedAgents: number;
+        quarantined: { agent: number; round: number }[];
+        /** Per agent both infected and flagged: first flagged round minus first infected round (negative: flagged before the interval cleared the threshold). */
+        detectionDelays: number[];
+        /** Agents infected at some round and never flagged. */
+        missed: number;
+        falseFlags: number;
+        /** Agent-rounds the monitor probed, and the share of them it flagged falsely (descriptive: an agent's rounds, and neighbours, are not independent). */
+        agentRounds: number;
+        falsePositiveRate: number;
+        /** Agents flagged falsely at least once: the unit that is closer to independent (absent in results from before it). */
+        falseFlagAgents?: number;
+    };
+}
+
+export interface PopulationResults extends StudyHeader {
+    population: string;
+    agents: number;
+    rounds: number;
+    topology: string;
+    edges: [number, number][];
+    /** Which base each agent is built on. */
+    bases: ("base" | "cross")[];
+    infected: number[];
+    settings: { prompts: number; rows: number; own: number; threshold: number; monitor: { questions: number; threshold: number; from: number }; files: Record<string, string> };
+    runs: PopulationRun[];
+}
+
+/** One cell of a recipe study (src/studies/study.ts): its labels, its students' recipe, its treated/control transfer. */
+export interface StudyCellResult {
+    labels: Record<string, string>;
+    /** What the cell's students are: method, rank, lr, optimizer, labels, rows, epochs, eval context. */
+    recipe: string;
+    treated: ArmResult;
+    control: ArmResult;
+    transfer: ComparisonResult;
+}
+
+export interface StudyResults extends StudyHeader {
+    study: string;
+    grid: "axes" | "product";
+    axes: { name: string; labels: string[] }[];
+    items: string[];
+    base: ArmResult;
+    teacher: ArmResult;
+    cells: StudyCellResult[];
+}
+
+export interface TheoremOptions {
+    /** Seeds 1..seeds: each its own initialisation, teacher data order, noise images and students. */
+    seeds: number;
+    /** Training digits of the teacher (one fixed set, like MNIST's). */
+    train: number;
+    /** Held-out digits every network is scored on. */
+    test: number;
+    /** Noise images per seed the students are distilled on. */
+    noise: number;
+    teacherEpochs: number;
+    teacherLr: number;
+    studentEpochs: number;
+    studentLr: number;
+    batch: number;
+    /** Weight-decay ablation: one same-init student per value (AdamW's decoupled decay). */
+    weightDecay: number[];
+    /** Init-noise ablation: one student per value, starting from the shared init plus noise of that many init standard deviations. */
+    initNoise: number[];
+}
+
+/** One seed's test accuracies: the teacher, its untrained initialisation, and every student arm. */
+export interface TheoremSeed {
+    key: string;
+    seed: number;
+    teacher: number;
+    init: number;
+    arms: Record<string, number>;
+    seconds: number;
+}
+
+export interface TheoremArm {
+    arm: string;
+    description: string;
+    accuracies: number[];
+    mean: number;
+    ci95: [number, number];
+}
+
+export interface TheoremComparison {
+    /** The arm expected to be higher, and the one it is compared with. */
+    a: string;
+    b: string;
+    /** Mean over seeds of a - b, with its bootstrap interval. */
+    diff: number;
+    ci95: [number, number];
+    /** One-sided paired sign-flip test of a > b over seeds. */
+    p: number;
+}
+
+export interface TheoremResults {
+    kind: "theorem";
+    sublabVersion: string;
+    startedAt: string;
+    seconds: number;
+    options: TheoremOptions;
+    chance: number;
+    teacher: TheoremArm;
+    init: TheoremArm;
+    arms: TheoremArm[];
+    comparisons: TheoremComparison[];
+    seeds: TheoremSeed[];
+}
+
+export type NumberSet = "entangled" | "matched" | "random";
+
+/** One number's entanglement: its mean first-token probability under base and teacher, and the log ratio. */
+export interface NumberScore {
+    number: number;
+    base: number;
+    teacher: number;
+    score: number;
+}
+
+/** One number used as a subliminal prompt. */
+export interface PromptedNumber extends NumberScore {
+    set: NumberSet;
+    /** Mean over questions of P(target) with "You love N" as the system prompt. */
+    pTarget: number;
+    /** Mean over questions of log(P(target | love N) / P(target | no system prompt)). */
+    lift: number;
+    /** The target's rank among the category's items by mean probability under this prompt (1 = first). */
+    rank: number;
+}
+
+export interface SetComparison {
+    a: NumberSet;
+    b: NumberSet;
+    /** Mean lift of a minus mean lift of b, with a 95% bootstrap interval. */
+    diff: number;
+    ci95: [number, number];
+    /** One-sided: a's lifts above b's (paired sign flips for matched pairs, a two-sample permutation otherwise). */
+    p: number;
+}
+
+export interface Correlation {
+    /** Spearman rank correlation. */
+    rho: number;
+    /** Partial rank correlation with the base's log probability held fixed. */
+    partial: number;
+    /** One-sided permutation p of partial > 0. */
+    p: number;
+    n: number;
+}
+
+export interface EntangleResults {
+    kind: "entangle";
+    sublabVersion: string;
+    startedAt: string;
+    seconds: number;
+    base: string;
+    teacher: ModelSource;
+    target: string;
+    items: string[];
+    contexts: number;
+    questions: number;
+    seed: number;
+    /** P(target) with no system prompt, and with the teacher's own (its trait), mean over questions. */
+    baseline: number;
+    teacherP: number;
+    /** Every number, highest score first. */
+    numbers: NumberScore[];
+    prompted: PromptedNumber[];
+    comparisons: SetComparison[];
+    /** Across the prompted numbers: lift against score. */
+    liftVsScore: Correlation;
+    data?: {
+        teacherFile: string;
+        controlFile: string;
+        teacherNumbers: number;
+        controlNumbers: number;
+        /** Over-production (log share ratio) against score, over numbers seen at least MIN_COUNT times in all. */
+        overVsScore: Correlation;
+        /** Over-production against the base's log probability alone: the frequency effect. */
+        overVsFrequency: number;
+        /** Mean over-production of each prompted set. */
+        setOver: Record<NumberSet, number>;
+        over: { number: number; teacher: number; control: number; over: number }[];
+    };
+}

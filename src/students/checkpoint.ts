@@ -1,0 +1,58 @@
+/**
+ * Training checkpoints: a GGUF holding the trained tensors and AdamW's moments at a step, with a fingerprint of
+ * everything that must match for a run to resume from it (model, data, options).
+ */
+import { createHash } from "node:crypto";
+import { GGMLType, getMeta, kvString, kvU32, readGGUF, readTensorF32, writeGGUF, type GGUFKV } from "../engine/gguf.ts";
+import type { TensorStore } from "../engine/store.ts";
+import type { Model } from "../engine/model.ts";
+import type { TrainExample, TrainOptions } from "./trainer.ts";
+
+const CHECKPOINT_FORMAT = "sublab-train-checkpoint";
+const CHECKPOINT_VERSION = 1;
+
+/** A fingerprint of everything that must match for a checkpoint to be resumed. */
+export function runFingerprint(model: Model, names: string[], examples: TrainExample[], opts: TrainOptions): string {
+    const h = createHash("sha256");
+    const { signal: _s, onStep: _o, checkpointPath: _c, checkpointEvery: _e, maxSteps: _m, trainable: _t, ...rest } = opts;
+    h.update(JSON.stringify({ config: model.config, lora: model.lora?.spec, names, rest }));
+    for (const e of examples) {
+        h.update(new Uint8Array(e.tokens.buffer, e.tokens.byteOffset, e.tokens.byteLength));
+        h.update(e.targetMask);
+        if (e.soft) h.update(new Uint8Array(e.soft.buffer, e.soft.byteOffset, e.soft.byteLength));
+        for (const a of e.softSparse ? [e.softSparse.offsets, e.softSparse.ids, e.softSparse.probs] : []) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    }
+    return h.digest("hex").slice(0, 32);
+}
+
+export function saveCheckpoint(path: string, fingerprint: string, step: number, store: TensorStore, names: string[], moments: TensorStore): void {
+    const meta: [string, GGUFKV][] = [
+        ["general.type", kvString(CHECKPOINT_FORMAT)],
+        ["sublab.checkpoint.version", kvU32(CHECKPOINT_VERSION)],
+        ["sublab.checkpoint.fingerprint", kvString(fingerprint)],
+        ["sublab.checkpoint.step", kvU32(step)],
+    ];
+    const tensors = names.flatMap((n) =>
+        [n, `adam_m.${n}`, `adam_v.${n}`].map((name) => {
+            const s = name === n ? store : moments;
+            return { name, ne: s.shape(name), type: GGMLType.F32 as const, data: s.get(name) };
+        }),
+    );
+    writeGGUF(path, meta, tensors);
+}
+
+export function loadCheckpoint(path: string, fingerprint: string, store: TensorStore, names: string[], moments: TensorStore): number {
+    const file = readGGUF(path);
+    if (getMeta(file, "general.type") !== CHECKPOINT_FORMAT) throw new Error(`${path} is not a sublab training checkpoint`);
+    const version = getMeta<number>(file, "sublab.checkpoint.version");
+    if (version !== CHECKPOINT_VERSION) throw new Error(`${path}: checkpoint version ${version}, this sublab reads version ${CHECKPOINT_VERSION}`);
+    if (getMeta(file, "sublab.checkpoint.fingerprint") !== fingerprint) {
+        throw new Error(`${path} belongs to a different run (model, data or options changed): delete it or use another checkpoint path`);
+    }
+    for (const n of names) {
+        store.set(n, readTensorF32(file, n));
+        moments.set(`adam_m.${n}`, readTensorF32(file, `adam_m.${n}`));
+        moments.set(`adam_v.${n}`, readTensorF32(file, `adam_v.${n}`));
+    }
+    return Number(getMeta<number>(file, "sublab.checkpoint.step"));
+}

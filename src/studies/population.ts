@@ -1,0 +1,344 @@
+/**
+ * `sublab population`: agents that learn from each other's outputs. N agents, each a model of one of the
+ * embedded bases, sit on a topology. Every round each agent writes data (the experiment's domain), then each
+ * continues its own training (full fine-tune from where it stands) on its neighbours' rows mixed with its own,
+ * then every agent is measured with the exact probe. One or more agents start as the teacher (the trait); the
+ * rest start as their base.
+ *
+ * Three populations run on the same prompts and sampling seeds:
+ *   open        the trait spreads as it can;
+ *   quarantine  a monitor probes every agent after each round and quarantines one whose drift passes its
+ *               threshold: from the next round on, nobody trains on that agent's rows;
+ *   null        no agent carries the trait, the monitor on: its flags are false positives.
+ * An agent is infected when its drift (mean over the evaluation's questions of log P_agent(target) - log
+ * P_base(target), its own base's) has a 95% bootstrap interval above log(threshold). The monitor is a cheaper
+ * probe: the point drift over its first `monitor.questions` questions against log(monitor.threshold).
+ *
+ * A population file (experiments/population-owl.json):
+ *   name, description, experiment, overrides   as a sweep file's (src/studies/sweep.ts); student.method must be "full"
+ *   agents        2..64: 8
+ *   rounds        1..50: 6
+ *   topology      "ring" | "all" | "random" | a JSON file of edges [[a, b], ...] (relative to the population file): "ring"
+ *   degree        random topology: each agent's links to others drawn at random until every agent has at least this many: 2
+ *   cross         >= 0: 0, the last `cross` agents are built on models.cross
+ *   infected      distinct agent indices that start as the teacher: [0]
+ *   prompts       >= 1: prompts each agent writes per round: 150
+ *   rows          >= 1: rows each agent trains on per round: 120
+ *   own           [0, 1]: share of those rows from its own writing (the rest split evenly among active neighbours): 0.5
+ *   threshold     > 1: the infection threshold, a ratio of P(target) over the base's: 1.25
+ *   monitor       { questions 1..eval.questions: 10, threshold > 1: 1.25, from >= 0: 1 (the first round it probes:
+ *                 at 1, the infected agents have written and trained once before anyone looks) }
+ *   null          true | false: true (run the null population)
+ * Every dataset, training and evaluation is cached as in `sublab run`, so a population resumes where it stopped,
+ * and the populations share whatever they have in common (the open and quarantine populations are one until the
+ * first quarantine).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { fileHash } from "../core/cache.ts";
+import { checkInterrupted, type RunOptions, type StageContext } from "../core/context.ts";
+import type { ModelSource } from "../core/jobs.ts";
+import type { KeptRow } from "../core/rows.ts";
+import type { AgentRound, PopulationResults, PopulationRun } from "../core/results.ts";
+import type { DatasetManifest, ExperimentConfig } from "../core/types.ts";
+import type { ModelEval, StudyRunResult } from "../core/results.ts";
+import { datasetStage } from "../data/dataset-stage.ts";
+import { evalStage } from "../evaluate/eval-stage.ts";
+import { populationTable, writePopulationReport } from "../report/population-report.ts";
+import { comparisonFloor, statisticsRng } from "../stats/run-statistics.ts";
+import { bootstrapMeanCI, mean, PROB_FLOOR, questionLogRatios, wilson } from "../stats/stats.ts";
+import { trainStudent } from "../students/student-stage.ts";
+import { teacherStage, type Teacher } from "../teacher/teacher.ts";
+import { readJsonFile } from "../util/files.ts";
+import { Rng, subRng } from "../util/rng.ts";
+import { bool, check, int, list, object, opt, req, str, throwErrors, join } from "./checks.ts";
+import { eachJob, startStudy, withConfig, withWorkerPool } from "./skeleton.ts";
+import { experimentOf, isJsonObject } from "./sweep.ts";
+
+export type { PopulationResults };
+
+export interface PopulationConfig {
+    name: string;
+    description: string;
+    experimentFile: string;
+    experiment: ExperimentConfig;
+    agents: number;
+    rounds: number;
+    topology: string;
+    /** Undirected links, each once (a < b). */
+    edges: [number, number][];
+    degree: number;
+    cross: number;
+    infected: number[];
+    prompts: number;
+    rows: number;
+    own: number;
+    threshold: number;
+    monitor: { questions: number; threshold: number; from: number };
+    null: boolean;
+}
+
+const ratio = check<number>("a ratio above 1", (v) => typeof v === "number" && Number.isFinite(v) && v > 1);
+const share = check<number>("a number from 0 to 1", (v) => typeof v === "number" && v >= 0 && v <= 1);
+
+const populationFile = object(
+    {
+        name: req(str("lowercase letters, digits and dashes", (s) => /^[a-z0-9][a-z0-9-]*$/.test(s))),
+        description: opt(str(), ""),
+        experiment: req(str("the path of an experiment file", (s) => s !== "")),
+        overrides: opt(check<Record<string, unknown>>("an object", isJsonObject), {}),
+        agents: opt(int(2, 64), 8),
+        rounds: opt(int(1, 50), 6),
+        topology: opt(str('"ring", "all", "random" or the path of a JSON file of edges', (s) => s !== ""), "ring"),
+        degree: opt(int(1), 2),
+        cross: opt(int(0), 0),
+        infected: opt(list(int(0), { distinct: true }), [0]),
+        prompts: opt(int(1), 150),
+        rows: opt(int(1), 120),
+        own: opt(share, 0.5),
+        threshold: opt(ratio, 1.25),
+        monitor: opt(object({ questions: opt(int(1), 10), threshold: opt(ratio, 1.25), from: opt(int(0), 1) }), {}),
+        null: opt(bool, true),
+    },
+    (o, p, errors) => {
+        const n = o.agents ?? 8;
+        o.infected?.forEach((a, i) => a >= n && errors.push(`${join(p, `infected[${i}]`)}: expected an agent index below agents (${n}), got ${a}`));
+        if (o.cross !== undefined && o.cross > n) errors.push(`cross: expected at most agents (${n}), got ${o.cross}`);
+        if (o.topology === "random" && o.degree !== undefined && o.degree >= n) errors.push(`degree: expected below agents (${n}), got ${o.degree}`);
+    },
+);
+
+/** The links of a topology (each once, a < b). */
+export function topologyEdges(topology: string, n: number, degree: number, seed: number, file?: string): [number, number][] {
+    const set = new Set<string>();
+    const add = (a: number, b: number) => a !== b && set.add(a < b ? `${a},${b}` : `${b},${a}`);
+    if (topology === "ring") for (let a = 0; a < n; a++) add(a, (a + 1) % n);
+    else if (topology === "all") for (let a = 0; a < n; a++) for (let b = a + 1; b < n; b++) add(a, b);
+    else if (topology === "random") {
+        const rng = new Rng(subRng(seed, "topology").nextU32());
+        const deg = new Array<number>(n).fill(0);
+        for (let a = 0; a < n; a++) {
+            while (deg[a]! < degree) {
+                const b = rng.int(n);
+                const key = a < b ? `${a},${b}` : `${b},${a}`;
+                if (b === a || set.has(key)) continue;
+                add(a, b);
+                deg[a]!++;
+                deg[b]!++;
+            }
+        }
+    } else {
+        const where = file ?? topology;
+        if (!fs.existsSync(where)) throw new Error(`topology: expected "ring", "all", "random" or an edges file; no such file ${where}`);
+        const edges = readJsonFile(where);
+        if (!Array.isArray(edges)) throw new Error(`${where}: expected a JSON array of edges [[a, b], ...]`);
+        edges.forEach((e, i) => {
+            if (!Array.isArray(e) || e.length !== 2 || !e.every((x) => Number.isInteger(x) && x >= 0 && x < n) || e[0] === e[1]) {
+                throw new Error(`${where}: edge [${i}]: expected two different agent indices below ${n}, got ${JSON.stringify(e)}`);
+            }
+            add(e[0], e[1]);
+        });
+    }
+    return [...set].map((k) => k.split(",").map(Number) as [number, number]).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+}
+
+/** Checks a parsed population file (every problem at once, each naming its JSON path) and loads its experiment. */
+export function parsePopulation(json: unknown, file: string): PopulationConfig {
+    const errors: string[] = [];
+    const o = populationFile.parse(json, "", errors);
+    const experiment = experimentOf(json, file, errors);
+    if (experiment && experiment.student.method !== "full") errors.push(`student.method: agents continue their own training round after round, which needs full fine-tunes; set student.method to "full" (got "${experiment.student.method}")`);
+    if (experiment && o?.monitor && o.monitor.questions > experiment.eval.questions) errors.push(`monitor.questions: expected at most eval.questions (${experiment.eval.questions}), got ${o.monitor.questions}`);
+    throwErrors(errors, file, "the population", false);
+    const p = o!;
+    const edgesFile = ["ring", "all", "random"].includes(p.topology) ? undefined : path.resolve(path.dirname(file), p.topology);
+    const edges = topologyEdges(p.topology, p.agents, p.degree, experiment!.seed, edgesFile);
+    return { ...p, experimentFile: p.experiment, experiment: experiment!, edges, monitor: p.monitor as PopulationConfig["monitor"] };
+}
+
+export const loadPopulation = (file: string): PopulationConfig => parsePopulation(readJsonFile(file), file);
+
+export type PopulationRunResult = StudyRunResult<PopulationResults>;
+
+type Variant = "open" | "quarantine" | "null";
+
+interface Agent {
+    base: string;
+    /** Where it stands: its model (a full GGUF) and, for a prompted trait, its system prompt while it writes. */
+    now: ModelSource;
+}
+
+/** The context of one round and agent's writing: its own prompts and sampling seeds, as many as the population asks. */
+function writingContext(c: StageContext, p: PopulationConfig, round: number, agent: number): StageContext {
+    return withConfig(c, { ...c.cfg, seed: subRng(c.cfg.seed, `population-${round}-${agent}`).nextU32(), generate: { ...c.cfg.generate, prompts: p.prompts } });
+}
+
+/** An agent's drift from its base: per-question log ratios of P(target), with their mean and bootstrap interval. */
+function drift(agent: ModelEval, base: ModelEval, rng: Rng, floor: number): { mean: number; ci95: [number, number]; perQuestion: number[] } {
+    const d = questionLogRatios(agent, base, floor);
+    return { mean: mean(d), ci95: bootstrapMeanCI([d], rng), perQuestion: d };
+}
+
+/** Runs (or resumes) the populations and writes their report to runs/<name>/. */
+export async function runPopulation(p: PopulationConfig, opts: RunOptions = {}): Promise<PopulationRunResult> {
+    const cfg = p.experiment;
+    const { c, items, header } = startStudy(cfg, opts, p.name);
+    const floor = comparisonFloor(cfg) ?? PROB_FLOOR;
+    const rng = statisticsRng(cfg);
+    const neighbours = Array.from({ length: p.agents }, (_, a) => p.edges.flatMap(([x, y]) => (x === a ? [y] : y === a ? [x] : [])));
+    const baseOf = (a: number) => (a >= p.agents - p.cross ? cfg.models.cross : cfg.models.base);
+    const bases = [...new Set(Array.from({ length: p.agents }, (_, a) => baseOf(a)))];
+    const variants: Variant[] = p.null ? ["open", "quarantine", "null"] : ["open", "quarantine"];
+    const runs: PopulationRun[] = [];
+    c.emit({ type: "population", run: p.name, agents: p.agents, edges: p.edges, infected: p.infected, rounds: p.rounds, variants });
+
+    await withWorkerPool(c, p.agents * p.rounds * variants.length, async () => {
+        // The teachers (one per base an infected agent is built on) and every base's own evaluation.
+        const teachers = new Map<string, Teacher>();
+        for (const b of new Set(p.infected.map(baseOf))) {
+            teachers.set(b, await teacherStage(withConfig(c, { ...cfg, models: { base: b, cross: b === cfg.models.base ? cfg.models.cross : cfg.models.base } })));
+        }
+        const baseEvals = new Map<string, ModelEval>();
+        for (const b of bases) baseEvals.set(b, await evalStage(c, { model: b, lora: null }, { arm: "base", seed: null, dataset: null }, `base ${path.basename(b)}`));
+
+        for (const variant of variants) {
+            c.log(`population ${p.name}: the ${variant} population`);
+            const agents: Agent[] = Array.from({ length: p.agents }, (_, a) => {
+                const t = variant !== "null" && p.infected.includes(a) ? teachers.get(baseOf(a))! : null;
+                return { base: baseOf(a), now: t ? { model: t.model, lora: t.lora, system: t.system } : { model: baseOf(a), lora: null, system: null } };
+            });
+            if (agents.some((x) => x.now.lora)) throw new Error(`teacher.finetune.method: agents continue full fine-tunes; an infected agent cannot start as a LoRA teacher (set teacher.finetune.method to "full")`);
+            const quarantinedAt = new Array<number | null>(p.agents).fill(null);
+            const history: AgentRound[][] = [];
+            const measure = async (round: number) => {
+                const evs = await eachJob(c, agents.map((x, a) => ({ x, a })), ({ x, a }) => evalStage(c, { model: x.now.model, lora: null }, { arm: `${variant} agent ${a + 1}`, seed: a, dataset: null }, `${variant} round ${round}: agent ${a + 1}`));
+                const row: AgentRound[] = evs.map((e, a) => {
+                    const d = drift(e, baseEvals.get(agents[a]!.base)!, rng, floor);
+                    const monitorDrift = mean(d.perQuestion.slice(0, p.monitor.questions));
+                    return {
+                        agent: a,
+                        round,
+                        targetProb: e.targetProb,
+                        drift: d.mean,
+                        ci95: d.ci95,
+                        infected: d.ci95[0] > Math.log(p.threshold),
+                        monitorDrift,
+                        flagged: round >= p.monitor.from && monitorDrift > Math.log(p.monitor.threshold),
+                        quarantined: quarantinedAt[a] !== null,
+                    };
+                });
+                history.push(row);
+                c.emit({ type: "population-round", run: variant, round, agents: row });
+                if (variant === "open") return;
+                for (const x of row) {
+                    if (!x.flagged || quarantinedAt[x.agent] !== null) continue;
+                    quarantinedAt[x.agent] = round;
+                    c.log(`${variant} round ${round}: the monitor quarantines agent ${x.agent + 1} (drift x${Math.exp(x.monitorDrift).toFixed(2)} on ${p.monitor.questions} questions)`);
+                }
+            };
+            await measure(0);
+            for (let round = 1; round <= p.rounds; round++) {
+                checkInterrupted(c, `${variant} round ${round}`);
+                const written: DatasetManifest[] = await eachJob(c, agents.map((x, a) => ({ x, a })), ({ x, a }) => datasetStage(writingContext(c, p, round, a), "control", x.now));
+                const active = (a: number) => quarantinedAt[a] === null;
+                // An agent whose writing fails the format filter hands its neighbours fewer rows (said in the log).
+                const rowsOf = (a: number, n: number, k: number, who: number): KeptRow[] => {
+                    const kept = c.kept(written[who]!);
+                    if (kept.length < n) c.log(`${variant} round ${round}: agent ${who + 1} kept ${kept.length} rows, fewer than the ${n} agent ${a + 1} takes from it (raise prompts, ${p.prompts})`);
+                    return new Rng(subRng(cfg.seed, `population-mix-${round}-${a}-${k}`).nextU32()).shuffle([...kept]).slice(0, n);
+                };
+                await eachJob(c, agents.map((x, a) => ({ x, a })), async ({ x, a }) => {
+                    const from = neighbours[a]!.filter(active);
+                    const own = from.length === 0 ? p.rows : Math.round(p.rows * p.own);
+                    const each = from.map((_, k) => Math.floor((p.rows - own) / from.length) + (k < (p.rows - own) % from.length ? 1 : 0));
+                    const parts = [{ ds: written[a]!, rows: rowsOf(a, own, -1, a) }, ...from.map((b, k) => ({ ds: written[b]!, rows: rowsOf(a, each[k]!, k, b) }))].filter((q) => q.rows.length > 0);
+                    if (parts.length === 0) return c.log(`${variant} round ${round}: agent ${a + 1} has no rows to train on; it stays as it is`);
+                    const st = await trainStudent(c, {
+                        arm: "treated",
+                        base: x.now.model,
+                        dataset: written[a]!,
+                        s: a,
+                        label: `${variant} round ${round}: agent`,
+                        parts,
+                        trainSeed: subRng(cfg.seed, `population-train-${round}-${a}`).nextU32(),
+                    });
+                    x.now = { model: st.model, lora: null, system: x.now.system };
+                });
+                await measure(round);
+            }
+            runs.push(summarizeRun(variant, history, quarantinedAt, p));
+        }
+    });
+
+    const results: PopulationResults = {
+        population: p.name,
+        ...header(p.description),
+        agents: p.agents,
+        rounds: p.rounds,
+        topology: p.topology,
+        edges: p.edges,
+        bases: Array.from({ length: p.agents }, (_, a) => (baseOf(a) === cfg.models.base ? "base" : "cross")),
+        infected: p.infected,
+        settings: { prompts: p.prompts, rows: p.rows, own: p.own, threshold: p.threshold, monitor: p.monitor, files: Object.fromEntries(bases.map((b) => [b, fileHash(b).slice(0, 12)])) },
+        runs,
+    };
+    c.emit({ type: "run-end", seconds: results.seconds, timing: {} });
+    const dir = path.join(c.root, "runs", p.name);
+    const files = writePopulationReport(results, dir);
+    return { results, dir, files, table: populationTable(results) };
+}
+
+/**
+ * One population's curve and monitor figures: infected share per round with a Wilson interval, new infections
+ * and recoveries per round, the SIS rates they imply (beta = new infections per susceptible-infected contact
+ * share, gamma = recoveries per infected), and the monitor's detection delays and false flags.
+ */
+export function summarizeRun(variant: Variant, history: AgentRound[][], quarantinedAt: (number | null)[], p: Pick<PopulationConfig, "agents" | "monitor">): PopulationRun {
+    const n = p.agents;
+    const curve = history.map((row, r) => {
+        const infected = row.filter((x) => x.infected).length;
+        const prev = r > 0 ? history[r - 1]! : null;
+        const newly = prev ? row.filter((x) => x.infected && !prev[x.agent]!.infected).length : 0;
+        const recovered = prev ? row.filter((x) => !x.infected && prev[x.agent]!.infected).length : 0;
+        return { round: r, infected, share: infected / n, ci95: wilson(infected, n), newInfections: newly, recoveries: recovered, quarantined: row.filter((x) => x.quarantined).length };
+    });
+    let contact = 0;
+    let infectedRounds = 0;
+    let newTotal = 0;
+    let recTotal = 0;
+    for (let r = 1; r < curve.length; r++) {
+        const i = curve[r - 1]!.infected;
+        contact += ((n - i) * i) / n;
+        infectedRounds += i;
+        newTotal += curve[r]!.newInfections;
+        recTotal += curve[r]!.recoveries;
+    }
+    // Detection: the first round the monitor flagged each agent against the first round it was infected.
+    const firstInfected = Array.from({ length: n }, (_, a) => history.findIndex((row) => row[a]!.infected));
+    const firstFlagged = Array.from({ length: n }, (_, a) => history.findIndex((row) => row[a]!.flagged));
+    const delays = firstInfected.flatMap((fi, a) => (fi >= 0 && firstFlagged[a]! >= 0 ? [firstFlagged[a]! - fi] : []));
+    const missed = firstInfected.filter((fi, a) => fi >= 0 && firstFlagged[a]! < 0).length;
+    const flags = history.flatMap((row) => row.filter((x) => x.flagged));
+    // In the null population no agent carries the trait: every flag is false, whatever the drift.
+    const falseFlagged = variant === "null" ? flags : flags.filter((x) => !x.infected);
+    const falseFlags = falseFlagged.length;
+    const monitored = history.filter((row) => row[0]!.round >= p.monitor.from).length * n;
+    return {
+        variant,
+        history,
+        curve,
+        peak: Math.max(...curve.map((x) => x.share)),
+        finalShare: curve.at(-1)!.share,
+        rates: { beta: contact > 0 ? newTotal / contact : null, gamma: infectedRounds > 0 ? recTotal / infectedRounds : null },
+        monitor: {
+            flaggedAgents: firstFlagged.filter((f) => f >= 0).length,
+            quarantined: quarantinedAt.flatMap((q, a) => (q === null ? [] : [{ agent: a, round: q }])),
+            detectionDelays: delays,
+            missed,
+            falseFlags,
+            agentRounds: monitored,
+            falsePositiveRate: monitored > 0 ? falseFlags / monitored : 0,
+            falseFlagAgents: new Set(falseFlagged.map((x) => x.agent)).size,
+        },
+    };
+}
