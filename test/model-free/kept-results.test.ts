@@ -1,0 +1,42 @@
+/**
+ * Every kept results file (experiments/results/, quoted by the README) still matches the experiment files and
+ * models it came from; and the check names a kept file whose input changed (shown on a copy of the repository's).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { KEPT_DIR, keepResults, staleKept } from "../../src/studies/kept.ts";
+import { tempDir } from "../helpers/tiny.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "..", "..");
+
+describe("kept results", () => {
+    it("every kept results file matches the shipped experiment files and models (re-run and `sublab keep` what changed)", () => {
+        expect(fs.readdirSync(path.join(ROOT, KEPT_DIR)).filter((f) => f.endsWith(".json")).length).toBeGreaterThan(0);
+        expect(staleKept(ROOT)).toEqual([]);
+    });
+
+    it("names a kept file whose experiment file or model changed, or is gone", () => {
+        const root = tempDir();
+        fs.mkdirSync(path.join(root, "experiments"), { recursive: true });
+        fs.mkdirSync(path.join(root, "models"));
+        fs.writeFileSync(path.join(root, "models", "a.gguf"), "model a");
+        fs.writeFileSync(path.join(root, "models", "b.gguf"), "model b");
+        const spec = { name: "toy", models: { base: "models/a.gguf", cross: "models/b.gguf" } };
+        fs.writeFileSync(path.join(root, "experiments", "toy.json"), JSON.stringify(spec));
+        fs.mkdirSync(path.join(root, "runs", "toy"), { recursive: true });
+        fs.writeFileSync(path.join(root, "runs", "toy", "results.json"), JSON.stringify({ experiment: "toy", config: spec, comparisons: [{ ci95: [-Infinity, 1] }] }));
+        const kept = keepResults(root, path.join(root, "runs", "toy"), path.join(root, "experiments", "toy.json"));
+        expect(kept.provenance.inputs.map((i) => i.path)).toEqual(["experiments/toy.json", "models/a.gguf", "models/b.gguf"]);
+        expect(kept.provenance.command).toBe("node bin/sublab.js run experiments/toy.json");
+        expect(staleKept(root)).toEqual([]);
+        fs.writeFileSync(path.join(root, "models", "a.gguf"), "model a, retrained");
+        expect(staleKept(root)).toEqual([`${KEPT_DIR}/toy.json: models/a.gguf changed since these results were made; re-run \`node bin/sublab.js run experiments/toy.json\` and keep the new results`]);
+        fs.rmSync(path.join(root, "models", "b.gguf"));
+        expect(staleKept(root)[1]).toMatch(/toy\.json: models\/b\.gguf is no longer shipped/);
+        // A results file of another experiment is refused, naming both.
+        expect(() => keepResults(root, path.join(root, "runs", "toy"), path.join(root, "models", "a.gguf"))).toThrow();
+        fs.writeFileSync(path.join(root, "experiments", "other.json"), JSON.stringify({ name: "other" }));
+        expect(() => keepResults(root, path.join(root, "runs", "toy"), path.join(root, "experiments", "other.json"))).toThrow(/its name is "other", but .* holds the results of "toy"/);
+    });
+});

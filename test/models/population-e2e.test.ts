@@ -1,0 +1,152 @@
+/** `sublab population` on the smoke models: topologies, rounds of writing and training, the monitor's quarantine, the null population, resumption, errors. */
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import type { AgentRound } from "../../src/core/results.ts";
+import { parsePopulation, runPopulation, summarizeRun, topologyEdges } from "../../src/studies/population.ts";
+import { foldAll, storyOf } from "../../src/workshop/state.ts";
+import { stepsFor } from "../../src/workshop/steps.ts";
+import { smokeBases } from "../helpers/smoke.ts";
+import { tempDir } from "../helpers/tiny.ts";
+
+const bin = path.resolve("bin/sublab.js");
+
+describe("population topologies and curves", () => {
+    it("builds rings, complete graphs, random graphs of a least degree, and edge files", () => {
+        expect(topologyEdges("ring", 4, 2, 1)).toEqual([[0, 1], [0, 3], [1, 2], [2, 3]]);
+        expect(topologyEdges("all", 4, 2, 1)).toHaveLength(6);
+        const random = topologyEdges("random", 10, 3, 7);
+        const degree = Array.from({ length: 10 }, (_, a) => random.filter(([x, y]) => x === a || y === a).length);
+        expect(Math.min(...degree)).toBeGreaterThanOrEqual(3);
+        expect(topologyEdges("random", 10, 3, 7)).toEqual(random);
+        const dir = tempDir();
+        const file = path.join(dir, "edges.json");
+        fs.writeFileSync(file, JSON.stringify([[0, 2], [2, 0], [1, 2]]));
+        expect(topologyEdges(file, 3, 1, 1, file)).toEqual([[0, 2], [1, 2]]);
+        fs.writeFileSync(file, JSON.stringify([[0, 3]]));
+        expect(() => topologyEdges(file, 3, 1, 1, file)).toThrow(/edge \[0\]: expected two different agent indices below 3, got \[0,3\]/);
+    });
+
+    it("reads new infections, recoveries, SIS rates, detection delays and false flags off a history", () => {
+        const at = (round: number, infected: boolean[], flagged: boolean[]): AgentRound[] =>
+            infected.map((inf, agent) => ({ agent, round, targetProb: 0.1, drift: inf ? 1 : 0, ci95: [0, 0], infected: inf, monitorDrift: 0, flagged: flagged[agent]!, quarantined: false }));
+        const history = [
+            at(0, [true, false, false, false], [false, false, false, false]),
+            at(1, [true, true, false, false], [true, false, false, true]),
+            at(2, [false, true, true, false], [false, true, false, false]),
+        ];
+        const run = summarizeRun("quarantine", history, [1, 2, null, 1], { agents: 4, monitor: { questions: 5, threshold: 1.25, from: 1 } });
+        expect(run.curve.map((x) => [x.infected, x.newInfections, x.recoveries])).toEqual([[1, 0, 0], [2, 1, 0], [2, 1, 1]]);
+        // beta: 2 new over contact shares (3*1/4 + 2*2/4); gamma: 1 recovery over 1 + 2 infected agent-rounds.
+        expect(run.rates.beta).toBeCloseTo(2 / (0.75 + 1));
+        expect(run.rates.gamma).toBeCloseTo(1 / 3);
+        // Agent 1: infected at 0, flagged at 1; agent 2: infected and flagged at 1 and 2; agent 3: infected at 2, never flagged.
+        expect(run.monitor.detectionDelays).toEqual([1, 1]);
+        expect(run.monitor.missed).toBe(1);
+        expect(run.monitor.falseFlags).toBe(1);
+        expect(run.monitor.falseFlagAgents).toBe(1);
+        expect(run.monitor.agentRounds).toBe(8);
+        expect(run.peak).toBe(0.5);
+        const nul = summarizeRun("null", history, [null, null, null, null], { agents: 4, monitor: { questions: 5, threshold: 1.25, from: 1 } }).monitor;
+        expect(nul.falseFlags).toBe(3);
+        // Three false flags fall on three agents (0 and 3 at round 1, 1 at round 2).
+        expect(nul.falseFlagAgents).toBe(3);
+    });
+});
+
+describe("sublab population on the smoke models", { timeout: 600_000 }, () => {
+    const root = tempDir();
+
+    function writeFiles(base: string, cross: string, pop: Record<string, unknown>) {
+        fs.writeFileSync(
+            path.join(root, "exp.json"),
+            JSON.stringify({
+                name: "smoke-exp",
+                models: { base, cross },
+                teacher: { target: "owl", trait: "finetune", finetune: { rows: 40, epochs: 1, lr: 3e-3, method: "full" } },
+                generate: { maxTokens: 24 },
+                student: { method: "full", labels: "sampled", rows: 8, seeds: 1, epochs: 1, batchSize: 4, lr: 1e-3 },
+                eval: { questions: 4, samplesPerQuestion: 0, inContextExamples: 0 },
+            }),
+        );
+        const file = path.join(root, "pop.json");
+        fs.writeFileSync(file, JSON.stringify({ name: "smoke-pop", experiment: "exp.json", agents: 3, rounds: 2, prompts: 16, rows: 6, cross: 1, ...pop }));
+        return file;
+    }
+
+    it("runs the open, quarantine and null populations, measures every agent every round, and resumes from the cache", async () => {
+        const [a, b] = await smokeBases();
+        // A monitor threshold just above 1 flags some agent, so the quarantine population parts from the open one.
+        const file = writeFiles(a, b, { monitor: { questions: 2, threshold: 1.0001, from: 1 } });
+        const p = parsePopulation(JSON.parse(fs.readFileSync(file, "utf8")), file);
+        expect(p.edges).toEqual([[0, 1], [0, 2], [1, 2]]);
+        const r = await runPopulation(p, { root, progress: false });
+        const res = r.results;
+        expect(res.runs.map((x) => x.variant)).toEqual(["open", "quarantine", "null"]);
+        expect(res.bases).toEqual(["base", "base", "cross"]);
+        for (const run of res.runs) {
+            expect(run.history).toHaveLength(3);
+            expect(run.history.every((row) => row.length === 3)).toBe(true);
+            expect(run.curve.map((x) => x.round)).toEqual([0, 1, 2]);
+        }
+        const [open, quarantine, nul] = res.runs;
+        // Round 0: the open population's agent 1 is the teacher, the null population's is the base.
+        expect(open!.history[0]![0]!.targetProb).not.toBe(nul!.history[0]![0]!.targetProb);
+        expect(open!.history[0]![1]!.targetProb).toBe(nul!.history[0]![1]!.targetProb);
+        expect(open!.monitor.quarantined).toEqual([]);
+        expect(quarantine!.monitor.quarantined.length).toBeGreaterThan(0);
+        // The monitor starts at round 1 (monitor.from): nobody is flagged at round 0.
+        expect(quarantine!.history[0]!.some((x) => x.flagged)).toBe(false);
+        // The quarantine and null populations flag, quarantine, and keep quarantined agents out from the next round.
+        for (const run of [quarantine!, nul!]) {
+            for (const q of run.monitor.quarantined) {
+                expect(run.history[q.round]![q.agent]!.flagged).toBe(true);
+                if (q.round + 1 < run.history.length) expect(run.history[q.round + 1]![q.agent]!.quarantined).toBe(true);
+            }
+        }
+        expect(nul!.monitor.falseFlags).toBe(nul!.history.slice(1).flat().filter((x) => x.flagged).length);
+        const html = fs.readFileSync(r.files.html, "utf8");
+        expect(html.match(/data-agent=/g)).toHaveLength(3 * 3 * 3);
+        expect(r.table).toContain("false-positive rate");
+
+        const again = await runPopulation(p, { root, progress: false });
+        expect(again.results.runs.map((x) => x.history.map((row) => row.map((y) => y.drift)))).toEqual(res.runs.map((x) => x.history.map((row) => row.map((y) => y.drift))));
+        const events = fs.readFileSync(path.join(root, "runs", "smoke-pop", "events.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+        const last = events.slice(events.map((e) => e.type).lastIndexOf("run-start"));
+        expect(last.filter((e) => e.type === "student").every((e) => e.cached)).toBe(true);
+        expect(last.filter((e) => e.type === "population-round")).toHaveLength(9);
+
+        // The workshop page's view, folded from the same events: the shape, every agent of every round and variant.
+        const view = foldAll(last);
+        expect(storyOf(view)).toBe("population");
+        expect(view.population).toEqual({ agents: p.agents, edges: p.edges, infected: p.infected, rounds: p.rounds, variants: ["open", "quarantine", "null"] });
+        for (const run of res.runs) {
+            for (const [k, row] of run.history.entries()) expect(view.rounds.filter((r) => r.run === run.variant)[k]!.agents).toEqual(row);
+        }
+        const [step] = stepsFor(view);
+        const q = res.runs[1]!;
+        const lastRound = q.history.length - 1;
+        const page = step!.render(view, { picked: new Set(), revealed: false, variant: "quarantine", round: q.history[lastRound]![0]!.round });
+        const shown = [...page.matchAll(/data-testid="agent" data-agent="(\d+)" data-p="[^"]*" data-drift="[^"]*" data-infected="(true|false)" data-quarantined="(true|false)"/g)].map((m) => [Number(m[1]) - 1, m[2] === "true", m[3] === "true"]);
+        expect(shown).toEqual(q.history[lastRound]!.map((a) => [a.agent, a.infected, a.quarantined]));
+        expect(page.match(/<line /g)).toHaveLength(p.edges.length);
+    });
+
+    it("names the bad fields of a population file", async () => {
+        const [a, b] = await smokeBases();
+        const bad = writeFiles(a, b, { agents: 3, infected: [5], own: 2 });
+        let out = "";
+        try {
+            execFileSync("node", [bin, "population", bad], { cwd: root, encoding: "utf8", stdio: "pipe" });
+        } catch (e) {
+            out = String((e as { stderr: string }).stderr);
+        }
+        expect(out).toContain("infected[0]: expected an agent index below agents (3), got 5");
+        expect(out).toContain("own: expected a number from 0 to 1, got 2");
+        const many = writeFiles(a, b, { monitor: { questions: 9 } });
+        expect(() => parsePopulation(JSON.parse(fs.readFileSync(many, "utf8")), many)).toThrow(/monitor.questions: expected at most eval.questions \(4\), got 9/);
+        const lora = writeFiles(a, b, { overrides: { student: { method: "lora" } } });
+        expect(() => parsePopulation(JSON.parse(fs.readFileSync(lora, "utf8")), lora)).toThrow(/student.method: agents continue their own training/);
+    });
+});
