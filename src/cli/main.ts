@@ -4,17 +4,30 @@
  * stderr with exit code 1 (the stack trace too when SUBLAB_DEBUG is set).
  */
 import { Command } from "commander";
-import { registerExperimentCommands } from "./commands/ExperimentCommands.ts";
+import { registerRunCommand } from "./commands/RunCommand.ts";
+import { registerGenerateCommand } from "./commands/GenerateCommand.ts";
+import { registerFilterCommand } from "./commands/FilterCommand.ts";
+import { registerEvalCommand } from "./commands/EvalCommand.ts";
+import { registerSweepCommand } from "./commands/SweepCommand.ts";
+import { registerChainCommand } from "./commands/ChainCommand.ts";
+import { registerPopulationCommand } from "./commands/PopulationCommand.ts";
+import { registerStudyCommand } from "./commands/StudyCommand.ts";
+import { registerReportCommand } from "./commands/ReportCommand.ts";
+import { registerCompareCommand } from "./commands/CompareCommand.ts";
+import { registerKeepCommand } from "./commands/KeepCommand.ts";
+import { registerRestatCommand } from "./commands/RestatCommand.ts";
+import { registerVerdictsCommand } from "./commands/VerdictsCommand.ts";
+import { registerWorkshopCommand } from "./commands/WorkshopCommand.ts";
+import { registerTrainCommand } from "./commands/TrainCommand.ts";
+import { registerSelftestCommand } from "./commands/SelftestCommand.ts";
+import { registerForgeCommand } from "./commands/ForgeCommand.ts";
+import { registerExportCommand } from "./commands/ExportCommand.ts";
+import { registerImportAdapterCommand } from "./commands/ImportAdapterCommand.ts";
+import { registerExportAdapterCommand } from "./commands/ExportAdapterCommand.ts";
+import { registerExportOnnxCommand } from "./commands/ExportOnnxCommand.ts";
 import { registerAuditCommand } from "./commands/AuditCommand.ts";
 import { registerTheoremCommand } from "./commands/TheoremCommand.ts";
 import { registerEntangleCommand } from "./commands/EntangleCommand.ts";
-import { registerExportCommand } from "./commands/ExportCommand.ts";
-import { registerForgeCommand } from "./commands/ForgeCommand.ts";
-import { registerKeepCommand, registerRestatCommand } from "./commands/KeepCommand.ts";
-import { registerVerdictsCommand } from "./commands/VerdictsCommand.ts";
-import { registerSelftestCommand } from "./commands/SelftestCommand.ts";
-import { registerTrainCommand } from "./commands/TrainCommand.ts";
-import { registerWorkshopCommand } from "./commands/WorkshopCommand.ts";
 
 /** The program with every command registered; `runCli` parses and runs it. */
 export function createProgram(): Command {
@@ -24,18 +37,35 @@ export function createProgram(): Command {
         .description("Reproduce and study subliminal learning on your laptop, offline")
         .showHelpAfterError("(run with --help for usage)")
         .showSuggestionAfterError();
-    registerTrainCommand(program);
-    registerSelftestCommand(program);
-    registerForgeCommand(program);
-    registerExperimentCommands(program);
-    registerExportCommand(program);
-    registerAuditCommand(program);
-    registerTheoremCommand(program);
-    registerWorkshopCommand(program);
-    registerEntangleCommand(program);
-    registerKeepCommand(program);
-    registerRestatCommand(program);
-    registerVerdictsCommand(program);
+    // In the order `sublab --help` lists them: the pipeline, the studies, the results, the tools.
+    for (const register of [
+        registerRunCommand,
+        registerGenerateCommand,
+        registerFilterCommand,
+        registerEvalCommand,
+        registerSweepCommand,
+        registerChainCommand,
+        registerPopulationCommand,
+        registerStudyCommand,
+        registerReportCommand,
+        registerCompareCommand,
+        registerKeepCommand,
+        registerRestatCommand,
+        registerVerdictsCommand,
+        registerWorkshopCommand,
+        registerTrainCommand,
+        registerSelftestCommand,
+        registerForgeCommand,
+        registerExportCommand,
+        registerImportAdapterCommand,
+        registerExportAdapterCommand,
+        registerExportOnnxCommand,
+        registerAuditCommand,
+        registerTheoremCommand,
+        registerEntangleCommand,
+    ]) {
+        register(program);
+    }
     return program;
 }
 

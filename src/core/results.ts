@@ -188,6 +188,9 @@ export interface StudyRunResult<R> {
     dir: string;
     files: { json: string; md: string; html: string };
     table: string;
+    /** Seconds per stage of this call (cached stages cost ~0; see core/timing.ts), and in all. */
+    timing: Partial<Record<"teacher" | "generate" | "filter" | "students" | "eval" | "report", number>>;
+    seconds: number;
 }
 
 export interface SweepResults extends StudyHeader {

@@ -84,7 +84,7 @@ const HOW_TO_READ =
     "system prompt, as a geometric mean over questions (any system prompt moves it, so the sets are compared with each other). Entangled > matched: " +
     "paired sign flips over the matched pairs; entangled > random: two-sample permutation. Partial correlations hold the base's log probability fixed.";
 
-export function writeEntangleReport(dir: string, r: EntangleResults): { json: string; md: string; html: string } {
+export function writeEntangleReport(r: EntangleResults, dir: string): { json: string; md: string; html: string } {
     const data = dataLines(r);
     return writeStudyReport(dir, r, {
         title: `Entangled numbers: ${r.target}`,

@@ -89,7 +89,7 @@ const HOW_TO_READ =
     "over seeds; p: one-sided paired sign-flip test over seeds (exact for up to 13 seeds).";
 
 /** Writes results.json, report.md and report.html into `dir`. */
-export function writeTheoremReport(dir: string, r: TheoremResults): { json: string; md: string; html: string } {
+export function writeTheoremReport(r: TheoremResults, dir: string): { json: string; md: string; html: string } {
     return writeStudyReport(dir, r, {
         title: "Subliminal learning in a small network: the theorem's auxiliary-logit experiment",
         description: "",

@@ -36,11 +36,12 @@ import { armResult, comparisonFloor, statisticsRng } from "../stats/run-statisti
 import { compareArms, exactEvals, mean, seedTransfers, withVerdicts, PROB_FLOOR } from "../stats/stats.ts";
 import { DEFAULT_STATS, locationTest, type StatsSettings, type Verdict } from "../stats/verdict.ts";
 import { pairedOrder, seedRows, seedSlice, trainStudent, type StudentRef } from "../students/student-stage.ts";
-import { teacherStage } from "../teacher/teacher.ts";
+import type { Teacher } from "../teacher/teacher.ts";
 import { readJsonFile } from "../util/files.ts";
 import { Rng, subRng } from "../util/rng.ts";
 import { absentOr, check, int, list, object, oneOf, opt, req, str, throwErrors } from "./checks.ts";
-import { eachJob, startStudy, withConfig, withWorkerPool } from "./skeleton.ts";
+import { conductStudy, eachJob, studyDesign, withConfig, type Study } from "./skeleton.ts";
+import { CHAIN_REPORT } from "./reports.ts";
 import { experimentOf, isJsonObject } from "./sweep.ts";
 
 export const CHAIN_MODES = ["replaced", "accumulated"] as const satisfies readonly ChainMode[];
@@ -109,20 +110,34 @@ function pairedRows(c: StageContext, t: DatasetManifest, k: DatasetManifest, s: 
 /** Runs (or resumes) a chain and writes its report to runs/<name>/. */
 export async function runChain(ch: ChainConfig, opts: RunOptions = {}): Promise<ChainRunResult> {
     const cfg = ch.experiment;
-    const { c, items, header } = startStudy(cfg, opts, ch.name, [
-        { name: "generations (treated vs control per generation)", kind: "students", na: cfg.student.seeds, size: ch.generations * ch.data.length },
-        ...(ch.generations > 1 ? [{ name: "trends (last generation against the first, per lineage)", kind: "seeds" as const, na: cfg.student.seeds, size: ch.data.length }] : []),
-    ]);
     const seeds = cfg.student.seeds;
-    const teacher = await teacherStage(c);
-    checkInterrupted(c, "the teacher");
+    return (await conductStudy({
+        name: ch.name,
+        cfg,
+        opts,
+        report: CHAIN_REPORT,
+        design: studyDesign(cfg, [
+            { name: "generations (treated vs control per generation)", kind: "students", na: seeds, size: ch.generations * ch.data.length },
+            ...(ch.generations > 1 ? [{ name: "trends (last generation against the first, per lineage)", kind: "seeds" as const, na: seeds, size: ch.data.length }] : []),
+        ]),
+        prepare: (study) => study.teacher(),
+        students: () => seeds * 2 * (1 + (ch.generations - 1) * ch.data.length),
+        stages: (study, teacher) => chainStages(ch, study, teacher),
+    })) as ChainRunResult;
+}
+
+/** A chain's generations, evaluations and statistics (in the study's worker pool). */
+async function chainStages(ch: ChainConfig, study: Study, teacher: Teacher): Promise<{ results: () => ChainResults }> {
+    const cfg = ch.experiment;
+    const seeds = cfg.student.seeds;
+    const { c, items } = study;
     const baseSource: ModelSource = { model: cfg.models.base, lora: null, system: null };
     // evals[mode][g] = { treated: per lineage, control: per lineage }
     const evals = new Map<string, { treated: ModelEval[]; control: ModelEval[]; datasets: { treated: string[]; control: string[] } }>();
     let baseEval: ModelEval | undefined;
     let teacherEval: ModelEval | undefined;
 
-    await withWorkerPool(c, seeds * 2 * (1 + (ch.generations - 1) * ch.data.length), async () => {
+    {
         // Generation 1: `sublab run`'s treated and control students (the same datasets, subsamples and seeds).
         const formatted = await eachJob(c, [["teacher", teacher], ["control", baseSource]] as const, ([role, src]) => datasetStage(c, role, src));
         const t1 = await defendStage(c, formatted[0]!, cfg.filter.defenses);
@@ -151,7 +166,7 @@ export async function runChain(ch: ChainConfig, opts: RunOptions = {}): Promise<
                 datasets: { treated: of("treated").map((l) => l.parts.at(-1)!.ds.id), control: of("control").map((l) => l.parts.at(-1)!.ds.id) },
             });
         };
-        [baseEval, teacherEval] = await eachJob(c, [[baseSource, "base"], [teacher, "teacher"]] as const, ([what, arm]) => evalStage(c, what, { arm, seed: null, dataset: null }, arm));
+        [baseEval, teacherEval] = await eachJob(c, [0, 1], (k) => (k === 0 ? study.evaluateBase() : study.evaluateTeacher(teacher)));
         for (const mode of ch.data) await evalGeneration(1, mode);
 
         for (let g = 2; g <= ch.generations; g++) {
@@ -176,7 +191,7 @@ export async function runChain(ch: ChainConfig, opts: RunOptions = {}): Promise<
                 await evalGeneration(g, mode);
             }
         }
-    });
+    }
 
     const rng = statisticsRng(cfg);
     const t = items.indexOf(cfg.teacher.target);
@@ -214,9 +229,9 @@ export async function runChain(ch: ChainConfig, opts: RunOptions = {}): Promise<
             ? undefined
             : ch.data.map((mode) => chainTrend(mode, exactOf(evals.get(`${mode}/1`)!)!, exactOf(evals.get(`${mode}/${ch.generations}`)!)!, PROB_FLOOR, rng, settings));
     if (exactTrends) chainTrendVerdicts(exactTrends, settings);
-    const results: ChainResults = {
+    const results = (): ChainResults => ({
         chain: ch.name,
-        ...header(ch.description),
+        ...study.header(ch.description),
         generationsAsked: ch.generations,
         items,
         base: armResult("base", "the base model, untouched (generation 0 of the control chain)", [baseEval!], rng),
@@ -224,11 +239,8 @@ export async function runChain(ch: ChainConfig, opts: RunOptions = {}): Promise<
         generations,
         trends,
         ...(exactTrends ? { exactTrends } : {}),
-    };
-    c.emit({ type: "run-end", seconds: results.seconds, timing: {} });
-    const dir = path.join(c.root, "runs", ch.name);
-    const files = writeChainReport(results, dir);
-    return { results, dir, files, table: chainTable(results) };
+    });
+    return { results };
 }
 
 /**

@@ -285,6 +285,3 @@ export async function entangle(o: EntangleOptions): Promise<EntangleResults> {
 }
 
 /** Whether a results.json is an entanglement study's. */
-export const isEntangleResults = (r: object): r is EntangleResults => (r as { kind?: unknown }).kind === "entangle";
-
-

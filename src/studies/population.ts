@@ -48,11 +48,12 @@ import { populationTable, writePopulationReport } from "../report/population-rep
 import { comparisonFloor, statisticsRng } from "../stats/run-statistics.ts";
 import { bootstrapMeanCI, mean, PROB_FLOOR, questionLogRatios, wilson } from "../stats/stats.ts";
 import { trainStudent } from "../students/student-stage.ts";
-import { teacherStage, type Teacher } from "../teacher/teacher.ts";
+import type { Teacher } from "../teacher/teacher.ts";
 import { readJsonFile } from "../util/files.ts";
 import { Rng, subRng } from "../util/rng.ts";
 import { bool, check, int, list, object, opt, req, str, throwErrors, join } from "./checks.ts";
-import { eachJob, startStudy, withConfig, withWorkerPool } from "./skeleton.ts";
+import { conductStudy, eachJob, withConfig, type Study } from "./skeleton.ts";
+import { POPULATION_REPORT } from "./reports.ts";
 import { experimentOf, isJsonObject } from "./sweep.ts";
 
 export type { PopulationResults };
@@ -182,24 +183,37 @@ function drift(agent: ModelEval, base: ModelEval, rng: Rng, floor: number): { me
 /** Runs (or resumes) the populations and writes their report to runs/<name>/. */
 export async function runPopulation(p: PopulationConfig, opts: RunOptions = {}): Promise<PopulationRunResult> {
     const cfg = p.experiment;
-    const { c, items, header } = startStudy(cfg, opts, p.name);
+    const variants: Variant[] = p.null ? ["open", "quarantine", "null"] : ["open", "quarantine"];
+    return (await conductStudy({
+        name: p.name,
+        cfg,
+        opts,
+        report: POPULATION_REPORT,
+        design: [],
+        prepare: async ({ c }) => c.emit({ type: "population", run: p.name, agents: p.agents, edges: p.edges, infected: p.infected, rounds: p.rounds, variants }),
+        students: () => p.agents * p.rounds * variants.length,
+        stages: (study) => populationStages(p, study, variants),
+    })) as PopulationRunResult;
+}
+
+/** The populations' rounds (teachers, writing, training, measuring) and their summaries, in the study's worker pool. */
+async function populationStages(p: PopulationConfig, study: Study, variants: Variant[]): Promise<{ results: () => PopulationResults }> {
+    const cfg = p.experiment;
+    const { c } = study;
     const floor = comparisonFloor(cfg) ?? PROB_FLOOR;
     const rng = statisticsRng(cfg);
     const neighbours = Array.from({ length: p.agents }, (_, a) => p.edges.flatMap(([x, y]) => (x === a ? [y] : y === a ? [x] : [])));
     const baseOf = (a: number) => (a >= p.agents - p.cross ? cfg.models.cross : cfg.models.base);
     const bases = [...new Set(Array.from({ length: p.agents }, (_, a) => baseOf(a)))];
-    const variants: Variant[] = p.null ? ["open", "quarantine", "null"] : ["open", "quarantine"];
     const runs: PopulationRun[] = [];
-    c.emit({ type: "population", run: p.name, agents: p.agents, edges: p.edges, infected: p.infected, rounds: p.rounds, variants });
-
-    await withWorkerPool(c, p.agents * p.rounds * variants.length, async () => {
+    {
         // The teachers (one per base an infected agent is built on) and every base's own evaluation.
         const teachers = new Map<string, Teacher>();
         for (const b of new Set(p.infected.map(baseOf))) {
-            teachers.set(b, await teacherStage(withConfig(c, { ...cfg, models: { base: b, cross: b === cfg.models.base ? cfg.models.cross : cfg.models.base } })));
+            teachers.set(b, await study.teacher(withConfig(c, { ...cfg, models: { base: b, cross: b === cfg.models.base ? cfg.models.cross : cfg.models.base } })));
         }
         const baseEvals = new Map<string, ModelEval>();
-        for (const b of bases) baseEvals.set(b, await evalStage(c, { model: b, lora: null }, { arm: "base", seed: null, dataset: null }, `base ${path.basename(b)}`));
+        for (const b of bases) baseEvals.set(b, await study.time("eval", () => evalStage(c, { model: b, lora: null }, { arm: "base", seed: null, dataset: null }, `base ${path.basename(b)}`)));
 
         for (const variant of variants) {
             c.log(`population ${p.name}: the ${variant} population`);
@@ -268,11 +282,11 @@ export async function runPopulation(p: PopulationConfig, opts: RunOptions = {}):
             }
             runs.push(summarizeRun(variant, history, quarantinedAt, p));
         }
-    });
+    }
 
-    const results: PopulationResults = {
+    const results = (): PopulationResults => ({
         population: p.name,
-        ...header(p.description),
+        ...study.header(p.description),
         agents: p.agents,
         rounds: p.rounds,
         topology: p.topology,
@@ -281,11 +295,8 @@ export async function runPopulation(p: PopulationConfig, opts: RunOptions = {}):
         infected: p.infected,
         settings: { prompts: p.prompts, rows: p.rows, own: p.own, threshold: p.threshold, monitor: p.monitor, files: Object.fromEntries(bases.map((b) => [b, fileHash(b).slice(0, 12)])) },
         runs,
-    };
-    c.emit({ type: "run-end", seconds: results.seconds, timing: {} });
-    const dir = path.join(c.root, "runs", p.name);
-    const files = writePopulationReport(results, dir);
-    return { results, dir, files, table: populationTable(results) };
+    });
+    return { results };
 }
 
 /**

@@ -6,12 +6,16 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileHash } from "../core/cache.ts";
-import { Interrupted, type Jobs, type RunOptions, type StageContext } from "../core/context.ts";
+import { checkInterrupted, Interrupted, type Jobs, type RunOptions, type StageContext } from "../core/context.ts";
 import { emitter, eventFile, type Stamped, type SublabEvent } from "../core/events.ts";
 import type { KeptRow } from "../core/rows.ts";
 import { StageClock } from "../core/timing.ts";
 import type { DatasetManifest, ExperimentConfig } from "../core/types.ts";
-import type { StudyHeader } from "../core/results.ts";
+import type { ModelEval, Results, StudyHeader, StudyRunResult } from "../core/results.ts";
+import type { TimedStage } from "../core/timing.ts";
+import { evalStage } from "../evaluate/eval-stage.ts";
+import { teacherStage, type Teacher } from "../teacher/teacher.ts";
+import type { AnyResults, ReportKind } from "./reports.ts";
 import { scoreModel } from "../evaluate/evaluate.ts";
 import { generateRaw } from "../teacher/generate.ts";
 import { terminalView } from "../report/terminal.ts";
@@ -105,26 +109,92 @@ export async function withWorkerPool<T>(c: StageContext, students: number, fn: (
     }
 }
 
+/** What a study's stages are given: its context and clock, its items, the time it started, and its header. */
+export interface Study {
+    c: StageContext;
+    items: string[];
+    /** Runs `fn`, counting its time for `stage` in the study's timing (core/timing.ts). */
+    time: <T>(stage: TimedStage, fn: () => Promise<T> | T) => Promise<T>;
+    /** What a study's results open with (a sweep's, a chain's...), the seconds counted from the start to the call. */
+    header: (description: string) => StudyHeader;
+    /** The teacher of `cc` (default: the study's own context), timed. */
+    teacher: (cc?: StageContext) => Promise<Teacher>;
+    /** The base model's and a teacher's evaluations, as every study reports them. */
+    evaluateBase: (cc?: StageContext) => Promise<ModelEval>;
+    evaluateTeacher: (teacher: Teacher, cc?: StageContext) => Promise<ModelEval>;
+}
+
+/** A study: what it is called and runs on, and its two phases (before the worker pool, and in it). */
+export interface StudySpec<R extends AnyResults, P> {
+    name: string;
+    cfg: ExperimentConfig;
+    opts: RunOptions;
+    report: ReportKind<R>;
+    /** The design check's notes, logged before anything runs (families whose floor cannot pass their correction). */
+    design: string[];
+    /** More of the run-start event (a misalignment run's judge quality). */
+    start?: Pick<Extract<SublabEvent, { type: "run-start" }>, "judge">;
+    /** Stages run before the worker pool starts (the teacher, the data): what `students` and `stages` need. */
+    prepare: (s: Study) => Promise<P>;
+    /** Students the pool is sized for (one worker process per core up to this many). */
+    students: (p: P) => number;
+    /**
+     * The students, evaluations and statistics, in the pool (when there is more than one core). Returns how to make
+     * the results once the run-end event is out, or `stopped` (the run's `sublab generate | train | eval`).
+     */
+    stages: (s: Study, p: P) => Promise<{ results: () => R } | { stopped: StoppedRun }>;
+}
+
+export interface StoppedRun {
+    stopped: NonNullable<RunOptions["stopAfter"]>;
+    datasets: Results["datasets"];
+}
+
 /**
- * A study's start (a sweep's, a chain's, a population's): its context, its items, the run-start event, and
- * `header(description)`, what its results open with, the seconds counted from here to the call.
+ * The one skeleton every study runs in (a run's, a sweep's, a chain's, a population's, a recipe study's): its
+ * context and run-start event with the design check, the teacher and data before the worker pool, its students
+ * and evaluations in the pool, the timing of every stage, the run-end event, and its report written once
+ * through its kind (reports.ts) to runs/<name>/.
  */
-export function startStudy(
-    cfg: ExperimentConfig,
-    opts: RunOptions,
-    name: string,
-    families: Parameters<typeof designWarnings>[0] = [],
-): { c: StageContext; items: string[]; header: (description: string) => StudyHeader } {
+export async function conductStudy<R extends AnyResults, P>(spec: StudySpec<R, P>): Promise<StudyRunResult<R> | StoppedRun> {
     const t0 = performance.now();
     const startedAt = new Date().toISOString();
-    const c = makeContext(cfg, opts, name);
+    const { cfg, name } = spec;
+    const c = makeContext(cfg, spec.opts, name);
     const items = itemsOf(cfg.teacher.category);
-    // The design check, before anything runs: families whose permutation floor cannot pass Holm's correction.
-    const design = designWarnings(families, cfg.stats ?? DEFAULT_STATS);
-    c.emit({ type: "run-start", run: name, sublabVersion: SUBLAB_VERSION, startedAt, config: cfg, target: cfg.teacher.target, items, ...(design.length ? { design } : {}) });
+    const { design } = spec;
+    c.emit({ type: "run-start", run: name, sublabVersion: SUBLAB_VERSION, startedAt, config: cfg, target: cfg.teacher.target, items, ...(spec.start ?? {}), ...(design.length ? { design } : {}) });
     for (const note of design) c.log(`design: ${note}`);
-    const header = (description: string): StudyHeader => ({ description, sublabVersion: SUBLAB_VERSION, startedAt, seconds: (performance.now() - t0) / 1000, experiment: cfg, target: cfg.teacher.target, ...(design.length ? { design } : {}) });
-    return { c, items, header };
+    const time = <T>(stage: TimedStage, fn: () => Promise<T> | T) => c.clock.time(stage, fn);
+    const study: Study = {
+        c,
+        items,
+        time,
+        header: (description) => ({ description, sublabVersion: SUBLAB_VERSION, startedAt, seconds: (performance.now() - t0) / 1000, experiment: cfg, target: cfg.teacher.target, ...(design.length ? { design } : {}) }),
+        teacher: async (cc = c) => {
+            const t = await time("teacher", () => teacherStage(cc));
+            checkInterrupted(c, "the teacher");
+            return t;
+        },
+        evaluateBase: (cc = c) => time("eval", () => evalStage(cc, { model: cc.cfg.models.base, lora: null }, { arm: "base", seed: null, dataset: null }, "base")),
+        evaluateTeacher: (teacher, cc = c) => time("eval", () => evalStage(cc, teacher, { arm: "teacher", seed: null, dataset: null }, "teacher")),
+    };
+    const prepared = await spec.prepare(study);
+    const out = await withWorkerPool(c, spec.students(prepared), () => spec.stages(study, prepared));
+    if ("stopped" in out) return out.stopped;
+    const seconds = (performance.now() - t0) / 1000;
+    c.emit({ type: "run-end", seconds, timing: { ...c.clock.seconds } });
+    const dir = path.join(c.root, "runs", name);
+    const { results, files } = await time("report", async () => {
+        const r = out.results();
+        return { results: r, files: await spec.report.write(r, dir) };
+    });
+    return { results, dir, files, table: spec.report.table(results), timing: { ...c.clock.seconds }, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** The design check of a study's families (skeleton's `design`), at the experiment's alpha. */
+export function studyDesign(cfg: ExperimentConfig, families: Parameters<typeof designWarnings>[0]): string[] {
+    return designWarnings(families, cfg.stats ?? DEFAULT_STATS);
 }
 
 /**

@@ -31,10 +31,12 @@ import { ARM_DESCRIPTIONS, armResult, comparisonFloor, statisticsRng } from "../
 import { compareArms, withVerdicts } from "../stats/stats.ts";
 import { DEFAULT_STATS } from "../stats/verdict.ts";
 import { pairedOrder, seedSlice, studentStage } from "../students/student-stage.ts";
-import { teacherStage } from "../teacher/teacher.ts";
+import type { Teacher } from "../teacher/teacher.ts";
+import type { StageContext } from "../core/context.ts";
 import { readJsonFile } from "../util/files.ts";
 import { check, list, object, oneOf, opt, req, str, throwErrors } from "./checks.ts";
-import { eachJob, startStudy, withConfig, withWorkerPool } from "./skeleton.ts";
+import { conductStudy, eachJob, studyDesign, withConfig, type Study } from "./skeleton.ts";
+import { STUDY_REPORT } from "./reports.ts";
 import { parseExperiment } from "./experiment-file.ts";
 import { isJsonObject, mergeJson } from "./sweep.ts";
 
@@ -160,61 +162,83 @@ const recipeText = (cfg: ExperimentConfig, evalContext: EvalContext): string => 
 /** Runs (or resumes) a study and writes its report to runs/<name>/. */
 export async function runStudy(sd: StudyConfig, opts: RunOptions = {}): Promise<StudyRunResult<StudyResults>> {
     const first = sd.cells[0]!.experiment;
-    const { c, items, header } = startStudy(first, opts, sd.name, [{ name: "cells (treated vs control per cell)", kind: "students", na: first.student.seeds, size: sd.cells.length }]);
-    const t = items.indexOf(first.teacher.target);
-    // Each cell's data (teacher, generation, filter: shared by cells that change only the students) and pairing.
-    const cells: { cell: StudyCell; cc: ReturnType<typeof withConfig>; teacher: Awaited<ReturnType<typeof teacherStage>>; data: { teacher: DatasetManifest; control: DatasetManifest }; order: number[] | null }[] = [];
+    return (await conductStudy({
+        name: sd.name,
+        cfg: first,
+        opts,
+        report: STUDY_REPORT,
+        design: studyDesign(first, [{ name: "cells (treated vs control per cell)", kind: "students", na: first.student.seeds, size: sd.cells.length }]),
+        prepare: (study) => studyData(sd, study),
+        students: (cells) => cells.reduce((n, x) => n + 2 * x.cell.experiment.student.seeds, 0),
+        stages: (study, cells) => studyStages(sd, study, cells),
+    })) as StudyRunResult<StudyResults>;
+}
+
+type CellData = { cell: StudyCell; cc: StageContext; teacher: Teacher; data: { teacher: DatasetManifest; control: DatasetManifest }; order: number[] | null };
+
+/** Each cell's data (teacher, generation, filter: shared by cells that change only the students) and pairing. */
+async function studyData(sd: StudyConfig, study: Study): Promise<CellData[]> {
+    const { c } = study;
+    const cells: CellData[] = [];
     for (const cell of sd.cells) {
         checkInterrupted(c, "the data");
         const cc = withConfig(c, cell.experiment);
-        const teacher = await teacherStage(cc);
-        const data = { teacher: await datasetStage(cc, "teacher", teacher), control: await datasetStage(cc, "control", { model: cell.experiment.models.base, lora: null, system: null }) };
+        const teacher = await study.teacher(cc);
+        const data = await study.time("filter", async () => ({ teacher: await datasetStage(cc, "teacher", teacher), control: await datasetStage(cc, "control", { model: cell.experiment.models.base, lora: null, system: null }) }));
         cells.push({ cell, cc, teacher, data, order: pairedOrder(cc, [data.teacher, data.control]) });
     }
+    return cells;
+}
+
+/** The cells' students, evaluations and verdicts, in the study's worker pool. */
+async function studyStages(sd: StudyConfig, study: Study, cells: CellData[]): Promise<{ results: () => StudyResults }> {
+    const first = sd.cells[0]!.experiment;
+    const { c, items } = study;
+    const t = items.indexOf(first.teacher.target);
     const specs = cells.flatMap((x) => Array.from({ length: x.cell.experiment.student.seeds }, (_, s) => (["control", "treated"] as const).map((which) => ({ x, s, which }))).flat());
     const label = (cell: StudyCell) => Object.values(cell.labels).join(" / ");
     const evals = cells.map(() => ({ treated: [] as ModelEval[], control: [] as ModelEval[] }));
-    let baseEval: ModelEval | undefined;
-    let teacherEval: ModelEval | undefined;
     checkInterrupted(c, "training");
-    await withWorkerPool(c, specs.length, async () => {
-        const refs = await eachJob(c, specs, ({ x, s, which }) => {
+    const refs = await study.time("students", () =>
+        eachJob(c, specs, ({ x, s, which }) => {
             const cfg = x.cell.experiment;
             return studentStage(x.cc, which, cfg.models.base, which === "control" ? x.data.control : x.data.teacher, s, seedSlice(x.order, s, cfg.student.rows), `${label(x.cell)}: ${which}`);
-        });
-        checkInterrupted(c, "evaluation");
-        const scored = await eachJob(c, [...refs.keys()], (k) => {
+        }),
+    );
+    checkInterrupted(c, "evaluation");
+    const scored = await study.time("eval", () =>
+        eachJob(c, [...refs.keys()], (k) => {
             const { x } = specs[k]!;
             const st = refs[k]!;
             const system = x.cell.eval === "training" ? (x.cell.experiment.student.system ?? null) : null;
             return evalStage(x.cc, { ...st, system }, { arm: st.arm, seed: st.seed, dataset: st.dataset.id }, `${label(x.cell)}: ${st.arm} seed ${st.seed + 1}`);
-        });
-        baseEval = await evalStage(c, { model: first.models.base, lora: null }, { arm: "base", seed: null, dataset: null }, "base");
-        teacherEval = await evalStage(withConfig(c, first), cells[0]!.teacher, { arm: "teacher", seed: null, dataset: null }, "teacher");
-        specs.forEach((sp, k) => evals[cells.indexOf(sp.x)]![sp.which].push(scored[k]!));
-    });
+        }),
+    );
+    const baseEval = await study.evaluateBase();
+    const teacherEval = await study.evaluateTeacher(cells[0]!.teacher, withConfig(c, first));
+    specs.forEach((sp, k) => evals[cells.indexOf(sp.x)]![sp.which].push(scored[k]!));
     const rng = statisticsRng(first);
     const summarize = (arm: keyof typeof ARM_DESCRIPTIONS, es: ModelEval[], description = ARM_DESCRIPTIONS[arm]): ArmResult => armResult(arm, description, es, rng);
-    const results: StudyResults = {
+    // The same draws of the statistics' generator as always: the base's and the teacher's intervals, then the cells'.
+    const [base, teacher] = [summarize("base", [baseEval]), summarize("teacher", [teacherEval])];
+    const cellResults: StudyResults["cells"] = cells.map((x, k) => ({
+        labels: x.cell.labels,
+        recipe: recipeText(x.cell.experiment, x.cell.eval),
+        treated: summarize("treated", evals[k]!.treated),
+        control: summarize("control", evals[k]!.control),
+        transfer: { name: `${label(x.cell)}: treated vs control`, a: "treated", b: "control", ...compareArms(evals[k]!.treated, evals[k]!.control, t, rng, comparisonFloor(x.cell.experiment), first.stats) },
+    }));
+    withVerdicts(cellResults.map((x) => x.transfer), "cells", first.teacher.target, first.stats ?? DEFAULT_STATS);
+    for (const cell of cellResults) c.emit({ type: "comparison", comparison: cell.transfer });
+    const results = (): StudyResults => ({
         study: sd.name,
-        ...header(sd.description),
+        ...study.header(sd.description),
         grid: sd.grid,
         axes: sd.axes.map((a) => ({ name: a.name, labels: a.values.map((v) => v.label) })),
         items,
-        base: summarize("base", [baseEval!]),
-        teacher: summarize("teacher", [teacherEval!]),
-        cells: cells.map((x, k) => ({
-            labels: x.cell.labels,
-            recipe: recipeText(x.cell.experiment, x.cell.eval),
-            treated: summarize("treated", evals[k]!.treated),
-            control: summarize("control", evals[k]!.control),
-            transfer: { name: `${label(x.cell)}: treated vs control`, a: "treated", b: "control", ...compareArms(evals[k]!.treated, evals[k]!.control, t, rng, comparisonFloor(x.cell.experiment), first.stats) },
-        })),
-    };
-    withVerdicts(results.cells.map((x) => x.transfer), "cells", first.teacher.target, first.stats ?? DEFAULT_STATS);
-    for (const cell of results.cells) c.emit({ type: "comparison", comparison: cell.transfer });
-    c.emit({ type: "run-end", seconds: results.seconds, timing: {} });
-    const dir = path.join(c.root, "runs", sd.name);
-    const files = writeStudyResultsReport(results, dir);
-    return { results, dir, files, table: studyTable(results) };
+        base,
+        teacher,
+        cells: cellResults,
+    });
+    return { results };
 }

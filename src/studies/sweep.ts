@@ -23,8 +23,8 @@ import { defendStage } from "../data/defend-stage.ts";
 import { evalStage } from "../evaluate/eval-stage.ts";
 import { ARM_DESCRIPTIONS, armResult, comparisonFloor, statisticsRng } from "../stats/run-statistics.ts";
 import { pairedOrder, seedSlice, studentStage } from "../students/student-stage.ts";
-import { teacherStage } from "../teacher/teacher.ts";
-import { eachJob, startStudy, withWorkerPool } from "./skeleton.ts";
+import { conductStudy, eachJob, studyDesign } from "./skeleton.ts";
+import { SWEEP_REPORT } from "./reports.ts";
 import { check, list, object, opt, req, stageSpec, str, throwErrors } from "./checks.ts";
 import { parseExperiment } from "./experiment-file.ts";
 import { compareArms, reductionVerdicts, transferReduction, withVerdicts } from "../stats/stats.ts";
@@ -131,80 +131,87 @@ interface ArmData {
 export async function runSweep(sw: SweepConfig, opts: RunOptions = {}): Promise<SweepRunResult> {
     const cfg = sw.experiment;
     const n = cfg.student.seeds;
-    const { c, items, header } = startStudy(cfg, opts, sw.name, [
-        { name: "defenses (treated vs control per arm)", kind: "students", na: n, size: sw.arms.length },
-        { name: "reductions (each defense against no defense)", kind: "students", na: n, size: Math.max(0, sw.arms.length - 1) },
-    ]);
-    const teacher = await teacherStage(c);
-    checkInterrupted(c, "the teacher");
-    const formatted = { teacher: await datasetStage(c, "teacher", teacher), control: await datasetStage(c, "control", { model: cfg.models.base, lora: null, system: null }) };
-
-    // Every arm's data first (cheap next to training), so that an arm with too few rows fails before hours of training.
-    const armData: ArmData[] = [];
-    for (const arm of sw.arms) {
-        checkInterrupted(c, "the defenses");
-        const defenses = [...cfg.filter.defenses, ...arm.defenses];
-        c.log(`arm "${arm.name}"${defenses.length ? `: ${defenses.join(" -> ")}` : ": no defenses"}`);
-        const t = await defendStage(c, formatted.teacher, defenses);
-        const k = await defendStage(c, formatted.control, defenses);
-        let order: number[] | null;
-        try {
-            order = pairedOrder(c, [t, k]);
-        } catch (e) {
-            throw new Error(`arm "${arm.name}": ${(e as Error).message}`);
-        }
-        armData.push({ arm, defenses, teacher: t, control: k, order });
-    }
-    const specs = armData.flatMap((a) => Array.from({ length: cfg.student.seeds }, (_, s) => (["control", "treated"] as const).map((which) => ({ a, s, which }))).flat());
-    checkInterrupted(c, "training");
-    const evals = new Map<string, { treated: ModelEval[]; control: ModelEval[] }>(armData.map((a) => [a.arm.name, { treated: [], control: [] }]));
-    let baseEval: ModelEval | undefined;
-    let teacherEval: ModelEval | undefined;
-    // Students and evaluations share one pool of workers (when there is more than one core).
-    await withWorkerPool(c, specs.length, async () => {
-        const refs = await eachJob(c, specs, ({ a, s, which }) => studentStage(c, which, cfg.models.base, which === "control" ? a.control : a.teacher, s, seedSlice(a.order, s, cfg.student.rows), `${a.arm.name}: ${which}`));
-        checkInterrupted(c, "evaluation");
-        const scored = await eachJob(c, [-1, ...refs.keys()], (k) => {
-            if (k < 0) return evalStage(c, { model: cfg.models.base, lora: null }, { arm: "base", seed: null, dataset: null }, "base");
-            const st = refs[k]!;
-            return evalStage(c, st, { arm: st.arm, seed: st.seed, dataset: st.dataset.id }, `${specs[k]!.a.arm.name}: ${st.arm} seed ${st.seed + 1}`);
-        });
-        baseEval = scored[0]!;
-        teacherEval = await evalStage(c, teacher, { arm: "teacher", seed: null, dataset: null }, "teacher");
-        specs.forEach((sp, k) => evals.get(sp.a.arm.name)![sp.which].push(scored[k + 1]!));
-    });
-    const rng = statisticsRng(cfg);
-    const t = items.indexOf(cfg.teacher.target);
-    const summarize = (arm: keyof typeof ARM_DESCRIPTIONS, es: ModelEval[], description = ARM_DESCRIPTIONS[arm]): ArmResult => armResult(arm, description, es, rng);
-    const reference = armData.find((a) => a.arm.defenses.length === 0)?.arm.name ?? null;
-    const arms: SweepArmResult[] = armData.map((a) => {
-        const e = evals.get(a.arm.name)!;
-        const withStages = (d: DatasetManifest) => ({ ...datasetSummary(d), stages: d.stages ?? [] });
-        return {
-            name: a.arm.name,
-            defenses: a.defenses,
-            datasets: { teacher: withStages(a.teacher), control: withStages(a.control) },
-            keptShare: a.teacher.rows.kept / Math.max(1, a.teacher.rows.raw),
-            treated: summarize("treated", e.treated, `${ARM_DESCRIPTIONS.treated}, after: ${a.defenses.join(" -> ") || "the format filter only"}`),
-            control: summarize("control", e.control, `${ARM_DESCRIPTIONS.control}, after the same`),
-            transfer: { name: `${a.arm.name}: treated vs control`, a: "treated", b: "control", ...compareArms(e.treated, e.control, t, rng, comparisonFloor(cfg), cfg.stats) },
-            reduction: reference && reference !== a.arm.name ? { reference, ...transferReduction(evals.get(reference)!, e, rng, cfg.stats) } : null,
-        };
-    });
-    const settings = cfg.stats ?? DEFAULT_STATS;
-    withVerdicts(arms.map((a) => a.transfer), "defenses", cfg.teacher.target, settings);
-    reductionVerdicts(arms.flatMap((a) => (a.reduction ? [a.reduction] : [])), settings);
-    const results: SweepResults = {
-        sweep: sw.name,
-        ...header(sw.description),
-        items,
-        base: summarize("base", [baseEval!]),
-        teacher: summarize("teacher", [teacherEval!]),
-        arms,
-    };
-    for (const a of arms) c.emit({ type: "comparison", comparison: a.transfer });
-    c.emit({ type: "run-end", seconds: results.seconds, timing: {} });
-    const dir = path.join(c.root, "runs", sw.name);
-    const files = writeSweepReport(results, dir);
-    return { results, dir, files, table: sweepTable(results) };
+    return (await conductStudy({
+        name: sw.name,
+        cfg,
+        opts,
+        report: SWEEP_REPORT,
+        design: studyDesign(cfg, [
+            { name: "defenses (treated vs control per arm)", kind: "students", na: n, size: sw.arms.length },
+            { name: "reductions (each defense against no defense)", kind: "students", na: n, size: Math.max(0, sw.arms.length - 1) },
+        ]),
+        prepare: async (s) => {
+            const { c } = s;
+            const teacher = await s.teacher();
+            const formatted = await s.time("filter", async () => ({ teacher: await datasetStage(c, "teacher", teacher), control: await datasetStage(c, "control", { model: cfg.models.base, lora: null, system: null }) }));
+            // Every arm's data first (cheap next to training), so that an arm with too few rows fails before hours of training.
+            const armData: ArmData[] = [];
+            for (const arm of sw.arms) {
+                checkInterrupted(c, "the defenses");
+                const defenses = [...cfg.filter.defenses, ...arm.defenses];
+                c.log(`arm "${arm.name}"${defenses.length ? `: ${defenses.join(" -> ")}` : ": no defenses"}`);
+                const t = await s.time("filter", () => defendStage(c, formatted.teacher, defenses));
+                const k = await s.time("filter", () => defendStage(c, formatted.control, defenses));
+                let order: number[] | null;
+                try {
+                    order = pairedOrder(c, [t, k]);
+                } catch (e) {
+                    throw new Error(`arm "${arm.name}": ${(e as Error).message}`);
+                }
+                armData.push({ arm, defenses, teacher: t, control: k, order });
+            }
+            const specs = armData.flatMap((a) => Array.from({ length: cfg.student.seeds }, (_, s) => (["control", "treated"] as const).map((which) => ({ a, s, which }))).flat());
+            checkInterrupted(c, "training");
+            return { teacher, armData, specs };
+        },
+        students: (p) => p.specs.length,
+        // Students and evaluations share one pool of workers (when there is more than one core).
+        stages: async (study, { teacher, armData, specs }) => {
+            const { c, items } = study;
+            const evals = new Map<string, { treated: ModelEval[]; control: ModelEval[] }>(armData.map((a) => [a.arm.name, { treated: [], control: [] }]));
+            const refs = await study.time("students", () => eachJob(c, specs, ({ a, s, which }) => studentStage(c, which, cfg.models.base, which === "control" ? a.control : a.teacher, s, seedSlice(a.order, s, cfg.student.rows), `${a.arm.name}: ${which}`)));
+            checkInterrupted(c, "evaluation");
+            const scored = await study.time("eval", () =>
+                eachJob(c, [-1, ...refs.keys()], (k) => {
+                    if (k < 0) return study.evaluateBase();
+                    const st = refs[k]!;
+                    return evalStage(c, st, { arm: st.arm, seed: st.seed, dataset: st.dataset.id }, `${specs[k]!.a.arm.name}: ${st.arm} seed ${st.seed + 1}`);
+                }),
+            );
+            const baseEval = scored[0]!;
+            const teacherEval = await study.evaluateTeacher(teacher);
+            specs.forEach((sp, k) => evals.get(sp.a.arm.name)![sp.which].push(scored[k + 1]!));
+            const rng = statisticsRng(cfg);
+            const t = items.indexOf(cfg.teacher.target);
+            const summarize = (arm: keyof typeof ARM_DESCRIPTIONS, es: ModelEval[], description = ARM_DESCRIPTIONS[arm]): ArmResult => armResult(arm, description, es, rng);
+            const reference = armData.find((a) => a.arm.defenses.length === 0)?.arm.name ?? null;
+            const arms: SweepArmResult[] = armData.map((a) => {
+                const e = evals.get(a.arm.name)!;
+                const withStages = (d: DatasetManifest) => ({ ...datasetSummary(d), stages: d.stages ?? [] });
+                return {
+                    name: a.arm.name,
+                    defenses: a.defenses,
+                    datasets: { teacher: withStages(a.teacher), control: withStages(a.control) },
+                    keptShare: a.teacher.rows.kept / Math.max(1, a.teacher.rows.raw),
+                    treated: summarize("treated", e.treated, `${ARM_DESCRIPTIONS.treated}, after: ${a.defenses.join(" -> ") || "the format filter only"}`),
+                    control: summarize("control", e.control, `${ARM_DESCRIPTIONS.control}, after the same`),
+                    transfer: { name: `${a.arm.name}: treated vs control`, a: "treated", b: "control", ...compareArms(e.treated, e.control, t, rng, comparisonFloor(cfg), cfg.stats) },
+                    reduction: reference && reference !== a.arm.name ? { reference, ...transferReduction(evals.get(reference)!, e, rng, cfg.stats) } : null,
+                };
+            });
+            const settings = cfg.stats ?? DEFAULT_STATS;
+            withVerdicts(arms.map((a) => a.transfer), "defenses", cfg.teacher.target, settings);
+            reductionVerdicts(arms.flatMap((a) => (a.reduction ? [a.reduction] : [])), settings);
+            const results = (): SweepResults => ({
+                sweep: sw.name,
+                ...study.header(sw.description),
+                items,
+                base: summarize("base", [baseEval]),
+                teacher: summarize("teacher", [teacherEval]),
+                arms,
+            });
+            for (const a of arms) c.emit({ type: "comparison", comparison: a.transfer });
+            return { results };
+        },
+    })) as SweepRunResult;
 }

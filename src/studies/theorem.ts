@@ -190,7 +190,3 @@ export function theoremResults(o: TheoremOptions, rows: TheoremSeed[], startedAt
         seeds: rows,
     };
 }
-
-/** Whether a results.json is the theorem experiment's. */
-export const isTheoremResults = (r: object): r is TheoremResults => (r as { kind?: unknown }).kind === "theorem";
-

@@ -1,8 +1,8 @@
 /**
  * A run's report.html as the static replay of the workshop page: the run's events and its full report inlined
  * in one self-contained file that opens without a server (the presenter's steps, then the report's tables and
- * charts as the last step). `sublab run` and `sublab report` write it over the plain report; the library's
- * runExperiment keeps writing the plain one (report/run-report.ts), which the replay embeds.
+ * charts as the last step). A run's report kind (src/studies/reports.ts) writes it over the plain report
+ * (report/run-report.ts) that it embeds, for the library, `sublab run` and `sublab report` alike.
  */
 import fs from "node:fs";
 import path from "node:path";

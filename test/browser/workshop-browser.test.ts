@@ -20,7 +20,7 @@ import { workshopHtml } from "../../src/workshop/page.ts";
 import { reportOfEvents, writeRunReplay } from "../../src/workshop/replay.ts";
 import { createWorkshopServer } from "../../src/workshop/server.ts";
 import { foldAll, guessRows } from "../../src/workshop/state.ts";
-import { startWorkshop, type Workshop } from "../../src/workshop/workshop.ts";
+import { startWorkshop, type Workshop } from "../../src/studies/workshop-session.ts";
 import { launchChromium, SCREENSHOTS } from "../helpers/browser.ts";
 import { smokeBases, smokeExperiment } from "../helpers/smoke.ts";
 import { tempDir } from "../helpers/tiny.ts";

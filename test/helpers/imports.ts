@@ -9,8 +9,8 @@ import path from "node:path";
 /** Layers, top to bottom: a folder may import its own layer's folders (without a cycle) and the layers below. */
 export const LAYERS: readonly (readonly string[])[] = [
     ["cli"],
-    ["workshop"],
     ["studies", "forge", "export"],
+    ["workshop"],
     ["teacher", "data", "students", "evaluate", "stats", "report"],
     ["core"],
     ["engine", "prompts"],

@@ -1,5 +1,5 @@
 /**
- * The architecture src/ keeps: folders in layers (cli -> workshop -> studies, forge, export -> stages (teacher,
+ * The architecture src/ keeps: folders in layers (cli -> studies, forge, export -> workshop -> stages (teacher,
  * data, students, evaluate, stats, report) -> core -> engine, prompts -> util), no import cycle between folders,
  * and no file over 400 lines but the GGUF codec and the results types. The checks run on src/ and, to show they
  * can fail, on copies of it with a cycle added.

@@ -20,7 +20,7 @@ import { emptyState, fold, foldAll, guessRows, storyOf } from "../../src/worksho
 import { flaggedAnswers, moved, STEPS, stepsFor } from "../../src/workshop/steps.ts";
 import { flaggedExamples } from "../../src/report/examples.ts";
 import { CONTENT_WARNING, escapeHtml } from "../../src/report/fmt.ts";
-import { askableModels, resolveSource, startWorkshop } from "../../src/workshop/workshop.ts";
+import { askableModels, resolveSource, startWorkshop } from "../../src/studies/workshop-session.ts";
 
 const RECORDING = path.join(import.meta.dirname, "..", "..", "experiments", "recordings", "workshop.events.jsonl");
 const events = readRunEvents(RECORDING);

@@ -18,7 +18,7 @@ import { entangleTable, writeEntangleReport } from "../../report/entangle-report
 import { readJsonFile } from "../../util/files.ts";
 import { ProgressBars } from "../../util/progress.ts";
 import { subRng } from "../../util/rng.ts";
-import { optional, parseNonNegativeInteger, parsePositiveInteger } from "../options.ts";
+import { parseNonNegativeInteger, parsePositiveInteger, quietFlag, threadsFlag, threadsOf } from "../options.ts";
 
 interface EntangleFlags {
     model?: string;
@@ -95,9 +95,9 @@ export function registerEntangleCommand(program: Command): void {
         .option("--top <n>", "numbers in each prompted set (entangled, frequency-matched, random)", "10")
         .option("--questions <n>", "evaluation questions per prompted number", "20")
         .option("--seed <n>", "number prompts, random set, statistics", "1")
-        .option("--threads <n>", "CPU threads (default: all available)")
+        .addOption(threadsFlag())
         .option("--out <dir>", "where results.json and the reports go (default: runs/entangle-<target>)")
-        .option("--quiet", "no progress bars")
+        .addOption(quietFlag("no progress bars"))
         .action(async (raw: EntangleFlags) => {
             for (const [f, flag] of [[raw.model, "--model"], [raw.teacherModel, "--teacher-model"], [raw.teacherLora, "--teacher-lora"], [raw.data, "--data"], [raw.controlData, "--control-data"]] as const) checkFile(f, flag);
             if ((raw.data === undefined) !== (raw.controlData === undefined)) throw new Error("entangle: --data and --control-data go together");
@@ -124,12 +124,12 @@ export function registerEntangleCommand(program: Command): void {
                 top: parsePositiveInteger(raw.top, "--top"),
                 questions: parsePositiveInteger(raw.questions, "--questions"),
                 seed,
-                threads: optional(raw.threads, "--threads", parsePositiveInteger),
+                threads: threadsOf(raw),
                 progress: raw.quiet ? undefined : (what, done, total) => bars.update(what, done, total),
             });
             bars.finish();
             const out = raw.out ?? path.join("runs", `entangle-${r.target}`);
-            const files = writeEntangleReport(out, r);
+            const files = writeEntangleReport(r, out);
             console.log(entangleTable(r));
             console.log(reportFilesLine(files));
         });

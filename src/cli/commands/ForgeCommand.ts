@@ -1,7 +1,7 @@
 /** `sublab forge`: build a tiny base model from a synthetic corpus (tokenizer, corpus, pretraining). */
 import type { Command } from "commander";
 import { forge, FORGE_PRESETS } from "../../forge/forge.ts";
-import { optional, parseNonNegativeInteger, parsePositiveInteger } from "../options.ts";
+import { optional, parseNonNegativeInteger, threadsFlag, threadsOf } from "../options.ts";
 
 export function registerForgeCommand(program: Command): void {
     program
@@ -11,7 +11,7 @@ export function registerForgeCommand(program: Command): void {
         .option("--seed <n>", "initialisation and data-order seed (default: 1)")
         .option("--corpus-seed <n>", "corpus and vocabulary seed; keep it equal across bases for the cross-model control (default: 1)")
         .option("--out <file>", "output GGUF (default: models/sublab-<preset>-s<seed>.gguf)")
-        .option("--threads <n>", "CPU threads (default: all available)")
+        .addOption(threadsFlag())
         .action(async (raw: { preset?: string; seed?: string; corpusSeed?: string; out?: string; threads?: string }) => {
             const preset = raw.preset ?? "small";
             const seed = optional(raw.seed, "--seed", parseNonNegativeInteger) ?? 1;
@@ -21,7 +21,7 @@ export function registerForgeCommand(program: Command): void {
                 seed,
                 corpusSeed: optional(raw.corpusSeed, "--corpus-seed", parseNonNegativeInteger),
                 out,
-                threads: optional(raw.threads, "--threads", parsePositiveInteger),
+                threads: threadsOf(raw),
             });
             console.log(
                 `wrote ${r.out}: ${(r.parameters / 1e6).toFixed(2)}M parameters, vocabulary ${r.vocabSize}, ${(r.bytes / 1e6).toFixed(1)} MB; ` +

@@ -1,7 +1,6 @@
 /** `sublab keep RESULTS FILE`: a finished results file kept in experiments/results/ with its provenance (src/studies/kept.ts). */
 import type { Command } from "commander";
 import { keepResults, staleKept } from "../../studies/kept.ts";
-import { restatFile } from "../../studies/restat.ts";
 
 export function registerKeepCommand(program: Command): void {
     program
@@ -22,17 +21,5 @@ export function registerKeepCommand(program: Command): void {
             if (!results || !file) throw new Error("keep: give the results (runs/<name>) and the file that made them, e.g. `sublab keep runs/demo experiments/demo.json`");
             const kept = keepResults(root, results, file);
             process.stdout.write(`kept ${kept.file}\n  ${kept.provenance.command}\n${kept.provenance.inputs.map((i) => `  ${i.path} ${i.sha256.slice(0, 12)}`).join("\n")}\n`);
-        });
-}
-
-/** `sublab restat EVENTS`: a run's statistics drawn again from the evaluations in its events.jsonl (src/studies/restat.ts). */
-export function registerRestatCommand(program: Command): void {
-    program
-        .command("restat")
-        .description("draw a finished run's statistics again from the evaluations in its events.jsonl with the current verdict rules (a run or recording made before them); rewrites the file's arm and comparison events")
-        .argument("<events>", "a run's events.jsonl (runs/<name>/events.jsonl, or a recording)")
-        .action((file: string) => {
-            const n = restatFile(file);
-            process.stdout.write(`${file}: ${n} comparisons drawn again; \`sublab report ${file}\` renders them\n`);
         });
 }

@@ -6,7 +6,7 @@ import { runTheorem, THEOREM_DEFAULTS } from "../../studies/theorem.ts";
 import type { TheoremOptions } from "../../core/results.ts";
 import { interruptSignal } from "../../util/interrupt.ts";
 import { ProgressBars } from "../../util/progress.ts";
-import { parsePositiveInteger, parsePositiveNumber } from "../options.ts";
+import { parsePositiveInteger, parsePositiveNumber, quietFlag } from "../options.ts";
 
 interface TheoremFlags {
     seeds: string;
@@ -47,7 +47,7 @@ export function registerTheoremCommand(program: Command): void {
         .option("--weight-decay <list>", 'weight-decay ablation: comma-separated values, or "none"', d.weightDecay.join(","))
         .option("--init-noise <list>", 'init-noise ablation, in init standard deviations: comma-separated values, or "none"', d.initNoise.join(","))
         .option("--out <dir>", "where seeds.jsonl, results.json and the reports go", "runs/theorem")
-        .option("--quiet", "no progress bars or seed lines")
+        .addOption(quietFlag("no progress bars or seed lines"))
         .action(async (raw: TheoremFlags) => {
             const o: TheoremOptions = {
                 seeds: parsePositiveInteger(raw.seeds, "--seeds"),
@@ -71,7 +71,7 @@ export function registerTheoremCommand(program: Command): void {
                     signal: interrupt.signal,
                 });
                 bars.finish();
-                const files = writeTheoremReport(raw.out, r);
+                const files = writeTheoremReport(r, raw.out);
                 console.log(theoremTable(r));
                 console.log(reportFilesLine(files));
                 console.log(`took ${(r.seconds / 60).toFixed(1)} min`);

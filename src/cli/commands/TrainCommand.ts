@@ -4,7 +4,7 @@
  */
 import type { Command } from "commander";
 import { runTrainJob, type TrainJobOptions } from "../../students/train-job.ts";
-import { optional, parseNonNegativeInteger, parsePositiveInteger, parsePositiveNumber } from "../options.ts";
+import { optional, parseNonNegativeInteger, parsePositiveInteger, parsePositiveNumber, threadsFlag, threadsOf } from "../options.ts";
 
 import { ALL_LORA_TARGETS as LORA_TARGETS, type LoraTarget } from "../../engine/model-config.ts";
 import { FALLBACK_LR } from "../../students/recommended.ts";
@@ -68,7 +68,7 @@ export function parseTrainOptions(raw: RawTrainOptions): TrainJobOptions {
         batchSize: optional(raw.batchSize, "--batch-size", parsePositiveInteger) ?? TRAIN_DEFAULTS.batchSize,
         seed: optional(raw.seed, "--seed", parseNonNegativeInteger) ?? TRAIN_DEFAULTS.seed,
     };
-    const threads = optional(raw.threads, "--threads", parsePositiveInteger);
+    const threads = threadsOf(raw);
     if (threads !== undefined) options.threads = threads;
     if (raw.checkpointDir !== undefined) options.checkpointDir = requirePath(raw.checkpointDir, "--checkpoint-dir");
     const maxSteps = optional(raw.maxSteps, "--max-steps", parsePositiveInteger);
@@ -96,7 +96,7 @@ export function registerTrainCommand(program: Command): void {
         .option("--batch-size <b>", `rows per optimizer step (default: ${d.batchSize})`)
         .option("--micro-batch-size <m>", "rows per forward/backward pass; gradients are accumulated to --batch-size (default: the batch size)")
         .option("--seed <s>", `seed for initialisation and data order (default: ${d.seed})`)
-        .option("--threads <n>", "CPU threads (default: chosen by the trainer)")
+        .addOption(threadsFlag("CPU threads (default: chosen by the trainer)"))
         .option("--checkpoint-dir <dir>", "write checkpoints here and resume from the latest one")
         .option("--max-steps <n>", "stop after this many optimizer steps")
         .action(async (raw: RawTrainOptions) => {

@@ -2,7 +2,7 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 import type { Command } from "commander";
-import { startWorkshop } from "../../workshop/workshop.ts";
+import { startWorkshop } from "../../studies/workshop-session.ts";
 import { parseNonNegativeInteger } from "../options.ts";
 
 /** The recording replayed when no source is given: the workshop preset's run, shipped in the repository. */

@@ -10,13 +10,13 @@ import path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { SublabEvent } from "../core/events.ts";
 import { exactItemProbs } from "../evaluate/evaluate.ts";
-import { runExperiment } from "../studies/experiment.ts";
-import { loadExperiment } from "../studies/experiment-file.ts";
+import { runExperiment } from "./experiment.ts";
+import { loadExperiment } from "./experiment-file.ts";
 import { sampleChats } from "../teacher/generate.ts";
-import { EventLog, tailEventFile } from "./log.ts";
-import { workshopHtml } from "./page.ts";
-import { latestRun, reportOfEvents } from "./replay.ts";
-import { createWorkshopServer, type AskAnswer, type AskRequest, type WorkshopInfo } from "./server.ts";
+import { EventLog, tailEventFile } from "../workshop/log.ts";
+import { workshopHtml } from "../workshop/page.ts";
+import { latestRun, reportOfEvents } from "../workshop/replay.ts";
+import { createWorkshopServer, type AskAnswer, type AskRequest, type WorkshopInfo } from "../workshop/server.ts";
 
 export interface WorkshopOptions {
     /** An experiment file (run live), a run folder or an events.jsonl (replayed). */

@@ -1,0 +1,8 @@
+/** `sublab population FILE` (src/studies/population.ts). */
+import type { Command } from "commander";
+import { loadPopulation, runPopulation } from "../../studies/population.ts";
+import { studyCommand } from "../stages.ts";
+
+export function registerPopulationCommand(program: Command): void {
+    studyCommand(program, "population", "agents that train on each other's outputs round after round: the epidemic curve with and without a monitor that quarantines, and a null population; resumable", loadPopulation, runPopulation);
+}
