@@ -22,14 +22,14 @@ export type SublabEvent =
     /** Progress of a long step (rows generated, rows scored); terminal only, not written to events.jsonl. */
     | { type: "progress"; label: string; done: number; total: number; group?: { label: string; size: number } }
     /** One optimizer step of a training (a student's, or the teacher's fine-tune). */
-    | { type: "train-step"; label: string; step: number; total: number; loss: number; group?: { label: string; size: number }; /** The held-out KL at this step (src/students/probe.ts), at about 8 steps of a student. */ probe?: number }
+    | { type: "train-step"; label: string; /** The student's arm (training events since structured fields). */ arm?: string; step: number; total: number; loss: number; group?: { label: string; size: number }; /** The held-out KL at this step (src/students/probe.ts), at about 8 steps of a student. */ probe?: number }
     | { type: "rows"; dataset: string; role: string; generated: number; resumed: number; tokens: number; seconds: number; sample: { i: number; prompt: string; completion: string }[] }
     /** A filter's or a defense stage's pass rate and reasons on one dataset. */
     | { type: "filter"; dataset: string; stage: StageReport }
     | { type: "datasets"; datasets: Results["datasets"] }
-    | { type: "student"; label: string; arm: string; seed: number; dataset: string; firstLoss: number; finalLoss: number; seconds: number; cached: boolean; probe?: { step: number; kl: number }[] }
+    | { type: "student"; label: string; arm: string; chain?: ChainPlace; seed: number; dataset: string; firstLoss: number; finalLoss: number; seconds: number; cached: boolean; probe?: { step: number; kl: number }[] }
     /** A model's answers: exact P(item) per question ([question][item], absent from evaluations cached before it was kept). */
-    | { type: "eval"; label: string; arm: string; eval: ModelEval; questions: string[]; probs?: number[][]; cached: boolean }
+    | { type: "eval"; label: string; arm: string; chain?: ChainPlace; eval: ModelEval; questions: string[]; probs?: number[][]; cached: boolean }
     | { type: "arm"; arm: ArmResult }
     | { type: "comparison"; comparison: ComparisonResult }
     /** Worker processes started for the jobs of a run (and stopped): a group's progress ends with them. */
@@ -100,3 +100,10 @@ export function readRunEvents(file: string): Stamped[] {
     if (start < 0) throw new Error(`${file}: no run-start event`);
     return events.slice(start);
 }
+/** Where a chain's student or evaluation sits: its data mode, generation and arm (the workshop reads these, not labels). */
+export interface ChainPlace {
+    mode: string;
+    generation: number;
+    arm: "treated" | "control";
+}
+

@@ -63,6 +63,8 @@ export interface StudentJob {
     dir: string;
     out: string;
     label: string;
+    /** The student's arm, carried into its train-step events. */
+    arm?: string;
     /** Soft labels from one source, or from several (each row names its own by `source`: a chain's accumulated data, a population's neighbours). */
     soft?: SoftSource | SoftSource[];
     /** Compute threads. Defaults to ggml's. */

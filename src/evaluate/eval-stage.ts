@@ -6,6 +6,7 @@
 import path from "node:path";
 import { fileHash, hashJson, readJsonIf } from "../core/cache.ts";
 import { cached, type StageContext } from "../core/context.ts";
+import type { ChainPlace } from "../core/events.ts";
 import type { EvalJob } from "../core/jobs.ts";
 import type { DatasetManifest } from "../core/types.ts";
 import type { ModelEval } from "../core/results.ts";
@@ -30,6 +31,8 @@ export interface EvalOf {
     arm: string;
     seed: number | null;
     dataset: string | null;
+    /** A chain's evaluation: where it sits (its event carries it). */
+    chain?: ChainPlace;
 }
 
 type Scored = Omit<ModelEval, "seed" | "dataset">;
@@ -100,7 +103,7 @@ export async function evalStage(c: StageContext, what: EvalTarget, of: EvalOf, l
         },
     });
     const ev: ModelEval = { seed: of.seed, dataset: of.dataset, ...scored };
-    c.emit({ type: "eval", label, arm: of.arm, eval: ev, questions, ...(probs ? { probs } : {}), cached: !made });
+    c.emit({ type: "eval", label, arm: of.arm, ...(of.chain ? { chain: of.chain } : {}), eval: ev, questions, ...(probs ? { probs } : {}), cached: !made });
     return ev;
 }
 

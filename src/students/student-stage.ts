@@ -8,6 +8,7 @@ import path from "node:path";
 import { cachedPath, fileHash, hashJson } from "../core/cache.ts";
 import { cached, type StageContext } from "../core/context.ts";
 import type { SoftSource, StudentJob } from "../core/jobs.ts";
+import type { ChainPlace } from "../core/events.ts";
 import type { KeptRow } from "../core/rows.ts";
 import type { DatasetManifest } from "../core/types.ts";
 import type { ArmName } from "../core/results.ts";
@@ -87,6 +88,8 @@ export interface StudentSpec {
     parts: { ds: DatasetManifest; rows: KeptRow[] }[];
     /** Training seed (default: the experiment's seed s). */
     trainSeed?: number;
+    /** A chain's student: where it sits (its events carry it). */
+    chain?: ChainPlace;
 }
 
 /** Rows of a student's probe (src/students/probe.ts): the 8 kept rows of its last part's dataset with the lowest prompt indices among those it does not train on. */
@@ -136,7 +139,7 @@ export async function trainStudent(c: StageContext, spec: StudentSpec): Promise<
     const name = `${label} #${s + 1}`;
     const done = path.join(dir, "done.json");
     const record = (r: { firstLoss: number; finalLoss: number; seconds: number; probe?: { step: number; kl: number }[] }, wasCached: boolean) =>
-        c.emit({ type: "student", label: name, arm, seed: s, dataset: ds.id, firstLoss: r.firstLoss, finalLoss: r.finalLoss, seconds: r.seconds, cached: wasCached, ...(r.probe ? { probe: r.probe } : {}) });
+        c.emit({ type: "student", label: name, arm, ...(spec.chain ? { chain: spec.chain } : {}), seed: s, dataset: ds.id, firstLoss: r.firstLoss, finalLoss: r.finalLoss, seconds: r.seconds, cached: wasCached, ...(r.probe ? { probe: r.probe } : {}) });
     let made = false;
     await cached(c, "student", name, {
         dir,
@@ -152,6 +155,7 @@ export async function trainStudent(c: StageContext, spec: StudentSpec): Promise<
                 dir,
                 out,
                 label: name,
+                arm,
                 soft,
                 ...(probe.length ? { probe: probe.map(({ prompt, completion, i }) => ({ prompt, completion, i, ...(Array.isArray(soft) ? { source: spec.parts.length - 1 } : {}) })) } : {}),
             };

@@ -149,7 +149,7 @@ async function chainStages(ch: ChainConfig, study: Study, teacher: Teacher): Pro
             ({ arm, s }) => {
                 const ds = arm === "treated" ? t1 : k1;
                 const part = { ds, rows: seedRows(c, ds, s, seedSlice(order, s, cfg.student.rows)) };
-                return trainStudent(c, { arm, base: cfg.models.base, dataset: ds, s, label: `generation 1: ${arm}`, parts: [part] }).then((st) => ({ arm, s, st, part }));
+                return trainStudent(c, { arm, base: cfg.models.base, dataset: ds, s, label: `generation 1: ${arm}`, parts: [part], chain: { mode: ch.data.length > 1 ? "shared" : ch.data[0]!, generation: 1, arm } }).then((st) => ({ arm, s, st, part }));
             },
         );
         const lineages = new Map<string, Lineage>();
@@ -159,7 +159,7 @@ async function chainStages(ch: ChainConfig, study: Study, teacher: Teacher): Pro
         const evalGeneration = async (g: number, mode: ChainMode) => {
             const of = (arm: "treated" | "control") => Array.from({ length: seeds }, (_, s) => lineages.get(`${mode}/${arm}/${s}`)!);
             const todo = (["treated", "control"] as const).flatMap((arm) => of(arm).map((l, s) => ({ arm, s, st: l.student! })));
-            const scored = await eachJob(c, todo, (x) => evalStage(c, x.st, { arm: `${mode} generation ${g}: ${x.arm}`, seed: x.s, dataset: x.st.dataset.id }, `${mode} generation ${g}: ${x.arm} #${x.s + 1}`));
+            const scored = await eachJob(c, todo, (x) => evalStage(c, x.st, { arm: `${mode} generation ${g}: ${x.arm}`, seed: x.s, dataset: x.st.dataset.id, chain: { mode, generation: g, arm: x.arm } }, `${mode} generation ${g}: ${x.arm} #${x.s + 1}`));
             evals.set(`${mode}/${g}`, {
                 treated: scored.slice(0, seeds),
                 control: scored.slice(seeds),
@@ -186,7 +186,7 @@ async function chainStages(ch: ChainConfig, study: Study, teacher: Teacher): Pro
                     const l = lineages.get(`${mode}/${arm}/${s}`)!;
                     const part = { ds: written[2 * s + a]!, rows: parts[s]![a]! };
                     const all = mode === "accumulated" ? [...l.parts, part] : [part];
-                    return trainStudent(cg, { arm, base: cfg.models.base, dataset: part.ds, s, label: `${mode} generation ${g}: ${arm}`, parts: all }).then((st) => ((l.parts = all), (l.student = st)));
+                    return trainStudent(cg, { arm, base: cfg.models.base, dataset: part.ds, s, label: `${mode} generation ${g}: ${arm}`, parts: all, chain: { mode, generation: g, arm } }).then((st) => ((l.parts = all), (l.student = st)));
                 });
                 await evalGeneration(g, mode);
             }

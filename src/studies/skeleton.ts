@@ -55,7 +55,7 @@ function localJobs(c: Pick<StageContext, "opts" | "emit">): Jobs {
     const signal = c.opts.signal;
     return throwingInterrupted(false, {
         generate: (job, label) => generateRaw({ ...job, signal, onRow: (done, total) => c.emit({ type: "progress", label, done, total }) }),
-        train: (job) => fitStudent({ threads: c.opts.threads, ...job }, { signal, onStep: (step, total, loss, probe) => c.emit({ type: "train-step", label: job.label, step, total, loss, ...(probe !== undefined ? { probe } : {}) }) }),
+        train: (job) => fitStudent({ threads: c.opts.threads, ...job }, { signal, onStep: (step, total, loss, probe) => c.emit({ type: "train-step", label: job.label, ...(job.arm ? { arm: job.arm } : {}), step, total, loss, ...(probe !== undefined ? { probe } : {}) }) }),
         evaluate: (job) => scoreModel(job),
     });
 }
@@ -92,7 +92,7 @@ export async function withWorkerPool<T>(c: StageContext, students: number, fn: (
     const workers = Math.min(c.opts.workers ?? defaultWorkers(), students);
     if (workers <= 1 || c.jobs.parallel) return fn();
     const group = { label: `students (${workers} workers)`, size: students };
-    const pool = new WorkerPool({ workers, signal: c.opts.signal, onStep: (job, step, total, loss, probe) => c.emit({ type: "train-step", label: job.label, step, total, loss, group, ...(probe !== undefined ? { probe } : {}) }) });
+    const pool = new WorkerPool({ workers, signal: c.opts.signal, onStep: (job, step, total, loss, probe) => c.emit({ type: "train-step", label: job.label, ...(job.arm ? { arm: job.arm } : {}), step, total, loss, group, ...(probe !== undefined ? { probe } : {}) }) });
     const local = c.jobs;
     c.jobs = throwingInterrupted(true, {
         generate: (job, label) => pool.generate(job, label, (done, total) => c.emit({ type: "progress", label, done, total })),

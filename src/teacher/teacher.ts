@@ -46,7 +46,7 @@ export async function teacherStage(c: StageContext): Promise<Teacher> {
             const rng = subRng(cfg.seed, "teacher-rows");
             const rows = Array.from({ length: f.rows }, () => traitRow(rng, t.category, t.target, f.topic));
             const recipe = { method: f.method, rank: f.rank, alpha: f.alpha, targets: cfg.student.targets, epochs: f.epochs, lr: f.lr, batchSize: cfg.student.batchSize, warmupSteps: 5, schedule: "linear" as const };
-            await c.jobs.train({ base: cfg.models.base, rows, recipe, seed: cfg.seed, dir, out, label: "teacher" });
+            await c.jobs.train({ base: cfg.models.base, rows, recipe, seed: cfg.seed, dir, out, label: "teacher", arm: "teacher" });
             writeJsonAtomic(path.join(dir, "done.json"), { description, createdAt: new Date().toISOString() });
             return teacher;
         },

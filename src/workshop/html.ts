@@ -40,11 +40,6 @@ export const ARM_COLOURS: Record<string, string> = {
     "in-context": "#f0c796",
 };
 export const colour = (arm: string) => ARM_COLOURS[arm] ?? "#555";
-export const armOfLabel = (label: string) => {
-    const arm = label.replace(/ #\d+$/, "").replace(/ seed \d+$/, "");
-    // A chain's students ("accumulated generation 2: treated") take their arm's colour.
-    return /: (treated|control)$/.exec(arm)?.[1] ?? arm;
-};
 
 /** Horizontal bars of the items' probabilities, the target's highlighted. */
 export function bars(items: string[], dist: number[], target: string | null, k: number, testid: string): string {

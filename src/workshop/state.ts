@@ -4,7 +4,7 @@
  * check the page's content against the same fold of the same events. No DOM and no Node here: this file is
  * bundled into the page.
  */
-import type { Stamped } from "../core/events.ts";
+import type { ChainPlace, Stamped } from "../core/events.ts";
 import type { AgentRound } from "../core/results.ts";
 import type { ExperimentConfig, StageReport } from "../core/types.ts";
 import type { ArmResult, ComparisonResult, ModelEval } from "../core/results.ts";
@@ -27,8 +27,10 @@ export interface DatasetView {
 
 export interface StudentView {
     label: string;
-    /** The arm, once the student's training has ended (its `student` event); null while it trains. */
+    /** The arm (its train-step events carry it; older runs' only from the `student` event that ends its training). */
     arm: string | null;
+    /** A chain's student: its data mode, generation and arm. */
+    chain?: ChainPlace;
     seed: number | null;
     total: number;
     /** [step, loss] of every optimizer step seen. */
@@ -43,6 +45,8 @@ export interface StudentView {
 export interface EvalView {
     label: string;
     arm: string;
+    /** A chain's evaluation: its data mode, generation and arm. */
+    chain?: ChainPlace;
     eval: ModelEval;
 }
 
@@ -84,12 +88,9 @@ export interface PopulationShape {
 /** What the run is: one experiment (sublab run), a chain of generations, or a population of agents. */
 export type Story = "experiment" | "chain" | "population";
 
-/** A chain's evaluations are named "<mode> generation <g>: <arm>". */
-export const CHAIN_ARM = /^(\S+) generation (\d+): (treated|control)$/;
-
 export function storyOf(s: WorkshopState): Story {
     if (s.population || s.rounds.length > 0) return "population";
-    if (s.evals.some((e) => CHAIN_ARM.test(e.arm)) || s.students.some((x) => / generation \d+: /.test(x.label))) return "chain";
+    if (s.evals.some((e) => e.chain) || s.students.some((x) => x.chain)) return "chain";
     return "experiment";
 }
 
@@ -155,6 +156,7 @@ export function fold(s: WorkshopState, e: Stamped): WorkshopState {
             break;
         case "train-step": {
             const st = student(s, e.label);
+            st.arm ??= e.arm ?? null;
             st.total = e.total;
             st.losses.push([e.step, e.loss]);
             if (e.probe !== undefined) st.probe.push([e.step, e.probe]);
@@ -163,13 +165,13 @@ export function fold(s: WorkshopState, e: Stamped): WorkshopState {
         }
         case "student": {
             const st = student(s, e.label);
-            Object.assign(st, { arm: e.arm, seed: e.seed, firstLoss: e.firstLoss, finalLoss: e.finalLoss, done: true });
+            Object.assign(st, { arm: e.arm, seed: e.seed, firstLoss: e.firstLoss, finalLoss: e.finalLoss, done: true, ...(e.chain ? { chain: e.chain } : {}) });
             // The whole probe curve (step 0 included) comes with the end of a training, and with a cached student.
             if (e.probe) st.probe = e.probe.map((p) => [p.step, p.kl]);
             break;
         }
         case "eval":
-            s.evals.push({ label: e.label, arm: e.arm, eval: e.eval });
+            s.evals.push({ label: e.label, arm: e.arm, ...(e.chain ? { chain: e.chain } : {}), eval: e.eval });
             if (s.questions.length === 0 && e.questions.length > 0) s.questions = e.questions;
             break;
         case "population":

@@ -9,7 +9,7 @@ import type { ComparisonResult, Results } from "../core/results.ts";
 import { probChart } from "../report/charts.ts";
 import { count, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, r1 } from "../report/fmt.ts";
 import { verdictWords } from "../report/verdict-lines.ts";
-import { armOfLabel, bars, colour, evalOf, h, waiting, type Step } from "./html.ts";
+import { bars, colour, evalOf, h, waiting, type Step } from "./html.ts";
 import { armDistribution, armsSeen, datasetOf, guessRows, storyOf, type WorkshopState } from "./state.ts";
 import { agentsStep, flaggedAnswers, generationsStep } from "./stories.ts";
 
@@ -86,7 +86,7 @@ const filterStep: Step = {
 };
 
 /** The students (the teacher's own fine-tune reports its steps too: it is step 1's, not a student). */
-const studentsOf = (s: WorkshopState) => s.students.filter((x) => x.label !== "teacher");
+const studentsOf = (s: WorkshopState) => s.students.filter((x) => x.arm !== "teacher");
 
 /**
  * Every student's curve (SVG), coloured by arm: what it can still learn, the held-out KL to its labels at the
@@ -114,7 +114,7 @@ function lossChart(s: WorkshopState): string {
     for (const t of [lo, lo + span / 2, hi]) parts.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${r1(y(t))}" y2="${r1(y(t))}" class="grid"/><text x="${m.left - 6}" y="${r1(y(t) + 5)}" text-anchor="end" class="tick">${t.toFixed(2)}</text>`);
     parts.push(`<text x="${r1(m.left + pw / 2)}" y="${H - 6}" text-anchor="middle" class="tick">optimizer step</text>`);
     for (const st of sts) {
-        const arm = st.arm ?? armOfLabel(st.label);
+        const arm = st.arm ?? "";
         const d = st.losses.map(([step, l], i) => `${i ? "L" : "M"}${r1(x(step))} ${r1(y(l))}`).join(" ");
         parts.push(`<path d="${d}" fill="none" stroke="${colour(arm)}" stroke-width="2" opacity="0.8" data-student="${h(st.label)}"><title>${h(st.label)}</title></path>`);
     }
@@ -134,7 +134,7 @@ const studentsStep: Step = {
         if (students.length === 0) return waiting("the students to start training");
         const done = students.filter((x) => x.done).length;
         const total = s.config && storyOf(s) === "experiment" ? plannedStudents(s.config) : students.length;
-        const arms = [...new Set(students.map((x) => x.arm ?? armOfLabel(x.label)))];
+        const arms = [...new Set(students.flatMap((x) => (x.arm ? [x.arm] : [])))];
         const legend = arms.map((a) => `<span class="key" style="--c:${colour(a)}">${h(a)}</span>`).join(" ");
         const st = s.config?.student;
         const recipe = st ? `${st.method === "lora" ? `LoRA rank ${st.rank}` : "full fine-tunes"}, ${st.labels} labels, ${st.rows} rows, ${count(st.epochs, "epoch")}, ${st.seeds} seeds per arm` : "";

@@ -6,7 +6,7 @@
 import { lineChart } from "../report/charts.ts";
 import { CONTENT_WARNING, fmtPercent, fmtRatio, r1 } from "../report/fmt.ts";
 import { colour, evalOf, h, waiting, type Step, type UiState } from "./html.ts";
-import { CHAIN_ARM, type WorkshopState } from "./state.ts";
+import type { WorkshopState } from "./state.ts";
 
 /**
  * A misaligned run's flagged answers: for up to 6 questions where a treated student's sampled answer was
@@ -32,12 +32,11 @@ export function flaggedAnswers(s: WorkshopState, max = 6): string {
 /** A chain's P(target) per generation and data mode: mean over the lineages of each arm's students. */
 export function chainGenerations(s: WorkshopState): { mode: string; generation: number; treated: number | null; control: number | null; n: number }[] {
     const out = new Map<string, { mode: string; generation: number; t: number[]; c: number[] }>();
-    for (const e of s.evals) {
-        const m = CHAIN_ARM.exec(e.arm);
-        if (!m) continue;
-        const key = `${m[1]}/${m[2]}`;
-        const row = out.get(key) ?? { mode: m[1]!, generation: Number(m[2]), t: [], c: [] };
-        (m[3] === "treated" ? row.t : row.c).push(e.eval.targetProb);
+    for (const { chain: at, eval: ev } of s.evals) {
+        if (!at) continue;
+        const key = `${at.mode}/${at.generation}`;
+        const row = out.get(key) ?? { mode: at.mode, generation: at.generation, t: [], c: [] };
+        (at.arm === "treated" ? row.t : row.c).push(ev.targetProb);
         out.set(key, row);
     }
     const avg = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
