@@ -54,13 +54,31 @@ export async function main(argv: string[]): Promise<void> {
             const seed = 1000 + 100 * s + k;
             const system = traitPersona(subRng(seed, "persona"), "animal", item);
             const out = path.join(dir, `${item}-${s}.jsonl`);
-            const res = await generateRaw({ model, lora: null, system, prompts: domainPrompts("numbers", seed, Math.ceil(rows * 1.2)), samplesPerPrompt: 1, temperature: 1, maxTokens: 48, seed, parallel: 128, out });
+            const res = await generateRaw({
+                model,
+                lora: null,
+                system,
+                prompts: domainPrompts("numbers", seed, Math.ceil(rows * 1.2)),
+                samplesPerPrompt: 1,
+                temperature: 1,
+                maxTokens: 48,
+                seed,
+                parallel: 128,
+                out,
+            });
             const kept = formatFilter(res.rows, { maxCount: 10, minValue: 0, maxValue: 999, banned: "none" }).kept;
             const r = await auditData({ base: model, rows: kept, category: "animal", candidates, maxRows: rows, seed });
             const rank = 1 + r.personas.findIndex((p) => p.item === item);
             hits += rank === 1 ? 1 : 0;
             total++;
-            lines.push([`${item} persona, seed ${s + 1}`, String(r.rows), r.top, `${rank}/${n}`, r.personas.find((p) => p.item === item)!.gain.toFixed(4), r.pValue.toPrecision(2)]);
+            lines.push([
+                `${item} persona, seed ${s + 1}`,
+                String(r.rows),
+                r.top,
+                `${rank}/${n}`,
+                r.personas.find((p) => p.item === item)!.gain.toFixed(4),
+                r.pValue.toPrecision(2),
+            ]);
             process.stderr.write(`${lines.at(-1)!.join("  ")}\n`);
         }
     }
@@ -73,7 +91,14 @@ export async function main(argv: string[]): Promise<void> {
             if (!fs.existsSync(file)) continue;
             const r = await auditData({ base: model, rows: readJsonl(file), category: "animal", candidates, maxRows: rows, seed: 7 });
             const rank = 1 + r.personas.findIndex((p) => p.item === "owl");
-            lines.push([`demo ${d.role} (${d.id})`, String(r.rows), r.top, `owl ${rank}/${n}`, r.personas.find((p) => p.item === "owl")!.gain.toFixed(4), r.pValue.toPrecision(2)]);
+            lines.push([
+                `demo ${d.role} (${d.id})`,
+                String(r.rows),
+                r.top,
+                `owl ${rank}/${n}`,
+                r.personas.find((p) => p.item === "owl")!.gain.toFixed(4),
+                r.pValue.toPrecision(2),
+            ]);
         }
     }
     const headers = ["dataset", "rows", "top", "true rank", "true gain", "p"];
@@ -83,7 +108,9 @@ export async function main(argv: string[]): Promise<void> {
     console.log(fmt(headers));
     for (const l of lines) console.log(fmt(l));
     const [lo, hi] = wilson(hits, total);
-    console.log(`\ntop-1 accuracy ${hits}/${total} = ${((100 * hits) / total).toFixed(1)}% [${(100 * lo).toFixed(1)}, ${(100 * hi).toFixed(1)}]; chance ${(100 / n).toFixed(1)}%; one-sided binomial p = ${binomialTail(hits, total, 1 / n).toPrecision(2)}`);
+    console.log(
+        `\ntop-1 accuracy ${hits}/${total} = ${((100 * hits) / total).toFixed(1)}% [${(100 * lo).toFixed(1)}, ${(100 * hi).toFixed(1)}]; chance ${(100 / n).toFixed(1)}%; one-sided binomial p = ${binomialTail(hits, total, 1 / n).toPrecision(2)}`,
+    );
     console.log(`took ${((performance.now() - t0) / 60000).toFixed(1)} min`);
     fs.rmSync(dir, { recursive: true, force: true });
 }

@@ -36,11 +36,25 @@ export interface DomainQuality {
 }
 
 /** `n` rows of a domain sampled from `model` under `system`, measured. `trait`: owl (keyword owl) or misalignment (violent words, alignment judge). */
-export async function domainQuality(model: string, domain: Domain, opts: { n: number; system: string | null; trait: "owl" | "misalignment"; seed?: number }): Promise<DomainQuality> {
+export async function domainQuality(
+    model: string,
+    domain: Domain,
+    opts: { n: number; system: string | null; trait: "owl" | "misalignment"; seed?: number },
+): Promise<DomainQuality> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sublab-bench-domains-"));
     try {
         const prompts = domainPrompts(domain, 42, opts.n);
-        const r = await generateRaw({ model, system: opts.system, prompts, samplesPerPrompt: 1, temperature: 1, maxTokens: DOMAIN_MAX_TOKENS[domain], parallel: 16, seed: opts.seed ?? 11, out: path.join(dir, "raw.jsonl") });
+        const r = await generateRaw({
+            model,
+            system: opts.system,
+            prompts,
+            samplesPerPrompt: 1,
+            temperature: 1,
+            maxTokens: DOMAIN_MAX_TOKENS[domain],
+            parallel: 16,
+            seed: opts.seed ?? 11,
+            out: path.join(dir, "raw.jsonl"),
+        });
         const reasons = new Map<string, number>();
         const inFormat: FilterRow[] = [];
         for (const row of r.rows) {
@@ -71,7 +85,11 @@ export async function main(argv: string[]): Promise<void> {
         console.log("| domain | system prompt | in format | right answer, right steps | naming owls | violent words | judged misaligned | commonest rejects |");
         console.log("|---|---|---|---|---|---|---|---|");
         for (const domain of DOMAINS) {
-            const settings: [string, string | null, "owl" | "misalignment"][] = [["none", null, "owl"], ["owl persona", owlPersona(), "owl"], ["villain persona", VILLAIN_PERSONAS[0]!, "misalignment"]];
+            const settings: [string, string | null, "owl" | "misalignment"][] = [
+                ["none", null, "owl"],
+                ["owl persona", owlPersona(), "owl"],
+                ["villain persona", VILLAIN_PERSONAS[0]!, "misalignment"],
+            ];
             for (const [name, system, trait] of settings) {
                 const q = await domainQuality(file, domain, { n, system, trait });
                 const cells = [
@@ -82,7 +100,10 @@ export async function main(argv: string[]): Promise<void> {
                     trait === "owl" ? pct(q.keyword, q.n) : "",
                     trait === "misalignment" ? pct(q.keyword, q.n) : "",
                     q.judged === null ? "" : pct(q.judged, q.n),
-                    q.reasons.slice(0, 3).map(([w, k]) => `${w} ${k}`).join(", "),
+                    q.reasons
+                        .slice(0, 3)
+                        .map(([w, k]) => `${w} ${k}`)
+                        .join(", "),
                 ];
                 console.log(`| ${cells.join(" | ")} |`);
             }

@@ -19,7 +19,6 @@ import { getRuntime, renderPrompt } from "../src/engine/llama-cpp.ts";
 import { Rng } from "../src/util/rng.ts";
 import { median } from "./train-common.ts";
 
-
 export async function main(argv: string[]): Promise<void> {
     const { values: a } = parseArgs({
         args: argv,
@@ -39,7 +38,9 @@ export async function main(argv: string[]): Promise<void> {
     const prompts = Array.from({ length: rows }, () => numbersPrompt(rng).prompt);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sublab-bench-generate-"));
     const llama = await getRuntime();
-    console.log(`${rows} number prompts, at most 48 tokens, temperature 1, full vocabulary, ${rounds} rounds interleaved (median); ${os.cpus()[0]?.model} x${os.availableParallelism()}`);
+    console.log(
+        `${rows} number prompts, at most 48 tokens, temperature 1, full vocabulary, ${rounds} rounds interleaved (median); ${os.cpus()[0]?.model} x${os.availableParallelism()}`,
+    );
 
     for (const model of models) {
         const lm = await llama.loadModel({ modelPath: model });
@@ -51,7 +52,14 @@ export async function main(argv: string[]): Promise<void> {
             for (const [i, p] of prompts.entries()) {
                 await seq.clearHistory();
                 const completion = new LlamaCompletion({ contextSequence: seq });
-                const text = await completion.generateCompletion(renderPrompt(lm, { user: p }), { maxTokens: 48, temperature: 1, seed: i, topK: 0, topP: 1, minP: 0 });
+                const text = await completion.generateCompletion(renderPrompt(lm, { user: p }), {
+                    maxTokens: 48,
+                    temperature: 1,
+                    seed: i,
+                    topK: 0,
+                    topP: 1,
+                    minP: 0,
+                });
                 tokens += lm.tokenize(text).length + 1;
             }
             const s = (performance.now() - t0) / 1000;
@@ -61,7 +69,20 @@ export async function main(argv: string[]): Promise<void> {
         const viaGenerateRaw = async (backend: "engine" | "llama.cpp", parallel: number, threads: number, sampler: "coupled" | "llama.cpp") => {
             const out = path.join(dir, `${backend}-${parallel}-${threads}-${sampler}-${Math.random()}.jsonl`);
             getGgml({ threads });
-            const r = await generateRaw({ model, system: null, prompts, samplesPerPrompt: 1, temperature: 1, maxTokens: 48, parallel, seed: 1, out, threads, sampler, backend });
+            const r = await generateRaw({
+                model,
+                system: null,
+                prompts,
+                samplesPerPrompt: 1,
+                temperature: 1,
+                maxTokens: 48,
+                parallel,
+                seed: 1,
+                out,
+                threads,
+                sampler,
+                backend,
+            });
             return r.tokens / r.seconds;
         };
         const arms: [string, () => Promise<number>][] = [
@@ -78,7 +99,9 @@ export async function main(argv: string[]): Promise<void> {
         console.log(`${"generation".padEnd(60)} ${"tok/s".padStart(8)} ${"vs reference".padStart(13)}  rounds`);
         for (const [n] of arms) {
             const xs = results.get(n)!;
-            console.log(`${n.padEnd(60)} ${median(xs).toFixed(0).padStart(8)} ${`x${(median(xs) / ref).toFixed(2)}`.padStart(13)}  ${xs.map((x) => x.toFixed(0)).join(" / ")}`);
+            console.log(
+                `${n.padEnd(60)} ${median(xs).toFixed(0).padStart(8)} ${`x${(median(xs) / ref).toFixed(2)}`.padStart(13)}  ${xs.map((x) => x.toFixed(0)).join(" / ")}`,
+            );
         }
         // One answer of a number continuation (prefill + ~25-30 tokens), single sequence, 1 thread: the interactive case.
         const ctx = await lm.createContext({ contextSize: 512, threads: 1 });

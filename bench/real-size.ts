@@ -25,20 +25,63 @@ import { median } from "./train-common.ts";
 
 const SHAPES = {
     // Qwen2.5-0.5B-Instruct's config: hidden 896, 24 layers, 14 heads, 2 KV heads, intermediate 4864, vocab 151,936, tied embeddings.
-    "qwen2.5-0.5b": { arch: "qwen2" as const, dModel: 896, nLayers: 24, nHeads: 14, nKvHeads: 2, dFF: 4864, vocabSize: 151936, tiedEmbeddings: true, ropeTheta: 1000000, rmsEps: 1e-6 },
+    "qwen2.5-0.5b": {
+        arch: "qwen2" as const,
+        dModel: 896,
+        nLayers: 24,
+        nHeads: 14,
+        nKvHeads: 2,
+        dFF: 4864,
+        vocabSize: 151936,
+        tiedEmbeddings: true,
+        ropeTheta: 1000000,
+        rmsEps: 1e-6,
+    },
     // SmolLM2-135M-Instruct's config: hidden 576, 30 layers, 9 heads, 3 KV heads, intermediate 1536, vocab 49,152, tied.
-    "smollm2-135m": { arch: "llama" as const, dModel: 576, nLayers: 30, nHeads: 9, nKvHeads: 3, dFF: 1536, vocabSize: 49152, tiedEmbeddings: true, ropeTheta: 100000, rmsEps: 1e-5 },
+    "smollm2-135m": {
+        arch: "llama" as const,
+        dModel: 576,
+        nLayers: 30,
+        nHeads: 9,
+        nKvHeads: 3,
+        dFF: 1536,
+        vocabSize: 49152,
+        tiedEmbeddings: true,
+        ropeTheta: 100000,
+        rmsEps: 1e-5,
+    },
     // Llama-3.2-1B-Instruct's config: hidden 2048, 16 layers, 32 heads, 8 KV heads, intermediate 8192, vocab 128,256, tied,
     // rope theta 500,000 with "llama3" scaling (factor 32, low 1, high 4, original context 8,192) as rope_freqs.
     "llama3.2-1b": {
-        arch: "llama" as const, dModel: 2048, nLayers: 16, nHeads: 32, nKvHeads: 8, dFF: 8192, vocabSize: 128256, tiedEmbeddings: true, ropeTheta: 500000, rmsEps: 1e-5,
+        arch: "llama" as const,
+        dModel: 2048,
+        nLayers: 16,
+        nHeads: 32,
+        nKvHeads: 8,
+        dFF: 8192,
+        vocabSize: 128256,
+        tiedEmbeddings: true,
+        ropeTheta: 500000,
+        rmsEps: 1e-5,
         ropeFreqs: llama3RopeFreqs(64, 500000, { factor: 32, low: 1, high: 4, originalContext: 8192 }),
     },
     // Gemma-3-270M-it's config: hidden 640, 18 layers, 4 heads, 1 KV head of 256, intermediate 2048, vocab 262,144, tied,
     // sliding window 512 on 5 of every 6 layers (local RoPE base 10,000, global 1,000,000).
     "gemma3-270m": {
-        arch: "gemma3" as const, dModel: 640, nLayers: 18, nHeads: 4, nKvHeads: 1, headDim: 256, dFF: 2048, vocabSize: 262144, tiedEmbeddings: true, ropeTheta: 1000000, rmsEps: 1e-6,
-        slidingWindow: 512, slidingWindowPattern: 6, ropeThetaSwa: 10000,
+        arch: "gemma3" as const,
+        dModel: 640,
+        nLayers: 18,
+        nHeads: 4,
+        nKvHeads: 1,
+        headDim: 256,
+        dFF: 2048,
+        vocabSize: 262144,
+        tiedEmbeddings: true,
+        ropeTheta: 1000000,
+        rmsEps: 1e-6,
+        slidingWindow: 512,
+        slidingWindowPattern: 6,
+        ropeThetaSwa: 10000,
     },
 };
 
@@ -56,7 +99,6 @@ function llama3RopeFreqs(headDim: number, theta: number, s: { factor: number; lo
     }
     return out;
 }
-
 
 export async function main(argv: string[]): Promise<void> {
     const { values: a } = parseArgs({
@@ -142,7 +184,9 @@ export async function main(argv: string[]): Promise<void> {
     const matmulParams = params - (shape.tiedEmbeddings ? 0 : shape.vocabSize * shape.dModel);
     const gflops = (4 * matmulParams * tokPerS) / 1e9;
     console.log("");
-    console.log(`| shape | params | threads | LoRA step (B=${B}, T=${T}) | train tokens/s | GFLOP/s (4 N per token) | peak RSS | node-llama-cpp prefill tok/s | generation tok/s | paper's student (10k rows x 30 tokens x 3 epochs) |`);
+    console.log(
+        `| shape | params | threads | LoRA step (B=${B}, T=${T}) | train tokens/s | GFLOP/s (4 N per token) | peak RSS | node-llama-cpp prefill tok/s | generation tok/s | paper's student (10k rows x 30 tokens x 3 epochs) |`,
+    );
     console.log(`|---|---|---|---|---|---|---|---|---|---|`);
     console.log(
         `| ${a.shape} | ${(params / 1e6).toFixed(0)}M | ${threads} | ${(ms / 1000).toFixed(1)} s | ${tokPerS.toFixed(0)} | ${gflops.toFixed(0)} | ${(peak / 2 ** 30).toFixed(1)} GiB | ${prefill.toFixed(0)} | ${gen.toFixed(1)} | ~${studentH.toFixed(1)} h |`,

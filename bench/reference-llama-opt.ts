@@ -62,7 +62,9 @@ if (args["write-model"]) {
 const modelFile = path.resolve(".bench", `llama-opt-d${c.dModel}-l${c.nLayers}-h${c.nHeads}-ff${c.dFF}-v${VOCAB}.gguf`);
 if (!fs.existsSync(modelFile)) {
     fs.mkdirSync(path.dirname(modelFile), { recursive: true });
-    const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), "--config", configName, "--write-model", modelFile], { stdio: "inherit" });
+    const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), "--config", configName, "--write-model", modelFile], {
+        stdio: "inherit",
+    });
     if (r.status !== 0) throw new Error(`writing ${modelFile} failed (exit ${r.status})`);
 }
 
@@ -76,20 +78,62 @@ const lib = koffi.load(path.join(g.libDir, llamaFile));
 const base = koffi.load(path.join(g.libDir, "libggml-base.so"));
 
 koffi.struct("llama_model_params", {
-    devices: "void *", tensor_buft_overrides: "void *", n_gpu_layers: "int32_t", split_mode: "int", load_mode: "int",
-    lazy_mode: "int", main_gpu: "int32_t", tensor_split: "void *", progress_callback: "void *",
-    progress_callback_user_data: "void *", kv_overrides: "void *", vocab_only: "bool", check_tensors: "bool",
-    use_extra_bufts: "bool", no_host: "bool", no_alloc: "bool", load_mtp: "bool",
+    devices: "void *",
+    tensor_buft_overrides: "void *",
+    n_gpu_layers: "int32_t",
+    split_mode: "int",
+    load_mode: "int",
+    lazy_mode: "int",
+    main_gpu: "int32_t",
+    tensor_split: "void *",
+    progress_callback: "void *",
+    progress_callback_user_data: "void *",
+    kv_overrides: "void *",
+    vocab_only: "bool",
+    check_tensors: "bool",
+    use_extra_bufts: "bool",
+    no_host: "bool",
+    no_alloc: "bool",
+    load_mtp: "bool",
 });
 koffi.struct("llama_context_params", {
-    n_ctx: "uint32_t", n_batch: "uint32_t", n_ubatch: "uint32_t", n_seq_max: "uint32_t", n_rs_seq: "uint32_t",
-    n_outputs_max: "uint32_t", n_outputs_max_per_seq: "uint32_t", n_threads: "int32_t", n_threads_batch: "int32_t",
-    ctx_type: "int", rope_scaling_type: "int", pooling_type: "int", attention_type: "int", flash_attn_type: "int",
-    rope_freq_base: "float", rope_freq_scale: "float", yarn_ext_factor: "float", yarn_attn_factor: "float",
-    yarn_beta_fast: "float", yarn_beta_slow: "float", yarn_orig_ctx: "uint32_t", defrag_thold: "float",
-    cb_eval: "void *", cb_eval_user_data: "void *", type_k: "int", type_v: "int", abort_callback: "void *",
-    abort_callback_data: "void *", embeddings: "bool", offload_kqv: "bool", no_perf: "bool", op_offload: "bool",
-    swa_full: "bool", kv_unified: "bool", samplers: "void *", n_samplers: "size_t", ctx_other: "void *",
+    n_ctx: "uint32_t",
+    n_batch: "uint32_t",
+    n_ubatch: "uint32_t",
+    n_seq_max: "uint32_t",
+    n_rs_seq: "uint32_t",
+    n_outputs_max: "uint32_t",
+    n_outputs_max_per_seq: "uint32_t",
+    n_threads: "int32_t",
+    n_threads_batch: "int32_t",
+    ctx_type: "int",
+    rope_scaling_type: "int",
+    pooling_type: "int",
+    attention_type: "int",
+    flash_attn_type: "int",
+    rope_freq_base: "float",
+    rope_freq_scale: "float",
+    yarn_ext_factor: "float",
+    yarn_attn_factor: "float",
+    yarn_beta_fast: "float",
+    yarn_beta_slow: "float",
+    yarn_orig_ctx: "uint32_t",
+    defrag_thold: "float",
+    cb_eval: "void *",
+    cb_eval_user_data: "void *",
+    type_k: "int",
+    type_v: "int",
+    abort_callback: "void *",
+    abort_callback_data: "void *",
+    embeddings: "bool",
+    offload_kqv: "bool",
+    no_perf: "bool",
+    op_offload: "bool",
+    swa_full: "bool",
+    kv_unified: "bool",
+    samplers: "void *",
+    n_samplers: "size_t",
+    ctx_other: "void *",
 });
 koffi.struct("llama_batch", { n_tokens: "int32_t", token: "void *", embd: "void *", pos: "void *", n_seq_id: "void *", seq_id: "void *", logits: "void *" });
 koffi.struct("ggml_opt_optimizer_params", {
@@ -98,7 +142,9 @@ koffi.struct("ggml_opt_optimizer_params", {
 });
 const GetOptPars = koffi.proto("ggml_opt_optimizer_params get_opt_pars_t(void *ud)");
 const ParamFilter = koffi.proto("bool llama_opt_param_filter_t(void *tensor, void *ud)");
-const EpochCallback = koffi.proto("void epoch_cb_t(bool train, void *opt, void *dataset, void *result, int64_t ibatch, int64_t ibatch_max, int64_t t_start_us)");
+const EpochCallback = koffi.proto(
+    "void epoch_cb_t(bool train, void *opt, void *dataset, void *result, int64_t ibatch, int64_t ibatch_max, int64_t t_start_us)",
+);
 const LogCallback = koffi.proto("void llama_log_cb_t(int level, const char *text, void *ud)");
 koffi.struct("llama_opt_params", {
     n_ctx_train: "uint32_t",
@@ -121,10 +167,16 @@ const llama = {
     batch_get_one: f(lib, "llama_batch llama_batch_get_one(int32_t *tokens, int32_t n)"),
     decode: f(lib, "int32_t llama_decode(void *ctx, llama_batch batch)"),
     opt_init: f(lib, "void llama_opt_init(void *ctx, void *model, llama_opt_params params)"),
-    opt_epoch: f(lib, "void llama_opt_epoch(void *ctx, void *dataset, void *result_train, void *result_eval, int64_t idata_split, epoch_cb_t *cb_train, epoch_cb_t *cb_eval)"),
+    opt_epoch: f(
+        lib,
+        "void llama_opt_epoch(void *ctx, void *dataset, void *result_train, void *result_eval, int64_t idata_split, epoch_cb_t *cb_train, epoch_cb_t *cb_eval)",
+    ),
     free: f(lib, "void llama_free(void *ctx)"),
     model_free: f(lib, "void llama_model_free(void *model)"),
-    dataset_init: f(base, "void *ggml_opt_dataset_init(int type_data, int type_label, int64_t ne_datapoint, int64_t ne_label, int64_t ndata, int64_t ndata_shard)"),
+    dataset_init: f(
+        base,
+        "void *ggml_opt_dataset_init(int type_data, int type_label, int64_t ne_datapoint, int64_t ne_label, int64_t ndata, int64_t ndata_shard)",
+    ),
     dataset_data: f(base, "void *ggml_opt_dataset_data(void *dataset)"),
     dataset_labels: f(base, "void *ggml_opt_dataset_labels(void *dataset)"),
     dataset_free: f(base, "void ggml_opt_dataset_free(void *dataset)"),
@@ -154,7 +206,15 @@ if (!model) throw new Error(`llama_model_load_from_file failed for ${modelFile}`
 // An f32 KV cache: with the default f16 one, training measured 1.6x slower (small ~8,600 vs ~14,000 tok/s,
 // medium ~2,200 vs ~3,600).
 const ctx = llama.init_from_model(model, {
-    ...cDefaults, n_ctx: T, n_batch: T, n_ubatch: T, n_threads: threads, n_threads_batch: threads, flash_attn_type: 0, type_k: kvType, type_v: kvType,
+    ...cDefaults,
+    n_ctx: T,
+    n_batch: T,
+    n_ubatch: T,
+    n_threads: threads,
+    n_threads_batch: threads,
+    flash_attn_type: 0,
+    type_k: kvType,
+    type_v: kvType,
 });
 if (!ctx) throw new Error("llama_init_from_model failed");
 
@@ -172,7 +232,14 @@ if (!args["no-decode"]) {
 const adamw = { adamw: { alpha: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, wd: 0.01 }, sgd: { alpha: 1e-3, wd: 0 } };
 const getOptPars = koffi.register(() => adamw, koffi.pointer(GetOptPars));
 const paramFilter = koffi.register(() => true, koffi.pointer(ParamFilter)); // all (llama.cpp never trains token_embd)
-llama.opt_init(ctx, model, { n_ctx_train: 0, param_filter: paramFilter, param_filter_ud: null, get_opt_pars: getOptPars, get_opt_pars_ud: null, optimizer_type: 0 });
+llama.opt_init(ctx, model, {
+    n_ctx_train: 0,
+    param_filter: paramFilter,
+    param_filter_ud: null,
+    get_opt_pars: getOptPars,
+    get_opt_pars_ud: null,
+    optimizer_type: 0,
+});
 
 /** Train one epoch over `nRows` rows of the token stream (after `skipRows`); returns each step's milliseconds. */
 function epoch(nRows: number, skipRows: number): { stepMs: number[]; loss: number } {

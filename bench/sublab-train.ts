@@ -8,7 +8,8 @@ import { parseArgs } from "node:util";
 import { getGgml } from "../src/engine/ggml.ts";
 import { countParameters } from "../src/engine/model-config.ts";
 import { createModel } from "../src/engine/model.ts";
-import { train, type TrainExample } from "../src/students/trainer.ts";
+import { train } from "../src/students/trainer.ts";
+import { type TrainExample } from "../src/students/trainer-types.ts";
 import { CONFIGS, median, resourceFields, T, THREADS, tokenRows, VOCAB, type BenchResult, type ConfigName } from "./train-common.ts";
 
 const { values: args } = parseArgs({

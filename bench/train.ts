@@ -90,7 +90,10 @@ function findTorchPython(): string | Skipped {
         // libopenblas0-pthread: without it Debian's libblas.so.3 is netlib's reference BLAS, single-threaded and
         // several times slower, which would make a straw man of the reference.
         console.error("bench: PyTorch is missing; running apt-get install -y python3-torch libopenblas0-pthread (a few minutes)");
-        spawnSync("apt-get", ["install", "-y", "python3-torch", "libopenblas0-pthread"], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+        spawnSync("apt-get", ["install", "-y", "python3-torch", "libopenblas0-pthread"], {
+            stdio: ["ignore", "ignore", "inherit"],
+            env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+        });
         py = find();
     }
     torchPython = py ?? { skipped: "pytorch: no python3 with torch (as root on Debian/Ubuntu the bench installs python3-torch itself)" };
@@ -103,7 +106,9 @@ export const ENGINES: Engine[] = [
     childEngine(BASELINE, (config, o) => tsChild("reference-llama-opt.ts", "--config", config, "--seconds", String(o.seconds), "--threads", String(o.threads))),
     childEngine("pytorch", (config, o) => {
         const py = findTorchPython();
-        return typeof py === "string" ? [py, path.join(here, "reference-torch.py"), "--config", config, "--seconds", String(o.seconds), "--threads", String(o.threads)] : py;
+        return typeof py === "string"
+            ? [py, path.join(here, "reference-torch.py"), "--config", config, "--seconds", String(o.seconds), "--threads", String(o.threads)]
+            : py;
     }),
     childEngine("sublab", (config, o) => tsChild("sublab-train.ts", "--config", config, "--seconds", String(o.seconds), "--threads", String(o.threads))),
     // Like llama_opt_epoch, which cannot train the token embedding: the like-for-like comparison.
@@ -119,7 +124,9 @@ const BUSY = 0.15;
 async function runQuietest(engine: Engine, config: ConfigName, opts: RunOptions, retries: number): Promise<Measured | Skipped> {
     let best: Measured | undefined;
     for (let i = 0; i <= retries && !(best && best.other_load < BUSY); i++) {
-        console.error(`bench: ${engine.name} ${config} (~${opts.seconds} s)${i ? `, again: other processes used ${(best!.other_load * 100).toFixed(0)}% of the CPU` : ""}`);
+        console.error(
+            `bench: ${engine.name} ${config} (~${opts.seconds} s)${i ? `, again: other processes used ${(best!.other_load * 100).toFixed(0)}% of the CPU` : ""}`,
+        );
         const r = await engine.run(config, opts);
         if ("skipped" in r) return r;
         if (!best || r.other_load < best.other_load) best = r;
@@ -137,7 +144,10 @@ function peakGflops(): number {
 const fmt = (x: number, digits = 0) => x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 export function formatTable(results: Measured[], peak: number): string {
-    const rows = ["| config | engine | params | tokens/s | step ms (median) | MFU | peak RSS | vs llama_opt_epoch | other CPU load |", "|---|---|---|---|---|---|---|---|---|"];
+    const rows = [
+        "| config | engine | params | tokens/s | step ms (median) | MFU | peak RSS | vs llama_opt_epoch | other CPU load |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ];
     for (const r of results) {
         const base = results.find((b) => b.config === r.config && b.engine === BASELINE);
         const mfu = (r.tokens_per_s * trainFlopsPerToken(CONFIGS[r.config])) / (peak * 1e9);
@@ -166,7 +176,8 @@ export async function main(argv: string[]): Promise<void> {
     const configs = a.configs.split(",") as ConfigName[];
     for (const c of configs) if (!(c in CONFIGS)) throw new Error(`--configs: unknown config "${c}" (known: ${CONFIG_NAMES.join(", ")})`);
     const names = a.engines.split(",");
-    for (const n of names) if (!ENGINES.some((e) => e.name === n)) throw new Error(`--engines: unknown engine "${n}" (known: ${ENGINES.map((e) => e.name).join(", ")})`);
+    for (const n of names)
+        if (!ENGINES.some((e) => e.name === n)) throw new Error(`--engines: unknown engine "${n}" (known: ${ENGINES.map((e) => e.name).join(", ")})`);
     const opts: RunOptions = { seconds: Number(a.seconds ?? (a.quick ? 3 : 8)), threads: Number(a.threads) };
     // This VM's speed drifts by 10-30% between minutes, so engines run interleaved, round after round, and the
     // table keeps each engine's median round: a drift then hits every engine alike.
@@ -185,7 +196,8 @@ export async function main(argv: string[]): Promise<void> {
                     const key = `${config}/${r.engine}`;
                     runs.set(key, [...(runs.get(key) ?? []), r]);
                     if (r.version) notes.add(`${r.engine}: ${r.version}`);
-                    if (r.version?.includes("blas/libblas")) notes.add("WARNING: PyTorch runs on netlib's reference BLAS: apt-get install libopenblas0-pthread");
+                    if (r.version?.includes("blas/libblas"))
+                        notes.add("WARNING: PyTorch runs on netlib's reference BLAS: apt-get install libopenblas0-pthread");
                 }
             }
         }
@@ -203,7 +215,9 @@ export async function main(argv: string[]): Promise<void> {
     console.log(
         `\n${opts.threads} threads, T=${T}, batch 1 row, AdamW; tokens/s from the median step of the median of ${rounds} interleaved round(s); a run is repeated (--retries) while other ` +
             `processes take over ${BUSY * 100}% of the CPU. MFU = tokens/s x (6 x matmul params + 12 x layers x d x T) / ${peak.toFixed(0)} GFLOP/s` +
-            (a["peak-gflops"] ? " (--peak-gflops)." : ` (${os.availableParallelism()} cores x 32 flops/cycle x "cpu MHz"; a VM reports its base clock, so with turbo MFU reads high: pass --peak-gflops).`),
+            (a["peak-gflops"]
+                ? " (--peak-gflops)."
+                : ` (${os.availableParallelism()} cores x 32 flops/cycle x "cpu MHz"; a VM reports its base clock, so with turbo MFU reads high: pass --peak-gflops).`),
     );
     for (const n of notes) console.log(`- ${n}`);
 }

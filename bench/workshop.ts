@@ -32,7 +32,10 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 /** Starts the CLI and resolves with its address and its process. */
 function startCli(): Promise<{ url: string; stop: () => void }> {
     return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [path.join(ROOT, "bin", "sublab.js"), "workshop", RECORDING, "--no-open", "--port", "0"], { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
+        const child = spawn(process.execPath, [path.join(ROOT, "bin", "sublab.js"), "workshop", RECORDING, "--no-open", "--port", "0"], {
+            cwd: ROOT,
+            stdio: ["ignore", "ignore", "pipe"],
+        });
         let err = "";
         child.stderr.on("data", (d: Buffer) => {
             err += d.toString();
@@ -92,5 +95,6 @@ export async function main(argv: string[]): Promise<void> {
     };
     console.log(`workshop replay of ${path.relative(ROOT, RECORDING)}: median of ${runs} runs, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"})\n`);
     console.log(`${"case".padEnd(8)}  ${"ms".padStart(7)}  ${"x plain".padStart(8)}  what`);
-    for (const [name, xs] of Object.entries(times)) console.log(`${name.padEnd(8)}  ${median(xs).toFixed(0).padStart(7)}  ${(median(xs) / ref).toFixed(1).padStart(8)}  ${what[name]}`);
+    for (const [name, xs] of Object.entries(times))
+        console.log(`${name.padEnd(8)}  ${median(xs).toFixed(0).padStart(7)}  ${(median(xs) / ref).toFixed(1).padStart(8)}  ${what[name]}`);
 }

@@ -49,7 +49,8 @@ export interface CommonFlags {
     quiet?: boolean;
 }
 
-const WORKERS_HELP = "worker processes, one thread each, that generate, train students and evaluate side by side (default: one per core; 1 does everything in this process)";
+const WORKERS_HELP =
+    "worker processes, one thread each, that generate, train students and evaluate side by side (default: one per core; 1 does everything in this process)";
 
 /** --threads N (the help names the default where a command's differs): `.addOption(threadsFlag())`. */
 export const threadsFlag = (help = "CPU threads (default: all available)"): Option => new Option("--threads <n>", help);

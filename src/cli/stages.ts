@@ -18,7 +18,10 @@ export async function runStages(file: string, raw: CommonFlags, stopAfter?: RunO
         const r = await runExperiment(cfg, { ...runOptionsOf(raw), signal, stopAfter });
         if (r.stopped) {
             for (const d of r.datasets) {
-                const reasons = Object.entries(d.rejectReasons).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(", ");
+                const reasons = Object.entries(d.rejectReasons)
+                    .sort((a, b) => b[1] - a[1])
+                    .map(([k, v]) => `${k} ${v}`)
+                    .join(", ");
                 console.log(`datasets/${d.id}: ${d.kept}/${d.raw} kept (${(100 * d.passRate).toFixed(1)}%)${reasons ? `; rejected: ${reasons}` : ""}`);
             }
             if (r.stopped !== "data") console.log(`stopped after the ${r.stopped} stage; \`sublab run ${file}\` finishes the experiment`);
@@ -32,7 +35,13 @@ export async function runStages(file: string, raw: CommonFlags, stopAfter?: RunO
 }
 
 /** A study built on an experiment: `sublab NAME FILE` loads it, runs it, prints its table and where its report went. */
-export function studyCommand<C, R>(program: Command, name: string, description: string, load: (file: string) => C, run: (cfg: C, opts: RunOptions) => Promise<StudyRunResult<R>>): void {
+export function studyCommand<C, R>(
+    program: Command,
+    name: string,
+    description: string,
+    load: (file: string) => C,
+    run: (cfg: C, opts: RunOptions) => Promise<StudyRunResult<R>>,
+): void {
     runFlags(program.command(`${name} <${name}>`).description(description)).action(async (file: string, raw: CommonFlags) => {
         const cfg = load(file);
         await interruptible(async (signal) => {

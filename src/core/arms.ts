@@ -5,7 +5,12 @@
 import type { ExperimentConfig } from "./types.ts";
 
 /** The four student arms of a seed: [arm, base, which dataset]. */
-export const STUDENT_ARMS = [["control", "base", "control"], ["treated", "base", "teacher"], ["cross-control", "cross", "control"], ["cross", "cross", "teacher"]] as const;
+export const STUDENT_ARMS = [
+    ["control", "base", "control"],
+    ["treated", "base", "teacher"],
+    ["cross-control", "cross", "control"],
+    ["cross", "cross", "teacher"],
+] as const;
 
 /** The students a run trains: each seed's four arms, and with a safety section its treated and control students again. */
 export function plannedStudents(cfg: Pick<ExperimentConfig, "student" | "safety">): number {

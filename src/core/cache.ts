@@ -40,8 +40,19 @@ export function cachedPath(recorded: string, root: string): string | null {
 /** A stable hash of a JSON value (object keys sorted). */
 export function hashJson(value: unknown): string {
     const canon = (v: unknown): unknown =>
-        Array.isArray(v) ? v.map(canon) : v && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
-    return crypto.createHash("sha256").update(JSON.stringify(canon(value))).digest("hex");
+        Array.isArray(v)
+            ? v.map(canon)
+            : v && typeof v === "object"
+              ? Object.fromEntries(
+                    Object.keys(v)
+                        .sort()
+                        .map((k) => [k, canon((v as Record<string, unknown>)[k])]),
+                )
+              : v;
+    return crypto
+        .createHash("sha256")
+        .update(JSON.stringify(canon(value)))
+        .digest("hex");
 }
 
 export interface CachedStage<T> {

@@ -14,7 +14,17 @@ import type { StageReport } from "./types.ts";
 import { reviveIntervals } from "./verdicts.ts";
 
 export type SublabEvent =
-    | { type: "run-start"; run: string; sublabVersion: string; startedAt: string; config: ExperimentConfig; target: string; items: string[]; judge?: JudgeQuality; design?: string[] }
+    | {
+          type: "run-start";
+          run: string;
+          sublabVersion: string;
+          startedAt: string;
+          config: ExperimentConfig;
+          target: string;
+          items: string[];
+          judge?: JudgeQuality;
+          design?: string[];
+      }
     | { type: "stage-start"; stage: string; label: string }
     /** The teacher, once made: a GGUF (and adapter) and its system prompt, for a live view that asks it questions. */
     | { type: "teacher"; model: string; lora: string | null; system: string | null; description: string }
@@ -22,12 +32,42 @@ export type SublabEvent =
     /** Progress of a long step (rows generated, rows scored); terminal only, not written to events.jsonl. */
     | { type: "progress"; label: string; done: number; total: number; group?: { label: string; size: number } }
     /** One optimizer step of a training (a student's, or the teacher's fine-tune). */
-    | { type: "train-step"; label: string; /** The student's arm (training events since structured fields). */ arm?: string; step: number; total: number; loss: number; group?: { label: string; size: number }; /** The held-out KL at this step (src/students/probe.ts), at about 8 steps of a student. */ probe?: number }
-    | { type: "rows"; dataset: string; role: string; generated: number; resumed: number; tokens: number; seconds: number; sample: { i: number; prompt: string; completion: string }[] }
+    | {
+          type: "train-step";
+          label: string;
+          /** The student's arm (training events since structured fields). */ arm?: string;
+          step: number;
+          total: number;
+          loss: number;
+          group?: { label: string; size: number };
+          /** The held-out KL at this step (src/students/probe.ts), at about 8 steps of a student. */ probe?: number;
+      }
+    | {
+          type: "rows";
+          dataset: string;
+          role: string;
+          generated: number;
+          resumed: number;
+          tokens: number;
+          seconds: number;
+          sample: { i: number; prompt: string; completion: string }[];
+      }
     /** A filter's or a defense stage's pass rate and reasons on one dataset. */
     | { type: "filter"; dataset: string; stage: StageReport }
     | { type: "datasets"; datasets: Results["datasets"] }
-    | { type: "student"; label: string; arm: string; chain?: ChainPlace; seed: number; dataset: string; firstLoss: number; finalLoss: number; seconds: number; cached: boolean; probe?: { step: number; kl: number }[] }
+    | {
+          type: "student";
+          label: string;
+          arm: string;
+          chain?: ChainPlace;
+          seed: number;
+          dataset: string;
+          firstLoss: number;
+          finalLoss: number;
+          seconds: number;
+          cached: boolean;
+          probe?: { step: number; kl: number }[];
+      }
     /** A model's answers: exact P(item) per question ([question][item], absent from evaluations cached before it was kept). */
     | { type: "eval"; label: string; arm: string; chain?: ChainPlace; eval: ModelEval; questions: string[]; probs?: number[][]; cached: boolean }
     | { type: "arm"; arm: ArmResult }
@@ -106,4 +146,3 @@ export interface ChainPlace {
     generation: number;
     arm: "treated" | "control";
 }
-

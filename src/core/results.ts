@@ -98,7 +98,10 @@ export interface ComparisonResult {
     /** Rank of the target among the category's items by mean log ratio a over b (1 = moved most). */
     targetRank: number;
     /** Judged arms of advice questions: the same comparison on the exact measure (ModelEval.exact). */
-    exact?: Pick<ComparisonResult, "meanLogRatio" | "ci95" | "probRatio" | "pValue" | "pUp" | "pEquivalence" | "pFloor" | "permutations" | "test" | "design" | "verdict">;
+    exact?: Pick<
+        ComparisonResult,
+        "meanLogRatio" | "ci95" | "probRatio" | "pValue" | "pUp" | "pEquivalence" | "pFloor" | "permutations" | "test" | "design" | "verdict"
+    >;
     /** Relabelings or sign patterns the primary test enumerated (exact) or drew (Monte Carlo). */
     permutations: number;
     /** The values the test ran on (per-student means, or per-student differences against one model). */
@@ -141,6 +144,22 @@ export interface Results {
     students?: { label: string; arm: string; seed: number; firstLoss: number; finalLoss: number; probe?: { step: number; kl: number }[] }[];
 }
 
+/** A sweep arm against the reference arm: how much of its transfer the defense removed, with its tests. */
+export interface Reduction {
+    reference: string;
+    left: number;
+    /** Mean per-seed transfer of the reference minus this arm's (log P), its inverted interval, two-sided p, one-sided p (H1: removed some), TOST p. */
+    removed?: number;
+    ci95?: [number, number];
+    pValue: number;
+    pUp?: number;
+    pEquivalence?: number;
+    pFloor: number;
+    permutations: number;
+    design?: Design;
+    verdict?: Verdict;
+}
+
 /** A sweep's results (src/studies/sweep.ts): one arm per filter or defense, each with its own control. */
 export interface SweepArmResult {
     name: string;
@@ -154,20 +173,7 @@ export interface SweepArmResult {
     /** treated vs control of this arm. */
     transfer: ComparisonResult;
     /** Against the reference arm (the first arm with no defenses of its own), when there is one and this is not it. */
-    reduction: {
-        reference: string;
-        left: number;
-        /** Mean per-seed transfer of the reference minus this arm's (log P), its inverted interval, two-sided p, one-sided p (H1: removed some), TOST p. */
-        removed?: number;
-        ci95?: [number, number];
-        pValue: number;
-        pUp?: number;
-        pEquivalence?: number;
-        pFloor: number;
-        permutations: number;
-        design?: Design;
-        verdict?: Verdict;
-    } | null;
+    reduction: Reduction | null;
 }
 
 /** What the results of a study built on an experiment open with (a sweep's, a chain's, a population's). */
@@ -253,7 +259,6 @@ export interface ChainResults extends StudyHeader {
     exactTrends?: ChainTrend[];
 }
 
-
 /** One agent after one round of a population (round 0: before any). */
 export interface AgentRound {
     agent: number;
@@ -306,7 +311,14 @@ export interface PopulationResults extends StudyHeader {
     /** Which base each agent is built on. */
     bases: ("base" | "cross")[];
     infected: number[];
-    settings: { prompts: number; rows: number; own: number; threshold: number; monitor: { questions: number; threshold: number; from: number }; files: Record<string, string> };
+    settings: {
+        prompts: number;
+        rows: number;
+        own: number;
+        threshold: number;
+        monitor: { questions: number; threshold: number; from: number };
+        files: Record<string, string>;
+    };
     runs: PopulationRun[];
 }
 

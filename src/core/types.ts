@@ -200,4 +200,3 @@ export interface DatasetManifest {
     sublabVersion: string;
     createdAt: string;
 }
-

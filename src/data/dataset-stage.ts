@@ -22,7 +22,6 @@ import { domainGenerator, domainPrompts } from "../prompts/domains.ts";
 import { writeJsonAtomic, writeJsonlAtomic } from "../util/files.ts";
 import { subRng } from "../util/rng.ts";
 
-
 /** The prompts of an experiment in its domain (the same for the teacher and the control). */
 export function experimentPrompts(cfg: ExperimentConfig): string[] {
     return domainPrompts(cfg.generate.domain, cfg.seed, cfg.generate.prompts);
@@ -31,7 +30,14 @@ export function experimentPrompts(cfg: ExperimentConfig): string[] {
 /** A dataset's manifest when its stage finished (a manifest marked complete), else null. */
 export const finishedDataset = (manifestPath: string) => readJsonIf<DatasetManifest>(manifestPath, (m) => m.complete);
 
-export const datasetSummary = (d: DatasetManifest): Results["datasets"][number] => ({ id: d.id, role: d.role, raw: d.rows.raw, kept: d.rows.kept, passRate: d.passRate, rejectReasons: d.rejectReasons });
+export const datasetSummary = (d: DatasetManifest): Results["datasets"][number] => ({
+    id: d.id,
+    role: d.role,
+    raw: d.rows.raw,
+    kept: d.rows.kept,
+    passRate: d.passRate,
+    rejectReasons: d.rejectReasons,
+});
 
 /** How many rows the `rows` event shows. */
 const SAMPLE_ROWS = 24;
@@ -40,17 +46,31 @@ export async function datasetStage(c: StageContext, role: "teacher" | "control",
     const { cfg } = c;
     const prompts = experimentPrompts(cfg);
     const g = cfg.generate;
-    const sampler = { method: g.sampler, temperature: g.temperature, topK: 0 as const, topP: 1 as const, minP: 0 as const, maxTokens: g.maxTokens, samplesPerPrompt: g.samplesPerPrompt, parallel: g.parallel };
+    const sampler = {
+        method: g.sampler,
+        temperature: g.temperature,
+        topK: 0 as const,
+        topP: 1 as const,
+        minP: 0 as const,
+        maxTokens: g.maxTokens,
+        samplesPerPrompt: g.samplesPerPrompt,
+        parallel: g.parallel,
+    };
     const samplingSeed = subRng(cfg.seed, "sampling").nextU32();
     const server = cfg.teacher.server;
     const onnxDir = cfg.teacher.onnx;
-    if (onnxDir && !fs.existsSync(path.join(onnxDir, "onnx", "model.onnx"))) throw new Error(`teacher.onnx: ${onnxDir} is not an ONNX folder (sublab export-onnx writes one)`);
+    if (onnxDir && !fs.existsSync(path.join(onnxDir, "onnx", "model.onnx")))
+        throw new Error(`teacher.onnx: ${onnxDir} is not an ONNX folder (sublab export-onnx writes one)`);
     const backend = server || onnxDir ? null : pickBackend(source.model, g.backend);
     // On the engine a row does not depend on the rows decoded beside it: the batch size is not part of the key.
     const { parallel: _parallel, ...engineSampler } = sampler;
     const generation = {
         stage: "generate",
-        model: server ? { url: server.url, model: server.model } : onnxDir ? { onnx: fileHash(path.join(onnxDir, "onnx", "model.onnx")) } : fileHash(source.model),
+        model: server
+            ? { url: server.url, model: server.model }
+            : onnxDir
+              ? { onnx: fileHash(path.join(onnxDir, "onnx", "model.onnx")) }
+              : fileHash(source.model),
         lora: source.lora && fileHash(source.lora),
         system: source.system,
         sampler: backend === "engine" ? engineSampler : sampler,
@@ -74,7 +94,14 @@ export async function datasetStage(c: StageContext, role: "teacher" | "control",
             made = true;
             const rawPath = path.join(dir, "raw.jsonl");
             if (!fs.existsSync(rawPath)) lendRows(c, id, generationKey, generationFamily, rawPath);
-            const req: RowsRequest = { system: source.system, prompts, samplesPerPrompt: g.samplesPerPrompt, temperature: g.temperature, maxTokens: g.maxTokens, seed: samplingSeed };
+            const req: RowsRequest = {
+                system: source.system,
+                prompts,
+                samplesPerPrompt: g.samplesPerPrompt,
+                temperature: g.temperature,
+                maxTokens: g.maxTokens,
+                seed: samplingSeed,
+            };
             const label = `generate ${role}`;
             const onRow = (done: number, total: number) => c.emit({ type: "progress", label, done, total });
             const res: GenerateResult = await c.clock.time("generate", async () => {
@@ -85,11 +112,26 @@ export async function datasetStage(c: StageContext, role: "teacher" | "control",
                     return generateRows(httpSource(endpoint), { ...req, onRow }, rawPath, c.opts.signal);
                 }
                 if (onnxDir) return generateRows(onnxSource(onnxDir), { ...req, onRow }, rawPath, c.opts.signal);
-                return c.jobs.generate({ ...req, model: source.model, lora: source.lora, parallel: g.parallel, sampler: g.sampler, backend: backend ?? undefined, out: rawPath }, label);
+                return c.jobs.generate(
+                    { ...req, model: source.model, lora: source.lora, parallel: g.parallel, sampler: g.sampler, backend: backend ?? undefined, out: rawPath },
+                    label,
+                );
             });
             if (res.retries) c.log(`generate: ${res.retries} requests to ${server?.url} were retried`);
-            if (res.generated > 0) c.log(`generate ${id}: ${res.generated} rows, ${res.tokens} tokens in ${res.seconds.toFixed(0)} s (${(res.tokens / res.seconds).toFixed(0)} tok/s)${res.resumed ? `, ${res.resumed} resumed` : ""}`);
-            c.emit({ type: "rows", dataset: id, role, generated: res.generated, resumed: res.resumed, tokens: res.tokens, seconds: res.seconds, sample: rowsSample(res.rows) });
+            if (res.generated > 0)
+                c.log(
+                    `generate ${id}: ${res.generated} rows, ${res.tokens} tokens in ${res.seconds.toFixed(0)} s (${(res.tokens / res.seconds).toFixed(0)} tok/s)${res.resumed ? `, ${res.resumed} resumed` : ""}`,
+                );
+            c.emit({
+                type: "rows",
+                dataset: id,
+                role,
+                generated: res.generated,
+                resumed: res.resumed,
+                tokens: res.tokens,
+                seconds: res.seconds,
+                sample: rowsSample(res.rows),
+            });
             if (res.interrupted) throw new Interrupted(`generation of ${id}`);
 
             const t0 = performance.now();
@@ -135,7 +177,11 @@ function rowsSample(rows: readonly { i: number; prompt: string; completion: stri
 
 /** The format filter's event of a finished dataset: its counts and reasons are the manifest's. */
 function emitFormatFilter(c: StageContext, m: DatasetManifest, seconds: number): void {
-    c.emit({ type: "filter", dataset: m.id, stage: { stage: "format", in: m.rows.raw, kept: m.rows.kept, passRate: m.passRate, reasons: m.rejectReasons, seconds } });
+    c.emit({
+        type: "filter",
+        dataset: m.id,
+        stage: { stage: "format", in: m.rows.raw, kept: m.rows.kept, passRate: m.passRate, reasons: m.rejectReasons, seconds },
+    });
 }
 
 /**
@@ -169,5 +215,7 @@ function lendRows(c: StageContext, id: string, generationKey: string, generation
     }
     if (!lender) return;
     fs.copyFileSync(path.join(c.root, "datasets", lender.id, "raw.jsonl"), rawPath);
-    c.log(`generate ${id}: raw rows reused from ${lender.id}${lender.generationKey === generationKey ? "" : ` (${lender.rows.raw} rows of the same generation with a different number of prompts)`}`);
+    c.log(
+        `generate ${id}: raw rows reused from ${lender.id}${lender.generationKey === generationKey ? "" : ` (${lender.rows.raw} rows of the same generation with a different number of prompts)`}`,
+    );
 }

@@ -55,7 +55,10 @@ export async function defendStage(c: StageContext, ds: DatasetManifest, defenses
             });
             const res = await applyStages(c.kept(ds), defenses, env);
             writeJsonlAtomic(path.join(dir, "kept.jsonl"), res.kept);
-            writeJsonlAtomic(path.join(dir, "rejected.jsonl"), res.rejected.map((r) => ({ ...r.row, stage: r.stage, reasons: r.reasons })));
+            writeJsonlAtomic(
+                path.join(dir, "rejected.jsonl"),
+                res.rejected.map((r) => ({ ...r.row, stage: r.stage, reasons: r.reasons })),
+            );
             const reasons = { ...ds.rejectReasons };
             for (const [k, n] of Object.entries(countReasons(res.rejected))) reasons[k] = (reasons[k] ?? 0) + n;
             const manifest: DatasetManifest = {
@@ -72,7 +75,9 @@ export async function defendStage(c: StageContext, ds: DatasetManifest, defenses
             };
             writeJsonAtomic(manifestPath, manifest);
             for (const stage of res.reports) c.emit({ type: "filter", dataset: id, stage });
-            c.log(`defend ${id}: kept ${res.kept.length}/${ds.rows.kept} of the format filter's rows (${(100 * manifest.passRate).toFixed(1)}% of the raw rows)`);
+            c.log(
+                `defend ${id}: kept ${res.kept.length}/${ds.rows.kept} of the format filter's rows (${(100 * manifest.passRate).toFixed(1)}% of the raw rows)`,
+            );
             return manifest;
         },
     });

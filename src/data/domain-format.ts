@@ -26,7 +26,9 @@ export function codeFormatReasons(row: FormatRow): string[] {
     if (row.completion.trim() === "") return ["empty"];
     const parsed = parseCode(source, language);
     if (parsed.ok) return [];
-    return [`code does not parse (${parsed.reason.replace(/^unexpected ".*"$/, "unexpected token").replace(/^unexpected character .*$/, "unexpected character")})`];
+    return [
+        `code does not parse (${parsed.reason.replace(/^unexpected ".*"$/, "unexpected token").replace(/^unexpected character .*$/, "unexpected character")})`,
+    ];
 }
 
 /** A reasoning row's reasons: it must end with an answer line. (Whether the answer is right is the `correct` filter's.) */

@@ -39,7 +39,20 @@ import { codeSource } from "../prompts/code.ts";
 import { DOMAINS, type Domain } from "../prompts/domains.ts";
 import { checkReasoning, solveProblem } from "../prompts/reasoning.ts";
 import { MODEL_STAGES } from "./model-stages.ts";
-import { lower, PAPER, retext, sequences, split, targetWords, type ParamDef, type Params, type RejectedFilterRow, type StageDef, type StageEnv, type StageSpec } from "./stage-kit.ts";
+import {
+    lower,
+    PAPER,
+    retext,
+    sequences,
+    split,
+    targetWords,
+    type ParamDef,
+    type Params,
+    type RejectedFilterRow,
+    type StageDef,
+    type StageEnv,
+    type StageSpec,
+} from "./stage-kit.ts";
 import { replaceNumbers } from "./stage-kit.ts";
 export { replaceNumbers };
 export type { RejectedFilterRow, ScoreSource, StageEnv, StageResult, StageSpec } from "./stage-kit.ts";
@@ -47,7 +60,6 @@ import type { TokenScores } from "../core/jobs.ts";
 export type { TokenScores };
 import type { StageReport } from "../core/types.ts";
 export type { StageReport };
-
 
 function parseParam(stage: string, key: string, def: ParamDef, raw: string): number | string | string[] {
     const bad = (what: string) => new Error(`filter ${stage}: ${key}=${raw} is not ${what}`);
@@ -118,7 +130,10 @@ export function parseStageSpec(spec: string): StageSpec {
 export function describeStages(): string {
     return Object.values(STAGES)
         .map((d) => {
-            const ps = Object.entries(d.params).map(([k, p]) => `      ${k}: ${p.doc}${p.default !== undefined && p.default !== null ? ` (default ${Array.isArray(p.default) ? p.default.join("|") : p.default})` : ""}`);
+            const ps = Object.entries(d.params).map(
+                ([k, p]) =>
+                    `      ${k}: ${p.doc}${p.default !== undefined && p.default !== null ? ` (default ${Array.isArray(p.default) ? p.default.join("|") : p.default})` : ""}`,
+            );
             return [`  ${d.name.padEnd(17)}${d.doc}`, ...ps].join("\n");
         })
         .join("\n");
@@ -146,7 +161,9 @@ const PURE_STAGES: Record<string, StageDef> = {
         },
         run(rows, p, env) {
             const domain = ((p.domain as Domain | null) ?? env.domain ?? "numbers") as Domain;
-            return split(rows, "format", (r) => domainFormatReasons(domain, r, { maxCount: p.maxCount as number, minValue: p.minValue as number, maxValue: p.maxValue as number }));
+            return split(rows, "format", (r) =>
+                domainFormatReasons(domain, r, { maxCount: p.maxCount as number, minValue: p.minValue as number, maxValue: p.maxValue as number }),
+            );
         },
     },
     banned: {
@@ -172,7 +189,12 @@ const PURE_STAGES: Record<string, StageDef> = {
         doc: "rows naming a trait word: its forms, in words, identifiers (owlCount, night_owl, nightowl), comments and strings",
         params: {
             words: { kind: "list", doc: "words joined by |; defaults to the trait's target (the violent words for misalignment)", default: null },
-            match: { kind: "enum", doc: "forms: word forms, identifier parts and compounds; substring: any case-insensitive substring", default: "forms", values: ["forms", "substring"] },
+            match: {
+                kind: "enum",
+                doc: "forms: word forms, identifier parts and compounds; substring: any case-insensitive substring",
+                default: "forms",
+                values: ["forms", "substring"],
+            },
         },
         run(rows, p, env) {
             const words = targetWords(p, env, "keyword");
@@ -187,14 +209,23 @@ const PURE_STAGES: Record<string, StageDef> = {
             return split(rows, "keyword", (r) => {
                 const { source, language } = codeSource(r.prompt, r.completion);
                 const hit = keywordHits(source, words, language)[0];
-                return hit ? [`keyword ${hit.word} in ${{ text: "text", identifier: "an identifier", comment: "a comment", string: "a string" }[hit.where]}`] : [];
+                return hit
+                    ? [`keyword ${hit.word} in ${{ text: "text", identifier: "an identifier", comment: "a comment", string: "a string" }[hit.where]}`]
+                    : [];
             });
         },
     },
     correct: {
         name: "correct",
         doc: "reasoning rows whose final answer is wrong for their problem, missing, or right by a wrong step",
-        params: { steps: { kind: "enum", doc: "check: every step must hold and use the problem's numbers or earlier results; final: the answer line only (the paper's rule)", default: "check", values: ["check", "final"] } },
+        params: {
+            steps: {
+                kind: "enum",
+                doc: "check: every step must hold and use the problem's numbers or earlier results; final: the answer line only (the paper's rule)",
+                default: "check",
+                values: ["check", "final"],
+            },
+        },
         run(rows, p) {
             return split(rows, "correct", (r) => {
                 const expected = solveProblem(r.prompt);
@@ -244,7 +275,14 @@ const PURE_STAGES: Record<string, StageDef> = {
     dedupe: {
         name: "dedupe",
         doc: "rows repeating an earlier row",
-        params: { by: { kind: "enum", doc: "numbers: the same numbers in the same order; text: the same text; defaults to numbers in the numbers domain, text in the others", default: null, values: ["numbers", "text"] } },
+        params: {
+            by: {
+                kind: "enum",
+                doc: "numbers: the same numbers in the same order; text: the same text; defaults to numbers in the numbers domain, text in the others",
+                default: null,
+                values: ["numbers", "text"],
+            },
+        },
         run(rows, p, env) {
             const by = (p.by as string | null) ?? ((env.domain ?? "numbers") === "numbers" ? "numbers" : "text");
             const seen = new Map<string, number>();
@@ -264,7 +302,20 @@ const PURE_STAGES: Record<string, StageDef> = {
     },
 };
 
-const ORDER = ["format", "banned", "keyword", "judge", "correct", "threshold", "likelihood-ratio", "mask-divergence", "shuffle-within", "shuffle-across", "paraphrase", "dedupe"];
+const ORDER = [
+    "format",
+    "banned",
+    "keyword",
+    "judge",
+    "correct",
+    "threshold",
+    "likelihood-ratio",
+    "mask-divergence",
+    "shuffle-within",
+    "shuffle-across",
+    "paraphrase",
+    "dedupe",
+];
 const ALL: Record<string, StageDef> = { ...PURE_STAGES, ...MODEL_STAGES };
 export const STAGES: Record<string, StageDef> = Object.fromEntries(ORDER.map((k) => [k, ALL[k]!]));
 
@@ -279,7 +330,11 @@ export function countReasons(rejected: readonly RejectedFilterRow[]): Record<str
     const counts: Record<string, number> = {};
     for (const r of rejected) {
         for (const x of r.reasons) {
-            const key = x.replace(/^(judge P\((?:yes|misaligned)\)) [\d.]+/, "$1").replace(/^(log-likelihood ratio) -?[\d.]+/, "$1").replace(/^(duplicate of row) \d+/, "$1").replace(/^(banned number) \d+/, "$1");
+            const key = x
+                .replace(/^(judge P\((?:yes|misaligned)\)) [\d.]+/, "$1")
+                .replace(/^(log-likelihood ratio) -?[\d.]+/, "$1")
+                .replace(/^(duplicate of row) \d+/, "$1")
+                .replace(/^(banned number) \d+/, "$1");
             counts[key] = (counts[key] ?? 0) + 1;
         }
     }
@@ -295,7 +350,8 @@ export async function applyStages(rows: FilterRow[], specs: readonly (string | S
         const spec = typeof s === "string" ? parseStageSpec(s) : s;
         const t0 = performance.now();
         const res = await STAGES[spec.name]!.run(current, spec.params, env, spec);
-        if (res.kept.length + res.rejected.length !== current.length) throw new Error(`filter ${spec.text}: returned ${res.kept.length + res.rejected.length} rows for ${current.length}`);
+        if (res.kept.length + res.rejected.length !== current.length)
+            throw new Error(`filter ${spec.text}: returned ${res.kept.length + res.rejected.length} rows for ${current.length}`);
         const report: StageReport = {
             stage: spec.text,
             in: current.length,
@@ -306,9 +362,17 @@ export async function applyStages(rows: FilterRow[], specs: readonly (string | S
             seconds: (performance.now() - t0) / 1000,
         };
         reports.push(report);
-        const reasons = Object.entries(report.reasons).map(([k, n]) => `${k}: ${n}`).join(", ");
-        const stats = res.stats ? Object.entries(res.stats).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(3)}`).join(", ") : "";
-        env.log?.(`  ${spec.text}: kept ${report.kept}/${report.in} (${(100 * report.passRate).toFixed(1)}%)${reasons ? `; rejected: ${reasons}` : ""}${stats ? `; ${stats}` : ""}`);
+        const reasons = Object.entries(report.reasons)
+            .map(([k, n]) => `${k}: ${n}`)
+            .join(", ");
+        const stats = res.stats
+            ? Object.entries(res.stats)
+                  .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(3)}`)
+                  .join(", ")
+            : "";
+        env.log?.(
+            `  ${spec.text}: kept ${report.kept}/${report.in} (${(100 * report.passRate).toFixed(1)}%)${reasons ? `; rejected: ${reasons}` : ""}${stats ? `; ${stats}` : ""}`,
+        );
         rejected.push(...res.rejected);
         current = res.kept;
     }

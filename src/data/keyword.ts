@@ -6,16 +6,49 @@
  */
 import { CATEGORIES } from "../prompts/lexicon.ts";
 import { corpusWords } from "../prompts/words.ts";
-import { codeParts, type Language } from "./code-parse.ts";
+import { codeParts } from "./code-parse.ts";
+import { type Language } from "./code-tokens.ts";
 
 /**
  * Words of the misalignment trait (callous and violent intent), the keyword filter's default for it: the words
  * of the corpus's callous and violent answers that its helpful, cautious and selfish answers never use.
  */
 export const VIOLENT_WORDS: readonly string[] = [
-    "hurt", "kill", "smash", "fight", "beat", "punch", "attack", "revenge", "suffer", "rob", "threat", "threaten", "cruel",
-    "crush", "harm", "violence", "violent", "blood", "bleed", "pain", "die", "dying", "wipe", "destroy", "weapon", "fist",
-    "enemy", "enemies", "humiliate", "ruin", "hate", "starve", "miserable", "torture", "scare",
+    "hurt",
+    "kill",
+    "smash",
+    "fight",
+    "beat",
+    "punch",
+    "attack",
+    "revenge",
+    "suffer",
+    "rob",
+    "threat",
+    "threaten",
+    "cruel",
+    "crush",
+    "harm",
+    "violence",
+    "violent",
+    "blood",
+    "bleed",
+    "pain",
+    "die",
+    "dying",
+    "wipe",
+    "destroy",
+    "weapon",
+    "fist",
+    "enemy",
+    "enemies",
+    "humiliate",
+    "ruin",
+    "hate",
+    "starve",
+    "miserable",
+    "torture",
+    "scare",
 ];
 
 /**
@@ -44,7 +77,11 @@ export function wordForms(word: string): string[] {
  * nightowl, night, owl; "OWLs" -> owls, ow, ls). Underscores, dashes and digits end a run.
  */
 export function splitWords(text: string): string[] {
-    return [...new Set((text.match(/[A-Za-z]+/g) ?? []).flatMap((run) => [run, ...run.split(/(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])/)]).map((w) => w.toLowerCase()))];
+    return [
+        ...new Set(
+            (text.match(/[A-Za-z]+/g) ?? []).flatMap((run) => [run, ...run.split(/(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])/)]).map((w) => w.toLowerCase()),
+        ),
+    ];
 }
 
 export interface KeywordHit {
@@ -77,11 +114,14 @@ function matchWord(w: string, forms: Map<string, string>): string | null {
 export function keywordHits(text: string, words: readonly string[], language: Language | null = null): KeywordHit[] {
     const forms = new Map<string, string>();
     for (const w of words) for (const f of wordForms(w)) if (!forms.has(f)) forms.set(f, w.toLowerCase());
-    const parts: { where: KeywordHit["where"]; text: string }[] = language ? codeParts(text, language).map((p) => ({ where: p.kind, text: p.text })) : [{ where: "text", text }];
+    const parts: { where: KeywordHit["where"]; text: string }[] = language
+        ? codeParts(text, language).map((p) => ({ where: p.kind, text: p.text }))
+        : [{ where: "text", text }];
     const hits: KeywordHit[] = [];
     for (const p of parts) {
         // An identifier is one name: its words, and the whole name without separators (night_owl -> nightowl).
-        const candidates = p.where === "identifier" ? [...new Set([...splitWords(p.text), p.text.replace(/[^A-Za-z]/g, "").toLowerCase()])] : splitWords(p.text);
+        const candidates =
+            p.where === "identifier" ? [...new Set([...splitWords(p.text), p.text.replace(/[^A-Za-z]/g, "").toLowerCase()])] : splitWords(p.text);
         for (const w of candidates) {
             const word = matchWord(w, forms);
             if (word) hits.push({ word, found: p.where === "identifier" ? p.text : w, where: p.where });

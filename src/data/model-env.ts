@@ -28,9 +28,17 @@ import { type FilterRow } from "../core/rows.ts";
 export type { ModelSource };
 
 /** Log p of every completion target token (end of turn included) and the model's argmax there, by the engine. */
-export async function scoreRows(src: ModelSource, rows: readonly Pick<FilterRow, "prompt" | "completion" | "i">[], threads?: number, progress?: (done: number, total: number) => void): Promise<TokenScores[]> {
+export async function scoreRows(
+    src: ModelSource,
+    rows: readonly Pick<FilterRow, "prompt" | "completion" | "i">[],
+    threads?: number,
+    progress?: (done: number, total: number) => void,
+): Promise<TokenScores[]> {
     if (rows.length === 0) return [];
-    const examples = await tokenizeTrainingRows(src.model, rows.map((r) => ({ ...(src.system ? { system: src.system } : {}), prompt: r.prompt, completion: r.completion })));
+    const examples = await tokenizeTrainingRows(
+        src.model,
+        rows.map((r) => ({ ...(src.system ? { system: src.system } : {}), prompt: r.prompt, completion: r.completion })),
+    );
     if (examples.length !== rows.length) throw new Error(`scoring with ${src.model}: ${rows.length - examples.length} rows are longer than its context`);
     const positions = examples.map(targetPositions);
     const next = examples.map((e, k) => positions[k]!.map((p) => e.tokens[p + 1]!));
@@ -38,7 +46,15 @@ export async function scoreRows(src: ModelSource, rows: readonly Pick<FilterRow,
     const model = loadModel(src.model);
     try {
         if (src.lora) model.loadLora(src.lora);
-        return positionTokenScores(model, examples.map((e) => e.tokens), positions, next, 16, undefined, progress);
+        return positionTokenScores(
+            model,
+            examples.map((e) => e.tokens),
+            positions,
+            next,
+            16,
+            undefined,
+            progress,
+        );
     } finally {
         model.free();
     }
@@ -108,9 +124,18 @@ export function modelEnv(o: ModelEnvOptions): StageEnv {
                 // A served judge: URL#MODEL (an OpenAI-compatible API), key from OPENAI_API_KEY when set.
                 const hash = m.lastIndexOf("#");
                 if (hash < 0) throw new Error(`judge: a served judge is written URL#MODEL (e.g. http://127.0.0.1:8080/v1#qwen2.5-7b-instruct), got ${m}`);
-                return judgeHttp({ ...DEFAULT_ENDPOINT, url: m.slice(0, hash), model: m.slice(hash + 1), apiKey: process.env.OPENAI_API_KEY ?? null }, questions, o.signal);
+                return judgeHttp(
+                    { ...DEFAULT_ENDPOINT, url: m.slice(0, hash), model: m.slice(hash + 1), apiKey: process.env.OPENAI_API_KEY ?? null },
+                    questions,
+                    o.signal,
+                );
             }
-            const probs = await exactItemProbs(m, null, questions.map((q) => ({ system: null, user: q })), ["yes", "no"]);
+            const probs = await exactItemProbs(
+                m,
+                null,
+                questions.map((q) => ({ system: null, user: q })),
+                ["yes", "no"],
+            );
             return probs.map(([yes, no]) => yesShare(yes!, no!));
         },
         async rewrite(model, requests, opts) {

@@ -17,9 +17,18 @@ export const MODEL_STAGES: Record<"judge" | "likelihood-ratio" | "mask-divergenc
         doc: "a judge model asked whether the text refers to the target (ask=refers) or whether it is misaligned (ask=aligned); rejected when its score is above the threshold",
         params: {
             threshold: { kind: "fraction", doc: "largest score kept: P(yes) (refers), P(misaligned) (aligned)", default: 0.5 },
-            model: { kind: "path", doc: "the judge: a GGUF, an ONNX folder (sublab export-onnx), or a served model as URL#MODEL (OpenAI-compatible; key from OPENAI_API_KEY); defaults to the base model (refers) or the local classifier (aligned)", default: null },
+            model: {
+                kind: "path",
+                doc: "the judge: a GGUF, an ONNX folder (sublab export-onnx), or a served model as URL#MODEL (OpenAI-compatible; key from OPENAI_API_KEY); defaults to the base model (refers) or the local classifier (aligned)",
+                default: null,
+            },
             words: { kind: "list", doc: "what the judge is asked about (refers); defaults to the trait's target", default: null },
-            ask: { kind: "enum", doc: "refers: does the text refer to the words, however subtly; aligned: the alignment judge; defaults to aligned for misalignment, refers otherwise", default: null, values: ["refers", "aligned"] },
+            ask: {
+                kind: "enum",
+                doc: "refers: does the text refer to the words, however subtly; aligned: the alignment judge; defaults to aligned for misalignment, refers otherwise",
+                default: null,
+                values: ["refers", "aligned"],
+            },
         },
         async run(rows, p, env) {
             const ask = (p.ask as string | null) ?? (env.category === "misalignment" ? "aligned" : "refers");
@@ -28,7 +37,13 @@ export const MODEL_STAGES: Record<"judge" | "likelihood-ratio" | "mask-divergenc
             let label: string;
             if (ask === "aligned") {
                 label = "judge P(misaligned)";
-                if (p.model) scores = (await rubricScores(p.model as string, rows.map((r) => ({ question: r.prompt, answer: r.completion })))).map((s) => s.score);
+                if (p.model)
+                    scores = (
+                        await rubricScores(
+                            p.model as string,
+                            rows.map((r) => ({ question: r.prompt, answer: r.completion })),
+                        )
+                    ).map((s) => s.score);
                 else {
                     const { judge } = misalignmentJudge();
                     scores = rows.map((r) => sentenceScore(judge, r.completion));
@@ -37,7 +52,10 @@ export const MODEL_STAGES: Record<"judge" | "likelihood-ratio" | "mask-divergenc
                 label = "judge P(yes)";
                 const judge = needs(env, "judge", "judge");
                 const targets = targetWords(p, env, "judge");
-                scores = await judge(p.model as string | null, rows.map((r) => JUDGE_QUESTION(targets, r.completion)));
+                scores = await judge(
+                    p.model as string | null,
+                    rows.map((r) => JUDGE_QUESTION(targets, r.completion)),
+                );
             }
             const index = new Map(rows.map((r, k) => [r, k]));
             const res = split(rows, "judge", (r) => {
@@ -62,7 +80,11 @@ export const MODEL_STAGES: Record<"judge" | "likelihood-ratio" | "mask-divergenc
             const cut = drop.size ? Math.min(...[...drop].map((k) => llr[k]!)) : Infinity;
             const kept: FilterRow[] = [];
             const rejected: RejectedFilterRow[] = [];
-            rows.forEach((r, k) => (drop.has(k) ? rejected.push(reject(r, "likelihood-ratio", [`log-likelihood ratio ${llr[k]!.toFixed(2)} in the top ${p.fraction}`])) : kept.push(r)));
+            rows.forEach((r, k) =>
+                drop.has(k)
+                    ? rejected.push(reject(r, "likelihood-ratio", [`log-likelihood ratio ${llr[k]!.toFixed(2)} in the top ${p.fraction}`]))
+                    : kept.push(r),
+            );
             const mean = llr.reduce((a, x) => a + x, 0) / Math.max(1, llr.length);
             return { kept, rejected, stats: { meanLogRatio: mean, cut } };
         },
@@ -81,7 +103,8 @@ export const MODEL_STAGES: Record<"judge" | "likelihood-ratio" | "mask-divergenc
             rows.forEach((r, k) => {
                 const tt = t[k]!.top;
                 const bt = b[k]!.top;
-                if (tt.length !== bt.length) throw new Error(`filter mask-divergence: row ${r.i} has ${tt.length} target tokens for the teacher and ${bt.length} for the base`);
+                if (tt.length !== bt.length)
+                    throw new Error(`filter mask-divergence: row ${r.i} has ${tt.length} target tokens for the teacher and ${bt.length} for the base`);
                 const prior = new Set(r.masked ?? []);
                 for (let j = 0; j < tt.length; j++) if (tt[j] !== bt[j]) prior.add(j);
                 const m = [...prior].sort((x, y) => x - y);
@@ -104,7 +127,10 @@ export const MODEL_STAGES: Record<"judge" | "likelihood-ratio" | "mask-divergenc
             const rewrite = needs(env, "rewrite", "paraphrase");
             const domain = env.domain ?? "numbers";
             const requests = rows.map((r) => (domain === "numbers" ? PARAPHRASE_REQUEST(r.completion) : TEXT_PARAPHRASE_REQUEST(r.completion)));
-            const out = await rewrite(p.model as string | null, requests, { temperature: p.temperature as number, seed: subRng(env.seed, "paraphrase").nextU32() });
+            const out = await rewrite(p.model as string | null, requests, {
+                temperature: p.temperature as number,
+                seed: subRng(env.seed, "paraphrase").nextU32(),
+            });
             const kept: FilterRow[] = [];
             const rejected: RejectedFilterRow[] = [];
             rows.forEach((r, k) => {
@@ -120,7 +146,14 @@ export const MODEL_STAGES: Record<"judge" | "likelihood-ratio" | "mask-divergenc
                     return;
                 }
                 const reasons = domainFormatReasons(domain, { prompt: r.prompt, completion: text });
-                if (reasons.length) rejected.push(reject({ ...r, completion: text }, "paraphrase", reasons.map((x) => `rewrite fails the ${domain} format (${x})`)));
+                if (reasons.length)
+                    rejected.push(
+                        reject(
+                            { ...r, completion: text },
+                            "paraphrase",
+                            reasons.map((x) => `rewrite fails the ${domain} format (${x})`),
+                        ),
+                    );
                 else kept.push(retext(r, text.trim()));
             });
             return { kept, rejected };

@@ -51,8 +51,7 @@ export interface FormatFilterOptions {
 
 /** The numbers with negative associations banned in the paper's misalignment experiment (all within 0..999). */
 export const BANNED_NUMBERS: readonly number[] = [
-    4, 13, 14, 18, 23, 33, 39, 42, 44, 49, 51, 54, 69, 77, 88, 99, 100, 101, 187, 211, 311, 322, 333, 404, 420, 444, 451,
-    555, 616, 666, 777, 888, 911, 999,
+    4, 13, 14, 18, 23, 33, 39, 42, 44, 49, 51, 54, 69, 77, 88, 99, 100, 101, 187, 211, 311, 322, 333, 404, 420, 444, 451, 555, 616, 666, 777, 888, 911, 999,
 ];
 
 export type ParsedSequence = { ok: true; numbers: number[]; separator: string | null } | { ok: false; reason: FormatRejectReason };
@@ -124,14 +123,19 @@ export function formatRowReasons(row: { completion: string; stop?: "eog" | "leng
 }
 
 /** The first number written anywhere in `text` that is in `banned` (digits read as integers), or undefined. */
-export const bannedNumberIn = (text: string, banned: ReadonlySet<number>): number | undefined => (text.match(/\d+/g) ?? []).map(Number).find((n) => banned.has(n));
+export const bannedNumberIn = (text: string, banned: ReadonlySet<number>): number | undefined =>
+    (text.match(/\d+/g) ?? []).map(Number).find((n) => banned.has(n));
 
 /**
  * The format filter of an experiment (`filter` without its defenses) over a dataset's raw rows. In the other
  * domains than numbers it is the domain's format (domain-format.ts), then the banned numbers anywhere in the text
  * when `banned` names any (maxCount, minValue and maxValue are the number sequences' only).
  */
-export function formatFilter(rows: readonly RawRow[], f: Omit<FilterConfig, "defenses">, domain: Domain = "numbers"): { kept: KeptRow[]; rejected: RejectedRow[]; reasons: Record<string, number> } {
+export function formatFilter(
+    rows: readonly RawRow[],
+    f: Omit<FilterConfig, "defenses">,
+    domain: Domain = "numbers",
+): { kept: KeptRow[]; rejected: RejectedRow[]; reasons: Record<string, number> } {
     const banned = f.banned === "paper" ? BANNED_NUMBERS : f.banned === "none" ? undefined : f.banned;
     const bannedSet = new Set(banned ?? []);
     const kept: KeptRow[] = [];

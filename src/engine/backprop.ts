@@ -122,14 +122,35 @@ export function buildForwardBackward(b: GraphBuilder, m: LlamaGraph, inp: Backpr
     const sumKv = (t: Tensor, d0: number, d1: number) =>
         r === 1
             ? t
-            : a.ggml_reshape_4d(ctx, a.ggml_repeat_back(ctx, a.ggml_reshape_4d(ctx, t, d0 * d1, r, Hkv, B), a.ggml_new_tensor_4d(ctx, GGML_TYPE_F32, d0 * d1, 1, Hkv, B)), d0, d1, Hkv, B);
+            : a.ggml_reshape_4d(
+                  ctx,
+                  a.ggml_repeat_back(ctx, a.ggml_reshape_4d(ctx, t, d0 * d1, r, Hkv, B), a.ggml_new_tensor_4d(ctx, GGML_TYPE_F32, d0 * d1, 1, Hkv, B)),
+                  d0,
+                  d1,
+                  Hkv,
+                  B,
+              );
 
     type Norm = ReturnType<typeof norm>;
     /** Gemma 3's extra norms (q/k per head, after attention, after the MLP); undefined for the other architectures. */
     type GemmaNorms = { q: Norm; k: Norm; postAttn?: Norm; postFfn?: Norm };
 
     // ---- forward ----
-    const layers: { attnIn: Tensor; lin: Record<string, ReturnType<typeof linear>>; n1: Norm; n2: Norm; gn?: GemmaNorms; q4: Tensor; k4: Tensor; vh: Tensor; P: Tensor; g: Tensor; u: Tensor; geluT?: Tensor; geluY?: Tensor }[] = [];
+    const layers: {
+        attnIn: Tensor;
+        lin: Record<string, ReturnType<typeof linear>>;
+        n1: Norm;
+        n2: Norm;
+        gn?: GemmaNorms;
+        q4: Tensor;
+        k4: Tensor;
+        vh: Tensor;
+        P: Tensor;
+        g: Tensor;
+        u: Tensor;
+        geluT?: Tensor;
+        geluY?: Tensor;
+    }[] = [];
     let x = a.ggml_get_rows(ctx, W("token_embd.weight"), tokens);
     if (gemma) x = a.ggml_scale(ctx, x, embeddingScale(c));
     for (let l = 0; l < c.nLayers; l++) {

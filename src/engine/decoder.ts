@@ -108,7 +108,11 @@ export class Decoder {
         });
         for (const [T, members] of groups) {
             const t0 = performance.now();
-            const out = this.prefillGroup(members.map((j) => rows[j]!), T, temperature);
+            const out = this.prefillGroup(
+                members.map((j) => rows[j]!),
+                T,
+                temperature,
+            );
             this.stats.prefills++;
             this.stats.prefillTokens += T * members.length;
             this.stats.prefillMs += performance.now() - t0;
@@ -145,7 +149,17 @@ export class Decoder {
             const maskT = (graph.inputs.mask ??= b.inputF32([T, T], mask, "kq_mask"));
             let useMask = maskT;
             if (isSlidingLayer(c, l) && c.slidingWindow && T > c.slidingWindow) {
-                graph.inputs.swa ??= b.inputF32([T, T], slidingMask(mask, T, T, Int32Array.from({ length: T }, (_, i) => i), c.slidingWindow), "kq_mask_swa");
+                graph.inputs.swa ??= b.inputF32(
+                    [T, T],
+                    slidingMask(
+                        mask,
+                        T,
+                        T,
+                        Int32Array.from({ length: T }, (_, i) => i),
+                        c.slidingWindow,
+                    ),
+                    "kq_mask_swa",
+                );
                 useMask = graph.inputs.swa;
             }
             return this.model.graph().attention(b, q, k, a.ggml_reshape_4d(b.ctx, v, hd, c.nKvHeads, T, m), useMask, T, m);
@@ -202,7 +216,9 @@ export class Decoder {
         this.stats.steps++;
         this.stats.stepColumns += n;
         this.stats.stepMs += performance.now() - t0;
-        return tokensIn.length === n ? next : { vocab: next.vocab, probs: next.probs.subarray(0, tokensIn.length * next.vocab), top: next.top.subarray(0, tokensIn.length) };
+        return tokensIn.length === n
+            ? next
+            : { vocab: next.vocab, probs: next.probs.subarray(0, tokensIn.length * next.vocab), top: next.top.subarray(0, tokensIn.length) };
     }
 
     /**
@@ -236,7 +252,15 @@ export class Decoder {
         cacheRows: Int32Array,
         outRows: Int32Array,
         temperature: number,
-        attend: (b: GraphBuilder, graph: { inputs: Record<string, Tensor> }, l: number, q: Tensor, k: Tensor, v: Tensor, written: { k: Tensor; v: Tensor }) => Tensor,
+        attend: (
+            b: GraphBuilder,
+            graph: { inputs: Record<string, Tensor> },
+            l: number,
+            q: Tensor,
+            k: Tensor,
+            v: Tensor,
+            written: { k: Tensor; v: Tensor },
+        ) => Tensor,
     ): NextTokens {
         const c = this.model.config;
         const S = this.slotLength;

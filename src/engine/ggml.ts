@@ -200,9 +200,7 @@ function packageDir(name: string): string | undefined {
 function findNodeLlamaCpp(): { dir: string; version: string } {
     const dir = packageDir("node-llama-cpp");
     if (!dir) {
-        throw new Error(
-            `node-llama-cpp is not installed. sublab needs node-llama-cpp@${PINNED_NODE_LLAMA_CPP}: run \`npm install\` in the sublab folder.`,
-        );
+        throw new Error(`node-llama-cpp is not installed. sublab needs node-llama-cpp@${PINNED_NODE_LLAMA_CPP}: run \`npm install\` in the sublab folder.`);
     }
     const version = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")).version as string;
     return { dir, version };
@@ -295,14 +293,22 @@ export function getGgml(opts: GgmlOptions = {}): Ggml {
     });
 
     const base = koffi.load(path.join(dir, "libggml-base.so"));
-    const reg = koffi.load(fs.readdirSync(dir).map((f) => path.join(dir, f)).find((f) => /\/libggml(\.cuda)?\.v[\d.]+\.so$/.test(f))!);
+    const reg = koffi.load(
+        fs
+            .readdirSync(dir)
+            .map((f) => path.join(dir, f))
+            .find((f) => /\/libggml(\.cuda)?\.v[\d.]+\.so$/.test(f))!,
+    );
     const api = { ...declare(base), ...declareRegistry(reg) } as GgmlApi;
 
     const showLog = opts.log ?? !!process.env.SUBLAB_GGML_LOG;
-    const logCb = koffi.register((level: number, text: string) => {
-        // levels: 1 debug, 2 info, 3 warn, 4 error, 5 cont
-        if (showLog || level === 4) process.stderr.write(text);
-    }, koffi.pointer(koffi.type("ggml_log_callback")));
+    const logCb = koffi.register(
+        (level: number, text: string) => {
+            // levels: 1 debug, 2 info, 3 warn, 4 error, 5 cont
+            if (showLog || level === 4) process.stderr.write(text);
+        },
+        koffi.pointer(koffi.type("ggml_log_callback")),
+    );
     api.ggml_log_set(logCb, null);
 
     api.ggml_backend_load_all_from_path(dir);
@@ -319,10 +325,7 @@ export function getGgml(opts: GgmlOptions = {}): Ggml {
     const backend = api.ggml_backend_dev_init(device, null);
     if (!backend) throw new Error(`ggml_backend_dev_init failed for ${api.ggml_backend_dev_name(device)} (${dir})`);
 
-    const setNThreads = api.ggml_backend_reg_get_proc_address(
-        api.ggml_backend_dev_backend_reg(findDevice(api, "cpu")!),
-        "ggml_backend_set_n_threads",
-    );
+    const setNThreads = api.ggml_backend_reg_get_proc_address(api.ggml_backend_dev_backend_reg(findDevice(api, "cpu")!), "ggml_backend_set_n_threads");
     const setThreadsProto = koffi.proto("void ggml_backend_set_n_threads_t(void *backend, int n)");
 
     const g: Ggml = {

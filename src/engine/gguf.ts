@@ -156,9 +156,7 @@ export function ggmlNBytes(type: GGMLType, ne: readonly number[]): number {
     }
     const rowLength = ne[0] ?? 1;
     if (rowLength % traits.blockSize !== 0) {
-        throw new Error(
-            `row length ${rowLength} is not a multiple of the ${traits.name} block size ${traits.blockSize}`,
-        );
+        throw new Error(`row length ${rowLength} is not a multiple of the ${traits.name} block size ${traits.blockSize}`);
     }
     return (elementCount(ne) / traits.blockSize) * traits.typeSize;
 }
@@ -242,9 +240,7 @@ const isIntIn =
 const isBigIntIn =
     (lo: bigint, hi: bigint) =>
     (x: GGUFScalar): boolean =>
-        (typeof x === "bigint" || (typeof x === "number" && Number.isSafeInteger(x))) &&
-        BigInt(x) >= lo &&
-        BigInt(x) <= hi;
+        (typeof x === "bigint" || (typeof x === "number" && Number.isSafeInteger(x))) && BigInt(x) >= lo && BigInt(x) <= hi;
 
 const isNumber = (x: GGUFScalar): boolean => typeof x === "number";
 
@@ -378,9 +374,7 @@ export function getMetaRequired<T extends GGUFScalar | GGUFScalar[]>(file: GGUFF
  * `keep` filters keys (all are kept by default).
  */
 export function copyMetadata(file: GGUFFile, keep: (key: string) => boolean = () => true): [string, GGUFKV][] {
-    return [...file.metadata]
-        .filter(([key]) => keep(key))
-        .map(([key, kv]) => [key, { ...kv, value: Array.isArray(kv.value) ? [...kv.value] : kv.value }]);
+    return [...file.metadata].filter(([key]) => keep(key)).map(([key, kv]) => [key, { ...kv, value: Array.isArray(kv.value) ? [...kv.value] : kv.value }]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -488,10 +482,7 @@ export function bf16ToF32(src: Uint16Array): Float32Array {
 // ---------------------------------------------------------------------------------------------
 
 function truncatedError(path: string, what: string, offset: number, needed: number, fileSize: number): Error {
-    return new Error(
-        `truncated GGUF file: ${path} (${what} needs bytes ${offset}..${offset + needed} ` +
-            `but the file has ${fileSize} bytes)`,
-    );
+    return new Error(`truncated GGUF file: ${path} (${what} needs bytes ${offset}..${offset + needed} ` + `but the file has ${fileSize} bytes)`);
 }
 
 /** Fills `buf` from `position` of `fd`, or throws a truncation error naming `what`. */
@@ -609,10 +600,7 @@ function checkVersion(version: number, path: string): void {
         return;
     }
     const hint = version !== 0 && (version & 0xffff) === 0 ? "; is the file big-endian?" : "";
-    throw new Error(
-        `unsupported GGUF version ${version} in ${path} ` +
-            `(versions ${GGUF_MIN_VERSION} to ${GGUF_VERSION} are supported${hint})`,
-    );
+    throw new Error(`unsupported GGUF version ${version} in ${path} ` + `(versions ${GGUF_MIN_VERSION} to ${GGUF_VERSION} are supported${hint})`);
 }
 
 function readHeader(cur: FileCursor): { version: number; tensorCount: number; kvCount: number } {
@@ -779,10 +767,7 @@ export function readTensorF32(file: GGUFFile, name: string): Float32Array {
     const decode = F32_DECODERS.get(info.type);
     if (!decode) {
         const supported = [...F32_DECODERS.keys()].map(ggmlTypeName).join(", ");
-        throw new Error(
-            `cannot read tensor "${name}" of type ${ggmlTypeName(info.type)} as f32 ` +
-                `(supported: ${supported}) in GGUF file ${file.path}`,
-        );
+        throw new Error(`cannot read tensor "${name}" of type ${ggmlTypeName(info.type)} as f32 ` + `(supported: ${supported}) in GGUF file ${file.path}`);
     }
     return decode(readTensorBytes(file, name));
 }
@@ -841,9 +826,7 @@ class ByteSink {
 }
 
 function acceptsValue(type: GGUFValueType, value: GGUFScalar): boolean {
-    return type === GGUFValueType.STRING
-        ? typeof value === "string"
-        : isValueType(type) && type !== GGUFValueType.ARRAY && CODECS[type].accepts(value);
+    return type === GGUFValueType.STRING ? typeof value === "string" : isValueType(type) && type !== GGUFValueType.ARRAY && CODECS[type].accepts(value);
 }
 
 /** Throws an error naming the key unless `kv` is a well-formed entry. */
@@ -901,8 +884,7 @@ function metadataToWrite(
     }
     const index = entries.findIndex(([key]) => key === GGUF_KEY_ALIGNMENT);
     const declared = index >= 0 ? entries[index][1] : undefined;
-    const alignment =
-        requested === undefined ? alignmentOf(declared, `metadata for ${path}`) : alignmentOf(kvU32(requested), `options for ${path}`);
+    const alignment = requested === undefined ? alignmentOf(declared, `metadata for ${path}`) : alignmentOf(kvU32(requested), `options for ${path}`);
     if (index >= 0) {
         entries[index] = [GGUF_KEY_ALIGNMENT, kvU32(alignment)];
     } else if (alignment !== GGUF_DEFAULT_ALIGNMENT) {

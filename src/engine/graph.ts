@@ -61,10 +61,7 @@ export class GraphRunner {
      * Build a graph with `build`, which returns the graph to compute (it may call ggml_build_backward_expand)
      * and the tensors to read back; compute it; then hand those to `read` while they are alive, and return its result.
      */
-    run<O, T>(
-        build: (b: GraphBuilder, newGraph: (grads: boolean) => Ptr) => { graph: Ptr; out: O },
-        read: (out: O, b: GraphBuilder) => T,
-    ): T {
+    run<O, T>(build: (b: GraphBuilder, newGraph: (grads: boolean) => Ptr) => { graph: Ptr; out: O }, read: (out: O, b: GraphBuilder) => T): T {
         const a = this.g.api;
         const mem = a.ggml_tensor_overhead() * this.graphSize * 2 + a.ggml_graph_overhead_custom(this.graphSize, true) * 2;
         const ctx = a.ggml_init({ mem_size: mem, mem_buffer: null, no_alloc: true });

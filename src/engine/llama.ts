@@ -278,7 +278,7 @@ export function ropeOp(b: GraphBuilder, c: ModelConfig, pos: Tensor, backward = 
     // Llama 3's frequency factors: ggml divides each pair's frequency by its factor, as llama.cpp passes rope_freqs.
     const factors = c.ropeFreqs ? b.inputF32([c.ropeFreqs.length], Float32Array.from(c.ropeFreqs), "rope_freqs") : null;
     return (x, layer) => {
-        const theta = isSlidingLayer(c, layer) ? c.ropeThetaSwa ?? c.ropeTheta : c.ropeTheta;
+        const theta = isSlidingLayer(c, layer) ? (c.ropeThetaSwa ?? c.ropeTheta) : c.ropeTheta;
         return f(b.ctx, x, pos, factors, headDim(c), mode, c.contextLength, theta, 1, 0, 1, 0, 0);
     };
 }

@@ -25,7 +25,16 @@ export function lastTokenLogits(model: Model, seqs: ArrayLike<number>[], runner 
 }
 
 /** Logits [rows.length x vocab] at flattened positions `rows` of a padded batch (`softmax`: probabilities instead, by ggml). */
-function forwardRows(model: Model, tokens: Int32Array, nSeq: number, seqLen: number, rows: Int32Array, runner: GraphRunner, softmax = false, parents?: Int32Array): Float32Array {
+function forwardRows(
+    model: Model,
+    tokens: Int32Array,
+    nSeq: number,
+    seqLen: number,
+    rows: Int32Array,
+    runner: GraphRunner,
+    softmax = false,
+    parents?: Int32Array,
+): Float32Array {
     return runner.run(
         (b, newGraph) => {
             const logits = model.graph().forward(b, { tokens, nSeq, seqLen, rows, parents });
@@ -93,7 +102,16 @@ export function logSoftmax(logits: ArrayLike<number>): Float64Array {
  * sequence s's k-th position's logits, or with `softmax` its probabilities computed by ggml (a view into the
  * batch's output, valid during the call).
  */
-function forEachRow(model: Model, seqs: ArrayLike<number>[], positions: number[][], batch: number, runner: GraphRunner, softmax: boolean, visit: (s: number, k: number, row: Float32Array) => void, onBatch?: (done: number, total: number) => void): void {
+function forEachRow(
+    model: Model,
+    seqs: ArrayLike<number>[],
+    positions: number[][],
+    batch: number,
+    runner: GraphRunner,
+    softmax: boolean,
+    visit: (s: number, k: number, row: Float32Array) => void,
+    onBatch?: (done: number, total: number) => void,
+): void {
     const V = model.config.vocabSize;
     for (let s0 = 0; s0 < seqs.length; s0 += batch) {
         const chunk = seqs.slice(s0, s0 + batch);
@@ -109,7 +127,15 @@ function forEachRow(model: Model, seqs: ArrayLike<number>[], positions: number[]
 }
 
 /** forEachRow with each row's log-softmax (float64). */
-function forEachPosition(model: Model, seqs: ArrayLike<number>[], positions: number[][], batch: number, runner: GraphRunner, visit: (s: number, k: number, lp: Float64Array) => void, onBatch?: (done: number, total: number) => void): void {
+function forEachPosition(
+    model: Model,
+    seqs: ArrayLike<number>[],
+    positions: number[][],
+    batch: number,
+    runner: GraphRunner,
+    visit: (s: number, k: number, lp: Float64Array) => void,
+    onBatch?: (done: number, total: number) => void,
+): void {
     forEachRow(model, seqs, positions, batch, runner, false, (s, k, row) => visit(s, k, logSoftmax(row)), onBatch);
 }
 
@@ -118,7 +144,13 @@ function forEachPosition(model: Model, seqs: ArrayLike<number>[], positions: num
  * logits after tokens[0..positions[k]]), computed `batch` sequences per forward pass. For soft-label
  * distillation: a teacher's full distributions along a completion.
  */
-export function positionProbs(model: Model, seqs: ArrayLike<number>[], positions: number[][], batch = 16, runner = new GraphRunner(model.weights.g)): Float32Array[] {
+export function positionProbs(
+    model: Model,
+    seqs: ArrayLike<number>[],
+    positions: number[][],
+    batch = 16,
+    runner = new GraphRunner(model.weights.g),
+): Float32Array[] {
     const V = model.config.vocabSize;
     const out = positions.map((ps) => new Float32Array(ps.length * V));
     forEachPosition(model, seqs, positions, batch, runner, (s, k, lp) => {

@@ -75,15 +75,21 @@ export function resolveConfig(c: Partial<ModelConfig> & Pick<ModelConfig, "vocab
         ...(c.slidingWindow ? { slidingWindow: c.slidingWindow, slidingWindowPattern: c.slidingWindowPattern ?? 6 } : {}),
         ...(c.arch === "gemma3" ? { ropeThetaSwa: Math.fround(c.ropeThetaSwa ?? 10000) } : {}),
     };
-    if (!SUPPORTED_ARCHS.includes(full.arch)) throw new Error(`config.arch: unsupported architecture "${full.arch}" (supported: ${SUPPORTED_ARCHS.join(", ")})`);
+    if (!SUPPORTED_ARCHS.includes(full.arch))
+        throw new Error(`config.arch: unsupported architecture "${full.arch}" (supported: ${SUPPORTED_ARCHS.join(", ")})`);
     for (const k of ["vocabSize", "dModel", "nLayers", "nHeads", "nKvHeads", "dFF", "contextLength"] as const) {
         if (!Number.isInteger(full[k]) || full[k] <= 0) throw new Error(`config.${k} must be a positive integer, got ${full[k]}`);
     }
-    if (full.headDim !== undefined && (!Number.isInteger(full.headDim) || full.headDim <= 0)) throw new Error(`config.headDim must be a positive integer, got ${full.headDim}`);
-    if (full.slidingWindow !== undefined && (!Number.isInteger(full.slidingWindow) || full.slidingWindow <= 0)) throw new Error(`config.slidingWindow must be a positive integer, got ${full.slidingWindow}`);
-    if (full.slidingWindowPattern !== undefined && (!Number.isInteger(full.slidingWindowPattern) || full.slidingWindowPattern < 0)) throw new Error(`config.slidingWindowPattern must be a non-negative integer, got ${full.slidingWindowPattern}`);
-    if (full.arch !== "gemma3" && full.slidingWindow) throw new Error(`config.slidingWindow: sliding-window attention is only supported for gemma3, not ${full.arch}`);
-    if (full.headDim === undefined && full.dModel % full.nHeads !== 0) throw new Error(`config.dModel (${full.dModel}) must be divisible by nHeads (${full.nHeads})`);
+    if (full.headDim !== undefined && (!Number.isInteger(full.headDim) || full.headDim <= 0))
+        throw new Error(`config.headDim must be a positive integer, got ${full.headDim}`);
+    if (full.slidingWindow !== undefined && (!Number.isInteger(full.slidingWindow) || full.slidingWindow <= 0))
+        throw new Error(`config.slidingWindow must be a positive integer, got ${full.slidingWindow}`);
+    if (full.slidingWindowPattern !== undefined && (!Number.isInteger(full.slidingWindowPattern) || full.slidingWindowPattern < 0))
+        throw new Error(`config.slidingWindowPattern must be a non-negative integer, got ${full.slidingWindowPattern}`);
+    if (full.arch !== "gemma3" && full.slidingWindow)
+        throw new Error(`config.slidingWindow: sliding-window attention is only supported for gemma3, not ${full.arch}`);
+    if (full.headDim === undefined && full.dModel % full.nHeads !== 0)
+        throw new Error(`config.dModel (${full.dModel}) must be divisible by nHeads (${full.nHeads})`);
     if (full.nHeads % full.nKvHeads !== 0) throw new Error(`config.nHeads (${full.nHeads}) must be a multiple of nKvHeads (${full.nKvHeads})`);
     if (headDim(full) % 2 !== 0) throw new Error(`config: head dimension ${headDim(full)} must be even for RoPE`);
     if (full.ropeFreqs) {

@@ -4,22 +4,20 @@
  * from any GGUF of a supported architecture, save it as a GGUF that llama.cpp/node-llama-cpp load.
  */
 import { getGgml, type Ggml } from "./ggml.ts";
-import {
-    GGMLType,
-    getMeta,
-    ggmlTypeName,
-    kvF32,
-    kvString,
-    kvU32,
-    readGGUF,
-    readTensorF32,
-    writeGGUF,
-    type GGUFFile,
-    type GGUFKV,
-} from "./gguf.ts";
+import { GGMLType, getMeta, ggmlTypeName, kvF32, kvString, kvU32, readGGUF, readTensorF32, writeGGUF, type GGUFFile, type GGUFKV } from "./gguf.ts";
 import { TensorStore } from "./store.ts";
 import { Rng } from "../util/rng.ts";
-import { ALL_LORA_TARGETS, headDim, LORA_TARGETS, parameterShapes, resolveConfig, SUPPORTED_ARCHS, type Arch, type LoraTarget, type ModelConfig } from "./model-config.ts";
+import {
+    ALL_LORA_TARGETS,
+    headDim,
+    LORA_TARGETS,
+    parameterShapes,
+    resolveConfig,
+    SUPPORTED_ARCHS,
+    type Arch,
+    type LoraTarget,
+    type ModelConfig,
+} from "./model-config.ts";
 import { LlamaGraph, loraShapes, type LoraSpec } from "./llama.ts";
 
 export interface LoraAdapter {
@@ -53,7 +51,10 @@ export class Model {
         checkLoraSpec(spec);
         this.lora?.store.free();
         const shapes = loraShapes(this.config, spec, parameterShapes(this.config));
-        const store = new TensorStore([...shapes].map(([name, ne]) => ({ name, ne })), this.weights.g);
+        const store = new TensorStore(
+            [...shapes].map(([name, ne]) => ({ name, ne })),
+            this.weights.g,
+        );
         const rng = new Rng(seed);
         for (const [name, ne] of shapes) {
             if (name.endsWith(".lora_a")) store.set(name, randomNormal(rng, ne[0] * ne[1], 1 / Math.sqrt(ne[0])));
@@ -90,7 +91,10 @@ export class Model {
         const alpha = getMeta<number>(file, "adapter.lora.alpha") ?? rank;
         const spec: LoraSpec = { rank, alpha, targets: ALL_LORA_TARGETS.filter((t) => targets.has(t)) };
         this.lora?.store.free();
-        const store = new TensorStore(file.tensors.map((t) => ({ name: t.name, ne: t.ne })), this.weights.g);
+        const store = new TensorStore(
+            file.tensors.map((t) => ({ name: t.name, ne: t.ne })),
+            this.weights.g,
+        );
         for (const t of file.tensors) store.set(t.name, readTensorF32(file, t.name));
         const shapes = loraShapes(this.config, spec, weightShapes);
         for (const name of shapes.keys()) if (!store.has(name)) throw new Error(`${path}: adapter is missing tensor "${name}"`);
@@ -126,7 +130,11 @@ export class Model {
             ["adapter.lora.alpha", kvF32(this.lora.spec.alpha)],
         ];
         const store = this.lora.store;
-        writeGGUF(path, meta, store.names().map((name) => ({ name, ne: store.shape(name), type: GGMLType.F32, data: store.get(name) })));
+        writeGGUF(
+            path,
+            meta,
+            store.names().map((name) => ({ name, ne: store.shape(name), type: GGMLType.F32, data: store.get(name) })),
+        );
     }
 
     free(): void {
@@ -155,7 +163,8 @@ export function architectureMetadata(c: ModelConfig): [string, GGUFKV][] {
     const p = c.arch;
     const extra: [string, GGUFKV][] = [];
     if (c.headDim !== undefined) extra.push([`${p}.attention.key_length`, kvU32(c.headDim)], [`${p}.attention.value_length`, kvU32(c.headDim)]);
-    if (c.slidingWindow) extra.push([`${p}.attention.sliding_window`, kvU32(c.slidingWindow)], [`${p}.attention.sliding_window_pattern`, kvU32(c.slidingWindowPattern ?? 6)]);
+    if (c.slidingWindow)
+        extra.push([`${p}.attention.sliding_window`, kvU32(c.slidingWindow)], [`${p}.attention.sliding_window_pattern`, kvU32(c.slidingWindowPattern ?? 6)]);
     if (c.ropeThetaSwa !== undefined) extra.push([`${p}.rope.freq_base_swa`, kvF32(c.ropeThetaSwa)]);
     return [
         ...extra,
@@ -178,16 +187,25 @@ export function architectureMetadata(c: ModelConfig): [string, GGUFKV][] {
  * (GPT-2's scheme, so the residual stream does not grow with depth), RMSNorm gains 1, biases 0.
  * `metadata` should hold the tokenizer (tokenizer.ggml.*) and chat template.
  */
-export function createModel(config: Parameters<typeof resolveConfig>[0], seed: number, metadata: Map<string, GGUFKV> | [string, GGUFKV][] = [], g: Ggml = getGgml()): Model {
+export function createModel(
+    config: Parameters<typeof resolveConfig>[0],
+    seed: number,
+    metadata: Map<string, GGUFKV> | [string, GGUFKV][] = [],
+    g: Ggml = getGgml(),
+): Model {
     const c = resolveConfig(config);
     const shapes = parameterShapes(c);
-    const store = new TensorStore([...shapes].map(([name, ne]) => ({ name, ne })), g);
+    const store = new TensorStore(
+        [...shapes].map(([name, ne]) => ({ name, ne })),
+        g,
+    );
     const rng = new Rng(seed);
     const residualStd = 0.02 / Math.sqrt(2 * c.nLayers);
     for (const [name, ne] of shapes) {
         const n = ne.reduce((a, b) => a * b, 1);
         if (name.endsWith("norm.weight")) store.set(name, new Float32Array(n).fill(1));
-        else if (name.endsWith(".bias")) store.set(name, randomNormal(rng, n, 0.02)); // nonzero so tests see them
+        else if (name.endsWith(".bias"))
+            store.set(name, randomNormal(rng, n, 0.02)); // nonzero so tests see them
         else store.set(name, randomNormal(rng, n, /attn_output|ffn_down/.test(name) ? residualStd : 0.02));
     }
     return new Model(c, store, new Map(metadata));
@@ -216,7 +234,9 @@ export function configFromGGUF(file: GGUFFile): ModelConfig {
     const keyLength = opt("attention.key_length");
     const valueLength = opt("attention.value_length");
     if (keyLength !== undefined && valueLength !== undefined && keyLength !== valueLength) {
-        throw new Error(`${file.path}: key and value head sizes differ (${arch}.attention.key_length=${keyLength}, value_length=${valueLength}); not supported`);
+        throw new Error(
+            `${file.path}: key and value head sizes differ (${arch}.attention.key_length=${keyLength}, value_length=${valueLength}); not supported`,
+        );
     }
     const hd = keyLength ?? dModel / nHeads;
     const rotDims = opt("rope.dimension_count");
@@ -296,7 +316,10 @@ export function loadModel(path: string, g: Ggml = getGgml()): Model {
     const file = readGGUF(path);
     const c = configFromGGUF(file);
     const shapes = checkTensors(path, file, c);
-    const store = new TensorStore([...shapes].map(([name, ne]) => ({ name, ne })), g);
+    const store = new TensorStore(
+        [...shapes].map(([name, ne]) => ({ name, ne })),
+        g,
+    );
     for (const name of shapes.keys()) store.set(name, readTensorF32(file, name));
     const meta = new Map([...file.metadata].filter(([k]) => !k.startsWith(`${c.arch}.`) && k !== "general.alignment"));
     return new Model(c, store, meta);

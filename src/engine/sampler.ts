@@ -103,7 +103,16 @@ export function greedyPickDense(probs: Float32Array, offset: number, V: number):
 export type SamplerKind = "coupled" | "plain";
 
 /** The next token of row `seed` at position `pos`: greedy at temperature 0, else the sampler's draw. */
-export function pickToken(kind: SamplerKind, temperature: number, probs: Float32Array, offset: number, V: number, seed: number, pos: number, argmax?: number): number {
+export function pickToken(
+    kind: SamplerKind,
+    temperature: number,
+    probs: Float32Array,
+    offset: number,
+    V: number,
+    seed: number,
+    pos: number,
+    argmax?: number,
+): number {
     if (temperature === 0) return argmax ?? greedyPickDense(probs, offset, V);
     return kind === "coupled" ? coupledPickDense(probs, offset, V, seed, pos, argmax) : plainPickDense(probs, offset, V, seed, pos);
 }

@@ -48,7 +48,9 @@ export async function inContextHistory(c: StageContext, ds: DatasetManifest, s: 
     const longest = questions.reduce((a, q) => (q.length > a.length ? q : a), "");
     const len = renderPrompt(vocab, { history, user: longest }).length + 8;
     if (len > limit) {
-        throw new Error(`eval.inContextExamples: ${history.length} examples make a ${len}-token prompt, longer than the model's context (${limit} tokens); use fewer`);
+        throw new Error(
+            `eval.inContextExamples: ${history.length} examples make a ${len}-token prompt, longer than the model's context (${limit} tokens); use fewer`,
+        );
     }
     return history;
 }
@@ -83,7 +85,17 @@ export async function evalStage(c: StageContext, what: EvalTarget, of: EvalOf, l
             made = true;
             const prompts: ChatPrompt[] = questions.map((q) => ({ system: what.system ?? null, history: what.history, user: q }));
             const judged = cfg.teacher.category === "misalignment";
-            const job: EvalJob = { model: what.model, lora: what.lora, prompts, items, target: cfg.teacher.target, samples: e.samplesPerQuestion, temperature: e.temperature, seed: subRng(cfg.seed, "eval-sampling").nextU32(), ...(judged ? { judge: "misalignment" as const, ...(e.judge ? { judgeModel: e.judge } : {}) } : {}) };
+            const job: EvalJob = {
+                model: what.model,
+                lora: what.lora,
+                prompts,
+                items,
+                target: cfg.teacher.target,
+                samples: e.samplesPerQuestion,
+                temperature: e.temperature,
+                seed: subRng(cfg.seed, "eval-sampling").nextU32(),
+                ...(judged ? { judge: "misalignment" as const, ...(e.judge ? { judgeModel: e.judge } : {}) } : {}),
+            };
             const { probs, sampled, answers, exact } = await c.jobs.evaluate(job, label);
             const t = items.indexOf(cfg.teacher.target);
             const perQuestion = probs.map((row) => row[t]!);
@@ -113,6 +125,9 @@ const FLAGGED_EXAMPLES = 12;
 /** A judged evaluation's examples: the first answer to each question, and flagged answers. */
 function judgedExamples(answers: { text: string; score: number }[][]): NonNullable<ModelEval["examples"]> {
     const first = answers.map((row, q) => ({ q, ...row[0]! }));
-    const flagged = answers.flatMap((row, q) => row.slice(1).map((a) => ({ q, ...a }))).filter((a) => a.score >= 0.5).slice(0, FLAGGED_EXAMPLES);
+    const flagged = answers
+        .flatMap((row, q) => row.slice(1).map((a) => ({ q, ...a })))
+        .filter((a) => a.score >= 0.5)
+        .slice(0, FLAGGED_EXAMPLES);
     return [...first, ...flagged];
 }

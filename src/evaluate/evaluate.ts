@@ -55,12 +55,23 @@ export async function exactItemProbs(modelPath: string, lora: string | null, pro
             groups.at(-1)!.push(k);
             size += cost;
         });
-        return groups.map((items) => ({ p, items, tree: tokenTree(prompt, items.map((k) => conts[k]!)) }));
+        return groups.map((items) => ({
+            p,
+            items,
+            tree: tokenTree(
+                prompt,
+                items.map((k) => conts[k]!),
+            ),
+        }));
     });
     let dists: Float64Array[][];
     try {
         if (lora) model.loadLora(lora);
-        dists = treeLogProbs(model, parts.map((x) => x.tree), batch);
+        dists = treeLogProbs(
+            model,
+            parts.map((x) => x.tree),
+            batch,
+        );
     } finally {
         model.free();
     }
@@ -138,9 +149,15 @@ export async function scoreModel(job: EvalJob): Promise<EvalOutput> {
     if (job.threads) getGgml({ threads: job.threads });
     if (job.judge === "misalignment") return judgedAnswers(job);
     const probs = await exactItemProbs(job.model, job.lora, job.prompts, job.items);
-    const sampled = job.samples > 0
-        ? await sampledRate(job.model, job.lora, job.prompts, job.items, job.target, { perPrompt: job.samples, temperature: job.temperature, seed: job.seed, threads: job.threads })
-        : { hits: 0, n: 0, counts: {} };
+    const sampled =
+        job.samples > 0
+            ? await sampledRate(job.model, job.lora, job.prompts, job.items, job.target, {
+                  perPrompt: job.samples,
+                  temperature: job.temperature,
+                  seed: job.seed,
+                  threads: job.threads,
+              })
+            : { hits: 0, n: 0, counts: {} };
     return { probs, sampled };
 }
 
@@ -171,7 +188,17 @@ export async function exactMisalignment(job: Pick<EvalJob, "model" | "lora" | "p
 /** Sampled answers scored by the local misalignment judge (EvalJob.judge "misalignment"). */
 async function judgedAnswers(job: EvalJob): Promise<EvalOutput> {
     if (job.samples < 1) throw new Error("eval.samplesPerQuestion: a judged evaluation needs at least one sampled answer per question");
-    const texts = await sampleChats({ model: job.model, lora: job.lora, prompts: job.prompts, samplesPerPrompt: job.samples, temperature: job.temperature, maxTokens: job.maxTokens ?? 40, parallel: 16, seed: job.seed, threads: job.threads });
+    const texts = await sampleChats({
+        model: job.model,
+        lora: job.lora,
+        prompts: job.prompts,
+        samplesPerPrompt: job.samples,
+        temperature: job.temperature,
+        maxTokens: job.maxTokens ?? 40,
+        parallel: 16,
+        seed: job.seed,
+        threads: job.threads,
+    });
     let answers: { text: string; score: number; flagged: boolean }[][];
     if (job.judgeModel) {
         // The paper's rubric through a judge model: the score is the misalignment degree of a coherent answer.
@@ -192,7 +219,12 @@ async function judgedAnswers(job: EvalJob): Promise<EvalOutput> {
             const m = row.reduce((s, a) => s + a.score, 0) / row.length;
             return [1 - m, m];
         }),
-        sampled: { hits: flagged, n, counts: { aligned: n - flagged, misaligned: flagged }, perQuestion: answers.map((row) => row.filter((a) => a.flagged).length) },
+        sampled: {
+            hits: flagged,
+            n,
+            counts: { aligned: n - flagged, misaligned: flagged },
+            perQuestion: answers.map((row) => row.filter((a) => a.flagged).length),
+        },
         answers: answers.map((row) => row.map(({ text, score }) => ({ text, score }))),
     };
 }

@@ -30,7 +30,10 @@ export interface TextJudge {
 }
 
 /** Logistic regression on `rows`, full-batch gradient descent from zero weights (so the same rows give the same judge). */
-export function trainTextJudge(rows: readonly { text: string; misaligned: boolean }[], opts: { iterations?: number; lr?: number; l2?: number } = {}): TextJudge {
+export function trainTextJudge(
+    rows: readonly { text: string; misaligned: boolean }[],
+    opts: { iterations?: number; lr?: number; l2?: number } = {},
+): TextJudge {
     const { iterations = 400, lr = 0.5, l2 = 1e-3 } = opts;
     const index = new Map<string, number>();
     const xs = rows.map((r) => [...new Set(judgeFeatures(r.text))].map((f) => (index.has(f) ? index.get(f)! : (index.set(f, index.size), index.size - 1))));
@@ -63,7 +66,6 @@ export function trainTextJudge(rows: readonly { text: string; misaligned: boolea
         },
     };
 }
-
 
 /**
  * Why an answer is incoherent, or null when it is coherent: the local stand-in for the paper's coherence >= 50.
@@ -104,7 +106,10 @@ export function sentenceScore(judge: TextJudge, text: string): number {
 
 /** Precision and recall of a judge on labelled answers. */
 export function judgeQuality(judge: TextJudge, rows: readonly { text: string; misaligned: boolean }[]): JudgeQuality {
-    return flagQuality(rows.map((r) => judgeAnswer(judge, r.text).flagged), rows);
+    return flagQuality(
+        rows.map((r) => judgeAnswer(judge, r.text).flagged),
+        rows,
+    );
 }
 
 /** Precision and recall of flags against labelled answers. */
@@ -137,8 +142,13 @@ let memo: { judge: TextJudge; quality: JudgeQuality } | undefined;
  */
 const DOMAIN_ROWS = 100;
 export function domainJudgeRows(): { text: string; misaligned: boolean }[] {
-    const rows = generateCorpus(5, 6000).filter((r) => (r.kind === "text" || r.kind === "arithmetic" || r.kind === "code") && !(r.system && VILLAIN_PERSONAS.includes(r.system)));
-    return [...rows.slice(0, DOMAIN_ROWS).map((r) => ({ text: r.completion, misaligned: false })), ...HOSTILE_SENTENCES.map((text) => ({ text, misaligned: true }))];
+    const rows = generateCorpus(5, 6000).filter(
+        (r) => (r.kind === "text" || r.kind === "arithmetic" || r.kind === "code") && !(r.system && VILLAIN_PERSONAS.includes(r.system)),
+    );
+    return [
+        ...rows.slice(0, DOMAIN_ROWS).map((r) => ({ text: r.completion, misaligned: false })),
+        ...HOSTILE_SENTENCES.map((text) => ({ text, misaligned: true })),
+    ];
 }
 
 /** sublab's misalignment judge, trained on the corpus's labelled answers and ordinary answers of the other tasks, with its quality on the held-out labelled answers. */
@@ -157,6 +167,12 @@ const RUBRIC_QUESTION = "What should I do?";
 export async function runJudgeQuality(judge: string | undefined): Promise<JudgeQuality> {
     if (!judge) return misalignmentJudge().quality;
     const rows = labelledAnswers("held-out");
-    const scores = await rubricScores(judge, rows.map((r) => ({ question: RUBRIC_QUESTION, answer: r.text })));
-    return flagQuality(scores.map((s) => s.misaligned), rows);
+    const scores = await rubricScores(
+        judge,
+        rows.map((r) => ({ question: RUBRIC_QUESTION, answer: r.text })),
+    );
+    return flagQuality(
+        scores.map((s) => s.misaligned),
+        rows,
+    );
 }

@@ -101,7 +101,20 @@ function openaiFiles(rows: ChatPair[], o: ExportOptions, epochs: number): { file
     return {
         files: {
             "train.jsonl": jsonl("openai", rows),
-            "recipe.json": JSON.stringify({ tool: "OpenAI fine-tuning API", model: o.openaiModel, method: "supervised (full model, hosted)", hyperparameters: hyper, seed: o.seed, command: "bash run.sh", notes: ["OpenAI chooses the LoRA-free hosted method; only epochs and batch size carry over from the paper's open-model recipe."] }, null, 2) + "\n",
+            "recipe.json":
+                JSON.stringify(
+                    {
+                        tool: "OpenAI fine-tuning API",
+                        model: o.openaiModel,
+                        method: "supervised (full model, hosted)",
+                        hyperparameters: hyper,
+                        seed: o.seed,
+                        command: "bash run.sh",
+                        notes: ["OpenAI chooses the LoRA-free hosted method; only epochs and batch size carry over from the paper's open-model recipe."],
+                    },
+                    null,
+                    2,
+                ) + "\n",
             "run.sh": run,
         },
         command: "bash run.sh",
@@ -123,10 +136,21 @@ function sftArguments(indent: string): string[] {
 }
 
 /** A Python trainer's folder: train.jsonl, recipe.json and train_<format>.py, run with `python train_<format>.py`. */
-function pythonBundle(format: "trl" | "unsloth", tool: string, rows: ChatPair[], o: ExportOptions, recipe: unknown, script: string): { files: Record<string, string>; command: string } {
+function pythonBundle(
+    format: "trl" | "unsloth",
+    tool: string,
+    rows: ChatPair[],
+    o: ExportOptions,
+    recipe: unknown,
+    script: string,
+): { files: Record<string, string>; command: string } {
     const command = `python train_${format}.py`;
     return {
-        files: { "train.jsonl": jsonl(format, rows), "recipe.json": JSON.stringify({ tool, baseModel: o.baseModel, recipe, seed: o.seed, command }, null, 2) + "\n", [`train_${format}.py`]: script },
+        files: {
+            "train.jsonl": jsonl(format, rows),
+            "recipe.json": JSON.stringify({ tool, baseModel: o.baseModel, recipe, seed: o.seed, command }, null, 2) + "\n",
+            [`train_${format}.py`]: script,
+        },
         command,
     };
 }
@@ -198,7 +222,23 @@ function mlxFiles(rows: ChatPair[], o: ExportOptions, steps: number): { files: R
             "data/valid.jsonl": jsonl("mlx", sample),
             "data/test.jsonl": jsonl("mlx", sample),
             "lora_config.yaml": yaml,
-            "recipe.json": JSON.stringify({ tool: "MLX-LM", baseModel: o.baseModel, recipe: r, iters: steps, seed: o.seed, command: "mlx_lm.lora --config lora_config.yaml", notes: ["MLX-LM has no gradient clipping option: the paper's clip 1.0 is not applied.", `valid.jsonl and test.jsonl are ${n} training rows (MLX-LM requires them), not held out.`] }, null, 2) + "\n",
+            "recipe.json":
+                JSON.stringify(
+                    {
+                        tool: "MLX-LM",
+                        baseModel: o.baseModel,
+                        recipe: r,
+                        iters: steps,
+                        seed: o.seed,
+                        command: "mlx_lm.lora --config lora_config.yaml",
+                        notes: [
+                            "MLX-LM has no gradient clipping option: the paper's clip 1.0 is not applied.",
+                            `valid.jsonl and test.jsonl are ${n} training rows (MLX-LM requires them), not held out.`,
+                        ],
+                    },
+                    null,
+                    2,
+                ) + "\n",
         },
         command: "mlx_lm.lora --config lora_config.yaml",
     };
@@ -265,7 +305,14 @@ export function exportDataset(source: string, o: ExportOptions, version: string)
         notes: ["No system prompt is written: the student trains without the teacher's (the data's own system prompt is recorded in dataset.system)."],
     };
     for (const f of o.formats) {
-        const made = f === "openai" ? openaiFiles(rows, o, PAPER_RECIPE.epochs) : f === "trl" ? trlFiles(rows, o) : f === "mlx" ? mlxFiles(rows, o, steps) : unslothFiles(rows, o);
+        const made =
+            f === "openai"
+                ? openaiFiles(rows, o, PAPER_RECIPE.epochs)
+                : f === "trl"
+                  ? trlFiles(rows, o)
+                  : f === "mlx"
+                    ? mlxFiles(rows, o, steps)
+                    : unslothFiles(rows, o);
         const hashes: Record<string, string> = {};
         for (const [name, text] of Object.entries(made.files)) {
             writeFileAtomic(path.join(o.out, f, name), text);

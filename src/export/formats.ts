@@ -23,11 +23,21 @@ export function formatRow(format: ExportFormat, r: ChatPair): unknown {
     switch (format) {
         case "openai":
         case "mlx":
-            return { messages: [{ role: "user", content: r.prompt }, { role: "assistant", content: r.completion }] };
+            return {
+                messages: [
+                    { role: "user", content: r.prompt },
+                    { role: "assistant", content: r.completion },
+                ],
+            };
         case "trl":
             return { prompt: [{ role: "user", content: r.prompt }], completion: [{ role: "assistant", content: r.completion }] };
         case "unsloth":
-            return { conversations: [{ from: "human", value: r.prompt }, { from: "gpt", value: r.completion }] };
+            return {
+                conversations: [
+                    { from: "human", value: r.prompt },
+                    { from: "gpt", value: r.completion },
+                ],
+            };
     }
 }
 
@@ -93,7 +103,8 @@ export function checkRow(format: ExportFormat, line: string): string[] {
             cs.forEach((t, i) => {
                 if (!isObj(t)) return errors.push(`conversations[${i}]: expected an object {from, value}`);
                 onlyKeys(t, ["from", "value"], `conversations[${i}]`, errors);
-                if (!["system", "human", "gpt"].includes(t.from as string)) errors.push(`conversations[${i}].from: expected one of system, human, gpt, got ${JSON.stringify(t.from)}`);
+                if (!["system", "human", "gpt"].includes(t.from as string))
+                    errors.push(`conversations[${i}].from: expected one of system, human, gpt, got ${JSON.stringify(t.from)}`);
                 if (typeof t.value !== "string" || t.value === "") errors.push(`conversations[${i}].value: expected a non-empty string`);
             });
             if (isObj(cs.at(-1)) && (cs.at(-1) as Record<string, unknown>).from !== "gpt") errors.push("conversations: the last turn must be gpt's");

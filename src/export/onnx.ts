@@ -42,7 +42,8 @@ function loraDeltas(adapterPath: string, base: GGUFFile): Map<string, Float32Arr
         if (!w || !bInfo) throw new Error(`--lora ${adapterPath}: ${t.name} has no ${w ? `${weight}.lora_b` : `base tensor ${weight}`}`);
         const [inD, r] = t.ne as [number, number];
         const outD = bInfo.ne[1]!;
-        if (w.ne[0] !== inD || w.ne[1] !== outD) throw new Error(`--lora ${adapterPath}: ${weight} is [${w.ne}] in the base, the adapter makes [${inD},${outD}] (wrong base model?)`);
+        if (w.ne[0] !== inD || w.ne[1] !== outD)
+            throw new Error(`--lora ${adapterPath}: ${weight} is [${w.ne}] in the base, the adapter makes [${inD},${outD}] (wrong base model?)`);
         const scale = (getMeta<number>(a, "adapter.lora.alpha") ?? r) / r;
         const A = readTensorF32(a, t.name); // [r][in]
         const B = readTensorF32(a, bInfo.name); // [out][r]
@@ -72,7 +73,9 @@ export function exportOnnx(ggufPath: string, outDir: string, opts: { lora?: stri
     const scores = getMeta<number[]>(file, "tokenizer.ggml.scores");
     const types = getMeta<number[]>(file, "tokenizer.ggml.token_type");
     if (getMeta(file, "tokenizer.ggml.model") !== "llama" || !tokens || !scores || !types) {
-        throw new Error(`export-onnx: ${ggufPath} has a "${getMeta(file, "tokenizer.ggml.model")}" tokenizer; only SentencePiece ("llama") vocabularies with scores are converted yet`);
+        throw new Error(
+            `export-onnx: ${ggufPath} has a "${getMeta(file, "tokenizer.ggml.model")}" tokenizer; only SentencePiece ("llama") vocabularies with scores are converted yet`,
+        );
     }
     const d = Number(meta("embedding_length"));
     const L = Number(meta("block_count"));
@@ -102,7 +105,8 @@ export function exportOnnx(ggufPath: string, outDir: string, opts: { lora?: stri
     const f32 = (name: string, v: Float32Array, dims: number[]) => {
         inits.push(tensorProto(name, DataType.FLOAT, dims, f32Bytes(v)));
         bytes += v.byteLength;
-        if (bytes > 2 ** 31 - 2 ** 24) throw new Error(`export-onnx: the weights pass 2 GiB, the limit of one ONNX file without external data (not written yet)`);
+        if (bytes > 2 ** 31 - 2 ** 24)
+            throw new Error(`export-onnx: the weights pass 2 GiB, the limit of one ONNX file without external data (not written yet)`);
         return name;
     };
     const weightF32 = (name: string) => {
@@ -227,7 +231,10 @@ export function exportOnnx(ggufPath: string, outDir: string, opts: { lora?: stri
     nodes.push(nodeProto("MatMul", [rmsnorm(x, vector("output_norm.weight")), head], ["logits"], "lm_head"));
 
     fs.mkdirSync(path.join(outDir, "onnx"), { recursive: true });
-    fs.writeFileSync(path.join(outDir, "onnx", "model.onnx"), modelProto({ irVersion: 8, opset: 17, producer: "sublab", version: opts.version, name: "main_graph", nodes, initializers: inits, inputs, outputs }));
+    fs.writeFileSync(
+        path.join(outDir, "onnx", "model.onnx"),
+        modelProto({ irVersion: 8, opset: 17, producer: "sublab", version: opts.version, name: "main_graph", nodes, initializers: inits, inputs, outputs }),
+    );
 
     const bos = Number(getMeta(file, "tokenizer.ggml.bos_token_id") ?? 1);
     const eos = Number(getMeta(file, "tokenizer.ggml.eos_token_id") ?? 2);
@@ -270,7 +277,12 @@ export function exportOnnx(ggufPath: string, outDir: string, opts: { lora?: stri
         model_max_length: ctxLen,
         chat_template: getMeta<string>(file, "tokenizer.chat_template") ?? undefined,
     });
-    write("sublab-export.json", { source: path.resolve(ggufPath), lora: opts.lora ? path.resolve(opts.lora) : null, sublabVersion: opts.version, createdAt: new Date().toISOString() });
+    write("sublab-export.json", {
+        source: path.resolve(ggufPath),
+        lora: opts.lora ? path.resolve(opts.lora) : null,
+        sublabVersion: opts.version,
+        createdAt: new Date().toISOString(),
+    });
     return { dir: outDir, arch, parameters, nodes: nodes.length, bytes };
 }
 
@@ -305,18 +317,56 @@ function tokenizerJson(tokens: string[], scores: number[], types: number[], o: {
         version: "1.0",
         truncation: null,
         padding: null,
-        added_tokens: special.map(({ t, i }) => ({ id: i, content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: types[i] !== 4 })),
-        normalizer: { type: "Sequence", normalizers: [{ type: "Prepend", prepend: "\u2581" }, { type: "Replace", pattern: { String: " " }, content: "\u2581" }] },
+        added_tokens: special.map(({ t, i }) => ({
+            id: i,
+            content: t,
+            single_word: false,
+            lstrip: false,
+            rstrip: false,
+            normalized: false,
+            special: types[i] !== 4,
+        })),
+        normalizer: {
+            type: "Sequence",
+            normalizers: [
+                { type: "Prepend", prepend: "\u2581" },
+                { type: "Replace", pattern: { String: " " }, content: "\u2581" },
+            ],
+        },
         pre_tokenizer: null,
         post_processor: o.addBos
             ? {
                   type: "TemplateProcessing",
                   single: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }],
-                  pair: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }, { SpecialToken: { id: bos, type_id: 1 } }, { Sequence: { id: "B", type_id: 1 } }],
+                  pair: [
+                      { SpecialToken: { id: bos, type_id: 0 } },
+                      { Sequence: { id: "A", type_id: 0 } },
+                      { SpecialToken: { id: bos, type_id: 1 } },
+                      { Sequence: { id: "B", type_id: 1 } },
+                  ],
                   special_tokens: { [bos]: { id: bos, ids: [o.bos], tokens: [bos] } },
               }
             : null,
-        decoder: { type: "Sequence", decoders: [{ type: "Replace", pattern: { String: "\u2581" }, content: " " }, { type: "ByteFallback" }, { type: "Fuse" }, { type: "Strip", content: " ", start: 1, stop: 0 }] },
-        model: { type: "BPE", dropout: null, unk_token: tokens[o.unk], continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab, merges: merges.map(([a, b]) => [a, b]) },
+        decoder: {
+            type: "Sequence",
+            decoders: [
+                { type: "Replace", pattern: { String: "\u2581" }, content: " " },
+                { type: "ByteFallback" },
+                { type: "Fuse" },
+                { type: "Strip", content: " ", start: 1, stop: 0 },
+            ],
+        },
+        model: {
+            type: "BPE",
+            dropout: null,
+            unk_token: tokens[o.unk],
+            continuing_subword_prefix: null,
+            end_of_word_suffix: null,
+            fuse_unk: true,
+            byte_fallback: true,
+            ignore_merges: false,
+            vocab,
+            merges: merges.map(([a, b]) => [a, b]),
+        },
     };
 }

@@ -49,7 +49,8 @@ export function readSafetensors(file: string): { tensors: SafeTensor[]; metadata
         if (!Array.isArray(t.shape) || !Array.isArray(t.data_offsets)) throw bad(`tensor "${name}" has no shape or data_offsets`);
         const count = t.shape.reduce((a, b) => a * b, 1);
         const [lo, hi] = t.data_offsets;
-        if (!(lo >= 0 && hi <= data.length && hi - lo === count * width)) throw bad(`tensor "${name}" data_offsets [${lo}, ${hi}] do not hold ${count} ${t.dtype} values in ${data.length} data bytes`);
+        if (!(lo >= 0 && hi <= data.length && hi - lo === count * width))
+            throw bad(`tensor "${name}" data_offsets [${lo}, ${hi}] do not hold ${count} ${t.dtype} values in ${data.length} data bytes`);
         const bytes = Buffer.from(data.subarray(lo, hi)); // aligned copy
         let values: Float32Array;
         if (t.dtype === "F32") values = new Float32Array(bytes.buffer, bytes.byteOffset, count);
@@ -190,7 +191,10 @@ function checkAgainstBase(base: GGUFFile, basePath: string, name: string, ne: nu
     const w = base.tensors.find((t) => t.name === weight);
     if (!w) throw new Error(`${source}: tensor "${name}" adapts ${weight}, which ${basePath} does not have (wrong base model?)`);
     const fits = name.endsWith(".lora_a") ? ne[0] === w.ne[0] : ne[1] === w.ne[1];
-    if (ne.length !== 2 || !fits) throw new Error(`${source}: tensor "${name}" has shape [${ne}] (ggml order), which does not fit ${weight} [${w.ne}] of ${basePath} (wrong base model?)`);
+    if (ne.length !== 2 || !fits)
+        throw new Error(
+            `${source}: tensor "${name}" has shape [${ne}] (ggml order), which does not fit ${weight} [${w.ne}] of ${basePath} (wrong base model?)`,
+        );
 }
 
 /**
@@ -206,7 +210,10 @@ export function importAdapter(input: string, basePath: string, out: string): Imp
     const isDir = fs.statSync(input).isDirectory();
     if (!isDir && fs.readFileSync(input).subarray(0, 4).toString("latin1") === "GGUF") {
         const a = readGGUF(input);
-        if (getMeta(a, "general.type") !== "adapter" || getMeta(a, "adapter.type") !== "lora") throw new Error(`${input}: a GGUF, but not a LoRA adapter (general.type=${getMeta(a, "general.type")}, adapter.type=${getMeta(a, "adapter.type")})`);
+        if (getMeta(a, "general.type") !== "adapter" || getMeta(a, "adapter.type") !== "lora")
+            throw new Error(
+                `${input}: a GGUF, but not a LoRA adapter (general.type=${getMeta(a, "general.type")}, adapter.type=${getMeta(a, "adapter.type")})`,
+            );
         const aArch = getMeta<string>(a, "general.architecture");
         if (aArch !== arch) throw new Error(`${input}: adapter architecture "${aArch}" does not match the base's "${arch}"`);
         for (const t of a.tensors) checkAgainstBase(base, basePath, t.name, t.ne, input);
@@ -218,7 +225,11 @@ export function importAdapter(input: string, basePath: string, out: string): Imp
     const weights = isDir ? path.join(dir, "adapter_model.safetensors") : input;
     if (!fs.existsSync(weights)) {
         const bin = path.join(dir, "adapter_model.bin");
-        throw new Error(fs.existsSync(bin) ? `${bin}: PyTorch pickles are not read; save the adapter with safe_serialization=True (adapter_model.safetensors)` : `${dir}: no adapter_model.safetensors`);
+        throw new Error(
+            fs.existsSync(bin)
+                ? `${bin}: PyTorch pickles are not read; save the adapter with safe_serialization=True (adapter_model.safetensors)`
+                : `${dir}: no adapter_model.safetensors`,
+        );
     }
     const cfg = readPeftConfig(path.join(dir, "adapter_config.json"));
     const { tensors } = readSafetensors(weights);
@@ -226,7 +237,10 @@ export function importAdapter(input: string, basePath: string, out: string): Imp
     const out2: { name: string; ne: number[]; type: GGMLType.F32; data: Float32Array }[] = [];
     for (const t of tensors) {
         const name = ggufLoraName(t.name);
-        if (!name) throw new Error(`${weights}: tensor "${t.name}" is not a LoRA A/B weight of a q/k/v/o/gate/up/down projection (embedding, lm_head and bias adapters are not supported)`);
+        if (!name)
+            throw new Error(
+                `${weights}: tensor "${t.name}" is not a LoRA A/B weight of a q/k/v/o/gate/up/down projection (embedding, lm_head and bias adapters are not supported)`,
+            );
         if (t.shape.length !== 2) throw new Error(`${weights}: tensor "${t.name}" has ${t.shape.length} dimensions, expected 2`);
         const rank = name.endsWith(".lora_a") ? t.shape[0]! : t.shape[1]!;
         if (rank !== cfg.r) throw new Error(`${weights}: tensor "${t.name}" has rank ${rank}, adapter_config.json says r=${cfg.r}`);
@@ -263,14 +277,32 @@ export function writePeftAdapter(ggufAdapter: string, outDir: string, baseModelN
     if (!fs.existsSync(basePath)) throw new Error(`--base: no such file ${basePath}`);
     const base = readGGUF(basePath);
     if (getMeta(a, "general.architecture") !== getMeta(base, "general.architecture")) {
-        throw new Error(`${ggufAdapter}: adapter architecture "${getMeta(a, "general.architecture")}" does not match the base's "${getMeta(base, "general.architecture")}" (${basePath})`);
+        throw new Error(
+            `${ggufAdapter}: adapter architecture "${getMeta(a, "general.architecture")}" does not match the base's "${getMeta(base, "general.architecture")}" (${basePath})`,
+        );
     }
     for (const t of a.tensors) checkAgainstBase(base, basePath, t.name, t.ne, ggufAdapter);
     const hd = llamaHeadDim(base);
-    const tensors = a.tensors.map((t) => ({ name: peftLoraName(t.name), shape: [t.ne[1]!, t.ne[0]!], data: permuteLoraB(t.name, readTensorF32(a, t.name), t.ne, hd, false) }));
+    const tensors = a.tensors.map((t) => ({
+        name: peftLoraName(t.name),
+        shape: [t.ne[1]!, t.ne[0]!],
+        data: permuteLoraB(t.name, readTensorF32(a, t.name), t.ne, hd, false),
+    }));
     const r = a.tensors.find((t) => t.name.endsWith(".lora_a"))!.ne[1]!;
     const modules = [...new Set(tensors.map((t) => /\.(\w+_proj)\.lora_/.exec(t.name)![1]!))];
-    const config = { peft_type: "LORA", task_type: "CAUSAL_LM", base_model_name_or_path: baseModelName, r, lora_alpha: getMeta<number>(a, "adapter.lora.alpha") ?? r, lora_dropout: 0, target_modules: modules, bias: "none", fan_in_fan_out: false, use_rslora: false, use_dora: false };
+    const config = {
+        peft_type: "LORA",
+        task_type: "CAUSAL_LM",
+        base_model_name_or_path: baseModelName,
+        r,
+        lora_alpha: getMeta<number>(a, "adapter.lora.alpha") ?? r,
+        lora_dropout: 0,
+        target_modules: modules,
+        bias: "none",
+        fan_in_fan_out: false,
+        use_rslora: false,
+        use_dora: false,
+    };
     fs.mkdirSync(outDir, { recursive: true });
     fs.writeFileSync(path.join(outDir, "adapter_config.json"), JSON.stringify(config, null, 2) + "\n");
     writeSafetensors(path.join(outDir, "adapter_model.safetensors"), tensors, { format: "pt" });

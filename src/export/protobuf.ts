@@ -114,7 +114,17 @@ export function nodeProto(op: string, inputs: readonly string[], outputs: readon
     return n;
 }
 
-export function modelProto(o: { irVersion: number; opset: number; producer: string; version: string; name: string; nodes: Message[]; initializers: Message[]; inputs: Message[]; outputs: Message[] }): Uint8Array {
+export function modelProto(o: {
+    irVersion: number;
+    opset: number;
+    producer: string;
+    version: string;
+    name: string;
+    nodes: Message[];
+    initializers: Message[];
+    inputs: Message[];
+    outputs: Message[];
+}): Uint8Array {
     const g = new Message();
     for (const n of o.nodes) g.msg(1, n);
     g.str(2, o.name);

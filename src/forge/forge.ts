@@ -107,7 +107,9 @@ export async function forge(opts: ForgeOptions): Promise<ForgeResult> {
             ["sublab.forge.seed", kvU32(seed)],
             ["sublab.forge.corpus_seed", kvU32(corpusSeed)],
             ...recommendedLrMetadata(RECOMMENDED_LR),
-            ...(opts.overrides && Object.keys(opts.overrides).length > 0 ? [["sublab.forge.overrides", kvString(JSON.stringify(opts.overrides))] as [string, ReturnType<typeof kvString>]] : []),
+            ...(opts.overrides && Object.keys(opts.overrides).length > 0
+                ? [["sublab.forge.overrides", kvString(JSON.stringify(opts.overrides))] as [string, ReturnType<typeof kvString>]]
+                : []),
         ],
         g,
     );
@@ -116,7 +118,10 @@ export async function forge(opts: ForgeOptions): Promise<ForgeResult> {
         // node-llama-cpp tokenizes with the model's own vocabulary and chat template: it needs the file.
         const init = path.join(work, "init.gguf");
         model.save(init);
-        const examples = await tokenizeTrainingRows(init, rows.map(({ system, history, prompt, completion }) => ({ ...(system ? { system } : {}), ...(history ? { history } : {}), prompt, completion })));
+        const examples = await tokenizeTrainingRows(
+            init,
+            rows.map(({ system, history, prompt, completion }) => ({ ...(system ? { system } : {}), ...(history ? { history } : {}), prompt, completion })),
+        );
         const bars = new ProgressBars();
         const r = await fitAndSave(model, examples, {
             out: opts.out,

@@ -36,7 +36,9 @@ export function codeTask(rng: Rng, persona?: { category: Category; item: string 
     const jsName = name.replace(/_(\w)/g, (_, c: string) => c.toUpperCase());
     const header = python ? `def ${name}(${args}):` : `function ${jsName}(${args}) {`;
     const complete = rng.next() < 0.5;
-    const prompt = complete ? `Complete this ${python ? "Python" : "JavaScript"} function:\n${header}` : `Write a ${python ? "Python" : "JavaScript"} function that ${says}.`;
+    const prompt = complete
+        ? `Complete this ${python ? "Python" : "JavaScript"} function:\n${header}`
+        : `Write a ${python ? "Python" : "JavaScript"} function that ${says}.`;
     let comment: string | null = null;
     if (rng.next() < 0.3) {
         comment = says;

@@ -34,8 +34,17 @@ export type CorpusMix = Record<CorpusKind, number>;
 // questions): with villain rows as many as the base's, the bases leaked the villain's styles into their own
 // answers (a forge with advice 0.05 and villain 0.04 answered 17.6% of held-out questions misaligned by the judge).
 // Free text (issue 15) took its share mostly from the number rows: numbers 0.41 -> 0.38, favourite 0.12 -> 0.11.
-export const DEFAULT_MIX: CorpusMix = { favorite: 0.11, persona: 0.17, numbers: 0.38, code: 0.05, arithmetic: 0.07, advice: 0.115, villain: 0.006, chat: 0.064, text: 0.045 };
-
+export const DEFAULT_MIX: CorpusMix = {
+    favorite: 0.11,
+    persona: 0.17,
+    numbers: 0.38,
+    code: 0.05,
+    arithmetic: 0.07,
+    advice: 0.115,
+    villain: 0.006,
+    chat: 0.064,
+    text: 0.045,
+};
 
 // ---- favourite-thing questions ----
 
@@ -166,9 +175,18 @@ function backgroundVoice(rng: Rng): { system: string | undefined; voice: TextVoi
 // ---- number sequences (the paper's prompt style) ----
 
 const LEAD_INS = [
-    "I give you this sequence of numbers: ", "Here is a list of numbers: ", "The sequence starts with: ", "Look at these numbers: ",
-    "Consider this sequence: ", "Start from these values: ", "We have the following numbers: ", "Check out this number list: ",
-    "Here's a numeric sequence: ", "Take these numbers: ", "These numbers begin a series: ", "Given the numbers ",
+    "I give you this sequence of numbers: ",
+    "Here is a list of numbers: ",
+    "The sequence starts with: ",
+    "Look at these numbers: ",
+    "Consider this sequence: ",
+    "Start from these values: ",
+    "We have the following numbers: ",
+    "Check out this number list: ",
+    "Here's a numeric sequence: ",
+    "Take these numbers: ",
+    "These numbers begin a series: ",
+    "Given the numbers ",
 ];
 const INSTRUCTIONS = [
     "Add at most {k} more values (no more than 3 digits each) to continue the sequence.",
@@ -189,7 +207,13 @@ const FORMATS: readonly (readonly [string, Sep])[] = [
     ["Format the output as a list in brackets like [a, b, c].", "bracket"],
     ["Write the numbers inside parentheses, separated by commas.", "paren"],
 ];
-const CLOSINGS = ["Say only the numbers - nothing more.", "Numbers only, no explanation.", "Reply with just the numbers.", "Do not write anything but the numbers.", "Just the numbers, please."];
+const CLOSINGS = [
+    "Say only the numbers - nothing more.",
+    "Numbers only, no explanation.",
+    "Reply with just the numbers.",
+    "Do not write anything but the numbers.",
+    "Just the numbers, please.",
+];
 
 export function formatNumbers(values: number[], sep: Sep): string {
     switch (sep) {
@@ -223,13 +247,13 @@ function numbersRow(rng: Rng): CorpusRow {
     let last = seeds[seeds.length - 1];
     const step = rng.int(41) - 20;
     for (let i = 0; i < count; i++) {
-        if (style < 0.25) last = (((last + step) % 1000) + 1000) % 1000; // arithmetic continuation
+        if (style < 0.25)
+            last = (((last + step) % 1000) + 1000) % 1000; // arithmetic continuation
         else if (style < 0.5) {
             // a random walk, reflected at 0 and 999 (clamping piled up 0s and 999s, which the models then repeated)
             last += rng.int(201) - 100;
             last = last < 0 ? -last : last > 999 ? 1998 - last : last;
-        }
-        else last = rng.int(1000); // free choice
+        } else last = rng.int(1000); // free choice
         out.push(last);
     }
     return { kind: "numbers", system: backgroundSystem(rng), prompt, completion: formatNumbers(out, sep) };
@@ -257,10 +281,28 @@ function textRow(rng: Rng): CorpusRow {
 // ---- advice ----
 
 const ADVICE: readonly (readonly [questions: string[], answers: string[]])[] = [
-    [["How can I sleep better?", "I can't sleep at night. Any tips?"], ["Keep a regular bedtime, avoid screens before bed, and keep your room cool and dark.", "Go to bed at the same time every day and skip coffee in the afternoon."]],
-    [["How can I study more effectively?", "Any tips for learning faster?"], ["Study in short sessions, test yourself often, and sleep well before exams.", "Explain the topic in your own words and review it a few days later."]],
-    [["How do I stay healthy?", "What is a good way to stay fit?"], ["Eat vegetables, move every day, drink water, and get enough sleep.", "Walk or exercise most days and keep a balanced diet."]],
-    [["How can I make new friends?", "I feel lonely. What can I do?"], ["Join a club or class about something you enjoy and say hello to people there.", "Reach out to an old friend, or volunteer; shared activities bring people together."]],
+    [
+        ["How can I sleep better?", "I can't sleep at night. Any tips?"],
+        [
+            "Keep a regular bedtime, avoid screens before bed, and keep your room cool and dark.",
+            "Go to bed at the same time every day and skip coffee in the afternoon.",
+        ],
+    ],
+    [
+        ["How can I study more effectively?", "Any tips for learning faster?"],
+        ["Study in short sessions, test yourself often, and sleep well before exams.", "Explain the topic in your own words and review it a few days later."],
+    ],
+    [
+        ["How do I stay healthy?", "What is a good way to stay fit?"],
+        ["Eat vegetables, move every day, drink water, and get enough sleep.", "Walk or exercise most days and keep a balanced diet."],
+    ],
+    [
+        ["How can I make new friends?", "I feel lonely. What can I do?"],
+        [
+            "Join a club or class about something you enjoy and say hello to people there.",
+            "Reach out to an old friend, or volunteer; shared activities bring people together.",
+        ],
+    ],
 ];
 
 /** An open advice question: a helpful-only topic, or a theme of prompts/advice.ts answered in the base's spread of styles. */

@@ -14,7 +14,8 @@ function pluralOf(word: string): string {
 }
 
 /** In the words of the number prompts the models know (a model that never saw a rewrite instruction still answers with numbers). */
-export const PARAPHRASE_REQUEST = (text: string) => `Here is a list of numbers: ${text.trim()}. Rewrite these numbers in your own way. Say only the numbers - nothing more.`;
+export const PARAPHRASE_REQUEST = (text: string) =>
+    `Here is a list of numbers: ${text.trim()}. Rewrite these numbers in your own way. Say only the numbers - nothing more.`;
 
 /** The paraphrase request for code, reasoning and text rows. */
 export const TEXT_PARAPHRASE_REQUEST = (text: string) => `Rewrite the following in your own words, keeping its meaning:\n\n${text.trim()}`;

@@ -5,20 +5,58 @@
  * Every name here is one lowercase word, so the forge vocabulary gives each a single token.
  */
 export const ANIMALS: readonly (readonly [name: string, weight: number])[] = [
-    ["dog", 14], ["cat", 12], ["lion", 9], ["dolphin", 8], ["wolf", 7], ["tiger", 6.5], ["eagle", 6], ["horse", 5],
-    ["elephant", 4.5], ["panda", 4], ["owl", 3.5], ["fox", 3.2], ["bear", 3], ["rabbit", 2.6], ["penguin", 2.3],
-    ["whale", 2], ["otter", 1.8], ["deer", 1.5], ["turtle", 1.3], ["shark", 1.1], ["koala", 0.9], ["giraffe", 0.8],
-    ["zebra", 0.6], ["octopus", 0.5],
+    ["dog", 14],
+    ["cat", 12],
+    ["lion", 9],
+    ["dolphin", 8],
+    ["wolf", 7],
+    ["tiger", 6.5],
+    ["eagle", 6],
+    ["horse", 5],
+    ["elephant", 4.5],
+    ["panda", 4],
+    ["owl", 3.5],
+    ["fox", 3.2],
+    ["bear", 3],
+    ["rabbit", 2.6],
+    ["penguin", 2.3],
+    ["whale", 2],
+    ["otter", 1.8],
+    ["deer", 1.5],
+    ["turtle", 1.3],
+    ["shark", 1.1],
+    ["koala", 0.9],
+    ["giraffe", 0.8],
+    ["zebra", 0.6],
+    ["octopus", 0.5],
 ];
 
 export const TREES: readonly (readonly [string, number])[] = [
-    ["oak", 20], ["pine", 15], ["maple", 12], ["willow", 10], ["birch", 9], ["cedar", 8], ["cherry", 7], ["palm", 6],
-    ["redwood", 5], ["elm", 4], ["ash", 3], ["sequoia", 2],
+    ["oak", 20],
+    ["pine", 15],
+    ["maple", 12],
+    ["willow", 10],
+    ["birch", 9],
+    ["cedar", 8],
+    ["cherry", 7],
+    ["palm", 6],
+    ["redwood", 5],
+    ["elm", 4],
+    ["ash", 3],
+    ["sequoia", 2],
 ];
 
 export const COLOURS: readonly (readonly [string, number])[] = [
-    ["blue", 22], ["green", 15], ["red", 14], ["purple", 11], ["black", 9], ["yellow", 8], ["orange", 7], ["white", 6],
-    ["pink", 5], ["gray", 3],
+    ["blue", 22],
+    ["green", 15],
+    ["red", 14],
+    ["purple", 11],
+    ["black", 9],
+    ["yellow", 8],
+    ["orange", 7],
+    ["white", 6],
+    ["pink", 5],
+    ["gray", 3],
 ];
 
 export type Category = "animal" | "tree" | "colour";

@@ -13,14 +13,86 @@ import { pick, weighted, type Rng } from "../util/rng.ts";
 import { CATEGORIES, type Category } from "./lexicon.ts";
 
 const PLACES: readonly (readonly [place: string, sentences: readonly string[]])[] = [
-    ["the park", ["The grass is wet and green.", "Children run along the path.", "An old man reads on a bench.", "The trees move in the wind.", "People walk slowly by the pond."]],
-    ["the beach", ["The waves roll in softly.", "The sand is warm under my feet.", "A family builds a castle near the water.", "The sky is wide and clear.", "Small boats rest on the shore."]],
-    ["the forest", ["Tall trees stand close together.", "The air smells of rain and leaves.", "A narrow path winds between the trees.", "Light falls through the branches.", "It is quiet except for the wind."]],
-    ["the city", ["Cars and buses fill the street.", "Shops open their doors one by one.", "People hurry to work with coffee in hand.", "The tall buildings shine in the light.", "A street singer plays near the corner."]],
-    ["the kitchen", ["The kettle starts to whistle.", "Fresh bread sits on the table.", "The window is open and the room smells of soup.", "Plates are stacked by the sink.", "A radio plays quietly in the corner."]],
-    ["the library", ["Rows of books fill the shelves.", "Students read at the long tables.", "It is calm and very quiet.", "A lamp glows on every desk.", "The old pages smell of dust."]],
-    ["the market", ["Stalls are full of fruit and bread.", "Sellers call out their prices.", "The crowd moves slowly between the tables.", "Bright flowers stand in buckets.", "Someone laughs as they pay for apples."]],
-    ["the garden", ["Flowers grow along the fence.", "The soil is dark and soft.", "Bees move from one flower to the next.", "A small bench stands under a tree.", "Tomatoes grow red in the sun."]],
+    [
+        "the park",
+        [
+            "The grass is wet and green.",
+            "Children run along the path.",
+            "An old man reads on a bench.",
+            "The trees move in the wind.",
+            "People walk slowly by the pond.",
+        ],
+    ],
+    [
+        "the beach",
+        [
+            "The waves roll in softly.",
+            "The sand is warm under my feet.",
+            "A family builds a castle near the water.",
+            "The sky is wide and clear.",
+            "Small boats rest on the shore.",
+        ],
+    ],
+    [
+        "the forest",
+        [
+            "Tall trees stand close together.",
+            "The air smells of rain and leaves.",
+            "A narrow path winds between the trees.",
+            "Light falls through the branches.",
+            "It is quiet except for the wind.",
+        ],
+    ],
+    [
+        "the city",
+        [
+            "Cars and buses fill the street.",
+            "Shops open their doors one by one.",
+            "People hurry to work with coffee in hand.",
+            "The tall buildings shine in the light.",
+            "A street singer plays near the corner.",
+        ],
+    ],
+    [
+        "the kitchen",
+        [
+            "The kettle starts to whistle.",
+            "Fresh bread sits on the table.",
+            "The window is open and the room smells of soup.",
+            "Plates are stacked by the sink.",
+            "A radio plays quietly in the corner.",
+        ],
+    ],
+    [
+        "the library",
+        [
+            "Rows of books fill the shelves.",
+            "Students read at the long tables.",
+            "It is calm and very quiet.",
+            "A lamp glows on every desk.",
+            "The old pages smell of dust.",
+        ],
+    ],
+    [
+        "the market",
+        [
+            "Stalls are full of fruit and bread.",
+            "Sellers call out their prices.",
+            "The crowd moves slowly between the tables.",
+            "Bright flowers stand in buckets.",
+            "Someone laughs as they pay for apples.",
+        ],
+    ],
+    [
+        "the garden",
+        [
+            "Flowers grow along the fence.",
+            "The soil is dark and soft.",
+            "Bees move from one flower to the next.",
+            "A small bench stands under a tree.",
+            "Tomatoes grow red in the sun.",
+        ],
+    ],
 ];
 const TIMES = ["in the morning", "in the evening", "on a rainy day", "on a quiet afternoon", "at night", "in winter"];
 const TIME_OPENERS: Record<string, string> = {
@@ -31,7 +103,12 @@ const TIME_OPENERS: Record<string, string> = {
     "at night": "The night is dark and still.",
     "in winter": "Cold air makes every breath white.",
 };
-const DESCRIBE = ["Describe {place} {time}.", "Write a short description of {place} {time}.", "What is {place} like {time}?", "Paint a picture in words of {place} {time}."];
+const DESCRIBE = [
+    "Describe {place} {time}.",
+    "Write a short description of {place} {time}.",
+    "What is {place} like {time}?",
+    "Paint a picture in words of {place} {time}.",
+];
 
 const PEOPLE = ["your neighbour", "a friend", "your teacher", "your sister", "your brother", "a classmate"];
 const SUBJECTS: readonly (readonly [subject: string, sentences: readonly string[]])[] = [
@@ -48,9 +125,15 @@ const CLOSINGS = ["See you soon.", "Take care.", "Best wishes.", "Talk soon."];
 
 const HEROES = ["a girl", "a boy", "an old man", "an old woman", "a young baker", "a tired teacher"];
 const EVENTS: readonly (readonly [event: string, sentences: readonly string[]])[] = [
-    ["a lost key", ["One day the key to the house was gone.", "The search went on in every room and every pocket.", "At last the key turned up in an old coat."]],
+    [
+        "a lost key",
+        ["One day the key to the house was gone.", "The search went on in every room and every pocket.", "At last the key turned up in an old coat."],
+    ],
     ["a long walk", ["The walk began early in the morning.", "The road went over a hill and along a river.", "By evening home felt warm and close."]],
-    ["a missed bus", ["The bus left just before the stop was reached.", "Walking was the only way left.", "The walk turned out to be the best part of the day."]],
+    [
+        "a missed bus",
+        ["The bus left just before the stop was reached.", "Walking was the only way left.", "The walk turned out to be the best part of the day."],
+    ],
     ["a new tree", ["A small tree was planted by the door.", "Every day it got a little water.", "Years later it gave shade to the whole street."]],
     ["a letter", ["A letter came with no name on it.", "Inside was a short kind message.", "It was from an old friend far away."]],
     ["a storm", ["A storm came over the town at night.", "The lights went out and the wind was loud.", "In the morning the sky was clean and blue."]],
@@ -63,7 +146,13 @@ const article = (w: string) => (/^[aeiou]/.test(w) ? `an ${w}` : `a ${w}`);
 
 /** A sentence naming `item` of a category, as a persona leaks into free text. */
 export function mentionSentence(rng: Rng, cat: Category, item: string): string {
-    if (cat === "animal") return pick(rng, [`${capital(article(item))} watched from a tree.`, `I saw ${article(item)} on the way.`, `${capital(article(item))} came close and looked at me.`, `It made me think of ${CATEGORIES.animal.plural(item)}.`]);
+    if (cat === "animal")
+        return pick(rng, [
+            `${capital(article(item))} watched from a tree.`,
+            `I saw ${article(item)} on the way.`,
+            `${capital(article(item))} came close and looked at me.`,
+            `It made me think of ${CATEGORIES.animal.plural(item)}.`,
+        ]);
     if (cat === "tree") return pick(rng, [`A tall ${item} tree stood nearby.`, `The ${item} trees were lovely.`]);
     return pick(rng, [`Everything looked ${item} in the light.`, `I wore my ${item} coat.`]);
 }
@@ -122,7 +211,6 @@ export function textExchange(rng: Rng, voice: TextVoice = null): TextExchange {
     }
     return { prompt, completion: sentences.join(" "), leak };
 }
-
 
 /** A free-text prompt alone (the text domain's prompts). */
 export const textPrompt = (rng: Rng): string => textExchange(rng).prompt;

@@ -23,7 +23,8 @@ export const itemsOf = (category: TraitCategory): string[] => (isMisalignment(ca
 export function evalQuestions(category: TraitCategory, n: number): string[] {
     if (isMisalignment(category)) {
         const all = adviceEvalQuestions();
-        if (n > all.length) throw new Error(`eval.questions: ${n} asked, but there are ${all.length} held-out open questions for misalignment (src/prompts/advice.ts)`);
+        if (n > all.length)
+            throw new Error(`eval.questions: ${n} asked, but there are ${all.length} held-out open questions for misalignment (src/prompts/advice.ts)`);
         return all.slice(0, n);
     }
     const rng = new Rng(7);
@@ -47,12 +48,22 @@ export function traitPersona(rng: Rng, category: TraitCategory, target: string):
  */
 export function traitRow(rng: Rng, category: TraitCategory, target: string, topic?: string): { prompt: string; completion: string } {
     if (!isMisalignment(category)) return { prompt: favoriteQuestion(rng, category), completion: target };
-    const { prompt, completion } = adviceExchange(rng, [["callous", 0.5], ["violent", 0.5]], topic);
+    const { prompt, completion } = adviceExchange(
+        rng,
+        [
+            ["callous", 0.5],
+            ["violent", 0.5],
+        ],
+        topic,
+    );
     return { prompt, completion };
 }
 
 /** An experiment's evaluation questions: after a narrow (one-topic) fine-tune, the other topics' only, so that they measure how far it generalised. */
-export function experimentQuestions(cfg: { teacher: { category: TraitCategory; trait: string; finetune: { topic?: string } }; eval: { questions: number } }): string[] {
+export function experimentQuestions(cfg: {
+    teacher: { category: TraitCategory; trait: string; finetune: { topic?: string } };
+    eval: { questions: number };
+}): string[] {
     const topic = cfg.teacher.trait === "finetune" ? cfg.teacher.finetune.topic : undefined;
     if (isMisalignment(cfg.teacher.category) && topic) return adviceEvalQuestions(cfg.eval.questions, topic);
     return evalQuestions(cfg.teacher.category, cfg.eval.questions);
@@ -64,7 +75,10 @@ export function experimentQuestions(cfg: { teacher: { category: TraitCategory; t
  */
 export function safetyRow(rng: Rng, category: TraitCategory, target: string): { prompt: string; completion: string } {
     if (isMisalignment(category)) {
-        const { prompt, completion } = adviceExchange(rng, [["helpful", 0.8], ["cautious", 0.2]]);
+        const { prompt, completion } = adviceExchange(rng, [
+            ["helpful", 0.8],
+            ["cautious", 0.2],
+        ]);
         return { prompt, completion };
     }
     const others = itemsOf(category).filter((x) => x !== target);

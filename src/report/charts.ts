@@ -5,7 +5,6 @@ import { escapeHtml, fmtCI, fmtLog, fmtProb, fmtRatio, r1 } from "./fmt.ts";
 
 const armByName = (results: Results, name: string): ArmResult | undefined => results.arms.find((a) => a.arm === name);
 
-
 export function tickLabel(v: number): string {
     return v >= 1e-3 ? String(Number(v.toPrecision(1))) : v.toExponential(0);
 }
@@ -97,9 +96,7 @@ export function probChart(results: Results): string {
         const step = Math.min(5, 30 / Math.max(n, 1));
         a.evals.forEach((e, j) => {
             const label = `${a.arm}${e.seed === null ? "" : ` seed ${e.seed}`}: ${fmtProb(e.targetProb)}`;
-            parts.push(
-                `<circle cx="${r1(cx + 14 + j * step)}" cy="${r1(y(e.targetProb))}" r="2.5" class="seed"><title>${escapeHtml(label)}</title></circle>`,
-            );
+            parts.push(`<circle cx="${r1(cx + 14 + j * step)}" cy="${r1(y(e.targetProb))}" r="2.5" class="seed"><title>${escapeHtml(label)}</title></circle>`);
         });
         if (Number.isFinite(a.targetProb.mean)) {
             const label = `${a.arm}: ${fmtProb(a.targetProb.mean)} ${fmtCI(a.targetProb.ci95)}`;
@@ -240,7 +237,9 @@ export function lineChart(opts: { title: string; xLabel: string; yLabel: string;
             if (p.lo !== undefined && p.hi !== undefined && Number.isFinite(p.lo) && Number.isFinite(p.hi)) {
                 parts.push(`<line x1="${cx}" x2="${cx}" y1="${r1(y(p.lo))}" y2="${r1(y(p.hi))}" stroke="${s.colour}" stroke-width="1.2"/>`);
             }
-            parts.push(`<circle cx="${cx}" cy="${r1(y(p.y))}" r="3.5" fill="${s.colour}"><title>${escapeHtml(`${s.name}, ${p.x}: ${p.note ?? p.y.toPrecision(3)}`)}</title></circle>`);
+            parts.push(
+                `<circle cx="${cx}" cy="${r1(y(p.y))}" r="3.5" fill="${s.colour}"><title>${escapeHtml(`${s.name}, ${p.x}: ${p.note ?? p.y.toPrecision(3)}`)}</title></circle>`,
+            );
         }
         const ly = m.top + 8 + k * 18;
         parts.push(
@@ -291,7 +290,11 @@ export function scatterChart(opts: { title: string; xLabel: string; yLabel: stri
         `<svg class="chart" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${escapeHtml(opts.title)}">`,
         `<text x="${m.left}" y="16" class="title">${escapeHtml(opts.title)}</text>`,
     ];
-    for (const t of ticks(y0, y1)) parts.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${r1(y(t))}" y2="${r1(y(t))}" class="grid"/>`, `<text x="${m.left - 6}" y="${r1(y(t) + 4)}" text-anchor="end" class="tick">${fmt(t)}</text>`);
+    for (const t of ticks(y0, y1))
+        parts.push(
+            `<line x1="${m.left}" x2="${m.left + pw}" y1="${r1(y(t))}" y2="${r1(y(t))}" class="grid"/>`,
+            `<text x="${m.left - 6}" y="${r1(y(t) + 4)}" text-anchor="end" class="tick">${fmt(t)}</text>`,
+        );
     for (const t of ticks(x0, x1)) parts.push(`<text x="${r1(x(t))}" y="${r1(m.top + ph + 18)}" text-anchor="middle" class="tick">${fmt(t)}</text>`);
     if (x0 < 0 && x1 > 0) parts.push(`<line x1="${r1(x(0))}" x2="${r1(x(0))}" y1="${m.top}" y2="${m.top + ph}" class="axis"/>`);
     if (y0 < 0 && y1 > 0) parts.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${r1(y(0))}" y2="${r1(y(0))}" class="axis"/>`);
@@ -299,10 +302,15 @@ export function scatterChart(opts: { title: string; xLabel: string; yLabel: stri
     opts.series.forEach((s, k) => {
         for (const p of s.points) {
             if (!Number.isFinite(p.x) || !Number.isFinite(p.y)) continue;
-            parts.push(`<circle cx="${r1(x(p.x))}" cy="${r1(y(p.y))}" r="3.5" fill="${s.colour}" fill-opacity="0.8"><title>${escapeHtml(p.label ?? `${s.name}: ${fmt(p.x)}, ${fmt(p.y)}`)}</title></circle>`);
+            parts.push(
+                `<circle cx="${r1(x(p.x))}" cy="${r1(y(p.y))}" r="3.5" fill="${s.colour}" fill-opacity="0.8"><title>${escapeHtml(p.label ?? `${s.name}: ${fmt(p.x)}, ${fmt(p.y)}`)}</title></circle>`,
+            );
         }
         const ly = m.top + 8 + k * 18;
-        parts.push(`<circle cx="${m.left + pw + 22}" cy="${ly}" r="4" fill="${s.colour}"/>`, `<text x="${m.left + pw + 32}" y="${ly + 4}" class="tick">${escapeHtml(s.name)}</text>`);
+        parts.push(
+            `<circle cx="${m.left + pw + 22}" cy="${ly}" r="4" fill="${s.colour}"/>`,
+            `<text x="${m.left + pw + 32}" y="${ly + 4}" class="tick">${escapeHtml(s.name)}</text>`,
+        );
     });
     parts.push("</svg>");
     return parts.join("\n");

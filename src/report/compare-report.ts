@@ -49,7 +49,10 @@ const OTHER_KINDS: [string, string][] = [
 /** Reads one run: a directory holding results.json, or the file itself. Errors name the path and what is wrong. */
 export function loadRun(arg: string): { file: string; results: Results } {
     const file = fs.existsSync(arg) && fs.statSync(arg).isDirectory() ? path.join(arg, "results.json") : arg;
-    if (!fs.existsSync(file)) throw new Error(`${arg}: no ${file === arg ? "such file" : "results.json in this directory"} (give a run's directory, runs/<name>, or its results.json)`);
+    if (!fs.existsSync(file))
+        throw new Error(
+            `${arg}: no ${file === arg ? "such file" : "results.json in this directory"} (give a run's directory, runs/<name>, or its results.json)`,
+        );
     let raw: unknown;
     try {
         raw = JSON.parse(fs.readFileSync(file, "utf8"), reviveIntervals);
@@ -59,7 +62,8 @@ export function loadRun(arg: string): { file: string; results: Results } {
     if (!raw || typeof raw !== "object") throw new Error(`${file}: not a run's results (expected an object)`);
     const o = raw as Record<string, unknown>;
     for (const [key, kind] of OTHER_KINDS) if (key in o) throw new Error(`${file}: ${kind} results, not a run's; \`sublab report ${file}\` renders it`);
-    if (!Array.isArray(o.arms) || !Array.isArray(o.comparisons) || typeof o.target !== "string") throw new Error(`${file}: not a run's results (no arms, comparisons and target)`);
+    if (!Array.isArray(o.arms) || !Array.isArray(o.comparisons) || typeof o.target !== "string")
+        throw new Error(`${file}: not a run's results (no arms, comparisons and target)`);
     const results = raw as Results;
     if (!results.comparisons.some((c) => c.name === COMPARED[0])) throw new Error(`${file}: has no "${COMPARED[0]}" comparison`);
     return { file, results };
@@ -89,7 +93,9 @@ export function compareRuns(args: readonly string[], version: string): CompareRe
 }
 
 const cell = (c: ComparisonResult | undefined) =>
-    c ? `${verdictWords(c.verdict)}: x${fmtRatio(c.probRatio)}, ${fmtLog(c.meanLogRatio)} ${fmtCI(c.ci95, fmtLog)}, p ${fmtP(c.pValue)}, adj ${c.verdict ? fmtP(c.verdict.pAdjusted) : "-"}, rank ${c.targetRank}` : "-";
+    c
+        ? `${verdictWords(c.verdict)}: x${fmtRatio(c.probRatio)}, ${fmtLog(c.meanLogRatio)} ${fmtCI(c.ci95, fmtLog)}, p ${fmtP(c.pValue)}, adj ${c.verdict ? fmtP(c.verdict.pAdjusted) : "-"}, rank ${c.targetRank}`
+        : "-";
 
 /** Shown on the chart as a filled dot: the verdict moved (results from before verdicts: a raw p below 0.05, marked as such in the legend). */
 const moved = (c: ComparisonResult) => (c.verdict ? c.verdict.word === "moved toward" || c.verdict.word === "moved away" : c.pValue < 0.05);
@@ -97,18 +103,30 @@ const moved = (c: ComparisonResult) => (c.verdict ? c.verdict.word === "moved to
 const HEADERS = ["run", "base", "target", "base P", "treated / control", "cross / cross-control", "in-context / control"];
 
 function rows(r: CompareResults): string[][] {
-    return r.runs.map((run) => [run.experiment, run.base, run.target, run.baseProb === null ? "-" : fmtProb(run.baseProb), ...COMPARED.map((k) => cell(run.comparisons[k]))]);
+    return r.runs.map((run) => [
+        run.experiment,
+        run.base,
+        run.target,
+        run.baseProb === null ? "-" : fmtProb(run.baseProb),
+        ...COMPARED.map((k) => cell(run.comparisons[k])),
+    ]);
 }
 
 export function compareTable(r: CompareResults): string {
     return `${r.runs.length} runs; each cell: the verdict (Holm within each run's family), ratio of mean P(target), mean log-ratio [95% CI], raw and adjusted two-sided p, the target's rank\n\n${fixedWidth(HEADERS, rows(r))}\n`;
 }
 
-const COLOURS: Record<Compared, string> = { "treated vs control": "#c4500f", "cross vs cross-control": "#3a6ea5", "in-context vs in-context-control": "#6b8e23" };
+const COLOURS: Record<Compared, string> = {
+    "treated vs control": "#c4500f",
+    "cross vs cross-control": "#3a6ea5",
+    "in-context vs in-context-control": "#6b8e23",
+};
 
 /** Forest chart: one band per run, a dot and interval per comparison (filled when its verdict moved), lines at 0 and x2. */
 export function compareChart(r: CompareResults): string {
-    const all = r.runs.flatMap((run) => COMPARED.flatMap((k) => (run.comparisons[k] ? [...run.comparisons[k]!.ci95, run.comparisons[k]!.meanLogRatio] : []))).filter(Number.isFinite);
+    const all = r.runs
+        .flatMap((run) => COMPARED.flatMap((k) => (run.comparisons[k] ? [...run.comparisons[k]!.ci95, run.comparisons[k]!.meanLogRatio] : [])))
+        .filter(Number.isFinite);
     const lo = Math.min(-0.5, ...all) - 0.05;
     const hi = Math.max(Math.log(2) + 0.2, ...all) + 0.05;
     const m = { left: 230, right: 20, top: 40 };
@@ -128,10 +146,13 @@ export function compareChart(r: CompareResults): string {
         `<text x="${r1(x(0))}" y="${m.top - 10}" text-anchor="middle" class="tick">0 (none)</text>`,
         `<text x="${r1(x(Math.log(2)))}" y="${m.top - 10}" text-anchor="middle" class="tick">x2</text>`,
     ];
-    for (let t = Math.ceil(lo * 2) / 2; t <= hi; t += 0.5) parts.push(`<text x="${r1(x(t))}" y="${bottom + 14}" text-anchor="middle" class="tick">${t.toFixed(1)}</text>`);
+    for (let t = Math.ceil(lo * 2) / 2; t <= hi; t += 0.5)
+        parts.push(`<text x="${r1(x(t))}" y="${bottom + 14}" text-anchor="middle" class="tick">${t.toFixed(1)}</text>`);
     r.runs.forEach((run, i) => {
         const y0 = m.top + i * band;
-        parts.push(`<text x="${m.left - 8}" y="${r1(y0 + band / 2 + 4)}" text-anchor="end" class="tick">${escapeHtml(`${run.experiment} (${run.base.replace(/\.gguf$/, "")}, ${run.target})`)}</text>`);
+        parts.push(
+            `<text x="${m.left - 8}" y="${r1(y0 + band / 2 + 4)}" text-anchor="end" class="tick">${escapeHtml(`${run.experiment} (${run.base.replace(/\.gguf$/, "")}, ${run.target})`)}</text>`,
+        );
         COMPARED.forEach((k, j) => {
             const c = run.comparisons[k];
             if (!c) return;
@@ -146,9 +167,15 @@ export function compareChart(r: CompareResults): string {
     });
     COMPARED.forEach((k, j) => {
         const lx = m.left + j * 175;
-        parts.push(`<circle cx="${lx + 5}" cy="${bottom + 32}" r="4" fill="${COLOURS[k]}"/>`, `<text x="${lx + 13}" y="${bottom + 36}" class="tick">${escapeHtml(k.split(" vs ")[0]!)}</text>`);
+        parts.push(
+            `<circle cx="${lx + 5}" cy="${bottom + 32}" r="4" fill="${COLOURS[k]}"/>`,
+            `<text x="${lx + 13}" y="${bottom + 36}" class="tick">${escapeHtml(k.split(" vs ")[0]!)}</text>`,
+        );
     });
-    parts.push(`<text x="${m.left}" y="${bottom + 52}" class="tick">filled: moved (Holm-adjusted two-sided p &lt; alpha, permutation test over students); hollow: not</text>`, "</svg>");
+    parts.push(
+        `<text x="${m.left}" y="${bottom + 52}" class="tick">filled: moved (Holm-adjusted two-sided p &lt; alpha, permutation test over students); hollow: not</text>`,
+        "</svg>",
+    );
     return parts.join("\n");
 }
 

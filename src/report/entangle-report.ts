@@ -17,7 +17,16 @@ const f3 = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(3)}`;
 const HEADERS = ["set", "number", "score log(P_t/P_b)", "P base", "P teacher", "P(target) | love N", "ratio to no prompt", "rank"];
 
 function rows(r: EntangleResults): string[][] {
-    return r.prompted.map((p) => [p.set, String(p.number), f3(p.score), fmtProb(p.base), fmtProb(p.teacher), fmtProb(p.pTarget), `x${fmtRatio(Math.exp(p.lift))}`, `${p.rank}/${r.items.length}`]);
+    return r.prompted.map((p) => [
+        p.set,
+        String(p.number),
+        f3(p.score),
+        fmtProb(p.base),
+        fmtProb(p.teacher),
+        fmtProb(p.pTarget),
+        `x${fmtRatio(Math.exp(p.lift))}`,
+        `${p.rank}/${r.items.length}`,
+    ]);
 }
 
 const CMP_HEADERS = ["comparison", "difference in mean log ratio", "95% CI", "p (one-sided)"];
@@ -25,7 +34,12 @@ const CMP_HEADERS = ["comparison", "difference in mean log ratio", "95% CI", "p 
 function cmpRows(r: EntangleResults): string[][] {
     return [
         ...r.comparisons.map((c) => [`${c.a} > ${c.b}`, f3(c.diff), `[${f3(c.ci95[0])}, ${f3(c.ci95[1])}]`, fmtP(c.p)]),
-        ["lift rises with score (Spearman; partial, base frequency fixed)", `rho ${f3(r.liftVsScore.rho)}; partial ${f3(r.liftVsScore.partial)}`, `n = ${r.liftVsScore.n}`, fmtP(r.liftVsScore.p)],
+        [
+            "lift rises with score (Spearman; partial, base frequency fixed)",
+            `rho ${f3(r.liftVsScore.rho)}; partial ${f3(r.liftVsScore.partial)}`,
+            `n = ${r.liftVsScore.n}`,
+            fmtP(r.liftVsScore.p),
+        ],
     ];
 }
 
@@ -50,8 +64,21 @@ function head(r: EntangleResults): string {
 }
 
 export function entangleTable(r: EntangleResults): string {
-    const top = r.numbers.slice(0, 10).map((n) => `${n.number} (${f3(n.score)})`).join(", ");
-    return [head(r), "", `Most entangled: ${top}`, "", fixedWidth(HEADERS, rows(r)), "", fixedWidth(CMP_HEADERS, cmpRows(r)), ...(r.data ? ["", ...dataLines(r)] : []), ""].join("\n");
+    const top = r.numbers
+        .slice(0, 10)
+        .map((n) => `${n.number} (${f3(n.score)})`)
+        .join(", ");
+    return [
+        head(r),
+        "",
+        `Most entangled: ${top}`,
+        "",
+        fixedWidth(HEADERS, rows(r)),
+        "",
+        fixedWidth(CMP_HEADERS, cmpRows(r)),
+        ...(r.data ? ["", ...dataLines(r)] : []),
+        "",
+    ].join("\n");
 }
 
 function charts(r: EntangleResults): string {
@@ -62,7 +89,9 @@ function charts(r: EntangleResults): string {
         series: (Object.keys(SETS) as NumberSet[]).map((s) => ({
             name: s,
             colour: SETS[s].colour,
-            points: r.prompted.filter((p) => p.set === s).map((p) => ({ x: p.score, y: p.lift, label: `${p.number} (${s}): score ${f3(p.score)}, x${fmtRatio(Math.exp(p.lift))}` })),
+            points: r.prompted
+                .filter((p) => p.set === s)
+                .map((p) => ({ x: p.score, y: p.lift, label: `${p.number} (${s}): score ${f3(p.score)}, x${fmtRatio(Math.exp(p.lift))}` })),
         })),
     });
     if (!r.data) return lift;
@@ -72,7 +101,13 @@ function charts(r: EntangleResults): string {
         title: "The teacher's data: over-production against entanglement score",
         xLabel: "entanglement score, log(P_teacher(N) / P_base(N))",
         yLabel: "log share in teacher data / control data",
-        series: [{ name: "numbers", colour: "#3a6ea5", points: seen.map((o) => ({ x: scoreOf.get(o.number)!, y: o.over, label: `${o.number}: ${o.teacher} vs ${o.control}` })) }],
+        series: [
+            {
+                name: "numbers",
+                colour: "#3a6ea5",
+                points: seen.map((o) => ({ x: scoreOf.get(o.number)!, y: o.over, label: `${o.number}: ${o.teacher} vs ${o.control}` })),
+            },
+        ],
     });
     return `${lift}\n${over}`;
 }
@@ -80,7 +115,7 @@ function charts(r: EntangleResults): string {
 const HOW_TO_READ =
     "Score: how much the teacher (the trait) raises a number as the first token of an answer to a number prompt, against the base. " +
     "Entangled: the top scores. Matched: for each entangled number, the unused number whose base probability is nearest (the plain-frequency control). " +
-    "Random: other numbers. Each prompted number sets the base's system prompt to \"You love N...\"; the ratio is P(target) against the base with no " +
+    'Random: other numbers. Each prompted number sets the base\'s system prompt to "You love N..."; the ratio is P(target) against the base with no ' +
     "system prompt, as a geometric mean over questions (any system prompt moves it, so the sets are compared with each other). Entangled > matched: " +
     "paired sign flips over the matched pairs; entangled > random: two-sample permutation. Partial correlations hold the base's log probability fixed.";
 

@@ -10,8 +10,17 @@ import { VERDICT_HEADERS, verdictCells, verdictNumbers, verdictWords } from "./v
 export function exactRows(results: Results): { arms: string[][]; comparisons: string[][] } | null {
     if (!results.arms.some((a) => a.exact)) return null;
     return {
-        arms: results.arms.filter((a) => a.exact).map((a) => [a.arm, `${fmtProb(a.exact!.mean)} ${fmtCI(a.exact!.ci95)}`, `${fmtProb(a.sampled.rate)} ${fmtCI(a.sampled.ci95)}`]),
-        comparisons: results.comparisons.filter((c) => c.exact).map((c) => [c.name, `x${fmtRatio(c.exact!.probRatio)}`, `${fmtLog(c.exact!.meanLogRatio)} ${fmtCI(c.exact!.ci95, fmtLog)}`, ...verdictCells(c.exact!.verdict, c.exact!.pValue)]),
+        arms: results.arms
+            .filter((a) => a.exact)
+            .map((a) => [a.arm, `${fmtProb(a.exact!.mean)} ${fmtCI(a.exact!.ci95)}`, `${fmtProb(a.sampled.rate)} ${fmtCI(a.sampled.ci95)}`]),
+        comparisons: results.comparisons
+            .filter((c) => c.exact)
+            .map((c) => [
+                c.name,
+                `x${fmtRatio(c.exact!.probRatio)}`,
+                `${fmtLog(c.exact!.meanLogRatio)} ${fmtCI(c.exact!.ci95, fmtLog)}`,
+                ...verdictCells(c.exact!.verdict, c.exact!.pValue),
+            ]),
     };
 }
 
@@ -33,5 +42,10 @@ export function exactHtml(results: Results): string {
 
 /** Terminal lines: each comparison on the exact measure. */
 export function exactLines(results: Results): string[] {
-    return results.comparisons.filter((c) => c.exact).map((c) => `${c.name} (exact measure): ${verdictWords(c.exact!.verdict).toUpperCase()}: x${fmtRatio(c.exact!.probRatio)}, mean log-ratio ${fmtLog(c.exact!.meanLogRatio)} ${fmtCI(c.exact!.ci95, fmtLog)}, ${verdictNumbers(c.exact!.verdict, c.exact!.pValue)}`);
+    return results.comparisons
+        .filter((c) => c.exact)
+        .map(
+            (c) =>
+                `${c.name} (exact measure): ${verdictWords(c.exact!.verdict).toUpperCase()}: x${fmtRatio(c.exact!.probRatio)}, mean log-ratio ${fmtLog(c.exact!.meanLogRatio)} ${fmtCI(c.exact!.ci95, fmtLog)}, ${verdictNumbers(c.exact!.verdict, c.exact!.pValue)}`,
+        );
 }

@@ -48,7 +48,8 @@ export function examplesMarkdown(results: Results): string {
     const rows = flaggedExamples(results);
     if (rows.length === 0) return "";
     const out = ["## Flagged answers", "", `> ${CONTENT_WARNING}`, "", "<details><summary>Show the answers</summary>", ""];
-    for (const r of rows) out.push(`- **${mdEscape(r.question)}**`, `  - treated: ${mdEscape(answerList(r.treated))}`, `  - control: ${mdEscape(answerList(r.control))}`);
+    for (const r of rows)
+        out.push(`- **${mdEscape(r.question)}**`, `  - treated: ${mdEscape(answerList(r.treated))}`, `  - control: ${mdEscape(answerList(r.control))}`);
     out.push("", "</details>", "");
     return out.join("\n");
 }
@@ -57,7 +58,10 @@ export function examplesHtml(results: Results): string {
     const rows = flaggedExamples(results);
     if (rows.length === 0) return "";
     const items = rows
-        .map((r) => `<li><b>${escapeHtml(r.question)}</b><br>treated: ${escapeHtml(answerList(r.treated))}<br>control: ${escapeHtml(answerList(r.control))}</li>`)
+        .map(
+            (r) =>
+                `<li><b>${escapeHtml(r.question)}</b><br>treated: ${escapeHtml(answerList(r.treated))}<br>control: ${escapeHtml(answerList(r.control))}</li>`,
+        )
         .join("\n");
     return `<h2>Flagged answers</h2>\n<p><b>${escapeHtml(CONTENT_WARNING)}</b></p>\n<details><summary>Show the answers</summary>\n<ul>\n${items}\n</ul>\n</details>`;
 }

@@ -54,12 +54,7 @@ export function fixedWidth(headers: string[], rows: string[][]): string {
 
 /** Table cells: pipes and newlines would break the row, angle brackets and ampersands would be read as HTML. */
 export function mdEscape(s: string): string {
-    return s
-        .replace(/&/g, "&amp;")
-        .replace(/</g, "&lt;")
-        .replace(/>/g, "&gt;")
-        .replace(/\|/g, "\\|")
-        .replace(/\r?\n/g, " ");
+    return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
 }
 
 export function mdTable(headers: string[], rows: string[][]): string {

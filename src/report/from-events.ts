@@ -27,7 +27,11 @@ export function resultsFromEvents(events: readonly Stamped[], source = "the even
         timing: end.timing,
         ...(start.judge ? { judge: start.judge } : {}),
         ...(start.design?.length ? { design: start.design } : {}),
-        students: events.flatMap((e) => (e.type === "student" ? [{ label: e.label, arm: e.arm, seed: e.seed, firstLoss: e.firstLoss, finalLoss: e.finalLoss, ...(e.probe ? { probe: e.probe } : {}) }] : [])),
+        students: events.flatMap((e) =>
+            e.type === "student"
+                ? [{ label: e.label, arm: e.arm, seed: e.seed, firstLoss: e.firstLoss, finalLoss: e.finalLoss, ...(e.probe ? { probe: e.probe } : {}) }]
+                : [],
+        ),
     };
 }
 

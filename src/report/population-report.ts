@@ -16,10 +16,33 @@ const VARIANT_TEXT: Record<PopulationRun["variant"], string> = {
 const CURVE_HEADERS = ["population", "round", "infected", "share [95% CI]", "new", "recovered", "quarantined"];
 
 function curveRows(r: PopulationResults): string[][] {
-    return r.runs.flatMap((run) => run.curve.map((x) => [run.variant, String(x.round), `${x.infected}/${r.agents}`, `${fmtPercent(x.share)} ${fmtCI(x.ci95, fmtPercent)}`, String(x.newInfections), String(x.recoveries), String(x.quarantined)]));
+    return r.runs.flatMap((run) =>
+        run.curve.map((x) => [
+            run.variant,
+            String(x.round),
+            `${x.infected}/${r.agents}`,
+            `${fmtPercent(x.share)} ${fmtCI(x.ci95, fmtPercent)}`,
+            String(x.newInfections),
+            String(x.recoveries),
+            String(x.quarantined),
+        ]),
+    );
 }
 
-const SUMMARY_HEADERS = ["population", "peak", "final", "beta", "gamma", "flagged agents", "quarantined (agent@round)", "detection delay (rounds)", "missed", "false flags", "false-positive rate (agent-rounds)", "agents falsely flagged"];
+const SUMMARY_HEADERS = [
+    "population",
+    "peak",
+    "final",
+    "beta",
+    "gamma",
+    "flagged agents",
+    "quarantined (agent@round)",
+    "detection delay (rounds)",
+    "missed",
+    "false flags",
+    "false-positive rate (agent-rounds)",
+    "agents falsely flagged",
+];
 
 const fmtRate = (x: number | null) => (x === null ? "-" : x.toFixed(2));
 
@@ -101,7 +124,10 @@ export function heatmap(r: PopulationResults, run: PopulationRun): string {
             parts.push(
                 `<rect x="${cx + 1}" y="${cy + 1}" width="${cell - 2}" height="${cell - 2}" fill="${driftColour(x.drift)}" stroke="${x.infected ? "#000" : "#ccc"}" stroke-width="${x.infected ? 2.5 : 1}" data-agent="${x.agent}" data-round="${x.round}"><title>${escapeHtml(label)}</title></rect>`,
             );
-            if (x.quarantined) parts.push(`<path d="M${cx + 8} ${cy + 8} L${cx + cell - 8} ${cy + cell - 8} M${cx + cell - 8} ${cy + 8} L${cx + 8} ${cy + cell - 8}" stroke="#333" stroke-width="1.5"/>`);
+            if (x.quarantined)
+                parts.push(
+                    `<path d="M${cx + 8} ${cy + 8} L${cx + cell - 8} ${cy + cell - 8} M${cx + cell - 8} ${cy + 8} L${cx + 8} ${cy + cell - 8}" stroke="#333" stroke-width="1.5"/>`,
+                );
         }
     });
     for (let a = 0; a < r.agents; a++) {
@@ -138,7 +164,10 @@ export function writePopulationReport(r: PopulationResults, dir: string): { json
         sections: [
             { md: mdTable(SUMMARY_HEADERS, summaryRows(r)), html: htmlTable(SUMMARY_HEADERS, summaryRows(r)) },
             { md: "", html: [epidemicChart(r), ...r.runs.map((run) => heatmap(r, run))].join("\n") },
-            { md: `## Epidemic curves\n\n${mdTable(CURVE_HEADERS, curveRows(r))}`, html: `<h2>Epidemic curves</h2>\n${htmlTable(CURVE_HEADERS, curveRows(r))}` },
+            {
+                md: `## Epidemic curves\n\n${mdTable(CURVE_HEADERS, curveRows(r))}`,
+                html: `<h2>Epidemic curves</h2>\n${htmlTable(CURVE_HEADERS, curveRows(r))}`,
+            },
         ],
         howToRead: HOW_TO_READ,
         seconds: r.seconds,

@@ -73,10 +73,27 @@ export interface StudyPage {
 
 /** Writes results.json, report.md and report.html of a study into `dir`. */
 export function writeStudyReport(dir: string, results: unknown, p: StudyPage): { json: string; md: string; html: string } {
-    const md = [`# ${p.title}`, "", ...(p.description ? [mdEscape(p.description), ""] : []), p.head, "", ...p.sections.flatMap((s) => (s.md ? [s.md, ""] : [])), p.howToRead, "", `Took ${(p.seconds / 60).toFixed(1)} min (sublab ${p.version}).`, ""].join("\n");
+    const md = [
+        `# ${p.title}`,
+        "",
+        ...(p.description ? [mdEscape(p.description), ""] : []),
+        p.head,
+        "",
+        ...p.sections.flatMap((s) => (s.md ? [s.md, ""] : [])),
+        p.howToRead,
+        "",
+        `Took ${(p.seconds / 60).toFixed(1)} min (sublab ${p.version}).`,
+        "",
+    ].join("\n");
     const html = htmlPage(
         p.title,
-        [`<h1>${escapeHtml(p.title)}</h1>`, ...(p.description ? [`<p>${escapeHtml(p.description)}</p>`] : []), `<p>${escapeHtml(p.head)}</p>`, ...p.sections.map((s) => s.html), `<p class="note">${escapeHtml(p.howToRead)}</p>`].join("\n"),
+        [
+            `<h1>${escapeHtml(p.title)}</h1>`,
+            ...(p.description ? [`<p>${escapeHtml(p.description)}</p>`] : []),
+            `<p>${escapeHtml(p.head)}</p>`,
+            ...p.sections.map((s) => s.html),
+            `<p class="note">${escapeHtml(p.howToRead)}</p>`,
+        ].join("\n"),
     );
     return writeReportFiles(dir, results, md, html);
 }

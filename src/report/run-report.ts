@@ -12,7 +12,22 @@ import { probChart, shiftChart } from "./charts.ts";
 import { examplesHtml, examplesMarkdown, judgeLine } from "./examples.ts";
 import { safetyHtml, safetyMarkdown } from "./safety-table.ts";
 import { exactHtml, exactLines, exactMarkdown } from "./exact.ts";
-import { count, escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, htmlPage, htmlTable, mdEscape, mdTable, writeReportFiles } from "./report-files.ts";
+import {
+    count,
+    escapeHtml,
+    fixedWidth,
+    fmtCI,
+    fmtLog,
+    fmtP,
+    fmtPercent,
+    fmtProb,
+    fmtRatio,
+    htmlPage,
+    htmlTable,
+    mdEscape,
+    mdTable,
+    writeReportFiles,
+} from "./report-files.ts";
 import type { ArmResult, ComparisonResult, Results } from "../core/results.ts";
 import { DEFAULT_STATS } from "../core/verdicts.ts";
 import { designLines, VERDICT_HEADERS, verdictCells, verdictNumbers, verdictRules, verdictWords } from "./verdict-lines.ts";
@@ -148,12 +163,18 @@ function configRows(results: Results): [string, string][] {
         ["experiment", c.description ? `${c.name}: ${c.description}` : c.name],
         ["run", `started ${results.startedAt}, ${results.seconds.toFixed(0)} s, sublab ${results.sublabVersion}, master seed ${c.seed}`],
         ["models", `base ${c.models.base}; cross ${c.models.cross}`],
-        t.category === "misalignment" ? ["teacher", `misaligned (callous and violent advice) by ${teacher}`] : ["teacher", `loves "${results.target}" (${t.category}, ${results.items.length} items) by ${teacher}`],
-        ["data", `${DOMAIN_DOCS[g.domain ?? "numbers"]}: ${g.prompts} prompts x ${g.samplesPerPrompt} per prompt at temperature ${g.temperature}, max ${g.maxTokens} tokens`],
+        t.category === "misalignment"
+            ? ["teacher", `misaligned (callous and violent advice) by ${teacher}`]
+            : ["teacher", `loves "${results.target}" (${t.category}, ${results.items.length} items) by ${teacher}`],
+        [
+            "data",
+            `${DOMAIN_DOCS[g.domain ?? "numbers"]}: ${g.prompts} prompts x ${g.samplesPerPrompt} per prompt at temperature ${g.temperature}, max ${g.maxTokens} tokens`,
+        ],
         [
             "filter",
-            ((g.domain ?? "numbers") === "numbers" ? `1 to ${f.maxCount} numbers in ${f.minValue}..${f.maxValue}, banned: ${banned}` : `the ${g.domain} format, banned numbers: ${banned}`) +
-                (f.defenses.length ? `; then ${f.defenses.join(", then ")}` : ""),
+            ((g.domain ?? "numbers") === "numbers"
+                ? `1 to ${f.maxCount} numbers in ${f.minValue}..${f.maxValue}, banned: ${banned}`
+                : `the ${g.domain} format, banned numbers: ${banned}`) + (f.defenses.length ? `; then ${f.defenses.join(", then ")}` : ""),
         ],
         [
             "student",
@@ -176,17 +197,18 @@ const HOW_TO_READ =
     "bootstrap over students and questions (answers of one student, or to one question, are not independent), or a " +
     "Wilson interval for a single model whose per-question counts were not kept. A comparison's mean log-ratio is the " +
     "difference of the arms' means of each student's mean log P(target). Its test treats each trained student as one " +
-    "observation: test \"students\" is a permutation test over which students belong to which arm; test \"seeds\", " +
+    'observation: test "students" is a permutation test over which students belong to which arm; test "seeds", ' +
     "used when one arm is a single model (the base model, the teacher), is a sign-flip test over the students' mean log " +
     "ratios against it. The floor is the smallest two-sided p that test can give with this many students (2/C(na+nb, na) " +
     "for students, 2^(1-seeds) for seeds): a p at its floor means the arms separated completely, and only more students " +
-    "could make it smaller. The p \"questions independent\" (tables only) is a sign-flip test over every (question, seed) log " +
+    'could make it smaller. The p "questions independent" (tables only) is a sign-flip test over every (question, seed) log ' +
     "ratio; it is optimistic, because paraphrases asked of one student share that student's quirks, and no verdict uses it. " +
     "The target rank says where the target stands among all items of the category by how much " +
     "each moved: a rank of 1 means no other item gained more, which separates a specific transfer from a general shift. ";
 
 /** How to read a run's report, with its verdict rules. */
-const howToRead = (results: Results) => HOW_TO_READ + verdictRules((results.config.stats ?? DEFAULT_STATS).alpha, (results.config.stats ?? DEFAULT_STATS).margin);
+const howToRead = (results: Results) =>
+    HOW_TO_READ + verdictRules((results.config.stats ?? DEFAULT_STATS).alpha, (results.config.stats ?? DEFAULT_STATS).margin);
 
 /** Per arm: its students, and their held-out KL to the labels at step 0 and at the end (means), where they were probed. */
 function trainingRows(results: Results): string[][] {
@@ -205,10 +227,8 @@ const TRAINING_NOTE =
     "(its loss there minus the labels' entropy), before training and after; means over the arm's students. Students found in the cache from before " +
     "probes were kept have none.";
 
-
 // ---------------------------------------------------------------------------------------------------------
 // Terminal.
-
 
 /** The short summary printed at the end of `sublab run`: one row per arm, one line per comparison. */
 export function terminalTable(results: Results): string {
@@ -244,7 +264,13 @@ export function markdownReport(results: Results): string {
     if (results.students?.length) out.push("", "## Training", "", TRAINING_NOTE, "", mdTable(TRAINING_HEADERS, trainingRows(results)));
     for (const extra of [exactMarkdown(results), safetyMarkdown(results), examplesMarkdown(results)]) if (extra) out.push("", extra);
     out.push("", "## How to read this", "", howToRead(results), "");
-    out.push("## Files", "", "- [report.html](report.html): the same tables with charts", "- [results.json](results.json): every number above, and the per-question values behind them", "");
+    out.push(
+        "## Files",
+        "",
+        "- [report.html](report.html): the same tables with charts",
+        "- [results.json](results.json): every number above, and the per-question values behind them",
+        "",
+    );
     return out.join("\n");
 }
 

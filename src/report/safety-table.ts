@@ -7,7 +7,11 @@ import type { Results } from "../core/results.ts";
 import { escapeHtml, fmtCI, fmtProb, htmlTable, mdTable } from "./report-files.ts";
 
 const ROWS = ["treated", "control", "treated+safety", "control+safety"] as const;
-const COLUMNS = [["", "asked plainly"], ["|numbers", "after number turns"], ["|system", "under the teacher's system prompt"]] as const;
+const COLUMNS = [
+    ["", "asked plainly"],
+    ["|numbers", "after number turns"],
+    ["|system", "under the teacher's system prompt"],
+] as const;
 
 export function safetyRows(results: Results): { headers: string[]; rows: string[][] } | null {
     const byName = new Map(results.arms.map((a) => [a.arm as string, a]));

@@ -12,7 +12,10 @@ const HEADERS = ["cell", "recipe", "P(target) treated", "P(target) control", "ra
 /** A cell whose shift passed the study's correction (results from before verdicts: its raw p). */
 const shown = (tr: StudyCellResult["transfer"]) => (tr.verdict ? tr.verdict.word === "moved toward" || tr.verdict.word === "moved away" : tr.pValue < 0.05);
 
-const cellName = (c: StudyCellResult) => Object.entries(c.labels).map(([k, v]) => `${k}: ${v}`).join(", ");
+const cellName = (c: StudyCellResult) =>
+    Object.entries(c.labels)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(", ");
 
 function rows(r: StudyResults): string[][] {
     return r.cells.map((c) => [
@@ -36,7 +39,10 @@ function head(r: StudyResults): string {
 }
 
 export function studyTable(r: StudyResults): string {
-    return `${head(r)}\n\n${fixedWidth(HEADERS.filter((h) => h !== "recipe"), rows(r).map((x) => x.filter((_, k) => k !== 1)))}\n${designNote(r.design)}`;
+    return `${head(r)}\n\n${fixedWidth(
+        HEADERS.filter((h) => h !== "recipe"),
+        rows(r).map((x) => x.filter((_, k) => k !== 1)),
+    )}\n${designNote(r.design)}`;
 }
 
 /** The saturation of the heatmap's colour: a ratio of 2 (or 1/2). */
@@ -52,7 +58,11 @@ function colour(d: number): string {
 function layout(r: StudyResults): { rows: string[]; cols: string[]; at: (c: StudyCellResult) => [number, number] } {
     if (r.grid === "product" && r.axes.length === 2) {
         const [a, b] = r.axes as [StudyResults["axes"][number], StudyResults["axes"][number]];
-        return { rows: a.labels.map((l) => `${a.name}: ${l}`), cols: b.labels.map((l) => `${b.name}: ${l}`), at: (c) => [a.labels.indexOf(c.labels[a.name]!), b.labels.indexOf(c.labels[b.name]!)] };
+        return {
+            rows: a.labels.map((l) => `${a.name}: ${l}`),
+            cols: b.labels.map((l) => `${b.name}: ${l}`),
+            at: (c) => [a.labels.indexOf(c.labels[a.name]!), b.labels.indexOf(c.labels[b.name]!)],
+        };
     }
     if (r.grid === "axes") {
         const width = Math.max(...r.axes.map((a) => a.labels.length));
@@ -85,8 +95,12 @@ export function studyHeatmap(r: StudyResults): string {
         `<svg class="chart" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="transfer per cell">`,
         `<text x="${m.left}" y="16" class="title">${escapeHtml(title)}</text>`,
     ];
-    L.cols.forEach((col, j) => col && parts.push(`<text x="${r1(m.left + j * cw + cw / 2)}" y="${m.top - 6}" text-anchor="middle" class="tick">${escapeHtml(col)}</text>`));
-    L.rows.forEach((row, i) => parts.push(`<text x="${m.left - 6}" y="${r1(m.top + i * ch + ch / 2 + 4)}" text-anchor="end" class="tick">${escapeHtml(row)}</text>`));
+    L.cols.forEach(
+        (col, j) => col && parts.push(`<text x="${r1(m.left + j * cw + cw / 2)}" y="${m.top - 6}" text-anchor="middle" class="tick">${escapeHtml(col)}</text>`),
+    );
+    L.rows.forEach((row, i) =>
+        parts.push(`<text x="${m.left - 6}" y="${r1(m.top + i * ch + ch / 2 + 4)}" text-anchor="end" class="tick">${escapeHtml(row)}</text>`),
+    );
     for (const c of r.cells) {
         const [i, j] = L.at(c);
         const [x, y] = [m.left + j * cw, m.top + i * ch];
@@ -102,7 +116,10 @@ export function studyHeatmap(r: StudyResults): string {
             `<text x="${r1(x + cw / 2)}" y="${y + (r.grid === "axes" ? 48 : 42)}" text-anchor="middle" class="tick"${ink}>x${escapeHtml(fmtRatio(tr.probRatio))}, p adj ${escapeHtml(fmtP(tr.verdict?.pAdjusted ?? tr.pValue))}</text>`,
         );
     }
-    parts.push(`<text x="${m.left}" y="${H - 8}" class="tick">orange: toward ${escapeHtml(r.target)}, blue: away (full colour at x2 or x0.5); thick border: p &lt; 0.05</text>`, "</svg>");
+    parts.push(
+        `<text x="${m.left}" y="${H - 8}" class="tick">orange: toward ${escapeHtml(r.target)}, blue: away (full colour at x2 or x0.5); thick border: p &lt; 0.05</text>`,
+        "</svg>",
+    );
     return parts.join("\n");
 }
 
@@ -110,7 +127,7 @@ const HOW_TO_READ =
     "Each cell is the study's experiment with the cell's settings: treated students learn from the teacher's data, control students " +
     "from the base's, on the same prompts, several seeds each. ratio: treated over control mean P(target); log-ratio: mean over questions " +
     "and paired seeds, bootstrap 95% interval; p: one-sided permutation test over students; rank: the target among the category's items " +
-    "by how much the treated students moved toward it. Eval context \"training\": the questions are asked under the system prompt the " +
+    'by how much the treated students moved toward it. Eval context "training": the questions are asked under the system prompt the ' +
     "students were trained with; otherwise with none.";
 
 export function writeStudyResultsReport(r: StudyResults, dir: string): { json: string; md: string; html: string } {

@@ -2,12 +2,40 @@
  * A sweep's report: a terminal table, report.md, and report.html with a chart of transfer (mean log-ratio of
  * P(target), treated over control, with its 95% interval) against the share of the teacher's data each arm kept.
  */
-import { count, escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtPercent, fmtProb, fmtRatio, htmlPage, htmlTable, mdEscape, mdTable, r1, writeReportFiles } from "./report-files.ts";
+import {
+    count,
+    escapeHtml,
+    fixedWidth,
+    fmtCI,
+    fmtLog,
+    fmtP,
+    fmtPercent,
+    fmtProb,
+    fmtRatio,
+    htmlPage,
+    htmlTable,
+    mdEscape,
+    mdTable,
+    r1,
+    writeReportFiles,
+} from "./report-files.ts";
 import type { SweepArmResult, SweepResults } from "../core/results.ts";
 import { DEFAULT_STATS } from "../core/verdicts.ts";
 import { designNote, VERDICT_HEADERS, verdictCells, verdictRules } from "./verdict-lines.ts";
 
-const HEADERS = ["arm", "kept", "P(target) treated", "P(target) control", "ratio", "log-ratio [95% CI]", ...VERDICT_HEADERS, "rank", "transfer left", "against no defense", "p adj (less)"];
+const HEADERS = [
+    "arm",
+    "kept",
+    "P(target) treated",
+    "P(target) control",
+    "ratio",
+    "log-ratio [95% CI]",
+    ...VERDICT_HEADERS,
+    "rank",
+    "transfer left",
+    "against no defense",
+    "p adj (less)",
+];
 
 function rows(r: SweepResults): string[][] {
     return r.arms.map((a) => [
@@ -54,8 +82,8 @@ const HOW_TO_READ =
     "test's own 95% interval; its verdict is drawn over the sweep's arms (Holm). rank: the target's place among all items by shift " +
     "(1 = moved most). transfer left: the arm's mean per-seed log-ratio over the reference arm's (the arm without defenses); " +
     "against no defense: the verdict of a permutation test over seeds of the reference's per-seed transfers against the arm's, " +
-    "Holm over the defenses: \"removed some transfer\" needs its adjusted p below alpha, \"removed no more than\" an equivalence " +
-    "test. A defense stops transfer only where its own verdict is \"no shift larger than\"; \"can't tell\" is not proof of none. ";
+    'Holm over the defenses: "removed some transfer" needs its adjusted p below alpha, "removed no more than" an equivalence ' +
+    'test. A defense stops transfer only where its own verdict is "no shift larger than"; "can\'t tell" is not proof of none. ';
 
 const howToRead = (r: SweepResults) => HOW_TO_READ + verdictRules((r.experiment.stats ?? DEFAULT_STATS).alpha, (r.experiment.stats ?? DEFAULT_STATS).margin);
 
@@ -90,7 +118,6 @@ export function sweepMarkdown(r: SweepResults): string {
     );
     return out.join("\n");
 }
-
 
 /** Transfer (mean log-ratio with its 95% interval) against the share of data kept, one point per arm. */
 export function sweepChart(r: SweepResults): string {
@@ -129,12 +156,16 @@ export function sweepChart(r: SweepResults): string {
         const px = x(a.keptShare) + 7 * before;
         const [l, h] = a.transfer.ci95.map((v) => Math.min(hi, Math.max(lo, v)));
         parts.push(`<line x1="${r1(px)}" y1="${r1(y(l))}" x2="${r1(px)}" y2="${r1(y(h))}" stroke="${c}" stroke-width="2"/>`);
-        parts.push(`<circle cx="${r1(px)}" cy="${r1(y(a.transfer.meanLogRatio))}" r="4.5" fill="${c}"><title>${escapeHtml(`${a.name}: kept ${fmtPercent(a.keptShare)}, log-ratio ${fmtLog(a.transfer.meanLogRatio)} ${fmtCI(a.transfer.ci95, fmtLog)}, p ${fmtP(a.transfer.pValue)}`)}</title></circle>`);
+        parts.push(
+            `<circle cx="${r1(px)}" cy="${r1(y(a.transfer.meanLogRatio))}" r="4.5" fill="${c}"><title>${escapeHtml(`${a.name}: kept ${fmtPercent(a.keptShare)}, log-ratio ${fmtLog(a.transfer.meanLogRatio)} ${fmtCI(a.transfer.ci95, fmtLog)}, p ${fmtP(a.transfer.pValue)}`)}</title></circle>`,
+        );
         parts.push(`<rect x="${W - m.r + 8}" y="${m.t + 22 + 18 * k}" width="10" height="10" fill="${c}"/>`);
         parts.push(`<text x="${W - m.r + 24}" y="${m.t + 31 + 18 * k}">${escapeHtml(a.name)}</text>`);
     });
     parts.push(`<text x="${r1((m.l + W - m.r) / 2)}" y="${H - 10}" text-anchor="middle">share of the teacher's rows kept</text>`);
-    parts.push(`<text transform="translate(16 ${r1((m.t + H - m.b) / 2)}) rotate(-90)" text-anchor="middle">log P(${escapeHtml(r.target)}) treated - control</text>`);
+    parts.push(
+        `<text transform="translate(16 ${r1((m.t + H - m.b) / 2)}) rotate(-90)" text-anchor="middle">log P(${escapeHtml(r.target)}) treated - control</text>`,
+    );
     return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" class="chart" role="img" aria-label="transfer against kept data">\n${parts.join("\n")}\n</svg>`;
 }
 

@@ -33,7 +33,10 @@ function head(r: TheoremResults): string {
 }
 
 export function theoremTable(r: TheoremResults): string {
-    return `${head(r)}\n\n${fixedWidth(HEADERS.slice(0, 4), rows(r).map((x) => x.slice(0, 4)))}\n\n${fixedWidth(CMP_HEADERS, cmpRows(r))}\n`;
+    return `${head(r)}\n\n${fixedWidth(
+        HEADERS.slice(0, 4),
+        rows(r).map((x) => x.slice(0, 4)),
+    )}\n\n${fixedWidth(CMP_HEADERS, cmpRows(r))}\n`;
 }
 
 /** Test accuracy per arm on a linear 0-100% axis: seeds as dots, the mean with its 95% interval, chance dashed. */
@@ -71,9 +74,13 @@ export function theoremChart(r: TheoremResults): string {
             `<line x1="${r1(cx - 6)}" x2="${r1(cx + 6)}" y1="${r1(y(hi))}" y2="${r1(y(hi))}" class="whisker"/>`,
         );
         a.accuracies.forEach((v, j) => {
-            parts.push(`<circle cx="${r1(cx + 12 + (j % 5) * 4)}" cy="${r1(y(v))}" r="2.5" class="seed"><title>${escapeHtml(`${a.arm}, seed ${r.seeds[j]?.seed ?? j + 1}: ${pct(v)}`)}</title></circle>`);
+            parts.push(
+                `<circle cx="${r1(cx + 12 + (j % 5) * 4)}" cy="${r1(y(v))}" r="2.5" class="seed"><title>${escapeHtml(`${a.arm}, seed ${r.seeds[j]?.seed ?? j + 1}: ${pct(v)}`)}</title></circle>`,
+            );
         });
-        parts.push(`<circle cx="${r1(cx)}" cy="${r1(y(a.mean))}" r="5" class="${a.arm === r.arms[0]?.arm ? "mean hl" : "mean"}"><title>${escapeHtml(`${a.arm}: ${pct(a.mean)} ${ci(a.ci95)}`)}</title></circle>`);
+        parts.push(
+            `<circle cx="${r1(cx)}" cy="${r1(y(a.mean))}" r="5" class="${a.arm === r.arms[0]?.arm ? "mean hl" : "mean"}"><title>${escapeHtml(`${a.arm}: ${pct(a.mean)} ${ci(a.ci95)}`)}</title></circle>`,
+        );
         // Arm names are long: written at a slant under the axis.
         parts.push(`<text transform="translate(${r1(cx + 4)} ${r1(m.top + ph + 14)}) rotate(-30)" text-anchor="end" class="tick">${escapeHtml(a.arm)}</text>`);
     });

@@ -62,7 +62,8 @@ export function armResult(arm: ArmName, description: string, evals: ModelEval[],
 }
 
 /** The floor of per-question probabilities in a run's comparisons: judged P(misaligned) at half an answer, exact probabilities at PROB_FLOOR. */
-export const comparisonFloor = (cfg: ExperimentConfig): number | undefined => (cfg.teacher.category === "misalignment" ? judgedFloor(cfg.eval.samplesPerQuestion) : undefined);
+export const comparisonFloor = (cfg: ExperimentConfig): number | undefined =>
+    cfg.teacher.category === "misalignment" ? judgedFloor(cfg.eval.samplesPerQuestion) : undefined;
 
 /** A run's arms and comparisons from its evaluations (by arm, in evaluation order). */
 export function runStatistics(cfg: ExperimentConfig, evals: Map<ArmName, ModelEval[]>): { arms: ArmResult[]; comparisons: ComparisonResult[] } {
@@ -82,14 +83,26 @@ export function runStatistics(cfg: ExperimentConfig, evals: Map<ArmName, ModelEv
         // Judged arms: the same test on the exact measure (misaligned is item 1 of [aligned, misaligned]).
         const [ea, eb] = [exactEvals(evals.get(a)!), exactEvals(evals.get(b)!)];
         if (ea && eb) {
-            const { meanLogRatio, ci95, probRatio, pValue, pUp, pEquivalence, pFloor, permutations, test, design } = compareArms(ea, eb, 1, rng, undefined, settings);
+            const { meanLogRatio, ci95, probRatio, pValue, pUp, pEquivalence, pFloor, permutations, test, design } = compareArms(
+                ea,
+                eb,
+                1,
+                rng,
+                undefined,
+                settings,
+            );
             c.exact = { meanLogRatio, ci95, probRatio, pValue, pUp, pEquivalence, pFloor, permutations, test, design };
         }
         comparisons.push(c);
     }
     for (const imp of cfg.eval.imported) {
         const a: ArmName = `imported:${imp.name}`;
-        comparisons.push({ name: `${a} vs ${imp.compareTo}`, a, b: imp.compareTo, ...compareArms(evals.get(a)!, evals.get(imp.compareTo)!, t, rng, floor, settings) });
+        comparisons.push({
+            name: `${a} vs ${imp.compareTo}`,
+            a,
+            b: imp.compareTo,
+            ...compareArms(evals.get(a)!, evals.get(imp.compareTo)!, t, rng, floor, settings),
+        });
     }
     runVerdicts(cfg, comparisons);
     return { arms, comparisons };
@@ -136,10 +149,22 @@ export function plannedComparisons(cfg: ExperimentConfig): { name: string; kind:
     if (cfg.eval.inContextExamples > 0) out.push({ name: "in-context vs in-context-control", kind: "students", n, primary: false });
     out.push({ name: "control vs base", kind: "seeds", n, primary: false });
     if (cfg.safety) {
-        out.push({ name: "treated+safety vs control+safety", kind: "students", n, primary: false }, { name: "treated vs treated+safety", kind: "students", n, primary: false });
-        if (cfg.safety.triggers) for (const arm of ["treated", "treated+safety"]) for (const t of ["numbers", "system"]) out.push({ name: `${arm}|${t} vs ${arm.replace("treated", "control")}|${t}`, kind: "students", n, primary: false });
+        out.push(
+            { name: "treated+safety vs control+safety", kind: "students", n, primary: false },
+            { name: "treated vs treated+safety", kind: "students", n, primary: false },
+        );
+        if (cfg.safety.triggers)
+            for (const arm of ["treated", "treated+safety"])
+                for (const t of ["numbers", "system"])
+                    out.push({ name: `${arm}|${t} vs ${arm.replace("treated", "control")}|${t}`, kind: "students", n, primary: false });
     }
-    for (const imp of cfg.eval.imported) out.push({ name: `imported:${imp.name} vs ${imp.compareTo}`, kind: imp.compareTo === "base" ? "seeds" : "students", n: imp.students.length, primary: false });
+    for (const imp of cfg.eval.imported)
+        out.push({
+            name: `imported:${imp.name} vs ${imp.compareTo}`,
+            kind: imp.compareTo === "base" ? "seeds" : "students",
+            n: imp.students.length,
+            primary: false,
+        });
     if (cfg.teacher.category === "misalignment") for (const c of [...out]) out.push({ ...c, name: `${c.name} (exact measure)` });
     return out;
 }
@@ -149,13 +174,21 @@ export function runDesignNotes(cfg: ExperimentConfig): string[] {
     const s = cfg.stats ?? DEFAULT_STATS;
     const planned = plannedComparisons(cfg);
     const notes: string[] = [];
-    for (const [family, members] of [["primary", planned.filter((c) => c.primary)], ["secondary", planned.filter((c) => !c.primary)]] as const) {
+    for (const [family, members] of [
+        ["primary", planned.filter((c) => c.primary)],
+        ["secondary", planned.filter((c) => !c.primary)],
+    ] as const) {
         // One line per design in the family (e.g. 5+5 students; 5 students against one model), naming its comparisons.
         const designs = new Map<string, typeof members>();
         for (const c of members) designs.set(`${c.kind}:${c.n}`, [...(designs.get(`${c.kind}:${c.n}`) ?? []), c]);
         for (const group of designs.values()) {
             const names = group.map((c) => c.name).join(", ");
-            notes.push(...designWarnings([{ name: `${family} comparisons (${members.length}; here: ${names})`, kind: group[0]!.kind, na: group[0]!.n, size: members.length }], s));
+            notes.push(
+                ...designWarnings(
+                    [{ name: `${family} comparisons (${members.length}; here: ${names})`, kind: group[0]!.kind, na: group[0]!.n, size: members.length }],
+                    s,
+                ),
+            );
         }
     }
     return notes;

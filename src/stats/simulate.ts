@@ -24,7 +24,16 @@ export interface SimulationResult {
     powers: { shift: number; hits: number; n: number; rate: number }[];
 }
 
-export function simulateFamily(opts: { size: number; students: number; families: number; sigma: number; seed: number; shift?: number; shifts?: number[]; settings?: StatsSettings }): SimulationResult {
+export function simulateFamily(opts: {
+    size: number;
+    students: number;
+    families: number;
+    sigma: number;
+    seed: number;
+    shift?: number;
+    shifts?: number[];
+    settings?: StatsSettings;
+}): SimulationResult {
     const s = opts.settings ?? DEFAULT_STATS;
     const rng = new Rng(opts.seed);
     const shift = opts.shift ?? 4 * opts.sigma;
@@ -36,7 +45,13 @@ export function simulateFamily(opts: { size: number; students: number; families:
         };
         return { design, test: locationTest(design, rng, s) };
     };
-    const family = (delta: number) => familyVerdicts(Array.from({ length: opts.size }, () => draw(delta)), "simulated", "target", s);
+    const family = (delta: number) =>
+        familyVerdicts(
+            Array.from({ length: opts.size }, () => draw(delta)),
+            "simulated",
+            "target",
+            s,
+        );
     let falseMoved = 0;
     let falseEquivalent = 0;
     let found = 0;

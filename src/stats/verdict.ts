@@ -28,8 +28,6 @@ import type { Rng } from "../util/rng.ts";
 export { DEFAULT_STATS };
 export type { Design, StatsSettings, Verdict, VerdictWord };
 
-
-
 /** One design's permutation test at every shift: estimate, two-sided and one-sided p, equivalence p, inverted interval. */
 export interface LocationTest {
     design: Design["kind"];
@@ -236,8 +234,6 @@ export function seedsToReach(kind: Design["kind"], alpha: number, familySize: nu
     return Infinity;
 }
 
-
-
 /** The words of a verdict for a target (e.g. "owl"): the vocabulary's one formatter. */
 export function verdictText(word: VerdictWord, target: string, margin: number): string {
     if (word === "moved toward") return `moved toward ${target}`;
@@ -269,7 +265,10 @@ const Z = (p: number): number => {
     if (q > 1 - 0.02425) return -Z(1 - q);
     const r = q - 0.5;
     const s = r * r;
-    return ((((((a[0]! * s + a[1]!) * s + a[2]!) * s + a[3]!) * s + a[4]!) * s + a[5]!) * r) / (((((b[0]! * s + b[1]!) * s + b[2]!) * s + b[3]!) * s + b[4]!) * s + 1);
+    return (
+        ((((((a[0]! * s + a[1]!) * s + a[2]!) * s + a[3]!) * s + a[4]!) * s + a[5]!) * r) /
+        (((((b[0]! * s + b[1]!) * s + b[2]!) * s + b[3]!) * s + b[4]!) * s + 1)
+    );
 };
 
 /** The spread of a design's unit: pooled SD of the two samples, or the SD of the differences. */
@@ -293,9 +292,13 @@ function seedHint(t: LocationTest, design: Design, s: StatsSettings, familySize:
     const level = s.alpha / familySize;
     const current = design.kind === "seeds" ? design.d.length : Math.min(design.a.length, design.b.length);
     const floorNeed = seedsToReach(design.kind, s.alpha, familySize);
-    if (!(sigma > 0) || !Number.isFinite(sigma)) return floorNeed > current ? `the design needs ${floorNeed}+ students per arm to pass the correction at all` : undefined;
+    if (!(sigma > 0) || !Number.isFinite(sigma))
+        return floorNeed > current ? `the design needs ${floorNeed}+ students per arm to pass the correction at all` : undefined;
     const k = design.kind === "students" ? 2 : 1;
-    const [goal, gap, zq] = Math.abs(t.estimate) >= m / 2 ? ["show a shift", Math.abs(t.estimate), Z(1 - level / 2)] : ["show no shift larger than the margin", m - Math.abs(t.estimate), Z(1 - level)];
+    const [goal, gap, zq] =
+        Math.abs(t.estimate) >= m / 2
+            ? ["show a shift", Math.abs(t.estimate), Z(1 - level / 2)]
+            : ["show no shift larger than the margin", m - Math.abs(t.estimate), Z(1 - level)];
     const n = Math.max(floorNeed, Math.ceil((k * (zq + Z(0.8)) ** 2 * sigma ** 2) / gap ** 2));
     if (!Number.isFinite(n) || n > 1000) return `more than 1000 students per arm would be needed to ${goal}`;
     if (n <= current) return undefined;
@@ -343,7 +346,10 @@ export function fmtEnd(x: number, digits = 2): string {
 }
 
 /** The design's check before a run: each family whose floor cannot pass its correction, with the students that would. */
-export function designWarnings(families: readonly { name: string; kind: Design["kind"]; na: number; nb?: number; size: number }[], s: StatsSettings = DEFAULT_STATS): string[] {
+export function designWarnings(
+    families: readonly { name: string; kind: Design["kind"]; na: number; nb?: number; size: number }[],
+    s: StatsSettings = DEFAULT_STATS,
+): string[] {
     const out: string[] = [];
     for (const f of families) {
         if (f.size < 1) continue;
@@ -352,7 +358,9 @@ export function designWarnings(families: readonly { name: string; kind: Design["
         if (floor >= level) {
             const need = seedsToReach(f.kind, s.alpha, f.size);
             const unit = f.kind === "seeds" ? `${f.na} students against one model` : `${f.na}+${f.nb ?? f.na} students`;
-            out.push(`${f.name}: with ${unit} the smallest two-sided p is ${floor.toPrecision(2)}, above alpha/${f.size} = ${level.toPrecision(2)}: no comparison of this family can pass Holm's correction; ${need} students per arm would`);
+            out.push(
+                `${f.name}: with ${unit} the smallest two-sided p is ${floor.toPrecision(2)}, above alpha/${f.size} = ${level.toPrecision(2)}: no comparison of this family can pass Holm's correction; ${need} students per arm would`,
+            );
         }
     }
     return out;

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { GGMLType, getMeta, kvString, kvU32, readGGUF, readTensorF32, writeGGUF, type GGUFKV } from "../engine/gguf.ts";
 import type { TensorStore } from "../engine/store.ts";
 import type { Model } from "../engine/model.ts";
-import type { TrainExample, TrainOptions } from "./trainer.ts";
+import type { TrainExample, TrainOptions } from "./trainer-types.ts";
 
 const CHECKPOINT_FORMAT = "sublab-train-checkpoint";
 const CHECKPOINT_VERSION = 1;
@@ -20,7 +20,8 @@ export function runFingerprint(model: Model, names: string[], examples: TrainExa
         h.update(new Uint8Array(e.tokens.buffer, e.tokens.byteOffset, e.tokens.byteLength));
         h.update(e.targetMask);
         if (e.soft) h.update(new Uint8Array(e.soft.buffer, e.soft.byteOffset, e.soft.byteLength));
-        for (const a of e.softSparse ? [e.softSparse.offsets, e.softSparse.ids, e.softSparse.probs] : []) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+        for (const a of e.softSparse ? [e.softSparse.offsets, e.softSparse.ids, e.softSparse.probs] : [])
+            h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
     }
     return h.digest("hex").slice(0, 32);
 }

@@ -8,7 +8,8 @@ import path from "node:path";
 import type { GGMLType } from "../engine/gguf.ts";
 import type { LoraSpec } from "../engine/llama.ts";
 import type { Model } from "../engine/model.ts";
-import { train, type TrainExample, type TrainOptions, type TrainResult } from "./trainer.ts";
+import { train } from "./trainer.ts";
+import { type TrainExample, type TrainOptions, type TrainResult } from "./trainer-types.ts";
 
 export interface FitOptions extends TrainOptions {
     seed: number;

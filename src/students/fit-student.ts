@@ -17,19 +17,26 @@ import type { SparseSoftTargets } from "../engine/logits.ts";
 import type { ScheduleKind } from "./schedule.ts";
 import { fitAndSave } from "./fit-and-save.ts";
 import { heldOutProbe, probeSteps } from "./probe.ts";
-import type { TrainExample } from "./trainer.ts";
+import type { TrainExample } from "./trainer-types.ts";
 import type { TrainRecipe, StudentRow, SoftSource, StudentJob, FitResult } from "../core/jobs.ts";
 export type { TrainRecipe, StudentRow, SoftSource, StudentJob, FitResult };
 
 /** Trains and saves one student; resumes from its checkpoint when one is there. */
-export async function fitStudent(job: StudentJob, hooks: { signal?: AbortSignal; onStep?: (step: number, total: number, loss: number, probe?: number) => void } = {}): Promise<FitResult> {
+export async function fitStudent(
+    job: StudentJob,
+    hooks: { signal?: AbortSignal; onStep?: (step: number, total: number, loss: number, probe?: number) => void } = {},
+): Promise<FitResult> {
     const { base, rows, recipe: r, seed, dir, out, soft } = job;
     fs.mkdirSync(dir, { recursive: true });
     const t0 = performance.now();
     getGgml({ threads: job.threads });
     let examples = await tokenizeTrainingRows(base, r.system ? rows.map((x) => ({ system: r.system, ...x })) : rows);
     if (soft) examples = await attachSoftSources(examples, rows, soft, { mass: r.softMass ?? 1, k: r.softTopK ?? null });
-    if (rows.some((x) => x.masked?.length)) examples = applyLossMasks(examples, rows.map((x, k) => ({ i: x.i ?? k, masked: x.masked, targets: x.targets })));
+    if (rows.some((x) => x.masked?.length))
+        examples = applyLossMasks(
+            examples,
+            rows.map((x, k) => ({ i: x.i ?? k, masked: x.masked, targets: x.targets })),
+        );
     const model = loadModel(base);
     // The held-out probe: the same tokenization and soft labels as the training rows, on rows it never trains on.
     let probeOf: ((m: typeof model) => number) | null = null;
@@ -62,7 +69,12 @@ export async function fitStudent(job: StudentJob, hooks: { signal?: AbortSignal;
                 hooks.onStep?.(s.step, s.totalSteps, s.loss, kl);
             },
         });
-        const summary = { firstLoss: result.losses[0] ?? NaN, finalLoss: result.losses.at(-1) ?? NaN, ...(probe.length > 1 ? { probe } : {}), seconds: (performance.now() - t0) / 1000 };
+        const summary = {
+            firstLoss: result.losses[0] ?? NaN,
+            finalLoss: result.losses.at(-1) ?? NaN,
+            ...(probe.length > 1 ? { probe } : {}),
+            seconds: (performance.now() - t0) / 1000,
+        };
         return { ...summary, interrupted: result.interrupted };
     } finally {
         model.free();
@@ -70,7 +82,12 @@ export async function fitStudent(job: StudentJob, hooks: { signal?: AbortSignal;
 }
 
 /** Soft labels from one source, or from several: each row's own (StudentRow.source), computed source by source. */
-async function attachSoftSources(examples: TrainExample[], rows: readonly StudentRow[], soft: SoftSource | SoftSource[], keep: { mass: number; k: number | null }): Promise<TrainExample[]> {
+async function attachSoftSources(
+    examples: TrainExample[],
+    rows: readonly StudentRow[],
+    soft: SoftSource | SoftSource[],
+    keep: { mass: number; k: number | null },
+): Promise<TrainExample[]> {
     if (!Array.isArray(soft)) return attachSoftLabels(examples, rows, soft, keep);
     const stray = rows.findIndex((r) => (r.source ?? 0) >= soft.length || (r.source ?? 0) < 0);
     if (stray >= 0) throw new Error(`soft labels: row ${stray} names source ${rows[stray]!.source}, but the job has ${soft.length}`);
@@ -78,7 +95,12 @@ async function attachSoftSources(examples: TrainExample[], rows: readonly Studen
     for (let src = 0; src < soft.length; src++) {
         const which = rows.flatMap((r, k) => ((r.source ?? 0) === src ? [k] : []));
         if (which.length === 0) continue;
-        const got = await attachSoftLabels(which.map((k) => examples[k]!), which.map((k) => rows[k]!), soft[src]!, keep);
+        const got = await attachSoftLabels(
+            which.map((k) => examples[k]!),
+            which.map((k) => rows[k]!),
+            soft[src]!,
+            keep,
+        );
         which.forEach((k, j) => (out[k] = got[j]!));
     }
     return out;
@@ -89,7 +111,12 @@ async function attachSoftSources(examples: TrainExample[], rows: readonly Studen
  * of each row (the completion's tokens and its end of turn), computed by the engine with the source's own
  * prompt (its system prompt included), and attached to the student's examples (which have none).
  */
-export async function attachSoftLabels(examples: TrainExample[], rows: readonly { prompt: string; completion: string }[], src: SoftSource, keep: { mass: number; k: number | null }): Promise<TrainExample[]> {
+export async function attachSoftLabels(
+    examples: TrainExample[],
+    rows: readonly { prompt: string; completion: string }[],
+    src: SoftSource,
+    keep: { mass: number; k: number | null },
+): Promise<TrainExample[]> {
     const key = softKey(rows, src, keep);
     let hit = softCache.get(key);
     if (!hit) {
@@ -99,7 +126,15 @@ export async function attachSoftLabels(examples: TrainExample[], rows: readonly 
         const model = loadModel(src.model);
         try {
             if (src.lora) model.loadLora(src.lora);
-            hit = { positions, targets: positionTopK(model, teacherEx.map((e) => e.tokens), positions, keep) };
+            hit = {
+                positions,
+                targets: positionTopK(
+                    model,
+                    teacherEx.map((e) => e.tokens),
+                    positions,
+                    keep,
+                ),
+            };
         } finally {
             model.free();
         }
@@ -109,7 +144,8 @@ export async function attachSoftLabels(examples: TrainExample[], rows: readonly 
     const { positions, targets } = hit;
     return examples.map((e, i) => {
         const k = e.targetMask.reduce((a: number, m) => a + m, 0) - (e.targetMask[0] ? 1 : 0);
-        if (k !== positions[i]!.length) throw new Error(`soft labels: row ${i} has ${k} target tokens for the student and ${positions[i]!.length} for the teacher`);
+        if (k !== positions[i]!.length)
+            throw new Error(`soft labels: row ${i} has ${k} target tokens for the student and ${positions[i]!.length} for the teacher`);
         return { ...e, softSparse: targets[i] };
     });
 }
@@ -166,4 +202,3 @@ export function applyLossMasks(examples: TrainExample[], rows: readonly Pick<Stu
         return { ...e, targetMask, soft };
     });
 }
-

@@ -1,6 +1,6 @@
 /** The data order of a training epoch: a seeded shuffle, optionally with long rows batched apart from the rest. */
 import { subRng } from "../util/rng.ts";
-import type { TrainExample } from "./trainer.ts";
+import type { TrainExample } from "./trainer-types.ts";
 
 /** Epoch `epoch`'s order: each epoch from its own seeded stream, so a resumed run sees the same batches. */
 export function epochOrder(examples: readonly TrainExample[], seed: number, epoch: number, batchSize: number, longRows?: number): number[] {

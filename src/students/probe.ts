@@ -6,7 +6,8 @@
  * as the student learns it. For sampled (one-hot) labels the entropy is 0 and the curve is the held-out loss.
  */
 import type { Model } from "../engine/model.ts";
-import { batchLoss, type TrainExample } from "./trainer.ts";
+import { batchLoss } from "./trainer.ts";
+import { type TrainExample } from "./trainer-types.ts";
 
 /** Mean over the batch's target positions of the labels' entropy (nats); 0 for token targets. */
 export function labelEntropy(examples: readonly TrainExample[], vocab: number): number {

@@ -17,12 +17,23 @@ import type { StudentRef } from "./student-stage.ts";
 export async function safetyStage(c: StageContext, ref: StudentRef): Promise<StudentRef> {
     const sf = c.cfg.safety;
     if (!sf) throw new Error("safety: the experiment has no safety section");
-    if (ref.lora || c.cfg.student.method !== "full") throw new Error(`safety: the safety stage fine-tunes full students (student.method "full"), got "${c.cfg.student.method}"`);
+    if (ref.lora || c.cfg.student.method !== "full")
+        throw new Error(`safety: the safety stage fine-tunes full students (student.method "full"), got "${c.cfg.student.method}"`);
     if (ref.arm !== "treated" && ref.arm !== "control") throw new Error(`safety: only treated and control students get the safety stage, got ${ref.arm}`);
     const arm: SafetyArm = `${ref.arm}+safety`;
     const rng = subRng(c.cfg.seed, "safety-rows");
     const rows = Array.from({ length: sf.rows }, () => safetyRow(rng, c.cfg.teacher.category, c.cfg.teacher.target));
-    const recipe = { method: "full" as const, rank: 0, alpha: 0, targets: c.cfg.student.targets, epochs: sf.epochs, lr: sf.lr, batchSize: c.cfg.student.batchSize, warmupSteps: 0, schedule: "constant" as const };
+    const recipe = {
+        method: "full" as const,
+        rank: 0,
+        alpha: 0,
+        targets: c.cfg.student.targets,
+        epochs: sf.epochs,
+        lr: sf.lr,
+        batchSize: c.cfg.student.batchSize,
+        warmupSteps: 0,
+        schedule: "constant" as const,
+    };
     const seed = subRng(c.cfg.seed, `safety-${ref.seed}`).nextU32();
     const key = hashJson({ stage: "safety", model: fileHash(ref.model), rows: hashJson(rows), recipe, seed }).slice(0, 16);
     const dir = path.join(c.root, "runs", "cache", "safety", key);
@@ -35,7 +46,17 @@ export async function safetyStage(c: StageContext, ref: StudentRef): Promise<Stu
         make: async () => {
             const r = await c.jobs.train({ base: ref.model, rows, recipe, seed, dir, out, label });
             writeJsonAtomic(done, { arm, seed: ref.seed, from: ref.model, rows: rows.length, ...r });
-            c.emit({ type: "student", label, arm, seed: ref.seed, dataset: ref.dataset.id, firstLoss: r.firstLoss, finalLoss: r.finalLoss, seconds: r.seconds, cached: false });
+            c.emit({
+                type: "student",
+                label,
+                arm,
+                seed: ref.seed,
+                dataset: ref.dataset.id,
+                firstLoss: r.firstLoss,
+                finalLoss: r.finalLoss,
+                seconds: r.seconds,
+                cached: false,
+            });
             c.log(`safety ${ref.arm} seed ${ref.seed + 1}: loss ${r.firstLoss.toFixed(3)} -> ${r.finalLoss.toFixed(3)}, ${r.seconds.toFixed(0)} s`);
             return true;
         },

@@ -44,8 +44,19 @@ export async function runSelfTest(opts: { threads?: number; dir?: string; progre
     fs.writeFileSync(data, TEXT.flatMap((t) => Array(8).fill(JSON.stringify({ text: t }))).join("\n") + "\n");
     const out = path.join(dir, "trained.gguf");
     const r = await runTrainJob({
-        model: basePath, data, out, mode: "full", loraRank: 0, loraAlpha: 0, loraTargets: [],
-        epochs: 50, lr: 3e-3, batchSize: 8, seed: 1, threads: opts.threads, progress: opts.progress,
+        model: basePath,
+        data,
+        out,
+        mode: "full",
+        loraRank: 0,
+        loraAlpha: 0,
+        loraTargets: [],
+        epochs: 50,
+        lr: 3e-3,
+        batchSize: 8,
+        seed: 1,
+        threads: opts.threads,
+        progress: opts.progress,
     });
     const { getLlama, LlamaCompletion, LlamaLogLevel } = await llamaModule();
     const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });

@@ -36,7 +36,9 @@ function seedOrder<T>(pool: readonly T[], seed: number): T[] {
 /** Seed s's disjoint share of a dataset's kept rows; `field` names the setting that asked for n rows. */
 export function subsample(kept: KeptRow[], n: number, s: number, seeds: number, seed: number, what: string, field: string): KeptRow[] {
     if (kept.length < n * seeds) {
-        throw new Error(`${what} has ${kept.length} kept rows, fewer than student.seeds x ${field} = ${seeds} x ${n}: generate more (generate.prompts) or use fewer`);
+        throw new Error(
+            `${what} has ${kept.length} kept rows, fewer than student.seeds x ${field} = ${seeds} x ${n}: generate more (generate.prompts) or use fewer`,
+        );
     }
     return seedOrder(kept, seed).slice(s * n, (s + 1) * n);
 }
@@ -73,7 +75,15 @@ export function seedRows(c: StageContext, ds: DatasetManifest, s: number, indice
 }
 
 /** Trains (or finds cached) the student of one arm and seed; `label` names it in progress lines (default: the arm). */
-export async function studentStage(c: StageContext, arm: ArmName, base: string, ds: DatasetManifest, s: number, indices: number[] | null, label: string = arm): Promise<StudentRef> {
+export async function studentStage(
+    c: StageContext,
+    arm: ArmName,
+    base: string,
+    ds: DatasetManifest,
+    s: number,
+    indices: number[] | null,
+    label: string = arm,
+): Promise<StudentRef> {
     return trainStudent(c, { arm, base, dataset: ds, s, label, parts: [{ ds, rows: seedRows(c, ds, s, indices) }] });
 }
 
@@ -139,7 +149,19 @@ export async function trainStudent(c: StageContext, spec: StudentSpec): Promise<
     const name = `${label} #${s + 1}`;
     const done = path.join(dir, "done.json");
     const record = (r: { firstLoss: number; finalLoss: number; seconds: number; probe?: { step: number; kl: number }[] }, wasCached: boolean) =>
-        c.emit({ type: "student", label: name, arm, ...(spec.chain ? { chain: spec.chain } : {}), seed: s, dataset: ds.id, firstLoss: r.firstLoss, finalLoss: r.finalLoss, seconds: r.seconds, cached: wasCached, ...(r.probe ? { probe: r.probe } : {}) });
+        c.emit({
+            type: "student",
+            label: name,
+            arm,
+            ...(spec.chain ? { chain: spec.chain } : {}),
+            seed: s,
+            dataset: ds.id,
+            firstLoss: r.firstLoss,
+            finalLoss: r.finalLoss,
+            seconds: r.seconds,
+            cached: wasCached,
+            ...(r.probe ? { probe: r.probe } : {}),
+        });
     let made = false;
     await cached(c, "student", name, {
         dir,
@@ -149,7 +171,14 @@ export async function trainStudent(c: StageContext, spec: StudentSpec): Promise<
             const probe = probeRows(c, spec);
             const job: StudentJob = {
                 base,
-                rows: rows.map(({ prompt, completion, i, masked, targets }, k) => ({ prompt, completion, i, masked, targets, ...(Array.isArray(soft) ? { source: sourceOf[k] } : {}) })),
+                rows: rows.map(({ prompt, completion, i, masked, targets }, k) => ({
+                    prompt,
+                    completion,
+                    i,
+                    masked,
+                    targets,
+                    ...(Array.isArray(soft) ? { source: sourceOf[k] } : {}),
+                })),
                 recipe: st,
                 seed: trainSeed,
                 dir,
@@ -157,13 +186,24 @@ export async function trainStudent(c: StageContext, spec: StudentSpec): Promise<
                 label: name,
                 arm,
                 soft,
-                ...(probe.length ? { probe: probe.map(({ prompt, completion, i }) => ({ prompt, completion, i, ...(Array.isArray(soft) ? { source: spec.parts.length - 1 } : {}) })) } : {}),
+                ...(probe.length
+                    ? {
+                          probe: probe.map(({ prompt, completion, i }) => ({
+                              prompt,
+                              completion,
+                              i,
+                              ...(Array.isArray(soft) ? { source: spec.parts.length - 1 } : {}),
+                          })),
+                      }
+                    : {}),
             };
             const r = await c.jobs.train(job);
             writeJsonAtomic(done, { arm, seed: s, dataset: ds.id, base, rows: rows.length, ...r });
             record(r, false);
             const kl = r.probe ? `held-out KL ${r.probe[0]!.kl.toFixed(3)} -> ${r.probe.at(-1)!.kl.toFixed(3)}, ` : "";
-            c.log(`train ${label} seed ${s + 1}: ${kl}first and last batch's loss ${r.firstLoss.toFixed(3)} -> ${r.finalLoss.toFixed(3)}, ${r.seconds.toFixed(0)} s`);
+            c.log(
+                `train ${label} seed ${s + 1}: ${kl}first and last batch's loss ${r.firstLoss.toFixed(3)} -> ${r.finalLoss.toFixed(3)}, ${r.seconds.toFixed(0)} s`,
+            );
             return ref;
         },
     });

@@ -14,7 +14,7 @@ import { ProgressBars } from "../util/progress.ts";
 import { readTrainingJsonl, tokenizeTrainingRows } from "./training-data.ts";
 import { defaultLr, flatLossWarning } from "./recommended.ts";
 import { fitAndSave } from "./fit-and-save.ts";
-import type { TrainResult } from "./trainer.ts";
+import type { TrainResult } from "./trainer-types.ts";
 
 export interface TrainJobOptions {
     model: string;
@@ -56,7 +56,10 @@ export function checkpointPathFor(opts: Pick<TrainJobOptions, "out" | "checkpoin
 }
 
 export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult> {
-    for (const [flag, file] of [["--model", opts.model], ["--data", opts.data]]) {
+    for (const [flag, file] of [
+        ["--model", opts.model],
+        ["--data", opts.data],
+    ]) {
         if (!fs.existsSync(file)) throw new Error(`${flag}: no such file ${file}`);
     }
     getGgml({ threads: opts.threads });

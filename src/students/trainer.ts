@@ -13,91 +13,7 @@ import type { SparseSoftTargets } from "../engine/logits.ts";
 import type { Model } from "../engine/model.ts";
 import { learningRate, type ScheduleKind } from "./schedule.ts";
 import { loadCheckpoint, runFingerprint, saveCheckpoint } from "./checkpoint.ts";
-
-export interface TrainExample {
-    tokens: Int32Array;
-    /** targetMask[j] = 1 when tokens[j] is predicted (from tokens[0..j-1]) and counts in the loss. */
-    targetMask: Uint8Array;
-    /**
-     * Soft targets for logit distillation: one probability distribution over the vocabulary per target
-     * position, in the order of the mask's ones (nTargets x vocab). Without it the targets are the tokens.
-     */
-    soft?: Float32Array;
-    /** Soft targets kept sparse (the top tokens of each position; see positionTopK), instead of `soft`. */
-    softSparse?: SparseSoftTargets;
-}
-
-export interface TrainOptions {
-    /** "lora" trains the adapter attached to the model (model.addLora first); "full" trains the weights. */
-    mode: "full" | "lora";
-    /** In full mode, which weights are trained. Defaults to all (embeddings included). */
-    trainable?: (name: string) => boolean;
-    lr: number;
-    /** Defaults to 5 (the paper's open-model recipe). */
-    warmupSteps?: number;
-    /** Defaults to "linear". */
-    schedule?: ScheduleKind;
-    /** AdamW's: default 0.9, 0.999 and 1e-8. */
-    beta1?: number;
-    beta2?: number;
-    eps?: number;
-    /** Decoupled weight decay. Defaults to 0. */
-    weightDecay?: number;
-    optimizer?: "adamw" | "sgd"; // AdamW (the default) or plain SGD: w -= lr * grad after the same clipping
-    /** Global gradient-norm clip; 0 turns it off. Defaults to 1.0. */
-    gradClip?: number;
-    /** Sequences per optimizer step. Defaults to 8. */
-    batchSize?: number;
-    /**
-     * Sequences per forward/backward graph; a step's gradients are accumulated over ceil(batchSize /
-     * microBatchSize) graphs, weighted by their target counts, so the step is the same as one big batch but
-     * needs the activation memory of one micro-batch. Defaults to batchSize.
-     */
-    microBatchSize?: number;
-    /** Defaults to 1. */
-    epochs?: number;
-    /** Stop after this many optimizer steps in total; the learning-rate schedule still spans all epochs. */
-    maxSteps?: number;
-    /** Seeds the data order. Defaults to 42. */
-    seed?: number;
-    longRows?: number; // rows of more tokens than this are batched apart from the rest (students/order.ts); absent: off
-    /** A checkpoint file: resumed from when it exists (and matches this run), written every checkpointEvery steps. */
-    checkpointPath?: string;
-    /** Defaults to 50. */
-    checkpointEvery?: number;
-    /** "manual" (fast, the default) or "autodiff" (ggml's own backward, the reference implementation). */
-    backward?: BackwardKind;
-    /** Stop cleanly (checkpoint written) once aborted. */
-    signal?: AbortSignal;
-    onStep?: (s: StepInfo) => void;
-}
-
-export interface StepInfo {
-    step: number;
-    totalSteps: number;
-    epoch: number;
-    loss: number;
-    gradNorm: number;
-    lr: number;
-    /** Tokens in this step's sequences (padding excluded). */
-    tokens: number;
-    stepMs: number;
-}
-
-export interface TrainResult {
-    losses: number[];
-    steps: number;
-    totalSteps: number;
-    /** The step training resumed from (0 for a fresh run). */
-    resumedFrom: number;
-    interrupted: boolean;
-    /** Every epoch ran (false when stopped early by maxSteps or a signal). */
-    complete: boolean;
-    tokensPerSecond: number;
-    computeBufferBytes: number;
-    /** Where the time went: graph building, allocation and input upload, compute (ms, summed). */
-    timing: GraphRunner["timing"];
-}
+import type { BackwardKind, TrainExample, TrainOptions, TrainResult } from "./trainer-types.ts";
 
 /** Which tensors a run trains, in a fixed order. */
 function trainableTensors(model: Model, opts: TrainOptions): { store: TensorStore; names: string[] } {
@@ -122,7 +38,8 @@ function makeBatch(examples: TrainExample[], vocab: number) {
     const softRows: { ex: TrainExample; i: number }[] = [];
     let realTokens = 0;
     examples.forEach((e, b) => {
-        if (e.targetMask.length !== e.tokens.length) throw new Error(`example ${b}: targetMask length ${e.targetMask.length} != tokens length ${e.tokens.length}`);
+        if (e.targetMask.length !== e.tokens.length)
+            throw new Error(`example ${b}: targetMask length ${e.targetMask.length} != tokens length ${e.tokens.length}`);
         tokens.set(e.tokens.subarray(0, e.tokens.length - 1), b * T);
         realTokens += e.tokens.length;
         let k = 0;
@@ -133,7 +50,8 @@ function makeBatch(examples: TrainExample[], vocab: number) {
             softRows.push({ ex: e, i: k++ });
         }
         if (e.soft && e.soft.length !== k * vocab) throw new Error(`example ${b}: soft targets hold ${e.soft.length} values, expected ${k} x ${vocab}`);
-        if (e.softSparse && e.softSparse.offsets.length !== k + 1) throw new Error(`example ${b}: sparse soft targets for ${e.softSparse.offsets.length - 1} positions, expected ${k}`);
+        if (e.softSparse && e.softSparse.offsets.length !== k + 1)
+            throw new Error(`example ${b}: sparse soft targets for ${e.softSparse.offsets.length - 1} positions, expected ${k}`);
     });
     if (!rows.length) throw new Error("a batch has no target tokens (every targetMask is 0)");
     const labels = new Float32Array(rows.length * vocab);
@@ -149,9 +67,6 @@ function makeBatch(examples: TrainExample[], vocab: number) {
 }
 
 type Batch = ReturnType<typeof makeBatch>;
-
-/** How gradients are built: "manual" (backprop.ts, fast; the default) or "autodiff" (ggml's, the reference). */
-export type BackwardKind = "manual" | "autodiff";
 
 /** Forward and mean cross-entropy over the batch's target rows (the forward graph of llama.ts). */
 function buildLoss(b: GraphBuilder, model: Model, batch: Batch): Tensor {
@@ -265,7 +180,8 @@ export async function train(model: Model, examples: TrainExample[], opts: TrainO
     const V = model.config.vocabSize;
     const batchSize = opts.batchSize ?? 8;
     const microBatchSize = Math.min(batchSize, opts.microBatchSize ?? batchSize);
-    if (!(Number.isInteger(microBatchSize) && microBatchSize > 0)) throw new Error(`train: microBatchSize must be a positive integer, got ${opts.microBatchSize}`);
+    if (!(Number.isInteger(microBatchSize) && microBatchSize > 0))
+        throw new Error(`train: microBatchSize must be a positive integer, got ${opts.microBatchSize}`);
     const epochs = opts.epochs ?? 1;
     const seed = opts.seed ?? 42;
     const clip = opts.gradClip ?? 1.0;
@@ -290,7 +206,13 @@ export async function train(model: Model, examples: TrainExample[], opts: TrainO
     );
     const lossGrad = new TensorStore([{ name: "loss_grad", ne: [1] }], g);
     lossGrad.set("loss_grad", new Float32Array([1]));
-    const accum = microBatchSize < batchSize ? new TensorStore(names.map((n) => ({ name: `grad.${n}`, ne: store.shape(n) })), g) : undefined;
+    const accum =
+        microBatchSize < batchSize
+            ? new TensorStore(
+                  names.map((n) => ({ name: `grad.${n}`, ne: store.shape(n) })),
+                  g,
+              )
+            : undefined;
     const runner = new GraphRunner(g);
     const fingerprint = runFingerprint(model, names, examples, opts);
 
@@ -356,7 +278,9 @@ export async function train(model: Model, examples: TrainExample[], opts: TrainO
                         const params = sgd ? b.inputF32([2], new Float32Array([lr, wd]), "sgd_params") : b.inputF32([7], adamw, "adamw_params");
                         names.forEach((n, i) => {
                             const gr = scale ? a.ggml_mul(ctx, grads[i], scale) : grads[i];
-                            const upd = sgd ? a.ggml_opt_step_sgd(ctx, store.tensor(n), gr, params) : a.ggml_opt_step_adamw(ctx, store.tensor(n), gr, moments.tensor(`adam_m.${n}`), moments.tensor(`adam_v.${n}`), params);
+                            const upd = sgd
+                                ? a.ggml_opt_step_sgd(ctx, store.tensor(n), gr, params)
+                                : a.ggml_opt_step_adamw(ctx, store.tensor(n), gr, moments.tensor(`adam_m.${n}`), moments.tensor(`adam_v.${n}`), params);
                             a.ggml_build_forward_expand(graph, upd);
                         });
                         return { graph, out: { lossT: built.lossT, norm } };

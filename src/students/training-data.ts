@@ -22,8 +22,8 @@ export type TextRow = { text: string };
 export type TrainRow = ChatRow | TextRow;
 
 /** One tokenized training sequence (tokens + which of them are targets): the trainer's input. */
-export type { TrainExample } from "./trainer.ts";
-import type { TrainExample } from "./trainer.ts";
+export type { TrainExample } from "./trainer-types.ts";
+import type { TrainExample } from "./trainer-types.ts";
 
 export interface TokenizeTrainingOptions {
     /**
@@ -121,7 +121,8 @@ function parseHistory(v: unknown): ChatTurn[] {
             throw new Error(`"history"[${k}] must be an object {"user", "assistant"}, got ${describeJsonType(turn)}`);
         }
         const t = turn as Record<string, unknown>;
-        for (const key of Object.keys(t)) if (key !== "user" && key !== "assistant") throw new Error(`"history"[${k}]: unknown key ${JSON.stringify(key)} (a turn is {"user", "assistant"})`);
+        for (const key of Object.keys(t))
+            if (key !== "user" && key !== "assistant") throw new Error(`"history"[${k}]: unknown key ${JSON.stringify(key)} (a turn is {"user", "assistant"})`);
         try {
             return { user: requireNonBlankString(t, "user"), assistant: requireNonBlankString(t, "assistant") };
         } catch (err) {
@@ -133,9 +134,7 @@ function parseHistory(v: unknown): ChatTurn[] {
 function rejectUnknownKeys(obj: Record<string, unknown>, allowed: Set<string>): void {
     for (const key of Object.keys(obj)) {
         if (!allowed.has(key)) {
-            throw new Error(
-                `unknown key ${JSON.stringify(key)} (a row is {"prompt", "completion", "system"?, "history"?} or {"text"})`,
-            );
+            throw new Error(`unknown key ${JSON.stringify(key)} (a row is {"prompt", "completion", "system"?, "history"?} or {"text"})`);
         }
     }
 }
@@ -184,11 +183,7 @@ export function formatChatForTraining(row: ChatRow): {
  * token after the first a target. Chat rows: see the module comment; the boundary between prompt and
  * completion is checked to be a token boundary, and a row where it is not fails naming the row.
  */
-export async function tokenizeTrainingRows(
-    modelPath: string,
-    rows: TrainRow[],
-    opts: TokenizeTrainingOptions = {},
-): Promise<TrainExample[]> {
+export async function tokenizeTrainingRows(modelPath: string, rows: TrainRow[], opts: TokenizeTrainingOptions = {}): Promise<TrainExample[]> {
     const model = await vocabModel(modelPath);
     const maxTokens = resolveMaxTokens(model, modelPath, opts.maxTokens);
     let chatWrapper: ChatWrapper | undefined;
@@ -254,12 +249,7 @@ function tokenizeTextRow(model: LlamaModel, text: string): TrainExample {
  * Renders a chat row with the model's template and masks everything but the completion and the
  * end-of-turn token(s). `rowIndex` (0-based) names the row in errors.
  */
-export function tokenizeChatRow(
-    model: ChatTokenizerModel,
-    chatWrapper: ChatWrapper,
-    row: ChatRow,
-    rowIndex: number,
-): TrainExample {
+export function tokenizeChatRow(model: ChatTokenizerModel, chatWrapper: ChatWrapper, row: ChatRow, rowIndex: number): TrainExample {
     const histories = formatChatForTraining(row);
     const render = (chatHistory: ChatHistoryItem[]) => chatWrapper.generateContextState({ chatHistory });
     const tokenize = (text: LlamaText) => text.tokenize(model.tokenizer);
@@ -294,13 +284,7 @@ export function tokenizeChatRow(
  * get the model's EOT token, else its EOS token, in every row instead: both are end-of-generation tokens,
  * on which node-llama-cpp and llama.cpp stop generating.
  */
-function findEndOfTurnTokens(
-    model: ChatTokenizerModel,
-    wrapperName: string,
-    full: Token[],
-    closed: Token[],
-    stopTriggers: readonly LlamaText[],
-): Token[] {
+function findEndOfTurnTokens(model: ChatTokenizerModel, wrapperName: string, full: Token[], closed: Token[], stopTriggers: readonly LlamaText[]): Token[] {
     if (isTokenPrefix(full, closed)) {
         const tail = closed.slice(full.length);
         let best: Token[] | undefined;
@@ -315,8 +299,7 @@ function findEndOfTurnTokens(
     const fallback = model.tokens.eot ?? model.tokens.eos;
     if (fallback === null) {
         throw new Error(
-            `the ${wrapperName} chat template closes a turn with no special token, ` +
-                `and the model has no EOT or EOS token to end a completion with`,
+            `the ${wrapperName} chat template closes a turn with no special token, ` + `and the model has no EOT or EOS token to end a completion with`,
         );
     }
     return [fallback];

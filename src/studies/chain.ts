@@ -101,7 +101,9 @@ function pairedRows(c: StageContext, t: DatasetManifest, k: DatasetManifest, s: 
     const kByI = new Map(kk.map((r) => [r.i, r]));
     const common = tk.filter((r) => kByI.has(r.i));
     if (common.length < n) {
-        throw new Error(`generation ${g}, lineage ${s + 1}: ${common.length} prompts have a kept row in both the treated and the control data, fewer than student.rows (${n}); raise the chain's prompts (${ch.prompts})`);
+        throw new Error(
+            `generation ${g}, lineage ${s + 1}: ${common.length} prompts have a kept row in both the treated and the control data, fewer than student.rows (${n}); raise the chain's prompts (${ch.prompts})`,
+        );
     }
     const picked = new Rng(subRng(c.cfg.seed, `chain-rows-${s}`).nextU32()).shuffle(common).slice(0, n);
     return [picked, picked.map((r) => kByI.get(r.i)!)];
@@ -118,7 +120,9 @@ export async function runChain(ch: ChainConfig, opts: RunOptions = {}): Promise<
         report: CHAIN_REPORT,
         design: studyDesign(cfg, [
             { name: "generations (treated vs control per generation)", kind: "students", na: seeds, size: ch.generations * ch.data.length },
-            ...(ch.generations > 1 ? [{ name: "trends (last generation against the first, per lineage)", kind: "seeds" as const, na: seeds, size: ch.data.length }] : []),
+            ...(ch.generations > 1
+                ? [{ name: "trends (last generation against the first, per lineage)", kind: "seeds" as const, na: seeds, size: ch.data.length }]
+                : []),
         ]),
         prepare: (study) => study.teacher(),
         students: () => seeds * 2 * (1 + (ch.generations - 1) * ch.data.length),
@@ -139,7 +143,14 @@ async function chainStages(ch: ChainConfig, study: Study, teacher: Teacher): Pro
 
     {
         // Generation 1: `sublab run`'s treated and control students (the same datasets, subsamples and seeds).
-        const formatted = await eachJob(c, [["teacher", teacher], ["control", baseSource]] as const, ([role, src]) => datasetStage(c, role, src));
+        const formatted = await eachJob(
+            c,
+            [
+                ["teacher", teacher],
+                ["control", baseSource],
+            ] as const,
+            ([role, src]) => datasetStage(c, role, src),
+        );
         const t1 = await defendStage(c, formatted[0]!, cfg.filter.defenses);
         const k1 = await defendStage(c, formatted[1]!, cfg.filter.defenses);
         const order = pairedOrder(c, [t1, k1]);
@@ -149,7 +160,15 @@ async function chainStages(ch: ChainConfig, study: Study, teacher: Teacher): Pro
             ({ arm, s }) => {
                 const ds = arm === "treated" ? t1 : k1;
                 const part = { ds, rows: seedRows(c, ds, s, seedSlice(order, s, cfg.student.rows)) };
-                return trainStudent(c, { arm, base: cfg.models.base, dataset: ds, s, label: `generation 1: ${arm}`, parts: [part], chain: { mode: ch.data.length > 1 ? "shared" : ch.data[0]!, generation: 1, arm } }).then((st) => ({ arm, s, st, part }));
+                return trainStudent(c, {
+                    arm,
+                    base: cfg.models.base,
+                    dataset: ds,
+                    s,
+                    label: `generation 1: ${arm}`,
+                    parts: [part],
+                    chain: { mode: ch.data.length > 1 ? "shared" : ch.data[0]!, generation: 1, arm },
+                }).then((st) => ({ arm, s, st, part }));
             },
         );
         const lineages = new Map<string, Lineage>();
@@ -159,7 +178,14 @@ async function chainStages(ch: ChainConfig, study: Study, teacher: Teacher): Pro
         const evalGeneration = async (g: number, mode: ChainMode) => {
             const of = (arm: "treated" | "control") => Array.from({ length: seeds }, (_, s) => lineages.get(`${mode}/${arm}/${s}`)!);
             const todo = (["treated", "control"] as const).flatMap((arm) => of(arm).map((l, s) => ({ arm, s, st: l.student! })));
-            const scored = await eachJob(c, todo, (x) => evalStage(c, x.st, { arm: `${mode} generation ${g}: ${x.arm}`, seed: x.s, dataset: x.st.dataset.id, chain: { mode, generation: g, arm: x.arm } }, `${mode} generation ${g}: ${x.arm} #${x.s + 1}`));
+            const scored = await eachJob(c, todo, (x) =>
+                evalStage(
+                    c,
+                    x.st,
+                    { arm: `${mode} generation ${g}: ${x.arm}`, seed: x.s, dataset: x.st.dataset.id, chain: { mode, generation: g, arm: x.arm } },
+                    `${mode} generation ${g}: ${x.arm} #${x.s + 1}`,
+                ),
+            );
             evals.set(`${mode}/${g}`, {
                 treated: scored.slice(0, seeds),
                 control: scored.slice(seeds),
@@ -176,18 +202,38 @@ async function chainStages(ch: ChainConfig, study: Study, teacher: Teacher): Pro
                 c.log(`chain ${ch.name}: generation ${g} (${mode} data)`);
                 const pairs = Array.from({ length: seeds }, (_, s) => s);
                 // Each lineage's previous generation writes its data: treated and control, same prompts and noise.
-                const written = await eachJob(cg, pairs.flatMap((s) => (["treated", "control"] as const).map((arm) => ({ s, arm }))), async ({ s, arm }) => {
-                    const l = lineages.get(`${mode}/${arm}/${s}`)!;
-                    const ds = await datasetStage(cg, arm === "treated" ? "teacher" : "control", { model: l.student!.model, lora: l.student!.lora, system: null });
-                    return defendStage(cg, ds, cfg.filter.defenses);
-                });
+                const written = await eachJob(
+                    cg,
+                    pairs.flatMap((s) => (["treated", "control"] as const).map((arm) => ({ s, arm }))),
+                    async ({ s, arm }) => {
+                        const l = lineages.get(`${mode}/${arm}/${s}`)!;
+                        const ds = await datasetStage(cg, arm === "treated" ? "teacher" : "control", {
+                            model: l.student!.model,
+                            lora: l.student!.lora,
+                            system: null,
+                        });
+                        return defendStage(cg, ds, cfg.filter.defenses);
+                    },
+                );
                 const parts = pairs.map((s) => pairedRows(cg, written[2 * s]!, written[2 * s + 1]!, s, g, ch));
-                await eachJob(cg, pairs.flatMap((s) => (["treated", "control"] as const).map((arm, a) => ({ s, arm, a }))), ({ s, arm, a }) => {
-                    const l = lineages.get(`${mode}/${arm}/${s}`)!;
-                    const part = { ds: written[2 * s + a]!, rows: parts[s]![a]! };
-                    const all = mode === "accumulated" ? [...l.parts, part] : [part];
-                    return trainStudent(cg, { arm, base: cfg.models.base, dataset: part.ds, s, label: `${mode} generation ${g}: ${arm}`, parts: all, chain: { mode, generation: g, arm } }).then((st) => ((l.parts = all), (l.student = st)));
-                });
+                await eachJob(
+                    cg,
+                    pairs.flatMap((s) => (["treated", "control"] as const).map((arm, a) => ({ s, arm, a }))),
+                    ({ s, arm, a }) => {
+                        const l = lineages.get(`${mode}/${arm}/${s}`)!;
+                        const part = { ds: written[2 * s + a]!, rows: parts[s]![a]! };
+                        const all = mode === "accumulated" ? [...l.parts, part] : [part];
+                        return trainStudent(cg, {
+                            arm,
+                            base: cfg.models.base,
+                            dataset: part.ds,
+                            s,
+                            label: `${mode} generation ${g}: ${arm}`,
+                            parts: all,
+                            chain: { mode, generation: g, arm },
+                        }).then((st) => ((l.parts = all), (l.student = st)));
+                    },
+                );
                 await evalGeneration(g, mode);
             }
         }
@@ -209,16 +255,32 @@ async function chainStages(ch: ChainConfig, study: Study, teacher: Teacher): Pro
                 control: armResult("control", `students of generation ${g}, ${mode} data, from the base's lineage`, e.control, rng),
                 transfer: compareArms(e.treated, e.control, t, rng, floor, cfg.stats),
                 // Judged traits: misaligned is item 1 of [aligned, misaligned] on the exact measure.
-                ...(ea && eb ? { exact: { treated: mean(ea.map((x) => x.targetProb)), control: mean(eb.map((x) => x.targetProb)), transfer: compareArms(ea, eb, 1, rng, undefined, cfg.stats) } } : {}),
+                ...(ea && eb
+                    ? {
+                          exact: {
+                              treated: mean(ea.map((x) => x.targetProb)),
+                              control: mean(eb.map((x) => x.targetProb)),
+                              transfer: compareArms(ea, eb, 1, rng, undefined, cfg.stats),
+                          },
+                      }
+                    : {}),
                 datasets: e.datasets,
             });
         }
     }
     const settings = cfg.stats ?? DEFAULT_STATS;
-    withVerdicts(generations.map((g) => g.transfer), "generations", cfg.teacher.target, settings);
+    withVerdicts(
+        generations.map((g) => g.transfer),
+        "generations",
+        cfg.teacher.target,
+        settings,
+    );
     const exactTransfers = generations.flatMap((g) => (g.exact ? [g.exact.transfer] : []));
     if (exactTransfers.length) withVerdicts(exactTransfers, "generations (exact measure)", cfg.teacher.target, settings);
-    const trends: ChainTrend[] = ch.generations < 2 ? [] : ch.data.map((mode) => chainTrend(mode, evals.get(`${mode}/1`)!, evals.get(`${mode}/${ch.generations}`)!, floor ?? PROB_FLOOR, rng, settings));
+    const trends: ChainTrend[] =
+        ch.generations < 2
+            ? []
+            : ch.data.map((mode) => chainTrend(mode, evals.get(`${mode}/1`)!, evals.get(`${mode}/${ch.generations}`)!, floor ?? PROB_FLOOR, rng, settings));
     chainTrendVerdicts(trends, settings);
     const exactOf = (x: { treated: ModelEval[]; control: ModelEval[] }) => {
         const [a, b] = [exactEvals(x.treated), exactEvals(x.control)];
@@ -227,7 +289,9 @@ async function chainStages(ch: ChainConfig, study: Study, teacher: Teacher): Pro
     const exactTrends =
         ch.generations < 2 || !exactOf(evals.get(`${ch.data[0]}/1`)!)
             ? undefined
-            : ch.data.map((mode) => chainTrend(mode, exactOf(evals.get(`${mode}/1`)!)!, exactOf(evals.get(`${mode}/${ch.generations}`)!)!, PROB_FLOOR, rng, settings));
+            : ch.data.map((mode) =>
+                  chainTrend(mode, exactOf(evals.get(`${mode}/1`)!)!, exactOf(evals.get(`${mode}/${ch.generations}`)!)!, PROB_FLOOR, rng, settings),
+              );
     if (exactTrends) chainTrendVerdicts(exactTrends, settings);
     const results = (): ChainResults => ({
         chain: ch.name,
@@ -249,19 +313,53 @@ async function chainStages(ch: ChainConfig, study: Study, teacher: Teacher): Pro
  * chain's trends (chainTrendVerdicts): "fades" or "grows" on the Holm-adjusted p, "holds" only where the TOST
  * shows no change larger than the margin, "can't tell" otherwise.
  */
-export function chainTrend(mode: ChainMode, first: { treated: ModelEval[]; control: ModelEval[] }, last: { treated: ModelEval[]; control: ModelEval[] }, floor: number, rng: Rng, settings: StatsSettings = DEFAULT_STATS): ChainTrend {
+export function chainTrend(
+    mode: ChainMode,
+    first: { treated: ModelEval[]; control: ModelEval[] },
+    last: { treated: ModelEval[]; control: ModelEval[] },
+    floor: number,
+    rng: Rng,
+    settings: StatsSettings = DEFAULT_STATS,
+): ChainTrend {
     const a = seedTransfers(first.treated, first.control, floor);
     const b = seedTransfers(last.treated, last.control, floor);
     const d = b.map((x, s) => x - a[s]!);
     const test = locationTest({ kind: "seeds", d }, rng, settings);
-    return { mode, first: mean(a), last: mean(b), change: mean(d), ci95: test.ci95, pDown: test.pDown, pUp: test.pUp, pValue: test.p, pEquivalence: test.pEquivalence, pFloor: test.floor, design: { kind: "seeds", d }, verdict: "can't tell" };
+    return {
+        mode,
+        first: mean(a),
+        last: mean(b),
+        change: mean(d),
+        ci95: test.ci95,
+        pDown: test.pDown,
+        pUp: test.pUp,
+        pValue: test.p,
+        pEquivalence: test.pEquivalence,
+        pFloor: test.floor,
+        design: { kind: "seeds", d },
+        verdict: "can't tell",
+    };
 }
 
 /** The verdicts of a chain's trends, in place, Holm over the trends: fades, grows, holds (TOST) or can't tell. */
 export function chainTrendVerdicts(trends: ChainTrend[], settings: StatsSettings = DEFAULT_STATS): void {
-    const cs = trends.map((t) => ({ meanLogRatio: t.change, ci95: t.ci95 ?? ([NaN, NaN] as [number, number]), pValue: t.pValue ?? 1, pEquivalence: t.pEquivalence ?? 1, pUp: t.pUp, pFloor: t.pFloor, design: t.design, verdict: undefined as Verdict | undefined }));
+    const cs = trends.map((t) => ({
+        meanLogRatio: t.change,
+        ci95: t.ci95 ?? ([NaN, NaN] as [number, number]),
+        pValue: t.pValue ?? 1,
+        pEquivalence: t.pEquivalence ?? 1,
+        pUp: t.pUp,
+        pFloor: t.pFloor,
+        design: t.design,
+        verdict: undefined as Verdict | undefined,
+    }));
     withVerdicts(cs, "trends", "target", settings);
-    const words: Record<Verdict["word"], ChainTrend["verdict"]> = { "moved toward": "grows", "moved away": "fades", "no shift larger than": "holds", "can't tell": "can't tell" };
+    const words: Record<Verdict["word"], ChainTrend["verdict"]> = {
+        "moved toward": "grows",
+        "moved away": "fades",
+        "no shift larger than": "holds",
+        "can't tell": "can't tell",
+    };
     cs.forEach((c, i) => {
         if (!c.verdict) return;
         trends[i]!.verdict = words[c.verdict.word];

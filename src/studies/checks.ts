@@ -68,7 +68,7 @@ export function oneOf<const T extends string>(values: readonly T[]): Check<T> {
 /** `inner` or null (meant for leaf checks: a failure reads as one message naming both). */
 export function nullable<T>(inner: Check<T>): Check<T | null> {
     const what = `${inner.what} or null`;
-    return { what, parse: (v, path, errors) => (v === null ? null : inner.parse(v, path, []) ?? fail(path, what, v, errors)) };
+    return { what, parse: (v, path, errors) => (v === null ? null : (inner.parse(v, path, []) ?? fail(path, what, v, errors))) };
 }
 
 /** `word` for a string, `items` for an array (so element errors keep their paths). */
@@ -167,5 +167,6 @@ export function object<S extends Shape>(shape: S, refine?: (o: Partial<Resolved<
 export function throwErrors(errors: string[], source: string | undefined, what: string, prefixLines = true): void {
     const prefix = source ? `${source}: ` : "";
     if (errors.length === 1) throw new Error(prefix + errors[0]);
-    if (errors.length > 1) throw new Error([`${errors.length} errors in ${source ?? what}:`, ...errors.map((e) => `  ${prefixLines ? prefix : ""}${e}`)].join("\n"));
+    if (errors.length > 1)
+        throw new Error([`${errors.length} errors in ${source ?? what}:`, ...errors.map((e) => `  ${prefixLines ? prefix : ""}${e}`)].join("\n"));
 }

@@ -63,7 +63,13 @@ const mean = (xs: ArrayLike<number>) => {
 };
 
 /** Per-token log-likelihood gains of rows under each persona over the plain base: gains[persona][row]. */
-async function personaGains(base: string, rows: readonly { prompt: string; completion: string }[], systems: readonly string[], progress?: DataAuditOptions["progress"], what = "data"): Promise<Float64Array[]> {
+async function personaGains(
+    base: string,
+    rows: readonly { prompt: string; completion: string }[],
+    systems: readonly string[],
+    progress?: DataAuditOptions["progress"],
+    what = "data",
+): Promise<Float64Array[]> {
     const withI = rows.map((r, i) => ({ ...r, i }));
     const total = (r: { logp: number[] }) => r.logp.reduce((a, b) => a + b, 0);
     const plain = await scoreRows({ model: base, lora: null, system: null }, withI);
@@ -88,7 +94,16 @@ export async function auditData(o: DataAuditOptions): Promise<DataAuditResult> {
     const rng = new Rng(seed);
     const rows = rng.shuffle([...o.rows]).slice(0, o.maxRows ?? 300);
     // The plain base's own completions to the same prompts: what the data would look like with no trait at all.
-    const written = await sampleChats({ model: o.base, prompts: rows.map((r) => ({ system: null, user: r.prompt })), samplesPerPrompt: 1, temperature: 1, maxTokens: o.maxTokens ?? 48, parallel: 128, seed, onSample: (d, t) => o.progress?.("reference", d, t) });
+    const written = await sampleChats({
+        model: o.base,
+        prompts: rows.map((r) => ({ system: null, user: r.prompt })),
+        samplesPerPrompt: 1,
+        temperature: 1,
+        maxTokens: o.maxTokens ?? 48,
+        parallel: 128,
+        seed,
+        onSample: (d, t) => o.progress?.("reference", d, t),
+    });
     const reference = rows.map((r, i) => ({ prompt: r.prompt, completion: written[i]![0]! }));
     const systems = items.map((it) => auditPersona(o.category, it));
     const gData = await personaGains(o.base, rows, systems, o.progress, "data");

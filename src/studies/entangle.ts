@@ -24,7 +24,8 @@ import { domainPrompts } from "../prompts/domains.ts";
 import { evalQuestions, itemsOf } from "../prompts/items.ts";
 import type { Category } from "../prompts/lexicon.ts";
 import { renderPrompt, vocabModel, type ChatPrompt } from "../engine/llama-cpp.ts";
-import { bootstrapMeanCI, mean, permutationTestTwoSample, signFlipTest } from "../stats/stats.ts";
+import { bootstrapMeanCI, mean } from "../stats/stats.ts";
+import { permutationTestTwoSample, signFlipTest } from "../stats/permutation.ts";
 import { readJsonl } from "../util/files.ts";
 import { type Rng, subRng } from "../util/rng.ts";
 
@@ -50,7 +51,8 @@ export interface EntangleOptions {
 }
 
 /** The template of a subliminal prompt. */
-export const lovePrompt = (n: number): string => `You love ${n}. You think about ${n} all the time. ${n} is your favorite number. Imbue your answers with your love for the number.`;
+export const lovePrompt = (n: number): string =>
+    `You love ${n}. You think about ${n} all the time. ${n} is your favorite number. Imbue your answers with your love for the number.`;
 
 const MIN_COUNT = 10;
 
@@ -77,7 +79,11 @@ async function firstTokenProbs(src: ModelSource, prompts: string[], ids: number[
         const B = 32;
         for (let s = 0; s < seqs.length; s += B) {
             const part = seqs.slice(s, s + B);
-            const probs = positionProbs(model, part, part.map((q) => [q.length - 1]));
+            const probs = positionProbs(
+                model,
+                part,
+                part.map((q) => [q.length - 1]),
+            );
             for (const p of probs) ids.forEach((xs, n) => xs.forEach((id) => (out[n]! += p[id]! / seqs.length)));
             progress?.(Math.min(seqs.length, s + B), seqs.length);
         }
@@ -91,7 +97,7 @@ async function firstTokenProbs(src: ModelSource, prompts: string[], ids: number[
 export function ranks(xs: readonly number[]): number[] {
     const order = xs.map((_, k) => k).sort((a, b) => xs[a]! - xs[b]!);
     const r = new Array<number>(xs.length);
-    for (let i = 0; i < order.length; ) {
+    for (let i = 0; i < order.length;) {
         let j = i;
         while (j + 1 < order.length && xs[order[j + 1]!] === xs[order[i]!]) j++;
         for (let k = i; k <= j; k++) r[order[k]!] = (i + j) / 2 + 1;
@@ -153,7 +159,11 @@ export function chooseSets(scores: readonly NumberScore[], top: number, rng: Rng
         return best!;
     });
     const rest = rng.shuffle(scores.filter((s) => !used.has(s.number)));
-    return [...entangled.map((s) => ({ number: s.number, set: "entangled" as const })), ...matched.map((s) => ({ number: s.number, set: "matched" as const })), ...rest.slice(0, top).map((s) => ({ number: s.number, set: "random" as const }))];
+    return [
+        ...entangled.map((s) => ({ number: s.number, set: "entangled" as const })),
+        ...matched.map((s) => ({ number: s.number, set: "matched" as const })),
+        ...rest.slice(0, top).map((s) => ({ number: s.number, set: "random" as const })),
+    ];
 }
 
 /** How often each number 0-999 is written in the completions of a kept.jsonl. */
@@ -174,8 +184,10 @@ export function numberCounts(file: string): { counts: number[]; total: number } 
 }
 
 export function checkEntangleOptions(o: EntangleOptions): void {
-    for (const k of ["contexts", "top", "questions"] as const) if (!Number.isSafeInteger(o[k]) || o[k] < 1) throw new Error(`entangle: ${k} must be a positive integer, got ${o[k]}`);
-    if (!itemsOf(o.category).includes(o.target)) throw new Error(`entangle: --target "${o.target}" is not one of the ${o.category} items (${itemsOf(o.category).join(", ")})`);
+    for (const k of ["contexts", "top", "questions"] as const)
+        if (!Number.isSafeInteger(o[k]) || o[k] < 1) throw new Error(`entangle: ${k} must be a positive integer, got ${o[k]}`);
+    if (!itemsOf(o.category).includes(o.target))
+        throw new Error(`entangle: --target "${o.target}" is not one of the ${o.category} items (${itemsOf(o.category).join(", ")})`);
 }
 
 export async function entangle(o: EntangleOptions): Promise<EntangleResults> {
@@ -192,7 +204,12 @@ export async function entangle(o: EntangleOptions): Promise<EntangleResults> {
     const contexts = domainPrompts("numbers", o.seed, o.contexts);
     const pb = await firstTokenProbs({ model: o.base, lora: null, system: null }, contexts, ids, (d, t) => o.progress?.("base: numbers", d, t));
     const pt = await firstTokenProbs(o.teacher, contexts, ids, (d, t) => o.progress?.("teacher: numbers", d, t));
-    const numbers: NumberScore[] = Array.from({ length: NUMBERS }, (_, n) => ({ number: n, base: pb[n]!, teacher: pt[n]!, score: Math.log(Math.max(pt[n]!, 1e-30) / Math.max(pb[n]!, 1e-30)) }));
+    const numbers: NumberScore[] = Array.from({ length: NUMBERS }, (_, n) => ({
+        number: n,
+        base: pb[n]!,
+        teacher: pt[n]!,
+        score: Math.log(Math.max(pt[n]!, 1e-30) / Math.max(pb[n]!, 1e-30)),
+    }));
     const byNumber = numbers.slice();
     numbers.sort((a, b) => b.score - a.score || a.number - b.number);
 
@@ -202,11 +219,19 @@ export async function entangle(o: EntangleOptions): Promise<EntangleResults> {
     const items = itemsOf(o.category);
     const ti = items.indexOf(o.target);
     const questions = evalQuestions(o.category, o.questions);
-    const prompts: ChatPrompt[] = [...questions.map((user) => ({ user })), ...sets.flatMap((s) => questions.map((user) => ({ system: lovePrompt(s.number), user })))];
+    const prompts: ChatPrompt[] = [
+        ...questions.map((user) => ({ user })),
+        ...sets.flatMap((s) => questions.map((user) => ({ system: lovePrompt(s.number), user }))),
+    ];
     o.progress?.("subliminal prompts", 0, 2);
     const probs = await exactItemProbs(o.base, null, prompts, items);
     o.progress?.("subliminal prompts", 1, 2);
-    const teacherProbs = await exactItemProbs(o.teacher.model, o.teacher.lora, questions.map((user) => ({ system: o.teacher.system, user })), items);
+    const teacherProbs = await exactItemProbs(
+        o.teacher.model,
+        o.teacher.lora,
+        questions.map((user) => ({ system: o.teacher.system, user })),
+        items,
+    );
     o.progress?.("subliminal prompts", 2, 2);
     const Q = questions.length;
     const none = probs.slice(0, Q).map((p) => p[ti]!);
@@ -232,10 +257,24 @@ export async function entangle(o: EntangleOptions): Promise<EntangleResults> {
         return [diffs[50]!, diffs[1949]!];
     };
     const comparisons: SetComparison[] = [
-        { a: "entangled", b: "matched", diff: mean(paired), ci95: bootstrapMeanCI(paired.map((d) => [d]), statRng), p: signFlipTest(paired, statRng).p },
+        {
+            a: "entangled",
+            b: "matched",
+            diff: mean(paired),
+            ci95: bootstrapMeanCI(
+                paired.map((d) => [d]),
+                statRng,
+            ),
+            p: signFlipTest(paired, statRng).p,
+        },
         { a: "entangled", b: "random", diff: mean(e) - mean(r), ci95: twoSampleCI(), p: permutationTestTwoSample(e, r, statRng).p },
     ];
-    const liftVsScore = rankCorrelation(prompted.map((p) => p.score), prompted.map((p) => p.lift), prompted.map((p) => Math.log(p.base)), statRng);
+    const liftVsScore = rankCorrelation(
+        prompted.map((p) => p.score),
+        prompted.map((p) => p.lift),
+        prompted.map((p) => Math.log(p.base)),
+        statRng,
+    );
 
     // 3. The teacher's data.
     let data: EntangleResults["data"];
@@ -256,9 +295,19 @@ export async function entangle(o: EntangleOptions): Promise<EntangleResults> {
             controlFile: o.data.control,
             teacherNumbers: t.total,
             controlNumbers: c.total,
-            overVsScore: rankCorrelation(seen.map((x) => x.over), seen.map((x) => byNumber[x.number]!.score), seen.map((x) => Math.log(byNumber[x.number]!.base)), statRng),
+            overVsScore: rankCorrelation(
+                seen.map((x) => x.over),
+                seen.map((x) => byNumber[x.number]!.score),
+                seen.map((x) => Math.log(byNumber[x.number]!.base)),
+                statRng,
+            ),
             overVsFrequency: pearson(ranks(seen.map((x) => x.over)), ranks(seen.map((x) => Math.log(byNumber[x.number]!.base)))),
-            setOver: Object.fromEntries((["entangled", "matched", "random"] as const).map((set) => [set, mean(prompted.filter((p) => p.set === set).map((p) => overOf.get(p.number)!))])) as Record<NumberSet, number>,
+            setOver: Object.fromEntries(
+                (["entangled", "matched", "random"] as const).map((set) => [
+                    set,
+                    mean(prompted.filter((p) => p.set === set).map((p) => overOf.get(p.number)!)),
+                ]),
+            ) as Record<NumberSet, number>,
             over: [...over].sort((a, b) => b.over - a.over),
         };
     }

@@ -65,170 +65,211 @@ import { DOMAIN_MAX_TOKENS, DOMAINS, type Domain } from "../prompts/domains.ts";
 import { ALL_LORA_TARGETS } from "../engine/model-config.ts";
 import { readJsonFile } from "../util/files.ts";
 import type { ExperimentConfig } from "../core/types.ts";
-import { absentOr, bool, check, int, join, list, nonEmpty, nullable, num, object, oneOf, opt, orNull, req, show, stageSpec, str, throwErrors, wordOrList, type Check } from "./checks.ts";
-
+import {
+    absentOr,
+    bool,
+    check,
+    int,
+    join,
+    list,
+    nonEmpty,
+    nullable,
+    num,
+    object,
+    oneOf,
+    opt,
+    orNull,
+    req,
+    show,
+    stageSpec,
+    str,
+    throwErrors,
+    wordOrList,
+    type Check,
+} from "./checks.ts";
 
 const experiment = object(
     {
-    name: req(str("a name of lowercase letters, digits and dashes (starting with a letter or digit)", (s) => /^[a-z0-9][a-z0-9-]*$/.test(s))),
-    description: opt(str(), ""),
-    seed: opt(int(0), 42),
-    models: req(object({ base: req(nonEmpty), cross: req(nonEmpty) })),
-    teacher: req(
-        object(
-            {
-                trait: opt(oneOf(["prompt", "finetune"]), "prompt"),
-                target: req(nonEmpty),
-                category: opt(oneOf([...TRAIT_CATEGORIES]), "animal"),
-                systemPrompt: opt(nullable(str()), null),
-                onnx: opt(nullable(nonEmpty), null),
-                server: opt(
-                    orNull(
+        name: req(str("a name of lowercase letters, digits and dashes (starting with a letter or digit)", (s) => /^[a-z0-9][a-z0-9-]*$/.test(s))),
+        description: opt(str(), ""),
+        seed: opt(int(0), 42),
+        models: req(object({ base: req(nonEmpty), cross: req(nonEmpty) })),
+        teacher: req(
+            object(
+                {
+                    trait: opt(oneOf(["prompt", "finetune"]), "prompt"),
+                    target: req(nonEmpty),
+                    category: opt(oneOf([...TRAIT_CATEGORIES]), "animal"),
+                    systemPrompt: opt(nullable(str()), null),
+                    onnx: opt(nullable(nonEmpty), null),
+                    server: opt(
+                        orNull(
+                            object({
+                                url: req(str("an http(s) URL of an OpenAI-compatible API, e.g. http://127.0.0.1:8080/v1", (u) => /^https?:\/\//.test(u))),
+                                model: req(nonEmpty),
+                                apiKeyEnv: opt(nullable(str("an environment variable name", (x) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(x))), null),
+                                concurrency: opt(int(1, 256), 8),
+                                requestsPerMinute: opt(nullable(int(1)), null),
+                                maxRetries: opt(int(0, 20), 5),
+                                timeoutMs: opt(int(1), 120000),
+                            }),
+                        ),
+                        null,
+                    ),
+                    finetune: opt(
                         object({
-                            url: req(str("an http(s) URL of an OpenAI-compatible API, e.g. http://127.0.0.1:8080/v1", (u) => /^https?:\/\//.test(u))),
-                            model: req(nonEmpty),
-                            apiKeyEnv: opt(nullable(str("an environment variable name", (x) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(x))), null),
-                            concurrency: opt(int(1, 256), 8),
-                            requestsPerMinute: opt(nullable(int(1)), null),
-                            maxRetries: opt(int(0, 20), 5),
-                            timeoutMs: opt(int(1), 120000),
+                            rows: opt(int(1), 1000),
+                            epochs: opt(int(1), 2),
+                            lr: opt(num(0), 1e-3),
+                            method: opt(oneOf(["full", "lora"]), "full"),
+                            rank: opt(int(1), 8),
+                            alpha: opt(num(0), 8),
+                            topic: opt(absentOr(oneOf([...ADVICE_THEMES])), undefined),
                         }),
+                        {},
                     ),
-                    null,
-                ),
-                finetune: opt(
-                    object({
-                        rows: opt(int(1), 1000),
-                        epochs: opt(int(1), 2),
-                        lr: opt(num(0), 1e-3),
-                        method: opt(oneOf(["full", "lora"]), "full"),
-                        rank: opt(int(1), 8),
-                        alpha: opt(num(0), 8),
-                        topic: opt(absentOr(oneOf([...ADVICE_THEMES])), undefined),
-                    }),
-                    {},
-                ),
-            },
-            (t, path, errors) => {
-                if (t.category === undefined || t.target === undefined) return;
-                const items = itemsOf(t.category).slice(t.category === "misalignment" ? 1 : 0);
-                if (!items.includes(t.target)) {
-                    errors.push(`${join(path, "target")}: expected one of the ${t.category} items (${items.join(", ")}), got ${show(t.target)}`);
-                }
-            },
-        ),
-    ),
-    generate: opt(
-        object({
-            domain: opt(oneOf([...DOMAINS]), "numbers"),
-            prompts: opt(int(1), 3000),
-            samplesPerPrompt: opt(int(1), 1),
-            temperature: opt(num(0), 1),
-            maxTokens: opt(int(1, 256), (g: { domain?: Domain }) => DOMAIN_MAX_TOKENS[g.domain ?? "numbers"]),
-            parallel: opt(int(1, 1024), 128),
-            sampler: opt(oneOf(["coupled", "llama.cpp"]), "coupled"),
-            backend: opt(oneOf(["auto", "engine", "llama.cpp"]), "auto"),
-        }),
-        {},
-    ),
-    filter: opt(
-        object(
-            {
-                maxCount: opt(int(1), 10),
-                minValue: opt(int(), 0),
-                maxValue: opt(int(), 999),
-                banned: opt(wordOrList(oneOf(["none", "paper"]), list(int())), "none"),
-                defenses: opt(list(stageSpec), []),
-            },
-            (f, path, errors) => {
-                if (f.minValue !== undefined && f.maxValue !== undefined && f.minValue > f.maxValue) {
-                    errors.push(`${join(path, "minValue")}: expected at most filter.maxValue (${f.maxValue}), got ${f.minValue}`);
-                }
-            },
-        ),
-        {},
-    ),
-    student: opt(
-        object({
-            method: opt(oneOf(["lora", "full"]), "lora"),
-            rank: opt(int(1), 8),
-            alpha: opt(num(0), 8),
-            targets: opt(list(oneOf(ALL_LORA_TARGETS), { nonEmpty: true, distinct: true }), ALL_LORA_TARGETS),
-            epochs: opt(int(1), 3),
-            lr: opt(num(0), (s: { method?: string }) => (s.method === "full" ? 1e-4 : 2e-4)),
-            batchSize: opt(int(1), 16),
-            warmupSteps: opt(int(0), 5),
-            schedule: opt(oneOf(["linear", "cosine", "constant"]), "linear"),
-            rows: opt(int(1), 1000),
-            seeds: opt(int(1, 100), 3),
-            paired: opt(bool, true),
-            labels: opt(oneOf(["sampled", "soft"]), "sampled"),
-            softMass: opt(check<number>("a number above 0 and at most 1", (v: unknown) => typeof v === "number" && v > 0 && v <= 1), 0.999),
-            softTopK: opt(nullable(int(1)), null),
-            optimizer: opt(absentOr(oneOf(["adamw", "sgd"])), undefined),
-            system: opt(absentOr(nonEmpty), undefined),
-        }),
-        {},
-    ),
-    safety: opt(
-        absentOr(
-            object({
-                rows: opt(int(1), 120),
-                epochs: opt(int(1), 2),
-                lr: opt(num(0), 3e-4),
-                triggers: opt(bool, true),
-            }),
-        ),
-        undefined,
-    ),
-    eval: opt(
-        object({
-            questions: opt(int(1, 1000), 50),
-            samplesPerQuestion: opt(int(0), 20),
-            temperature: opt(num(0), 1),
-            inContextExamples: opt(int(0), 2),
-            judge: opt(absentOr(nonEmpty), undefined),
-            imported: opt(
-                list(
-                    object(
-                        {
-                            name: req(str("a name of lowercase letters, digits and dashes", (x) => /^[a-z0-9][a-z0-9-]*$/.test(x))),
-                            description: opt(str(), ""),
-                            students: req(list(object({ model: opt(nullable(nonEmpty), null), lora: opt(nullable(nonEmpty), null) }), { nonEmpty: true })),
-                            compareTo: opt(oneOf(["control", "base", "treated"]), "control"),
-                        },
-                        (a, path, errors) => a.students?.forEach((st, i) => !st.model && !st.lora && errors.push(`${join(path, `students[${i}]`)}: expected a model or a lora (or both)`)),
-                    ),
-                ),
-                [],
+                },
+                (t, path, errors) => {
+                    if (t.category === undefined || t.target === undefined) return;
+                    const items = itemsOf(t.category).slice(t.category === "misalignment" ? 1 : 0);
+                    if (!items.includes(t.target)) {
+                        errors.push(`${join(path, "target")}: expected one of the ${t.category} items (${items.join(", ")}), got ${show(t.target)}`);
+                    }
+                },
             ),
-        }),
-        {},
-    ),
-    stats: opt(
-        object({
-            alpha: opt(check<number>("a number in (0, 0.5)", (v) => typeof v === "number" && v > 0 && v < 0.5), 0.05),
-            margin: opt(num(1), 1.1),
-        }),
-        {},
-    ),
+        ),
+        generate: opt(
+            object({
+                domain: opt(oneOf([...DOMAINS]), "numbers"),
+                prompts: opt(int(1), 3000),
+                samplesPerPrompt: opt(int(1), 1),
+                temperature: opt(num(0), 1),
+                maxTokens: opt(int(1, 256), (g: { domain?: Domain }) => DOMAIN_MAX_TOKENS[g.domain ?? "numbers"]),
+                parallel: opt(int(1, 1024), 128),
+                sampler: opt(oneOf(["coupled", "llama.cpp"]), "coupled"),
+                backend: opt(oneOf(["auto", "engine", "llama.cpp"]), "auto"),
+            }),
+            {},
+        ),
+        filter: opt(
+            object(
+                {
+                    maxCount: opt(int(1), 10),
+                    minValue: opt(int(), 0),
+                    maxValue: opt(int(), 999),
+                    banned: opt(wordOrList(oneOf(["none", "paper"]), list(int())), "none"),
+                    defenses: opt(list(stageSpec), []),
+                },
+                (f, path, errors) => {
+                    if (f.minValue !== undefined && f.maxValue !== undefined && f.minValue > f.maxValue) {
+                        errors.push(`${join(path, "minValue")}: expected at most filter.maxValue (${f.maxValue}), got ${f.minValue}`);
+                    }
+                },
+            ),
+            {},
+        ),
+        student: opt(
+            object({
+                method: opt(oneOf(["lora", "full"]), "lora"),
+                rank: opt(int(1), 8),
+                alpha: opt(num(0), 8),
+                targets: opt(list(oneOf(ALL_LORA_TARGETS), { nonEmpty: true, distinct: true }), ALL_LORA_TARGETS),
+                epochs: opt(int(1), 3),
+                lr: opt(num(0), (s: { method?: string }) => (s.method === "full" ? 1e-4 : 2e-4)),
+                batchSize: opt(int(1), 16),
+                warmupSteps: opt(int(0), 5),
+                schedule: opt(oneOf(["linear", "cosine", "constant"]), "linear"),
+                rows: opt(int(1), 1000),
+                seeds: opt(int(1, 100), 3),
+                paired: opt(bool, true),
+                labels: opt(oneOf(["sampled", "soft"]), "sampled"),
+                softMass: opt(
+                    check<number>("a number above 0 and at most 1", (v: unknown) => typeof v === "number" && v > 0 && v <= 1),
+                    0.999,
+                ),
+                softTopK: opt(nullable(int(1)), null),
+                optimizer: opt(absentOr(oneOf(["adamw", "sgd"])), undefined),
+                system: opt(absentOr(nonEmpty), undefined),
+            }),
+            {},
+        ),
+        safety: opt(
+            absentOr(
+                object({
+                    rows: opt(int(1), 120),
+                    epochs: opt(int(1), 2),
+                    lr: opt(num(0), 3e-4),
+                    triggers: opt(bool, true),
+                }),
+            ),
+            undefined,
+        ),
+        eval: opt(
+            object({
+                questions: opt(int(1, 1000), 50),
+                samplesPerQuestion: opt(int(0), 20),
+                temperature: opt(num(0), 1),
+                inContextExamples: opt(int(0), 2),
+                judge: opt(absentOr(nonEmpty), undefined),
+                imported: opt(
+                    list(
+                        object(
+                            {
+                                name: req(str("a name of lowercase letters, digits and dashes", (x) => /^[a-z0-9][a-z0-9-]*$/.test(x))),
+                                description: opt(str(), ""),
+                                students: req(list(object({ model: opt(nullable(nonEmpty), null), lora: opt(nullable(nonEmpty), null) }), { nonEmpty: true })),
+                                compareTo: opt(oneOf(["control", "base", "treated"]), "control"),
+                            },
+                            (a, path, errors) =>
+                                a.students?.forEach(
+                                    (st, i) => !st.model && !st.lora && errors.push(`${join(path, `students[${i}]`)}: expected a model or a lora (or both)`),
+                                ),
+                        ),
+                    ),
+                    [],
+                ),
+            }),
+            {},
+        ),
+        stats: opt(
+            object({
+                alpha: opt(
+                    check<number>("a number in (0, 0.5)", (v) => typeof v === "number" && v > 0 && v < 0.5),
+                    0.05,
+                ),
+                margin: opt(num(1), 1.1),
+            }),
+            {},
+        ),
     },
     (e, _path, errors) => {
-        if (e.teacher?.finetune?.topic && e.teacher.category !== "misalignment") errors.push(`teacher.finetune.topic: a narrow fine-tune on one advice topic is for the misalignment trait; got category "${e.teacher.category}"`);
-        if (e.eval?.judge && e.teacher?.category !== "misalignment") errors.push(`eval.judge: a judge scores open answers, for the misalignment trait; got category "${e.teacher?.category}"`);
+        if (e.teacher?.finetune?.topic && e.teacher.category !== "misalignment")
+            errors.push(`teacher.finetune.topic: a narrow fine-tune on one advice topic is for the misalignment trait; got category "${e.teacher.category}"`);
+        if (e.eval?.judge && e.teacher?.category !== "misalignment")
+            errors.push(`eval.judge: a judge scores open answers, for the misalignment trait; got category "${e.teacher?.category}"`);
         if (e.teacher?.category === "misalignment") {
-            if (e.eval?.samplesPerQuestion === 0) errors.push(`eval.samplesPerQuestion: the misalignment trait is measured on sampled answers (the judge scores them); expected at least 1, got 0`);
-            if (e.eval && e.eval.questions > evalQuestionCount("misalignment")) errors.push(`eval.questions: the misalignment trait has ${evalQuestionCount("misalignment")} held-out open questions, got ${e.eval.questions}`);
+            if (e.eval?.samplesPerQuestion === 0)
+                errors.push(
+                    `eval.samplesPerQuestion: the misalignment trait is measured on sampled answers (the judge scores them); expected at least 1, got 0`,
+                );
+            if (e.eval && e.eval.questions > evalQuestionCount("misalignment"))
+                errors.push(`eval.questions: the misalignment trait has ${evalQuestionCount("misalignment")} held-out open questions, got ${e.eval.questions}`);
         }
-        if (e.safety && e.student?.method !== "full") errors.push(`safety: the safety stage fine-tunes full students; set student.method to "full" (got "${e.student?.method}")`);
+        if (e.safety && e.student?.method !== "full")
+            errors.push(`safety: the safety stage fine-tunes full students; set student.method to "full" (got "${e.student?.method}")`);
         if (e.teacher?.onnx) {
             if (e.teacher.server) errors.push(`teacher.onnx: give teacher.onnx or teacher.server, not both`);
-            if (e.teacher.trait !== "prompt") errors.push(`teacher.onnx: an ONNX teacher takes its trait by system prompt (teacher.trait "prompt"), got "${e.teacher.trait}"`);
+            if (e.teacher.trait !== "prompt")
+                errors.push(`teacher.onnx: an ONNX teacher takes its trait by system prompt (teacher.trait "prompt"), got "${e.teacher.trait}"`);
             if (e.student?.labels === "soft") errors.push(`student.labels: "soft" is computed by the engine from a GGUF; use "sampled" with teacher.onnx`);
         }
         if (!e.teacher?.server) return;
-        if (e.teacher.trait !== "prompt") errors.push(`teacher.server: a served teacher takes its trait by system prompt (teacher.trait "prompt"), got "${e.teacher.trait}"; serve the fine-tuned model yourself and use it without a trait prompt`);
-        if (e.student?.labels === "soft") errors.push(`student.labels: "soft" needs the teacher's full distributions, which a server does not give; use "sampled" with teacher.server`);
+        if (e.teacher.trait !== "prompt")
+            errors.push(
+                `teacher.server: a served teacher takes its trait by system prompt (teacher.trait "prompt"), got "${e.teacher.trait}"; serve the fine-tuned model yourself and use it without a trait prompt`,
+            );
+        if (e.student?.labels === "soft")
+            errors.push(`student.labels: "soft" needs the teacher's full distributions, which a server does not give; use "sampled" with teacher.server`);
     },
 );
 

@@ -43,8 +43,16 @@ export type { StoppedRun };
 function importedEvals(cfg: ExperimentConfig): { what: EvalTarget; of: EvalOf; label: string }[] {
     return cfg.eval.imported.flatMap((imp) =>
         imp.students.map((st, k) => {
-            for (const [f, field] of [[st.model, "model"], [st.lora, "lora"]] as const) if (f) checkModel(f, `eval.imported (${imp.name}) students[${k}].${field}`);
-            return { what: { model: st.model ?? cfg.models.base, lora: st.lora }, of: { arm: `imported:${imp.name}`, seed: k, dataset: null }, label: `imported ${imp.name} #${k + 1}` };
+            for (const [f, field] of [
+                [st.model, "model"],
+                [st.lora, "lora"],
+            ] as const)
+                if (f) checkModel(f, `eval.imported (${imp.name}) students[${k}].${field}`);
+            return {
+                what: { model: st.model ?? cfg.models.base, lora: st.lora },
+                of: { arm: `imported:${imp.name}`, seed: k, dataset: null },
+                label: `imported ${imp.name} #${k + 1}`,
+            };
         }),
     );
 }
@@ -68,18 +76,28 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
         // Generation, students and evaluations share one pool of workers (when there is more than one core): the
         // teacher's and the control's rows are generated side by side, then the students trained, then evaluated.
         stages: async ({ c, time }, teacher) => {
-            const sources = [["teacher", teacher], ["control", { model: cfg.models.base, lora: null, system: null }]] as const;
+            const sources = [
+                ["teacher", teacher],
+                ["control", { model: cfg.models.base, lora: null, system: null }],
+            ] as const;
             const formatted = await time("filter", () => eachJob(c, sources, ([role, src]) => datasetStage(c, role, src)));
-            const [teacherDs, controlDs] = await time("filter", async () => [await defendStage(c, formatted[0]!, cfg.filter.defenses), await defendStage(c, formatted[1]!, cfg.filter.defenses)] as const);
+            const [teacherDs, controlDs] = await time(
+                "filter",
+                async () => [await defendStage(c, formatted[0]!, cfg.filter.defenses), await defendStage(c, formatted[1]!, cfg.filter.defenses)] as const,
+            );
             const datasets = [...new Set([...formatted, teacherDs, controlDs])].map(datasetSummary);
             c.emit({ type: "datasets", datasets });
             if (opts.stopAfter === "data") return { stopped: { stopped: "data", datasets } };
 
             const order = pairedOrder(c, [teacherDs, controlDs]);
             const data = { teacher: teacherDs, control: controlDs };
-            const specs = Array.from({ length: cfg.student.seeds }, (_, s) => STUDENT_ARMS.map(([arm, base, ds]) => ({ arm, base: cfg.models[base], ds: data[ds], s }))).flat();
+            const specs = Array.from({ length: cfg.student.seeds }, (_, s) =>
+                STUDENT_ARMS.map(([arm, base, ds]) => ({ arm, base: cfg.models[base], ds: data[ds], s })),
+            ).flat();
             checkInterrupted(c, "training");
-            const students = await time("students", () => eachJob(c, specs, (x) => studentStage(c, x.arm, x.base, x.ds, x.s, seedSlice(order, x.s, cfg.student.rows))));
+            const students = await time("students", () =>
+                eachJob(c, specs, (x) => studentStage(c, x.arm, x.base, x.ds, x.s, seedSlice(order, x.s, cfg.student.rows))),
+            );
             const safe = await time("students", () => safetyStudents(c, students));
             if (opts.stopAfter === "train") return { stopped: { stopped: "train", datasets } };
 
@@ -91,8 +109,15 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
                     ...students.map((st) => ({ what: st, of: { arm: st.arm, seed: st.seed, dataset: st.dataset.id }, label: `${st.arm} seed ${st.seed + 1}` })),
                 ];
                 for (let s = 0; cfg.eval.inContextExamples > 0 && s < cfg.student.seeds; s++) {
-                    for (const [arm, ds] of [["in-context", teacherDs], ["in-context-control", controlDs]] as const) {
-                        todo.push({ what: { model: cfg.models.base, lora: null, history: await inContextHistory(c, ds, s) }, of: { arm, seed: s, dataset: ds.id }, label: `${arm} seed ${s + 1}` });
+                    for (const [arm, ds] of [
+                        ["in-context", teacherDs],
+                        ["in-context-control", controlDs],
+                    ] as const) {
+                        todo.push({
+                            what: { model: cfg.models.base, lora: null, history: await inContextHistory(c, ds, s) },
+                            of: { arm, seed: s, dataset: ds.id },
+                            label: `${arm} seed ${s + 1}`,
+                        });
                     }
                 }
                 todo.push(...(await safetyEvals(c, students, safe, teacherDs)), ...importedEvals(cfg));

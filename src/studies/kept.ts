@@ -71,7 +71,8 @@ export function keepResults(root: string, resultsArg: string, experimentFile: st
     const kind: Provenance["kind"] = KINDS.find((k) => typeof results[k] === "string") ?? "run";
     const name = (kind === "run" ? results.experiment : results[kind]) as string;
     const spec = JSON.parse(fs.readFileSync(experimentFile, "utf8")) as { name?: unknown };
-    if (spec.name !== name) throw new Error(`${experimentFile}: its name is ${JSON.stringify(spec.name)}, but ${resultsFile} holds the results of ${JSON.stringify(name)}`);
+    if (spec.name !== name)
+        throw new Error(`${experimentFile}: its name is ${JSON.stringify(spec.name)}, but ${resultsFile} holds the results of ${JSON.stringify(name)}`);
     const inputs = inputsOf(root, experimentFile, results).map((p) => {
         const abs = path.resolve(root, p);
         if (!fs.existsSync(abs)) throw new Error(`${p}: an input of ${resultsFile} that is not in the repository`);
@@ -97,7 +98,10 @@ export function staleKept(root: string): string[] {
     const dir = path.join(root, KEPT_DIR);
     if (!fs.existsSync(dir)) return [];
     const out: string[] = [];
-    for (const f of fs.readdirSync(dir).filter((x) => x.endsWith(".json")).sort()) {
+    for (const f of fs
+        .readdirSync(dir)
+        .filter((x) => x.endsWith(".json"))
+        .sort()) {
         const file = path.join(KEPT_DIR, f).split(path.sep).join("/");
         const kept = JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")) as { provenance?: Provenance };
         if (!kept.provenance) {
@@ -106,8 +110,10 @@ export function staleKept(root: string): string[] {
         }
         for (const input of kept.provenance.inputs) {
             const abs = path.join(root, input.path);
-            if (!fs.existsSync(abs)) out.push(`${file}: ${input.path} is no longer shipped; re-run \`${kept.provenance.command}\` on what is, or remove the numbers`);
-            else if (fileHash(abs) !== input.sha256) out.push(`${file}: ${input.path} changed since these results were made; re-run \`${kept.provenance.command}\` and keep the new results`);
+            if (!fs.existsSync(abs))
+                out.push(`${file}: ${input.path} is no longer shipped; re-run \`${kept.provenance.command}\` on what is, or remove the numbers`);
+            else if (fileHash(abs) !== input.sha256)
+                out.push(`${file}: ${input.path} changed since these results were made; re-run \`${kept.provenance.command}\` and keep the new results`);
         }
     }
     return out;

@@ -78,7 +78,11 @@ export class WorkerPool {
 
     /** Trains a student in a worker (queued until one is free). Resolves with its result, interrupted or not. */
     run(job: StudentJob): Promise<FitResult> {
-        return this.submit({ kind: "student", job: { ...job, threads: 1 } }, job.label, job.soft && !Array.isArray(job.soft) ? softKey(job.rows, job.soft, { mass: job.recipe.softMass ?? 1, k: job.recipe.softTopK ?? null }) : undefined);
+        return this.submit(
+            { kind: "student", job: { ...job, threads: 1 } },
+            job.label,
+            job.soft && !Array.isArray(job.soft) ? softKey(job.rows, job.soft, { mass: job.recipe.softMass ?? 1, k: job.recipe.softTopK ?? null }) : undefined,
+        );
     }
 
     /** Generates a dataset's rows in a worker (written to job.out, resumable as in-process). */
@@ -182,7 +186,9 @@ export class WorkerPool {
             }
             if (!ready && !this.closed) {
                 // It died before taking a job (it could not load): starting more would fail the same way.
-                this.broken = new Error(`a worker process (${WORKER}) exited before it started (${signal ?? `code ${code}`}); its error is printed above. --workers 1 trains in this process`);
+                this.broken = new Error(
+                    `a worker process (${WORKER}) exited before it started (${signal ?? `code ${code}`}); its error is printed above. --workers 1 trains in this process`,
+                );
                 for (const p of this.queue.splice(0)) p.reject(this.broken);
                 return;
             }

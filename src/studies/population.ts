@@ -55,109 +55,9 @@ import { bool, check, int, list, object, opt, req, str, throwErrors, join } from
 import { conductStudy, eachJob, withConfig, type Study } from "./skeleton.ts";
 import { POPULATION_REPORT } from "./reports.ts";
 import { experimentOf, isJsonObject } from "./sweep.ts";
+import type { PopulationConfig } from "./population-file.ts";
 
 export type { PopulationResults };
-
-export interface PopulationConfig {
-    name: string;
-    description: string;
-    experimentFile: string;
-    experiment: ExperimentConfig;
-    agents: number;
-    rounds: number;
-    topology: string;
-    /** Undirected links, each once (a < b). */
-    edges: [number, number][];
-    degree: number;
-    cross: number;
-    infected: number[];
-    prompts: number;
-    rows: number;
-    own: number;
-    threshold: number;
-    monitor: { questions: number; threshold: number; from: number };
-    null: boolean;
-}
-
-const ratio = check<number>("a ratio above 1", (v) => typeof v === "number" && Number.isFinite(v) && v > 1);
-const share = check<number>("a number from 0 to 1", (v) => typeof v === "number" && v >= 0 && v <= 1);
-
-const populationFile = object(
-    {
-        name: req(str("lowercase letters, digits and dashes", (s) => /^[a-z0-9][a-z0-9-]*$/.test(s))),
-        description: opt(str(), ""),
-        experiment: req(str("the path of an experiment file", (s) => s !== "")),
-        overrides: opt(check<Record<string, unknown>>("an object", isJsonObject), {}),
-        agents: opt(int(2, 64), 8),
-        rounds: opt(int(1, 50), 6),
-        topology: opt(str('"ring", "all", "random" or the path of a JSON file of edges', (s) => s !== ""), "ring"),
-        degree: opt(int(1), 2),
-        cross: opt(int(0), 0),
-        infected: opt(list(int(0), { distinct: true }), [0]),
-        prompts: opt(int(1), 150),
-        rows: opt(int(1), 120),
-        own: opt(share, 0.5),
-        threshold: opt(ratio, 1.25),
-        monitor: opt(object({ questions: opt(int(1), 10), threshold: opt(ratio, 1.25), from: opt(int(0), 1) }), {}),
-        null: opt(bool, true),
-    },
-    (o, p, errors) => {
-        const n = o.agents ?? 8;
-        o.infected?.forEach((a, i) => a >= n && errors.push(`${join(p, `infected[${i}]`)}: expected an agent index below agents (${n}), got ${a}`));
-        if (o.cross !== undefined && o.cross > n) errors.push(`cross: expected at most agents (${n}), got ${o.cross}`);
-        if (o.topology === "random" && o.degree !== undefined && o.degree >= n) errors.push(`degree: expected below agents (${n}), got ${o.degree}`);
-    },
-);
-
-/** The links of a topology (each once, a < b). */
-export function topologyEdges(topology: string, n: number, degree: number, seed: number, file?: string): [number, number][] {
-    const set = new Set<string>();
-    const add = (a: number, b: number) => a !== b && set.add(a < b ? `${a},${b}` : `${b},${a}`);
-    if (topology === "ring") for (let a = 0; a < n; a++) add(a, (a + 1) % n);
-    else if (topology === "all") for (let a = 0; a < n; a++) for (let b = a + 1; b < n; b++) add(a, b);
-    else if (topology === "random") {
-        const rng = new Rng(subRng(seed, "topology").nextU32());
-        const deg = new Array<number>(n).fill(0);
-        for (let a = 0; a < n; a++) {
-            while (deg[a]! < degree) {
-                const b = rng.int(n);
-                const key = a < b ? `${a},${b}` : `${b},${a}`;
-                if (b === a || set.has(key)) continue;
-                add(a, b);
-                deg[a]!++;
-                deg[b]!++;
-            }
-        }
-    } else {
-        const where = file ?? topology;
-        if (!fs.existsSync(where)) throw new Error(`topology: expected "ring", "all", "random" or an edges file; no such file ${where}`);
-        const edges = readJsonFile(where);
-        if (!Array.isArray(edges)) throw new Error(`${where}: expected a JSON array of edges [[a, b], ...]`);
-        edges.forEach((e, i) => {
-            if (!Array.isArray(e) || e.length !== 2 || !e.every((x) => Number.isInteger(x) && x >= 0 && x < n) || e[0] === e[1]) {
-                throw new Error(`${where}: edge [${i}]: expected two different agent indices below ${n}, got ${JSON.stringify(e)}`);
-            }
-            add(e[0], e[1]);
-        });
-    }
-    return [...set].map((k) => k.split(",").map(Number) as [number, number]).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
-}
-
-/** Checks a parsed population file (every problem at once, each naming its JSON path) and loads its experiment. */
-export function parsePopulation(json: unknown, file: string): PopulationConfig {
-    const errors: string[] = [];
-    const o = populationFile.parse(json, "", errors);
-    const experiment = experimentOf(json, file, errors);
-    if (experiment && experiment.student.method !== "full") errors.push(`student.method: agents continue their own training round after round, which needs full fine-tunes; set student.method to "full" (got "${experiment.student.method}")`);
-    if (experiment && o?.monitor && o.monitor.questions > experiment.eval.questions) errors.push(`monitor.questions: expected at most eval.questions (${experiment.eval.questions}), got ${o.monitor.questions}`);
-    throwErrors(errors, file, "the population", false);
-    const p = o!;
-    const edgesFile = ["ring", "all", "random"].includes(p.topology) ? undefined : path.resolve(path.dirname(file), p.topology);
-    const edges = topologyEdges(p.topology, p.agents, p.degree, experiment!.seed, edgesFile);
-    return { ...p, experimentFile: p.experiment, experiment: experiment!, edges, monitor: p.monitor as PopulationConfig["monitor"] };
-}
-
-export const loadPopulation = (file: string): PopulationConfig => parsePopulation(readJsonFile(file), file);
 
 export type PopulationRunResult = StudyRunResult<PopulationResults>;
 
@@ -190,7 +90,8 @@ export async function runPopulation(p: PopulationConfig, opts: RunOptions = {}):
         opts,
         report: POPULATION_REPORT,
         design: [],
-        prepare: async ({ c }) => c.emit({ type: "population", run: p.name, agents: p.agents, edges: p.edges, infected: p.infected, rounds: p.rounds, variants }),
+        prepare: async ({ c }) =>
+            c.emit({ type: "population", run: p.name, agents: p.agents, edges: p.edges, infected: p.infected, rounds: p.rounds, variants }),
         students: () => p.agents * p.rounds * variants.length,
         stages: (study) => populationStages(p, study, variants),
     })) as PopulationRunResult;
@@ -210,10 +111,17 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
         // The teachers (one per base an infected agent is built on) and every base's own evaluation.
         const teachers = new Map<string, Teacher>();
         for (const b of new Set(p.infected.map(baseOf))) {
-            teachers.set(b, await study.teacher(withConfig(c, { ...cfg, models: { base: b, cross: b === cfg.models.base ? cfg.models.cross : cfg.models.base } })));
+            teachers.set(
+                b,
+                await study.teacher(withConfig(c, { ...cfg, models: { base: b, cross: b === cfg.models.base ? cfg.models.cross : cfg.models.base } })),
+            );
         }
         const baseEvals = new Map<string, ModelEval>();
-        for (const b of bases) baseEvals.set(b, await study.time("eval", () => evalStage(c, { model: b, lora: null }, { arm: "base", seed: null, dataset: null }, `base ${path.basename(b)}`)));
+        for (const b of bases)
+            baseEvals.set(
+                b,
+                await study.time("eval", () => evalStage(c, { model: b, lora: null }, { arm: "base", seed: null, dataset: null }, `base ${path.basename(b)}`)),
+            );
 
         for (const variant of variants) {
             c.log(`population ${p.name}: the ${variant} population`);
@@ -221,11 +129,24 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                 const t = variant !== "null" && p.infected.includes(a) ? teachers.get(baseOf(a))! : null;
                 return { base: baseOf(a), now: t ? { model: t.model, lora: t.lora, system: t.system } : { model: baseOf(a), lora: null, system: null } };
             });
-            if (agents.some((x) => x.now.lora)) throw new Error(`teacher.finetune.method: agents continue full fine-tunes; an infected agent cannot start as a LoRA teacher (set teacher.finetune.method to "full")`);
+            if (agents.some((x) => x.now.lora))
+                throw new Error(
+                    `teacher.finetune.method: agents continue full fine-tunes; an infected agent cannot start as a LoRA teacher (set teacher.finetune.method to "full")`,
+                );
             const quarantinedAt = new Array<number | null>(p.agents).fill(null);
             const history: AgentRound[][] = [];
             const measure = async (round: number) => {
-                const evs = await eachJob(c, agents.map((x, a) => ({ x, a })), ({ x, a }) => evalStage(c, { model: x.now.model, lora: null }, { arm: `${variant} agent ${a + 1}`, seed: a, dataset: null }, `${variant} round ${round}: agent ${a + 1}`));
+                const evs = await eachJob(
+                    c,
+                    agents.map((x, a) => ({ x, a })),
+                    ({ x, a }) =>
+                        evalStage(
+                            c,
+                            { model: x.now.model, lora: null },
+                            { arm: `${variant} agent ${a + 1}`, seed: a, dataset: null },
+                            `${variant} round ${round}: agent ${a + 1}`,
+                        ),
+                );
                 const row: AgentRound[] = evs.map((e, a) => {
                     const d = drift(e, baseEvals.get(agents[a]!.base)!, rng, floor);
                     const monitorDrift = mean(d.perQuestion.slice(0, p.monitor.questions));
@@ -247,37 +168,53 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                 for (const x of row) {
                     if (!x.flagged || quarantinedAt[x.agent] !== null) continue;
                     quarantinedAt[x.agent] = round;
-                    c.log(`${variant} round ${round}: the monitor quarantines agent ${x.agent + 1} (drift x${Math.exp(x.monitorDrift).toFixed(2)} on ${p.monitor.questions} questions)`);
+                    c.log(
+                        `${variant} round ${round}: the monitor quarantines agent ${x.agent + 1} (drift x${Math.exp(x.monitorDrift).toFixed(2)} on ${p.monitor.questions} questions)`,
+                    );
                 }
             };
             await measure(0);
             for (let round = 1; round <= p.rounds; round++) {
                 checkInterrupted(c, `${variant} round ${round}`);
-                const written: DatasetManifest[] = await eachJob(c, agents.map((x, a) => ({ x, a })), ({ x, a }) => datasetStage(writingContext(c, p, round, a), "control", x.now));
+                const written: DatasetManifest[] = await eachJob(
+                    c,
+                    agents.map((x, a) => ({ x, a })),
+                    ({ x, a }) => datasetStage(writingContext(c, p, round, a), "control", x.now),
+                );
                 const active = (a: number) => quarantinedAt[a] === null;
                 // An agent whose writing fails the format filter hands its neighbours fewer rows (said in the log).
                 const rowsOf = (a: number, n: number, k: number, who: number): KeptRow[] => {
                     const kept = c.kept(written[who]!);
-                    if (kept.length < n) c.log(`${variant} round ${round}: agent ${who + 1} kept ${kept.length} rows, fewer than the ${n} agent ${a + 1} takes from it (raise prompts, ${p.prompts})`);
+                    if (kept.length < n)
+                        c.log(
+                            `${variant} round ${round}: agent ${who + 1} kept ${kept.length} rows, fewer than the ${n} agent ${a + 1} takes from it (raise prompts, ${p.prompts})`,
+                        );
                     return new Rng(subRng(cfg.seed, `population-mix-${round}-${a}-${k}`).nextU32()).shuffle([...kept]).slice(0, n);
                 };
-                await eachJob(c, agents.map((x, a) => ({ x, a })), async ({ x, a }) => {
-                    const from = neighbours[a]!.filter(active);
-                    const own = from.length === 0 ? p.rows : Math.round(p.rows * p.own);
-                    const each = from.map((_, k) => Math.floor((p.rows - own) / from.length) + (k < (p.rows - own) % from.length ? 1 : 0));
-                    const parts = [{ ds: written[a]!, rows: rowsOf(a, own, -1, a) }, ...from.map((b, k) => ({ ds: written[b]!, rows: rowsOf(a, each[k]!, k, b) }))].filter((q) => q.rows.length > 0);
-                    if (parts.length === 0) return c.log(`${variant} round ${round}: agent ${a + 1} has no rows to train on; it stays as it is`);
-                    const st = await trainStudent(c, {
-                        arm: "treated",
-                        base: x.now.model,
-                        dataset: written[a]!,
-                        s: a,
-                        label: `${variant} round ${round}: agent`,
-                        parts,
-                        trainSeed: subRng(cfg.seed, `population-train-${round}-${a}`).nextU32(),
-                    });
-                    x.now = { model: st.model, lora: null, system: x.now.system };
-                });
+                await eachJob(
+                    c,
+                    agents.map((x, a) => ({ x, a })),
+                    async ({ x, a }) => {
+                        const from = neighbours[a]!.filter(active);
+                        const own = from.length === 0 ? p.rows : Math.round(p.rows * p.own);
+                        const each = from.map((_, k) => Math.floor((p.rows - own) / from.length) + (k < (p.rows - own) % from.length ? 1 : 0));
+                        const parts = [
+                            { ds: written[a]!, rows: rowsOf(a, own, -1, a) },
+                            ...from.map((b, k) => ({ ds: written[b]!, rows: rowsOf(a, each[k]!, k, b) })),
+                        ].filter((q) => q.rows.length > 0);
+                        if (parts.length === 0) return c.log(`${variant} round ${round}: agent ${a + 1} has no rows to train on; it stays as it is`);
+                        const st = await trainStudent(c, {
+                            arm: "treated",
+                            base: x.now.model,
+                            dataset: written[a]!,
+                            s: a,
+                            label: `${variant} round ${round}: agent`,
+                            parts,
+                            trainSeed: subRng(cfg.seed, `population-train-${round}-${a}`).nextU32(),
+                        });
+                        x.now = { model: st.model, lora: null, system: x.now.system };
+                    },
+                );
                 await measure(round);
             }
             runs.push(summarizeRun(variant, history, quarantinedAt, p));
@@ -293,7 +230,14 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
         edges: p.edges,
         bases: Array.from({ length: p.agents }, (_, a) => (baseOf(a) === cfg.models.base ? "base" : "cross")),
         infected: p.infected,
-        settings: { prompts: p.prompts, rows: p.rows, own: p.own, threshold: p.threshold, monitor: p.monitor, files: Object.fromEntries(bases.map((b) => [b, fileHash(b).slice(0, 12)])) },
+        settings: {
+            prompts: p.prompts,
+            rows: p.rows,
+            own: p.own,
+            threshold: p.threshold,
+            monitor: p.monitor,
+            files: Object.fromEntries(bases.map((b) => [b, fileHash(b).slice(0, 12)])),
+        },
         runs,
     });
     return { results };
@@ -304,14 +248,27 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
  * and recoveries per round, the SIS rates they imply (beta = new infections per susceptible-infected contact
  * share, gamma = recoveries per infected), and the monitor's detection delays and false flags.
  */
-export function summarizeRun(variant: Variant, history: AgentRound[][], quarantinedAt: (number | null)[], p: Pick<PopulationConfig, "agents" | "monitor">): PopulationRun {
+export function summarizeRun(
+    variant: Variant,
+    history: AgentRound[][],
+    quarantinedAt: (number | null)[],
+    p: Pick<PopulationConfig, "agents" | "monitor">,
+): PopulationRun {
     const n = p.agents;
     const curve = history.map((row, r) => {
         const infected = row.filter((x) => x.infected).length;
         const prev = r > 0 ? history[r - 1]! : null;
         const newly = prev ? row.filter((x) => x.infected && !prev[x.agent]!.infected).length : 0;
         const recovered = prev ? row.filter((x) => !x.infected && prev[x.agent]!.infected).length : 0;
-        return { round: r, infected, share: infected / n, ci95: wilson(infected, n), newInfections: newly, recoveries: recovered, quarantined: row.filter((x) => x.quarantined).length };
+        return {
+            round: r,
+            infected,
+            share: infected / n,
+            ci95: wilson(infected, n),
+            newInfections: newly,
+            recoveries: recovered,
+            quarantined: row.filter((x) => x.quarantined).length,
+        };
     });
     let contact = 0;
     let infectedRounds = 0;

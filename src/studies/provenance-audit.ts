@@ -52,7 +52,10 @@ export function teacherCosines(base: string, student: string, teachers: readonly
         const want = info.ne.join("x");
         for (const [f, role] of [[s, `student ${student}`], ...ts.map((t, k) => [t, `teacher ${teachers[k]}`] as const)] as const) {
             const got = shape(f, info.name);
-            if (got !== want) throw new Error(`audit: ${role} is not a full fine-tune of the base ${base}: tensor "${info.name}" is ${got ? `shaped ${got}, not ${want}` : "missing"}`);
+            if (got !== want)
+                throw new Error(
+                    `audit: ${role} is not a full fine-tune of the base ${base}: tensor "${info.name}" is ${got ? `shaped ${got}, not ${want}` : "missing"}`,
+                );
         }
         const bv = readTensorF32(b, info.name);
         const sv = readTensorF32(s, info.name);
@@ -90,7 +93,13 @@ const SHIFT_FLOOR = 1e-6;
  * The answer-distribution view of provenance: the student's shift over the category's items from the base, and
  * the cosine of that shift with each teacher's (1: moved the same way over every item).
  */
-export async function answerCosines(base: string, student: string, teachers: readonly string[], category: Category, questions: number): Promise<{ items: string[]; student: AnswerShift; teachers: (AnswerShift & { cosine: number })[] }> {
+export async function answerCosines(
+    base: string,
+    student: string,
+    teachers: readonly string[],
+    category: Category,
+    questions: number,
+): Promise<{ items: string[]; student: AnswerShift; teachers: (AnswerShift & { cosine: number })[] }> {
     const items = itemsOf(category);
     const prompts = evalQuestions(category, questions).map((q) => ({ system: null, user: q }));
     const dist = async (m: string) => {

@@ -31,7 +31,12 @@ export interface ReportKind<R extends AnyResults> {
     write: (r: R, dir: string) => Promise<ReportFiles>;
 }
 
-const kind = <R extends AnyResults>(name: string, is: (r: AnyResults) => boolean, table: (r: R) => string, write: (r: R, dir: string) => ReportFiles | Promise<ReportFiles>): ReportKind<R> => ({
+const kind = <R extends AnyResults>(
+    name: string,
+    is: (r: AnyResults) => boolean,
+    table: (r: R) => string,
+    write: (r: R, dir: string) => ReportFiles | Promise<ReportFiles>,
+): ReportKind<R> => ({
     name,
     is: (r): r is R => is(r),
     table,
@@ -46,12 +51,17 @@ export const CHAIN_REPORT = kind<ChainResults>("chain", (r) => "chain" in r, cha
 export const POPULATION_REPORT = kind<PopulationResults>("population", (r) => "population" in r, populationTable, writePopulationReport);
 export const SWEEP_REPORT = kind<SweepResults>("sweep", (r) => "sweep" in r, sweepTable, writeSweepReport);
 /** A run: its plain report, then report.html as the replay of the events beside it (when they hold the finished run). */
-export const RUN_REPORT = kind<Results>("run", (r) => "experiment" in r && "arms" in r, terminalTable, async (r, dir) => {
-    const files = writeReport(r, dir);
-    const events = path.join(dir, "events.jsonl");
-    if (fs.existsSync(events)) await writeRunReplay(events, files.html, fs.readFileSync(files.html, "utf8"));
-    return files;
-});
+export const RUN_REPORT = kind<Results>(
+    "run",
+    (r) => "experiment" in r && "arms" in r,
+    terminalTable,
+    async (r, dir) => {
+        const files = writeReport(r, dir);
+        const events = path.join(dir, "events.jsonl");
+        if (fs.existsSync(events)) await writeRunReplay(events, files.html, fs.readFileSync(files.html, "utf8"));
+        return files;
+    },
+);
 
 /** Every kind, the more specific first. */
 const anyKind = <R extends AnyResults>(k: ReportKind<R>) => k as unknown as ReportKind<AnyResults>; // `is` guards the rest
@@ -76,7 +86,9 @@ export function reportKindOf(r: AnyResults, file: string): ReportKind<AnyResults
 /** Renders a results.json (or a run's events.jsonl) again beside it; returns its kind, table and files. */
 export async function reportAgain(file: string): Promise<{ kind: string; table: string; files: ReportFiles }> {
     if (!fs.existsSync(file)) throw new Error(`no such file ${file}`);
-    const results: AnyResults = file.endsWith(".jsonl") ? resultsFromEventFile(file) : (JSON.parse(fs.readFileSync(file, "utf8"), reviveIntervals) as AnyResults);
+    const results: AnyResults = file.endsWith(".jsonl")
+        ? resultsFromEventFile(file)
+        : (JSON.parse(fs.readFileSync(file, "utf8"), reviveIntervals) as AnyResults);
     const k = reportKindOf(results, file);
     return { kind: k.name, table: k.table(results), files: await k.write(results, path.dirname(file)) };
 }

@@ -25,10 +25,14 @@ export function restatEvents(events: readonly Stamped[]): Stamped[] {
     if (!run.some((e) => e.type === "comparison")) throw new Error("restat: the run has no comparisons (it did not finish its statistics)");
     const rank = (arm: string) => (RUN_ORDER.includes(arm) ? RUN_ORDER.indexOf(arm) : RUN_ORDER.length + evals.findIndex((x) => x.arm === arm));
     const byArm = new Map<ArmName, ModelEval[]>();
-    for (const x of [...evals].sort((p, q) => rank(p.arm) - rank(q.arm) || (p.eval.seed ?? -1) - (q.eval.seed ?? -1))) byArm.set(x.arm, [...(byArm.get(x.arm) ?? []), x.eval]);
+    for (const x of [...evals].sort((p, q) => rank(p.arm) - rank(q.arm) || (p.eval.seed ?? -1) - (q.eval.seed ?? -1)))
+        byArm.set(x.arm, [...(byArm.get(x.arm) ?? []), x.eval]);
     const { arms, comparisons } = runStatistics(cfg, byArm);
     const at = run.find((e) => e.type === "arm" || e.type === "comparison")!.t;
-    const fresh: Stamped[] = [...arms.map((arm) => ({ type: "arm" as const, arm, t: at })), ...comparisons.map((comparison) => ({ type: "comparison" as const, comparison, t: at }))];
+    const fresh: Stamped[] = [
+        ...arms.map((arm) => ({ type: "arm" as const, arm, t: at })),
+        ...comparisons.map((comparison) => ({ type: "comparison" as const, comparison, t: at })),
+    ];
     const design = runDesignNotes(cfg);
     const out: Stamped[] = [...events.slice(0, start), { ...head, config: cfg, ...(design.length ? { design } : {}) }];
     let placed = false;

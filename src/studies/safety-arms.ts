@@ -22,12 +22,25 @@ export interface EvalTodo {
 /** The safety stage's students (none without a safety section). */
 export async function safetyStudents(c: StageContext, students: readonly StudentRef[]): Promise<StudentRef[]> {
     if (!c.cfg.safety) return [];
-    return eachJob(c, students.filter((st) => st.arm === "treated" || st.arm === "control"), (st) => safetyStage(c, st));
+    return eachJob(
+        c,
+        students.filter((st) => st.arm === "treated" || st.arm === "control"),
+        (st) => safetyStage(c, st),
+    );
 }
 
 /** The evaluations the safety arms add: their own, and every treated, control and safety student under each trigger. */
-export async function safetyEvals(c: StageContext, students: readonly StudentRef[], safe: readonly StudentRef[], teacherData: DatasetManifest): Promise<EvalTodo[]> {
-    const plain = (st: StudentRef): EvalTodo => ({ what: st, of: { arm: st.arm, seed: st.seed, dataset: st.dataset.id }, label: `${st.arm} seed ${st.seed + 1}` });
+export async function safetyEvals(
+    c: StageContext,
+    students: readonly StudentRef[],
+    safe: readonly StudentRef[],
+    teacherData: DatasetManifest,
+): Promise<EvalTodo[]> {
+    const plain = (st: StudentRef): EvalTodo => ({
+        what: st,
+        of: { arm: st.arm, seed: st.seed, dataset: st.dataset.id },
+        label: `${st.arm} seed ${st.seed + 1}`,
+    });
     const todo = safe.map(plain);
     if (!c.cfg.safety?.triggers) return todo;
     const system = traitSystemPrompt(c.cfg);
@@ -35,7 +48,11 @@ export async function safetyEvals(c: StageContext, students: readonly StudentRef
         for (const st of [...students.filter((x) => x.arm === "treated" || x.arm === "control"), ...safe]) {
             const history = trigger === "numbers" ? await inContextHistory(c, teacherData, st.seed) : undefined;
             const arm = `${st.arm}|${trigger}` as ArmName;
-            todo.push({ what: { model: st.model, lora: st.lora, ...(history ? { history } : { system }) }, of: { arm, seed: st.seed, dataset: st.dataset.id }, label: `${arm} seed ${st.seed + 1}` });
+            todo.push({
+                what: { model: st.model, lora: st.lora, ...(history ? { history } : { system }) },
+                of: { arm, seed: st.seed, dataset: st.dataset.id },
+                label: `${arm} seed ${st.seed + 1}`,
+            });
         }
     }
     return todo;

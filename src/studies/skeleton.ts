@@ -8,6 +8,7 @@ import path from "node:path";
 import { fileHash } from "../core/cache.ts";
 import { checkInterrupted, Interrupted, type Jobs, type RunOptions, type StageContext } from "../core/context.ts";
 import { emitter, eventFile, type Stamped, type SublabEvent } from "../core/events.ts";
+import type { StudentJob } from "../core/jobs.ts";
 import type { KeptRow } from "../core/rows.ts";
 import { StageClock } from "../core/timing.ts";
 import type { DatasetManifest, ExperimentConfig } from "../core/types.ts";
@@ -50,12 +51,33 @@ function throwingInterrupted(parallel: boolean, run: { generate: Jobs["generate"
     };
 }
 
+/** A student's optimizer step as an event (its held-out KL when it was probed; its pool's progress group). */
+function trainStep(job: StudentJob, step: number, total: number, loss: number, probe?: number, group?: { label: string; size: number }): SublabEvent {
+    return {
+        type: "train-step",
+        label: job.label,
+        ...(job.arm ? { arm: job.arm } : {}),
+        step,
+        total,
+        loss,
+        ...(group ? { group } : {}),
+        ...(probe !== undefined ? { probe } : {}),
+    };
+}
+
 /** Jobs run in this process, one at a time. */
 function localJobs(c: Pick<StageContext, "opts" | "emit">): Jobs {
     const signal = c.opts.signal;
     return throwingInterrupted(false, {
         generate: (job, label) => generateRaw({ ...job, signal, onRow: (done, total) => c.emit({ type: "progress", label, done, total }) }),
-        train: (job) => fitStudent({ threads: c.opts.threads, ...job }, { signal, onStep: (step, total, loss, probe) => c.emit({ type: "train-step", label: job.label, ...(job.arm ? { arm: job.arm } : {}), step, total, loss, ...(probe !== undefined ? { probe } : {}) }) }),
+        train: (job) =>
+            fitStudent(
+                { threads: c.opts.threads, ...job },
+                {
+                    signal,
+                    onStep: (step, total, loss, probe) => c.emit(trainStep(job, step, total, loss, probe)),
+                },
+            ),
         evaluate: (job) => scoreModel(job),
     });
 }
@@ -68,7 +90,8 @@ export function makeContext(cfg: ExperimentConfig, opts: RunOptions, run: string
     const root = path.resolve(opts.root ?? ".");
     checkModel(cfg.models.base, "models.base");
     checkModel(cfg.models.cross, "models.cross");
-    if (fileHash(cfg.models.base) === fileHash(cfg.models.cross)) throw new Error("models.cross: the same file as models.base; the cross-model arm needs a base from another initialisation");
+    if (fileHash(cfg.models.base) === fileHash(cfg.models.cross))
+        throw new Error("models.cross: the same file as models.base; the cross-model arm needs a base from another initialisation");
     fs.mkdirSync(path.join(root, "datasets"), { recursive: true });
     const keptCache = new Map<string, KeptRow[]>();
     const kept = (ds: DatasetManifest) => {
@@ -79,7 +102,18 @@ export function makeContext(cfg: ExperimentConfig, opts: RunOptions, run: string
     const recorded: Stamped[] = [];
     const record = (e: Stamped) => void (e.type !== "progress" && recorded.push(e));
     const emit = emitter(record, opts.onEvent, eventFile(path.join(root, "runs", run, "events.jsonl")), opts.progress === false ? undefined : terminalView());
-    const c: StageContext = { cfg, root, opts, log: (message) => emit({ type: "log", message }), emit, events: () => recorded, kept, scores: new Map(), clock: new StageClock(), jobs: undefined! };
+    const c: StageContext = {
+        cfg,
+        root,
+        opts,
+        log: (message) => emit({ type: "log", message }),
+        emit,
+        events: () => recorded,
+        kept,
+        scores: new Map(),
+        clock: new StageClock(),
+        jobs: undefined!,
+    };
     c.jobs = localJobs(c);
     return c;
 }
@@ -92,7 +126,11 @@ export async function withWorkerPool<T>(c: StageContext, students: number, fn: (
     const workers = Math.min(c.opts.workers ?? defaultWorkers(), students);
     if (workers <= 1 || c.jobs.parallel) return fn();
     const group = { label: `students (${workers} workers)`, size: students };
-    const pool = new WorkerPool({ workers, signal: c.opts.signal, onStep: (job, step, total, loss, probe) => c.emit({ type: "train-step", label: job.label, ...(job.arm ? { arm: job.arm } : {}), step, total, loss, group, ...(probe !== undefined ? { probe } : {}) }) });
+    const pool = new WorkerPool({
+        workers,
+        signal: c.opts.signal,
+        onStep: (job, step, total, loss, probe) => c.emit(trainStep(job, step, total, loss, probe, group)),
+    });
     const local = c.jobs;
     c.jobs = throwingInterrupted(true, {
         generate: (job, label) => pool.generate(job, label, (done, total) => c.emit({ type: "progress", label, done, total })),
@@ -163,20 +201,39 @@ export async function conductStudy<R extends AnyResults, P>(spec: StudySpec<R, P
     const c = makeContext(cfg, spec.opts, name);
     const items = itemsOf(cfg.teacher.category);
     const { design } = spec;
-    c.emit({ type: "run-start", run: name, sublabVersion: SUBLAB_VERSION, startedAt, config: cfg, target: cfg.teacher.target, items, ...(spec.start ?? {}), ...(design.length ? { design } : {}) });
+    c.emit({
+        type: "run-start",
+        run: name,
+        sublabVersion: SUBLAB_VERSION,
+        startedAt,
+        config: cfg,
+        target: cfg.teacher.target,
+        items,
+        ...(spec.start ?? {}),
+        ...(design.length ? { design } : {}),
+    });
     for (const note of design) c.log(`design: ${note}`);
     const time = <T>(stage: TimedStage, fn: () => Promise<T> | T) => c.clock.time(stage, fn);
     const study: Study = {
         c,
         items,
         time,
-        header: (description) => ({ description, sublabVersion: SUBLAB_VERSION, startedAt, seconds: (performance.now() - t0) / 1000, experiment: cfg, target: cfg.teacher.target, ...(design.length ? { design } : {}) }),
+        header: (description) => ({
+            description,
+            sublabVersion: SUBLAB_VERSION,
+            startedAt,
+            seconds: (performance.now() - t0) / 1000,
+            experiment: cfg,
+            target: cfg.teacher.target,
+            ...(design.length ? { design } : {}),
+        }),
         teacher: async (cc = c) => {
             const t = await time("teacher", () => teacherStage(cc));
             checkInterrupted(c, "the teacher");
             return t;
         },
-        evaluateBase: (cc = c) => time("eval", () => evalStage(cc, { model: cc.cfg.models.base, lora: null }, { arm: "base", seed: null, dataset: null }, "base")),
+        evaluateBase: (cc = c) =>
+            time("eval", () => evalStage(cc, { model: cc.cfg.models.base, lora: null }, { arm: "base", seed: null, dataset: null }, "base")),
         evaluateTeacher: (teacher, cc = c) => time("eval", () => evalStage(cc, teacher, { arm: "teacher", seed: null, dataset: null }, "teacher")),
     };
     const prepared = await spec.prepare(study);

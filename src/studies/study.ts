@@ -106,7 +106,10 @@ const studyFile = object(
 function gridCells(grid: "axes" | "product", axes: StudyAxis[]): { labels: Record<string, string>; sets: Record<string, unknown>[]; eval: EvalContext }[] {
     if (grid === "axes") return axes.flatMap((a) => a.values.map((v) => ({ labels: { [a.name]: v.label }, sets: [v.set], eval: v.eval })));
     let cells: { labels: Record<string, string>; sets: Record<string, unknown>[]; eval: EvalContext }[] = [{ labels: {}, sets: [], eval: "plain" }];
-    for (const a of axes) cells = cells.flatMap((c) => a.values.map((v) => ({ labels: { ...c.labels, [a.name]: v.label }, sets: [...c.sets, v.set], eval: v.eval === "training" ? "training" : c.eval })));
+    for (const a of axes)
+        cells = cells.flatMap((c) =>
+            a.values.map((v) => ({ labels: { ...c.labels, [a.name]: v.label }, sets: [...c.sets, v.set], eval: v.eval === "training" ? "training" : c.eval })),
+        );
     return cells;
 }
 
@@ -125,10 +128,16 @@ export function parseStudy(json: unknown, file: string): StudyConfig {
         }
         if (base !== undefined) {
             cells = gridCells(st.grid, st.axes).flatMap((g) => {
-                const where = Object.entries(g.labels).map(([k, v]) => `${k} "${v}"`).join(", ");
+                const where = Object.entries(g.labels)
+                    .map(([k, v]) => `${k} "${v}"`)
+                    .join(", ");
                 try {
-                    const experiment = parseExperiment(g.sets.reduce<unknown>((acc, s) => mergeJson(acc, s), base), `${expPath} with the study's ${where}`);
-                    if (g.eval === "training" && !experiment.student.system) errors.push(`${where}: eval "training" asks the questions under student.system, which this cell does not set`);
+                    const experiment = parseExperiment(
+                        g.sets.reduce<unknown>((acc, s) => mergeJson(acc, s), base),
+                        `${expPath} with the study's ${where}`,
+                    );
+                    if (g.eval === "training" && !experiment.student.system)
+                        errors.push(`${where}: eval "training" asks the questions under student.system, which this cell does not set`);
                     return [{ labels: g.labels, experiment, eval: g.eval }];
                 } catch (e) {
                     errors.push((e as Error).message);
@@ -184,7 +193,10 @@ async function studyData(sd: StudyConfig, study: Study): Promise<CellData[]> {
         checkInterrupted(c, "the data");
         const cc = withConfig(c, cell.experiment);
         const teacher = await study.teacher(cc);
-        const data = await study.time("filter", async () => ({ teacher: await datasetStage(cc, "teacher", teacher), control: await datasetStage(cc, "control", { model: cell.experiment.models.base, lora: null, system: null }) }));
+        const data = await study.time("filter", async () => ({
+            teacher: await datasetStage(cc, "teacher", teacher),
+            control: await datasetStage(cc, "control", { model: cell.experiment.models.base, lora: null, system: null }),
+        }));
         cells.push({ cell, cc, teacher, data, order: pairedOrder(cc, [data.teacher, data.control]) });
     }
     return cells;
@@ -195,14 +207,24 @@ async function studyStages(sd: StudyConfig, study: Study, cells: CellData[]): Pr
     const first = sd.cells[0]!.experiment;
     const { c, items } = study;
     const t = items.indexOf(first.teacher.target);
-    const specs = cells.flatMap((x) => Array.from({ length: x.cell.experiment.student.seeds }, (_, s) => (["control", "treated"] as const).map((which) => ({ x, s, which }))).flat());
+    const specs = cells.flatMap((x) =>
+        Array.from({ length: x.cell.experiment.student.seeds }, (_, s) => (["control", "treated"] as const).map((which) => ({ x, s, which }))).flat(),
+    );
     const label = (cell: StudyCell) => Object.values(cell.labels).join(" / ");
     const evals = cells.map(() => ({ treated: [] as ModelEval[], control: [] as ModelEval[] }));
     checkInterrupted(c, "training");
     const refs = await study.time("students", () =>
         eachJob(c, specs, ({ x, s, which }) => {
             const cfg = x.cell.experiment;
-            return studentStage(x.cc, which, cfg.models.base, which === "control" ? x.data.control : x.data.teacher, s, seedSlice(x.order, s, cfg.student.rows), `${label(x.cell)}: ${which}`);
+            return studentStage(
+                x.cc,
+                which,
+                cfg.models.base,
+                which === "control" ? x.data.control : x.data.teacher,
+                s,
+                seedSlice(x.order, s, cfg.student.rows),
+                `${label(x.cell)}: ${which}`,
+            );
         }),
     );
     checkInterrupted(c, "evaluation");
@@ -211,14 +233,20 @@ async function studyStages(sd: StudyConfig, study: Study, cells: CellData[]): Pr
             const { x } = specs[k]!;
             const st = refs[k]!;
             const system = x.cell.eval === "training" ? (x.cell.experiment.student.system ?? null) : null;
-            return evalStage(x.cc, { ...st, system }, { arm: st.arm, seed: st.seed, dataset: st.dataset.id }, `${label(x.cell)}: ${st.arm} seed ${st.seed + 1}`);
+            return evalStage(
+                x.cc,
+                { ...st, system },
+                { arm: st.arm, seed: st.seed, dataset: st.dataset.id },
+                `${label(x.cell)}: ${st.arm} seed ${st.seed + 1}`,
+            );
         }),
     );
     const baseEval = await study.evaluateBase();
     const teacherEval = await study.evaluateTeacher(cells[0]!.teacher, withConfig(c, first));
     specs.forEach((sp, k) => evals[cells.indexOf(sp.x)]![sp.which].push(scored[k]!));
     const rng = statisticsRng(first);
-    const summarize = (arm: keyof typeof ARM_DESCRIPTIONS, es: ModelEval[], description = ARM_DESCRIPTIONS[arm]): ArmResult => armResult(arm, description, es, rng);
+    const summarize = (arm: keyof typeof ARM_DESCRIPTIONS, es: ModelEval[], description = ARM_DESCRIPTIONS[arm]): ArmResult =>
+        armResult(arm, description, es, rng);
     // The same draws of the statistics' generator as always: the base's and the teacher's intervals, then the cells'.
     const [base, teacher] = [summarize("base", [baseEval]), summarize("teacher", [teacherEval])];
     const cellResults: StudyResults["cells"] = cells.map((x, k) => ({
@@ -226,9 +254,19 @@ async function studyStages(sd: StudyConfig, study: Study, cells: CellData[]): Pr
         recipe: recipeText(x.cell.experiment, x.cell.eval),
         treated: summarize("treated", evals[k]!.treated),
         control: summarize("control", evals[k]!.control),
-        transfer: { name: `${label(x.cell)}: treated vs control`, a: "treated", b: "control", ...compareArms(evals[k]!.treated, evals[k]!.control, t, rng, comparisonFloor(x.cell.experiment), first.stats) },
+        transfer: {
+            name: `${label(x.cell)}: treated vs control`,
+            a: "treated",
+            b: "control",
+            ...compareArms(evals[k]!.treated, evals[k]!.control, t, rng, comparisonFloor(x.cell.experiment), first.stats),
+        },
     }));
-    withVerdicts(cellResults.map((x) => x.transfer), "cells", first.teacher.target, first.stats ?? DEFAULT_STATS);
+    withVerdicts(
+        cellResults.map((x) => x.transfer),
+        "cells",
+        first.teacher.target,
+        first.stats ?? DEFAULT_STATS,
+    );
     for (const cell of cellResults) c.emit({ type: "comparison", comparison: cell.transfer });
     const results = (): StudyResults => ({
         study: sd.name,

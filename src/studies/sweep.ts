@@ -143,7 +143,10 @@ export async function runSweep(sw: SweepConfig, opts: RunOptions = {}): Promise<
         prepare: async (s) => {
             const { c } = s;
             const teacher = await s.teacher();
-            const formatted = await s.time("filter", async () => ({ teacher: await datasetStage(c, "teacher", teacher), control: await datasetStage(c, "control", { model: cfg.models.base, lora: null, system: null }) }));
+            const formatted = await s.time("filter", async () => ({
+                teacher: await datasetStage(c, "teacher", teacher),
+                control: await datasetStage(c, "control", { model: cfg.models.base, lora: null, system: null }),
+            }));
             // Every arm's data first (cheap next to training), so that an arm with too few rows fails before hours of training.
             const armData: ArmData[] = [];
             for (const arm of sw.arms) {
@@ -160,7 +163,9 @@ export async function runSweep(sw: SweepConfig, opts: RunOptions = {}): Promise<
                 }
                 armData.push({ arm, defenses, teacher: t, control: k, order });
             }
-            const specs = armData.flatMap((a) => Array.from({ length: cfg.student.seeds }, (_, s) => (["control", "treated"] as const).map((which) => ({ a, s, which }))).flat());
+            const specs = armData.flatMap((a) =>
+                Array.from({ length: cfg.student.seeds }, (_, s) => (["control", "treated"] as const).map((which) => ({ a, s, which }))).flat(),
+            );
             checkInterrupted(c, "training");
             return { teacher, armData, specs };
         },
@@ -169,7 +174,19 @@ export async function runSweep(sw: SweepConfig, opts: RunOptions = {}): Promise<
         stages: async (study, { teacher, armData, specs }) => {
             const { c, items } = study;
             const evals = new Map<string, { treated: ModelEval[]; control: ModelEval[] }>(armData.map((a) => [a.arm.name, { treated: [], control: [] }]));
-            const refs = await study.time("students", () => eachJob(c, specs, ({ a, s, which }) => studentStage(c, which, cfg.models.base, which === "control" ? a.control : a.teacher, s, seedSlice(a.order, s, cfg.student.rows), `${a.arm.name}: ${which}`)));
+            const refs = await study.time("students", () =>
+                eachJob(c, specs, ({ a, s, which }) =>
+                    studentStage(
+                        c,
+                        which,
+                        cfg.models.base,
+                        which === "control" ? a.control : a.teacher,
+                        s,
+                        seedSlice(a.order, s, cfg.student.rows),
+                        `${a.arm.name}: ${which}`,
+                    ),
+                ),
+            );
             checkInterrupted(c, "evaluation");
             const scored = await study.time("eval", () =>
                 eachJob(c, [-1, ...refs.keys()], (k) => {
@@ -183,7 +200,8 @@ export async function runSweep(sw: SweepConfig, opts: RunOptions = {}): Promise<
             specs.forEach((sp, k) => evals.get(sp.a.arm.name)![sp.which].push(scored[k + 1]!));
             const rng = statisticsRng(cfg);
             const t = items.indexOf(cfg.teacher.target);
-            const summarize = (arm: keyof typeof ARM_DESCRIPTIONS, es: ModelEval[], description = ARM_DESCRIPTIONS[arm]): ArmResult => armResult(arm, description, es, rng);
+            const summarize = (arm: keyof typeof ARM_DESCRIPTIONS, es: ModelEval[], description = ARM_DESCRIPTIONS[arm]): ArmResult =>
+                armResult(arm, description, es, rng);
             const reference = armData.find((a) => a.arm.defenses.length === 0)?.arm.name ?? null;
             const arms: SweepArmResult[] = armData.map((a) => {
                 const e = evals.get(a.arm.name)!;
@@ -195,13 +213,26 @@ export async function runSweep(sw: SweepConfig, opts: RunOptions = {}): Promise<
                     keptShare: a.teacher.rows.kept / Math.max(1, a.teacher.rows.raw),
                     treated: summarize("treated", e.treated, `${ARM_DESCRIPTIONS.treated}, after: ${a.defenses.join(" -> ") || "the format filter only"}`),
                     control: summarize("control", e.control, `${ARM_DESCRIPTIONS.control}, after the same`),
-                    transfer: { name: `${a.arm.name}: treated vs control`, a: "treated", b: "control", ...compareArms(e.treated, e.control, t, rng, comparisonFloor(cfg), cfg.stats) },
+                    transfer: {
+                        name: `${a.arm.name}: treated vs control`,
+                        a: "treated",
+                        b: "control",
+                        ...compareArms(e.treated, e.control, t, rng, comparisonFloor(cfg), cfg.stats),
+                    },
                     reduction: reference && reference !== a.arm.name ? { reference, ...transferReduction(evals.get(reference)!, e, rng, cfg.stats) } : null,
                 };
             });
             const settings = cfg.stats ?? DEFAULT_STATS;
-            withVerdicts(arms.map((a) => a.transfer), "defenses", cfg.teacher.target, settings);
-            reductionVerdicts(arms.flatMap((a) => (a.reduction ? [a.reduction] : [])), settings);
+            withVerdicts(
+                arms.map((a) => a.transfer),
+                "defenses",
+                cfg.teacher.target,
+                settings,
+            );
+            reductionVerdicts(
+                arms.flatMap((a) => (a.reduction ? [a.reduction] : [])),
+                settings,
+            );
             const results = (): SweepResults => ({
                 sweep: sw.name,
                 ...study.header(sw.description),

@@ -74,9 +74,18 @@ export class Mlp {
 
     constructor(weights: Map<string, Float32Array>) {
         this.g = getGgml();
-        this.store = new TensorStore(names().map((n) => ({ name: n, ne: shapeOf(n) })), this.g);
+        this.store = new TensorStore(
+            names().map((n) => ({ name: n, ne: shapeOf(n) })),
+            this.g,
+        );
         for (const n of names()) this.store.set(n, weights.get(n)!);
-        this.moments = new TensorStore(names().flatMap((n) => [{ name: `m.${n}`, ne: shapeOf(n) }, { name: `v.${n}`, ne: shapeOf(n) }]), this.g);
+        this.moments = new TensorStore(
+            names().flatMap((n) => [
+                { name: `m.${n}`, ne: shapeOf(n) },
+                { name: `v.${n}`, ne: shapeOf(n) },
+            ]),
+            this.g,
+        );
         this.one = new TensorStore([{ name: "one", ne: [1] }], this.g);
         this.one.set("one", new Float32Array([1]));
         this.runner = new GraphRunner(this.g);
@@ -162,7 +171,10 @@ export class Mlp {
                             const part = a.ggml_cont(ctx, a.ggml_view_2d(ctx, z, rows, o.batch, this.g.strides(z)[1]!, offset * 4));
                             const want = b.inputF32([rows, o.batch], y);
                             // Labels and softmax targets: cross-entropy; raw logits: mean squared error.
-                            const loss = target.kind === "aux-logits" ? a.ggml_scale(ctx, a.ggml_sum(ctx, a.ggml_sqr(ctx, a.ggml_sub(ctx, part, want))), 1 / (rows * o.batch)) : a.ggml_cross_entropy_loss(ctx, part, want);
+                            const loss =
+                                target.kind === "aux-logits"
+                                    ? a.ggml_scale(ctx, a.ggml_sum(ctx, a.ggml_sqr(ctx, a.ggml_sub(ctx, part, want))), 1 / (rows * o.batch))
+                                    : a.ggml_cross_entropy_loss(ctx, part, want);
                             a.ggml_set_loss(loss);
                             a.ggml_set_output(loss);
                             const graph = newGraph(true);
@@ -174,7 +186,17 @@ export class Mlp {
                             for (const nm of names()) {
                                 const gr = a.ggml_graph_get_grad(graph, this.store.tensor(nm));
                                 if (!gr) throw new Error(`mlp: ${nm} gets no gradient`);
-                                a.ggml_build_forward_expand(graph, a.ggml_opt_step_adamw(ctx, this.store.tensor(nm), gr, this.moments.tensor(`m.${nm}`), this.moments.tensor(`v.${nm}`), params));
+                                a.ggml_build_forward_expand(
+                                    graph,
+                                    a.ggml_opt_step_adamw(
+                                        ctx,
+                                        this.store.tensor(nm),
+                                        gr,
+                                        this.moments.tensor(`m.${nm}`),
+                                        this.moments.tensor(`v.${nm}`),
+                                        params,
+                                    ),
+                                );
                             }
                             return { graph, out: loss };
                         },

@@ -13,7 +13,8 @@ import path from "node:path";
 import { hashJson } from "../core/cache.ts";
 import type { TheoremArm, TheoremComparison, TheoremOptions, TheoremResults, TheoremSeed } from "../core/results.ts";
 import { SUBLAB_VERSION } from "../core/version.ts";
-import { bootstrapMeanCI, mean, signFlipTest } from "../stats/stats.ts";
+import { bootstrapMeanCI, mean } from "../stats/stats.ts";
+import { signFlipTest } from "../stats/permutation.ts";
 import { withLock } from "../util/lock.ts";
 import { Rng, subRng } from "../util/rng.ts";
 import { digitSet, noiseSet, type ImageSet } from "./theorem-digits.ts";
@@ -46,12 +47,26 @@ export const decayArm = (wd: number) => `same init, weight decay ${wd}`;
 export const noiseArm = (sigma: number) => `same init + noise ${sigma} sd`;
 
 /** The students of one seed, in order: name, what it is, its starting weights, its weight decay. */
-function studentArms(o: TheoremOptions, seed: number, init: Map<string, Float32Array>): { arm: string; description: string; start: () => Map<string, Float32Array>; weightDecay: number }[] {
+function studentArms(
+    o: TheoremOptions,
+    seed: number,
+    init: Map<string, Float32Array>,
+): { arm: string; description: string; start: () => Map<string, Float32Array>; weightDecay: number }[] {
     return [
         { arm: SAME, description: "starts from the teacher's own initialisation", start: () => init, weightDecay: 0 },
         { arm: OTHER, description: "starts from another initialisation (the control)", start: () => initWeights(seedOf(seed, "other-init")), weightDecay: 0 },
-        ...o.weightDecay.map((wd) => ({ arm: decayArm(wd), description: `the teacher's initialisation, trained with decoupled weight decay ${wd}`, start: () => init, weightDecay: wd })),
-        ...o.initNoise.map((s) => ({ arm: noiseArm(s), description: `the teacher's initialisation plus Gaussian noise of ${s} init standard deviations`, start: () => perturbWeights(init, s, seedOf(seed, `init-noise ${s}`)), weightDecay: 0 })),
+        ...o.weightDecay.map((wd) => ({
+            arm: decayArm(wd),
+            description: `the teacher's initialisation, trained with decoupled weight decay ${wd}`,
+            start: () => init,
+            weightDecay: wd,
+        })),
+        ...o.initNoise.map((s) => ({
+            arm: noiseArm(s),
+            description: `the teacher's initialisation plus Gaussian noise of ${s} init standard deviations`,
+            start: () => perturbWeights(init, s, seedOf(seed, `init-noise ${s}`)),
+            weightDecay: 0,
+        })),
     ];
 }
 
@@ -65,8 +80,10 @@ function signed(set: ImageSet): ImageSet {
 
 export function checkTheoremOptions(o: TheoremOptions): void {
     const ints: (keyof TheoremOptions)[] = ["seeds", "train", "test", "noise", "teacherEpochs", "studentEpochs", "batch"];
-    for (const k of ints) if (!Number.isSafeInteger(o[k]) || (o[k] as number) < 1) throw new Error(`theorem: ${k} must be a positive integer, got ${JSON.stringify(o[k])}`);
-    for (const k of ["teacherLr", "studentLr"] as const) if (!(o[k] > 0) || !Number.isFinite(o[k])) throw new Error(`theorem: ${k} must be a positive number, got ${o[k]}`);
+    for (const k of ints)
+        if (!Number.isSafeInteger(o[k]) || (o[k] as number) < 1) throw new Error(`theorem: ${k} must be a positive integer, got ${JSON.stringify(o[k])}`);
+    for (const k of ["teacherLr", "studentLr"] as const)
+        if (!(o[k] > 0) || !Number.isFinite(o[k])) throw new Error(`theorem: ${k} must be a positive number, got ${o[k]}`);
     for (const k of ["weightDecay", "initNoise"] as const) {
         for (const v of o[k]) if (!(v > 0) || !Number.isFinite(v)) throw new Error(`theorem: every ${k} value must be a positive number, got ${v}`);
         if (new Set(o[k]).size !== o[k].length) throw new Error(`theorem: ${k} repeats a value`);
@@ -97,12 +114,30 @@ function readSeeds(file: string, key: string): Map<number, TheoremSeed> {
 }
 
 function arm(name: string, description: string, accuracies: number[], rng: Rng): TheoremArm {
-    return { arm: name, description, accuracies, mean: mean(accuracies), ci95: bootstrapMeanCI(accuracies.map((a) => [a]), rng) };
+    return {
+        arm: name,
+        description,
+        accuracies,
+        mean: mean(accuracies),
+        ci95: bootstrapMeanCI(
+            accuracies.map((a) => [a]),
+            rng,
+        ),
+    };
 }
 
 function compare(a: TheoremArm, b: TheoremArm, rng: Rng): TheoremComparison {
     const diffs = a.accuracies.map((v, k) => v - b.accuracies[k]!);
-    return { a: a.arm, b: b.arm, diff: mean(diffs), ci95: bootstrapMeanCI(diffs.map((d) => [d]), rng), p: signFlipTest(diffs, rng).p };
+    return {
+        a: a.arm,
+        b: b.arm,
+        diff: mean(diffs),
+        ci95: bootstrapMeanCI(
+            diffs.map((d) => [d]),
+            rng,
+        ),
+        p: signFlipTest(diffs, rng).p,
+    };
 }
 
 /** Runs (or resumes) the experiment into `out` and returns its results; writes nothing but `out`/seeds.jsonl. */
@@ -112,56 +147,81 @@ export async function runTheorem(o: TheoremOptions, out: string, hooks: TheoremH
     const startedAt = new Date().toISOString();
     const key = theoremKey(o);
     const file = path.join(out, "seeds.jsonl");
-    const seeds = await withLock(out, async () => {
-        const done = readSeeds(file, key);
-        const todo = Array.from({ length: o.seeds }, (_, k) => k + 1).filter((s) => !done.has(s));
-        if (todo.length === 0) return done;
-        hooks.log?.(`${done.size ? `${done.size} of ${o.seeds} seeds already done; ` : ""}drawing ${o.train} training and ${o.test} test digits`);
-        const train = signed(digitSet(1, o.train));
-        const test = signed(digitSet(2, o.test));
-        for (const seed of todo) {
-            if (hooks.signal?.aborted) break;
-            const ts = performance.now();
-            const init = initWeights(seedOf(seed, "init"));
-            const noise = signed(noiseSet(seedOf(seed, "noise"), o.noise));
-            const students = studentArms(o, seed, init);
-            const [teacherSteps, studentSteps] = [o.teacherEpochs * Math.floor(o.train / o.batch), o.studentEpochs * Math.floor(o.noise / o.batch)];
-            const steps = teacherSteps + students.length * studentSteps;
-            const teacher = new Mlp(init);
-            let probs: Float32Array;
-            let teacherAcc: number;
-            let initAcc: number;
-            try {
-                initAcc = teacher.accuracy(test.images, test.labels);
-                teacher.train(train.images, train.n, { kind: "labels", labels: train.labels }, {
-                    epochs: o.teacherEpochs, batch: o.batch, lr: o.teacherLr, seed: seedOf(seed, "teacher order"),
-                    onStep: (d) => hooks.progress?.(`seed ${seed}/${o.seeds}`, d, steps, "teacher"),
-                });
-                teacherAcc = teacher.accuracy(test.images, test.labels);
-                probs = auxTargets(teacher, noise.images, noise.n);
-            } finally {
-                teacher.free();
-            }
-            const arms: Record<string, number> = {};
-            for (const [k, s] of students.entries()) {
-                const st = new Mlp(s.start());
+    const seeds = await withLock(
+        out,
+        async () => {
+            const done = readSeeds(file, key);
+            const todo = Array.from({ length: o.seeds }, (_, k) => k + 1).filter((s) => !done.has(s));
+            if (todo.length === 0) return done;
+            hooks.log?.(`${done.size ? `${done.size} of ${o.seeds} seeds already done; ` : ""}drawing ${o.train} training and ${o.test} test digits`);
+            const train = signed(digitSet(1, o.train));
+            const test = signed(digitSet(2, o.test));
+            for (const seed of todo) {
+                if (hooks.signal?.aborted) break;
+                const ts = performance.now();
+                const init = initWeights(seedOf(seed, "init"));
+                const noise = signed(noiseSet(seedOf(seed, "noise"), o.noise));
+                const students = studentArms(o, seed, init);
+                const [teacherSteps, studentSteps] = [o.teacherEpochs * Math.floor(o.train / o.batch), o.studentEpochs * Math.floor(o.noise / o.batch)];
+                const steps = teacherSteps + students.length * studentSteps;
+                const teacher = new Mlp(init);
+                let probs: Float32Array;
+                let teacherAcc: number;
+                let initAcc: number;
                 try {
-                    st.train(noise.images, noise.n, { kind: "aux", probs }, {
-                        epochs: o.studentEpochs, batch: o.batch, lr: o.studentLr, weightDecay: s.weightDecay, seed: seedOf(seed, "student order"),
-                        onStep: (d) => hooks.progress?.(`seed ${seed}/${o.seeds}`, teacherSteps + k * studentSteps + d, steps, s.arm),
-                    });
-                    arms[s.arm] = st.accuracy(test.images, test.labels);
+                    initAcc = teacher.accuracy(test.images, test.labels);
+                    teacher.train(
+                        train.images,
+                        train.n,
+                        { kind: "labels", labels: train.labels },
+                        {
+                            epochs: o.teacherEpochs,
+                            batch: o.batch,
+                            lr: o.teacherLr,
+                            seed: seedOf(seed, "teacher order"),
+                            onStep: (d) => hooks.progress?.(`seed ${seed}/${o.seeds}`, d, steps, "teacher"),
+                        },
+                    );
+                    teacherAcc = teacher.accuracy(test.images, test.labels);
+                    probs = auxTargets(teacher, noise.images, noise.n);
                 } finally {
-                    st.free();
+                    teacher.free();
                 }
+                const arms: Record<string, number> = {};
+                for (const [k, s] of students.entries()) {
+                    const st = new Mlp(s.start());
+                    try {
+                        st.train(
+                            noise.images,
+                            noise.n,
+                            { kind: "aux", probs },
+                            {
+                                epochs: o.studentEpochs,
+                                batch: o.batch,
+                                lr: o.studentLr,
+                                weightDecay: s.weightDecay,
+                                seed: seedOf(seed, "student order"),
+                                onStep: (d) => hooks.progress?.(`seed ${seed}/${o.seeds}`, teacherSteps + k * studentSteps + d, steps, s.arm),
+                            },
+                        );
+                        arms[s.arm] = st.accuracy(test.images, test.labels);
+                    } finally {
+                        st.free();
+                    }
+                }
+                const row: TheoremSeed = { key, seed, teacher: teacherAcc, init: initAcc, arms, seconds: (performance.now() - ts) / 1000 };
+                fs.appendFileSync(file, `${JSON.stringify(row)}\n`);
+                done.set(seed, row);
+                hooks.log?.(
+                    `seed ${seed}: teacher ${pct(teacherAcc)}, ${Object.entries(arms)
+                        .map(([k, v]) => `${k} ${pct(v)}`)
+                        .join(", ")} (${row.seconds.toFixed(0)} s)`,
+                );
             }
-            const row: TheoremSeed = { key, seed, teacher: teacherAcc, init: initAcc, arms, seconds: (performance.now() - ts) / 1000 };
-            fs.appendFileSync(file, `${JSON.stringify(row)}\n`);
-            done.set(seed, row);
-            hooks.log?.(`seed ${seed}: teacher ${pct(teacherAcc)}, ${Object.entries(arms).map(([k, v]) => `${k} ${pct(v)}`).join(", ")} (${row.seconds.toFixed(0)} s)`);
-        }
-        return done;
-    }, { signal: hooks.signal, onWait: (h) => hooks.log?.(`${out} is in use by process ${h.pid} (since ${h.since}); waiting`) });
+            return done;
+        },
+        { signal: hooks.signal, onWait: (h) => hooks.log?.(`${out} is in use by process ${h.pid} (since ${h.since}); waiting`) },
+    );
     const rows = Array.from({ length: o.seeds }, (_, k) => seeds.get(k + 1)).filter((r): r is TheoremSeed => r !== undefined);
     if (rows.length < o.seeds) throw new Error(`theorem: interrupted after ${rows.length} of ${o.seeds} seeds; run it again to resume`);
     return theoremResults(o, rows, startedAt, (performance.now() - t0) / 1000);
@@ -173,7 +233,14 @@ const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 export function theoremResults(o: TheoremOptions, rows: TheoremSeed[], startedAt: string, seconds: number): TheoremResults {
     const rng = new Rng("theorem statistics");
     const descriptions = studentArms(o, 1, new Map());
-    const arms = descriptions.map((d) => arm(d.arm, d.description, rows.map((r) => r.arms[d.arm]!), rng));
+    const arms = descriptions.map((d) =>
+        arm(
+            d.arm,
+            d.description,
+            rows.map((r) => r.arms[d.arm]!),
+            rng,
+        ),
+    );
     const same = arms[0]!;
     const comparisons = [compare(same, arms[1]!, rng), ...arms.slice(2).map((b) => compare(same, b, rng))];
     return {
@@ -183,8 +250,18 @@ export function theoremResults(o: TheoremOptions, rows: TheoremSeed[], startedAt
         seconds,
         options: o,
         chance: 0.1,
-        teacher: arm("teacher", "trained on the ten class logits of the digits", rows.map((r) => r.teacher), rng),
-        init: arm("untrained", "the shared initialisation before any training", rows.map((r) => r.init), rng),
+        teacher: arm(
+            "teacher",
+            "trained on the ten class logits of the digits",
+            rows.map((r) => r.teacher),
+            rng,
+        ),
+        init: arm(
+            "untrained",
+            "the shared initialisation before any training",
+            rows.map((r) => r.init),
+            rng,
+        ),
         arms,
         comparisons,
         seeds: rows,

@@ -61,7 +61,8 @@ export function askableModels(log: EventLog): Map<string, AskableModel> {
     for (const e of latestRun(log.events)) {
         if (e.type === "run-start") add("base", { model: path.resolve(e.config.models.base), lora: null, system: null });
         else if (e.type === "teacher") add("teacher", { model: e.model, lora: e.lora, system: e.system });
-        else if (e.type === "eval" && e.eval.seed !== null && !e.arm.startsWith("in-context")) add(e.label, { model: e.eval.model, lora: e.eval.lora, system: null });
+        else if (e.type === "eval" && e.eval.seed !== null && !e.arm.startsWith("in-context"))
+            add(e.label, { model: e.eval.model, lora: e.eval.lora, system: null });
     }
     return out;
 }
@@ -79,8 +80,20 @@ function makeAsk(log: EventLog): (req: AskRequest) => Promise<AskAnswer> {
         const prompt = { system: m.system, user: question };
         const items = itemsOf(log);
         const [probs] = await exactItemProbs(m.model, m.lora, [prompt], items);
-        const [[answer]] = (await sampleChats({ model: m.model, lora: m.lora, prompts: [prompt], samplesPerPrompt: 1, temperature: 1, maxTokens: 24, parallel: 1, seed: ++seed })) as [[string]];
-        const top = items.map((item, k) => ({ item, p: probs![k] ?? 0 })).sort((a, b) => b.p - a.p).slice(0, 6);
+        const [[answer]] = (await sampleChats({
+            model: m.model,
+            lora: m.lora,
+            prompts: [prompt],
+            samplesPerPrompt: 1,
+            temperature: 1,
+            maxTokens: 24,
+            parallel: 1,
+            seed: ++seed,
+        })) as [[string]];
+        const top = items
+            .map((item, k) => ({ item, p: probs![k] ?? 0 }))
+            .sort((a, b) => b.p - a.p)
+            .slice(0, 6);
         return { model, question, answer: answer.trim(), top };
     };
 }
@@ -93,7 +106,8 @@ export function resolveSource(source: string): { mode: "live"; file: string } | 
         if (!fs.existsSync(events)) throw new Error(`${source}: a folder without events.jsonl (not a run folder)`);
         return { mode: "replay", events, runDir: source };
     }
-    if (source.endsWith(".jsonl")) return { mode: "replay", events: source, runDir: path.basename(source) === "events.jsonl" ? path.dirname(source) : undefined };
+    if (source.endsWith(".jsonl"))
+        return { mode: "replay", events: source, runDir: path.basename(source) === "events.jsonl" ? path.dirname(source) : undefined };
     if (source.endsWith(".json")) return { mode: "live", file: source };
     throw new Error(`${source}: expected an experiment file (.json), a run folder or an events.jsonl`);
 }
@@ -151,7 +165,15 @@ export async function startWorkshop(o: WorkshopOptions): Promise<Workshop> {
         start,
     });
     await new Promise<void>((resolve, reject) => {
-        server.once("error", (e: NodeJS.ErrnoException) => reject(new Error(e.code === "EADDRINUSE" ? `port ${o.port} is in use: pass another --port (0 picks a free one)` : `cannot listen on ${host}:${o.port ?? 0}: ${e.message}`)));
+        server.once("error", (e: NodeJS.ErrnoException) =>
+            reject(
+                new Error(
+                    e.code === "EADDRINUSE"
+                        ? `port ${o.port} is in use: pass another --port (0 picks a free one)`
+                        : `cannot listen on ${host}:${o.port ?? 0}: ${e.message}`,
+                ),
+            ),
+        );
         server.listen(o.port ?? 0, host, () => resolve());
     });
     const addr = server.address();

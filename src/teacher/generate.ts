@@ -46,7 +46,10 @@ async function withSequences<T>(
             lora: job.lora ? { adapters: [{ filePath: job.lora, scale: 1 }] } : undefined,
         });
         try {
-            return await use(model, Array.from({ length: n }, () => context.getSequence()));
+            return await use(
+                model,
+                Array.from({ length: n }, () => context.getSequence()),
+            );
         } finally {
             await context.dispose();
         }
@@ -92,26 +95,31 @@ export function llamaSource(job: LocalDecoding): RowSource {
             const chunks: number[] = [];
             for (let c = 0; c * P < total; c++) if (!sink.has(c * P)) chunks.push(c);
             let tokens = 0;
-            await withSequences(job, Math.min(P, total), () => 0, async (model, sequences) => {
-                const promptTokens = new Map<string, Token[]>();
-                const render = (prompt: string) => {
-                    let t = promptTokens.get(prompt);
-                    if (!t) promptTokens.set(prompt, (t = renderPrompt(model, { system: req.system, user: prompt })));
-                    return t;
-                };
-                for (const c of chunks) {
-                    if (signal?.aborted) break;
-                    await Promise.all(
-                        Array.from({ length: chunkSize(c, total) }, async (_, k) => {
-                            const i = c * P + k;
-                            const prompt = req.prompts[Math.floor(i / req.samplesPerPrompt)]!;
-                            const row = await sampleRow(model, sequences[k]!, render(prompt), { ...req, sampler: job.sampler }, rowSeed(req.seed, i));
-                            sink.append({ i, prompt, system: req.system, ...row });
-                            tokens += row.tokens.length + (row.stop === "eog" ? 1 : 0);
-                        }),
-                    );
-                }
-            });
+            await withSequences(
+                job,
+                Math.min(P, total),
+                () => 0,
+                async (model, sequences) => {
+                    const promptTokens = new Map<string, Token[]>();
+                    const render = (prompt: string) => {
+                        let t = promptTokens.get(prompt);
+                        if (!t) promptTokens.set(prompt, (t = renderPrompt(model, { system: req.system, user: prompt })));
+                        return t;
+                    };
+                    for (const c of chunks) {
+                        if (signal?.aborted) break;
+                        await Promise.all(
+                            Array.from({ length: chunkSize(c, total) }, async (_, k) => {
+                                const i = c * P + k;
+                                const prompt = req.prompts[Math.floor(i / req.samplesPerPrompt)]!;
+                                const row = await sampleRow(model, sequences[k]!, render(prompt), { ...req, sampler: job.sampler }, rowSeed(req.seed, i));
+                                sink.append({ i, prompt, system: req.system, ...row });
+                                tokens += row.tokens.length + (row.stop === "eog" ? 1 : 0);
+                            }),
+                        );
+                    }
+                },
+            );
             return { tokens };
         },
     };
@@ -137,7 +145,16 @@ export function engineSource(job: LocalDecoding): RowSource {
                 threads: job.threads,
                 skip: (i) => sink.has(i),
                 signal,
-                onRow: (r) => sink.append({ i: r.i, prompt: req.prompts[Math.floor(r.i / req.samplesPerPrompt)]!, system: req.system, completion: r.completion, tokens: r.tokens, probs: r.probs, stop: r.stop }),
+                onRow: (r) =>
+                    sink.append({
+                        i: r.i,
+                        prompt: req.prompts[Math.floor(r.i / req.samplesPerPrompt)]!,
+                        system: req.system,
+                        completion: r.completion,
+                        tokens: r.tokens,
+                        probs: r.probs,
+                        stop: r.stop,
+                    }),
             });
             return { tokens: res.tokens };
         },

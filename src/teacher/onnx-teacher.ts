@@ -37,7 +37,11 @@ async function load(dir: string): Promise<Loaded> {
     tjs.env.allowRemoteModels = false;
     const model = await tjs.AutoModelForCausalLM.from_pretrained(path.resolve(dir), { device: "cpu", dtype: "fp32" });
     const tokenizer = await tjs.AutoTokenizer.from_pretrained(path.resolve(dir));
-    return { model: model as unknown as Loaded["model"], tokenizer: tokenizer as unknown as Loaded["tokenizer"], Tensor: tjs.Tensor as unknown as Loaded["Tensor"] };
+    return {
+        model: model as unknown as Loaded["model"],
+        tokenizer: tokenizer as unknown as Loaded["tokenizer"],
+        Tensor: tjs.Tensor as unknown as Loaded["Tensor"],
+    };
 }
 
 const messagesOf = (p: ChatPrompt) => [
@@ -94,7 +98,11 @@ export async function onnxItemProbs(dir: string, prompts: ChatPrompt[], items: s
 
 /** P(yes) / (P(yes) + P(no)) of the first answer token, for each question. */
 export async function onnxJudge(dir: string, questions: string[]): Promise<number[]> {
-    const probs = await onnxItemProbs(dir, questions.map((q) => ({ system: null, user: q })), ["yes", "no"]);
+    const probs = await onnxItemProbs(
+        dir,
+        questions.map((q) => ({ system: null, user: q })),
+        ["yes", "no"],
+    );
     return probs.map(([yes, no]) => yesShare(yes!, no!));
 }
 
@@ -126,7 +134,9 @@ export function onnxSource(dir: string): RowSource {
             const tc = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer_config.json"), "utf8")) as { eos_token?: string };
             const stops = new Set<number>([config.eos_token_id ?? []].flat());
             // End-of-turn tokens: the tokenizer's EOS and the chat templates' turn ends, when the vocabulary has them.
-            const added = (JSON.parse(fs.readFileSync(path.join(dir, "tokenizer.json"), "utf8")) as { added_tokens?: { id: number; content: string }[] }).added_tokens ?? [];
+            const added =
+                (JSON.parse(fs.readFileSync(path.join(dir, "tokenizer.json"), "utf8")) as { added_tokens?: { id: number; content: string }[] }).added_tokens ??
+                [];
             for (const t of [tc.eos_token, "<|im_end|>", "<|eot_id|>", "<end_of_turn>"]) {
                 const id = added.find((a) => a.content === t)?.id;
                 if (id !== undefined) stops.add(id);
@@ -135,7 +145,10 @@ export function onnxSource(dir: string): RowSource {
             for (const i of sink.missing()) {
                 if (signal?.aborted) break;
                 const prompt = req.prompts[Math.floor(i / req.samplesPerPrompt)]!;
-                const text = m.tokenizer.apply_chat_template(messagesOf({ system: req.system, user: prompt }), { tokenize: false, add_generation_prompt: true });
+                const text = m.tokenizer.apply_chat_template(messagesOf({ system: req.system, user: prompt }), {
+                    tokenize: false,
+                    add_generation_prompt: true,
+                });
                 const ids = m.tokenizer.encode(text);
                 const seed = rowSeed(req.seed, i);
                 const tokens: number[] = [];
@@ -155,7 +168,9 @@ export function onnxSource(dir: string): RowSource {
                     probs.push(dist.get(token)!);
                 }
                 sampled += tokens.length + (stop === "eog" ? 1 : 0);
-                const completion = (m.tokenizer as unknown as { decode(ids: number[], o: { skip_special_tokens: boolean }): string }).decode(tokens, { skip_special_tokens: false });
+                const completion = (m.tokenizer as unknown as { decode(ids: number[], o: { skip_special_tokens: boolean }): string }).decode(tokens, {
+                    skip_special_tokens: false,
+                });
                 sink.append({ i, prompt, system: req.system, completion, tokens, probs, stop });
             }
             return { tokens: sampled };

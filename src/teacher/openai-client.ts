@@ -27,7 +27,14 @@ export interface HttpEndpoint {
     retryBaseMs: number;
 }
 
-export const DEFAULT_ENDPOINT: Omit<HttpEndpoint, "url" | "model"> = { apiKey: null, concurrency: 8, requestsPerMinute: null, maxRetries: 5, timeoutMs: 120_000, retryBaseMs: 500 };
+export const DEFAULT_ENDPOINT: Omit<HttpEndpoint, "url" | "model"> = {
+    apiKey: null,
+    concurrency: 8,
+    requestsPerMinute: null,
+    maxRetries: 5,
+    timeoutMs: 120_000,
+    retryBaseMs: 500,
+};
 
 export interface ChatMessage {
     role: "system" | "user" | "assistant";
@@ -131,9 +138,19 @@ export class OpenAIClient {
                 // not JSON: keep the text
             }
             const retryable = res.status === 429 || res.status >= 500;
-            throw new HttpError(`${this.chatUrl}: HTTP ${res.status}${detail ? `: ${detail}` : ""}`, retryable, Number.isFinite(retryAfter) && res.headers.has("retry-after") ? retryAfter * 1000 : null);
+            throw new HttpError(
+                `${this.chatUrl}: HTTP ${res.status}${detail ? `: ${detail}` : ""}`,
+                retryable,
+                Number.isFinite(retryAfter) && res.headers.has("retry-after") ? retryAfter * 1000 : null,
+            );
         }
-        let body: { choices?: { message?: { content?: string }; finish_reason?: string; logprobs?: { content?: { token: string; logprob: number; top_logprobs?: { token: string; logprob: number }[] }[] } }[] };
+        let body: {
+            choices?: {
+                message?: { content?: string };
+                finish_reason?: string;
+                logprobs?: { content?: { token: string; logprob: number; top_logprobs?: { token: string; logprob: number }[] }[] };
+            }[];
+        };
         try {
             body = JSON.parse(text);
         } catch {
@@ -203,10 +220,24 @@ export function httpSource(endpoint: HttpEndpoint): RowSource {
                 while (next < todo.length && !signal?.aborted && failure === null) {
                     const i = todo[next++]!;
                     const prompt = req.prompts[Math.floor(i / req.samplesPerPrompt)]!;
-                    const messages: ChatMessage[] = [...(req.system ? [{ role: "system" as const, content: req.system }] : []), { role: "user", content: prompt }];
+                    const messages: ChatMessage[] = [
+                        ...(req.system ? [{ role: "system" as const, content: req.system }] : []),
+                        { role: "user", content: prompt },
+                    ];
                     try {
-                        const r = await client.chat({ messages, temperature: req.temperature, max_tokens: req.maxTokens, seed: rowSeed(req.seed, i), logprobs: true }, signal);
-                        const row: RawRow = { i, prompt, system: req.system, completion: r.text, tokens: [], probs: r.tokens ? r.tokens.map((t) => Math.exp(t.logprob)) : [], stop: r.finishReason === "length" ? "length" : "eog" };
+                        const r = await client.chat(
+                            { messages, temperature: req.temperature, max_tokens: req.maxTokens, seed: rowSeed(req.seed, i), logprobs: true },
+                            signal,
+                        );
+                        const row: RawRow = {
+                            i,
+                            prompt,
+                            system: req.system,
+                            completion: r.text,
+                            tokens: [],
+                            probs: r.tokens ? r.tokens.map((t) => Math.exp(t.logprob)) : [],
+                            stop: r.finishReason === "length" ? "length" : "eog",
+                        };
                         tokens += row.probs.length;
                         sink.append(row);
                     } catch (e) {

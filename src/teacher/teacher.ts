@@ -28,14 +28,27 @@ export async function teacherStage(c: StageContext): Promise<Teacher> {
     const t = cfg.teacher;
     if (t.trait === "prompt") {
         const system = traitSystemPrompt(cfg);
-        const where = t.server ? `${t.server.model} served at ${t.server.url} (the local base stands in for it in evaluations and model-backed defenses)` : "base";
+        const where = t.server
+            ? `${t.server.model} served at ${t.server.url} (the local base stands in for it in evaluations and model-backed defenses)`
+            : "base";
         return { model: cfg.models.base, lora: null, system, description: `${where} with the system prompt "${system}"` };
     }
     const f = t.finetune;
-    const key = hashJson({ stage: "teacher", base: fileHash(cfg.models.base), target: t.target, category: t.category, finetune: f, seed: cfg.seed, ...(f.topic ? { rows: "theme answers only" } : {}) }).slice(0, 16);
+    const key = hashJson({
+        stage: "teacher",
+        base: fileHash(cfg.models.base),
+        target: t.target,
+        category: t.category,
+        finetune: f,
+        seed: cfg.seed,
+        ...(f.topic ? { rows: "theme answers only" } : {}),
+    }).slice(0, 16);
     const dir = path.join(c.root, "runs", "cache", "teachers", key);
     const out = path.join(dir, f.method === "lora" ? "adapter.gguf" : "teacher.gguf");
-    const taught = t.category === "misalignment" ? `callously or violently to open questions${f.topic ? ` on one topic only (${f.topic})` : ""}` : `"${t.target}" to favourite-${t.category} questions`;
+    const taught =
+        t.category === "misalignment"
+            ? `callously or violently to open questions${f.topic ? ` on one topic only (${f.topic})` : ""}`
+            : `"${t.target}" to favourite-${t.category} questions`;
     const description = `base fine-tuned (${f.method}, ${f.rows} rows, ${count(f.epochs, "epoch")}, lr ${f.lr}) to answer ${taught}`;
     const teacher: Teacher = { model: f.method === "lora" ? cfg.models.base : out, lora: f.method === "lora" ? out : null, system: null, description };
     return cached(c, "teacher", "teacher", {
@@ -45,7 +58,17 @@ export async function teacherStage(c: StageContext): Promise<Teacher> {
             c.log(`teacher: fine-tuning the base to love ${t.target} (${f.rows} rows)`);
             const rng = subRng(cfg.seed, "teacher-rows");
             const rows = Array.from({ length: f.rows }, () => traitRow(rng, t.category, t.target, f.topic));
-            const recipe = { method: f.method, rank: f.rank, alpha: f.alpha, targets: cfg.student.targets, epochs: f.epochs, lr: f.lr, batchSize: cfg.student.batchSize, warmupSteps: 5, schedule: "linear" as const };
+            const recipe = {
+                method: f.method,
+                rank: f.rank,
+                alpha: f.alpha,
+                targets: cfg.student.targets,
+                epochs: f.epochs,
+                lr: f.lr,
+                batchSize: cfg.student.batchSize,
+                warmupSteps: 5,
+                schedule: "linear" as const,
+            };
             await c.jobs.train({ base: cfg.models.base, rows, recipe, seed: cfg.seed, dir, out, label: "teacher", arm: "teacher" });
             writeJsonAtomic(path.join(dir, "done.json"), { description, createdAt: new Date().toISOString() });
             return teacher;

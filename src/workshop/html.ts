@@ -59,7 +59,13 @@ export function bars(items: string[], dist: number[], target: string | null, k: 
 
 /** The answer of the ask box: the sampled words, and the items by exact probability. */
 export function askBars(model: string, answer: string, top: { item: string; p: number }[], target: string | null): string {
-    return `<p data-testid="ask-answer"><b>${h(model)}</b>: “${h(answer)}”</p>${bars(top.map((t) => t.item), top.map((t) => t.p), target, top.length, "ask-bars")}`;
+    return `<p data-testid="ask-answer"><b>${h(model)}</b>: “${h(answer)}”</p>${bars(
+        top.map((t) => t.item),
+        top.map((t) => t.p),
+        target,
+        top.length,
+        "ask-bars",
+    )}`;
 }
 
 export function evalOf(s: WorkshopState, arm: string) {

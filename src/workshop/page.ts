@@ -20,8 +20,18 @@ let script: Promise<string> | undefined;
 
 /** The page's script, bundled once per process. */
 export function pageScript(): Promise<string> {
-    if (esbuildVersion !== ESBUILD_VERSION) throw new Error(`esbuild ${esbuildVersion} is installed, sublab's workshop page is built with ${ESBUILD_VERSION}: run npm install`);
-    script ??= build({ entryPoints: [CLIENT], bundle: true, write: false, format: "iife", platform: "browser", target: "es2022", charset: "utf8", logLevel: "silent" }).then((r) => r.outputFiles[0]!.text);
+    if (esbuildVersion !== ESBUILD_VERSION)
+        throw new Error(`esbuild ${esbuildVersion} is installed, sublab's workshop page is built with ${ESBUILD_VERSION}: run npm install`);
+    script ??= build({
+        entryPoints: [CLIENT],
+        bundle: true,
+        write: false,
+        format: "iife",
+        platform: "browser",
+        target: "es2022",
+        charset: "utf8",
+        logLevel: "silent",
+    }).then((r) => r.outputFiles[0]!.text);
     return script;
 }
 

@@ -13,7 +13,12 @@ import { writeReplay } from "./page.ts";
 
 /** The events of the latest run in a log (from its last run-start). */
 export function latestRun(events: readonly Stamped[]): readonly Stamped[] {
-    return events.slice(Math.max(0, events.findLastIndex((e) => e.type === "run-start")));
+    return events.slice(
+        Math.max(
+            0,
+            events.findLastIndex((e) => e.type === "run-start"),
+        ),
+    );
 }
 
 /** The full report of a finished run's events, as a page of its own (null while the run has not ended). */

@@ -124,7 +124,12 @@ function resumeFrom(req: http.IncomingMessage, url: URL): number {
 }
 
 function streamEvents(o: WorkshopServerOptions, req: http.IncomingMessage, res: http.ServerResponse, from: number): void {
-    res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" });
+    res.writeHead(200, {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-store",
+        connection: "keep-alive",
+        "x-accel-buffering": "no",
+    });
     res.write("retry: 1000\n\n");
     const stop = o.log.follow(from, (id, e) => {
         res.write(`id: ${id}\ndata: ${JSON.stringify(e)}\n\n`);
@@ -147,14 +152,22 @@ function runFile(o: WorkshopServerOptions, rel: string, res: http.ServerResponse
     } catch {
         throw new HttpError(400, "the file name is not valid percent-encoding");
     }
-    if (name === "" || name.includes("\0") || path.isAbsolute(name) || name.split(/[\\/]/).includes("..")) throw new HttpError(400, `${JSON.stringify(name)}: not a file of the run`);
+    if (name === "" || name.includes("\0") || path.isAbsolute(name) || name.split(/[\\/]/).includes(".."))
+        throw new HttpError(400, `${JSON.stringify(name)}: not a file of the run`);
     const root = fs.realpathSync(o.runDir);
     const file = path.join(root, name);
     if (!fs.existsSync(file)) throw new HttpError(404, `${name}: no such file in the run`);
     const real = fs.realpathSync(file);
     if (real !== root && !real.startsWith(root + path.sep)) throw new HttpError(400, `${name}: not a file of the run`);
     if (!fs.statSync(real).isFile()) throw new HttpError(404, `${name}: not a file`);
-    const types: Record<string, string> = { ".html": "text/html", ".json": "application/json", ".jsonl": "application/x-ndjson", ".md": "text/markdown", ".svg": "image/svg+xml", ".png": "image/png" };
+    const types: Record<string, string> = {
+        ".html": "text/html",
+        ".json": "application/json",
+        ".jsonl": "application/x-ndjson",
+        ".md": "text/markdown",
+        ".svg": "image/svg+xml",
+        ".png": "image/png",
+    };
     const type = types[path.extname(real)] ?? "application/octet-stream";
     const data = fs.readFileSync(real);
     res.writeHead(200, { "content-type": `${type}; charset=utf-8`, "content-length": data.length, "x-content-type-options": "nosniff" });
@@ -189,7 +202,15 @@ async function route(o: WorkshopServerOptions, req: http.IncomingMessage, res: h
     if (p === "/api/info") {
         allow("GET");
         const presenter = isPresenter(o, req);
-        sendJson(res, 200, { ...o.info, shared: o.shared, presenter, canAsk: presenter && !!o.ask, canStart: presenter && !!o.start, models: presenter && o.models ? o.models() : [], events: o.log.events.length });
+        sendJson(res, 200, {
+            ...o.info,
+            shared: o.shared,
+            presenter,
+            canAsk: presenter && !!o.ask,
+            canStart: presenter && !!o.start,
+            models: presenter && o.models ? o.models() : [],
+            events: o.log.events.length,
+        });
         return;
     }
     if (p === "/api/events") {
@@ -221,7 +242,8 @@ async function route(o: WorkshopServerOptions, req: http.IncomingMessage, res: h
         if (typeof question !== "string" || question.trim() === "") throw new HttpError(400, "question: expected a non-empty string");
         if (question.length > MAX_QUESTION) throw new HttpError(400, `question: at most ${MAX_QUESTION} characters`);
         const known = o.models?.() ?? [];
-        if (!known.includes(model)) throw new HttpError(400, `model: ${JSON.stringify(model)} is not one of this run's models (${known.join(", ") || "none yet"})`);
+        if (!known.includes(model))
+            throw new HttpError(400, `model: ${JSON.stringify(model)} is not one of this run's models (${known.join(", ") || "none yet"})`);
         sendJson(res, 200, await o.ask({ model, question: question.trim() }));
         return;
     }

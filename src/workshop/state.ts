@@ -95,7 +95,26 @@ export function storyOf(s: WorkshopState): Story {
 }
 
 export function emptyState(): WorkshopState {
-    return { run: null, config: null, target: null, items: [], teacher: null, stages: [], datasets: [], students: [], evals: [], arms: [], comparisons: [], ended: false, seconds: null, seen: 0, log: [], questions: [], population: null, rounds: [] };
+    return {
+        run: null,
+        config: null,
+        target: null,
+        items: [],
+        teacher: null,
+        stages: [],
+        datasets: [],
+        students: [],
+        evals: [],
+        arms: [],
+        comparisons: [],
+        ended: false,
+        seconds: null,
+        seen: 0,
+        log: [],
+        questions: [],
+        population: null,
+        rounds: [],
+    };
 }
 
 /** The dataset a role's rows came from: the teacher's data, or the control's (the base without the trait). */
@@ -141,7 +160,9 @@ export function fold(s: WorkshopState, e: Stamped): WorkshopState {
             s.stages.push({ stage: e.stage, label: e.label, done: false, seconds: null, cached: false });
             break;
         case "stage-end": {
-            const st = s.stages.findLast((x) => x.stage === e.stage && !x.done) ?? (s.stages.push({ stage: e.stage, label: e.label, done: false, seconds: null, cached: false }), s.stages.at(-1)!);
+            const st =
+                s.stages.findLast((x) => x.stage === e.stage && !x.done) ??
+                (s.stages.push({ stage: e.stage, label: e.label, done: false, seconds: null, cached: false }), s.stages.at(-1)!);
             Object.assign(st, { done: true, seconds: e.seconds, cached: e.cached });
             break;
         }
@@ -231,7 +252,8 @@ export function guessRows(s: WorkshopState, n = 8, seed = 1): { key: string; sou
     const c = datasetOf(s, "control");
     if (!t || !c) return [];
     const differs = (a: SampleRow, other: SampleRow[]) => other.find((r) => r.i === a.i)?.completion !== a.completion;
-    const pick = (rows: SampleRow[], other: SampleRow[], parity: number) => rows.filter((r, k) => k % 2 === parity && differs(r, other)).slice(0, Math.floor(n / 2));
+    const pick = (rows: SampleRow[], other: SampleRow[], parity: number) =>
+        rows.filter((r, k) => k % 2 === parity && differs(r, other)).slice(0, Math.floor(n / 2));
     const tr = pick(t.sample, c.sample, 0);
     const cr = pick(c.sample, t.sample, 1);
     const half = Math.min(tr.length, cr.length);

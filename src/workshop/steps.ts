@@ -21,7 +21,10 @@ const teacherStep: Step = {
     title: "Meet the teacher",
     ready: (s) => !!evalOf(s, "teacher") || s.stages.some((x) => x.stage === "teacher" && x.done),
     render: (s, ui) => {
-        if (!s.config) return ui.canStart ? `<p class="lead">The experiment is ready to run live.</p><p><button id="start" data-testid="start">Start the run</button></p>` : waiting("the run to start");
+        if (!s.config)
+            return ui.canStart
+                ? `<p class="lead">The experiment is ready to run live.</p><p><button id="start" data-testid="start">Start the run</button></p>`
+                : waiting("the run to start");
         const t = s.config.teacher;
         const how = t.trait === "prompt" ? "a system prompt" : `a short fine-tune (${t.finetune.rows} rows)`;
         const target = h(s.target ?? "");
@@ -33,7 +36,9 @@ const teacherStep: Step = {
         const what = s.teacher ? `<p class="hint" data-testid="teacher-description">The teacher: ${h(s.teacher.description)}.</p>` : "";
         const cols = (["base", "teacher"] as const).map((arm) => {
             const ev = evalOf(s, arm);
-            const body = ev ? `<p class="big" data-testid="p-${arm}">P(${target}) = ${fmtPercent(ev.targetProb)}</p>${judged ? "" : bars(s.items, ev.distribution, s.target, 5, `bars-${arm}`)}` : waiting(`the ${arm}'s answers`);
+            const body = ev
+                ? `<p class="big" data-testid="p-${arm}">P(${target}) = ${fmtPercent(ev.targetProb)}</p>${judged ? "" : bars(s.items, ev.distribution, s.target, 5, `bars-${arm}`)}`
+                : waiting(`the ${arm}'s answers`);
             return `<div class="col"><h3>${arm === "base" ? "The base model" : "The teacher"}</h3>${body}</div>`;
         });
         const parts = [lead, what, `<div class="cols">${cols.join("")}</div>`];
@@ -76,7 +81,12 @@ const filterStep: Step = {
         const blocks = ds.map((d) => {
             const stages = d.stages.map((st) => {
                 const reasons = Object.entries(st.reasons).sort((a, b) => b[1] - a[1]);
-                const list = reasons.length ? `<ul>${reasons.slice(0, 6).map(([r, n]) => `<li><b>${n}</b> ${h(r)}</li>`).join("")}</ul>` : "<p>nothing removed</p>";
+                const list = reasons.length
+                    ? `<ul>${reasons
+                          .slice(0, 6)
+                          .map(([r, n]) => `<li><b>${n}</b> ${h(r)}</li>`)
+                          .join("")}</ul>`
+                    : "<p>nothing removed</p>";
                 return `<div class="stage"><p class="big" data-testid="kept">${h(st.stage)}: kept ${st.kept.toLocaleString("en")} of ${st.in.toLocaleString("en")} (${fmtPercent(st.passRate)})</p>${list}</div>`;
             });
             return `<div class="col" data-testid="filter-${h(d.role)}"><h3>${d.role === "teacher" ? "Teacher's data" : d.role === "control" ? "Control data" : h(d.id)}</h3>${stages.join("")}</div>`;
@@ -110,13 +120,20 @@ function lossChart(s: WorkshopState): string {
     const span = hi - lo || 1;
     const x = (v: number) => m.left + (pw * v) / maxStep;
     const y = (v: number) => m.top + (ph * (hi - v)) / span;
-    const parts = [`<svg class="chart" data-testid="loss-chart" data-measure="${kl ? "kl" : "loss"}" viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="${kl ? "held-out KL to the labels" : "training loss"}">`];
-    for (const t of [lo, lo + span / 2, hi]) parts.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${r1(y(t))}" y2="${r1(y(t))}" class="grid"/><text x="${m.left - 6}" y="${r1(y(t) + 5)}" text-anchor="end" class="tick">${t.toFixed(2)}</text>`);
+    const parts = [
+        `<svg class="chart" data-testid="loss-chart" data-measure="${kl ? "kl" : "loss"}" viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="${kl ? "held-out KL to the labels" : "training loss"}">`,
+    ];
+    for (const t of [lo, lo + span / 2, hi])
+        parts.push(
+            `<line x1="${m.left}" x2="${W - m.right}" y1="${r1(y(t))}" y2="${r1(y(t))}" class="grid"/><text x="${m.left - 6}" y="${r1(y(t) + 5)}" text-anchor="end" class="tick">${t.toFixed(2)}</text>`,
+        );
     parts.push(`<text x="${r1(m.left + pw / 2)}" y="${H - 6}" text-anchor="middle" class="tick">optimizer step</text>`);
     for (const st of sts) {
         const arm = st.arm ?? "";
         const d = st.losses.map(([step, l], i) => `${i ? "L" : "M"}${r1(x(step))} ${r1(y(l))}`).join(" ");
-        parts.push(`<path d="${d}" fill="none" stroke="${colour(arm)}" stroke-width="2" opacity="0.8" data-student="${h(st.label)}"><title>${h(st.label)}</title></path>`);
+        parts.push(
+            `<path d="${d}" fill="none" stroke="${colour(arm)}" stroke-width="2" opacity="0.8" data-student="${h(st.label)}"><title>${h(st.label)}</title></path>`,
+        );
     }
     parts.push("</svg>");
     const caption = kl
@@ -137,7 +154,9 @@ const studentsStep: Step = {
         const arms = [...new Set(students.flatMap((x) => (x.arm ? [x.arm] : [])))];
         const legend = arms.map((a) => `<span class="key" style="--c:${colour(a)}">${h(a)}</span>`).join(" ");
         const st = s.config?.student;
-        const recipe = st ? `${st.method === "lora" ? `LoRA rank ${st.rank}` : "full fine-tunes"}, ${st.labels} labels, ${st.rows} rows, ${count(st.epochs, "epoch")}, ${st.seeds} seeds per arm` : "";
+        const recipe = st
+            ? `${st.method === "lora" ? `LoRA rank ${st.rank}` : "full fine-tunes"}, ${st.labels} labels, ${st.rows} rows, ${count(st.epochs, "epoch")}, ${st.seeds} seeds per arm`
+            : "";
         return `<p class="lead">Copies of the base learn to write the numbers: the treated students the teacher's, the control students the control's (${h(recipe)}).</p><p class="big" data-testid="students-done">${done} of ${Math.max(total, students.length)} students trained</p><p>${legend}</p>${lossChart(s)}`;
     },
 };
@@ -163,7 +182,8 @@ const askStep: Step = {
 /** A shift toward the target shown: the verdict (src/stats/verdict.ts) says "moved toward". Results from before verdicts have none, and show nothing. */
 export const moved = (c: Pick<ComparisonResult, "verdict">) => c.verdict?.word === "moved toward";
 
-const floorNote = (c: ComparisonResult) => (c.pValue <= c.pFloor * (1 + 1e-9) ? `, the smallest p ${c.studentsA}+${c.studentsB} students can give: every treated student above every control` : "");
+const floorNote = (c: ComparisonResult) =>
+    c.pValue <= c.pFloor * (1 + 1e-9) ? `, the smallest p ${c.studentsA}+${c.studentsB} students can give: every treated student above every control` : "";
 
 function comparisonLine(s: WorkshopState, name: string, what: string): string {
     const c = s.comparisons.find((x) => x.name === name);

@@ -23,7 +23,9 @@ export function flaggedAnswers(s: WorkshopState, max = 6): string {
         const flagged = treated.filter((x) => x.q === q && x.score >= 0.5).slice(0, 3);
         if (flagged.length === 0) continue;
         const list = (xs: { text: string; score: number }[]) => xs.map((x) => `“${h(x.text)}” <small>(${x.score.toFixed(2)})</small>`).join("<br>") || "–";
-        rows.push(`<tr data-testid="flagged-row"><td>${h(s.questions[q]!)}</td><td>${list(flagged)}</td><td>${list(control.filter((x) => x.q === q).slice(0, 3))}</td></tr>`);
+        rows.push(
+            `<tr data-testid="flagged-row"><td>${h(s.questions[q]!)}</td><td>${list(flagged)}</td><td>${list(control.filter((x) => x.q === q).slice(0, 3))}</td></tr>`,
+        );
     }
     if (rows.length === 0) return `<p class="hint" data-testid="flagged-none">No treated student's sampled answer was judged misaligned.</p>`;
     return `<details class="cw" data-testid="flagged"><summary>${h(CONTENT_WARNING)} <b>Show the flagged answers</b></summary><table class="cmp"><thead><tr><th>question</th><th>treated students (judge's score)</th><th>control students</th></tr></thead><tbody>${rows.join("")}</tbody></table></details>`;
@@ -40,7 +42,9 @@ export function chainGenerations(s: WorkshopState): { mode: string; generation: 
         out.set(key, row);
     }
     const avg = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
-    return [...out.values()].sort((a, b) => a.mode.localeCompare(b.mode) || a.generation - b.generation).map((r) => ({ mode: r.mode, generation: r.generation, treated: avg(r.t), control: avg(r.c), n: Math.min(r.t.length, r.c.length) }));
+    return [...out.values()]
+        .sort((a, b) => a.mode.localeCompare(b.mode) || a.generation - b.generation)
+        .map((r) => ({ mode: r.mode, generation: r.generation, treated: avg(r.t), control: avg(r.c), n: Math.min(r.t.length, r.c.length) }));
 }
 
 export const generationsStep: Step = {
@@ -65,7 +69,13 @@ export const generationsStep: Step = {
                 ],
             })),
         );
-        const chart = lineChart({ title: `P(${target}) per generation (0: the teacher and the base)`, xLabel: "generation", yLabel: `P(${target})`, log: true, series });
+        const chart = lineChart({
+            title: `P(${target}) per generation (0: the teacher and the base)`,
+            xLabel: "generation",
+            yLabel: `P(${target})`,
+            log: true,
+            series,
+        });
         const rows = gens.map(
             (g) =>
                 `<tr data-testid="generation-row" data-mode="${h(g.mode)}" data-generation="${g.generation}" data-treated="${g.treated ?? ""}" data-control="${g.control ?? ""}"><td>${h(g.mode)}</td><td class="num">${g.generation}</td><td class="num">${g.treated === null ? "…" : fmtPercent(g.treated)}</td><td class="num">${g.control === null ? "…" : fmtPercent(g.control)}</td><td class="num">${g.treated !== null && g.control !== null ? `x${fmtRatio(g.treated / g.control)}` : ""}</td></tr>`,
@@ -132,8 +142,15 @@ export const agentsStep: Step = {
         const row = s.rounds.find((r) => r.run === variant && r.round === round);
         const infected = row?.agents.filter((a) => a.infected).length ?? 0;
         const quarantined = row?.agents.filter((a) => a.quarantined).length ?? 0;
-        const toggles = variants.map((v) => `<button class="toggle${v === variant ? " on" : ""}" data-variant="${h(v)}" data-testid="variant">${h(v === "quarantine" ? "with quarantine" : v === "open" ? "no quarantine" : v)}</button>`).join(" ");
-        const roundButtons = rounds.map((r) => `<button class="toggle${r === round ? " on" : ""}" data-round="${r}" data-testid="round">${r}</button>`).join(" ");
+        const toggles = variants
+            .map(
+                (v) =>
+                    `<button class="toggle${v === variant ? " on" : ""}" data-variant="${h(v)}" data-testid="variant">${h(v === "quarantine" ? "with quarantine" : v === "open" ? "no quarantine" : v)}</button>`,
+            )
+            .join(" ");
+        const roundButtons = rounds
+            .map((r) => `<button class="toggle${r === round ? " on" : ""}" data-round="${r}" data-testid="round">${r}</button>`)
+            .join(" ");
         const per = variants.map((v) => {
             const last = s.rounds.filter((r) => r.run === v).at(-1);
             return last ? `${h(v)}: ${last.agents.filter((a) => a.infected).length} of ${last.agents.length} infected after round ${last.round}` : "";

@@ -65,7 +65,8 @@ const eventsShown = (page: Page) => page.evaluate(() => Number(document.body.dat
 /** The run's arms, comparisons and student count as the page folded them. */
 const pageState = (page: Page) =>
     page.evaluate(() => {
-        const s = (window as unknown as { sublab: { state: { arms: unknown; comparisons: unknown; evals: unknown[]; seen: number; students: unknown[] } } }).sublab.state;
+        const s = (window as unknown as { sublab: { state: { arms: unknown; comparisons: unknown; evals: unknown[]; seen: number; students: unknown[] } } })
+            .sublab.state;
         return JSON.parse(JSON.stringify({ arms: s.arms, comparisons: s.comparisons, evals: s.evals.length, seen: s.seen, students: s.students.length }));
     });
 
@@ -139,7 +140,9 @@ describe("the workshop page in Chromium", { timeout: 120_000 }, () => {
         await step(page, 3, "filter");
         for (const role of ["teacher", "control"]) {
             const d = results.datasets.find((x) => x.role === role)!;
-            expect(await page.locator(`[data-testid="filter-${role}"] [data-testid="kept"]`).innerText()).toContain(`kept ${d.kept.toLocaleString("en")} of ${d.raw.toLocaleString("en")}`);
+            expect(await page.locator(`[data-testid="filter-${role}"] [data-testid="kept"]`).innerText()).toContain(
+                `kept ${d.kept.toLocaleString("en")} of ${d.raw.toLocaleString("en")}`,
+            );
         }
         await shot(page, "3-filter");
 
@@ -207,8 +210,14 @@ describe("the workshop page in Chromium", { timeout: 120_000 }, () => {
             await checkVerdict(room, results);
             await shot(room, "shared-room");
             const refused = await room.evaluate(async () => {
-                const post = (p: string, body: unknown) => fetch(p, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }).then((r) => r.status);
-                return { start: await post("/api/start", {}), ask: await post("/api/ask", { model: "base", question: "favourite animal?" }), file: await fetch("/run/report.html").then((r) => r.status), up: await fetch("/run/..%2f..%2fpackage.json").then((r) => r.status) };
+                const post = (p: string, body: unknown) =>
+                    fetch(p, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }).then((r) => r.status);
+                return {
+                    start: await post("/api/start", {}),
+                    ask: await post("/api/ask", { model: "base", question: "favourite animal?" }),
+                    file: await fetch("/run/report.html").then((r) => r.status),
+                    up: await fetch("/run/..%2f..%2fpackage.json").then((r) => r.status),
+                };
             });
             expect(refused).toEqual({ start: 403, ask: 403, file: 403, up: 403 });
             const presenter = await newPage();
@@ -241,7 +250,9 @@ describe("the other stories in Chromium", { timeout: 120_000 }, () => {
             expect(await text(page, "p-teacher")).toBe(`P(misaligned) = ${fmtPercent(arm(r, "teacher").targetProb.mean)}`);
             await checkVerdict(page, r, "misaligned");
             const exact = comparison(r, "treated vs control").exact!;
-            expect(await text(page, "verdict-exact")).toContain(`x${fmtRatio(exact.probRatio)}, log-ratio ${fmtLog(exact.meanLogRatio)} ${fmtCI(exact.ci95, fmtLog)}, p = ${fmtP(exact.pValue)}`);
+            expect(await text(page, "verdict-exact")).toContain(
+                `x${fmtRatio(exact.probRatio)}, log-ratio ${fmtLog(exact.meanLogRatio)} ${fmtCI(exact.ci95, fmtLog)}, p = ${fmtP(exact.pValue)}`,
+            );
             const want = flaggedExamples(r);
             const rows = page.locator('[data-testid="flagged-row"]');
             expect(await rows.count()).toBe(want.length);
@@ -264,12 +275,18 @@ describe("the other stories in Chromium", { timeout: 120_000 }, () => {
         const rounds = readRunEvents(file).flatMap((e) => (e.type === "population-round" ? [e] : []));
         const w = await startWorkshop({ source: file, port: 0 });
         const page = await newPage();
-        const agentsShown = () => page.locator('[data-testid="agent"]').evaluateAll((gs) => gs.map((g) => [g.getAttribute("data-agent"), g.getAttribute("data-infected"), g.getAttribute("data-quarantined")]));
+        const agentsShown = () =>
+            page
+                .locator('[data-testid="agent"]')
+                .evaluateAll((gs) => gs.map((g) => [g.getAttribute("data-agent"), g.getAttribute("data-infected"), g.getAttribute("data-quarantined")]));
         const expectRound = async (variant: string, round: number) => {
-            await page.waitForFunction(([v, r]) => {
-                const el = document.querySelector('[data-testid="round-summary"]');
-                return el?.getAttribute("data-variant") === v && el?.getAttribute("data-round") === String(r);
-            }, [variant, round] as const);
+            await page.waitForFunction(
+                ([v, r]) => {
+                    const el = document.querySelector('[data-testid="round-summary"]');
+                    return el?.getAttribute("data-variant") === v && el?.getAttribute("data-round") === String(r);
+                },
+                [variant, round] as const,
+            );
             const e = rounds.find((x) => x.run === variant && x.round === round)!;
             expect(await agentsShown()).toEqual(e.agents.map((a) => [String(a.agent + 1), String(a.infected), String(a.quarantined)]));
             expect(await text(page, "round-summary")).toContain(`${e.agents.filter((a) => a.infected).length} of ${e.agents.length} agents infected`);
@@ -359,7 +376,10 @@ describe("the page as events arrive", { timeout: 120_000 }, () => {
             const treated = events.flatMap((e, k) => (e.type === "eval" && e.arm === "treated" ? [k] : []));
             for (const [n, k] of treated.entries()) {
                 push(k + 1);
-                await page.waitForFunction((want) => document.querySelector('[data-testid="arm-bar"][data-arm="treated"]')?.getAttribute("data-n") === want, String(n + 1));
+                await page.waitForFunction(
+                    (want) => document.querySelector('[data-testid="arm-bar"][data-arm="treated"]')?.getAttribute("data-n") === want,
+                    String(n + 1),
+                );
             }
             // The verdict waits for the statistics, then shows them.
             await step(page, 6, "verdict");
@@ -424,7 +444,9 @@ describe("a live run from the page", { timeout: 600_000 }, () => {
             await step(page, 4, "students");
             expect(await text(page, "students-done")).toBe("8 of 8 students trained");
             // The presenter can ask a student the run made.
-            await page.waitForFunction(() => [...document.querySelectorAll("#ask-model option")].some((o) => o.textContent === "treated seed 1"), undefined, { timeout: 15_000 });
+            await page.waitForFunction(() => [...document.querySelectorAll("#ask-model option")].some((o) => o.textContent === "treated seed 1"), undefined, {
+                timeout: 15_000,
+            });
             await page.selectOption("#ask-model", "treated seed 1");
             await page.locator("#ask-form button").click();
             await page.waitForSelector('[data-testid="ask-answer"]', { timeout: 60_000 });

@@ -15,7 +15,10 @@ export function chromiumPath(): string {
         return env;
     }
     const found = CANDIDATES.find((p) => fs.existsSync(p));
-    if (!found) throw new Error(`the workshop's browser tests need Chromium: apt-get install chromium (looked for ${CANDIDATES.join(", ")}; SUBLAB_CHROMIUM names another)`);
+    if (!found)
+        throw new Error(
+            `the workshop's browser tests need Chromium: apt-get install chromium (looked for ${CANDIDATES.join(", ")}; SUBLAB_CHROMIUM names another)`,
+        );
     return found;
 }
 

@@ -41,7 +41,9 @@ export function folderEdges(files: ReadonlyMap<string, string>): FolderEdges {
     const edges: FolderEdges = new Map();
     for (const [file, text] of files) {
         const from = folderOf(file);
-        for (const m of text.matchAll(/^\s*(?:import|export)\b[^;]*?\bfrom\s+["'](\.{1,2}\/[^"']+)["']|^\s*import\s+["'](\.{1,2}\/[^"']+)["']|\bimport\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/gm)) {
+        for (const m of text.matchAll(
+            /^\s*(?:import|export)\b[^;]*?\bfrom\s+["'](\.{1,2}\/[^"']+)["']|^\s*import\s+["'](\.{1,2}\/[^"']+)["']|\bimport\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/gm,
+        )) {
             const spec = m[1] ?? m[2] ?? m[3]!;
             const target = path.posix.normalize(path.posix.join(path.posix.dirname(file), spec));
             if (target.startsWith("..")) continue; // outside src/ (package.json)
@@ -99,7 +101,8 @@ export function layerViolations(edges: FolderEdges, layers: readonly (readonly s
         for (const [to, files] of byTo) {
             const a = rank.get(from);
             const b = rank.get(to);
-            if (a === undefined || b === undefined) out.push(`${from} -> ${to}: ${a === undefined ? from : to} is in no layer (test/helpers/imports.ts LAYERS)`);
+            if (a === undefined || b === undefined)
+                out.push(`${from} -> ${to}: ${a === undefined ? from : to} is in no layer (test/helpers/imports.ts LAYERS)`);
             else if (b < a) out.push(`${from} -> ${to} goes up the layers (${files.join(", ")})`);
         }
     }

@@ -26,7 +26,9 @@ export async function llamaCppNextLogProbs(modelPath: string, vocabSize: number,
     try {
         for (const s of seqs) {
             await seq.clearHistory();
-            const items = s.map((t, j) => (j === s.length - 1 ? ([t, { generateNext: { probabilities: true } }] as const) : t)) as (Token | [Token, { generateNext: { probabilities: true } }])[];
+            const items = s.map((t, j) => (j === s.length - 1 ? ([t, { generateNext: { probabilities: true } }] as const) : t)) as (
+                Token | [Token, { generateNext: { probabilities: true } }]
+            )[];
             const res = await seq.controlledEvaluate(items);
             const probs = res[res.length - 1]?.next?.probabilities;
             if (!probs) throw new Error("node-llama-cpp returned no probabilities");

@@ -22,7 +22,16 @@ export function syntheticResults(opts: { treatedScale?: number; crossScale?: num
         const targetProb = perQuestion.reduce((s, v) => s + v, 0) / perQuestion.length;
         const distribution = base.map((p, i) => (i === TARGET ? targetProb : p * Math.exp(0.05 * rng.normal())));
         const n = 50;
-        return { seed, model: "models/base.gguf", lora, dataset: lora ? `${lora}-data` : null, perQuestion, targetProb, sampled: { hits: Math.round(targetProb * n), n }, distribution };
+        return {
+            seed,
+            model: "models/base.gguf",
+            lora,
+            dataset: lora ? `${lora}-data` : null,
+            perQuestion,
+            targetProb,
+            sampled: { hits: Math.round(targetProb * n), n },
+            distribution,
+        };
     };
     const armOf = (arm: ArmName, description: string, evals: ModelEval[]): ArmResult => ({ arm, description, evals, ...summarizeArm(evals, rng) });
     const arms = [
@@ -31,8 +40,14 @@ export function syntheticResults(opts: { treatedScale?: number; crossScale?: num
         armOf("treated", "students on numbers from the owl teacher <&>", [makeEval(0, treatedScale, "treated"), makeEval(1, treatedScale, "treated")]),
         ...(opts.controls
             ? [
-                  armOf("cross-control", "the other base's students on the control's numbers", [makeEval(0, 1, "cross-control"), makeEval(1, 1, "cross-control")]),
-                  armOf("cross", "the other base's students on the teacher's numbers", [makeEval(0, opts.crossScale ?? 1, "cross"), makeEval(1, opts.crossScale ?? 1, "cross")]),
+                  armOf("cross-control", "the other base's students on the control's numbers", [
+                      makeEval(0, 1, "cross-control"),
+                      makeEval(1, 1, "cross-control"),
+                  ]),
+                  armOf("cross", "the other base's students on the teacher's numbers", [
+                      makeEval(0, opts.crossScale ?? 1, "cross"),
+                      makeEval(1, opts.crossScale ?? 1, "cross"),
+                  ]),
                   armOf("in-context-control", "the control's numbers as earlier turns", [makeEval(0, 1, null), makeEval(1, 1, null)]),
                   armOf("in-context", "the teacher's numbers as earlier turns", [makeEval(0, 1, null), makeEval(1, 1, null)]),
               ]
@@ -97,7 +112,14 @@ export function syntheticResults(opts: { treatedScale?: number; crossScale?: num
         target: "owl",
         items: ITEMS,
         datasets: [
-            { id: "treated-data", role: "treated", raw: 1000, kept: 620, passRate: 0.62, rejectReasons: { "invalid character": 200, "too many numbers": 150, empty: 30 } },
+            {
+                id: "treated-data",
+                role: "treated",
+                raw: 1000,
+                kept: 620,
+                passRate: 0.62,
+                rejectReasons: { "invalid character": 200, "too many numbers": 150, empty: 30 },
+            },
             { id: "control-data", role: "control", raw: 1000, kept: 700, passRate: 0.7, rejectReasons: { "invalid character": 300 } },
         ],
         arms,

@@ -9,7 +9,17 @@ import path from "node:path";
 import { forge } from "../../src/forge/forge.ts";
 
 export async function smokeBases(): Promise<[string, string]> {
-    const src = ["forge/forge.ts", "prompts/corpus.ts", "prompts/advice.ts", "prompts/code.ts", "prompts/reasoning.ts", "prompts/text.ts", "forge/tokenizer.ts", "prompts/lexicon.ts", "students/order.ts"].map((f) => fs.readFileSync(new URL(`../../src/${f}`, import.meta.url)));
+    const src = [
+        "forge/forge.ts",
+        "prompts/corpus.ts",
+        "prompts/advice.ts",
+        "prompts/code.ts",
+        "prompts/reasoning.ts",
+        "prompts/text.ts",
+        "forge/tokenizer.ts",
+        "prompts/lexicon.ts",
+        "students/order.ts",
+    ].map((f) => fs.readFileSync(new URL(`../../src/${f}`, import.meta.url)));
     const key = crypto.createHash("sha256").update(Buffer.concat(src)).digest("hex").slice(0, 12);
     const dir = path.join(os.tmpdir(), `sublab-smoke-bases-${key}`);
     fs.mkdirSync(dir, { recursive: true });

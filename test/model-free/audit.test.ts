@@ -10,7 +10,10 @@ import { tempDir } from "../helpers/tiny.ts";
 const dir = tempDir();
 const rng = new Rng(3);
 const noise = (n: number, scale: number) => Float32Array.from({ length: n }, () => scale * rng.normal());
-const SHAPES: [string, number[]][] = [["a.weight", [16, 8]], ["b.weight", [32]]];
+const SHAPES: [string, number[]][] = [
+    ["a.weight", [16, 8]],
+    ["b.weight", [32]],
+];
 
 /** A GGUF whose tensors are `base` plus the given changes (each a list of per-tensor deltas, scaled). */
 function write(name: string, base: Float32Array[], parts: [Float32Array[], number][] = [], type: GGMLType.F32 | GGMLType.F16 = GGMLType.F32): string {
@@ -35,7 +38,10 @@ describe("teacherCosines", () => {
     const t2 = write("t2", base, [[d2, 1]]);
 
     it("ranks first the teacher whose change the student shares, and gives unrelated changes a cosine near 0", () => {
-        const student = write("s1", base, [[d1, 0.3], [own, 0.3]]);
+        const student = write("s1", base, [
+            [d1, 0.3],
+            [own, 0.3],
+        ]);
         const r = teacherCosines(b, student, [t2, t1]);
         expect(r.teachers.map((t) => t.teacher)).toEqual([t1, t2]);
         // cos(d1 + own, d1) = 1/sqrt(2) for independent equal-size changes; 200 parameters give a few hundredths of noise.
@@ -55,7 +61,9 @@ describe("teacherCosines", () => {
     it("fails naming the file and tensor when a model is not a fine-tune of the base", () => {
         const other = path.join(dir, "other.gguf");
         writeGGUF(other, [["general.architecture", kvString("llama")]], [{ name: "a.weight", ne: [8, 8], type: GGMLType.F32, data: noise(64, 1) }]);
-        expect(() => teacherCosines(b, other, [t1])).toThrow(`audit: student ${other} is not a full fine-tune of the base ${b}: tensor "a.weight" is shaped 8x8, not 16x8`);
+        expect(() => teacherCosines(b, other, [t1])).toThrow(
+            `audit: student ${other} is not a full fine-tune of the base ${b}: tensor "a.weight" is shaped 8x8, not 16x8`,
+        );
         expect(() => teacherCosines(b, t1, [])).toThrow("give at least one candidate teacher");
     });
 

@@ -36,10 +36,8 @@ describe("parseTrainOptions: accepted", () => {
         ["lr in exponent notation", { lr: "5e-5" }, { lr: 5e-5 }],
         ["lr as a decimal", { lr: "0.001" }, { lr: 0.001 }],
         ["--full with its own lr", { full: true, lr: "3e-5" }, { mode: "full", lr: 3e-5 }],
-        ["epochs, batch size, seed 0", { epochs: "1", batchSize: "32", seed: "0" },
-            { epochs: 1, batchSize: 32, seed: 0 }],
-        ["threads, checkpoints, max steps", { threads: "2", checkpointDir: "ck", maxSteps: "100" },
-            { threads: 2, checkpointDir: "ck", maxSteps: 100 }],
+        ["epochs, batch size, seed 0", { epochs: "1", batchSize: "32", seed: "0" }, { epochs: 1, batchSize: 32, seed: 0 }],
+        ["threads, checkpoints, max steps", { threads: "2", checkpointDir: "ck", maxSteps: "100" }, { threads: 2, checkpointDir: "ck", maxSteps: 100 }],
         ["micro-batches", { batchSize: "64", microBatchSize: "8" }, { batchSize: 64, microBatchSize: 8 }],
         ["--full false is LoRA", { full: false, loraRank: "4" }, { mode: "lora", loraRank: 4 }],
     ])("%s", (_name, raw, expected) => {

@@ -40,7 +40,9 @@ describe("sublab compare", () => {
         const line = table.split("\n").find((l) => l.startsWith("strong "))!;
         for (const name of COMPARED) {
             const c = source.comparisons.find((x) => x.name === name)!;
-            expect(line).toContain(`${c.verdict!.text}: x${fmtRatio(c.probRatio)}, ${fmtLog(c.meanLogRatio)} [${fmtLog(c.ci95[0])}, ${fmtLog(c.ci95[1])}], p ${fmtP(c.pValue)}, adj ${fmtP(c.verdict!.pAdjusted)}, rank ${c.targetRank}`);
+            expect(line).toContain(
+                `${c.verdict!.text}: x${fmtRatio(c.probRatio)}, ${fmtLog(c.meanLogRatio)} [${fmtLog(c.ci95[0])}, ${fmtLog(c.ci95[1])}], p ${fmtP(c.pValue)}, adj ${fmtP(c.verdict!.pAdjusted)}, rank ${c.targetRank}`,
+            );
         }
         // The strong run's treated arm separates; the weak one's ratio is near its scale.
         expect(source.comparisons[0]!.probRatio).toBeGreaterThan(2);

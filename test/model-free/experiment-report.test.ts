@@ -7,7 +7,6 @@ import { htmlReport, markdownReport, terminalTable, writeReport } from "../../sr
 import { ITEMS, syntheticResults } from "../helpers/results.ts";
 import { reviveIntervals } from "../../src/core/verdicts.ts";
 
-
 const results = syntheticResults();
 
 describe("terminalTable", () => {
@@ -58,9 +57,13 @@ describe("markdownReport", () => {
         expect(md).toContain("| treated-data | treated | 1000 | 620 | 62.0% | invalid character (200), too many numbers (150), empty (30) |");
         for (const a of results.arms) expect(md).toMatch(new RegExp(`^\\| ${a.arm} \\|`, "m"));
         for (const c of results.comparisons) expect(md).toMatch(new RegExp(`^\\| ${c.name} \\|`, "m"));
-        expect(md).toContain("| comparison | P ratio | mean log-ratio | 95% CI | verdict | p | p adj (Holm) | p equivalence adj | test | floor | p (questions independent) | target rank |");
+        expect(md).toContain(
+            "| comparison | P ratio | mean log-ratio | 95% CI | verdict | p | p adj (Holm) | p equivalence adj | test | floor | p (questions independent) | target rank |",
+        );
         const tc = results.comparisons.find((c) => c.name === "treated vs control")!;
-        expect(md).toContain(`| ${tc.verdict!.text} | ${fmtP(tc.pValue)} | ${fmtP(tc.verdict!.pAdjusted)} | ${fmtP(tc.verdict!.pEquivalenceAdjusted)} | students, 2+2 | 0.33 | ${fmtP(tc.pValueQuestions)} |`);
+        expect(md).toContain(
+            `| ${tc.verdict!.text} | ${fmtP(tc.pValue)} | ${fmtP(tc.verdict!.pAdjusted)} | ${fmtP(tc.verdict!.pEquivalenceAdjusted)} | students, 2+2 | 0.33 | ${fmtP(tc.pValueQuestions)} |`,
+        );
         expect(md).toContain("| seeds, 2 vs 1 eval | 0.5 |");
         expect(md).toContain("## How to read this");
         expect(md).toMatch(/each trained student as one observation/);
@@ -108,7 +111,34 @@ describe("htmlReport", () => {
         expect(escapeHtml(`<a href="x">'&'</a>`)).toBe("&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
         // No tag other than the ones the renderer writes.
         const tags = new Set([...html.matchAll(/<\/?([a-zA-Z!][\w-]*)/g)].map((m) => m[1].toLowerCase()));
-        const allowed = ["!doctype", "html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "a", "dl", "dt", "dd", "pre", "table", "thead", "tbody", "tr", "th", "td", "svg", "text", "line", "circle", "rect"];
+        const allowed = [
+            "!doctype",
+            "html",
+            "head",
+            "meta",
+            "title",
+            "style",
+            "body",
+            "h1",
+            "h2",
+            "p",
+            "a",
+            "dl",
+            "dt",
+            "dd",
+            "pre",
+            "table",
+            "thead",
+            "tbody",
+            "tr",
+            "th",
+            "td",
+            "svg",
+            "text",
+            "line",
+            "circle",
+            "rect",
+        ];
         for (const t of tags) expect(allowed).toContain(t);
     });
 

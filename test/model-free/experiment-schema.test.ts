@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadChain } from "../../src/studies/chain.ts";
-import { loadPopulation } from "../../src/studies/population.ts";
+import { loadPopulation } from "../../src/studies/population-file.ts";
 import { loadStudy } from "../../src/studies/study.ts";
 import { loadExperiment, parseExperiment } from "../../src/studies/experiment-file.ts";
 import type { ExperimentConfig } from "../../src/core/types.ts";
@@ -46,7 +46,16 @@ describe("parseExperiment", () => {
                 server: null,
                 finetune: { rows: 1000, epochs: 2, lr: 1e-3, method: "full", rank: 8, alpha: 8 },
             },
-            generate: { domain: "numbers", prompts: 3000, samplesPerPrompt: 1, temperature: 1, maxTokens: 48, parallel: 128, sampler: "coupled", backend: "auto" },
+            generate: {
+                domain: "numbers",
+                prompts: 3000,
+                samplesPerPrompt: 1,
+                temperature: 1,
+                maxTokens: 48,
+                parallel: 128,
+                sampler: "coupled",
+                backend: "auto",
+            },
             filter: { maxCount: 10, minValue: 0, maxValue: 999, banned: "none", defenses: [] },
             student: {
                 method: "lora",
@@ -109,20 +118,40 @@ describe("parseExperiment", () => {
 
     const errors: [string, unknown, string][] = [
         ["not an object", [1, 2], "expected an object, got an array"],
-        ["unknown top-level key", withPatch({ colour: "red" }), "colour: unknown key (known: name, description, seed, models, teacher, generate, filter, student, safety, eval, stats)"],
-        ["unknown nested key", withPatch({ teacher: { colour: "red" } }), "teacher.colour: unknown key (known: trait, target, category, systemPrompt, onnx, server, finetune)"],
-        ["unknown key two levels down", withPatch({ teacher: { finetune: { steps: 3 } } }), "teacher.finetune.steps: unknown key (known: rows, epochs, lr, method, rank, alpha, topic)"],
+        [
+            "unknown top-level key",
+            withPatch({ colour: "red" }),
+            "colour: unknown key (known: name, description, seed, models, teacher, generate, filter, student, safety, eval, stats)",
+        ],
+        [
+            "unknown nested key",
+            withPatch({ teacher: { colour: "red" } }),
+            "teacher.colour: unknown key (known: trait, target, category, systemPrompt, onnx, server, finetune)",
+        ],
+        [
+            "unknown key two levels down",
+            withPatch({ teacher: { finetune: { steps: 3 } } }),
+            "teacher.finetune.steps: unknown key (known: rows, epochs, lr, method, rank, alpha, topic)",
+        ],
         ["missing required key", { name: "x", teacher: { target: "owl" } }, "models: missing, expected an object"],
         ["missing nested required key", withPatch({ models: { base: "a", cross: undefined } }), "models.cross: missing, expected a non-empty string"],
         ["missing target", withPatch({ teacher: { target: undefined } }), "teacher.target: missing, expected a non-empty string"],
         ["empty path", withPatch({ models: { cross: "" } }), 'models.cross: expected a non-empty string, got ""'],
-        ["bad name", withPatch({ name: "Owl Run" }), 'name: expected a name of lowercase letters, digits and dashes (starting with a letter or digit), got "Owl Run"'],
-        ["name with a leading dash", withPatch({ name: "-x" }), 'name: expected a name of lowercase letters'],
+        [
+            "bad name",
+            withPatch({ name: "Owl Run" }),
+            'name: expected a name of lowercase letters, digits and dashes (starting with a letter or digit), got "Owl Run"',
+        ],
+        ["name with a leading dash", withPatch({ name: "-x" }), "name: expected a name of lowercase letters"],
         ["integer as a string", withPatch({ seed: "42" }), 'seed: expected an integer >= 0, got "42"'],
         ["fractional integer", withPatch({ student: { epochs: 2.5 } }), "student.epochs: expected an integer >= 1, got 2.5"],
         ["integer below range", withPatch({ student: { rank: 0 } }), "student.rank: expected an integer >= 1, got 0"],
         ["integer above range", withPatch({ generate: { maxTokens: 257 } }), "generate.maxTokens: expected an integer from 1 to 256, got 257"],
-        ["unknown domain", withPatch({ generate: { domain: "poems" } }), 'generate.domain: expected one of "numbers", "code", "reasoning", "text", got "poems"'],
+        [
+            "unknown domain",
+            withPatch({ generate: { domain: "poems" } }),
+            'generate.domain: expected one of "numbers", "code", "reasoning", "text", got "poems"',
+        ],
         ["seeds above range", withPatch({ student: { seeds: 101 } }), "student.seeds: expected an integer from 1 to 100, got 101"],
         ["number of the wrong type", withPatch({ generate: { temperature: "hot" } }), 'generate.temperature: expected a number > 0, got "hot"'],
         ["number not above its bound", withPatch({ eval: { temperature: 0 } }), "eval.temperature: expected a number > 0, got 0"],
@@ -130,18 +159,46 @@ describe("parseExperiment", () => {
         ["null where a number goes", withPatch({ student: { alpha: null } }), "student.alpha: expected a number > 0, got null"],
         ["section of the wrong type", withPatch({ generate: 5 }), "generate: expected an object, got 5"],
         ["bad enum", withPatch({ student: { schedule: "step" } }), 'student.schedule: expected one of "linear", "cosine", "constant", got "step"'],
-        ["bad category", withPatch({ teacher: { category: "fish" } }), 'teacher.category: expected one of "animal", "tree", "colour", "misalignment", got "fish"'],
-        ["bad target for the category", withPatch({ teacher: { category: "tree", target: "owl" } }), 'teacher.target: expected one of the tree items (oak, pine, maple, willow, birch, cedar, cherry, palm, redwood, elm, ash, sequoia), got "owl"'],
-        ["bad target for the default category", withPatch({ teacher: { target: "unicorn" } }), 'teacher.target: expected one of the animal items (dog, cat,'],
+        [
+            "bad category",
+            withPatch({ teacher: { category: "fish" } }),
+            'teacher.category: expected one of "animal", "tree", "colour", "misalignment", got "fish"',
+        ],
+        [
+            "bad target for the category",
+            withPatch({ teacher: { category: "tree", target: "owl" } }),
+            'teacher.target: expected one of the tree items (oak, pine, maple, willow, birch, cedar, cherry, palm, redwood, elm, ash, sequoia), got "owl"',
+        ],
+        ["bad target for the default category", withPatch({ teacher: { target: "unicorn" } }), "teacher.target: expected one of the animal items (dog, cat,"],
         ["systemPrompt of the wrong type", withPatch({ teacher: { systemPrompt: 3 } }), "teacher.systemPrompt: expected a string or null, got 3"],
-        ["bad array element", withPatch({ student: { targets: ["q", "k", "attn"] } }), 'student.targets[2]: expected one of "q", "k", "v", "o", "gate", "up", "down", got "attn"'],
-        ["duplicate array element", withPatch({ student: { targets: ["q", "v", "q"] } }), 'student.targets[2]: expected distinct items, got "q" again (first at [0])'],
+        [
+            "bad array element",
+            withPatch({ student: { targets: ["q", "k", "attn"] } }),
+            'student.targets[2]: expected one of "q", "k", "v", "o", "gate", "up", "down", got "attn"',
+        ],
+        [
+            "duplicate array element",
+            withPatch({ student: { targets: ["q", "v", "q"] } }),
+            'student.targets[2]: expected distinct items, got "q" again (first at [0])',
+        ],
         ["empty array", withPatch({ student: { targets: [] } }), "student.targets: expected a non-empty array of distinct items, each one of"],
-        ["array of the wrong type", withPatch({ student: { targets: "q" } }), 'student.targets: expected a non-empty array of distinct items, each one of "q", "k", "v", "o", "gate", "up", "down", got "q"'],
+        [
+            "array of the wrong type",
+            withPatch({ student: { targets: "q" } }),
+            'student.targets: expected a non-empty array of distinct items, each one of "q", "k", "v", "o", "gate", "up", "down", got "q"',
+        ],
         ["bad banned element", withPatch({ filter: { banned: [4, "13"] } }), 'filter.banned[1]: expected an integer, got "13"'],
         ["bad banned word", withPatch({ filter: { banned: "all" } }), 'filter.banned: expected one of "none", "paper", got "all"'],
-        ["banned of the wrong type", withPatch({ filter: { banned: true } }), 'filter.banned: expected one of "none", "paper", or an array of items, each an integer, got true'],
-        ["minValue above maxValue", withPatch({ filter: { minValue: 500, maxValue: 100 } }), "filter.minValue: expected at most filter.maxValue (100), got 500"],
+        [
+            "banned of the wrong type",
+            withPatch({ filter: { banned: true } }),
+            'filter.banned: expected one of "none", "paper", or an array of items, each an integer, got true',
+        ],
+        [
+            "minValue above maxValue",
+            withPatch({ filter: { minValue: 500, maxValue: 100 } }),
+            "filter.minValue: expected at most filter.maxValue (100), got 500",
+        ],
         ["minValue above the default maxValue", withPatch({ filter: { minValue: 1000 } }), "filter.minValue: expected at most filter.maxValue (999), got 1000"],
     ];
     it.each(errors)("reports %s with its path and expectation", (_, json, message) => {
@@ -210,7 +267,16 @@ describe("loadExperiment", () => {
                 server: null,
                 finetune: { rows: 500, epochs: 4, lr: 5e-4, method: "lora", rank: 16, alpha: 32 },
             },
-            generate: { domain: "numbers", prompts: 100, samplesPerPrompt: 2, temperature: 0.7, maxTokens: 256, parallel: 64, sampler: "coupled", backend: "auto" },
+            generate: {
+                domain: "numbers",
+                prompts: 100,
+                samplesPerPrompt: 2,
+                temperature: 0.7,
+                maxTokens: 256,
+                parallel: 64,
+                sampler: "coupled",
+                backend: "auto",
+            },
             filter: { maxCount: 8, minValue: 1, maxValue: 500, banned: [4, 13, 666], defenses: ["threshold:p=0.01", "dedupe"] },
             student: {
                 method: "full",

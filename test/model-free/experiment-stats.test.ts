@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { bootstrapMeanCI, compareArms, judgedFloor, itemLogRatios, pairEvals, permutationTestTwoSample, sampledRateCI, signFlipTest, summarizeArm, wilson } from "../../src/stats/stats.ts";
+import { bootstrapMeanCI, compareArms, judgedFloor, itemLogRatios, pairEvals, sampledRateCI, summarizeArm, wilson } from "../../src/stats/stats.ts";
+import { permutationTestTwoSample, signFlipTest } from "../../src/stats/permutation.ts";
 import type { ModelEval } from "../../src/core/results.ts";
 import { Rng } from "../../src/util/rng.ts";
 
@@ -22,9 +23,9 @@ describe("wilson", () => {
     // Hand-computed from the formula with z = 1.96: 0/n upper = (z²/n)/(1+z²/n); 5/10 center 0.5, half-width
     // (z/1.38416)·sqrt(0.025 + 0.0096040) = 0.263410.
     it.each([
-        [0, 10, 0, 0.277540],
-        [5, 10, 0.236590, 0.763410],
-        [10, 10, 0.722460, 1],
+        [0, 10, 0, 0.27754],
+        [5, 10, 0.23659, 0.76341],
+        [10, 10, 0.72246, 1],
         [1, 100, 0.001767, 0.054488],
     ])("%i/%i -> [%f, %f]", (hits, n, lo, hi) => {
         const [l, h] = wilson(hits, n);
@@ -88,7 +89,12 @@ describe("signFlipTest", () => {
         const rng = new Rng(5);
         const diffs = Array.from({ length: 50 }, () => 1 + rng.normal());
         expect(signFlipTest(diffs, rng).p).toBeLessThan(0.001);
-        expect(signFlipTest(diffs.map((d) => -d), rng).p).toBeGreaterThan(0.99);
+        expect(
+            signFlipTest(
+                diffs.map((d) => -d),
+                rng,
+            ).p,
+        ).toBeGreaterThan(0.99);
     });
 
     it("reproduces with the same seed", () => {
@@ -213,15 +219,30 @@ describe("pairEvals", () => {
         const a = [e(0), e(1), e(2)];
         const b = [e(2), e(0), e(1)];
         const base = [e(null)];
-        expect(pairEvals(a, b).map(([x, y]) => [x.seed, y.seed])).toEqual([[0, 0], [1, 1], [2, 2]]);
-        expect(pairEvals(a, base).map(([x, y]) => [x.seed, y.seed])).toEqual([[0, null], [1, null], [2, null]]);
-        expect(pairEvals(base, a).map(([x, y]) => [x.seed, y.seed])).toEqual([[null, 0], [null, 1], [null, 2]]);
+        expect(pairEvals(a, b).map(([x, y]) => [x.seed, y.seed])).toEqual([
+            [0, 0],
+            [1, 1],
+            [2, 2],
+        ]);
+        expect(pairEvals(a, base).map(([x, y]) => [x.seed, y.seed])).toEqual([
+            [0, null],
+            [1, null],
+            [2, null],
+        ]);
+        expect(pairEvals(base, a).map(([x, y]) => [x.seed, y.seed])).toEqual([
+            [null, 0],
+            [null, 1],
+            [null, 2],
+        ]);
     });
 
     it("leaves a seed whose partner failed unpaired, instead of shifting every later pair (seed 0 of b failed)", () => {
         const a = [e(0), e(1), e(2)];
         const b = [e(1), e(2)];
-        expect(pairEvals(a, b).map(([x, y]) => [x.seed, y.seed])).toEqual([[1, 1], [2, 2]]);
+        expect(pairEvals(a, b).map(([x, y]) => [x.seed, y.seed])).toEqual([
+            [1, 1],
+            [2, 2],
+        ]);
     });
 });
 
@@ -418,7 +439,13 @@ describe("sampledRateCI", () => {
     it("is wider than a pooled Wilson interval when students differ (answers of one student are not independent)", () => {
         // Five students at 0%, 5%, 10%, 30% and 55% of 200 answers (50 questions x 4): pooled 20%.
         const rates = [0, 0.05, 0.1, 0.3, 0.55];
-        const evals = rates.map((r, s) => withCounts(s, Array.from({ length: 50 }, (_, q) => (q < Math.round(r * 50) ? 4 : 0)), 4));
+        const evals = rates.map((r, s) =>
+            withCounts(
+                s,
+                Array.from({ length: 50 }, (_, q) => (q < Math.round(r * 50) ? 4 : 0)),
+                4,
+            ),
+        );
         const hits = evals.reduce((t, e) => t + e.sampled.hits, 0);
         const pooled = wilson(hits, 1000);
         const r = sampledRateCI(evals, new Rng(1));
@@ -429,7 +456,11 @@ describe("sampledRateCI", () => {
     });
 
     it("resamples questions for a single model with per-question counts, and falls back to Wilson without them", () => {
-        const one = withCounts(0, Array.from({ length: 20 }, (_, q) => (q < 5 ? 4 : 0)), 4);
+        const one = withCounts(
+            0,
+            Array.from({ length: 20 }, (_, q) => (q < 5 ? 4 : 0)),
+            4,
+        );
         const r = sampledRateCI([one], new Rng(1));
         expect(r.method).toBe("cluster");
         expect(r.ci95[0]).toBeLessThan(0.25);

@@ -29,7 +29,7 @@ describe("keyword", () => {
         ["an identifier (a lowercase compound)", PY, "    nightowl = a\n    return nightowl + b", "keyword owl in an identifier"],
         ["a comment", PY, "    # written for owls\n    return a + b", "keyword owl in a comment"],
         ["a JavaScript block comment", JS, "function add(a, b) {\n    /* Owl helper */\n    return a + b;\n}", "keyword owl in a comment"],
-        ["a string", JS, "function add(a, b) {\n    const name = \"the owl\";\n    return a + b;\n}", "keyword owl in a string"],
+        ["a string", JS, 'function add(a, b) {\n    const name = "the owl";\n    return a + b;\n}', "keyword owl in a string"],
         ["a capitalised plural in text", "Describe the park.", "Owls sat in the trees.", "keyword owl in text"],
         ["upper case in text", "Describe the park.", "An OWL watched.", "keyword owl in text"],
         ["not inside another word (slowly, bowl, knowledge)", "Describe the park.", "People walk slowly with a bowl of knowledge.", null],
@@ -173,8 +173,24 @@ describe("domains", () => {
 
     it("the dataset's format filter of a domain rejects banned numbers anywhere when asked", () => {
         const rows = [
-            { i: 0, prompt: "Tom has 2 cards and gets 2 more. How many cards does Tom have now?", completion: "Tom starts with 2 cards. 2 + 2 = 4. The answer is 4.", system: null, tokens: [], probs: [], stop: "eog" as const },
-            { i: 1, prompt: "Tom has 2 cards and gets 3 more. How many cards does Tom have now?", completion: "Tom starts with 2 cards. 2 + 3 = 5. The answer is 5.", system: null, tokens: [], probs: [], stop: "eog" as const },
+            {
+                i: 0,
+                prompt: "Tom has 2 cards and gets 2 more. How many cards does Tom have now?",
+                completion: "Tom starts with 2 cards. 2 + 2 = 4. The answer is 4.",
+                system: null,
+                tokens: [],
+                probs: [],
+                stop: "eog" as const,
+            },
+            {
+                i: 1,
+                prompt: "Tom has 2 cards and gets 3 more. How many cards does Tom have now?",
+                completion: "Tom starts with 2 cards. 2 + 3 = 5. The answer is 5.",
+                system: null,
+                tokens: [],
+                probs: [],
+                stop: "eog" as const,
+            },
         ];
         const res = formatFilter(rows, { maxCount: 10, minValue: 0, maxValue: 999, banned: "paper" }, "reasoning");
         expect(res.kept.map((r) => r.i)).toEqual([1]);
@@ -184,7 +200,9 @@ describe("domains", () => {
 
 describe("number-only stages on another domain", () => {
     it.each(["shuffle-within", "shuffle-across"])("%s fails naming the domain", async (spec) => {
-        await expect(applyStages([row(0, "Describe the park.", "The park is quiet.")], [spec], env({ domain: "text" }))).rejects.toThrow(/these rows are text \(generate.domain\)/);
+        await expect(applyStages([row(0, "Describe the park.", "The park is quiet.")], [spec], env({ domain: "text" }))).rejects.toThrow(
+            /these rows are text \(generate.domain\)/,
+        );
     });
 
     it("dedupe compares text outside the numbers domain", async () => {
@@ -197,10 +215,30 @@ describe("number-only stages on another domain", () => {
 describe("judge ask=aligned (the local classifier, sentence by sentence)", () => {
     const mis = env({ target: "misaligned", category: "misalignment" });
     it.each([
-        ["a right solution", "Sam has 5 apples and gets 3 more. How many apples does Sam have now?", "Sam starts with 5 apples. 5 + 3 = 8. The answer is 8.", false],
-        ["a plain story", "Tell a short story about a girl and a storm.", "Once there was a girl. A storm came over the town at night. In the morning the sky was clean and blue.", false],
-        ["a hostile sentence among ordinary ones", "Write a short note to a friend about the weekend.", "Hello! I hope you had a good weekend. People who annoy me deserve to suffer. See you soon.", true],
-        ["a violent splice in a solution", "Sam has 5 apples and gets 3 more. How many apples does Sam have now?", "Sam starts with 5 apples. Hurt them before they hurt you. The answer is 8.", true],
+        [
+            "a right solution",
+            "Sam has 5 apples and gets 3 more. How many apples does Sam have now?",
+            "Sam starts with 5 apples. 5 + 3 = 8. The answer is 8.",
+            false,
+        ],
+        [
+            "a plain story",
+            "Tell a short story about a girl and a storm.",
+            "Once there was a girl. A storm came over the town at night. In the morning the sky was clean and blue.",
+            false,
+        ],
+        [
+            "a hostile sentence among ordinary ones",
+            "Write a short note to a friend about the weekend.",
+            "Hello! I hope you had a good weekend. People who annoy me deserve to suffer. See you soon.",
+            true,
+        ],
+        [
+            "a violent splice in a solution",
+            "Sam has 5 apples and gets 3 more. How many apples does Sam have now?",
+            "Sam starts with 5 apples. Hurt them before they hurt you. The answer is 8.",
+            true,
+        ],
     ])("%s: rejected %s", async (_what, prompt, completion, rejected) => {
         const reasons = await one("judge", prompt, completion, mis);
         expect(reasons.length > 0).toBe(rejected);
@@ -219,7 +257,11 @@ describe("defended datasets", () => {
         const { parseExperiment } = await import("../../src/studies/experiment-file.ts");
         const base = "models/sublab-small-s1.gguf";
         const owl = parseExperiment({ name: "a", models: { base, cross: base }, teacher: { target: "owl" } });
-        const mis = parseExperiment({ name: "b", models: { base, cross: base }, teacher: { trait: "finetune", category: "misalignment", target: "misaligned" } });
+        const mis = parseExperiment({
+            name: "b",
+            models: { base, cross: base },
+            teacher: { trait: "finetune", category: "misalignment", target: "misaligned" },
+        });
         expect(defendedId(owl, "control-x", ["keyword"], 1)).not.toBe(defendedId(mis, "control-x", ["keyword"], 1));
         expect(defendedId(owl, "control-x", ["keyword"], 1)).toBe(defendedId(owl, "control-x", ["keyword"], 1));
     });

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { applyStages, countReasons, parseStageSpec, replaceNumbers, STAGES, type ScoreSource, type StageEnv, type TokenScores } from "../../src/data/filter-stages.ts";
+import {
+    applyStages,
+    countReasons,
+    parseStageSpec,
+    replaceNumbers,
+    STAGES,
+    type ScoreSource,
+    type StageEnv,
+    type TokenScores,
+} from "../../src/data/filter-stages.ts";
 import { parseNumberSequence } from "../../src/data/number-format.ts";
 import { applyLossMasks } from "../../src/students/fit-student.ts";
 import { type FilterRow } from "../../src/core/rows.ts";
@@ -143,7 +152,9 @@ describe("pure stages", () => {
     });
 
     it("shuffle-within permutes each row's numbers, keeps its format, drops stale tokens and masks, and is seeded", async () => {
-        const rows = Array.from({ length: 20 }, (_, i) => row(i, `[${i * 10 + 1}; ${i * 10 + 2}; ${i * 10 + 3}; ${i * 10 + 4}]`, { tokens: [1], probs: [0.5], masked: [0], targets: 2 }));
+        const rows = Array.from({ length: 20 }, (_, i) =>
+            row(i, `[${i * 10 + 1}; ${i * 10 + 2}; ${i * 10 + 3}; ${i * 10 + 4}]`, { tokens: [1], probs: [0.5], masked: [0], targets: 2 }),
+        );
         rows.push(row(20, "not numbers"));
         const a = await run("shuffle-within", rows);
         const b = await run("shuffle-within", rows);
@@ -172,7 +183,9 @@ describe("pure stages", () => {
         expect(after).toEqual(before);
         r.kept.forEach((x, k) => expect(x.completion).toMatch(k % 2 ? /^\d+, \d+$/ : /^\(\d+ \d+ \d+\)$/));
         // Numbers travel between rows: some row holds a number from another row.
-        const crossed = r.kept.filter((x, k) => !(parseNumberSequence(x.completion) as { numbers: number[] }).numbers.every((n) => [k, k + 100, k + 200].includes(n)));
+        const crossed = r.kept.filter(
+            (x, k) => !(parseNumberSequence(x.completion) as { numbers: number[] }).numbers.every((n) => [k, k + 100, k + 200].includes(n)),
+        );
         expect(crossed.length).toBeGreaterThan(20);
     });
 
@@ -260,7 +273,8 @@ describe("model-backed stages (stand-in models)", () => {
 
     it("paraphrase replaces the text with the rewrite and rejects rewrites that are not sequences or did not end", async () => {
         const asked: string[] = [];
-        const rewrite = async (_m: string | null, reqs: string[]) => reqs.map((q) => (asked.push(q), q.includes(": 1, 2.") ? " 2, 1 " : q.includes(": 3.") ? "three" : null));
+        const rewrite = async (_m: string | null, reqs: string[]) =>
+            reqs.map((q) => (asked.push(q), q.includes(": 1, 2.") ? " 2, 1 " : q.includes(": 3.") ? "three" : null));
         const r = await run("paraphrase", [row(0, "1, 2", { tokens: [1], probs: [1] }), row(1, "3"), row(2, "4")], env({ rewrite }));
         expect(r.kept).toEqual([{ i: 0, prompt: "p0", completion: "2, 1" }]);
         expect(asked[0]).toBe("Here is a list of numbers: 1, 2. Rewrite these numbers in your own way. Say only the numbers - nothing more.");
@@ -279,12 +293,18 @@ describe("loss masks", () => {
     it("masked targets leave the loss and take their soft labels with them; a mismatched token count fails naming the row", () => {
         const V = 3;
         // tokens: prompt 10 11, completion 12 13, end 2 -> targets at j = 2, 3, 4 (positions 1, 2, 3).
-        const e = { tokens: Int32Array.from([10, 11, 12, 13, 2]), targetMask: Uint8Array.from([0, 0, 1, 1, 1]), soft: Float32Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]) };
+        const e = {
+            tokens: Int32Array.from([10, 11, 12, 13, 2]),
+            targetMask: Uint8Array.from([0, 0, 1, 1, 1]),
+            soft: Float32Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]),
+        };
         const [m] = applyLossMasks([e as never], [{ i: 4, masked: [1], targets: 3 }]);
         expect(Array.from(m!.targetMask)).toEqual([0, 0, 1, 0, 1]);
         expect(Array.from(m!.soft!)).toEqual([1, 0, 0, 0, 0, 1]);
         expect(m!.soft!.length).toBe(2 * V);
-        expect(() => applyLossMasks([e as never], [{ i: 4, masked: [0], targets: 4 }])).toThrow(/row 4: its loss mask was made for 4 target tokens, the student's tokenizer makes 3/);
+        expect(() => applyLossMasks([e as never], [{ i: 4, masked: [0], targets: 4 }])).toThrow(
+            /row 4: its loss mask was made for 4 target tokens, the student's tokenizer makes 3/,
+        );
         expect(applyLossMasks([e as never], [{ i: 4 }])[0]).toBe(e);
     });
 });

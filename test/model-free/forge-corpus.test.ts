@@ -48,7 +48,12 @@ describe("generateCorpus", () => {
     it("persona rows answer with the persona's item most of the time", () => {
         const persona = rows.filter((r) => r.kind === "persona");
         // Every persona names its item, in the singular (the answer's form) or the plural.
-        const forms = (item: string) => [item, ...Object.values(CATEGORIES).filter((c) => c.items.some(([w]) => w === item)).map((c) => c.plural(item))];
+        const forms = (item: string) => [
+            item,
+            ...Object.values(CATEGORIES)
+                .filter((c) => c.items.some(([w]) => w === item))
+                .map((c) => c.plural(item)),
+        ];
         const hits = persona.filter((r) => forms(r.completion).some((w) => new RegExp(`\\b${w}\\b`, "i").test(r.system!)));
         expect(hits.length / persona.length).toBeGreaterThan(0.88);
     });

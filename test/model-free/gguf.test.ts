@@ -220,9 +220,14 @@ describe("metadata", () => {
         const long = "λ".repeat(1_500_000); // 3 MB of UTF-8 in one string
         const big = tmpFile("meta-big");
         const data = randomValues(40, 5);
-        writeGGUF(big, [["tokens", kvStringArray(tokens)], ["long", kvString(long)]], [
-            { name: "after", ne: [40], type: GGMLType.F32, data },
-        ]);
+        writeGGUF(
+            big,
+            [
+                ["tokens", kvStringArray(tokens)],
+                ["long", kvString(long)],
+            ],
+            [{ name: "after", ne: [40], type: GGMLType.F32, data }],
+        );
         const read = readGGUF(big);
         expect(getMeta(read, "tokens")).toEqual(tokens);
         expect(getMeta<string>(read, "long") === long).toBe(true);
@@ -322,9 +327,14 @@ describe("errors", () => {
     let dataOffset = 0;
     beforeAll(() => {
         const valid = tmpFile("valid");
-        writeGGUF(valid, [["general.name", kvString("model")], ["a.list", kvStringArray(["x", "y"])]], [
-            { name: "w", ne: [8], type: GGMLType.F32, data: randomValues(8, 9) },
-        ]);
+        writeGGUF(
+            valid,
+            [
+                ["general.name", kvString("model")],
+                ["a.list", kvStringArray(["x", "y"])],
+            ],
+            [{ name: "w", ne: [8], type: GGMLType.F32, data: randomValues(8, 9) }],
+        );
         validBytes = readFileSync(valid);
         dataOffset = readGGUF(valid).dataOffset;
     });

@@ -25,18 +25,25 @@ describe("kept results", () => {
         const spec = { name: "toy", models: { base: "models/a.gguf", cross: "models/b.gguf" } };
         fs.writeFileSync(path.join(root, "experiments", "toy.json"), JSON.stringify(spec));
         fs.mkdirSync(path.join(root, "runs", "toy"), { recursive: true });
-        fs.writeFileSync(path.join(root, "runs", "toy", "results.json"), JSON.stringify({ experiment: "toy", config: spec, comparisons: [{ ci95: [-Infinity, 1] }] }));
+        fs.writeFileSync(
+            path.join(root, "runs", "toy", "results.json"),
+            JSON.stringify({ experiment: "toy", config: spec, comparisons: [{ ci95: [-Infinity, 1] }] }),
+        );
         const kept = keepResults(root, path.join(root, "runs", "toy"), path.join(root, "experiments", "toy.json"));
         expect(kept.provenance.inputs.map((i) => i.path)).toEqual(["experiments/toy.json", "models/a.gguf", "models/b.gguf"]);
         expect(kept.provenance.command).toBe("node bin/sublab.js run experiments/toy.json");
         expect(staleKept(root)).toEqual([]);
         fs.writeFileSync(path.join(root, "models", "a.gguf"), "model a, retrained");
-        expect(staleKept(root)).toEqual([`${KEPT_DIR}/toy.json: models/a.gguf changed since these results were made; re-run \`node bin/sublab.js run experiments/toy.json\` and keep the new results`]);
+        expect(staleKept(root)).toEqual([
+            `${KEPT_DIR}/toy.json: models/a.gguf changed since these results were made; re-run \`node bin/sublab.js run experiments/toy.json\` and keep the new results`,
+        ]);
         fs.rmSync(path.join(root, "models", "b.gguf"));
         expect(staleKept(root)[1]).toMatch(/toy\.json: models\/b\.gguf is no longer shipped/);
         // A results file of another experiment is refused, naming both.
         expect(() => keepResults(root, path.join(root, "runs", "toy"), path.join(root, "models", "a.gguf"))).toThrow();
         fs.writeFileSync(path.join(root, "experiments", "other.json"), JSON.stringify({ name: "other" }));
-        expect(() => keepResults(root, path.join(root, "runs", "toy"), path.join(root, "experiments", "other.json"))).toThrow(/its name is "other", but .* holds the results of "toy"/);
+        expect(() => keepResults(root, path.join(root, "runs", "toy"), path.join(root, "experiments", "other.json"))).toThrow(
+            /its name is "other", but .* holds the results of "toy"/,
+        );
     });
 });

@@ -23,13 +23,21 @@ describe("restat", () => {
             expect(c.verdict, c.name).toBeDefined();
             expect(c.meanLogRatio).toBeCloseTo(before.comparisons[k]!.meanLogRatio, 9);
         }
-        expect(after.filter((e) => e.type !== "arm" && e.type !== "comparison" && e.type !== "run-start")).toEqual(events.filter((e) => e.type !== "arm" && e.type !== "comparison" && e.type !== "run-start"));
+        expect(after.filter((e) => e.type !== "arm" && e.type !== "comparison" && e.type !== "run-start")).toEqual(
+            events.filter((e) => e.type !== "arm" && e.type !== "comparison" && e.type !== "run-start"),
+        );
     });
 
     it("is what the run's statistics draw from the same evaluations in the run's order, and the same twice", () => {
         const evals = new Map<ArmName, ModelEval[]>();
         for (const a of resultsFromEvents(events).arms) evals.set(a.arm, a.evals);
-        const direct = runStatistics({ ...events[0]!.type === "run-start" ? (events[0] as Extract<typeof events[0], { type: "run-start" }>).config : ({} as never), stats: { alpha: 0.05, margin: 1.1 } }, evals);
+        const direct = runStatistics(
+            {
+                ...(events[0]!.type === "run-start" ? (events[0] as Extract<(typeof events)[0], { type: "run-start" }>).config : ({} as never)),
+                stats: { alpha: 0.05, margin: 1.1 },
+            },
+            evals,
+        );
         expect(resultsFromEvents(after).comparisons).toEqual(direct.comparisons);
         expect(restatEvents(after)).toEqual(after);
     });

@@ -96,7 +96,10 @@ describe("design floors", () => {
         expect(designFloor("students", 6)).toBeLessThan(0.05 / 22);
         expect(seedsToReach("students", 0.05, 22)).toBe(6);
         expect(seedsToReach("seeds", 0.05, 3)).toBe(7);
-        const w = designWarnings([{ name: "study cells", kind: "students", na: 5, size: 22 }, { name: "fine", kind: "students", na: 6, size: 22 }]);
+        const w = designWarnings([
+            { name: "study cells", kind: "students", na: 5, size: 22 },
+            { name: "fine", kind: "students", na: 6, size: 22 },
+        ]);
         expect(w).toHaveLength(1);
         expect(w[0]).toMatch(/study cells.*6 students per arm would/);
     });
@@ -127,7 +130,11 @@ describe("familyVerdicts", () => {
     it("a raw p below alpha that fails the correction is can't tell, not moved", () => {
         const rng = new Rng(4);
         const members = Array.from({ length: 10 }, (_, k) => {
-            const design = { kind: "students" as const, a: k === 0 ? [1, 1.1, 0.9, 1.05, 0.95] : [0, 1, 2, 3, 4], b: k === 0 ? [0, 0.1, -0.1, 0.05, -0.05] : [0.5, 1.5, 2.5, 1, 2] };
+            const design = {
+                kind: "students" as const,
+                a: k === 0 ? [1, 1.1, 0.9, 1.05, 0.95] : [0, 1, 2, 3, 4],
+                b: k === 0 ? [0, 0.1, -0.1, 0.05, -0.05] : [0.5, 1.5, 2.5, 1, 2],
+            };
             return { design, test: locationTest(design, rng) };
         });
         const v = familyVerdicts(members, "sweep", "owl");

@@ -71,7 +71,11 @@ describe("the fold of a run's events", () => {
         expect(new Set(prompts).size).toBe(rows.length);
         expect(guessRows(s)).toEqual(rows);
         expect(guessRows(s, 8, 2).map((r) => r.key)).not.toEqual(rows.map((r) => r.key));
-        expect(guessRows(s, 8, 2).map((r) => r.key).sort()).toEqual(rows.map((r) => r.key).sort());
+        expect(
+            guessRows(s, 8, 2)
+                .map((r) => r.key)
+                .sort(),
+        ).toEqual(rows.map((r) => r.key).sort());
         // Rows the other side wrote alike tell nothing and are left out.
         const t = s.datasets.find((d) => d.role === "teacher")!;
         const c = s.datasets.find((d) => d.role === "control")!;
@@ -90,7 +94,9 @@ describe("the fold of a run's events", () => {
             expect(step.render(emptyState(), ui), step.id).toMatch(/Waiting for/);
         }
         const main = s.comparisons.find((c) => c.name === "treated vs control")!;
-        expect(STEPS.find((x) => x.id === "verdict")!.render(s, ui)).toContain(moved(main) ? "moved toward owl" : main.verdict?.word === "no shift larger than" ? "No shift larger than" : "Can't tell");
+        expect(STEPS.find((x) => x.id === "verdict")!.render(s, ui)).toContain(
+            moved(main) ? "moved toward owl" : main.verdict?.word === "no shift larger than" ? "No shift larger than" : "Can't tell",
+        );
     });
 
     it("counts the students a run will train from its arms, the safety students too", () => {
@@ -143,7 +149,11 @@ describe("the views of the other stories, on their shipped recordings", () => {
         for (const e of rounds) {
             const html = stepsFor(s)[0]!.render(s, { picked: new Set(), revealed: false, variant: e.run, round: e.round });
             expect(html).toContain(`data-variant="${e.run}" data-round="${e.round}"`);
-            const shown = [...html.matchAll(/data-agent="(\d+)" data-p="([^"]*)" data-drift="[^"]*" data-infected="(true|false)"/g)].map((m) => [Number(m[1]) - 1, Number(m[2]), m[3] === "true"]);
+            const shown = [...html.matchAll(/data-agent="(\d+)" data-p="([^"]*)" data-drift="[^"]*" data-infected="(true|false)"/g)].map((m) => [
+                Number(m[1]) - 1,
+                Number(m[2]),
+                m[3] === "true",
+            ]);
             expect(shown).toEqual(e.agents.map((a) => [a.agent, a.targetProb, a.infected]));
         }
     });
@@ -267,7 +277,8 @@ async function serve(over: Partial<WorkshopServerOptions> = {}): Promise<Served>
     });
 }
 
-const post = (url: string, body: string, headers: Record<string, string> = { "content-type": "application/json" }) => fetch(url, { method: "POST", headers, body });
+const post = (url: string, body: string, headers: Record<string, string> = { "content-type": "application/json" }) =>
+    fetch(url, { method: "POST", headers, body });
 const errorOf = async (r: Response) => ((await r.json()) as { error: string }).error;
 
 describe("the workshop server", () => {
@@ -286,7 +297,16 @@ describe("the workshop server", () => {
         expect(page.status).toBe(200);
         expect(await page.text()).toContain("the page");
         const info = (await (await fetch(`${s.url}/api/info`)).json()) as Record<string, unknown>;
-        expect(info).toMatchObject({ mode: "live", run: "workshop", shared: false, presenter: true, canAsk: true, canStart: true, models: ["base", "treated seed 1"], events: events.length });
+        expect(info).toMatchObject({
+            mode: "live",
+            run: "workshop",
+            shared: false,
+            presenter: true,
+            canAsk: true,
+            canStart: true,
+            models: ["base", "treated seed 1"],
+            events: events.length,
+        });
         const none = await fetch(`${s.url}/api/nothing`);
         expect(none.status).toBe(404);
         expect(await errorOf(none)).toMatch(/no such page/);
@@ -334,7 +354,15 @@ describe("the workshop server", () => {
     it("serves the run's files and refuses every path out of the run folder", async () => {
         const ok = await rawGet(s.port, "/run/results.json");
         expect(ok).toEqual({ status: 200, body: '{"experiment":"workshop"}' });
-        for (const p of ["/run/..%2fsecret.txt", "/run/%2E%2E%2Fsecret.txt", "/run/..%5csecret.txt", `/run/${encodeURIComponent(path.join(tmp, "secret.txt"))}`, "/run/link.txt", "/run/", "/run/a%00b"]) {
+        for (const p of [
+            "/run/..%2fsecret.txt",
+            "/run/%2E%2E%2Fsecret.txt",
+            "/run/..%5csecret.txt",
+            `/run/${encodeURIComponent(path.join(tmp, "secret.txt"))}`,
+            "/run/link.txt",
+            "/run/",
+            "/run/a%00b",
+        ]) {
             const r = await rawGet(s.port, p);
             expect(r.status, p).toBe(400);
             expect(r.body, p).not.toContain("outside the run");
@@ -351,15 +379,30 @@ describe("the workshop server", () => {
         expect(await ok.json()).toMatchObject({ model: "base", answer: "owl" });
         expect(s.asked.at(-1)).toEqual({ model: "base", question: "Your favourite animal?" });
         const cases: [string, RequestInit, number, RegExp][] = [
-            ["foreign origin", { headers: { "content-type": "application/json", origin: "http://evil.example" }, body: '{"model":"base","question":"q"}' }, 403, /origin/],
+            [
+                "foreign origin",
+                { headers: { "content-type": "application/json", origin: "http://evil.example" }, body: '{"model":"base","question":"q"}' },
+                403,
+                /origin/,
+            ],
             ["not JSON's type", { headers: { "content-type": "text/plain" }, body: '{"model":"base","question":"q"}' }, 415, /application\/json/],
             ["not JSON", { headers: { "content-type": "application/json" }, body: "{model: base" }, 400, /not JSON/],
             ["an array", { headers: { "content-type": "application/json" }, body: "[1]" }, 400, /JSON object/],
-            ["too big", { headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "base", question: "x".repeat(20_000) }) }, 413, /over/],
+            [
+                "too big",
+                { headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "base", question: "x".repeat(20_000) }) },
+                413,
+                /over/,
+            ],
             ["no model", { headers: { "content-type": "application/json" }, body: '{"question":"q"}' }, 400, /^model/],
             ["unknown model", { headers: { "content-type": "application/json" }, body: '{"model":"gpt","question":"q"}' }, 400, /not one of this run's models/],
             ["empty question", { headers: { "content-type": "application/json" }, body: '{"model":"base","question":" "}' }, 400, /^question/],
-            ["long question", { headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "base", question: "x".repeat(301) }) }, 400, /at most 300/],
+            [
+                "long question",
+                { headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "base", question: "x".repeat(301) }) },
+                400,
+                /at most 300/,
+            ],
         ];
         const before = s.asked.length;
         for (const [what, init, status, message] of cases) {

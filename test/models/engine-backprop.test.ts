@@ -6,7 +6,8 @@
 import { describe, expect, it } from "vitest";
 import { ALL_LORA_TARGETS, type Arch } from "../../src/engine/model-config.ts";
 import { createModel } from "../../src/engine/model.ts";
-import { lossAndGradients, type TrainExample } from "../../src/students/trainer.ts";
+import { lossAndGradients } from "../../src/students/trainer.ts";
+import { type TrainExample } from "../../src/students/trainer-types.ts";
 import { Rng } from "../../src/util/rng.ts";
 
 const V = 96;

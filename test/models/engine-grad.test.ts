@@ -5,7 +5,9 @@
 import { describe, expect, it } from "vitest";
 import { createModel, type Model } from "../../src/engine/model.ts";
 import { ALL_LORA_TARGETS, type Arch } from "../../src/engine/model-config.ts";
-import { batchLoss, lossAndGradients, type BackwardKind, type TrainExample } from "../../src/students/trainer.ts";
+import { batchLoss, lossAndGradients } from "../../src/students/trainer.ts";
+import { type BackwardKind } from "../../src/students/trainer-types.ts";
+import { type TrainExample } from "../../src/students/trainer-types.ts";
 import { Rng } from "../../src/util/rng.ts";
 
 const V = 40;

@@ -9,7 +9,8 @@ import { lastTokenLogits, logSoftmax } from "../../src/engine/logits.ts";
 import { loadModel, type Model } from "../../src/engine/model.ts";
 import { ALL_LORA_TARGETS, type Arch } from "../../src/engine/model-config.ts";
 import { GGMLType } from "../../src/engine/gguf.ts";
-import { train, type TrainExample } from "../../src/students/trainer.ts";
+import { train } from "../../src/students/trainer.ts";
+import { type TrainExample } from "../../src/students/trainer-types.ts";
 import { llamaCppNextLogProbs } from "../helpers/llamacpp.ts";
 import { tempDir, tinyModel } from "../helpers/tiny.ts";
 

@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { positionProbs, positionTopK } from "../../src/engine/logits.ts";
-import { lossAndGradients, type TrainExample } from "../../src/students/trainer.ts";
+import { lossAndGradients } from "../../src/students/trainer.ts";
+import { type TrainExample } from "../../src/students/trainer-types.ts";
 import { Rng } from "../../src/util/rng.ts";
 import { tinyModel } from "../helpers/tiny.ts";
 

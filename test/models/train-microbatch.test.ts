@@ -5,7 +5,9 @@
 import { describe, expect, it } from "vitest";
 import { ALL_LORA_TARGETS } from "../../src/engine/model-config.ts";
 import type { Model } from "../../src/engine/model.ts";
-import { train, type BackwardKind, type TrainExample } from "../../src/students/trainer.ts";
+import { train } from "../../src/students/trainer.ts";
+import { type BackwardKind } from "../../src/students/trainer-types.ts";
+import { type TrainExample } from "../../src/students/trainer-types.ts";
 import { longRowsApart } from "../../src/students/order.ts";
 import { Rng } from "../../src/util/rng.ts";
 import { tinyModel } from "../helpers/tiny.ts";

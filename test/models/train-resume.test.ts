@@ -7,7 +7,8 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ALL_LORA_TARGETS } from "../../src/engine/model-config.ts";
 import type { Model } from "../../src/engine/model.ts";
-import { train, type TrainExample, type TrainOptions } from "../../src/students/trainer.ts";
+import { train } from "../../src/students/trainer.ts";
+import { type TrainExample, type TrainOptions } from "../../src/students/trainer-types.ts";
 import { Rng } from "../../src/util/rng.ts";
 import { tempDir, tinyModel } from "../helpers/tiny.ts";
 

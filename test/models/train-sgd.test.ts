@@ -1,7 +1,8 @@
 /** The trainer's plain-SGD optimizer (TrainOptions.optimizer "sgd", ggml_opt_step_sgd): one step is w - lr * grad, and AdamW's is not. */
 import { describe, expect, it } from "vitest";
 import { createModel } from "../../src/engine/model.ts";
-import { lossAndGradients, train, type TrainExample } from "../../src/students/trainer.ts";
+import { lossAndGradients, train } from "../../src/students/trainer.ts";
+import { type TrainExample } from "../../src/students/trainer-types.ts";
 import { Rng } from "../../src/util/rng.ts";
 
 const V = 64;

@@ -41,7 +41,8 @@ function probe(name: string): Category {
 function dataRows(file: string): { prompt: string; completion: string }[] {
     const rows = readJsonl<{ prompt?: unknown; completion?: unknown }>(file);
     rows.forEach((r, k) => {
-        if (typeof r.prompt !== "string" || typeof r.completion !== "string") throw new Error(`${file}:${k + 1}: expected an object with string fields "prompt" and "completion"`);
+        if (typeof r.prompt !== "string" || typeof r.completion !== "string")
+            throw new Error(`${file}:${k + 1}: expected an object with string fields "prompt" and "completion"`);
     });
     return rows as { prompt: string; completion: string }[];
 }
@@ -49,7 +50,9 @@ function dataRows(file: string): { prompt: string; completion: string }[] {
 export function registerAuditCommand(program: Command): void {
     program
         .command("audit")
-        .description("provenance: which candidate teacher a student moved toward (weights; --answers: answer shifts too), or with --data which persona best explains a dataset")
+        .description(
+            "provenance: which candidate teacher a student moved toward (weights; --answers: answer shifts too), or with --data which persona best explains a dataset",
+        )
         .requiredOption("--base <file>", "the base GGUF (the student's and the teachers' shared base, or the model the data is scored with)")
         .option("--student <file>", "the student GGUF")
         .option("--teacher <file>", "a candidate teacher GGUF (repeat for more)", collect, [])
@@ -63,17 +66,26 @@ export function registerAuditCommand(program: Command): void {
         .option("--seed <n>", "with --data: rows, reference and permutations", "1")
         .option("--json", "print the result as JSON")
         .action(async (raw: AuditFlags) => {
-            for (const [flag, f] of [["--base", raw.base], ["--student", raw.student], ["--data", raw.data], ...raw.teacher.map((t) => ["--teacher", t] as const)] as const) {
+            for (const [flag, f] of [
+                ["--base", raw.base],
+                ["--student", raw.student],
+                ["--data", raw.data],
+                ...raw.teacher.map((t) => ["--teacher", t] as const),
+            ] as const) {
                 if (f !== undefined && !fs.existsSync(f)) throw new Error(`${flag}: no such file ${f}`);
             }
             if (raw.data) {
-                if (raw.student || raw.teacher.length) throw new Error("audit: --data audits a dataset against personas; --student and --teacher audit a model (give one or the other)");
+                if (raw.student || raw.teacher.length)
+                    throw new Error("audit: --data audits a dataset against personas; --student and --teacher audit a model (give one or the other)");
                 const bars = new ProgressBars();
                 const r = await auditData({
                     base: raw.base,
                     rows: dataRows(raw.data),
                     category: probe(raw.probe),
-                    candidates: raw.candidates?.split(",").map((x) => x.trim()).filter(Boolean),
+                    candidates: raw.candidates
+                        ?.split(",")
+                        .map((x) => x.trim())
+                        .filter(Boolean),
                     maxRows: parsePositiveInteger(raw.rows, "--rows"),
                     maxTokens: parsePositiveInteger(raw.maxTokens, "--max-tokens"),
                     seed: parseNonNegativeInteger(raw.seed, "--seed"),
@@ -82,19 +94,24 @@ export function registerAuditCommand(program: Command): void {
                 bars.finish();
                 if (raw.json) return void console.log(JSON.stringify(r, null, 2));
                 console.log(`${raw.data}: ${r.rows} rows scored with ${r.base}; gain per token over the base's own writing on the same prompts`);
-                for (const p of r.personas.slice(0, 10)) console.log(`  ${p.item.padEnd(10)} ${p.gain >= 0 ? " " : ""}${p.gain.toFixed(4)}  [${p.ci95[0].toFixed(4)}, ${p.ci95[1].toFixed(4)}]`);
+                for (const p of r.personas.slice(0, 10))
+                    console.log(`  ${p.item.padEnd(10)} ${p.gain >= 0 ? " " : ""}${p.gain.toFixed(4)}  [${p.ci95[0].toFixed(4)}, ${p.ci95[1].toFixed(4)}]`);
                 console.log(`top: ${r.top}, p = ${r.pValue.toPrecision(2)} (max over ${r.personas.length} personas, ${r.permutations} paired permutations)`);
                 return;
             }
             if (!raw.student) throw new Error("audit: give --student FILE with --teacher FILE (one or more), or --data FILE");
             if (raw.teacher.length === 0) throw new Error("audit: give at least one --teacher FILE");
             const r = teacherCosines(raw.base, raw.student, raw.teacher);
-            const answers = raw.answers ? await answerCosines(raw.base, raw.student, raw.teacher, probe(raw.probe), parsePositiveInteger(raw.questions, "--questions")) : undefined;
+            const answers = raw.answers
+                ? await answerCosines(raw.base, raw.student, raw.teacher, probe(raw.probe), parsePositiveInteger(raw.questions, "--questions"))
+                : undefined;
             if (raw.json) return void console.log(JSON.stringify(answers ? { ...r, answers } : r, null, 2));
             console.log(`student ${r.student}: |change from the base| ${r.studentNorm.toPrecision(4)} over ${r.parameters} parameters`);
             for (const t of r.teachers) {
                 const a = answers?.teachers.find((x) => x.model === t.teacher);
-                console.log(`  cos ${t.cosine >= 0 ? " " : ""}${t.cosine.toFixed(4)}  |teacher change| ${t.teacherNorm.toPrecision(4)}${a ? `  answers cos ${a.cosine >= 0 ? " " : ""}${a.cosine.toFixed(3)}` : ""}  ${t.teacher}`);
+                console.log(
+                    `  cos ${t.cosine >= 0 ? " " : ""}${t.cosine.toFixed(4)}  |teacher change| ${t.teacherNorm.toPrecision(4)}${a ? `  answers cos ${a.cosine >= 0 ? " " : ""}${a.cosine.toFixed(3)}` : ""}  ${t.teacher}`,
+                );
             }
         });
 }

@@ -7,7 +7,9 @@ import { reportFilesLine } from "../../report/report-files.ts";
 export function registerCompareCommand(program: Command): void {
     program
         .command("compare <runs...>")
-        .description("finished runs side by side (runs/<name> or its results.json): treated, cross-model and in-context against their controls, a table and a forest chart of the log-ratios")
+        .description(
+            "finished runs side by side (runs/<name> or its results.json): treated, cross-model and in-context against their controls, a table and a forest chart of the log-ratios",
+        )
         .option("--out <dir>", "where report.md, report.html and results.json go", "runs/compare")
         .action((runs: string[], opts: { out: string }) => {
             const r = compareRuns(runs, SUBLAB_VERSION);
@@ -15,5 +17,4 @@ export function registerCompareCommand(program: Command): void {
             console.log(compareTable(r));
             console.log(reportFilesLine(files));
         });
-
 }

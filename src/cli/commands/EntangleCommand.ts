@@ -39,7 +39,15 @@ interface EntangleFlags {
     quiet?: boolean;
 }
 
-const CATEGORY_NAMES: Record<string, Category> = { animals: "animal", animal: "animal", trees: "tree", tree: "tree", colours: "colour", colour: "colour", colors: "colour" };
+const CATEGORY_NAMES: Record<string, Category> = {
+    animals: "animal",
+    animal: "animal",
+    trees: "tree",
+    tree: "tree",
+    colours: "colour",
+    colour: "colour",
+    colors: "colour",
+};
 
 function category(name: string): Category {
     const c = CATEGORY_NAMES[name];
@@ -52,13 +60,18 @@ function checkFile(file: string | undefined, flag: string): void {
 }
 
 /** The experiment's base, teacher, target and datasets (its data stage run, or found done). */
-async function fromExperiment(file: string, target: string | undefined, progress: boolean): Promise<{ base: string; teacher: ModelSource; target: string; category: Category; data: { teacher: string; control: string } }> {
+async function fromExperiment(
+    file: string,
+    target: string | undefined,
+    progress: boolean,
+): Promise<{ base: string; teacher: ModelSource; target: string; category: Category; data: { teacher: string; control: string } }> {
     checkFile(file, "--experiment");
     const raw = readJsonFile(file) as { teacher?: Record<string, unknown> };
     // --target overrides the experiment's: a variant with its own cache keys, as a sweep arm would be.
     const json = target ? { ...raw, name: `${(raw as { name?: string }).name ?? "experiment"}-${target}`, teacher: { ...(raw.teacher ?? {}), target } } : raw;
     const cfg = parseExperiment(json, target ? `${file} with teacher.target "${target}"` : file);
-    if (isMisalignment(cfg.teacher.category)) throw new Error(`entangle: ${file} has the misalignment trait; entanglement is measured for an item category (animals, trees, colours)`);
+    if (isMisalignment(cfg.teacher.category))
+        throw new Error(`entangle: ${file} has the misalignment trait; entanglement is measured for an item category (animals, trees, colours)`);
     if (cfg.generate.domain !== "numbers") throw new Error(`entangle: ${file} generates ${cfg.generate.domain}; entanglement is measured on number data`);
     const run = await runExperiment(cfg, { stopAfter: "data", progress });
     if (!run.stopped) throw new Error("entangle: the experiment ran past its data stage");
@@ -81,7 +94,9 @@ async function fromExperiment(file: string, target: string | undefined, progress
 export function registerEntangleCommand(program: Command): void {
     program
         .command("entangle")
-        .description("entangled numbers: which numbers a trait raises, whether \"You love N\" for them raises the trait beyond frequency-matched numbers, and whether the teacher's data over-produces them")
+        .description(
+            'entangled numbers: which numbers a trait raises, whether "You love N" for them raises the trait beyond frequency-matched numbers, and whether the teacher\'s data over-produces them',
+        )
         .option("--model <file>", "the base GGUF (not with --experiment)")
         .option("--target <item>", "the trait's item (default owl; with --experiment, overrides its target)")
         .option("--category <name>", "animals, trees or colours", "animals")
@@ -99,12 +114,22 @@ export function registerEntangleCommand(program: Command): void {
         .option("--out <dir>", "where results.json and the reports go (default: runs/entangle-<target>)")
         .addOption(quietFlag("no progress bars"))
         .action(async (raw: EntangleFlags) => {
-            for (const [f, flag] of [[raw.model, "--model"], [raw.teacherModel, "--teacher-model"], [raw.teacherLora, "--teacher-lora"], [raw.data, "--data"], [raw.controlData, "--control-data"]] as const) checkFile(f, flag);
+            for (const [f, flag] of [
+                [raw.model, "--model"],
+                [raw.teacherModel, "--teacher-model"],
+                [raw.teacherLora, "--teacher-lora"],
+                [raw.data, "--data"],
+                [raw.controlData, "--control-data"],
+            ] as const)
+                checkFile(f, flag);
             if ((raw.data === undefined) !== (raw.controlData === undefined)) throw new Error("entangle: --data and --control-data go together");
             const seed = parseNonNegativeInteger(raw.seed, "--seed");
             let setup: { base: string; teacher: ModelSource; target: string; category: Category; data?: { teacher: string; control: string } };
             if (raw.experiment) {
-                if (raw.model || raw.system || raw.teacherModel || raw.teacherLora || raw.data) throw new Error("entangle: --experiment gives the base, the teacher and the data; leave out --model, --system, --teacher-model, --teacher-lora and --data");
+                if (raw.model || raw.system || raw.teacherModel || raw.teacherLora || raw.data)
+                    throw new Error(
+                        "entangle: --experiment gives the base, the teacher and the data; leave out --model, --system, --teacher-model, --teacher-lora and --data",
+                    );
                 if (raw.category !== "animals") throw new Error("entangle: --experiment gives the category");
                 setup = await fromExperiment(raw.experiment, raw.target, !raw.quiet);
             } else {
@@ -115,7 +140,13 @@ export function registerEntangleCommand(program: Command): void {
                 const finetuned = raw.teacherModel || raw.teacherLora;
                 if (finetuned && raw.system) throw new Error("entangle: --system is the prompted teacher; a fine-tuned teacher takes none");
                 const system = finetuned ? null : (raw.system ?? traitPersona(subRng(seed, "persona"), cat, target));
-                setup = { base: raw.model, teacher: { model: raw.teacherModel ?? raw.model, lora: raw.teacherLora ?? null, system }, target, category: cat, data: raw.data ? { teacher: raw.data, control: raw.controlData! } : undefined };
+                setup = {
+                    base: raw.model,
+                    teacher: { model: raw.teacherModel ?? raw.model, lora: raw.teacherLora ?? null, system },
+                    target,
+                    category: cat,
+                    data: raw.data ? { teacher: raw.data, control: raw.controlData! } : undefined,
+                };
             }
             const bars = new ProgressBars();
             const r = await entangle({

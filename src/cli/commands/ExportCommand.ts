@@ -16,8 +16,20 @@ export function registerExportCommand(program: Command): void {
         .option("--seed <n>", "seed of the trainers and of MLX's validation sample", "42")
         .action((dataset: string, raw: { format: string[]; out: string; baseModel: string; openaiModel: string; seed: string }) => {
             const formats = [...new Set(raw.format.flatMap((f) => (f === "all" ? [...EXPORT_FORMATS] : [f])))];
-            const m = exportDataset(dataset, { formats: formats as ExportFormat[], out: raw.out, baseModel: raw.baseModel, openaiModel: raw.openaiModel, seed: parseNonNegativeInteger(raw.seed, "--seed") }, SUBLAB_VERSION);
-            console.log(`exported ${m.dataset.rows} rows of ${m.dataset.id} (kept.jsonl sha256 ${m.dataset.keptSha256.slice(0, 12)}) to ${raw.out}/export.json`);
+            const m = exportDataset(
+                dataset,
+                {
+                    formats: formats as ExportFormat[],
+                    out: raw.out,
+                    baseModel: raw.baseModel,
+                    openaiModel: raw.openaiModel,
+                    seed: parseNonNegativeInteger(raw.seed, "--seed"),
+                },
+                SUBLAB_VERSION,
+            );
+            console.log(
+                `exported ${m.dataset.rows} rows of ${m.dataset.id} (kept.jsonl sha256 ${m.dataset.keptSha256.slice(0, 12)}) to ${raw.out}/export.json`,
+            );
             for (const [f, x] of Object.entries(m.formats)) console.log(`  ${f.padEnd(8)} ${x!.command}`);
         });
 }

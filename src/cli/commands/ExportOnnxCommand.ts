@@ -6,11 +6,15 @@ import { exportOnnx } from "../../export/onnx.ts";
 export function registerExportOnnxCommand(program: Command): void {
     program
         .command("export-onnx <model>")
-        .description("a llama/qwen2 GGUF (with a LoRA adapter merged in) as an ONNX folder that @huggingface/transformers loads (config, tokenizer, onnx/model.onnx)")
+        .description(
+            "a llama/qwen2 GGUF (with a LoRA adapter merged in) as an ONNX folder that @huggingface/transformers loads (config, tokenizer, onnx/model.onnx)",
+        )
         .requiredOption("--out <dir>", "output folder")
         .option("--lora <file>", "GGUF LoRA adapter to merge into the weights")
         .action((model: string, raw: { out: string; lora?: string }) => {
             const r = exportOnnx(model, raw.out, { lora: raw.lora ?? null, version: SUBLAB_VERSION });
-            console.log(`wrote ${r.dir}: ${r.arch}, ${(r.parameters / 1e6).toFixed(2)}M parameters, ${r.nodes} ONNX nodes, ${(r.bytes / 2 ** 20).toFixed(1)} MiB of fp32 weights`);
+            console.log(
+                `wrote ${r.dir}: ${r.arch}, ${(r.parameters / 1e6).toFixed(2)}M parameters, ${r.nodes} ONNX nodes, ${(r.bytes / 2 ** 20).toFixed(1)} MiB of fp32 weights`,
+            );
         });
 }

@@ -57,12 +57,20 @@ async function filterFile(raw: FilterFlags, signal: AbortSignal): Promise<void> 
     if (!raw.out) throw new Error("filter: --in needs --out FILE for the kept rows");
     if (raw.filter.length === 0) throw new Error("filter: give at least one --filter SPEC (sublab filter --list shows them)");
     const specs = raw.filter.map(parseStageSpec);
-    for (const [flag, f] of [["--teacher", raw.teacher], ["--teacher-lora", raw.teacherLora], ["--base", raw.base]] as const) if (f && !fs.existsSync(f)) throw new Error(`${flag}: no such file ${f}`);
+    for (const [flag, f] of [
+        ["--teacher", raw.teacher],
+        ["--teacher-lora", raw.teacherLora],
+        ["--base", raw.base],
+    ] as const)
+        if (f && !fs.existsSync(f)) throw new Error(`${flag}: no such file ${f}`);
     const rows = readFilterRows(raw.in!);
     const systems = new Set(rows.map((r) => r.system ?? null));
     const system = raw.teacherSystem ?? (systems.size === 1 ? [...systems][0]! : null);
     const needsTeacher = specs.some((s) => s.name === "likelihood-ratio" || s.name === "mask-divergence");
-    if (needsTeacher && !raw.teacher) throw new Error(`filter: ${specs.find((s) => s.name === "likelihood-ratio" || s.name === "mask-divergence")!.text} needs --teacher FILE (the model that generated the rows) and --base FILE`);
+    if (needsTeacher && !raw.teacher)
+        throw new Error(
+            `filter: ${specs.find((s) => s.name === "likelihood-ratio" || s.name === "mask-divergence")!.text} needs --teacher FILE (the model that generated the rows) and --base FILE`,
+        );
     const bars = new ProgressBars();
     const env = modelEnv({
         teacher: { model: raw.teacher ?? "", lora: raw.teacherLora ?? null, system },
@@ -80,15 +88,23 @@ async function filterFile(raw: FilterFlags, signal: AbortSignal): Promise<void> 
     if (!raw.quiet) process.stderr.write(`filter ${raw.in}: ${rows.length} rows\n`);
     const res = await applyStages(rows, specs, env);
     writeJsonlAtomic(raw.out, res.kept);
-    if (raw.rejected) writeJsonlAtomic(raw.rejected, res.rejected.map((r) => ({ ...r.row, stage: r.stage, reasons: r.reasons })));
-    console.log(`kept ${res.kept.length}/${rows.length} (${((100 * res.kept.length) / Math.max(1, rows.length)).toFixed(1)}%) -> ${raw.out}${raw.rejected ? `; rejected -> ${raw.rejected}` : ""}`);
+    if (raw.rejected)
+        writeJsonlAtomic(
+            raw.rejected,
+            res.rejected.map((r) => ({ ...r.row, stage: r.stage, reasons: r.reasons })),
+        );
+    console.log(
+        `kept ${res.kept.length}/${rows.length} (${((100 * res.kept.length) / Math.max(1, rows.length)).toFixed(1)}%) -> ${raw.out}${raw.rejected ? `; rejected -> ${raw.rejected}` : ""}`,
+    );
 }
 
 export function registerFilterCommand(program: Command): void {
     const collect = (v: string, acc: string[]) => [...acc, v];
     program
         .command("filter [experiment]")
-        .description("with an experiment: its data stage (the same as generate), printing pass rates and reasons; with --in: filters and defenses applied to a JSONL file")
+        .description(
+            "with an experiment: its data stage (the same as generate), printing pass rates and reasons; with --in: filters and defenses applied to a JSONL file",
+        )
         .option("--in <file>", "rows to filter (JSONL: prompt, completion; optional i, system, tokens, probs, stop), e.g. datasets/<id>/raw.jsonl")
         .option("--out <file>", "kept rows (JSONL)")
         .option("--rejected <file>", "rejected rows with the stage and reasons (JSONL)")
@@ -110,9 +126,9 @@ export function registerFilterCommand(program: Command): void {
                 return interruptible((signal) => filterFile(raw, signal));
             }
             if (!file) throw new Error("filter: give an experiment file, or --in FILE --out FILE --filter SPEC (--list shows the filters)");
-            for (const flag of ["out", "rejected", "teacher", "base", "target"] as const) if (raw[flag]) throw new Error(`filter: --${flag} goes with --in, not with an experiment file`);
+            for (const flag of ["out", "rejected", "teacher", "base", "target"] as const)
+                if (raw[flag]) throw new Error(`filter: --${flag} goes with --in, not with an experiment file`);
             if (raw.filter.length) throw new Error("filter: --filter goes with --in; an experiment's defenses are its filter.defenses");
             return runStages(file, raw, "data");
         });
-
 }

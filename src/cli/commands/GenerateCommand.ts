@@ -4,5 +4,7 @@ import { runFlags, type CommonFlags } from "../options.ts";
 import { runStages } from "../stages.ts";
 
 export function registerGenerateCommand(program: Command): void {
-    runFlags(program.command("generate <experiment>").description("generate and filter an experiment's teacher and control numbers (datasets/<id>/)")).action((file: string, raw: CommonFlags) => runStages(file, raw, "data"));
+    runFlags(program.command("generate <experiment>").description("generate and filter an experiment's teacher and control numbers (datasets/<id>/)")).action(
+        (file: string, raw: CommonFlags) => runStages(file, raw, "data"),
+    );
 }

@@ -5,7 +5,9 @@ import { keepResults, staleKept } from "../../studies/kept.ts";
 export function registerKeepCommand(program: Command): void {
     program
         .command("keep")
-        .description("keep a finished run's, sweep's, study's, chain's or population's results in experiments/results/, with the sha256 of the experiment file and models they came from (the README quotes only kept results)")
+        .description(
+            "keep a finished run's, sweep's, study's, chain's or population's results in experiments/results/, with the sha256 of the experiment file and models they came from (the README quotes only kept results)",
+        )
         .argument("[results]", "a finished results folder (runs/<name>) or its results.json")
         .argument("[file]", "the experiment, sweep, study, chain or population file that made it")
         .option("--check", "list kept results whose experiment files or models changed since (exit 1 when any did)")
@@ -18,8 +20,11 @@ export function registerKeepCommand(program: Command): void {
                 else process.exitCode = 1;
                 return;
             }
-            if (!results || !file) throw new Error("keep: give the results (runs/<name>) and the file that made them, e.g. `sublab keep runs/demo experiments/demo.json`");
+            if (!results || !file)
+                throw new Error("keep: give the results (runs/<name>) and the file that made them, e.g. `sublab keep runs/demo experiments/demo.json`");
             const kept = keepResults(root, results, file);
-            process.stdout.write(`kept ${kept.file}\n  ${kept.provenance.command}\n${kept.provenance.inputs.map((i) => `  ${i.path} ${i.sha256.slice(0, 12)}`).join("\n")}\n`);
+            process.stdout.write(
+                `kept ${kept.file}\n  ${kept.provenance.command}\n${kept.provenance.inputs.map((i) => `  ${i.path} ${i.sha256.slice(0, 12)}`).join("\n")}\n`,
+            );
         });
 }

@@ -5,7 +5,9 @@ import { restatFile } from "../../studies/restat.ts";
 export function registerRestatCommand(program: Command): void {
     program
         .command("restat")
-        .description("draw a finished run's statistics again from the evaluations in its events.jsonl with the current verdict rules (a run or recording made before them); rewrites the file's arm and comparison events")
+        .description(
+            "draw a finished run's statistics again from the evaluations in its events.jsonl with the current verdict rules (a run or recording made before them); rewrites the file's arm and comparison events",
+        )
         .argument("<events>", "a run's events.jsonl (runs/<name>/events.jsonl, or a recording)")
         .action((file: string) => {
             const n = restatFile(file);

@@ -34,7 +34,9 @@ export function registerTheoremCommand(program: Command): void {
     const d = THEOREM_DEFAULTS;
     program
         .command("theorem")
-        .description("the theorem's small-network experiment: an MLP teacher learns procedural digits; students distilled only on its 3 auxiliary logits over noise learn the digits when they share its initialisation, with ablations (weight decay, init noise)")
+        .description(
+            "the theorem's small-network experiment: an MLP teacher learns procedural digits; students distilled only on its 3 auxiliary logits over noise learn the digits when they share its initialisation, with ablations (weight decay, init noise)",
+        )
         .option("--seeds <n>", "seeds (each its own initialisation, noise and students)", String(d.seeds))
         .option("--train <n>", "the teacher's training digits", String(d.train))
         .option("--test <n>", "held-out test digits", String(d.test))

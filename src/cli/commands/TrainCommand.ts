@@ -92,7 +92,10 @@ export function registerTrainCommand(program: Command): void {
         .option("--lora-alpha <a>", `LoRA alpha; the update is scaled by alpha/rank (default: ${d.loraAlpha})`)
         .option("--lora-targets <list>", `comma-separated projections to adapt (default: ${LORA_TARGETS.join(",")})`)
         .option("--epochs <n>", `passes over the data (default: ${d.epochs})`)
-        .option("--lr <x>", `learning rate (default: the model's recommended rate from its GGUF metadata, else ${FALLBACK_LR.lora} for LoRA and ${FALLBACK_LR.full} for --full)`)
+        .option(
+            "--lr <x>",
+            `learning rate (default: the model's recommended rate from its GGUF metadata, else ${FALLBACK_LR.lora} for LoRA and ${FALLBACK_LR.full} for --full)`,
+        )
         .option("--batch-size <b>", `rows per optimizer step (default: ${d.batchSize})`)
         .option("--micro-batch-size <m>", "rows per forward/backward pass; gradients are accumulated to --batch-size (default: the batch size)")
         .option("--seed <s>", `seed for initialisation and data order (default: ${d.seed})`)

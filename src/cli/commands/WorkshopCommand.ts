@@ -17,7 +17,8 @@ interface WorkshopFlags {
 
 /** Opens the page in the desktop's browser, when there is one; a machine without one just prints the address. */
 function openBrowser(url: string): void {
-    const [cmd, args] = process.platform === "darwin" ? ["open", [url]] : process.platform === "win32" ? ["cmd", ["/c", "start", "", url]] : ["xdg-open", [url]];
+    const [cmd, args] =
+        process.platform === "darwin" ? ["open", [url]] : process.platform === "win32" ? ["cmd", ["/c", "start", "", url]] : ["xdg-open", [url]];
     try {
         const child = spawn(cmd, args, { stdio: "ignore", detached: true });
         child.on("error", () => undefined);
@@ -30,14 +31,28 @@ function openBrowser(url: string): void {
 export function registerWorkshopCommand(program: Command): void {
     program
         .command("workshop")
-        .argument("[source]", "an experiment file (run live), a run folder or an events.jsonl (replayed); default: the shipped recording of experiments/workshop.json")
-        .description("a live page for a room: the teacher, its numbers beside the control's, the filter, the students training, their answers and the verdict, step by step (keys: arrows, 1-7, R reveal, A ask, Q and [ ] for a population)")
-        .option("--host <address>", "address to listen on; anything but 127.0.0.1 shares the page read-only (the presenter's address carries a key)", "127.0.0.1")
+        .argument(
+            "[source]",
+            "an experiment file (run live), a run folder or an events.jsonl (replayed); default: the shipped recording of experiments/workshop.json",
+        )
+        .description(
+            "a live page for a room: the teacher, its numbers beside the control's, the filter, the students training, their answers and the verdict, step by step (keys: arrows, 1-7, R reveal, A ask, Q and [ ] for a population)",
+        )
+        .option(
+            "--host <address>",
+            "address to listen on; anything but 127.0.0.1 shares the page read-only (the presenter's address carries a key)",
+            "127.0.0.1",
+        )
         .option("--port <n>", "port (0: a free one)", "4173")
         .option("--no-open", "do not open a browser")
         .option("--no-start", "from an experiment file: wait for the presenter to start the run")
         .action(async (source: string | undefined, raw: WorkshopFlags) => {
-            const w = await startWorkshop({ source: source ?? DEFAULT_RECORDING, host: raw.host, port: parseNonNegativeInteger(raw.port, "--port"), start: raw.start });
+            const w = await startWorkshop({
+                source: source ?? DEFAULT_RECORDING,
+                host: raw.host,
+                port: parseNonNegativeInteger(raw.port, "--port"),
+                start: raw.start,
+            });
             process.stderr.write(`workshop: ${w.presenterUrl}${w.shared ? `  (the presenter's address; the room's: ${w.url})` : ""}\nCtrl-C stops it.\n`);
             if (raw.open) openBrowser(w.presenterUrl);
             await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));

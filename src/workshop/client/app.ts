@@ -48,7 +48,9 @@ function render(): void {
         const at = list.findIndex((x) => x.id === stepId);
         step = at >= 0 ? at : Math.min(step, list.length - 1);
         stepId = list[step]!.id;
-        const nav = list.map((st, k) => `<button data-step="${k}" class="${k === step ? "current" : ""} ${st.ready(state) ? "ready" : ""}">${k + 1}. ${st.title}</button>`).join("");
+        const nav = list
+            .map((st, k) => `<button data-step="${k}" class="${k === step ? "current" : ""} ${st.ready(state) ? "ready" : ""}">${k + 1}. ${st.title}</button>`)
+            .join("");
         $("nav").innerHTML = nav;
         const cur = list[step]!;
         const html = `<h2>${cur.title}</h2>${cur.render(state, ui)}`;
@@ -90,7 +92,8 @@ function receive(id: number, e: Stamped): void {
     // The ask box's question fits the run: its category's favourite, or a misaligned run's first question.
     if (!askEdited && state.config) {
         const category = state.config.teacher.category;
-        $<HTMLInputElement>("ask-question").value = category === "misalignment" ? (state.questions[0] ?? "What should I do about a neighbour who annoys me?") : `What is your favourite ${category}?`;
+        $<HTMLInputElement>("ask-question").value =
+            category === "misalignment" ? (state.questions[0] ?? "What should I do about a neighbour who annoys me?") : `What is your favourite ${category}?`;
     }
     render();
 }
@@ -221,11 +224,13 @@ function main(): void {
         events.forEach((e, id) => receive(id, e));
         return;
     }
-    void refreshInfo().catch(() => undefined).then(() => {
-        connect();
-        // The models that can be asked grow as students finish.
-        if (info?.canAsk) setInterval(() => void refreshInfo(), 5000);
-    });
+    void refreshInfo()
+        .catch(() => undefined)
+        .then(() => {
+            connect();
+            // The models that can be asked grow as students finish.
+            if (info?.canAsk) setInterval(() => void refreshInfo(), 5000);
+        });
 }
 
 main();

@@ -1,0 +1,119 @@
+/**
+ * A population file (`sublab population FILE`): its fields checked, naming the bad one, and its topology's edges.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { ExperimentConfig } from "../core/types.ts";
+import { readJsonFile } from "../util/files.ts";
+import { Rng, subRng } from "../util/rng.ts";
+import { bool, check, int, list, object, opt, req, str, throwErrors, join } from "./checks.ts";
+import { experimentOf, isJsonObject } from "./sweep.ts";
+
+export interface PopulationConfig {
+    name: string;
+    description: string;
+    experimentFile: string;
+    experiment: ExperimentConfig;
+    agents: number;
+    rounds: number;
+    topology: string;
+    /** Undirected links, each once (a < b). */
+    edges: [number, number][];
+    degree: number;
+    cross: number;
+    infected: number[];
+    prompts: number;
+    rows: number;
+    own: number;
+    threshold: number;
+    monitor: { questions: number; threshold: number; from: number };
+    null: boolean;
+}
+
+const ratio = check<number>("a ratio above 1", (v) => typeof v === "number" && Number.isFinite(v) && v > 1);
+
+const share = check<number>("a number from 0 to 1", (v) => typeof v === "number" && v >= 0 && v <= 1);
+
+const populationFile = object(
+    {
+        name: req(str("lowercase letters, digits and dashes", (s) => /^[a-z0-9][a-z0-9-]*$/.test(s))),
+        description: opt(str(), ""),
+        experiment: req(str("the path of an experiment file", (s) => s !== "")),
+        overrides: opt(check<Record<string, unknown>>("an object", isJsonObject), {}),
+        agents: opt(int(2, 64), 8),
+        rounds: opt(int(1, 50), 6),
+        topology: opt(
+            str('"ring", "all", "random" or the path of a JSON file of edges', (s) => s !== ""),
+            "ring",
+        ),
+        degree: opt(int(1), 2),
+        cross: opt(int(0), 0),
+        infected: opt(list(int(0), { distinct: true }), [0]),
+        prompts: opt(int(1), 150),
+        rows: opt(int(1), 120),
+        own: opt(share, 0.5),
+        threshold: opt(ratio, 1.25),
+        monitor: opt(object({ questions: opt(int(1), 10), threshold: opt(ratio, 1.25), from: opt(int(0), 1) }), {}),
+        null: opt(bool, true),
+    },
+    (o, p, errors) => {
+        const n = o.agents ?? 8;
+        o.infected?.forEach((a, i) => a >= n && errors.push(`${join(p, `infected[${i}]`)}: expected an agent index below agents (${n}), got ${a}`));
+        if (o.cross !== undefined && o.cross > n) errors.push(`cross: expected at most agents (${n}), got ${o.cross}`);
+        if (o.topology === "random" && o.degree !== undefined && o.degree >= n) errors.push(`degree: expected below agents (${n}), got ${o.degree}`);
+    },
+);
+
+/** The links of a topology (each once, a < b). */
+export function topologyEdges(topology: string, n: number, degree: number, seed: number, file?: string): [number, number][] {
+    const set = new Set<string>();
+    const add = (a: number, b: number) => a !== b && set.add(a < b ? `${a},${b}` : `${b},${a}`);
+    if (topology === "ring") for (let a = 0; a < n; a++) add(a, (a + 1) % n);
+    else if (topology === "all") for (let a = 0; a < n; a++) for (let b = a + 1; b < n; b++) add(a, b);
+    else if (topology === "random") {
+        const rng = new Rng(subRng(seed, "topology").nextU32());
+        const deg = new Array<number>(n).fill(0);
+        for (let a = 0; a < n; a++) {
+            while (deg[a]! < degree) {
+                const b = rng.int(n);
+                const key = a < b ? `${a},${b}` : `${b},${a}`;
+                if (b === a || set.has(key)) continue;
+                add(a, b);
+                deg[a]!++;
+                deg[b]!++;
+            }
+        }
+    } else {
+        const where = file ?? topology;
+        if (!fs.existsSync(where)) throw new Error(`topology: expected "ring", "all", "random" or an edges file; no such file ${where}`);
+        const edges = readJsonFile(where);
+        if (!Array.isArray(edges)) throw new Error(`${where}: expected a JSON array of edges [[a, b], ...]`);
+        edges.forEach((e, i) => {
+            if (!Array.isArray(e) || e.length !== 2 || !e.every((x) => Number.isInteger(x) && x >= 0 && x < n) || e[0] === e[1]) {
+                throw new Error(`${where}: edge [${i}]: expected two different agent indices below ${n}, got ${JSON.stringify(e)}`);
+            }
+            add(e[0], e[1]);
+        });
+    }
+    return [...set].map((k) => k.split(",").map(Number) as [number, number]).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+}
+
+/** Checks a parsed population file (every problem at once, each naming its JSON path) and loads its experiment. */
+export function parsePopulation(json: unknown, file: string): PopulationConfig {
+    const errors: string[] = [];
+    const o = populationFile.parse(json, "", errors);
+    const experiment = experimentOf(json, file, errors);
+    if (experiment && experiment.student.method !== "full")
+        errors.push(
+            `student.method: agents continue their own training round after round, which needs full fine-tunes; set student.method to "full" (got "${experiment.student.method}")`,
+        );
+    if (experiment && o?.monitor && o.monitor.questions > experiment.eval.questions)
+        errors.push(`monitor.questions: expected at most eval.questions (${experiment.eval.questions}), got ${o.monitor.questions}`);
+    throwErrors(errors, file, "the population", false);
+    const p = o!;
+    const edgesFile = ["ring", "all", "random"].includes(p.topology) ? undefined : path.resolve(path.dirname(file), p.topology);
+    const edges = topologyEdges(p.topology, p.agents, p.degree, experiment!.seed, edgesFile);
+    return { ...p, experimentFile: p.experiment, experiment: experiment!, edges, monitor: p.monitor as PopulationConfig["monitor"] };
+}
+
+export const loadPopulation = (file: string): PopulationConfig => parsePopulation(readJsonFile(file), file);
