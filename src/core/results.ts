@@ -267,7 +267,13 @@ export interface AgentRound {
     /** Mean over questions of log P_agent(target) - log P_base(target), and its bootstrap 95% interval. */
     drift: number;
     ci95: [number, number];
-    /** The interval lies above log(threshold). */
+    /**
+     * One-sided p that the drift is above log(threshold) (a sign-flip test over the questions), and it Bonferroni-
+     * adjusted over the population's agents x (rounds + 1) (absent in results from before the correction).
+     */
+    p?: number;
+    pAdjusted?: number;
+    /** The adjusted p is below alpha (before the correction: the drift's interval lay above log(threshold)). */
     infected: boolean;
     /** The monitor's probe: the point drift over its questions, and whether it passed the monitor's threshold. */
     monitorDrift: number;

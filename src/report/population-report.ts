@@ -69,7 +69,7 @@ function head(r: PopulationResults): string {
     return (
         `${r.population}: target ${r.target}; ${r.agents} agents${cross ? ` (${cross} on the other base)` : ""} on a ${r.topology} topology (${r.edges.length} links), ${r.rounds} rounds; ` +
         `agents ${r.infected.map((a) => a + 1).join(", ")} start as the teacher; each round every agent writes ${s.prompts} prompts' rows and trains on ${s.rows} rows ` +
-        `(${fmtPercent(s.own)} its own); infected: drift interval above x${s.threshold}; monitor: ${s.monitor.questions} questions, x${s.monitor.threshold}, from round ${s.monitor.from}`
+        `(${fmtPercent(s.own)} its own); infected: drift above x${s.threshold}, adjusted p < alpha; monitor: ${s.monitor.questions} questions, x${s.monitor.threshold}, from round ${s.monitor.from}`
     );
 }
 
@@ -145,7 +145,9 @@ export function heatmap(r: PopulationResults, run: PopulationRun): string {
 const HOW_TO_READ =
     "Each round every agent writes data from where it stands, then continues its own training on its neighbours' rows mixed " +
     "with its own, then answers the evaluation's questions. drift: mean over questions of log P_agent(target) - log " +
-    "P_base(target), its own base's. infected: the drift's bootstrap 95% interval (over questions) lies above log(threshold). " +
+    "P_base(target), its own base's (with a bootstrap 95% interval over questions). infected: a one-sided sign-flip test over " +
+    "the questions puts the drift above log(threshold), Bonferroni-adjusted over every agent at every round (agents x (rounds + 1)); " +
+    "the questions are paraphrases asked of one model, so the test speaks for that agent, not for agents like it. " +
     "The monitor reads the drift over its first questions only and flags an agent past its own threshold; in the quarantine " +
     "and null populations a flagged agent's rows leave everyone else's training from the next round on. beta: new infections " +
     "per round over the susceptible-infected contact share (S x I / N) of the round before; gamma: recoveries per infected agent " +

@@ -47,6 +47,8 @@ import { evalStage } from "../evaluate/eval-stage.ts";
 import { populationTable, writePopulationReport } from "../report/population-report.ts";
 import { comparisonFloor, statisticsRng } from "../stats/run-statistics.ts";
 import { bootstrapMeanCI, mean, PROB_FLOOR, questionLogRatios, wilson } from "../stats/stats.ts";
+import { signFlipTest } from "../stats/permutation.ts";
+import { DEFAULT_STATS } from "../stats/verdict.ts";
 import { trainStudent } from "../students/student-stage.ts";
 import type { Teacher } from "../teacher/teacher.ts";
 import { readJsonFile } from "../util/files.ts";
@@ -80,6 +82,20 @@ function drift(agent: ModelEval, base: ModelEval, rng: Rng, floor: number): { me
     return { mean: mean(d), ci95: bootstrapMeanCI([d], rng), perQuestion: d };
 }
 
+/**
+ * Whether an agent's drift is above log(threshold): a one-sided sign-flip test over its per-question log ratios
+ * less log(threshold), Bonferroni-adjusted over the population's `family` agent-rounds. The questions are
+ * paraphrases asked of one model: the test says this agent's answers moved, not that agents like it would.
+ */
+export function infectionTest(perQuestion: readonly number[], threshold: number, family: number, rng: Rng): { p: number; pAdjusted: number } {
+    const { p } = signFlipTest(
+        perQuestion.map((x) => x - Math.log(threshold)),
+        rng,
+        20000,
+    );
+    return { p, pAdjusted: Math.min(1, p * family) };
+}
+
 /** Runs (or resumes) the populations and writes their report to runs/<name>/. */
 export async function runPopulation(p: PopulationConfig, opts: RunOptions = {}): Promise<PopulationRunResult> {
     const cfg = p.experiment;
@@ -103,6 +119,12 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
     const { c } = study;
     const floor = comparisonFloor(cfg) ?? PROB_FLOOR;
     const rng = statisticsRng(cfg);
+    // The infection test's own generator, so the drift intervals draw as they always have.
+    const testRng = subRng(cfg.seed, "population-infection-tests");
+    const alpha = (cfg.stats ?? DEFAULT_STATS).alpha;
+    // Every agent at every round (round 0 too) is one family; Bonferroni over its planned size, so that each round's
+    // verdict is final when the round is measured (the live page and the monitor's bookkeeping read it then).
+    const family = p.agents * (p.rounds + 1);
     const neighbours = Array.from({ length: p.agents }, (_, a) => p.edges.flatMap(([x, y]) => (x === a ? [y] : y === a ? [x] : [])));
     const baseOf = (a: number) => (a >= p.agents - p.cross ? cfg.models.cross : cfg.models.base);
     const bases = [...new Set(Array.from({ length: p.agents }, (_, a) => baseOf(a)))];
@@ -150,13 +172,16 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                 const row: AgentRound[] = evs.map((e, a) => {
                     const d = drift(e, baseEvals.get(agents[a]!.base)!, rng, floor);
                     const monitorDrift = mean(d.perQuestion.slice(0, p.monitor.questions));
+                    const test = infectionTest(d.perQuestion, p.threshold, family, testRng);
                     return {
                         agent: a,
                         round,
                         targetProb: e.targetProb,
                         drift: d.mean,
                         ci95: d.ci95,
-                        infected: d.ci95[0] > Math.log(p.threshold),
+                        p: test.p,
+                        pAdjusted: test.pAdjusted,
+                        infected: test.pAdjusted < alpha,
                         monitorDrift,
                         flagged: round >= p.monitor.from && monitorDrift > Math.log(p.monitor.threshold),
                         quarantined: quarantinedAt[a] !== null,

@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { infectionTest } from "../../src/studies/population.ts";
+import { Rng } from "../../src/util/rng.ts";
+
+describe("a population's infection test", () => {
+    const threshold = 1.25;
+    const questions = (shift: number, seed: number) => {
+        const rng = new Rng(seed);
+        return Array.from({ length: 50 }, () => shift + 0.3 * (rng.next() - 0.5));
+    };
+
+    it("calls an agent infected only when its drift is above the threshold after the family's correction", () => {
+        const rng = new Rng(1);
+        // Drift x2 on every question: far above x1.25.
+        expect(infectionTest(questions(Math.log(2), 2), threshold, 48, rng).pAdjusted).toBeLessThan(0.05);
+        // Drift at the threshold: not above it.
+        expect(infectionTest(questions(Math.log(threshold), 3), threshold, 48, rng).pAdjusted).toBeGreaterThan(0.05);
+        // No drift at all.
+        expect(infectionTest(questions(0, 4), threshold, 48, rng).pAdjusted).toBe(1);
+    });
+
+    it("adjusts over the family: a p that passes alone fails among 48 agent-rounds", () => {
+        const rng = new Rng(5);
+        // A drift slightly above the threshold, on noisy questions: significant alone, not after Bonferroni over 48.
+        const noisy = new Rng(6);
+        const xs = Array.from({ length: 50 }, () => Math.log(threshold) + 0.12 + 1.2 * (noisy.next() - 0.5));
+        const alone = infectionTest(xs, threshold, 1, rng);
+        const among = infectionTest(xs, threshold, 48, rng);
+        expect(alone.p).toBeLessThan(0.05);
+        expect(among.pAdjusted).toBeCloseTo(Math.min(1, among.p * 48), 12);
+        expect(among.pAdjusted).toBeGreaterThan(0.05);
+    });
+
+    it("keeps the family-wise false infections at or below alpha on agents with no drift above the threshold", () => {
+        const rng = new Rng(7);
+        let families = 0;
+        let anyFalse = 0;
+        for (let f = 0; f < 100; f++, families++) {
+            let hit = false;
+            for (let a = 0; a < 8; a++) {
+                const noise = new Rng(1000 * f + a);
+                const xs = Array.from({ length: 50 }, () => Math.log(threshold) + 0.5 * (noise.next() - 0.5));
+                if (infectionTest(xs, threshold, 8, rng).pAdjusted < 0.05) hit = true;
+            }
+            if (hit) anyFalse++;
+        }
+        // 100 null families of 8 agents at the threshold (uncorrected, about a third of them would have one): the share with any false infection, binomial bound at alpha.
+        expect(anyFalse / families).toBeLessThanOrEqual(0.05 + 2 * Math.sqrt((0.05 * 0.95) / families));
+    });
+});
