@@ -6,6 +6,7 @@
  */
 import fs from "node:fs";
 import type http from "node:http";
+import os from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { SublabEvent } from "../core/events.ts";
@@ -16,7 +17,7 @@ import { sampleChats } from "../teacher/generate.ts";
 import { EventLog, tailEventFile } from "../workshop/log.ts";
 import { workshopHtml } from "../workshop/page.ts";
 import { latestRun, reportOfEvents } from "../workshop/replay.ts";
-import { createWorkshopServer, type AskAnswer, type AskRequest, type WorkshopInfo } from "../workshop/server.ts";
+import { createWorkshopServer, LOOPBACK_HOSTS, type AskAnswer, type AskRequest, type WorkshopInfo } from "../workshop/server.ts";
 
 export interface WorkshopOptions {
     /** An experiment file (run live), a run folder or an events.jsonl (replayed). */
@@ -29,6 +30,8 @@ export interface WorkshopOptions {
     start?: boolean;
     /** Live mode: where runs/ and datasets/ are. Defaults to the current directory. */
     root?: string;
+    /** More host names the room may use in its address (a DNS name of this machine), besides `host` and loopback. */
+    allowHosts?: string[];
 }
 
 export interface Workshop {
@@ -49,7 +52,17 @@ interface AskableModel {
     system: string | null;
 }
 
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"]);
+const LOOPBACK = new Set<string>(LOOPBACK_HOSTS);
+
+/**
+ * The host names a request may give (DNS rebinding): loopback, the address listened on, and, listening on every
+ * interface (0.0.0.0 or ::), this machine's own addresses and name; plus any the presenter allows by name.
+ */
+export function allowedHosts(host: string, extra: readonly string[] = []): string[] {
+    const all = host === "0.0.0.0" || host === "::";
+    const own = all ? [os.hostname(), ...Object.values(os.networkInterfaces()).flatMap((xs) => (xs ?? []).map((x) => x.address))] : [host];
+    return [...new Set([...LOOPBACK_HOSTS, ...own, ...extra].map((h) => h.toLowerCase()))];
+}
 
 /** The models a question can go to, from the events so far: the base, the teacher, every evaluated student whose files are here. */
 export function askableModels(log: EventLog): Map<string, AskableModel> {
@@ -157,6 +170,7 @@ export async function startWorkshop(o: WorkshopOptions): Promise<Workshop> {
         info,
         shared,
         key,
+        hosts: allowedHosts(host, o.allowHosts),
         runDir,
         page: () => (page ??= workshopHtml({ title: `sublab workshop: ${info.run}` })),
         report: () => reportOfEvents(log.events, info.source),

@@ -14,7 +14,13 @@
  * watches: a request acts as the presenter only with the key printed at start (header `x-sublab-key`, which
  * the presenter's page reads from its address's #key=... fragment). Write actions refuse a foreign Origin and
  * any body that is not a small JSON object, so another site open in the presenter's browser cannot act either.
+ *
+ * Every route first checks the Host header against an allow-list (loopback names and the address the server was
+ * given): a page that rebinds its own name to this address (DNS rebinding) is answered 421 before anything runs.
+ * Asking a model runs one question at a time, at most ASK_PER_CLIENT waiting per client and ASK_TOTAL in all
+ * (429 with Retry-After past that), so that a room pressing Ask cannot take a live run's cores.
  */
+import { timingSafeEqual } from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
@@ -60,12 +66,24 @@ export interface WorkshopServerOptions {
     start?: () => boolean;
     /** Seconds between keep-alive comments on open event streams. Defaults to 15. */
     heartbeatSeconds?: number;
+    /**
+     * Host names (without port) a request may name in its Host header, besides the loopback ones: the address
+     * the server listens on, and, listening on every interface, the machine's addresses (see allowedHosts).
+     */
+    hosts?: readonly string[];
 }
+
+/** Loopback names every workshop answers to. */
+export const LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1"] as const;
+/** Questions waiting or running per client, and in all, before Ask answers 429. */
+export const ASK_PER_CLIENT = 2;
+export const ASK_TOTAL = 8;
 
 const MAX_BODY = 16 * 1024;
 const MAX_QUESTION = 300;
 
 class HttpError extends Error {
+    headers: Record<string, string> = {};
     constructor(
         readonly status: number,
         message: string,
@@ -80,8 +98,66 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
     res.end(text);
 }
 
+/** The key compared in constant time (a wrong key's length or prefix tells nothing). */
 function isPresenter(o: WorkshopServerOptions, req: http.IncomingMessage): boolean {
-    return !o.shared || req.headers["x-sublab-key"] === o.key;
+    if (!o.shared) return true;
+    const given = req.headers["x-sublab-key"];
+    if (typeof given !== "string") return false;
+    const [a, b] = [Buffer.from(given), Buffer.from(o.key)];
+    return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The host name of a Host header ("[::1]:4173" -> "::1", "localhost:4173" -> "localhost"), lower case. */
+export function hostName(header: string): string {
+    const h = header.trim().toLowerCase();
+    if (h.startsWith("[")) return h.slice(1, h.indexOf("]") < 0 ? undefined : h.indexOf("]"));
+    const colon = h.lastIndexOf(":");
+    return colon < 0 ? h : h.slice(0, colon);
+}
+
+/** A request whose Host is not one this workshop answers to is refused (421) before anything else. */
+function checkHost(o: WorkshopServerOptions, req: http.IncomingMessage): void {
+    const header = req.headers.host;
+    if (typeof header !== "string" || header === "") throw new HttpError(400, "the request has no Host header");
+    const name = hostName(header);
+    const allowed = new Set<string>([...LOOPBACK_HOSTS, ...(o.hosts ?? []).map((x) => x.toLowerCase())]);
+    if (!allowed.has(name))
+        throw new HttpError(
+            421,
+            `Host ${JSON.stringify(header)} is not this workshop's address (it answers to ${[...allowed].join(", ")}); a page that rebinds its name to this machine cannot use it`,
+        );
+}
+
+/** Ask's queue: one question at a time, a bounded number waiting per client and in all. */
+class AskQueue {
+    private tail: Promise<unknown> = Promise.resolve();
+    private readonly perClient = new Map<string, number>();
+    private total = 0;
+
+    run<T>(client: string, job: () => Promise<T>): Promise<T> {
+        const mine = this.perClient.get(client) ?? 0;
+        if (mine >= ASK_PER_CLIENT || this.total >= ASK_TOTAL) {
+            const e = new HttpError(
+                429,
+                mine >= ASK_PER_CLIENT
+                    ? `at most ${ASK_PER_CLIENT} questions of yours at a time: wait for an answer`
+                    : `${ASK_TOTAL} questions are waiting: ask again in a moment`,
+            );
+            e.headers = { "retry-after": String(Math.max(1, this.total)) };
+            throw e;
+        }
+        this.perClient.set(client, mine + 1);
+        this.total++;
+        const done = () => {
+            this.total--;
+            const left = (this.perClient.get(client) ?? 1) - 1;
+            if (left > 0) this.perClient.set(client, left);
+            else this.perClient.delete(client);
+        };
+        const result = this.tail.then(job);
+        this.tail = result.then(done, done);
+        return result;
+    }
 }
 
 function requirePresenter(o: WorkshopServerOptions, req: http.IncomingMessage, what: string): void {
@@ -174,7 +250,8 @@ function runFile(o: WorkshopServerOptions, rel: string, res: http.ServerResponse
     res.end(data);
 }
 
-async function route(o: WorkshopServerOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+async function route(o: WorkshopServerOptions, asks: AskQueue, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    checkHost(o, req);
     let url: URL;
     try {
         url = new URL(req.url ?? "/", "http://workshop");
@@ -244,7 +321,8 @@ async function route(o: WorkshopServerOptions, req: http.IncomingMessage, res: h
         const known = o.models?.() ?? [];
         if (!known.includes(model))
             throw new HttpError(400, `model: ${JSON.stringify(model)} is not one of this run's models (${known.join(", ") || "none yet"})`);
-        sendJson(res, 200, await o.ask({ model, question: question.trim() }));
+        const ask = o.ask;
+        sendJson(res, 200, await asks.run(req.socket.remoteAddress ?? "?", () => ask({ model, question: question.trim() })));
         return;
     }
     if (p === "/api/start") {
@@ -260,13 +338,17 @@ async function route(o: WorkshopServerOptions, req: http.IncomingMessage, res: h
 }
 
 export function createWorkshopServer(o: WorkshopServerOptions): http.Server {
+    const asks = new AskQueue();
     return http.createServer((req, res) => {
-        route(o, req, res).catch((e: unknown) => {
+        route(o, asks, req, res).catch((e: unknown) => {
             const status = e instanceof HttpError ? e.status : 500;
             const message = e instanceof Error ? e.message : String(e);
             if (status === 500) process.stderr.write(`workshop: ${req.method} ${req.url}: ${message}\n`);
             if (res.headersSent) res.end();
-            else sendJson(res, status, { error: message });
+            else {
+                if (e instanceof HttpError) for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
+                sendJson(res, status, { error: message });
+            }
         });
     });
 }

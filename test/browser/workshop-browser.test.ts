@@ -233,6 +233,34 @@ describe("the workshop page in Chromium", { timeout: 120_000 }, () => {
     });
 });
 
+describe("a page that rebinds its name to the workshop (DNS rebinding)", { timeout: 120_000 }, () => {
+    it("gets 421 for the page and for its own same-origin requests; the workshop's own address still works", async () => {
+        const w = await startWorkshop({ source: path.join(import.meta.dirname, "..", "..", "experiments", "recordings", "workshop.events.jsonl"), port: 0 });
+        const port = new URL(w.url).port;
+        // The resolver rule plays the attacker's DNS: evil.example now points at this machine.
+        const browser = await launchChromium([`--host-resolver-rules=MAP evil.example 127.0.0.1`]);
+        try {
+            const page = await browser.newPage();
+            const res = await page.goto(`http://evil.example:${port}/`);
+            expect(res?.status()).toBe(421);
+            const fromPage = await page.evaluate(async () => {
+                const info = await fetch("/api/info");
+                const ask = await fetch("/api/ask", {
+                    method: "POST",
+                    headers: { "content-type": "application/json" },
+                    body: '{"model":"base","question":"q"}',
+                });
+                return [info.status, ask.status];
+            });
+            expect(fromPage).toEqual([421, 421]);
+            expect((await page.goto(`http://localhost:${port}/`))?.status()).toBe(200);
+        } finally {
+            await browser.close();
+            await w.close();
+        }
+    });
+});
+
 describe("the other stories in Chromium", { timeout: 120_000 }, () => {
     const recording = (name: string) => path.join(import.meta.dirname, "..", "..", "experiments", "recordings", `${name}.events.jsonl`);
 

@@ -22,9 +22,9 @@ export function chromiumPath(): string {
     return found;
 }
 
-export function launchChromium(): Promise<Browser> {
+export function launchChromium(args: readonly string[] = []): Promise<Browser> {
     // --no-sandbox: CI runs as root in a container, where Chromium's sandbox cannot start.
-    return chromium.launch({ executablePath: chromiumPath(), args: ["--no-sandbox", "--disable-gpu"] });
+    return chromium.launch({ executablePath: chromiumPath(), args: ["--no-sandbox", "--disable-gpu", ...args] });
 }
 
 /** Where the tests save their screenshots (runs/ is not committed; the README's come from here). */

@@ -439,6 +439,105 @@ describe("the workshop server", () => {
     });
 });
 
+/** A request with any headers (fetch cannot forge Host), from a chosen loopback address. */
+function raw(
+    port: number,
+    p: string,
+    o: { method?: string; headers?: Record<string, string>; body?: string; from?: string } = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+    return new Promise((resolve, reject) => {
+        const req = http.request({ host: "127.0.0.1", port, path: p, method: o.method ?? "GET", headers: o.headers ?? {}, localAddress: o.from }, (res) => {
+            let body = "";
+            res.on("data", (d: Buffer) => (body += d.toString()));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        });
+        req.on("error", reject);
+        req.end(o.body);
+    });
+}
+
+describe("the trust boundary", () => {
+    it("refuses a rebinding page's requests on every route: a Host that is not this workshop's is answered 421 before anything runs", async () => {
+        const s = await serve({ shared: true, hosts: ["192.168.1.20"] });
+        try {
+            const evil = { host: "evil.example:4190", origin: "http://evil.example:4190", "content-type": "application/json", "x-sublab-key": "k3y" };
+            for (const [method, p, body] of [
+                ["GET", "/", undefined],
+                ["GET", "/api/info", undefined],
+                ["GET", "/api/events", undefined],
+                ["GET", "/api/report", undefined],
+                ["GET", "/run/results.json", undefined],
+                ["POST", "/api/ask", '{"model":"base","question":"q"}'],
+                ["POST", "/api/start", "{}"],
+            ] as const) {
+                const r = await raw(s.port, p, { method, headers: evil, body });
+                expect(r.status, `${method} ${p}`).toBe(421);
+                expect(JSON.parse(r.body).error, p).toMatch(/not this workshop's address/);
+            }
+            expect(s.asked).toEqual([]);
+            expect(s.starts).toBe(0);
+            // Its own names pass: loopback (with or without a port, IPv6 in brackets) and the address it was given.
+            for (const host of ["127.0.0.1:4173", "localhost", "[::1]:4173", "192.168.1.20:4173", "LOCALHOST:1"]) {
+                expect((await raw(s.port, "/api/info", { headers: { host } })).status, host).toBe(200);
+            }
+        } finally {
+            await s.close();
+        }
+    });
+
+    it("takes the presenter's key only whole: a prefix, a longer key or another case is refused", async () => {
+        const s = await serve({ shared: true });
+        try {
+            for (const key of ["k3", "k3y0", "K3Y", ""]) {
+                const info = JSON.parse((await raw(s.port, "/api/info", { headers: { "x-sublab-key": key } })).body) as Record<string, unknown>;
+                expect(info.presenter, key).toBe(false);
+            }
+            expect(JSON.parse((await raw(s.port, "/api/info", { headers: { "x-sublab-key": "k3y" } })).body).presenter).toBe(true);
+        } finally {
+            await s.close();
+        }
+    });
+
+    it("asks one question at a time, and answers 429 with Retry-After past 2 waiting per client and 8 in all", async () => {
+        let release!: () => void;
+        const gate = new Promise<void>((r) => (release = r));
+        let running = 0;
+        let most = 0;
+        const s = await serve({
+            ask: async (req) => {
+                most = Math.max(most, ++running);
+                await gate;
+                running--;
+                return { ...req, answer: "owl", top: [] };
+            },
+        });
+        try {
+            const ask = (from: string) =>
+                raw(s.port, "/api/ask", { method: "POST", headers: { "content-type": "application/json" }, body: '{"model":"base","question":"q"}', from });
+            const mine = [ask("127.0.0.1"), ask("127.0.0.1")];
+            await sleep(100);
+            const third = await ask("127.0.0.1");
+            expect(third.status).toBe(429);
+            expect(Number(third.headers["retry-after"])).toBeGreaterThan(0);
+            expect(JSON.parse(third.body).error).toMatch(/at most 2 questions of yours/);
+            // Other clients fill the queue to 8 in all; the ninth question waits for nobody: 429.
+            const others = ["127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.3", "127.0.0.4", "127.0.0.4"].map(ask);
+            await sleep(100);
+            const ninth = await ask("127.0.0.5");
+            expect(ninth.status).toBe(429);
+            expect(JSON.parse(ninth.body).error).toMatch(/8 questions are waiting/);
+            release();
+            const answered = await Promise.all([...mine, ...others]);
+            expect(answered.map((r) => r.status)).toEqual(Array(8).fill(200));
+            expect(most).toBe(1);
+            // The queue empties: the same client may ask again.
+            expect((await ask("127.0.0.1")).status).toBe(200);
+        } finally {
+            await s.close();
+        }
+    });
+});
+
 describe("the shared (read-only) mode", () => {
     let s: Served;
     beforeAll(async () => {

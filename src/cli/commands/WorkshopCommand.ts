@@ -10,6 +10,7 @@ export const DEFAULT_RECORDING = path.join(import.meta.dirname, "..", "..", ".."
 
 interface WorkshopFlags {
     host: string;
+    allowHost: string[];
     port: string;
     open: boolean;
     start: boolean;
@@ -44,12 +45,19 @@ export function registerWorkshopCommand(program: Command): void {
             "127.0.0.1",
         )
         .option("--port <n>", "port (0: a free one)", "4173")
+        .option(
+            "--allow-host <name>",
+            "another name of this machine the room may use in its address (repeat for more); others are refused",
+            (v: string, acc: string[] = []) => [...acc, v],
+            [],
+        )
         .option("--no-open", "do not open a browser")
         .option("--no-start", "from an experiment file: wait for the presenter to start the run")
         .action(async (source: string | undefined, raw: WorkshopFlags) => {
             const w = await startWorkshop({
                 source: source ?? DEFAULT_RECORDING,
                 host: raw.host,
+                allowHosts: raw.allowHost,
                 port: parseNonNegativeInteger(raw.port, "--port"),
                 start: raw.start,
             });
