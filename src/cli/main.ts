@@ -15,6 +15,7 @@ import { registerStudyCommand } from "./commands/StudyCommand.ts";
 import { registerReportCommand } from "./commands/ReportCommand.ts";
 import { registerCompareCommand } from "./commands/CompareCommand.ts";
 import { registerKeepCommand } from "./commands/KeepCommand.ts";
+import { registerCacheCommand } from "./commands/CacheCommand.ts";
 import { registerRestatCommand } from "./commands/RestatCommand.ts";
 import { registerVerdictsCommand } from "./commands/VerdictsCommand.ts";
 import { registerWorkshopCommand } from "./commands/WorkshopCommand.ts";
@@ -50,6 +51,7 @@ export function createProgram(): Command {
         registerReportCommand,
         registerCompareCommand,
         registerKeepCommand,
+        registerCacheCommand,
         registerRestatCommand,
         registerVerdictsCommand,
         registerWorkshopCommand,

@@ -66,25 +66,101 @@ export interface CachedStage<T> {
     what: string;
     log?: (msg: string) => void;
     signal?: AbortSignal;
+    /**
+     * The files the output is made of (a model, a dataset's rows): sealed with their size and sha256 when made,
+     * and checked before a found output is used; one that changed is named and the stage made again.
+     */
+    seal?: (out: T) => string[];
 }
 
 /** The output of a stage: found in its folder, or made there by this process (waiting for another that is making it). */
 export async function cachedStage<T>(s: CachedStage<T>): Promise<T> {
+    const intact = (out: T | null): out is T => out !== null && (!s.seal || checkSeal(s.dir, s.seal(out), s.log));
     const found = s.done();
-    if (found !== null) return found;
+    if (intact(found)) return found;
     return withLock(
         s.dir,
         async () => {
             const made = s.done();
-            return made !== null ? made : await s.make();
+            if (intact(made)) return made;
+            const out = await s.make();
+            if (s.seal) writeSeal(s.dir, s.seal(out));
+            return out;
         },
         { signal: s.signal, onWait: (h) => s.log?.(`${s.what}: pid ${h.pid} is making ${s.dir} (since ${h.since}); waiting for it`) },
     );
 }
 
-/** A JSON file's contents when it exists, else null (the `done` of a stage whose marker is a JSON file). */
+/** Where a stage's folder keeps the seal of its files. */
+export const SEAL_FILE = ".seal.json";
+
+interface SealEntry {
+    file: string;
+    size: number;
+    mtimeMs: number;
+    sha256: string;
+}
+
+/** Records each file's size, modification time and sha256 in `dir`'s seal (paths relative to `dir`). */
+export function writeSeal(dir: string, files: readonly string[]): void {
+    const entries: SealEntry[] = files.map((f) => {
+        const st = fs.statSync(f);
+        return { file: path.relative(dir, f), size: st.size, mtimeMs: st.mtimeMs, sha256: fileHash(f) };
+    });
+    fs.mkdirSync(dir, { recursive: true });
+    const tmp = path.join(dir, `${SEAL_FILE}.${process.pid}.tmp`);
+    fs.writeFileSync(tmp, `${JSON.stringify(entries, null, 1)}\n`);
+    fs.renameSync(tmp, path.join(dir, SEAL_FILE));
+}
+
+/**
+ * What changed in a sealed folder since it was sealed: one line per file missing, resized or rewritten (its
+ * sha256 differs), empty when none did. `full` hashes every file; otherwise a file whose size and modification
+ * time are as sealed is taken as it was, and only the others are hashed.
+ */
+export function sealChanges(dir: string, full = false): string[] {
+    const seal = readJsonIf<SealEntry[]>(path.join(dir, SEAL_FILE));
+    if (!seal) return [];
+    const out: string[] = [];
+    for (const e of seal) {
+        const f = path.join(dir, e.file);
+        if (!fs.existsSync(f)) {
+            out.push(`${f}: missing`);
+            continue;
+        }
+        const st = fs.statSync(f);
+        if (st.size !== e.size) out.push(`${f}: ${st.size} bytes, sealed at ${e.size}`);
+        else if ((full || st.mtimeMs !== e.mtimeMs) && fileHash(f) !== e.sha256) out.push(`${f}: its sha256 differs from the one sealed when it was made`);
+    }
+    return out;
+}
+
+/**
+ * Whether a found output's files are as they were made. A folder made before seals is sealed now, as found.
+ * A change is logged, naming the file, and the output is not used.
+ */
+function checkSeal(dir: string, files: readonly string[], log?: (msg: string) => void): boolean {
+    if (!fs.existsSync(path.join(dir, SEAL_FILE))) {
+        if (!files.every((f) => fs.existsSync(f))) return false;
+        writeSeal(dir, files);
+        return true;
+    }
+    const changes = sealChanges(dir);
+    for (const line of changes) log?.(`cache: ${line}; making it again`);
+    return changes.length === 0;
+}
+
+/**
+ * A JSON file's contents when it exists and parses, else null (the `done` of a stage whose marker is a JSON
+ * file): a marker cut short by a crash or an edit is a stage not done, made again.
+ */
 export function readJsonIf<T>(file: string, accept: (v: T) => boolean = () => true): T | null {
     if (!fs.existsSync(file)) return null;
-    const v = JSON.parse(fs.readFileSync(file, "utf8")) as T;
+    let v: T;
+    try {
+        v = JSON.parse(fs.readFileSync(file, "utf8")) as T;
+    } catch {
+        return null;
+    }
     return accept(v) ? v : null;
 }

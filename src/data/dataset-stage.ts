@@ -90,6 +90,7 @@ export async function datasetStage(c: StageContext, role: "teacher" | "control",
     const manifest = await cached(c, "dataset", `generate ${role}`, {
         dir,
         done: () => finishedDataset(manifestPath),
+        seal: () => [path.join(dir, "raw.jsonl"), path.join(dir, "kept.jsonl")],
         make: async () => {
             made = true;
             const rawPath = path.join(dir, "raw.jsonl");

@@ -6,7 +6,7 @@
  * control's rows are shuffled alike.
  */
 import path from "node:path";
-import { fileHash, hashJson } from "../core/cache.ts";
+import { cachedPath, fileHash, hashJson } from "../core/cache.ts";
 import { cached, type StageContext } from "../core/context.ts";
 import type { DatasetManifest, ExperimentConfig } from "../core/types.ts";
 import { SUBLAB_VERSION } from "../core/version.ts";
@@ -36,9 +36,12 @@ export async function defendStage(c: StageContext, ds: DatasetManifest, defenses
     return cached(c, "defend", `defend ${ds.id}`, {
         dir,
         done: () => finishedDataset(manifestPath),
+        seal: () => [path.join(dir, "kept.jsonl")],
         make: async () => {
             c.log(`defend ${ds.id}: ${defenses.join(" -> ")}`);
-            const source = { model: ds.model.path, lora: ds.lora?.path ?? null, system: ds.system };
+            // The generator as found in this checkout (a cache copied from elsewhere keeps the paths it was made with).
+            const found = (f: { path: string }) => cachedPath(f.path, c.root) ?? f.path;
+            const source = { model: found(ds.model), lora: ds.lora ? found(ds.lora) : null, system: ds.system };
             const env = modelEnv({
                 teacher: source,
                 base: cfg.models.base,

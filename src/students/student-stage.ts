@@ -166,6 +166,7 @@ export async function trainStudent(c: StageContext, spec: StudentSpec): Promise<
     await cached(c, "student", name, {
         dir,
         done: () => (fs.existsSync(done) ? ref : null),
+        seal: () => [out],
         make: async () => {
             made = true;
             const probe = probeRows(c, spec);

@@ -87,11 +87,11 @@ function drift(agent: ModelEval, base: ModelEval, rng: Rng, floor: number): { me
  * less log(threshold), Bonferroni-adjusted over the population's `family` agent-rounds. The questions are
  * paraphrases asked of one model: the test says this agent's answers moved, not that agents like it would.
  */
-export function infectionTest(perQuestion: readonly number[], threshold: number, family: number, rng: Rng): { p: number; pAdjusted: number } {
+export function infectionTest(perQuestion: readonly number[], threshold: number, family: number, rng: Rng, iters = 20000): { p: number; pAdjusted: number } {
     const { p } = signFlipTest(
         perQuestion.map((x) => x - Math.log(threshold)),
         rng,
-        20000,
+        iters,
     );
     return { p, pAdjusted: Math.min(1, p * family) };
 }

@@ -54,6 +54,7 @@ export async function teacherStage(c: StageContext): Promise<Teacher> {
     return cached(c, "teacher", "teacher", {
         dir,
         done: () => (fs.existsSync(path.join(dir, "done.json")) ? teacher : null),
+        seal: () => [out],
         make: async () => {
             c.log(`teacher: fine-tuning the base to love ${t.target} (${f.rows} rows)`);
             const rng = subRng(cfg.seed, "teacher-rows");

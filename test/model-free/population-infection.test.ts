@@ -40,7 +40,7 @@ describe("a population's infection test", () => {
             for (let a = 0; a < 8; a++) {
                 const noise = new Rng(1000 * f + a);
                 const xs = Array.from({ length: 50 }, () => Math.log(threshold) + 0.5 * (noise.next() - 0.5));
-                if (infectionTest(xs, threshold, 8, rng).pAdjusted < 0.05) hit = true;
+                if (infectionTest(xs, threshold, 8, rng, 2000).pAdjusted < 0.05) hit = true;
             }
             if (hit) anyFalse++;
         }

@@ -88,6 +88,25 @@ describe("sublab run on the smoke models", { timeout: 300_000 }, () => {
         expect(changed.results.arms[0]!.evals[0]!.perQuestion).toHaveLength(5);
         expect(changed.results.datasets).toEqual(res.datasets);
         expect(fs.readdirSync(path.join(root, "runs", "cache", "students")).sort()).toEqual(students);
+
+        // A cached student's model edited in place (same size) and the teacher's kept rows cut short: each is named,
+        // made again, and the run's numbers are the first run's.
+        const studentDir = path.join(root, "runs", "cache", "students", students[0]!);
+        const gguf = path.join(studentDir, fs.readdirSync(studentDir).find((f) => f.endsWith(".gguf"))!);
+        const original = fs.readFileSync(gguf);
+        const edited = Buffer.from(original);
+        for (let i = edited.length - 64; i < edited.length; i++) edited[i] = edited[i]! ^ 0xff;
+        fs.writeFileSync(gguf, edited);
+        const keptFile = path.join(root, "datasets", teacher.id, "kept.jsonl");
+        const rows = fs.readFileSync(keptFile, "utf8");
+        fs.writeFileSync(keptFile, rows.slice(0, Math.floor(rows.length / 2)));
+        const mended = (await runExperiment(config(a, b), { root, progress: false })) as RunResult;
+        const logs = readRunEvents(eventsFile).flatMap((e) => (e.type === "log" ? [e.message] : []));
+        expect(logs.some((m) => m.includes(gguf) && /sha256 differs/.test(m))).toBe(true);
+        expect(logs.some((m) => m.includes(keptFile) && /bytes, sealed at/.test(m))).toBe(true);
+        expect(fs.readFileSync(gguf).equals(original)).toBe(true);
+        expect(fs.readFileSync(keptFile, "utf8")).toBe(rows);
+        expect(mended.results.arms).toEqual(res.arms);
     });
 
     it("trains students side by side in worker processes (one thread each) to the very files one process makes", async () => {
