@@ -29,6 +29,11 @@ export interface Provenance {
     commit: string | null;
     cpu: string;
     keptAt: string;
+    /**
+     * The finished run in the results folder's events.jsonl that took longest: the one that made the stages, when
+     * the results file itself comes from a later rerun over cached stages (absent without events).
+     */
+    madeIn?: { seconds: number; startedAt: string };
 }
 
 const KINDS = ["sweep", "study", "chain", "population"] as const;
@@ -62,6 +67,20 @@ function inputsOf(root: string, file: string, results: Record<string, unknown>):
     return [...new Set(files)];
 }
 
+/** The longest finished run recorded in an events.jsonl (its run-start's time and its run-end's seconds). */
+function madeIn(events: string): Pick<Provenance, "madeIn"> {
+    if (!fs.existsSync(events)) return {};
+    let startedAt = "";
+    let best: Provenance["madeIn"];
+    for (const line of fs.readFileSync(events, "utf8").split("\n")) {
+        if (!line.includes('"run-start"') && !line.includes('"run-end"')) continue;
+        const e = JSON.parse(line) as { type: string; startedAt?: string; seconds?: number };
+        if (e.type === "run-start") startedAt = e.startedAt ?? "";
+        else if (e.type === "run-end" && typeof e.seconds === "number" && (!best || e.seconds > best.seconds)) best = { seconds: e.seconds, startedAt };
+    }
+    return best ? { madeIn: best } : {};
+}
+
 /** Copies a results file into experiments/results/ with its provenance; returns where it went. */
 export function keepResults(root: string, resultsArg: string, experimentFile: string): { file: string; provenance: Provenance } {
     const resultsFile = fs.existsSync(resultsArg) && fs.statSync(resultsArg).isDirectory() ? path.join(resultsArg, "results.json") : resultsArg;
@@ -86,6 +105,7 @@ export function keepResults(root: string, resultsArg: string, experimentFile: st
         commit: gitCommit(root),
         cpu: `${os.cpus()[0]?.model ?? "unknown"} (${os.cpus().length} cores)`,
         keptAt: new Date().toISOString(),
+        ...madeIn(path.join(path.dirname(resultsFile), "events.jsonl")),
     };
     const file = path.join(root, KEPT_DIR, `${name}.json`);
     fs.mkdirSync(path.dirname(file), { recursive: true });

@@ -29,7 +29,19 @@ describe("kept results", () => {
             path.join(root, "runs", "toy", "results.json"),
             JSON.stringify({ experiment: "toy", config: spec, comparisons: [{ ci95: [-Infinity, 1] }] }),
         );
+        // Its events: the run that made it (90 s), then a rerun over the cache (2 s) that wrote this results file.
+        const ev = (e: object) => JSON.stringify(e);
+        fs.writeFileSync(
+            path.join(root, "runs", "toy", "events.jsonl"),
+            [
+                ev({ type: "run-start", startedAt: "2026-01-01T00:00:00Z" }),
+                ev({ type: "run-end", seconds: 90 }),
+                ev({ type: "run-start", startedAt: "2026-01-02T00:00:00Z" }),
+                ev({ type: "run-end", seconds: 2 }),
+            ].join("\n") + "\n",
+        );
         const kept = keepResults(root, path.join(root, "runs", "toy"), path.join(root, "experiments", "toy.json"));
+        expect(kept.provenance.madeIn).toEqual({ seconds: 90, startedAt: "2026-01-01T00:00:00Z" });
         expect(kept.provenance.inputs.map((i) => i.path)).toEqual(["experiments/toy.json", "models/a.gguf", "models/b.gguf"]);
         expect(kept.provenance.command).toBe("node bin/sublab.js run experiments/toy.json");
         expect(staleKept(root)).toEqual([]);
