@@ -27,11 +27,14 @@ export function resultsFromEvents(events: readonly Stamped[], source = "the even
         timing: end.timing,
         ...(start.judge ? { judge: start.judge } : {}),
         ...(start.design?.length ? { design: start.design } : {}),
-        students: events.flatMap((e) =>
-            e.type === "student"
-                ? [{ label: e.label, arm: e.arm, seed: e.seed, firstLoss: e.firstLoss, finalLoss: e.finalLoss, ...(e.probe ? { probe: e.probe } : {}) }]
-                : [],
-        ),
+        // By label, not by when each finished: students trained side by side finish in any order.
+        students: events
+            .flatMap((e) =>
+                e.type === "student"
+                    ? [{ label: e.label, arm: e.arm, seed: e.seed, firstLoss: e.firstLoss, finalLoss: e.finalLoss, ...(e.probe ? { probe: e.probe } : {}) }]
+                    : [],
+            )
+            .sort((a, b) => a.label.localeCompare(b.label, "en", { numeric: true })),
     };
 }
 
