@@ -75,14 +75,15 @@ export interface CachedStage<T> {
 
 /** The output of a stage: found in its folder, or made there by this process (waiting for another that is making it). */
 export async function cachedStage<T>(s: CachedStage<T>): Promise<T> {
-    const intact = (out: T | null): out is T => out !== null && (!s.seal || checkSeal(s.dir, s.seal(out), s.log));
+    // A change is logged once: by the check made holding the lock (another process may have remade it meanwhile).
+    const intact = (out: T | null, log?: (msg: string) => void): out is T => out !== null && (!s.seal || checkSeal(s.dir, s.seal(out), log));
     const found = s.done();
     if (intact(found)) return found;
     return withLock(
         s.dir,
         async () => {
             const made = s.done();
-            if (intact(made)) return made;
+            if (intact(made, s.log)) return made;
             const out = await s.make();
             if (s.seal) writeSeal(s.dir, s.seal(out));
             return out;
