@@ -29,6 +29,7 @@ import { registerExportOnnxCommand } from "./commands/ExportOnnxCommand.ts";
 import { registerAuditCommand } from "./commands/AuditCommand.ts";
 import { registerTheoremCommand } from "./commands/TheoremCommand.ts";
 import { registerEntangleCommand } from "./commands/EntangleCommand.ts";
+import { writeError } from "../util/files.ts";
 
 /** The program with every command registered; `runCli` parses and runs it. */
 export function createProgram(): Command {
@@ -78,11 +79,16 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         if (e.code === "EPIPE") process.exit(0);
         throw e;
     });
+    // A file-size limit (ulimit -f): Node ignores SIGXFSZ, so the write fails with EFBIG and is named
+    // (util/files.ts WriteError), but signal-exit (a dependency's) turns the signal into a kill unless it has a handler.
+    process.on("SIGXFSZ", () => {});
     try {
         await createProgram().parseAsync([...argv]);
         // A handler may set its own exit code (e.g. 130 for an interrupted run).
         return typeof process.exitCode === "number" ? process.exitCode : 0;
-    } catch (err) {
+    } catch (thrown) {
+        // A write refused for lack of room or rights that no writer named yet (a folder made, a lock taken).
+        const err = (thrown as NodeJS.ErrnoException | null)?.path ? writeError(thrown, (thrown as NodeJS.ErrnoException).path!) : thrown;
         const message = err instanceof Error ? err.message : String(err);
         process.stderr.write(`sublab: ${message}\n`);
         if (process.env.SUBLAB_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);

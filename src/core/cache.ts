@@ -71,10 +71,50 @@ export interface CachedStage<T> {
      * and checked before a found output is used; one that changed is named and the stage made again.
      */
     seal?: (out: T) => string[];
+    /** Where the output is when it is not `dir` itself (an evaluation's file beside its lock folder). */
+    holds?: string;
+}
+
+/** Thrown by a stage that is not made while `markCacheUses` walks a run: the walk stops there. */
+export class CacheMiss extends Error {
+    constructor(
+        readonly what: string,
+        readonly dir: string,
+    ) {
+        super(`${what}: not in the cache (${dir})`);
+    }
+}
+
+let marks: Set<string> | null = null;
+
+/**
+ * Runs `walk` (a run of an experiment or study over the cache) so that every stage found is marked, and the
+ * first one not found throws CacheMiss instead of being made: what `sublab cache gc` keeps. Returns the
+ * outputs marked (real paths), and the miss that stopped the walk, if one did.
+ */
+export async function markCacheUses(walk: () => Promise<unknown>): Promise<{ marked: Set<string>; miss?: CacheMiss }> {
+    if (marks) throw new Error("markCacheUses: a walk is already under way in this process");
+    const marked = new Set<string>();
+    marks = marked;
+    try {
+        await walk();
+        return { marked };
+    } catch (e) {
+        if (e instanceof CacheMiss) return { marked, miss: e };
+        throw e;
+    } finally {
+        marks = null;
+    }
 }
 
 /** The output of a stage: found in its folder, or made there by this process (waiting for another that is making it). */
 export async function cachedStage<T>(s: CachedStage<T>): Promise<T> {
+    if (marks) {
+        const out = s.done();
+        if (out === null) throw new CacheMiss(s.what, s.holds ?? s.dir);
+        marks.add(fs.realpathSync(s.holds ?? s.dir));
+        return out;
+    }
     // A change is logged once: by the check made holding the lock (another process may have remade it meanwhile).
     const intact = (out: T | null, log?: (msg: string) => void): out is T => out !== null && (!s.seal || checkSeal(s.dir, s.seal(out), log));
     const found = s.done();
@@ -149,6 +189,27 @@ function checkSeal(dir: string, files: readonly string[], log?: (msg: string) =>
     const changes = sealChanges(dir);
     for (const line of changes) log?.(`cache: ${line}; making it again`);
     return changes.length === 0;
+}
+
+/** Every cached stage output under `root`: runs/cache/{teachers,students,safety}/KEY, runs/cache/evals/KEY.json, datasets/ID. */
+export function cachedOutputs(root: string): string[] {
+    const under = (d: string, keep: (e: fs.Dirent) => boolean) =>
+        fs.existsSync(d)
+            ? fs
+                  .readdirSync(d, { withFileTypes: true })
+                  .filter((e) => !e.name.startsWith(".") && keep(e))
+                  .map((e) => path.join(d, e.name))
+                  .sort()
+            : [];
+    const dirs = (e: fs.Dirent) => e.isDirectory();
+    const cache = path.join(root, "runs", "cache");
+    return [
+        ...under(path.join(cache, "teachers"), dirs),
+        ...under(path.join(cache, "students"), dirs),
+        ...under(path.join(cache, "safety"), dirs),
+        ...under(path.join(cache, "evals"), (e) => e.isFile() && e.name.endsWith(".json")),
+        ...under(path.join(root, "datasets"), dirs),
+    ];
 }
 
 /**

@@ -68,7 +68,12 @@ export function checkInterrupted(c: StageContext, what: string): void {
  * A cached stage (core/cache.ts cachedStage) reported as events: stage-start, then stage-end with its seconds
  * and whether it was found made.
  */
-export async function cached<T>(c: StageContext, stage: string, label: string, s: Pick<CachedStage<T>, "dir" | "done" | "make" | "seal">): Promise<T> {
+export async function cached<T>(
+    c: StageContext,
+    stage: string,
+    label: string,
+    s: Pick<CachedStage<T>, "dir" | "done" | "make" | "seal" | "holds">,
+): Promise<T> {
     const t0 = performance.now();
     let made = false;
     c.emit({ type: "stage-start", stage, label });

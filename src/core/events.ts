@@ -12,6 +12,7 @@ import type { ExperimentConfig } from "./types.ts";
 import type { ArmResult, ComparisonResult, JudgeQuality, ModelEval, Results } from "./results.ts";
 import type { StageReport } from "./types.ts";
 import { reviveIntervals } from "./verdicts.ts";
+import { writing } from "../util/files.ts";
 
 export type SublabEvent =
     | {
@@ -93,7 +94,7 @@ const KEPT = (e: SublabEvent) => e.type !== "progress";
 export function eventFile(file: string): EventSink {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     return (e) => {
-        if (KEPT(e)) fs.appendFileSync(file, `${JSON.stringify(e)}\n`);
+        if (KEPT(e)) writing(file, () => fs.appendFileSync(file, `${JSON.stringify(e)}\n`));
     };
 }
 

@@ -8,7 +8,7 @@
  * again, generates only the missing indices and ends with the rows an uninterrupted run has.
  */
 import fs from "node:fs";
-import { writeJsonlAtomic } from "../util/files.ts";
+import { writeJsonlAtomic, writing } from "../util/files.ts";
 import { hashString } from "../util/rng.ts";
 
 export interface RawRow {
@@ -108,8 +108,10 @@ export class RowSink {
 
     append(row: RawRow): void {
         if (this.file) {
-            this.fd ??= fs.openSync(this.file, "a");
-            fs.writeSync(this.fd, JSON.stringify(row) + "\n");
+            const file = this.file;
+            this.fd ??= writing(file, () => fs.openSync(file, "a"));
+            const fd = this.fd;
+            writing(file, () => fs.writeSync(fd, JSON.stringify(row) + "\n"));
             this.inFile.push(row.i);
         }
         this.have.set(row.i, row);

@@ -19,7 +19,7 @@ import { formatFilter } from "./number-format.ts";
 import { DOMAIN_FORMAT_VERSION } from "./domain-format.ts";
 import { pickBackend } from "../teacher/generate.ts";
 import { domainGenerator, domainPrompts } from "../prompts/domains.ts";
-import { writeJsonAtomic, writeJsonlAtomic } from "../util/files.ts";
+import { writeJsonAtomic, writeJsonlAtomic, writing } from "../util/files.ts";
 import { subRng } from "../util/rng.ts";
 
 /** The prompts of an experiment in its domain (the same for the teacher and the control). */
@@ -215,7 +215,7 @@ function lendRows(c: StageContext, id: string, generationKey: string, generation
         if (m.generationFamily === generationFamily && (!lender || m.rows.raw > lender.rows.raw)) lender = m;
     }
     if (!lender) return;
-    fs.copyFileSync(path.join(c.root, "datasets", lender.id, "raw.jsonl"), rawPath);
+    writing(rawPath, () => fs.copyFileSync(path.join(c.root, "datasets", lender.id, "raw.jsonl"), rawPath));
     c.log(
         `generate ${id}: raw rows reused from ${lender.id}${lender.generationKey === generationKey ? "" : ` (${lender.rows.raw} rows of the same generation with a different number of prompts)`}`,
     );

@@ -15,6 +15,7 @@
  */
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
 import { endianness } from "node:os";
+import { writeError, writing } from "../util/files.ts";
 
 if (endianness() !== "LE") {
     throw new Error("gguf.ts requires a little-endian host");
@@ -1003,7 +1004,7 @@ export function writeGGUF(
     }
     const head = encodeHead(entries, tensors, alignment);
     const tmp = `${path}.tmp-${process.pid}`;
-    const fd = openSync(tmp, "w");
+    const fd = writing(path, () => openSync(tmp, "w"));
     try {
         try {
             writeAll(fd, head);
@@ -1017,6 +1018,6 @@ export function writeGGUF(
         renameSync(tmp, path);
     } catch (e) {
         rmSync(tmp, { force: true });
-        throw e;
+        throw writeError(e, path);
     }
 }

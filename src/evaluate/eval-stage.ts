@@ -80,6 +80,7 @@ export async function evalStage(c: StageContext, what: EvalTarget, of: EvalOf, l
     // The file holds the scores and (since the event stream) the per-question distribution.
     const { probs, ...scored } = await cached<Scored & { probs?: number[][] }>(c, "eval", label, {
         dir: path.join(dir, ".locks", key), // one writer per evaluation
+        holds: file,
         done: () => readJsonIf(file),
         make: async () => {
             made = true;

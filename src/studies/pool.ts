@@ -30,7 +30,7 @@ export type FromWorker =
     | { type: "ready" }
     | { type: "step"; id: number; step: number; total: number; loss: number; probe?: number }
     | { type: "done"; id: number; result: unknown }
-    | { type: "error"; id: number; message: string };
+    | { type: "error"; id: number; message: string; stack?: string };
 
 export interface PoolOptions {
     /** Worker processes. Defaults to the available cores. */
@@ -170,7 +170,7 @@ export class WorkerPool {
             }
             this.running.delete(m.id);
             if (m.type === "done") p.resolve(m.result);
-            else p.reject(new Error(`${p.label}: ${m.message}`));
+            else p.reject(Object.assign(new Error(`${p.label}: ${m.message}`), m.stack ? { stack: `${p.label}: ${m.stack}` } : {}));
             this.idle.push(w);
             this.dispatch();
         });

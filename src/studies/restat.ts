@@ -10,6 +10,7 @@ import { parseEventLines } from "../core/events.ts";
 import type { ArmName, ModelEval } from "../core/results.ts";
 import { DEFAULT_STATS } from "../core/verdicts.ts";
 import { runDesignNotes, runStatistics } from "../stats/run-statistics.ts";
+import { writeJsonlAtomic } from "../util/files.ts";
 
 /** The order `sublab run` puts arms in (then any other arm, in the order its evaluations came). */
 const RUN_ORDER = ["base", "teacher", "control", "treated", "cross-control", "cross", "in-context", "in-context-control"];
@@ -52,7 +53,6 @@ export function restatFile(file: string): number {
         throw new Error(`${file}:${k + 1}: not a JSON event`);
     });
     const out = restatEvents(events);
-    fs.writeFileSync(`${file}.tmp`, out.map((e) => JSON.stringify(e)).join("\n") + "\n");
-    fs.renameSync(`${file}.tmp`, file);
+    writeJsonlAtomic(file, out);
     return out.slice(out.map((e) => e.type).lastIndexOf("run-start")).filter((e) => e.type === "comparison").length;
 }

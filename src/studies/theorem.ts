@@ -15,6 +15,7 @@ import type { TheoremArm, TheoremComparison, TheoremOptions, TheoremResults, The
 import { SUBLAB_VERSION } from "../core/version.ts";
 import { bootstrapMeanCI, mean } from "../stats/stats.ts";
 import { signFlipTest } from "../stats/permutation.ts";
+import { writing } from "../util/files.ts";
 import { withLock } from "../util/lock.ts";
 import { Rng, subRng } from "../util/rng.ts";
 import { digitSet, noiseSet, type ImageSet } from "./theorem-digits.ts";
@@ -210,7 +211,7 @@ export async function runTheorem(o: TheoremOptions, out: string, hooks: TheoremH
                     }
                 }
                 const row: TheoremSeed = { key, seed, teacher: teacherAcc, init: initAcc, arms, seconds: (performance.now() - ts) / 1000 };
-                fs.appendFileSync(file, `${JSON.stringify(row)}\n`);
+                writing(file, () => fs.appendFileSync(file, `${JSON.stringify(row)}\n`));
                 done.set(seed, row);
                 hooks.log?.(
                     `seed ${seed}: teacher ${pct(teacherAcc)}, ${Object.entries(arms)

@@ -10,8 +10,11 @@ import { generateRaw } from "../teacher/generate.ts";
 import type { FromWorker, ToWorker } from "./pool.ts";
 
 const interrupt = interruptSignal();
-// A parent that closed the pool (a run that failed or finished early) has disconnected: nothing to tell it.
-const send = (m: FromWorker) => void (process.connected && process.send?.(m));
+// As in cli/main.ts: a write past a file-size limit fails with EFBIG, named, rather than killing the worker.
+process.on("SIGXFSZ", () => {});
+// A parent that closed the pool (a run that failed or finished early) has disconnected: nothing to tell it. A
+// message sent as it goes fails with EPIPE, handed to the callback rather than thrown.
+const send = (m: FromWorker) => void (process.connected && process.send?.(m, undefined, {}, () => {}));
 
 /** Progress of job `id` to the parent: at most every 200 ms, and the last step. */
 function progress(id: number): (step: number, total: number, loss: number, probe?: number) => void {
@@ -40,7 +43,7 @@ process.on("message", async (m: ToWorker) => {
                 : await fitStudent(m.job, { signal: interrupt.signal, onStep: step });
         send({ type: "done", id: m.id, result });
     } catch (e) {
-        send({ type: "error", id: m.id, message: (e as Error).stack ?? String(e) });
+        send({ type: "error", id: m.id, message: e instanceof Error ? e.message : String(e), ...(e instanceof Error && e.stack ? { stack: e.stack } : {}) });
     }
 });
 process.on("disconnect", () => {

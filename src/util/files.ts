@@ -5,13 +5,53 @@
 import fs from "node:fs";
 import path from "node:path";
 
+/** What each error of a write refused for lack of room or rights means. */
+const WRITE_ERRORS: Readonly<Record<string, string>> = {
+    ENOSPC: "no space left on the device",
+    EDQUOT: "the disk quota is used up",
+    EFBIG: "the file would be larger than the file system, or the process's file-size limit, allows",
+    EROFS: "the file system is read-only",
+    EACCES: "permission denied",
+    EPERM: "operation not permitted",
+};
+
+/** A write refused for lack of room or rights, naming the file. */
+export class WriteError extends Error {
+    constructor(
+        readonly path: string,
+        readonly code: string,
+    ) {
+        super(
+            `cannot write ${path}: ${WRITE_ERRORS[code]} (${code}). What was finished is kept and nothing half-written is used: make room, or make the folder writable, and run the same command again`,
+        );
+    }
+}
+
+/** `e` as a WriteError naming `file` when it is a write refused for lack of room or rights; otherwise `e`. */
+export function writeError(e: unknown, file: string): unknown {
+    const code = (e as NodeJS.ErrnoException | null)?.code;
+    if (e instanceof WriteError || !code || !(code in WRITE_ERRORS)) return e;
+    return new WriteError(file, code);
+}
+
+/** Runs a write to `file`; a refusal for lack of room or rights is thrown as a WriteError naming it. */
+export function writing<T>(file: string, write: () => T): T {
+    try {
+        return write();
+    } catch (e) {
+        throw writeError(e, file);
+    }
+}
+
 /** Writes `text` to `file` through a temporary file and a rename; creates the folder. */
 export function writeFileAtomic(file: string, text: string): void {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    writing(file, () => fs.mkdirSync(path.dirname(file), { recursive: true }));
     const tmp = `${file}.tmp-${process.pid}`;
     try {
-        fs.writeFileSync(tmp, text);
-        fs.renameSync(tmp, file);
+        writing(file, () => {
+            fs.writeFileSync(tmp, text);
+            fs.renameSync(tmp, file);
+        });
     } catch (err) {
         fs.rmSync(tmp, { force: true });
         throw err;

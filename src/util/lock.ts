@@ -26,6 +26,16 @@ function alive(pid: number): boolean {
     }
 }
 
+/** The live process holding `dir`'s lock on this host, or null (no lock, or its owner is gone). */
+export function lockHolder(dir: string): { pid: number; host: string; since: string } | null {
+    try {
+        const h = JSON.parse(fs.readFileSync(path.join(dir, LOCK), "utf8")) as { pid: number; host: string; since: string };
+        return h.host !== os.hostname() || alive(h.pid) ? h : null;
+    } catch {
+        return null;
+    }
+}
+
 /** Runs `fn` holding `dir`'s lock (the folder is created), waiting for another holder first. */
 export async function withLock<T>(dir: string, fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
     fs.mkdirSync(dir, { recursive: true });

@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { writeError, WriteError, writing } from "../../src/util/files.ts";
 import { tempDir } from "../helpers/tiny.ts";
 
 const BIN = path.join(import.meta.dirname, "..", "..", "bin", "sublab.js");
@@ -37,5 +38,44 @@ describe("bad files name what is wrong", { timeout: 60_000 }, () => {
         const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: "utf8", timeout: 30_000 });
         expect(r.status, r.stderr).toBe(1);
         expect(r.stderr).toContain(message);
+    });
+});
+
+describe("a write refused for lack of room or rights names the file", () => {
+    it("a full device (/dev/full refuses every write with ENOSPC)", () => {
+        let thrown: unknown;
+        try {
+            writing("/dev/full", () => fs.appendFileSync("/dev/full", "a row\n"));
+        } catch (e) {
+            thrown = e;
+        }
+        expect(thrown).toBeInstanceOf(WriteError);
+        expect((thrown as Error).message).toBe(
+            "cannot write /dev/full: no space left on the device (ENOSPC). What was finished is kept and nothing half-written is used: make room, or make the folder writable, and run the same command again",
+        );
+    });
+
+    it.each([
+        ["EROFS", "the file system is read-only"],
+        ["EACCES", "permission denied"],
+        ["EDQUOT", "the disk quota is used up"],
+    ])("%s", (code, reason) => {
+        const e = writeError(Object.assign(new Error(`${code}: raw`), { code }), "/r/runs/x.json");
+        expect((e as Error).message).toMatch(new RegExp(`^cannot write /r/runs/x\\.json: ${reason} \\(${code}\\)\\.`));
+    });
+
+    it("other errors pass unchanged, and a named one is not named twice", () => {
+        const other = Object.assign(new Error("ENOENT: gone"), { code: "ENOENT" });
+        expect(writeError(other, "/r/x")).toBe(other);
+        const named = new WriteError("/r/a", "ENOSPC");
+        expect(writeError(named, "/r/b")).toBe(named);
+    });
+
+    it("a run in a folder it cannot write names the folder and exits 1", () => {
+        // sysfs refuses new folders even to root (EPERM here; a container's read-only /sys gives EROFS), which a
+        // chmod would not do for the root user the tests may run as.
+        const r = spawnSync(process.execPath, [BIN, "run", path.join(dir, "exp.json"), "--quiet"], { cwd: "/sys/kernel", encoding: "utf8" });
+        expect(r.status).toBe(1);
+        expect(r.stderr).toMatch(/^sublab: cannot write \/sys\/kernel\/datasets: .* \((EPERM|EACCES|EROFS)\)\. What was finished is kept/);
     });
 });

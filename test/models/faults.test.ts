@@ -3,12 +3,13 @@
  * with it), then run to the end, gives the results (times aside) and the very cached students and datasets of a
  * run never killed. The table of commands, kills and outcomes is printed for the record.
  */
+import { spawnSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { killAndResume, outcome, sublab } from "../helpers/faults.ts";
-import { smokeBases } from "../helpers/smoke.ts";
+import { smokeBases, smokeExperiment } from "../helpers/smoke.ts";
 import { tempDir } from "../helpers/tiny.ts";
 
 const KILLS = 2;
@@ -82,5 +83,31 @@ describe("killed at random and resumed", { timeout: 900_000 }, () => {
         table.push(`${"forge".padEnd(11)}  ${String(1).padStart(5)}  ${String(midway).padStart(14)}  ${same ? "yes" : "NO"}`);
         expect(same).toBe(true);
         expect(midway).toBeGreaterThan(0);
+    });
+});
+
+describe("a write refused for lack of room", { timeout: 300_000 }, () => {
+    // A full disk, as this machine can make one without privileges: the process's file-size limit (ulimit -f;
+    // Node ignores SIGXFSZ) refuses the first write past 512 KiB with EFBIG, as a full disk refuses one with
+    // ENOSPC. The smoke teacher is prompted, so the datasets are written and the first student's model is refused.
+    it("names the file, leaves nothing half-written in use, and a rerun with room gives the run never refused", async () => {
+        const bases = await smokeBases();
+        const [clean, refused] = [tempDir(), tempDir()];
+        const e = smokeExperiment("smoke-full", bases);
+        const exp = { ...e, student: { ...(e.student as object), method: "full" } }; // a student model of 1.1 MB
+        for (const r of [clean, refused]) fs.writeFileSync(path.join(r, "exp.json"), JSON.stringify(exp));
+        expect(await sublab(clean, ["run", "exp.json", "--quiet"])).toBe(0);
+        const bin = path.resolve("bin/sublab.js");
+        const command = `ulimit -f 512; exec "${process.execPath}" "${bin}" run exp.json --quiet`;
+        const full = spawnSync("bash", ["-c", command], { cwd: refused, encoding: "utf8" });
+        expect(full.status).toBe(1);
+        expect(full.stderr).toMatch(new RegExp(`cannot write ${refused.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/\\S+: .* \\(EFBIG\\)\\. What was finished is kept`));
+        expect(fs.existsSync(path.join(refused, "runs", "smoke-full", "results.json"))).toBe(false);
+        const leftovers = (dir: string): string[] =>
+            fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? leftovers(path.join(dir, e.name)) : /\.tmp-\d+$/.test(e.name) ? [e.name] : []));
+        expect(leftovers(refused)).toEqual([]);
+        expect(await sublab(refused, ["run", "exp.json", "--quiet"])).toBe(0);
+        const [want, got] = [outcome(clean, "smoke-full"), outcome(refused, "smoke-full")];
+        expect(got).toEqual(want);
     });
 });
