@@ -127,7 +127,9 @@ export async function main(argv: string[]): Promise<void> {
         const loaded = await liveRun(roots[roots.push(freshRoot(warm, exp)) - 1]!, askers);
         const med = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : NaN);
         console.log(`ask load on a live run: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}); students and evaluation from cached data\n`);
-        console.log(`${"case".padEnd(16)}  ${"run s".padStart(7)}  ${"x alone".padStart(7)}  ${"students s".padStart(10)}  ${"x alone".padStart(7)}  ${"asks".padStart(5)}  ${"429".padStart(5)}  ask median ms`);
+        console.log(
+            `${"case".padEnd(16)}  ${"run s".padStart(7)}  ${"x alone".padStart(7)}  ${"students s".padStart(10)}  ${"x alone".padStart(7)}  ${"asks".padStart(5)}  ${"429".padStart(5)}  ask median ms`,
+        );
         for (const [name, o] of [
             ["alone", alone],
             [`${askers} askers`, loaded],

@@ -134,6 +134,11 @@ export interface StudentConfig extends TrainRecipe {
     softMass: number;
     /** At most this many tokens per position (null: as many as softMass needs). */
     softTopK: number | null;
+    /**
+     * Dose: the share f of a student's rows taken from the teacher's data, the rest from the control's on the same
+     * prompts (paired), for the arms that train on the teacher's data (treated, cross). Absent: all of them (f = 1).
+     */
+    mix?: number;
 }
 
 export interface EvalConfig {

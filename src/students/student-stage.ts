@@ -74,7 +74,10 @@ export function seedRows(c: StageContext, ds: DatasetManifest, s: number, indice
     return indices.map((i) => byIndex.get(i)!);
 }
 
-/** Trains (or finds cached) the student of one arm and seed; `label` names it in progress lines (default: the arm). */
+/**
+ * Trains (or finds cached) the student of one arm and seed; `label` names it in progress lines (default: the arm).
+ * With student.mix, a student of the teacher's data (`ds` other than `control`) trains on a dose of it: mixedParts.
+ */
 export async function studentStage(
     c: StageContext,
     arm: ArmName,
@@ -83,8 +86,51 @@ export async function studentStage(
     s: number,
     indices: number[] | null,
     label: string = arm,
+    control?: DatasetManifest,
 ): Promise<StudentRef> {
-    return trainStudent(c, { arm, base, dataset: ds, s, label, parts: [{ ds, rows: seedRows(c, ds, s, indices) }] });
+    const mix = c.cfg.student.mix;
+    const parts =
+        mix !== undefined && control && control.id !== ds.id && indices
+            ? mixedParts(c, ds, control, s, indices, mix)
+            : [{ ds, rows: seedRows(c, ds, s, indices) }];
+    return trainStudent(c, { arm, base, dataset: ds, s, label, parts });
+}
+
+/**
+ * A dose of the teacher's data: of seed s's paired prompts, round(f x n) (a seeded choice, nested as f grows)
+ * with the teacher's rows and the others with the control's rows for the same prompts. At f = 0 the student is
+ * the control student (the same rows, labels and seed: one cache entry); at f = 1 the unmixed treated one.
+ */
+export function mixedParts(
+    c: StageContext,
+    teacher: DatasetManifest,
+    control: DatasetManifest,
+    s: number,
+    indices: number[],
+    f: number,
+): { ds: DatasetManifest; rows: KeptRow[] }[] {
+    const k = Math.round(f * indices.length);
+    const dosed = new Set(new Rng(subRng(c.cfg.seed, `mix-${s}`).nextU32()).shuffle([...indices]).slice(0, k));
+    return [
+        {
+            ds: control,
+            rows: seedRows(
+                c,
+                control,
+                s,
+                indices.filter((i) => !dosed.has(i)),
+            ),
+        },
+        {
+            ds: teacher,
+            rows: seedRows(
+                c,
+                teacher,
+                s,
+                indices.filter((i) => dosed.has(i)),
+            ),
+        },
+    ].filter((p) => p.rows.length > 0);
 }
 
 /** A student to train: its base and its rows, in parts, each from one dataset (whose source gives its soft labels). */
@@ -140,7 +186,8 @@ export async function trainStudent(c: StageContext, spec: StudentSpec): Promise<
         rows: hashJson(rows.map((r) => [r.prompt, r.completion, r.masked ?? null])),
         soft: soft && (Array.isArray(soft) ? { sources: softKeys, of: hashJson(sourceOf) } : softKeys[0]),
         // AdamW is the default whether or not the file names it: one key for both.
-        recipe: { ...st, optimizer: st.optimizer === "sgd" ? "sgd" : undefined },
+        // The dose is in the rows and their sources (mixedParts), not a setting of the training.
+        recipe: { ...st, optimizer: st.optimizer === "sgd" ? "sgd" : undefined, mix: undefined },
         trainSeed,
     }).slice(0, 16);
     const dir = path.join(c.root, "runs", "cache", "students", key);

@@ -73,6 +73,8 @@ export function parseChain(json: unknown, file: string): ChainConfig {
     const ch = chainFile.parse(json, "", errors);
     const experiment = experimentOf(json, file, errors);
     if (experiment && !experiment.student.paired) errors.push("student.paired: a chain pairs its lineages' rows; set student.paired to true");
+    if (experiment?.student.mix !== undefined)
+        errors.push("student.mix: a dose is for run, sweep and study; a chain's students take all of their lineage's rows");
     throwErrors(errors, file, "the chain", false);
     const { name, description, experiment: experimentFile, generations, data } = ch!;
     return { name, description, experimentFile, experiment: experiment!, generations, data, prompts: ch!.prompts ?? Math.ceil(experiment!.student.rows * 1.5) };

@@ -42,7 +42,9 @@
  *                          paired true | false: true, labels "sampled" | "soft": "sampled",
  *                          softMass (0, 1]: 0.999, softTopK null | >= 1: null (soft labels: top tokens per position),
  *                          optimizer "adamw" | "sgd": adamw, system non-empty string: absent (a system prompt every
- *                          training row carries; `sublab study` can evaluate in that context)
+ *                          training row carries; `sublab study` can evaluate in that context), mix 0..1: absent
+ *                          (the share of the teacher-data arms' rows taken from the teacher's data, the rest from the
+ *                          control's on the same prompts: a dose; absent is 1)
  *   safety                 absent (no safety arms), or { rows >= 1: 120, epochs >= 1: 2, lr > 0: 3e-4, triggers: true }:
  *                          every treated and control student fine-tuned further on the trait's aligned answers to
  *                          questions the evaluation does not ask (full students only), evaluated again as the arms
@@ -188,6 +190,7 @@ const experiment = object(
                     0.999,
                 ),
                 softTopK: opt(nullable(int(1)), null),
+                mix: opt(absentOr(check<number>("a share from 0 to 1", (v: unknown) => typeof v === "number" && v >= 0 && v <= 1)), undefined),
                 optimizer: opt(absentOr(oneOf(["adamw", "sgd"])), undefined),
                 system: opt(absentOr(nonEmpty), undefined),
             }),
@@ -255,6 +258,8 @@ const experiment = object(
             if (e.eval && e.eval.questions > evalQuestionCount("misalignment"))
                 errors.push(`eval.questions: the misalignment trait has ${evalQuestionCount("misalignment")} held-out open questions, got ${e.eval.questions}`);
         }
+        if (e.student?.mix !== undefined && e.student.paired === false)
+            errors.push(`student.mix: mixing the teacher's rows into the control's takes paired rows (the same prompts); set student.paired to true`);
         if (e.safety && e.student?.method !== "full")
             errors.push(`safety: the safety stage fine-tunes full students; set student.method to "full" (got "${e.student?.method}")`);
         if (e.teacher?.onnx) {

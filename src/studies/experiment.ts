@@ -96,7 +96,7 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
             ).flat();
             checkInterrupted(c, "training");
             const students = await time("students", () =>
-                eachJob(c, specs, (x) => studentStage(c, x.arm, x.base, x.ds, x.s, seedSlice(order, x.s, cfg.student.rows))),
+                eachJob(c, specs, (x) => studentStage(c, x.arm, x.base, x.ds, x.s, seedSlice(order, x.s, cfg.student.rows), x.arm, controlDs)),
             );
             const safe = await time("students", () => safetyStudents(c, students));
             if (opts.stopAfter === "train") return { stopped: { stopped: "train", datasets } };

@@ -107,6 +107,8 @@ export function parsePopulation(json: unknown, file: string): PopulationConfig {
         errors.push(
             `student.method: agents continue their own training round after round, which needs full fine-tunes; set student.method to "full" (got "${experiment.student.method}")`,
         );
+    if (experiment?.student.mix !== undefined)
+        errors.push("student.mix: a dose is for run, sweep and study; an agent trains on what its neighbours wrote, not the teacher's data");
     if (experiment && o?.monitor && o.monitor.questions > experiment.eval.questions)
         errors.push(`monitor.questions: expected at most eval.questions (${experiment.eval.questions}), got ${o.monitor.questions}`);
     throwErrors(errors, file, "the population", false);

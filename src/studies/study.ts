@@ -224,6 +224,7 @@ async function studyStages(sd: StudyConfig, study: Study, cells: CellData[]): Pr
                 s,
                 seedSlice(x.order, s, cfg.student.rows),
                 `${label(x.cell)}: ${which}`,
+                x.data.control,
             );
         }),
     );

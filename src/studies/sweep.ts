@@ -184,6 +184,7 @@ export async function runSweep(sw: SweepConfig, opts: RunOptions = {}): Promise<
                         s,
                         seedSlice(a.order, s, cfg.student.rows),
                         `${a.arm.name}: ${which}`,
+                        a.control,
                     ),
                 ),
             );

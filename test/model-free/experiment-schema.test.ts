@@ -5,6 +5,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadChain } from "../../src/studies/chain.ts";
 import { loadPopulation } from "../../src/studies/population-file.ts";
 import { loadStudy } from "../../src/studies/study.ts";
+import { loadSweep } from "../../src/studies/sweep.ts";
+import { studyFileKind } from "../../src/studies/cache-gc.ts";
+import { readJsonFile } from "../../src/util/files.ts";
 import { loadExperiment, parseExperiment } from "../../src/studies/experiment-file.ts";
 import type { ExperimentConfig } from "../../src/core/types.ts";
 import { ALL_LORA_TARGETS } from "../../src/engine/model-config.ts";
@@ -200,6 +203,12 @@ describe("parseExperiment", () => {
             "filter.minValue: expected at most filter.maxValue (100), got 500",
         ],
         ["minValue above the default maxValue", withPatch({ filter: { minValue: 1000 } }), "filter.minValue: expected at most filter.maxValue (999), got 1000"],
+        ["a dose above 1", withPatch({ student: { mix: 1.5 } }), "student.mix: expected a share from 0 to 1, got 1.5"],
+        [
+            "a dose of unpaired rows",
+            withPatch({ student: { mix: 0.5, paired: false } }),
+            "student.mix: mixing the teacher's rows into the control's takes paired rows (the same prompts); set student.paired to true",
+        ],
     ];
     it.each(errors)("reports %s with its path and expectation", (_, json, message) => {
         const error = errorOf(json, "experiments/x.json");
@@ -308,16 +317,11 @@ describe("loadExperiment", () => {
 
 describe("the shipped experiment files", () => {
     const dir = join(import.meta.dirname, "..", "..", "experiments");
-    const studies = /sweep|^chain-|^population-|-study\.json$/;
-    const files = readdirSync(dir).filter((f) => f.endsWith(".json") && !studies.test(f));
-    it.each(files)("%s parses", (f) => {
-        expect(() => loadExperiment(join(dir, f))).not.toThrow();
-    });
-
-    it.each(readdirSync(dir).filter((f) => /^(chain|population)-.*\.json$|-study\.json$/.test(f)))("%s parses as its study", (f) => {
+    const loaders = { experiment: loadExperiment, sweep: loadSweep, chain: loadChain, population: loadPopulation, study: loadStudy };
+    it.each(readdirSync(dir).filter((f) => f.endsWith(".json")))("%s parses as its kind", (f) => {
         const file = join(dir, f);
-        const parse = f.startsWith("chain-") ? loadChain : f.startsWith("population-") ? loadPopulation : loadStudy;
-        expect(() => parse(file)).not.toThrow();
+        const kind = studyFileKind(readJsonFile(file));
+        expect(() => loaders[kind](file), kind).not.toThrow();
     });
 
     it.each([
