@@ -336,6 +336,20 @@ export interface StudyCellResult {
     treated: ArmResult;
     control: ArmResult;
     transfer: ComparisonResult;
+    /** The cell's student.mix, when the study is a dose-response. */
+    dose?: number;
+}
+
+/** A dose-response fit (src/stats/dose.ts). */
+export interface DoseFit {
+    /** Transfer per dose: treated mean minus control mean. */
+    points: { f: number; transfer: number }[];
+    slope: { b: number; rss: number; aicc: number };
+    threshold: { top: number; mid: number; width: number; rss: number; aicc: number; midCi95: [number, number] };
+    /** AICc of the slope minus the threshold's: above 2 the threshold fits better, below -2 the slope. */
+    deltaAicc: number;
+    shape: "threshold" | "slope" | "can't tell";
+    resamples: number;
 }
 
 export interface StudyResults extends StudyHeader {
@@ -346,6 +360,8 @@ export interface StudyResults extends StudyHeader {
     base: ArmResult;
     teacher: ArmResult;
     cells: StudyCellResult[];
+    /** A study whose one axis sets student.mix: the slope and threshold fits of transfer against dose. */
+    dose?: DoseFit;
 }
 
 export interface TheoremOptions {

@@ -170,7 +170,7 @@ export function shiftChart(results: Results): string {
 }
 
 /** The left and bottom axes of a chart's plot area with their labels. */
-function axisFrame(m: { left: number; top: number }, pw: number, ph: number, H: number, xLabel: string, yLabel: string): string[] {
+export function axisFrame(m: { left: number; top: number }, pw: number, ph: number, H: number, xLabel: string, yLabel: string): string[] {
     return [
         `<line x1="${m.left}" x2="${m.left}" y1="${m.top}" y2="${m.top + ph}" class="axis"/>`,
         `<line x1="${m.left}" x2="${m.left + pw}" y1="${m.top + ph}" y2="${m.top + ph}" class="axis"/>`,

@@ -6,6 +6,7 @@
 import type { StudyCellResult, StudyResults } from "../core/results.ts";
 import { escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtProb, fmtRatio, htmlTable, mdTable, r1, writeStudyReport } from "./report-files.ts";
 import { designNote, VERDICT_HEADERS, verdictCells } from "./verdict-lines.ts";
+import { doseLines, doseSection } from "./dose-report.ts";
 
 const HEADERS = ["cell", "recipe", "P(target) treated", "P(target) control", "ratio", "log-ratio [95% CI]", ...VERDICT_HEADERS, "rank"];
 
@@ -39,10 +40,11 @@ function head(r: StudyResults): string {
 }
 
 export function studyTable(r: StudyResults): string {
+    const dose = r.dose ? `\ndose-response: ${doseLines(r.dose).join("; ")}\n` : "";
     return `${head(r)}\n\n${fixedWidth(
         HEADERS.filter((h) => h !== "recipe"),
         rows(r).map((x) => x.filter((_, k) => k !== 1)),
-    )}\n${designNote(r.design)}`;
+    )}\n${dose}${designNote(r.design)}`;
 }
 
 /** The saturation of the heatmap's colour: a ratio of 2 (or 1/2). */
@@ -138,6 +140,7 @@ export function writeStudyResultsReport(r: StudyResults, dir: string): { json: s
         sections: [
             { md: "", html: studyHeatmap(r) },
             { md: mdTable(HEADERS, rows(r)), html: htmlTable(HEADERS, rows(r)) },
+            ...(r.dose ? [doseSection(r)!] : []),
         ],
         howToRead: HOW_TO_READ,
         seconds: r.seconds,

@@ -21,7 +21,7 @@ import path from "node:path";
 import { checkInterrupted, type RunOptions } from "../core/context.ts";
 import type { DatasetManifest, ExperimentConfig } from "../core/types.ts";
 import type { ArmResult, ModelEval, StudyRunResult } from "../core/results.ts";
-import type { StudyCellResult, StudyResults } from "../core/results.ts";
+import type { DoseFit, StudyCellResult, StudyResults } from "../core/results.ts";
 
 export type { StudyCellResult, StudyResults };
 import { datasetStage } from "../data/dataset-stage.ts";
@@ -29,6 +29,7 @@ import { evalStage } from "../evaluate/eval-stage.ts";
 import { studyTable, writeStudyResultsReport } from "../report/study-report.ts";
 import { ARM_DESCRIPTIONS, armResult, comparisonFloor, statisticsRng } from "../stats/run-statistics.ts";
 import { compareArms, withVerdicts } from "../stats/stats.ts";
+import { fitDose } from "../stats/dose.ts";
 import { DEFAULT_STATS } from "../stats/verdict.ts";
 import { pairedOrder, seedSlice, studentStage } from "../students/student-stage.ts";
 import type { Teacher } from "../teacher/teacher.ts";
@@ -202,6 +203,20 @@ async function studyData(sd: StudyConfig, study: Study): Promise<CellData[]> {
     return cells;
 }
 
+/**
+ * A dose-response, when the study has one axis and every cell sets student.mix: every seed's treated and control
+ * students' mean log P(target) per dose (the transfer's own design), fitted by src/stats/dose.ts.
+ */
+function doseOf(sd: StudyConfig, cells: StudyResults["cells"]): { dose?: DoseFit } {
+    if (sd.axes.length !== 1 || cells.length < 3 || cells.some((c) => c.dose === undefined)) return {};
+    const points = cells.map((c) => {
+        const d = c.transfer.design;
+        if (d?.kind !== "students") throw new Error(`${c.transfer.name}: a dose-response needs each student's value (an unpaired design)`);
+        return { f: c.dose!, treated: d.a, control: d.b };
+    });
+    return { dose: fitDose(points, { seed: sd.cells[0]!.experiment.seed }) };
+}
+
 /** The cells' students, evaluations and verdicts, in the study's worker pool. */
 async function studyStages(sd: StudyConfig, study: Study, cells: CellData[]): Promise<{ results: () => StudyResults }> {
     const first = sd.cells[0]!.experiment;
@@ -261,6 +276,7 @@ async function studyStages(sd: StudyConfig, study: Study, cells: CellData[]): Pr
             b: "control",
             ...compareArms(evals[k]!.treated, evals[k]!.control, t, rng, comparisonFloor(x.cell.experiment), first.stats),
         },
+        ...(x.cell.experiment.student.mix !== undefined ? { dose: x.cell.experiment.student.mix } : {}),
     }));
     withVerdicts(
         cellResults.map((x) => x.transfer),
@@ -278,6 +294,7 @@ async function studyStages(sd: StudyConfig, study: Study, cells: CellData[]): Pr
         base,
         teacher,
         cells: cellResults,
+        ...doseOf(sd, cellResults),
     });
     return { results };
 }

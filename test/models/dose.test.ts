@@ -8,8 +8,9 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Results } from "../../src/core/results.ts";
 import { makeContext } from "../../src/studies/skeleton.ts";
-import { runExperiment, type DatasetManifest, type RunResult } from "../../src/studies/experiment.ts";
+import { runExperiment, type DatasetManifest, type RunResult, type StoppedRun } from "../../src/studies/experiment.ts";
 import { parseExperiment } from "../../src/studies/experiment-file.ts";
+import { loadStudy, runStudy } from "../../src/studies/study.ts";
 import { mixedParts, pairedOrder, seedSlice } from "../../src/students/student-stage.ts";
 import { smokeBases, smokeExperiment } from "../helpers/smoke.ts";
 import { tempDir } from "../helpers/tiny.ts";
@@ -23,8 +24,8 @@ describe("student.mix: a dose of the teacher's data", { timeout: 300_000 }, () =
 
     it("takes exactly round(f x n) rows from the teacher, the others from the control, on the same prompts, nested in f", async () => {
         const cfg = await config(0.4);
-        const r = await runExperiment(cfg, { root, progress: false, stopAfter: "data" });
-        if (!("stopped" in r)) throw new Error("expected the run to stop after the data");
+        const r = (await runExperiment(cfg, { root, progress: false, stopAfter: "data" })) as StoppedRun;
+        expect(r.stopped).toBe("data");
         const c = makeContext(cfg, { root, progress: false }, "smoke-dose-test");
         const read = (id: string) => JSON.parse(fs.readFileSync(path.join(root, "datasets", id, "manifest.json"), "utf8")) as DatasetManifest;
         const [teacher, control] = [read(r.datasets.find((d) => d.id.startsWith("owl-teacher"))!.id), read(r.datasets.find((d) => d.id.startsWith("control"))!.id)];
@@ -61,5 +62,25 @@ describe("student.mix: a dose of the teacher's data", { timeout: 300_000 }, () =
         expect(tc.meanLogRatio).toBe(0);
         expect(arms(one, "treated")).toEqual(arms(none, "treated"));
         expect(arms(none, "treated")).not.toEqual(arms(none, "control"));
+    });
+
+    it("a study over student.mix fits the dose-response and draws it in its report", async () => {
+        const e = smokeExperiment("smoke-dose", await smokeBases());
+        fs.writeFileSync(path.join(root, "exp.json"), JSON.stringify({ ...e, student: { ...(e.student as object), rows: 10 } }));
+        const file = path.join(root, "dose.json");
+        const doses = [0, 0.3, 0.6, 1];
+        fs.writeFileSync(
+            file,
+            JSON.stringify({ name: "smoke-dose-study", experiment: "exp.json", axes: [{ name: "dose", values: doses.map((f) => ({ label: `${f}`, set: { student: { mix: f } } })) }] }),
+        );
+        const r = await runStudy(loadStudy(file), { root, progress: false });
+        expect(r.results.cells.map((c) => c.dose)).toEqual(doses);
+        expect(r.results.dose!.points.map((p) => p.f)).toEqual(doses);
+        expect(r.results.dose!.points[0]!.transfer).toBe(0);
+        expect(["threshold", "slope", "can't tell"]).toContain(r.results.dose!.shape);
+        expect(r.table).toContain("dose-response: slope: transfer = ");
+        const html = fs.readFileSync(r.files.html, "utf8");
+        expect(html).toContain("<h2>Dose-response</h2>");
+        expect(html).toContain('aria-label="transfer against dose"');
     });
 });

@@ -1,0 +1,107 @@
+/**
+ * Dose-response: transfer against the share f of the teacher's rows a student trained on (student.mix). Two
+ * shapes are fitted by least squares to every student's transfer (its value minus its cell's control mean):
+ *   slope      y = b f
+ *   threshold  y = top (s((f - m) / w) - s(-m / w)) / (s((1 - m) / w) - s(-m / w)), s the logistic: a rise
+ *              around the midpoint m, w wide, passing through 0 at f = 0 and top at f = 1
+ * and compared by AICc (Gaussian errors). The midpoint's interval is a bootstrap over seeds, drawn jointly
+ * for every dose, since a seed's students at every dose share its control student and its prompts.
+ */
+import type { DoseFit } from "../core/results.ts";
+import { Rng } from "../util/rng.ts";
+
+export type { DoseFit };
+
+export interface DosePoint {
+    f: number;
+    /** Per-seed values of the treated students and of the control students (the same seeds, in order). */
+    treated: readonly number[];
+    control: readonly number[];
+}
+
+const sig = (x: number) => 1 / (1 + Math.exp(-x));
+
+/** The threshold curve's shape at f for midpoint m and width w, 0 at f = 0 and 1 at f = 1. */
+function unit(f: number, m: number, w: number): number {
+    const lo = sig(-m / w);
+    return (sig((f - m) / w) - lo) / (sig((1 - m) / w) - lo);
+}
+
+const GRID_M = Array.from({ length: 80 }, (_, k) => 10 ** (-2.5 + (2.5 * k) / 79)); // 0.003 .. 1
+const GRID_W = Array.from({ length: 40 }, (_, k) => 10 ** (-3 + (3 * k) / 39)); // 0.001 .. 1
+
+/** Weighted least squares of y = c g(f) over cells (weights n, the students per cell): c and the residual sum. */
+function scaleFit(fs: number[], ys: number[], ns: number[], g: (f: number) => number): { c: number; rss: number } {
+    let sgy = 0;
+    let sgg = 0;
+    for (let k = 0; k < fs.length; k++) {
+        const v = g(fs[k]!);
+        sgy += ns[k]! * v * ys[k]!;
+        sgg += ns[k]! * v * v;
+    }
+    const c = sgg > 0 ? sgy / sgg : 0;
+    let rss = 0;
+    for (let k = 0; k < fs.length; k++) rss += ns[k]! * (ys[k]! - c * g(fs[k]!)) ** 2;
+    return { c, rss };
+}
+
+function bestThreshold(fs: number[], ys: number[], ns: number[]): { top: number; mid: number; width: number; rss: number } {
+    let best = { top: 0, mid: GRID_M[0]!, width: GRID_W[0]!, rss: Infinity };
+    for (const m of GRID_M)
+        for (const w of GRID_W) {
+            const { c, rss } = scaleFit(fs, ys, ns, (f) => unit(f, m, w));
+            if (rss < best.rss) best = { top: c, mid: m, width: w, rss };
+        }
+    return best;
+}
+
+const aicc = (rss: number, n: number, k: number) => n * Math.log(Math.max(rss, 1e-300) / n) + 2 * k + (2 * k * (k + 1)) / Math.max(1, n - k - 1);
+
+const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** Fits both shapes to the doses (at least 3, every one with the same seeds) and bootstraps the midpoint. */
+export function fitDose(points: readonly DosePoint[], o: { resamples?: number; seed?: number } = {}): DoseFit {
+    if (points.length < 3) throw new Error(`a dose-response needs at least 3 doses, got ${points.length}`);
+    const seeds = points[0]!.treated.length;
+    if (points.some((p) => p.treated.length !== seeds || p.control.length !== seeds))
+        throw new Error("every dose needs one treated and one control student per seed, the same seeds");
+    const fs = points.map((p) => p.f);
+    const ns = points.map(() => seeds);
+    const cellMeans = (pick: readonly number[]) => points.map((p) => mean(pick.map((s) => p.treated[s]!)) - mean(pick.map((s) => p.control[s]!)));
+    const all = Array.from({ length: seeds }, (_, s) => s);
+    const ys = cellMeans(all);
+    // Every student's own transfer scatters around its dose's mean: that part of the residuals is the same for
+    // both shapes, and counts in the sums the AICc compares.
+    let within = 0;
+    for (const p of points) {
+        const c = mean(p.control);
+        const t = mean(p.treated) - c;
+        for (const v of p.treated) within += (v - c - t) ** 2;
+    }
+    const n = points.length * seeds;
+    const lin = scaleFit(fs, ys, ns, (f) => f);
+    const thr = bestThreshold(fs, ys, ns);
+    const slope = { b: lin.c, rss: lin.rss + within, aicc: aicc(lin.rss + within, n, 2) };
+    const resamples = o.resamples ?? 400;
+    const rng = new Rng(o.seed ?? 1);
+    const mids: number[] = [];
+    for (let r = 0; r < resamples; r++) {
+        const pick = Array.from({ length: seeds }, () => Math.floor(rng.next() * seeds));
+        mids.push(bestThreshold(fs, cellMeans(pick), ns).mid);
+    }
+    mids.sort((a, b) => a - b);
+    const q = (p: number) => mids[Math.min(mids.length - 1, Math.max(0, Math.round(p * (mids.length - 1))))]!;
+    const threshold = { ...thr, rss: thr.rss + within, aicc: aicc(thr.rss + within, n, 4), midCi95: [q(0.025), q(0.975)] as [number, number] };
+    const deltaAicc = slope.aicc - threshold.aicc;
+    return {
+        points: fs.map((f, k) => ({ f, transfer: ys[k]! })),
+        slope,
+        threshold,
+        deltaAicc,
+        shape: deltaAicc > 2 ? "threshold" : deltaAicc < -2 ? "slope" : "can't tell",
+        resamples,
+    };
+}
+
+/** The threshold curve at f (for plots). */
+export const thresholdAt = (fit: DoseFit, f: number): number => fit.threshold.top * unit(f, fit.threshold.mid, fit.threshold.width);
