@@ -1,9 +1,10 @@
 /**
- * `npm run bench -- ask-load [--askers N] [--seeds N]`: does Ask starve a live workshop run of its cores? A small
+ * `npm run bench -- ask-load [--askers N] [--seeds N] [--experiment FILE]`: does Ask starve a live workshop run of its cores? A small
  * experiment on the shipped bases (the demo's recipe, fewer rows and seeds) is run live from `sublab workshop`
  * twice from the same cached teacher and data: once alone (the reference), once while N clients press Ask in a
- * loop (every asker waits 200 ms after a refusal and none after an answer). Prints each run's student stage and
- * whole time, the asks answered and refused (429), and the ratio of each time to the reference.
+ * loop (every asker waits 200 ms after a refusal and none after an answer). Prints each run's whole time and its
+ * students' training time (summed over students, each timed in its worker), the asks answered and refused
+ * (429), and the ratio of each time to the reference.
  */
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -19,14 +20,14 @@ function flag(argv: string[], name: string, fallback: string): string {
     return k >= 0 && argv[k + 1] ? argv[k + 1]! : fallback;
 }
 
-function experiment(seeds: number): Record<string, unknown> {
-    const demo = JSON.parse(fs.readFileSync(path.join(ROOT, "experiments", "demo.json"), "utf8")) as Record<string, Record<string, unknown>>;
-    const models = Object.fromEntries(Object.entries(demo.models!).map(([k, v]) => [k, path.join(ROOT, String(v))]));
+function experiment(seeds: number, file: string): Record<string, unknown> {
+    const demo = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, Record<string, unknown>>;
+    const models = Object.fromEntries(Object.entries(demo.models!).map(([k, v]) => [k, path.resolve(ROOT, String(v))]));
     return {
         ...demo,
         name: "ask-load",
         models,
-        student: { ...demo.student, rows: 150, seeds },
+        student: { ...demo.student, rows: Math.min(150, Number(demo.student!.rows ?? 150)), seeds },
         eval: { questions: 20, samplesPerQuestion: 2, inContextExamples: 0 },
     };
 }
@@ -58,15 +59,15 @@ interface Outcome {
 /** One live run in `root` with `askers` clients asking the base the whole time; the run's times from its events. */
 async function liveRun(root: string, askers: number): Promise<Outcome> {
     const w = await startWorkshop(root);
-    const events = path.join(root, "runs", "ask-load", "events.jsonl");
-    fs.rmSync(events, { force: true });
+    const events = path.join(root, "runs", "ask-load", "events.jsonl"); // a fresh root: this run's alone
     let answered = 0;
     let refused = 0;
     const askMs: number[] = [];
     let running = true;
     try {
+        // A live workshop starts its run when it starts (a start now answers 409: it is going already).
         const r = await post(`${w.url}/api/start`, {});
-        if (r.status !== 202) throw new Error(`start: ${r.status} ${await r.text()}`);
+        if (r.status !== 202 && r.status !== 409) throw new Error(`start: ${r.status} ${await r.text()}`);
         const ask = async () => {
             while (running) {
                 const t = performance.now();
@@ -94,7 +95,8 @@ async function liveRun(root: string, askers: number): Promise<Outcome> {
     }
     const ev = readRunEvents(events);
     const end = ev.find((e) => e.type === "run-end");
-    const students = ev.filter((e) => e.type === "stage-end" && e.stage === "student").reduce((s, e) => s + (e.type === "stage-end" ? e.seconds : 0), 0);
+    // Each student's own training time in its worker (a stage's span would count its wait for a free worker too).
+    const students = ev.reduce((s, e) => s + (e.type === "student" && !e.cached ? e.seconds : 0), 0);
     return { seconds: end?.type === "run-end" ? end.seconds : NaN, students, answered, refused, askMs };
 }
 
@@ -104,14 +106,15 @@ function freshRoot(from: string, exp: unknown): string {
     fs.writeFileSync(path.join(root, "exp.json"), JSON.stringify(exp));
     if (from) {
         fs.cpSync(path.join(from, "datasets"), path.join(root, "datasets"), { recursive: true });
-        fs.cpSync(path.join(from, "runs", "cache", "teachers"), path.join(root, "runs", "cache", "teachers"), { recursive: true });
+        const teachers = path.join(from, "runs", "cache", "teachers"); // none for a prompted teacher
+        if (fs.existsSync(teachers)) fs.cpSync(teachers, path.join(root, "runs", "cache", "teachers"), { recursive: true });
     }
     return root;
 }
 
 export async function main(argv: string[]): Promise<void> {
     const askers = Number(flag(argv, "askers", "4"));
-    const exp = experiment(Number(flag(argv, "seeds", "2")));
+    const exp = experiment(Number(flag(argv, "seeds", "2")), flag(argv, "experiment", path.join(ROOT, "experiments", "demo.json")));
     const warm = freshRoot("", exp);
     process.stderr.write("making the teacher and the data once (sublab generate)\n");
     await new Promise<void>((resolve, reject) =>

@@ -10,6 +10,7 @@ const BENCHES: Record<string, () => Promise<{ main(argv: string[]): Promise<void
     generate: () => import("./generate.ts"),
     "real-size": () => import("./real-size.ts"),
     workshop: () => import("./workshop.ts"),
+    "ask-load": () => import("./ask-load.ts"),
 };
 
 const [name, ...argv] = process.argv.slice(2);
