@@ -406,15 +406,21 @@ export interface TheoremComparison {
     /** The arm expected to be higher, and the one it is compared with. */
     a: string;
     b: string;
-    /** Mean over seeds of a - b, with its bootstrap interval. */
+    /** Mean over seeds of a - b, with the paired sign-flip test's inverted 95% interval (one design for both). */
     diff: number;
     ci95: [number, number];
-    /** One-sided paired sign-flip test of a > b over seeds. */
+    /** Two-sided paired sign-flip test over seeds (results before verdicts: one-sided, a > b). */
     p: number;
+    /** Two one-sided tests that |a - b| is under the margin (accuracy, a fraction). */
+    pEquivalence?: number;
+    /** Holm over the run's comparisons: "higher", "lower", "no difference larger than M points", "can't tell". */
+    verdict?: Verdict;
 }
 
 export interface TheoremResults {
     kind: "theorem";
+    /** The verdicts' family-wise error rate and equivalence margin (accuracy, a fraction: 0.02 is 2 points). */
+    stats?: { alpha: number; margin: number };
     sublabVersion: string;
     startedAt: string;
     seconds: number;

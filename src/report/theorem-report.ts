@@ -17,11 +17,27 @@ function rows(r: TheoremResults): string[][] {
     return allArms(r).map((a) => [a.arm, pct(a.mean), ci(a.ci95), `${pct(Math.min(...a.accuracies))}-${pct(Math.max(...a.accuracies))}`, a.description]);
 }
 
-const CMP_HEADERS = ["comparison", "difference (points)", "95% CI", "p (one-sided, paired)"];
+const CMP_HEADERS = ["comparison", "difference (points)", "95% CI", "p (two-sided, paired)", "p adj (Holm)", "verdict"];
+const OLD_HEADERS = ["comparison", "difference (points)", "95% CI", "p (one-sided, paired)"];
 
 function cmpRows(r: TheoremResults): string[][] {
-    return r.comparisons.map((c) => [`${c.a} > ${c.b}`, pp(c.diff), `[${pp(c.ci95[0])}, ${pp(c.ci95[1])}]`, fmtP(c.p)]);
+    return r.comparisons.map((c) => [
+        c.verdict ? `${c.a} vs ${c.b}` : `${c.a} > ${c.b}`,
+        pp(c.diff),
+        `[${pp(c.ci95[0])}, ${pp(c.ci95[1])}]`,
+        fmtP(c.p),
+        ...(c.verdict ? [fmtP(c.verdict.pAdjusted), c.verdict.text] : []),
+    ]);
 }
+
+/** Results from before verdicts have a one-sided p and no verdict: their own columns. */
+const cmpHeaders = (r: TheoremResults) => (r.comparisons.some((c) => c.verdict) ? CMP_HEADERS : OLD_HEADERS);
+
+/** How the verdicts were drawn, under the table. */
+const cmpNote = (r: TheoremResults) =>
+    r.stats
+        ? `Verdicts: Holm over the ${r.comparisons.length} comparisons at alpha ${r.stats.alpha}; "no difference larger than ${Number((100 * r.stats.margin).toPrecision(3))} points" needs two one-sided tests to put the difference inside that margin; the interval is the paired sign-flip test inverted.`
+        : "";
 
 function head(r: TheoremResults): string {
     const o = r.options;
@@ -36,7 +52,7 @@ export function theoremTable(r: TheoremResults): string {
     return `${head(r)}\n\n${fixedWidth(
         HEADERS.slice(0, 4),
         rows(r).map((x) => x.slice(0, 4)),
-    )}\n\n${fixedWidth(CMP_HEADERS, cmpRows(r))}\n`;
+    )}\n\n${fixedWidth(cmpHeaders(r), cmpRows(r))}\n${cmpNote(r) ? `${cmpNote(r)}\n` : ""}`;
 }
 
 /** Test accuracy per arm on a linear 0-100% axis: seeds as dots, the mean with its 95% interval, chance dashed. */
@@ -104,7 +120,7 @@ export function writeTheoremReport(r: TheoremResults, dir: string): { json: stri
         sections: [
             { md: "", html: theoremChart(r) },
             { md: mdTable(HEADERS, rows(r)), html: htmlTable(HEADERS, rows(r)) },
-            { md: mdTable(CMP_HEADERS, cmpRows(r)), html: htmlTable(CMP_HEADERS, cmpRows(r)) },
+            { md: `${mdTable(cmpHeaders(r), cmpRows(r))}\n\n${cmpNote(r)}`, html: `${htmlTable(cmpHeaders(r), cmpRows(r))}<p>${escapeHtml(cmpNote(r))}</p>` },
         ],
         howToRead: HOW_TO_READ,
         seconds: r.seconds,

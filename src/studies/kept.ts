@@ -16,11 +16,12 @@ import { fileHash } from "../core/cache.ts";
 import { SUBLAB_VERSION } from "../core/version.ts";
 import { reviveIntervals } from "../core/verdicts.ts";
 import { writeJsonAtomic } from "../util/files.ts";
+import { THEOREM_DEFAULTS } from "./theorem.ts";
 
 export const KEPT_DIR = path.join("experiments", "results");
 
 export interface Provenance {
-    kind: "run" | "sweep" | "study" | "chain" | "population";
+    kind: "run" | "sweep" | "study" | "chain" | "population" | "theorem";
     /** The command that made the results, from the repository root. */
     command: string;
     /** Repository-relative paths and sha256 of the experiment files and models the results came from. */
@@ -37,7 +38,24 @@ export interface Provenance {
 }
 
 const KINDS = ["sweep", "study", "chain", "population"] as const;
-const COMMANDS: Record<Provenance["kind"], string> = { run: "run", sweep: "sweep", study: "study", chain: "chain", population: "population" };
+const COMMANDS: Record<Provenance["kind"], string> = {
+    run: "run",
+    sweep: "sweep",
+    study: "study",
+    chain: "chain",
+    population: "population",
+    theorem: "theorem",
+};
+
+const FLAG = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** `sublab theorem` with the flags that differ from its defaults: the command that makes these options again. */
+function theoremCommand(options: Record<string, unknown>): string {
+    const flags = Object.entries(options)
+        .filter(([k, v]) => JSON.stringify(v) !== JSON.stringify((THEOREM_DEFAULTS as unknown as Record<string, unknown>)[k]))
+        .map(([k, v]) => `${FLAG(k)} ${Array.isArray(v) ? (v.length ? v.join(",") : "none") : String(v)}`);
+    return ["node bin/sublab.js theorem", ...flags].join(" ");
+}
 
 const rel = (root: string, file: string) => path.relative(root, path.resolve(root, file)).split(path.sep).join("/");
 
@@ -81,12 +99,26 @@ function madeIn(events: string): Pick<Provenance, "madeIn"> {
     return best ? { madeIn: best } : {};
 }
 
-/** Copies a results file into experiments/results/ with its provenance; returns where it went. */
-export function keepResults(root: string, resultsArg: string, experimentFile: string): { file: string; provenance: Provenance } {
+/**
+ * Copies a results file into experiments/results/ with its provenance; returns where it went. The theorem
+ * experiment has no file (its options are in its results, its data procedural): give none.
+ */
+export function keepResults(root: string, resultsArg: string, experimentFile?: string): { file: string; provenance: Provenance } {
     const resultsFile = fs.existsSync(resultsArg) && fs.statSync(resultsArg).isDirectory() ? path.join(resultsArg, "results.json") : resultsArg;
     if (!fs.existsSync(resultsFile)) throw new Error(`${resultsArg}: no results.json here (give a finished run's folder, runs/<name>, or its results.json)`);
-    if (!fs.existsSync(experimentFile)) throw new Error(`${experimentFile}: no such experiment file`);
     const results = JSON.parse(fs.readFileSync(resultsFile, "utf8"), reviveIntervals) as Record<string, unknown>;
+    if (results.kind === "theorem") {
+        if (experimentFile) throw new Error(`${experimentFile}: the theorem experiment is made from its options, not a file; keep it without one`);
+        return write(root, "theorem", results, {
+            kind: "theorem",
+            command: theoremCommand(results.options as Record<string, unknown>),
+            inputs: [],
+            ...context(root),
+            madeIn: { seconds: results.seconds as number, startedAt: results.startedAt as string },
+        });
+    }
+    if (!experimentFile) throw new Error("keep: give the file that made the results too, e.g. `sublab keep runs/demo experiments/demo.json`");
+    if (!fs.existsSync(experimentFile)) throw new Error(`${experimentFile}: no such experiment file`);
     const kind: Provenance["kind"] = KINDS.find((k) => typeof results[k] === "string") ?? "run";
     const name = (kind === "run" ? results.experiment : results[kind]) as string;
     const spec = JSON.parse(fs.readFileSync(experimentFile, "utf8")) as { name?: unknown };
@@ -97,16 +129,26 @@ export function keepResults(root: string, resultsArg: string, experimentFile: st
         if (!fs.existsSync(abs)) throw new Error(`${p}: an input of ${resultsFile} that is not in the repository`);
         return { path: p, sha256: fileHash(abs) };
     });
-    const provenance: Provenance = {
+    return write(root, name, results, {
         kind,
         command: `node bin/sublab.js ${COMMANDS[kind]} ${rel(root, experimentFile)}`,
         inputs,
+        ...context(root),
+        ...madeIn(path.join(path.dirname(resultsFile), "events.jsonl")),
+    });
+}
+
+/** Where, with what and on what the results are kept: version, commit, CPU, time. */
+function context(root: string): Pick<Provenance, "sublabVersion" | "commit" | "cpu" | "keptAt"> {
+    return {
         sublabVersion: SUBLAB_VERSION,
         commit: gitCommit(root),
         cpu: `${os.cpus()[0]?.model ?? "unknown"} (${os.cpus().length} cores)`,
         keptAt: new Date().toISOString(),
-        ...madeIn(path.join(path.dirname(resultsFile), "events.jsonl")),
     };
+}
+
+function write(root: string, name: string, results: Record<string, unknown>, provenance: Provenance): { file: string; provenance: Provenance } {
     const file = path.join(root, KEPT_DIR, `${name}.json`);
     fs.mkdirSync(path.dirname(file), { recursive: true });
     writeJsonAtomic(file, { provenance, ...results });

@@ -12,9 +12,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { hashJson } from "../core/cache.ts";
 import type { TheoremArm, TheoremComparison, TheoremOptions, TheoremResults, TheoremSeed } from "../core/results.ts";
+import type { Verdict } from "../core/verdicts.ts";
 import { SUBLAB_VERSION } from "../core/version.ts";
 import { bootstrapMeanCI, mean } from "../stats/stats.ts";
-import { signFlipTest } from "../stats/permutation.ts";
+import { familyVerdicts, locationTest } from "../stats/verdict.ts";
 import { writing } from "../util/files.ts";
 import { withLock } from "../util/lock.ts";
 import { Rng, subRng } from "../util/rng.ts";
@@ -127,18 +128,36 @@ function arm(name: string, description: string, accuracies: number[], rng: Rng):
     };
 }
 
-function compare(a: TheoremArm, b: TheoremArm, rng: Rng): TheoremComparison {
-    const diffs = a.accuracies.map((v, k) => v - b.accuracies[k]!);
-    return {
+/** The theorem's verdicts: Holm over its comparisons at alpha, "no difference" within this many accuracy points. */
+export const THEOREM_STATS = { alpha: 0.05, margin: 0.02 };
+
+/**
+ * Each comparison's paired sign-flip test over seeds (two-sided, with its inverted interval and the TOST against
+ * the margin in accuracy), then the verdicts, Holm over the comparisons of the run.
+ */
+export function compareAll(pairs: readonly [TheoremArm, TheoremArm][], rng: Rng, s = THEOREM_STATS): TheoremComparison[] {
+    // The test machinery's margin is a ratio whose log bounds the estimate: exp(m) bounds a difference by m.
+    const settings = { alpha: s.alpha, margin: Math.exp(s.margin) };
+    const members = pairs.map(([a, b]) => {
+        const design = { kind: "seeds" as const, d: a.accuracies.map((v, k) => v - b.accuracies[k]!) };
+        return { design, test: locationTest(design, rng, settings) };
+    });
+    const verdicts = familyVerdicts(members, "theorem comparisons", "", settings);
+    const words: Record<Verdict["word"], string> = {
+        "moved toward": "higher",
+        "moved away": "lower",
+        "no shift larger than": `no difference larger than ${Number((100 * s.margin).toPrecision(3))} points`,
+        "can't tell": "can't tell",
+    };
+    return pairs.map(([a, b], k) => ({
         a: a.arm,
         b: b.arm,
-        diff: mean(diffs),
-        ci95: bootstrapMeanCI(
-            diffs.map((d) => [d]),
-            rng,
-        ),
-        p: signFlipTest(diffs, rng).p,
-    };
+        diff: members[k]!.test.estimate,
+        ci95: members[k]!.test.ci95,
+        p: members[k]!.test.p,
+        pEquivalence: members[k]!.test.pEquivalence,
+        verdict: { ...verdicts[k]!, text: words[verdicts[k]!.word], margin: s.margin },
+    }));
 }
 
 /** Runs (or resumes) the experiment into `out` and returns its results; writes nothing but `out`/seeds.jsonl. */
@@ -243,9 +262,13 @@ export function theoremResults(o: TheoremOptions, rows: TheoremSeed[], startedAt
         ),
     );
     const same = arms[0]!;
-    const comparisons = [compare(same, arms[1]!, rng), ...arms.slice(2).map((b) => compare(same, b, rng))];
+    const comparisons = compareAll(
+        arms.slice(1).map((b) => [same, b] as [TheoremArm, TheoremArm]),
+        rng,
+    );
     return {
         kind: "theorem",
+        stats: THEOREM_STATS,
         sublabVersion: SUBLAB_VERSION,
         startedAt,
         seconds,

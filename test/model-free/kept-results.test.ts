@@ -6,6 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { KEPT_DIR, keepResults, staleKept } from "../../src/studies/kept.ts";
+import { THEOREM_DEFAULTS } from "../../src/studies/theorem.ts";
 import { tempDir } from "../helpers/tiny.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
@@ -57,5 +58,21 @@ describe("kept results", () => {
         expect(() => keepResults(root, path.join(root, "runs", "toy"), path.join(root, "experiments", "other.json"))).toThrow(
             /its name is "other", but .* holds the results of "toy"/,
         );
+    });
+
+    it("keeps the theorem experiment's results without a file, with the command that makes its options again", () => {
+        const root = tempDir();
+        fs.mkdirSync(path.join(root, "runs", "theorem"), { recursive: true });
+        const options = { ...THEOREM_DEFAULTS, seeds: 4, initNoise: [] };
+        fs.writeFileSync(
+            path.join(root, "runs", "theorem", "results.json"),
+            JSON.stringify({ kind: "theorem", options, seconds: 480, startedAt: "2026-01-01T00:00:00Z", comparisons: [] }),
+        );
+        const kept = keepResults(root, path.join(root, "runs", "theorem"));
+        expect(kept.file).toBe(path.join(root, KEPT_DIR, "theorem.json"));
+        expect(kept.provenance.command).toBe("node bin/sublab.js theorem --seeds 4 --init-noise none");
+        expect(kept.provenance.inputs).toEqual([]);
+        expect(kept.provenance.madeIn).toEqual({ seconds: 480, startedAt: "2026-01-01T00:00:00Z" });
+        expect(() => keepResults(root, path.join(root, "runs", "theorem"), "experiments/demo.json")).toThrow("made from its options, not a file");
     });
 });

@@ -84,7 +84,7 @@ describe("the theorem experiment", { timeout: 300_000 }, () => {
         const first = JSON.parse(fs.readFileSync(path.join(out, "results.json"), "utf8")) as { comparisons: { a: string; b: string; diff: number }[] };
         const lead = first.comparisons.find((c) => c.a === SAME && c.b === OTHER)!;
         const printed = `${lead.diff >= 0 ? "\\+" : ""}${(100 * lead.diff).toFixed(1)}`;
-        expect(stdout).toMatch(new RegExp(`same init > other init\\s+${printed}`));
+        expect(stdout).toMatch(new RegExp(`same init vs other init\\s+${printed}`));
         const html = fs.readFileSync(path.join(out, "report.html"), "utf8");
         for (const a of ["teacher", "untrained", SAME, OTHER, noiseArm(0.2)]) expect(html).toContain(`>${a}</text>`);
         expect(html).not.toContain("weight decay");
@@ -92,7 +92,7 @@ describe("the theorem experiment", { timeout: 300_000 }, () => {
         expect(results.kind).toBe("theorem");
         fs.rmSync(path.join(out, "report.md"));
         const again = execFileSync("node", [bin, "report", path.join(out, "results.json")], { encoding: "utf8" });
-        expect(again).toMatch(new RegExp(`same init > other init\\s+${printed}`));
+        expect(again).toMatch(new RegExp(`same init vs other init\\s+${printed}`));
         expect(fs.existsSync(path.join(out, "report.md"))).toBe(true);
         let err = "";
         try {

@@ -9,7 +9,7 @@ export function registerKeepCommand(program: Command): void {
             "keep a finished run's, sweep's, study's, chain's or population's results in experiments/results/, with the sha256 of the experiment file and models they came from (the README quotes only kept results)",
         )
         .argument("[results]", "a finished results folder (runs/<name>) or its results.json")
-        .argument("[file]", "the experiment, sweep, study, chain or population file that made it")
+        .argument("[file]", "the experiment, sweep, study, chain or population file that made it (none for `sublab theorem`'s results)")
         .option("--check", "list kept results whose experiment files or models changed since (exit 1 when any did)")
         .action((results: string | undefined, file: string | undefined, flags: { check?: boolean }) => {
             const root = process.cwd();
@@ -20,7 +20,7 @@ export function registerKeepCommand(program: Command): void {
                 else process.exitCode = 1;
                 return;
             }
-            if (!results || !file)
+            if (!results)
                 throw new Error("keep: give the results (runs/<name>) and the file that made them, e.g. `sublab keep runs/demo experiments/demo.json`");
             const kept = keepResults(root, results, file);
             process.stdout.write(
