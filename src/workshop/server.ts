@@ -128,8 +128,15 @@ function checkHost(o: WorkshopServerOptions, req: http.IncomingMessage): void {
         );
 }
 
-/** Ask's queue: one question at a time, a bounded number waiting per client and in all. */
-class AskQueue {
+/**
+ * After an answer that took t, the next question waits ASK_REST x t: Ask takes at most 1 / (1 + ASK_REST) of the
+ * time, so a room pressing Ask does not starve a live run of its cores (`npm run bench -- ask-load` measures it).
+ */
+export const ASK_REST = 3;
+
+/** Ask's queue: one question at a time, each followed by its rest, a bounded number waiting per client and in all. */
+export class AskQueue {
+    constructor(private readonly rest = ASK_REST) {}
     private tail: Promise<unknown> = Promise.resolve();
     private readonly perClient = new Map<string, number>();
     private total = 0;
@@ -154,8 +161,14 @@ class AskQueue {
             if (left > 0) this.perClient.set(client, left);
             else this.perClient.delete(client);
         };
-        const result = this.tail.then(job);
-        this.tail = result.then(done, done);
+        let t0 = 0;
+        const result = this.tail.then(() => {
+            t0 = performance.now();
+            return job();
+        });
+        // The answer goes out at once; the queue rests before the next question, and the slot is freed after it.
+        const rest = () => new Promise<void>((r) => setTimeout(r, this.rest * (performance.now() - t0))).then(done);
+        this.tail = result.then(rest, rest);
         return result;
     }
 }
