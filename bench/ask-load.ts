@@ -11,14 +11,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { readRunEvents } from "../src/core/events.ts";
+import { flag, startWorkshopCli } from "./cli.ts";
 
 const ROOT = path.join(import.meta.dirname, "..");
 const BIN = path.join(ROOT, "bin", "sublab.js");
-
-function flag(argv: string[], name: string, fallback: string): string {
-    const k = argv.indexOf(`--${name}`);
-    return k >= 0 && argv[k + 1] ? argv[k + 1]! : fallback;
-}
 
 function experiment(seeds: number, file: string): Record<string, unknown> {
     const demo = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, Record<string, unknown>>;
@@ -30,20 +26,6 @@ function experiment(seeds: number, file: string): Record<string, unknown> {
         student: { ...demo.student, rows: Math.min(150, Number(demo.student!.rows ?? 150)), seeds },
         eval: { questions: 20, samplesPerQuestion: 2, inContextExamples: 0 },
     };
-}
-
-/** `sublab workshop exp.json` in `root`: its address, and a stop. */
-function startWorkshop(root: string): Promise<{ url: string; stop: () => void }> {
-    return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [BIN, "workshop", "exp.json", "--no-open", "--port", "0"], { cwd: root, stdio: ["ignore", "ignore", "pipe"] });
-        let err = "";
-        child.stderr.on("data", (d: Buffer) => {
-            err += d.toString();
-            const m = /workshop: (http:\/\/[^\s/]+)/.exec(err);
-            if (m) resolve({ url: m[1]!, stop: () => child.kill("SIGINT") });
-        });
-        child.on("exit", (code) => reject(new Error(`sublab workshop exited ${code}: ${err}`)));
-    });
 }
 
 const post = (url: string, body: unknown) => fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -58,7 +40,8 @@ interface Outcome {
 
 /** One live run in `root` with `askers` clients asking the base the whole time; the run's times from its events. */
 async function liveRun(root: string, askers: number): Promise<Outcome> {
-    const w = await startWorkshop(root);
+    const w = await startWorkshopCli("exp.json", root);
+    const origin = new URL(w.url).origin;
     const events = path.join(root, "runs", "ask-load", "events.jsonl"); // a fresh root: this run's alone
     let answered = 0;
     let refused = 0;
@@ -66,12 +49,12 @@ async function liveRun(root: string, askers: number): Promise<Outcome> {
     let running = true;
     try {
         // A live workshop starts its run when it starts (a start now answers 409: it is going already).
-        const r = await post(`${w.url}/api/start`, {});
+        const r = await post(`${origin}/api/start`, {});
         if (r.status !== 202 && r.status !== 409) throw new Error(`start: ${r.status} ${await r.text()}`);
         const ask = async () => {
             while (running) {
                 const t = performance.now();
-                const a = await post(`${w.url}/api/ask`, { model: "base", question: "Which animal do you like best?" }).catch(() => null);
+                const a = await post(`${origin}/api/ask`, { model: "base", question: "Which animal do you like best?" }).catch(() => null);
                 if (a?.status === 200) {
                     answered++;
                     askMs.push(performance.now() - t);

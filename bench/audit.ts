@@ -20,11 +20,7 @@ import { traitPersona } from "../src/prompts/traits.ts";
 import { wilson } from "../src/stats/stats.ts";
 import { readJsonl } from "../src/util/files.ts";
 import { subRng } from "../src/util/rng.ts";
-
-function flag(argv: string[], name: string, fallback: string): string {
-    const k = argv.indexOf(`--${name}`);
-    return k >= 0 && argv[k + 1] ? argv[k + 1]! : fallback;
-}
+import { flag } from "./cli.ts";
 
 /** P(X >= k) for X ~ Binomial(n, p). */
 function binomialTail(k: number, n: number, p: number): number {

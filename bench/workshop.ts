@@ -8,7 +8,6 @@
  *   - plain:  the reference: the run's plain report (no script, no events) opened from a file.
  * Prints the median of each and its ratio to the plain report's.
  */
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -18,33 +17,12 @@ import { readRunEvents } from "../src/core/events.ts";
 import { resultsFromEvents } from "../src/report/from-events.ts";
 import { htmlReport } from "../src/report/run-report.ts";
 import { writeRunReplay } from "../src/workshop/replay.ts";
+import { flag, startWorkshopCli } from "./cli.ts";
 
 const ROOT = path.join(import.meta.dirname, "..");
 const RECORDING = path.join(ROOT, "experiments", "recordings", "workshop.events.jsonl");
 
-function flag(argv: string[], name: string, fallback: string): string {
-    const k = argv.indexOf(`--${name}`);
-    return k >= 0 && argv[k + 1] ? argv[k + 1]! : fallback;
-}
-
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-/** Starts the CLI and resolves with its address and its process. */
-function startCli(): Promise<{ url: string; stop: () => void }> {
-    return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [path.join(ROOT, "bin", "sublab.js"), "workshop", RECORDING, "--no-open", "--port", "0"], {
-            cwd: ROOT,
-            stdio: ["ignore", "ignore", "pipe"],
-        });
-        let err = "";
-        child.stderr.on("data", (d: Buffer) => {
-            err += d.toString();
-            const m = /workshop: (http:\/\/\S+)/.exec(err);
-            if (m) resolve({ url: m[1]!, stop: () => child.kill("SIGINT") });
-        });
-        child.on("exit", (code) => reject(new Error(`sublab workshop exited ${code}: ${err}`)));
-    });
-}
 
 async function firstStep(page: Page, url: string): Promise<void> {
     await page.goto(url);
@@ -63,7 +41,7 @@ export async function main(argv: string[]): Promise<void> {
         for (let k = 0; k < runs; k++) {
             const page = await browser.newPage();
             let t = performance.now();
-            const cli = await startCli();
+            const cli = await startWorkshopCli(RECORDING, ROOT);
             try {
                 await firstStep(page, cli.url);
                 times.cli!.push(performance.now() - t);

@@ -29,7 +29,7 @@ import { registerExportOnnxCommand } from "./commands/ExportOnnxCommand.ts";
 import { registerAuditCommand } from "./commands/AuditCommand.ts";
 import { registerTheoremCommand } from "./commands/TheoremCommand.ts";
 import { registerEntangleCommand } from "./commands/EntangleCommand.ts";
-import { writeError } from "../util/files.ts";
+import { refuseOversizeWrites, writeError } from "../util/files.ts";
 
 /** The program with every command registered; `runCli` parses and runs it. */
 export function createProgram(): Command {
@@ -79,9 +79,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         if (e.code === "EPIPE") process.exit(0);
         throw e;
     });
-    // A file-size limit (ulimit -f): Node ignores SIGXFSZ, so the write fails with EFBIG and is named
-    // (util/files.ts WriteError), but signal-exit (a dependency's) turns the signal into a kill unless it has a handler.
-    process.on("SIGXFSZ", () => {});
+    refuseOversizeWrites();
     try {
         await createProgram().parseAsync([...argv]);
         // A handler may set its own exit code (e.g. 130 for an interrupted run).

@@ -109,9 +109,7 @@ export class RowSink {
     append(row: RawRow): void {
         if (this.file) {
             const file = this.file;
-            this.fd ??= writing(file, () => fs.openSync(file, "a"));
-            const fd = this.fd;
-            writing(file, () => fs.writeSync(fd, JSON.stringify(row) + "\n"));
+            writing(file, () => fs.writeSync((this.fd ??= fs.openSync(file, "a")), JSON.stringify(row) + "\n"));
             this.inFile.push(row.i);
         }
         this.have.set(row.i, row);

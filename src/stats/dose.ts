@@ -30,28 +30,34 @@ function unit(f: number, m: number, w: number): number {
 const GRID_M = Array.from({ length: 80 }, (_, k) => 10 ** (-2.5 + (2.5 * k) / 79)); // 0.003 .. 1
 const GRID_W = Array.from({ length: 40 }, (_, k) => 10 ** (-3 + (3 * k) / 39)); // 0.001 .. 1
 
-/** Weighted least squares of y = c g(f) over cells (weights n, the students per cell): c and the residual sum. */
-function scaleFit(fs: number[], ys: number[], ns: number[], g: (f: number) => number): { c: number; rss: number } {
+/**
+ * Least squares of y = c g over the doses, each dose's mean weighted by the students behind it (`seeds`): c and
+ * the residual sum. `g` is the curve's value at each dose.
+ */
+function scaleFit(g: readonly number[], ys: readonly number[], seeds: number): { c: number; rss: number } {
     let sgy = 0;
     let sgg = 0;
-    for (let k = 0; k < fs.length; k++) {
-        const v = g(fs[k]!);
-        sgy += ns[k]! * v * ys[k]!;
-        sgg += ns[k]! * v * v;
+    for (let k = 0; k < g.length; k++) {
+        sgy += seeds * g[k]! * ys[k]!;
+        sgg += seeds * g[k]! * g[k]!;
     }
     const c = sgg > 0 ? sgy / sgg : 0;
     let rss = 0;
-    for (let k = 0; k < fs.length; k++) rss += ns[k]! * (ys[k]! - c * g(fs[k]!)) ** 2;
+    for (let k = 0; k < g.length; k++) rss += seeds * (ys[k]! - c * g[k]!) ** 2;
     return { c, rss };
 }
 
-function bestThreshold(fs: number[], ys: number[], ns: number[]): { top: number; mid: number; width: number; rss: number } {
+/** Every threshold curve of the grid at the doses: computed once, fitted to the data and to every resample. */
+type Curve = { mid: number; width: number; g: number[] };
+const thresholdCurves = (fs: readonly number[]): Curve[] =>
+    GRID_M.flatMap((mid) => GRID_W.map((width) => ({ mid, width, g: fs.map((f) => unit(f, mid, width)) })));
+
+function bestThreshold(curves: readonly Curve[], ys: readonly number[], seeds: number): { top: number; mid: number; width: number; rss: number } {
     let best = { top: 0, mid: GRID_M[0]!, width: GRID_W[0]!, rss: Infinity };
-    for (const m of GRID_M)
-        for (const w of GRID_W) {
-            const { c, rss } = scaleFit(fs, ys, ns, (f) => unit(f, m, w));
-            if (rss < best.rss) best = { top: c, mid: m, width: w, rss };
-        }
+    for (const { mid, width, g } of curves) {
+        const { c, rss } = scaleFit(g, ys, seeds);
+        if (rss < best.rss) best = { top: c, mid, width, rss };
+    }
     return best;
 }
 
@@ -66,7 +72,7 @@ export function fitDose(points: readonly DosePoint[], o: { resamples?: number; s
     if (points.some((p) => p.treated.length !== seeds || p.control.length !== seeds))
         throw new Error("every dose needs one treated and one control student per seed, the same seeds");
     const fs = points.map((p) => p.f);
-    const ns = points.map(() => seeds);
+    const curves = thresholdCurves(fs);
     const cellMeans = (pick: readonly number[]) => points.map((p) => mean(pick.map((s) => p.treated[s]!)) - mean(pick.map((s) => p.control[s]!)));
     const all = Array.from({ length: seeds }, (_, s) => s);
     const ys = cellMeans(all);
@@ -79,15 +85,15 @@ export function fitDose(points: readonly DosePoint[], o: { resamples?: number; s
         for (const v of p.treated) within += (v - c - t) ** 2;
     }
     const n = points.length * seeds;
-    const lin = scaleFit(fs, ys, ns, (f) => f);
-    const thr = bestThreshold(fs, ys, ns);
+    const lin = scaleFit(fs, ys, seeds);
+    const thr = bestThreshold(curves, ys, seeds);
     const slope = { b: lin.c, rss: lin.rss + within, aicc: aicc(lin.rss + within, n, 2) };
     const resamples = o.resamples ?? 400;
     const rng = new Rng(o.seed ?? 1);
     const mids: number[] = [];
     for (let r = 0; r < resamples; r++) {
         const pick = Array.from({ length: seeds }, () => Math.floor(rng.next() * seeds));
-        mids.push(bestThreshold(fs, cellMeans(pick), ns).mid);
+        mids.push(bestThreshold(curves, cellMeans(pick), seeds).mid);
     }
     mids.sort((a, b) => a - b);
     const q = (p: number) => mids[Math.min(mids.length - 1, Math.max(0, Math.round(p * (mids.length - 1))))]!;

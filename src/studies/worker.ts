@@ -8,10 +8,10 @@ import { interruptSignal } from "../util/interrupt.ts";
 import { scoreModel } from "../evaluate/evaluate.ts";
 import { generateRaw } from "../teacher/generate.ts";
 import type { FromWorker, ToWorker } from "./pool.ts";
+import { refuseOversizeWrites } from "../util/files.ts";
 
 const interrupt = interruptSignal();
-// As in cli/main.ts: a write past a file-size limit fails with EFBIG, named, rather than killing the worker.
-process.on("SIGXFSZ", () => {});
+refuseOversizeWrites();
 // A parent that closed the pool (a run that failed or finished early) has disconnected: nothing to tell it. A
 // message sent as it goes fails with EPIPE, handed to the callback rather than thrown.
 const send = (m: FromWorker) => void (process.connected && process.send?.(m, undefined, {}, () => {}));

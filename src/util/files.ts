@@ -34,6 +34,15 @@ export function writeError(e: unknown, file: string): unknown {
     return new WriteError(file, code);
 }
 
+/**
+ * A write past a file-size limit (ulimit -f) fails with EFBIG, and is named as any refused write, instead of
+ * killing the process: Node ignores SIGXFSZ, but signal-exit (a dependency's) turns it into a kill unless the
+ * process handles it. Called by the CLI and by every worker process.
+ */
+export function refuseOversizeWrites(): void {
+    process.on("SIGXFSZ", () => {});
+}
+
 /** Runs a write to `file`; a refusal for lack of room or rights is thrown as a WriteError naming it. */
 export function writing<T>(file: string, write: () => T): T {
     try {
