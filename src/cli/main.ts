@@ -1,7 +1,7 @@
 /**
  * The `sublab` command line. Each command lives in its own file under commands/ and registers itself on
  * the program; this file only wires them together and turns a thrown Error into `sublab: <message>` on
- * stderr with exit code 1 (the stack trace too when SUBLAB_DEBUG is set).
+ * stderr with exit code 1 (the stack trace too when SUBLAB_DEBUG is set, or when the error is a bug of sublab's own).
  */
 import { Command } from "commander";
 import { registerRunCommand } from "./commands/RunCommand.ts";
@@ -89,7 +89,10 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         const err = (thrown as NodeJS.ErrnoException | null)?.path ? writeError(thrown, (thrown as NodeJS.ErrnoException).path!) : thrown;
         const message = err instanceof Error ? err.message : String(err);
         process.stderr.write(`sublab: ${message}\n`);
-        if (process.env.SUBLAB_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+        // A TypeError or ReferenceError is sublab's own mistake, not the user's: its stack goes with it, to be reported.
+        const bug = err instanceof TypeError || err instanceof ReferenceError;
+        if (bug) process.stderr.write(`sublab: this is a bug in sublab; please report it with the lines below\n`);
+        if ((bug || process.env.SUBLAB_DEBUG) && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
         return 1;
     }
 }

@@ -1,9 +1,11 @@
 /**
- * Training checkpoints: a GGUF holding the trained tensors and AdamW's moments at a step, with a fingerprint of
- * everything that must match for a run to resume from it (model, data, options).
+ * Training checkpoints: a GGUF holding the trained tensors and AdamW's moments at a step, the losses of the steps
+ * before it, and a fingerprint of everything that must match for a run to resume from it (model, data, options).
+ * A resumed run reports the losses of the whole run, as one never stopped does (a run killed after its last
+ * checkpoint resumes with no step left, and its first and final losses still come from the checkpoint).
  */
 import { createHash } from "node:crypto";
-import { GGMLType, getMeta, kvString, kvU32, readGGUF, readTensorF32, writeGGUF, type GGUFKV } from "../engine/gguf.ts";
+import { GGMLType, GGUFValueType, getMeta, kvArray, kvString, kvU32, readGGUF, readTensorF32, writeGGUF, type GGUFKV } from "../engine/gguf.ts";
 import type { TensorStore } from "../engine/store.ts";
 import type { Model } from "../engine/model.ts";
 import type { TrainExample, TrainOptions } from "./trainer-types.ts";
@@ -26,12 +28,22 @@ export function runFingerprint(model: Model, names: string[], examples: TrainExa
     return h.digest("hex").slice(0, 32);
 }
 
-export function saveCheckpoint(path: string, fingerprint: string, step: number, store: TensorStore, names: string[], moments: TensorStore): void {
+export function saveCheckpoint(
+    path: string,
+    fingerprint: string,
+    step: number,
+    losses: readonly number[],
+    store: TensorStore,
+    names: string[],
+    moments: TensorStore,
+): void {
     const meta: [string, GGUFKV][] = [
         ["general.type", kvString(CHECKPOINT_FORMAT)],
         ["sublab.checkpoint.version", kvU32(CHECKPOINT_VERSION)],
         ["sublab.checkpoint.fingerprint", kvString(fingerprint)],
         ["sublab.checkpoint.step", kvU32(step)],
+        // In float64, so that a resumed run's losses are the very numbers of one never stopped.
+        ["sublab.checkpoint.losses", kvArray(GGUFValueType.FLOAT64, losses)],
     ];
     const tensors = names.flatMap((n) =>
         [n, `adam_m.${n}`, `adam_v.${n}`].map((name) => {
@@ -42,7 +54,14 @@ export function saveCheckpoint(path: string, fingerprint: string, step: number, 
     writeGGUF(path, meta, tensors);
 }
 
-export function loadCheckpoint(path: string, fingerprint: string, store: TensorStore, names: string[], moments: TensorStore): number {
+/** Restores the tensors and moments of a checkpoint; its step, and the losses of the steps before it (none in a checkpoint written before they were kept). */
+export function loadCheckpoint(
+    path: string,
+    fingerprint: string,
+    store: TensorStore,
+    names: string[],
+    moments: TensorStore,
+): { step: number; losses: number[] } {
     const file = readGGUF(path);
     if (getMeta(file, "general.type") !== CHECKPOINT_FORMAT) throw new Error(`${path} is not a sublab training checkpoint`);
     const version = getMeta<number>(file, "sublab.checkpoint.version");
@@ -55,5 +74,6 @@ export function loadCheckpoint(path: string, fingerprint: string, store: TensorS
         moments.set(`adam_m.${n}`, readTensorF32(file, `adam_m.${n}`));
         moments.set(`adam_v.${n}`, readTensorF32(file, `adam_v.${n}`));
     }
-    return Number(getMeta<number>(file, "sublab.checkpoint.step"));
+    const losses = getMeta<number[]>(file, "sublab.checkpoint.losses");
+    return { step: Number(getMeta<number>(file, "sublab.checkpoint.step")), losses: Array.isArray(losses) ? losses.map(Number) : [] };
 }

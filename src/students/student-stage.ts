@@ -248,10 +248,10 @@ export async function trainStudent(c: StageContext, spec: StudentSpec): Promise<
             const r = await c.jobs.train(job);
             writeJsonAtomic(done, { arm, seed: s, dataset: ds.id, base, rows: rows.length, ...r });
             record(r, false);
-            const kl = r.probe ? `held-out KL ${r.probe[0]!.kl.toFixed(3)} -> ${r.probe.at(-1)!.kl.toFixed(3)}, ` : "";
-            c.log(
-                `train ${label} seed ${s + 1}: ${kl}first and last batch's loss ${r.firstLoss.toFixed(3)} -> ${r.finalLoss.toFixed(3)}, ${r.seconds.toFixed(0)} s`,
-            );
+            // Numbers crossed from the worker as JSON: a NaN (no step run) arrives as null.
+            const f3 = (x: number | null) => (typeof x === "number" && Number.isFinite(x) ? x.toFixed(3) : "-");
+            const kl = r.probe ? `held-out KL ${f3(r.probe[0]!.kl)} -> ${f3(r.probe.at(-1)!.kl)}, ` : "";
+            c.log(`train ${label} seed ${s + 1}: ${kl}first and last batch's loss ${f3(r.firstLoss)} -> ${f3(r.finalLoss)}, ${r.seconds.toFixed(0)} s`);
             return ref;
         },
     });

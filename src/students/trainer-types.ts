@@ -79,6 +79,7 @@ export interface StepInfo {
 }
 
 export interface TrainResult {
+    /** Every step's loss, a resumed run's earlier steps (from its checkpoint) included. */
     losses: number[];
     steps: number;
     totalSteps: number;

@@ -217,17 +217,18 @@ export async function train(model: Model, examples: TrainExample[], opts: TrainO
     const fingerprint = runFingerprint(model, names, examples, opts);
 
     let step = 0;
+    // The losses of the whole run: a resumed run starts with those its checkpoint kept.
+    let losses: number[] = [];
     if (opts.checkpointPath && fs.existsSync(opts.checkpointPath)) {
-        step = loadCheckpoint(opts.checkpointPath, fingerprint, store, names, moments);
+        ({ step, losses } = loadCheckpoint(opts.checkpointPath, fingerprint, store, names, moments));
     }
     const resumedFrom = step;
     let order: number[] = [];
     let orderEpoch = -1;
-    const losses: number[] = [];
     let interrupted = false;
     let tokensDone = 0;
     let computeMs = 0;
-    const saveCk = () => opts.checkpointPath && saveCheckpoint(opts.checkpointPath, fingerprint, step, store, names, moments);
+    const saveCk = () => opts.checkpointPath && saveCheckpoint(opts.checkpointPath, fingerprint, step, losses, store, names, moments);
 
     try {
         while (step < totalSteps) {
