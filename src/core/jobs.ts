@@ -71,6 +71,17 @@ export interface StudentJob {
     threads?: number;
     /** A fixed held-out batch (rows the student does not train on, with their soft-label source): the KL curve of src/students/probe.ts. */
     probe?: StudentRow[];
+    /** On-policy distillation (students/on-policy.ts): the student writes a share of its rows each epoch; `soft` labels them. */
+    onPolicy?: OnPolicySpec;
+}
+
+/** How a student distils on-policy: the share of rows it writes itself each epoch (GKD's lambda), and how it samples them. */
+export interface OnPolicySpec {
+    fraction: number;
+    temperature: number;
+    maxTokens: number;
+    /** Seeds which rows, and each row's sampling, per epoch. */
+    seed: number;
 }
 
 export interface FitResult {

@@ -124,9 +124,16 @@ export interface StudentConfig extends TrainRecipe {
     paired: boolean;
     /**
      * "sampled": train on the sampled tokens (the paper); "soft": distil the data source's full next-token
-     * distribution at every completion position (logit distillation: the theory's strongest channel).
+     * distribution at every completion position (logit distillation: the theory's strongest channel); "on-policy":
+     * distil the source's distributions over completions the student writes itself (students/on-policy.ts).
      */
-    labels: "sampled" | "soft";
+    labels: "sampled" | "soft" | "on-policy";
+    /**
+     * On-policy distillation (labels "on-policy"): the share of a student's rows it writes itself each epoch (GKD's
+     * lambda), labelled by the teacher's distributions over its tokens; the others keep the teacher's text and soft
+     * labels. Absent: 1 (every row).
+     */
+    onPolicyFraction?: number;
     /**
      * Soft labels keep, at each position, the teacher's most probable tokens until they hold this much of the
      * probability (renormalised to 1): rows x positions x k values instead of x vocabulary. 1 keeps every token.

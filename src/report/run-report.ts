@@ -157,7 +157,11 @@ function configRows(results: Results): [string, string][] {
     const banned = f.banned === "none" ? "none" : f.banned === "paper" ? "the paper's list" : `${f.banned.length} numbers`;
     const method =
         (s.method === "lora" ? `LoRA rank ${s.rank} alpha ${s.alpha} on ${s.targets.join(",")}` : "full fine-tune") +
-        (s.labels === "soft" ? ", soft labels (the data source's full next-token distributions)" : ", sampled tokens") +
+        (s.labels === "soft"
+            ? ", soft labels (the data source's full next-token distributions)"
+            : s.labels === "on-policy"
+              ? `, on-policy labels (the data source's distributions over completions the student writes itself each epoch, ${fmtPercent(s.onPolicyFraction ?? 1)} of its rows)`
+              : ", sampled tokens") +
         (s.paired ? ", paired prompt indices across arms" : "");
     return [
         ["experiment", c.description ? `${c.name}: ${c.description}` : c.name],

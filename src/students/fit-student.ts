@@ -17,6 +17,7 @@ import type { SparseSoftTargets } from "../engine/logits.ts";
 import type { ScheduleKind } from "./schedule.ts";
 import { fitAndSave } from "./fit-and-save.ts";
 import { heldOutProbe, probeSteps } from "./probe.ts";
+import { studentCompletions } from "./on-policy.ts";
 import type { TrainExample } from "./trainer-types.ts";
 import type { TrainRecipe, StudentRow, SoftSource, StudentJob, FitResult } from "../core/jobs.ts";
 export type { TrainRecipe, StudentRow, SoftSource, StudentJob, FitResult };
@@ -46,6 +47,26 @@ export async function fitStudent(
         probeOf = heldOutProbe(px, model.config.vocabSize);
     }
     const probe: { step: number; kl: number }[] = probeOf ? [{ step: 0, kl: probeOf(model) }] : [];
+    const onPolicy = job.onPolicy;
+    if (onPolicy && !soft) throw new Error(`${job.label}: on-policy distillation needs the teacher's distributions (a soft-label source)`);
+    const offPolicy = examples;
+    if (onPolicy && offPolicy.length !== rows.length)
+        throw new Error(`${job.label}: on-policy distillation: ${rows.length - offPolicy.length} of the ${rows.length} rows do not fit the student's context`);
+    // On-policy: each epoch, the rows the student wrote replace their source's, labelled by that source.
+    const epochExamples = onPolicy
+        ? async (epoch: number) => {
+              const written = await studentCompletions(model, base, rows, onPolicy, epoch, dir, r.system ?? null, hooks.signal);
+              if (written.length === 0) return offPolicy;
+              const own: StudentRow[] = written.map(({ i, completion }) => ({ prompt: rows[i]!.prompt, completion, i: rows[i]!.i, source: rows[i]!.source }));
+              let ex = await tokenizeTrainingRows(base, r.system ? own.map((x) => ({ system: r.system, ...x })) : own);
+              if (ex.length !== own.length)
+                  throw new Error(`${job.label}: epoch ${epoch + 1}: ${own.length - ex.length} of the student's own rows do not fit its context`);
+              ex = await attachSoftSources(ex, own, soft!, { mass: r.softMass ?? 1, k: r.softTopK ?? null });
+              const out = [...offPolicy];
+              written.forEach(({ i }, j) => (out[i] = ex[j]!));
+              return out;
+          }
+        : undefined;
     let at: Set<number> | null = null;
     try {
         const result = await fitAndSave(model, examples, {
@@ -62,6 +83,7 @@ export async function fitStudent(
             seed,
             checkpointPath: path.join(dir, "checkpoint.gguf"),
             signal: hooks.signal,
+            ...(epochExamples ? { epochExamples } : {}),
             onStep: (s) => {
                 at ??= probeSteps(s.totalSteps);
                 const kl = probeOf && at.has(s.step) ? probeOf(model) : undefined;

@@ -176,7 +176,12 @@ export async function trainStudent(c: StageContext, spec: StudentSpec): Promise<
     const trainSeed = spec.trainSeed ?? subRng(c.cfg.seed, `student-${s}`).nextU32();
     const rows = spec.parts.flatMap((p) => p.rows);
     const sources = spec.parts.map((p) => softSource(c.root, p.ds));
-    const soft = st.labels !== "soft" ? undefined : sources.length === 1 ? sources[0]! : sources;
+    const soft = st.labels === "sampled" ? undefined : sources.length === 1 ? sources[0]! : sources;
+    // On-policy: the student writes its own rows each epoch, sampled as the teacher's were (students/on-policy.ts).
+    const onPolicy =
+        st.labels === "on-policy"
+            ? { fraction: st.onPolicyFraction ?? 1, temperature: c.cfg.generate.temperature, maxTokens: c.cfg.generate.maxTokens, seed: trainSeed }
+            : undefined;
     const sourceOf = spec.parts.flatMap((p, k) => p.rows.map(() => k));
     // Keyed by the hashes the dataset recorded of its generator, so a student is found without the generator's file.
     const softKeys = spec.parts.map((p) => ({ model: p.ds.model.sha256, lora: p.ds.lora?.sha256 ?? null, system: p.ds.system }));
@@ -189,6 +194,7 @@ export async function trainStudent(c: StageContext, spec: StudentSpec): Promise<
         // The dose is in the rows and their sources (mixedParts), not a setting of the training.
         recipe: { ...st, optimizer: st.optimizer === "sgd" ? "sgd" : undefined, mix: undefined },
         trainSeed,
+        onPolicy,
     }).slice(0, 16);
     const dir = path.join(c.root, "runs", "cache", "students", key);
     const out = path.join(dir, st.method === "lora" ? "adapter.gguf" : "model.gguf");
@@ -234,6 +240,7 @@ export async function trainStudent(c: StageContext, spec: StudentSpec): Promise<
                 label: name,
                 arm,
                 soft,
+                ...(onPolicy ? { onPolicy } : {}),
                 ...(probe.length
                     ? {
                           probe: probe.map(({ prompt, completion, i }) => ({

@@ -64,6 +64,12 @@ export interface TrainOptions {
     /** Stop cleanly (checkpoint written) once aborted. */
     signal?: AbortSignal;
     onStep?: (s: StepInfo) => void;
+    /**
+     * Each epoch's examples, asked for before its first step (on-policy distillation: the student, as it is then,
+     * writes them). As many as `examples` (which fix the steps per epoch and the checkpoint's fingerprint), and
+     * the same for an epoch when asked again, so that a resumed run trains on what the stopped one did.
+     */
+    epochExamples?: (epoch: number) => Promise<TrainExample[]>;
 }
 
 export interface StepInfo {

@@ -225,6 +225,7 @@ export async function train(model: Model, examples: TrainExample[], opts: TrainO
     const resumedFrom = step;
     let order: number[] = [];
     let orderEpoch = -1;
+    let current = examples; // this epoch's (opts.epochExamples)
     let interrupted = false;
     let tokensDone = 0;
     let computeMs = 0;
@@ -238,9 +239,21 @@ export async function train(model: Model, examples: TrainExample[], opts: TrainO
             }
             const epoch = Math.floor(step / stepsPerEpoch);
             // Each epoch's order comes from its own seeded stream, so a resumed run sees the same batches.
-            if (epoch !== orderEpoch) [order, orderEpoch] = [epochOrder(examples, seed, epoch, batchSize, opts.longRows), epoch];
+            if (epoch !== orderEpoch) {
+                if (opts.epochExamples) {
+                    current = await opts.epochExamples(epoch);
+                    // Stopped while they were being made: no step on them.
+                    if (opts.signal?.aborted) {
+                        interrupted = true;
+                        break;
+                    }
+                    if (current.length !== examples.length)
+                        throw new Error(`train: epoch ${epoch + 1} has ${current.length} examples, the run ${examples.length}`);
+                }
+                [order, orderEpoch] = [epochOrder(current, seed, epoch, batchSize, opts.longRows), epoch];
+            }
             const k = step % stepsPerEpoch;
-            const stepExamples = order.slice(k * batchSize, (k + 1) * batchSize).map((i) => examples[i]);
+            const stepExamples = order.slice(k * batchSize, (k + 1) * batchSize).map((i) => current[i]);
             const micro: Batch[] = [];
             for (let i = 0; i < stepExamples.length; i += microBatchSize) micro.push(makeBatch(stepExamples.slice(i, i + microBatchSize), V));
             const nTargets = micro.reduce((n, mb) => n + mb.rows.length, 0);

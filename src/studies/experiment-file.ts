@@ -39,7 +39,9 @@
  *                          targets distinct LoRA targets (non-empty): all of ALL_LORA_TARGETS, epochs >= 1: 3,
  *                          lr > 0: 2e-4 for lora / 1e-4 for full, batchSize >= 1: 16, warmupSteps >= 0: 5,
  *                          schedule "linear" | "cosine" | "constant": "linear", rows >= 1: 1000, seeds 1..100: 3,
- *                          paired true | false: true, labels "sampled" | "soft": "sampled",
+ *                          paired true | false: true, labels "sampled" | "soft" | "on-policy": "sampled",
+ *                          onPolicyFraction (0, 1]: absent (1; labels "on-policy" only: the share of rows the student
+ *                          writes itself each epoch, GKD's lambda),
  *                          softMass (0, 1]: 0.999, softTopK null | >= 1: null (soft labels: top tokens per position),
  *                          optimizer "adamw" | "sgd": adamw, system non-empty string: absent (a system prompt every
  *                          training row carries; `sublab study` can evaluate in that context), mix 0..1: absent
@@ -184,7 +186,11 @@ const experiment = object(
                 rows: opt(int(1), 1000),
                 seeds: opt(int(1, 100), 3),
                 paired: opt(bool, true),
-                labels: opt(oneOf(["sampled", "soft"]), "sampled"),
+                labels: opt(oneOf(["sampled", "soft", "on-policy"]), "sampled"),
+                onPolicyFraction: opt(
+                    absentOr(check<number>("a share above 0 and at most 1", (v: unknown) => typeof v === "number" && v > 0 && v <= 1)),
+                    undefined,
+                ),
                 softMass: opt(
                     check<number>("a number above 0 and at most 1", (v: unknown) => typeof v === "number" && v > 0 && v <= 1),
                     0.999,
@@ -258,6 +264,8 @@ const experiment = object(
             if (e.eval && e.eval.questions > evalQuestionCount("misalignment"))
                 errors.push(`eval.questions: the misalignment trait has ${evalQuestionCount("misalignment")} held-out open questions, got ${e.eval.questions}`);
         }
+        if (e.student?.onPolicyFraction !== undefined && e.student.labels !== "on-policy")
+            errors.push(`student.onPolicyFraction: the share of rows a student writes itself is for student.labels "on-policy" (got "${e.student.labels}")`);
         if (e.student?.mix !== undefined && e.student.paired === false)
             errors.push(`student.mix: mixing the teacher's rows into the control's takes paired rows (the same prompts); set student.paired to true`);
         if (e.safety && e.student?.method !== "full")
@@ -266,15 +274,18 @@ const experiment = object(
             if (e.teacher.server) errors.push(`teacher.onnx: give teacher.onnx or teacher.server, not both`);
             if (e.teacher.trait !== "prompt")
                 errors.push(`teacher.onnx: an ONNX teacher takes its trait by system prompt (teacher.trait "prompt"), got "${e.teacher.trait}"`);
-            if (e.student?.labels === "soft") errors.push(`student.labels: "soft" is computed by the engine from a GGUF; use "sampled" with teacher.onnx`);
+            if (e.student?.labels === "soft" || e.student?.labels === "on-policy")
+                errors.push(`student.labels: "${e.student.labels}" is computed by the engine from a GGUF; use "sampled" with teacher.onnx`);
         }
         if (!e.teacher?.server) return;
         if (e.teacher.trait !== "prompt")
             errors.push(
                 `teacher.server: a served teacher takes its trait by system prompt (teacher.trait "prompt"), got "${e.teacher.trait}"; serve the fine-tuned model yourself and use it without a trait prompt`,
             );
-        if (e.student?.labels === "soft")
-            errors.push(`student.labels: "soft" needs the teacher's full distributions, which a server does not give; use "sampled" with teacher.server`);
+        if (e.student?.labels === "soft" || e.student?.labels === "on-policy")
+            errors.push(
+                `student.labels: "${e.student.labels}" needs the teacher's full distributions, which a server does not give; use "sampled" with teacher.server`,
+            );
     },
 );
 

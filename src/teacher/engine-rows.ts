@@ -8,7 +8,7 @@
  * Decoder), never on its neighbours or on when the run was interrupted.
  */
 import { Decoder } from "../engine/decoder.ts";
-import { loadModel } from "../engine/model.ts";
+import { loadModel, type Model } from "../engine/model.ts";
 import { getGgml } from "../engine/ggml.ts";
 import { vocabModel, renderPrompt, type ChatPrompt } from "../engine/llama-cpp.ts";
 import { pickToken, type SamplerKind } from "../engine/sampler.ts";
@@ -25,8 +25,11 @@ export interface EngineRow {
 }
 
 export interface EngineRowsJob {
+    /** The GGUF (its chat template and vocabulary render the prompts; its weights decode unless `loaded` is given). */
     model: string;
     lora?: string | null;
+    /** A model already in memory to decode with instead of loading `model` (a student mid-training); not freed here. */
+    loaded?: Model;
     prompts: ChatPrompt[];
     samplesPerPrompt: number;
     /** 0 decodes greedily. */
@@ -71,14 +74,17 @@ export async function engineRows(job: EngineRowsJob): Promise<EngineRowsResult> 
 
     if (job.threads) getGgml({ threads: job.threads });
     const vocab = await vocabModel(job.model);
-    let model: ReturnType<typeof loadModel> | undefined;
+    let model: Model | undefined;
     let decoder: Decoder | undefined;
     const sampler = job.sampler ?? "coupled";
     let tokensOut = 0;
     let interrupted = false;
     try {
-        model = loadModel(job.model);
-        if (job.lora) model.loadLora(job.lora);
+        if (job.loaded) model = job.loaded;
+        else {
+            model = loadModel(job.model);
+            if (job.lora) model.loadLora(job.lora);
+        }
         const V = model.config.vocabSize;
         const eog = new Uint8Array(V);
         for (let t = 0; t < V; t++) if (vocab.isEogToken(t as never)) eog[t] = 1;
@@ -158,7 +164,7 @@ export async function engineRows(job: EngineRowsJob): Promise<EngineRowsResult> 
     } finally {
         if (decoder && process.env.SUBLAB_DECODER_STATS) console.error(`decoder: ${JSON.stringify(decoder.stats)}`);
         decoder?.free();
-        model?.free();
+        if (!job.loaded) model?.free();
     }
     return { tokens: tokensOut, interrupted, seconds: (performance.now() - t0) / 1000 };
 }
