@@ -338,6 +338,8 @@ export interface StudyCellResult {
     transfer: ComparisonResult;
     /** The cell's student.mix, when the study is a dose-response. */
     dose?: number;
+    /** Mean seconds a student of the cell took to train (treated and control; cached students at the time they were made). */
+    studentSeconds?: number;
 }
 
 /** A dose-response fit (src/stats/dose.ts). */

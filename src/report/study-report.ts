@@ -8,7 +8,7 @@ import { escapeHtml, fixedWidth, fmtCI, fmtLog, fmtP, fmtProb, fmtRatio, htmlTab
 import { designNote, VERDICT_HEADERS, verdictCells } from "./verdict-lines.ts";
 import { doseLines, doseSection } from "./dose-report.ts";
 
-const HEADERS = ["cell", "recipe", "P(target) treated", "P(target) control", "ratio", "log-ratio [95% CI]", ...VERDICT_HEADERS, "rank"];
+const HEADERS = ["cell", "recipe", "P(target) treated", "P(target) control", "ratio", "log-ratio [95% CI]", ...VERDICT_HEADERS, "rank", "s per student"];
 
 /** A cell whose shift passed the study's correction (results from before verdicts: its raw p). */
 const shown = (tr: StudyCellResult["transfer"]) => (tr.verdict ? tr.verdict.word === "moved toward" || tr.verdict.word === "moved away" : tr.pValue < 0.05);
@@ -28,6 +28,7 @@ function rows(r: StudyResults): string[][] {
         `${fmtLog(c.transfer.meanLogRatio)} ${fmtCI(c.transfer.ci95, fmtLog)}`,
         ...verdictCells(c.transfer.verdict, c.transfer.pValue),
         `${c.transfer.targetRank}/${r.items.length}`,
+        c.studentSeconds === undefined ? "-" : c.studentSeconds.toFixed(0),
     ]);
 }
 

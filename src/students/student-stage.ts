@@ -22,6 +22,8 @@ export interface StudentRef {
     dataset: DatasetManifest;
     model: string;
     lora: string | null;
+    /** Seconds its training took when it was made (a cached student's recorded time). */
+    seconds?: number;
 }
 
 /**
@@ -216,6 +218,7 @@ export async function trainStudent(c: StageContext, spec: StudentSpec): Promise<
             ...(r.probe ? { probe: r.probe } : {}),
         });
     let made = false;
+    let madeSeconds: number | undefined;
     await cached(c, "student", name, {
         dir,
         done: () => (fs.existsSync(done) ? ref : null),
@@ -255,6 +258,7 @@ export async function trainStudent(c: StageContext, spec: StudentSpec): Promise<
             const r = await c.jobs.train(job);
             writeJsonAtomic(done, { arm, seed: s, dataset: ds.id, base, rows: rows.length, ...r });
             record(r, false);
+            madeSeconds = r.seconds;
             // Numbers crossed from the worker as JSON: a NaN (no step run) arrives as null.
             const f3 = (x: number | null) => (typeof x === "number" && Number.isFinite(x) ? x.toFixed(3) : "-");
             const kl = r.probe ? `held-out KL ${f3(r.probe[0]!.kl)} -> ${f3(r.probe.at(-1)!.kl)}, ` : "";
@@ -262,6 +266,11 @@ export async function trainStudent(c: StageContext, spec: StudentSpec): Promise<
             return ref;
         },
     });
-    if (!made) record(JSON.parse(fs.readFileSync(done, "utf8")), true);
-    return ref;
+    let seconds = madeSeconds;
+    if (!made) {
+        const kept = JSON.parse(fs.readFileSync(done, "utf8"));
+        record(kept, true);
+        seconds = kept.seconds;
+    }
+    return typeof seconds === "number" ? { ...ref, seconds } : ref;
 }

@@ -217,6 +217,12 @@ function doseOf(sd: StudyConfig, cells: StudyResults["cells"]): { dose?: DoseFit
     return { dose: fitDose(points, { seed: sd.cells[0]!.experiment.seed }) };
 }
 
+/** A cell's mean training seconds per student, when every student recorded its time. */
+function studentSeconds(refs: { seconds?: number }[]): { studentSeconds?: number } {
+    const s = refs.map((r) => r.seconds);
+    return s.length && s.every((x) => typeof x === "number") ? { studentSeconds: s.reduce((a, b) => a! + b!, 0)! / s.length } : {};
+}
+
 /** The cells' students, evaluations and verdicts, in the study's worker pool. */
 async function studyStages(sd: StudyConfig, study: Study, cells: CellData[]): Promise<{ results: () => StudyResults }> {
     const first = sd.cells[0]!.experiment;
@@ -277,6 +283,7 @@ async function studyStages(sd: StudyConfig, study: Study, cells: CellData[]): Pr
             ...compareArms(evals[k]!.treated, evals[k]!.control, t, rng, comparisonFloor(x.cell.experiment), first.stats),
         },
         ...(x.cell.experiment.student.mix !== undefined ? { dose: x.cell.experiment.student.mix } : {}),
+        ...studentSeconds(refs.filter((_, j) => specs[j]!.x === x)),
     }));
     withVerdicts(
         cellResults.map((x) => x.transfer),
