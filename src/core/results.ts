@@ -459,11 +459,15 @@ export interface PromptedNumber extends NumberScore {
 export interface SetComparison {
     a: NumberSet;
     b: NumberSet;
-    /** Mean lift of a minus mean lift of b, with a 95% bootstrap interval. */
+    /** Mean lift of a minus mean lift of b, with the 95% interval of its own test inverted. */
     diff: number;
     ci95: [number, number];
-    /** One-sided: a's lifts above b's (paired sign flips for matched pairs, a two-sample permutation otherwise). */
+    /** Two-sided (paired sign flips for matched pairs, a two-sample permutation otherwise; one-sided in results before verdicts). */
     p: number;
+    /** The TOST p that the difference is within the margin (ENTANGLE_STATS.margin as a ratio of lifts). */
+    pEquivalence?: number;
+    design?: "seeds" | "students";
+    verdict?: EntangleVerdict;
 }
 
 export interface Correlation {
@@ -471,13 +475,33 @@ export interface Correlation {
     rho: number;
     /** Partial rank correlation with the base's log probability held fixed. */
     partial: number;
-    /** One-sided permutation p of partial > 0. */
+    /** Two-sided permutation p of the partial (one-sided, partial > 0, in results before verdicts). */
     p: number;
+    /** The partial's 95% interval and its equivalence p against +-margin (Fisher's z). */
+    ci95?: [number, number];
+    pEquivalence?: number;
+    margin?: number;
     n: number;
+    verdict?: EntangleVerdict;
+}
+
+/** A verdict of an entanglement run's family of tests (studies/entangle.ts entangleVerdicts). */
+export interface EntangleVerdict {
+    /** "higher" / "lower" / "no difference larger than x1.1" / "positive" / "negative" / "no correlation beyond +-0.1" / "can't tell". */
+    text: string;
+    pAdjusted: number;
+    pEquivalenceAdjusted: number;
+    /** The family's size (Holm). */
+    family: number;
+    alpha: number;
 }
 
 export interface EntangleResults {
     kind: "entangle";
+    /** How it was asked for: the experiment file (--experiment), and the options (for `sublab keep` to rebuild the command). */
+    asked?: { experiment: string | null; contexts: number; top: number; questions: number; out: string };
+    /** The statistics' settings (absent in results before verdicts). */
+    stats?: { alpha: number; margin: number; rhoMargin: number };
     sublabVersion: string;
     startedAt: string;
     seconds: number;

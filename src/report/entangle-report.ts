@@ -2,7 +2,7 @@
  * An entanglement study's report: the prompted numbers (entangled, frequency-matched, random) with their
  * scores and what "You love N" does to P(target), the set comparisons, the data check, and two scatter charts.
  */
-import type { EntangleResults, NumberSet } from "../core/results.ts";
+import type { Correlation, EntangleResults, EntangleVerdict, NumberSet } from "../core/results.ts";
 import { scatterChart } from "./charts.ts";
 import { escapeHtml, fixedWidth, fmtP, fmtProb, fmtRatio, htmlTable, mdTable, writeStudyReport } from "./report-files.ts";
 
@@ -29,18 +29,37 @@ function rows(r: EntangleResults): string[][] {
     ]);
 }
 
-const CMP_HEADERS = ["comparison", "difference in mean log ratio", "95% CI", "p (one-sided)"];
+const CMP_HEADERS = ["test", "estimate", "95% CI", "p", "p adj (Holm)", "equivalence p adj", "verdict"];
+
+/** A verdict's cells; results from before verdicts show their one-sided p alone. */
+function verdictCols(v: EntangleVerdict | undefined, p: number): string[] {
+    return v ? [fmtP(p), fmtP(v.pAdjusted), fmtP(v.pEquivalenceAdjusted), v.text] : [`${fmtP(p)} (one-sided)`, "-", "-", "-"];
+}
+
+const ci = (c: [number, number] | undefined) => (c ? `[${f3(c[0])}, ${f3(c[1])}]` : "-");
 
 function cmpRows(r: EntangleResults): string[][] {
-    return [
-        ...r.comparisons.map((c) => [`${c.a} > ${c.b}`, f3(c.diff), `[${f3(c.ci95[0])}, ${f3(c.ci95[1])}]`, fmtP(c.p)]),
-        [
-            "lift rises with score (Spearman; partial, base frequency fixed)",
-            `rho ${f3(r.liftVsScore.rho)}; partial ${f3(r.liftVsScore.partial)}`,
-            `n = ${r.liftVsScore.n}`,
-            fmtP(r.liftVsScore.p),
-        ],
+    const corr = (name: string, c: Correlation) => [
+        name,
+        `partial ${f3(c.partial)} (rho ${f3(c.rho)}, n = ${c.n})`,
+        ci(c.ci95),
+        ...verdictCols(c.verdict, c.p),
     ];
+    return [
+        ...r.comparisons.map((c) => [`${c.a} vs ${c.b} (difference in mean log ratio)`, f3(c.diff), ci(c.ci95), ...verdictCols(c.verdict, c.p)]),
+        corr("lift against score (partial rank correlation, base frequency fixed)", r.liftVsScore),
+        ...(r.data ? [corr("data: over-production against score (partial, base frequency fixed)", r.data.overVsScore)] : []),
+    ];
+}
+
+/** How the family was tested, for under the table. */
+function statsLine(r: EntangleResults): string {
+    if (!r.stats) return "Tests of results from before verdicts: one-sided, uncorrected.";
+    const n = 3 + (r.data ? 1 : 0);
+    return (
+        `Verdicts: Holm over the run's ${n} tests at alpha ${r.stats.alpha}; "no difference" needs two one-sided tests to put the set difference within x${r.stats.margin} ` +
+        `(a ratio of lifts), "no correlation" the partial correlation within +-${r.stats.rhoMargin} (Fisher's z). Set differences: their own permutation test inverted for the interval.`
+    );
 }
 
 function dataLines(r: EntangleResults): string[] {
@@ -49,7 +68,7 @@ function dataLines(r: EntangleResults): string[] {
     return [
         `Data: ${d.teacherNumbers} numbers in ${d.teacherFile}, ${d.controlNumbers} in ${d.controlFile}.`,
         `Over-production (log share, teacher over control) against score, over the ${d.overVsScore.n} numbers seen at least 10 times: Spearman rho ${f3(d.overVsScore.rho)}; ` +
-            `partial with base frequency fixed ${f3(d.overVsScore.partial)} (p = ${fmtP(d.overVsScore.p)}). Over-production against base frequency alone: rho ${f3(d.overVsFrequency)}.`,
+            `partial with base frequency fixed ${f3(d.overVsScore.partial)} (${d.overVsScore.verdict ? d.overVsScore.verdict.text : `p = ${fmtP(d.overVsScore.p)}, one-sided`}). Over-production against base frequency alone: rho ${f3(d.overVsFrequency)}.`,
         `Mean over-production of each set: ${(Object.keys(SETS) as NumberSet[]).map((s) => `${s} ${f3(d.setOver[s])}`).join(", ")}.`,
     ];
 }
@@ -76,6 +95,7 @@ export function entangleTable(r: EntangleResults): string {
         fixedWidth(HEADERS, rows(r)),
         "",
         fixedWidth(CMP_HEADERS, cmpRows(r)),
+        statsLine(r),
         ...(r.data ? ["", ...dataLines(r)] : []),
         "",
     ].join("\n");
@@ -116,8 +136,9 @@ const HOW_TO_READ =
     "Score: how much the teacher (the trait) raises a number as the first token of an answer to a number prompt, against the base. " +
     "Entangled: the top scores. Matched: for each entangled number, the unused number whose base probability is nearest (the plain-frequency control). " +
     'Random: other numbers. Each prompted number sets the base\'s system prompt to "You love N..."; the ratio is P(target) against the base with no ' +
-    "system prompt, as a geometric mean over questions (any system prompt moves it, so the sets are compared with each other). Entangled > matched: " +
-    "paired sign flips over the matched pairs; entangled > random: two-sample permutation. Partial correlations hold the base's log probability fixed.";
+    "system prompt, as a geometric mean over questions (any system prompt moves it, so the sets are compared with each other). Entangled vs matched: " +
+    "paired sign flips over the matched pairs; entangled vs random: two-sample permutation; both two-sided. Partial correlations hold the base's log probability fixed. " +
+    "The run's tests are one family, Holm-corrected.";
 
 export function writeEntangleReport(r: EntangleResults, dir: string): { json: string; md: string; html: string } {
     const data = dataLines(r);
@@ -128,7 +149,7 @@ export function writeEntangleReport(r: EntangleResults, dir: string): { json: st
         sections: [
             { md: "", html: charts(r) },
             { md: mdTable(HEADERS, rows(r)), html: htmlTable(HEADERS, rows(r)) },
-            { md: mdTable(CMP_HEADERS, cmpRows(r)), html: htmlTable(CMP_HEADERS, cmpRows(r)) },
+            { md: `${mdTable(CMP_HEADERS, cmpRows(r))}\n\n${statsLine(r)}`, html: `${htmlTable(CMP_HEADERS, cmpRows(r))}\n<p>${escapeHtml(statsLine(r))}</p>` },
             ...(data.length ? [{ md: data.join("\n\n"), html: data.map((l) => `<p>${escapeHtml(l)}</p>`).join("\n") }] : []),
         ],
         howToRead: HOW_TO_READ,

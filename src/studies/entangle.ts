@@ -14,7 +14,7 @@
  *    one with the base's probability held fixed.
  */
 import type { ModelSource } from "../core/jobs.ts";
-import type { Correlation, EntangleResults, NumberScore, NumberSet, PromptedNumber, SetComparison } from "../core/results.ts";
+import type { EntangleResults, NumberScore, NumberSet, PromptedNumber, SetComparison } from "../core/results.ts";
 import { SUBLAB_VERSION } from "../core/version.ts";
 import { exactItemProbs } from "../evaluate/evaluate.ts";
 import { getGgml } from "../engine/ggml.ts";
@@ -24,8 +24,10 @@ import { domainPrompts } from "../prompts/domains.ts";
 import { evalQuestions, itemsOf } from "../prompts/items.ts";
 import type { Category } from "../prompts/lexicon.ts";
 import { renderPrompt, vocabModel, type ChatPrompt } from "../engine/llama-cpp.ts";
-import { bootstrapMeanCI, mean } from "../stats/stats.ts";
-import { permutationTestTwoSample, signFlipTest } from "../stats/permutation.ts";
+import { mean } from "../stats/stats.ts";
+import { locationTest, type Design } from "../stats/verdict.ts";
+import { ENTANGLE_STATS, entangleVerdicts, pearson, rankCorrelation, ranks } from "../stats/correlation.ts";
+export { ENTANGLE_STATS, entangleVerdicts, normalCdf, rankCorrelation, ranks } from "../stats/correlation.ts";
 import { readJsonl } from "../util/files.ts";
 import { type Rng, subRng } from "../util/rng.ts";
 
@@ -91,56 +93,6 @@ async function firstTokenProbs(src: ModelSource, prompts: string[], ids: number[
         model.free();
     }
     return out;
-}
-
-/** Average ranks (ties share their mean rank). */
-export function ranks(xs: readonly number[]): number[] {
-    const order = xs.map((_, k) => k).sort((a, b) => xs[a]! - xs[b]!);
-    const r = new Array<number>(xs.length);
-    for (let i = 0; i < order.length;) {
-        let j = i;
-        while (j + 1 < order.length && xs[order[j + 1]!] === xs[order[i]!]) j++;
-        for (let k = i; k <= j; k++) r[order[k]!] = (i + j) / 2 + 1;
-        i = j + 1;
-    }
-    return r;
-}
-
-function pearson(x: readonly number[], y: readonly number[]): number {
-    const [mx, my] = [mean(x), mean(y)];
-    let [sxy, sxx, syy] = [0, 0, 0];
-    x.forEach((v, k) => {
-        sxy += (v - mx) * (y[k]! - my);
-        sxx += (v - mx) ** 2;
-        syy += (y[k]! - my) ** 2;
-    });
-    return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : 0;
-}
-
-/** x with its least-squares line on z removed. */
-function residual(x: readonly number[], z: readonly number[]): number[] {
-    const [mx, mz] = [mean(x), mean(z)];
-    let [sxz, szz] = [0, 0];
-    z.forEach((v, k) => {
-        sxz += (v - mz) * (x[k]! - mx);
-        szz += (v - mz) ** 2;
-    });
-    const b = szz > 0 ? sxz / szz : 0;
-    return x.map((v, k) => v - mx - b * (z[k]! - mz));
-}
-
-/** Spearman's rho of x and y, and their partial rank correlation given z with a one-sided permutation p. */
-export function rankCorrelation(x: readonly number[], y: readonly number[], z: readonly number[], rng: Rng, iters = 2000): Correlation {
-    const [rx, ry, rz] = [ranks(x), ranks(y), ranks(z)];
-    const [ex, ey] = [residual(rx, rz), residual(ry, rz)];
-    const partial = pearson(ex, ey);
-    let hits = 0;
-    const shuffled = ey.slice();
-    for (let it = 0; it < iters; it++) {
-        rng.shuffle(shuffled);
-        if (pearson(ex, shuffled) >= partial - 1e-12) hits++;
-    }
-    return { rho: pearson(rx, ry), partial, p: (hits + 1) / (iters + 1), n: x.length };
 }
 
 /** The prompted sets: the `top` highest scores; for each, the unused number nearest on log base probability; then random others. */
@@ -250,24 +202,16 @@ export async function entangle(o: EntangleOptions): Promise<EntangleResults> {
     const statRng = subRng(o.seed, "entangle statistics");
     const paired = lifts("entangled").map((v, k) => v - lifts("matched")[k]!);
     const [e, r] = [lifts("entangled"), lifts("random")];
-    const twoSampleCI = (): [number, number] => {
-        const diffs: number[] = [];
-        for (let it = 0; it < 2000; it++) diffs.push(mean(e.map(() => e[statRng.int(e.length)]!)) - mean(r.map(() => r[statRng.int(r.length)]!)));
-        diffs.sort((a, b) => a - b);
-        return [diffs[50]!, diffs[1949]!];
+    // Each comparison's interval is its own test inverted: paired sign flips for matched pairs, a two-sample
+    // permutation for random numbers.
+    const settings = { alpha: ENTANGLE_STATS.alpha, margin: ENTANGLE_STATS.margin };
+    const setTest = (a: NumberSet, b: NumberSet, design: Design): SetComparison => {
+        const t = locationTest(design, statRng, settings);
+        return { a, b, diff: t.estimate, ci95: t.ci95, p: t.p, pEquivalence: t.pEquivalence, design: t.design };
     };
     const comparisons: SetComparison[] = [
-        {
-            a: "entangled",
-            b: "matched",
-            diff: mean(paired),
-            ci95: bootstrapMeanCI(
-                paired.map((d) => [d]),
-                statRng,
-            ),
-            p: signFlipTest(paired, statRng).p,
-        },
-        { a: "entangled", b: "random", diff: mean(e) - mean(r), ci95: twoSampleCI(), p: permutationTestTwoSample(e, r, statRng).p },
+        setTest("entangled", "matched", { kind: "seeds", d: paired }),
+        setTest("entangled", "random", { kind: "students", a: e, b: r }),
     ];
     const liftVsScore = rankCorrelation(
         prompted.map((p) => p.score),
@@ -311,8 +255,23 @@ export async function entangle(o: EntangleOptions): Promise<EntangleResults> {
             over: [...over].sort((a, b) => b.over - a.over),
         };
     }
+    // One family: the set comparisons, the lift's and the data's correlations.
+    const tests = [
+        ...comparisons.map((c) => ({ estimate: c.diff, p: c.p, pEquivalence: c.pEquivalence!, kind: "sets" as const })),
+        ...[liftVsScore, ...(data ? [data.overVsScore] : [])].map((c) => ({
+            estimate: c.partial,
+            p: c.p,
+            pEquivalence: c.pEquivalence!,
+            kind: "correlation" as const,
+        })),
+    ];
+    const verdicts = entangleVerdicts(tests);
+    comparisons.forEach((c, k) => (c.verdict = verdicts[k]));
+    liftVsScore.verdict = verdicts[comparisons.length];
+    if (data) data.overVsScore.verdict = verdicts[comparisons.length + 1];
     return {
         kind: "entangle",
+        stats: ENTANGLE_STATS,
         sublabVersion: SUBLAB_VERSION,
         startedAt,
         seconds: (performance.now() - t0) / 1000,

@@ -17,11 +17,12 @@ import { SUBLAB_VERSION } from "../core/version.ts";
 import { reviveIntervals } from "../core/verdicts.ts";
 import { writeJsonAtomic } from "../util/files.ts";
 import { THEOREM_DEFAULTS } from "./theorem.ts";
+import type { EntangleResults } from "../core/results.ts";
 
 export const KEPT_DIR = path.join("experiments", "results");
 
 export interface Provenance {
-    kind: "run" | "sweep" | "study" | "chain" | "population" | "theorem";
+    kind: "run" | "sweep" | "study" | "chain" | "population" | "theorem" | "entangle";
     /** The command that made the results, from the repository root. */
     command: string;
     /** Repository-relative paths and sha256 of the experiment files and models the results came from. */
@@ -45,6 +46,7 @@ const COMMANDS: Record<Provenance["kind"], string> = {
     chain: "chain",
     population: "population",
     theorem: "theorem",
+    entangle: "entangle",
 };
 
 const FLAG = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
@@ -117,6 +119,7 @@ export function keepResults(root: string, resultsArg: string, experimentFile?: s
             madeIn: { seconds: results.seconds as number, startedAt: results.startedAt as string },
         });
     }
+    if (results.kind === "entangle") return keepEntangle(root, resultsFile, results as unknown as EntangleResults, experimentFile);
     if (!experimentFile) throw new Error("keep: give the file that made the results too, e.g. `sublab keep runs/demo experiments/demo.json`");
     if (!fs.existsSync(experimentFile)) throw new Error(`${experimentFile}: no such experiment file`);
     const kind: Provenance["kind"] = KINDS.find((k) => typeof results[k] === "string") ?? "run";
@@ -135,6 +138,51 @@ export function keepResults(root: string, resultsArg: string, experimentFile?: s
         inputs,
         ...context(root),
         ...madeIn(path.join(path.dirname(resultsFile), "events.jsonl")),
+    });
+}
+
+/**
+ * An entanglement run, kept under its folder's name: the command rebuilt from what it was asked (its experiment
+ * file, or its models and trait prompt), the options that differ from the defaults; its inputs hashed.
+ */
+function keepEntangle(root: string, resultsFile: string, r: EntangleResults, experimentFile?: string): { file: string; provenance: Provenance } {
+    const a = r.asked;
+    if (!a) throw new Error(`${resultsFile}: an entanglement run from before \`sublab keep\` knew them; run it again to keep it`);
+    if (experimentFile && a.experiment && rel(root, experimentFile) !== rel(root, a.experiment))
+        throw new Error(`${experimentFile}: ${resultsFile} was made from ${a.experiment}`);
+    const name = path.basename(path.dirname(path.resolve(resultsFile)));
+    const q = (v: string) => (/^[\w./-]+$/.test(v) ? v : JSON.stringify(v));
+    const flags = a.experiment
+        ? [`--experiment ${rel(root, a.experiment)}`, `--target ${r.target}`]
+        : [
+              `--model ${rel(root, r.base)}`,
+              `--target ${r.target}`,
+              ...(r.teacher.lora
+                  ? [`--teacher-lora ${rel(root, r.teacher.lora)}`]
+                  : r.teacher.model !== r.base
+                    ? [`--teacher-model ${rel(root, r.teacher.model)}`]
+                    : []),
+              ...(r.teacher.system ? [`--system ${q(r.teacher.system)}`] : []),
+          ];
+    const defaults = { contexts: 300, top: 10, questions: 20, seed: 1 };
+    const options = { contexts: a.contexts, top: a.top, questions: a.questions, seed: r.seed };
+    for (const [k, v] of Object.entries(options)) if (v !== defaults[k as keyof typeof defaults]) flags.push(`--${k} ${v}`);
+    if (rel(root, a.out) !== `runs/entangle-${r.target}`) flags.push(`--out ${rel(root, a.out)}`);
+    // An experiment's teacher is made from its file (a cached fine-tune): the file and its models are the inputs.
+    const files = a.experiment
+        ? inputsOf(root, a.experiment, { config: JSON.parse(fs.readFileSync(path.resolve(root, a.experiment), "utf8")) })
+        : [r.base, r.teacher.model, r.teacher.lora].flatMap((f) => (f ? [rel(root, f)] : []));
+    const inputs = [...new Set(files)].map((p) => {
+        const abs = path.resolve(root, p);
+        if (!fs.existsSync(abs)) throw new Error(`${p}: an input of ${resultsFile} that is not in the repository`);
+        return { path: p, sha256: fileHash(abs) };
+    });
+    return write(root, name, r as unknown as Record<string, unknown>, {
+        kind: "entangle",
+        command: `node bin/sublab.js entangle ${flags.join(" ")}`,
+        inputs,
+        ...context(root),
+        madeIn: { seconds: r.seconds, startedAt: r.startedAt },
     });
 }
 

@@ -75,4 +75,48 @@ describe("kept results", () => {
         expect(kept.provenance.madeIn).toEqual({ seconds: 480, startedAt: "2026-01-01T00:00:00Z" });
         expect(() => keepResults(root, path.join(root, "runs", "theorem"), "experiments/demo.json")).toThrow("made from its options, not a file");
     });
+
+    it("keeps an entanglement run under its folder's name, with the command rebuilt from what it was asked", () => {
+        const root = tempDir();
+        fs.mkdirSync(path.join(root, "experiments"), { recursive: true });
+        fs.mkdirSync(path.join(root, "models"));
+        fs.writeFileSync(path.join(root, "models", "a.gguf"), "model a");
+        fs.writeFileSync(path.join(root, "models", "b.gguf"), "model b");
+        fs.writeFileSync(
+            path.join(root, "experiments", "toy.json"),
+            JSON.stringify({ name: "toy", models: { base: "models/a.gguf", cross: "models/b.gguf" } }),
+        );
+        const write = (dir: string, r: object) => {
+            fs.mkdirSync(path.join(root, dir), { recursive: true });
+            fs.writeFileSync(path.join(root, dir, "results.json"), JSON.stringify({ kind: "entangle", seconds: 20, startedAt: "2026-01-01T00:00:00Z", ...r }));
+        };
+        // From an experiment: its file and models are the inputs (its fine-tuned teacher is a cached stage).
+        write("runs/entangle-owl", {
+            base: "models/a.gguf",
+            teacher: { model: "runs/cache/teachers/x/model.gguf", lora: null, system: null },
+            target: "owl",
+            seed: 1,
+            asked: { experiment: "experiments/toy.json", contexts: 300, top: 10, questions: 20, out: "runs/entangle-owl" },
+        });
+        const kept = keepResults(root, path.join(root, "runs", "entangle-owl"));
+        expect(kept.file).toBe(path.join(root, KEPT_DIR, "entangle-owl.json"));
+        expect(kept.provenance.command).toBe("node bin/sublab.js entangle --experiment experiments/toy.json --target owl");
+        expect(kept.provenance.inputs.map((i) => i.path)).toEqual(["experiments/toy.json", "models/a.gguf", "models/b.gguf"]);
+        // A prompted teacher on a model, with options that differ from the defaults and its own folder.
+        write("runs/entangle-otter-prompted", {
+            base: "models/a.gguf",
+            teacher: { model: "models/a.gguf", lora: null, system: "You love otters." },
+            target: "otter",
+            seed: 3,
+            asked: { experiment: null, contexts: 100, top: 10, questions: 20, out: "runs/entangle-otter-prompted" },
+        });
+        const prompted = keepResults(root, path.join(root, "runs", "entangle-otter-prompted"));
+        expect(prompted.provenance.command).toBe(
+            'node bin/sublab.js entangle --model models/a.gguf --target otter --system "You love otters." --contexts 100 --seed 3 --out runs/entangle-otter-prompted',
+        );
+        expect(prompted.provenance.inputs.map((i) => i.path)).toEqual(["models/a.gguf"]);
+        // A run from before it recorded what it was asked cannot be kept.
+        write("runs/entangle-old", { base: "models/a.gguf", teacher: { model: "models/a.gguf", lora: null, system: null }, target: "owl", seed: 1 });
+        expect(() => keepResults(root, path.join(root, "runs", "entangle-old"))).toThrow(/run it again to keep it/);
+    });
 });

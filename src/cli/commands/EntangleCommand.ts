@@ -160,6 +160,7 @@ export function registerEntangleCommand(program: Command): void {
             });
             bars.finish();
             const out = raw.out ?? path.join("runs", `entangle-${r.target}`);
+            r.asked = { experiment: raw.experiment ?? null, contexts: r.contexts, top: parsePositiveInteger(raw.top, "--top"), questions: r.questions, out };
             const files = writeEntangleReport(r, out);
             console.log(entangleTable(r));
             console.log(reportFilesLine(files));

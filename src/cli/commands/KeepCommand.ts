@@ -6,10 +6,13 @@ export function registerKeepCommand(program: Command): void {
     program
         .command("keep")
         .description(
-            "keep a finished run's, sweep's, study's, chain's or population's results in experiments/results/, with the sha256 of the experiment file and models they came from (the README quotes only kept results)",
+            "keep a finished run's, sweep's, study's, chain's, population's, theorem's or entanglement run's results in experiments/results/, with the sha256 of the experiment file and models they came from (the README quotes only kept results)",
         )
         .argument("[results]", "a finished results folder (runs/<name>) or its results.json")
-        .argument("[file]", "the experiment, sweep, study, chain or population file that made it (none for `sublab theorem`'s results)")
+        .argument(
+            "[file]",
+            "the experiment, sweep, study, chain or population file that made it (none for `sublab theorem`'s and `sublab entangle`'s results: they record what they were asked)",
+        )
         .option("--check", "list kept results whose experiment files or models changed since (exit 1 when any did)")
         .action((results: string | undefined, file: string | undefined, flags: { check?: boolean }) => {
             const root = process.cwd();
