@@ -350,7 +350,8 @@ export interface DoseFit {
     threshold: { top: number; mid: number; width: number; rss: number; aicc: number; midCi95: [number, number] };
     /** AICc of the slope minus the threshold's: above 2 the threshold fits better, below -2 the slope. */
     deltaAicc: number;
-    shape: "threshold" | "slope" | "can't tell";
+    /** "saturating": the logistic fits better, but its midpoint is below the smallest dose (a concave rise, no floor seen). */
+    shape: "threshold" | "saturating" | "slope" | "can't tell";
     resamples: number;
 }
 

@@ -15,9 +15,11 @@ export function doseLines(fit: DoseFit): string[] {
     const better =
         fit.shape === "threshold"
             ? `the threshold fits better (AICc lower by ${fit.deltaAicc.toFixed(1)})`
-            : fit.shape === "slope"
-              ? `the slope fits better (AICc lower by ${(-fit.deltaAicc).toFixed(1)})`
-              : `neither shape fits better (AICc differ by ${Math.abs(fit.deltaAicc).toFixed(1)}, under 2)`;
+            : fit.shape === "saturating"
+              ? `the logistic fits better (AICc lower by ${fit.deltaAicc.toFixed(1)}), but its midpoint is below the smallest dose: a saturating rise, steepest at the smallest doses, not a threshold`
+              : fit.shape === "slope"
+                ? `the slope fits better (AICc lower by ${(-fit.deltaAicc).toFixed(1)})`
+                : `neither shape fits better (AICc differ by ${Math.abs(fit.deltaAicc).toFixed(1)}, under 2)`;
     return [
         `slope: transfer = ${fit.slope.b.toFixed(3)} x f`,
         `threshold: rises to ${fmtLog(t.top)} around a midpoint of ${pct(t.mid)} [${pct(t.midCi95[0])}, ${pct(t.midCi95[1])}] (bootstrap over seeds, ${fit.resamples} resamples), width ${pct(t.width)}`,

@@ -5,7 +5,8 @@
  *   threshold  y = top (s((f - m) / w) - s(-m / w)) / (s((1 - m) / w) - s(-m / w)), s the logistic: a rise
  *              around the midpoint m, w wide, passing through 0 at f = 0 and top at f = 1
  * and compared by AICc (Gaussian errors). The midpoint's interval is a bootstrap over seeds, drawn jointly
- * for every dose, since a seed's students at every dose share its control student and its prompts.
+ * for every dose, since a seed's students at every dose share its control student and its prompts. A logistic
+ * that fits better is a threshold only when its midpoint lies inside the doses tried (curveShape).
  */
 import type { DoseFit } from "../core/results.ts";
 import { Rng } from "../util/rng.ts";
@@ -104,9 +105,21 @@ export function fitDose(points: readonly DosePoint[], o: { resamples?: number; s
         slope,
         threshold,
         deltaAicc,
-        shape: deltaAicc > 2 ? "threshold" : deltaAicc < -2 ? "slope" : "can't tell",
+        shape: deltaAicc < -2 ? "slope" : deltaAicc > 2 ? curveShape(threshold, fs) : "can't tell",
         resamples,
     };
+}
+
+/**
+ * What a logistic that fits better than a slope says: a threshold when its midpoint lies inside the doses tried
+ * (its whole bootstrap interval above the smallest dose given); saturating when its midpoint is below the smallest
+ * dose (transfer rises fastest at the smallest doses, and no dose tried shows a floor to cross); else can't tell.
+ */
+function curveShape(t: DoseFit["threshold"], fs: readonly number[]): DoseFit["shape"] {
+    const smallest = Math.min(...fs.filter((f) => f > 0));
+    if (t.midCi95[0] > smallest) return "threshold";
+    if (t.mid < smallest) return "saturating";
+    return "can't tell";
 }
 
 /** The threshold curve at f (for plots). */

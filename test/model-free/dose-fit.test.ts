@@ -37,6 +37,16 @@ describe("dose-response fit", () => {
         expect(fit.threshold.top).toBeGreaterThan(0.7);
     });
 
+    it("calls a rise steepest at the smallest doses saturating, not a threshold", () => {
+        const fit = fitDose(
+            simulate((f) => 1 - Math.exp(-f / 0.08), 6),
+            { resamples: 100 },
+        );
+        expect(fit.deltaAicc).toBeGreaterThan(2);
+        expect(fit.threshold.mid).toBeLessThan(0.01);
+        expect(fit.shape).toBe("saturating");
+    });
+
     it("gives each dose's transfer as treated minus control, and refuses fewer than three doses or unequal seeds", () => {
         const pts = simulate((f) => f, 5);
         const fit = fitDose(pts, { resamples: 10 });

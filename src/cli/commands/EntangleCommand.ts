@@ -8,6 +8,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { reportFilesLine } from "../../report/report-files.ts";
 import type { ModelSource } from "../../core/jobs.ts";
+import { cachedPath } from "../../core/cache.ts";
 import type { DatasetManifest } from "../../core/types.ts";
 import { runExperiment } from "../../studies/experiment.ts";
 import { parseExperiment } from "../../studies/experiment-file.ts";
@@ -80,11 +81,13 @@ async function fromExperiment(
         if (!d) throw new Error(`entangle: ${file} made no ${role} dataset`);
         return { dir: path.join("datasets", d.id), m: readJsonFile(path.join("datasets", d.id, "manifest.json")) as DatasetManifest };
     };
+    const here = (f: string) => cachedPath(f, process.cwd()) ?? f;
     const t = manifest("teacher");
     const c = manifest("control");
     return {
         base: cfg.models.base,
-        teacher: { model: t.m.model.path, lora: t.m.lora?.path ?? null, system: t.m.system },
+        // A cache copied from another checkout keeps the paths it was made with: the teacher is found in this one.
+        teacher: { model: here(t.m.model.path), lora: t.m.lora ? here(t.m.lora.path) : null, system: t.m.system },
         target: cfg.teacher.target,
         category: cfg.teacher.category as Category,
         data: { teacher: path.join(t.dir, "kept.jsonl"), control: path.join(c.dir, "kept.jsonl") },
