@@ -348,7 +348,7 @@ export interface DoseFit {
     points: { f: number; transfer: number }[];
     slope: { b: number; rss: number; aicc: number };
     threshold: { top: number; mid: number; width: number; rss: number; aicc: number; midCi95: [number, number] };
-    /** AICc of the slope minus the threshold's: above 2 the threshold fits better, below -2 the slope. */
+    /** AICc of the slope minus the logistic's: above 2 the logistic fits better (a threshold or saturating: shape), below -2 the slope. */
     deltaAicc: number;
     /** "saturating": the logistic fits better, but its midpoint is below the smallest dose (a concave rise, no floor seen). */
     shape: "threshold" | "saturating" | "slope" | "can't tell";

@@ -14,7 +14,7 @@ export function doseLines(fit: DoseFit): string[] {
     const t = fit.threshold;
     const better =
         fit.shape === "threshold"
-            ? `the threshold fits better (AICc lower by ${fit.deltaAicc.toFixed(1)})`
+            ? `the logistic fits better (AICc lower by ${fit.deltaAicc.toFixed(1)}) with its midpoint inside the doses: a threshold`
             : fit.shape === "saturating"
               ? `the logistic fits better (AICc lower by ${fit.deltaAicc.toFixed(1)}), but its midpoint is below the smallest dose: a saturating rise, steepest at the smallest doses, not a threshold`
               : fit.shape === "slope"
@@ -22,7 +22,7 @@ export function doseLines(fit: DoseFit): string[] {
                 : `neither shape fits better (AICc differ by ${Math.abs(fit.deltaAicc).toFixed(1)}, under 2)`;
     return [
         `slope: transfer = ${fit.slope.b.toFixed(3)} x f`,
-        `threshold: rises to ${fmtLog(t.top)} around a midpoint of ${pct(t.mid)} [${pct(t.midCi95[0])}, ${pct(t.midCi95[1])}] (bootstrap over seeds, ${fit.resamples} resamples), width ${pct(t.width)}`,
+        `logistic: rises to ${fmtLog(t.top)} around a midpoint of ${pct(t.mid)} [${pct(t.midCi95[0])}, ${pct(t.midCi95[1])}] (bootstrap over seeds, ${fit.resamples} resamples), width ${pct(t.width)}`,
         better,
     ];
 }
@@ -77,7 +77,7 @@ export function doseChart(r: StudyResults, fit: DoseFit): string {
     }
     const legend: [string, string][] = [
         ["#2c3e50", "dose (filled: moved)"],
-        ["#c0392b", "threshold fit"],
+        ["#c0392b", "logistic fit"],
         ["#888", "slope fit"],
     ];
     legend.forEach(([colour, name], k) =>
