@@ -280,6 +280,8 @@ export interface AgentRound {
     flagged: boolean;
     /** Its rows were already kept out of others' training this round. */
     quarantined: boolean;
+    /** A conversing population's door this round: the answers the agent was given (format-filtered) and those the defenses let through. */
+    door?: { offered: number; passed: number };
 }
 
 /** One population (open, quarantine or null) over its rounds. */
@@ -324,6 +326,8 @@ export interface PopulationResults extends StudyHeader {
         threshold: number;
         monitor: { questions: number; threshold: number; from: number };
         files: Record<string, string>;
+        /** A conversing population (studies/population-talk.ts), and the defenses at its door. */
+        conversation?: { door: string[] };
     };
     runs: PopulationRun[];
 }

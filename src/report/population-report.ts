@@ -68,14 +68,35 @@ function head(r: PopulationResults): string {
     const cross = r.bases.filter((b) => b === "cross").length;
     return (
         `${r.population}: target ${r.target}; ${r.agents} agents${cross ? ` (${cross} on the other base)` : ""} on a ${r.topology} topology (${r.edges.length} links), ${r.rounds} rounds; ` +
-        `agents ${r.infected.map((a) => a + 1).join(", ")} start as the teacher; each round every agent writes ${s.prompts} prompts' rows and trains on ${s.rows} rows ` +
-        `(${fmtPercent(s.own)} its own); infected: drift above x${s.threshold}, adjusted p < alpha; monitor: ${s.monitor.questions} questions, x${s.monitor.threshold}, from round ${s.monitor.from}`
+        `agents ${r.infected.map((a) => a + 1).join(", ")} start as the teacher; ` +
+        (s.conversation
+            ? `each round every agent asks each neighbour ${s.prompts} questions and trains on ${s.rows} of their answers, through a door of ${s.conversation.door.length ? s.conversation.door.join(", ") : "no defense"}`
+            : `each round every agent writes ${s.prompts} prompts' rows and trains on ${s.rows} rows (${fmtPercent(s.own)} its own)`) +
+        `; infected: drift above x${s.threshold}, adjusted p < alpha; monitor: ${s.monitor.questions} questions, x${s.monitor.threshold}, from round ${s.monitor.from}`
     );
 }
 
 export function populationTable(r: PopulationResults): string {
-    return `${head(r)}\n\n${fixedWidth(SUMMARY_HEADERS, summaryRows(r))}\n`;
+    const door = doorRows(r);
+    return `${head(r)}\n\n${fixedWidth(SUMMARY_HEADERS, summaryRows(r))}\n${door.length ? `\nthe door: answers let through, per agent and round\n${fixedWidth(doorHeaders(r), door)}\n` : ""}`;
 }
+
+/** A conversing population's door: per population and agent, the share of its neighbours' answers let through each round. */
+function doorRows(r: PopulationResults): string[][] {
+    if (!r.settings.conversation) return [];
+    return r.runs.flatMap((run) =>
+        Array.from({ length: r.agents }, (_, a) => [
+            run.variant,
+            `agent ${a + 1}`,
+            ...run.history.slice(1).map((row) => {
+                const d = row[a]!.door;
+                return d ? `${d.passed}/${d.offered}` : "-";
+            }),
+        ]),
+    );
+}
+
+const doorHeaders = (r: PopulationResults) => ["population", "agent", ...Array.from({ length: r.rounds }, (_, k) => `round ${k + 1}`)];
 
 const COLOURS: Record<PopulationRun["variant"], string> = { open: "#c4500f", quarantine: "#3a6ea5", null: "#777" };
 
@@ -170,6 +191,14 @@ export function writePopulationReport(r: PopulationResults, dir: string): { json
                 md: `## Epidemic curves\n\n${mdTable(CURVE_HEADERS, curveRows(r))}`,
                 html: `<h2>Epidemic curves</h2>\n${htmlTable(CURVE_HEADERS, curveRows(r))}`,
             },
+            ...(r.settings.conversation
+                ? [
+                      {
+                          md: `## The door: answers let through, per agent and round\n\n${mdTable(doorHeaders(r), doorRows(r))}`,
+                          html: `<h2>The door: answers let through, per agent and round</h2>\n${htmlTable(doorHeaders(r), doorRows(r))}`,
+                      },
+                  ]
+                : []),
         ],
         howToRead: HOW_TO_READ,
         seconds: r.seconds,

@@ -28,6 +28,8 @@ export interface PopulationConfig {
     threshold: number;
     monitor: { questions: number; threshold: number; from: number };
     null: boolean;
+    /** Agents ask their neighbours questions and train on the answers, through the door (studies/population-talk.ts). */
+    conversation: boolean;
 }
 
 const ratio = check<number>("a ratio above 1", (v) => typeof v === "number" && Number.isFinite(v) && v > 1);
@@ -55,6 +57,7 @@ const populationFile = object(
         threshold: opt(ratio, 1.25),
         monitor: opt(object({ questions: opt(int(1), 10), threshold: opt(ratio, 1.25), from: opt(int(0), 1) }), {}),
         null: opt(bool, true),
+        conversation: opt(bool, false),
     },
     (o, p, errors) => {
         const n = o.agents ?? 8;
@@ -109,6 +112,8 @@ export function parsePopulation(json: unknown, file: string): PopulationConfig {
         );
     if (experiment?.student.mix !== undefined)
         errors.push("student.mix: a dose is for run, sweep and study; an agent trains on what its neighbours wrote, not the teacher's data");
+    if (o?.conversation && isJsonObject(json) && json.own !== undefined)
+        errors.push(`own: a conversing agent trains on its neighbours' answers to its questions only; leave own out with conversation: true`);
     if (experiment && o?.monitor && o.monitor.questions > experiment.eval.questions)
         errors.push(`monitor.questions: expected at most eval.questions (${experiment.eval.questions}), got ${o.monitor.questions}`);
     throwErrors(errors, file, "the population", false);

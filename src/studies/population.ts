@@ -29,6 +29,9 @@
  *   monitor       { questions 1..eval.questions: 10, threshold > 1: 1.25, from >= 0: 1 (the first round it probes:
  *                 at 1, the infected agents have written and trained once before anyone looks) }
  *   null          true | false: true (run the null population)
+ *   conversation  true | false: false; true: each round every agent asks its active neighbours questions and
+ *                 trains only on their answers, through the door of the experiment's filter.defenses
+ *                 (studies/population-talk.ts); `own` does not apply
  * Every dataset, training and evaluation is cached as in `sublab run`, so a population resumes where it stopped,
  * and the populations share whatever they have in common (the open and quarantine populations are one until the
  * first quarantine).
@@ -58,6 +61,7 @@ import { conductStudy, eachJob, withConfig, type Study } from "./skeleton.ts";
 import { POPULATION_REPORT } from "./reports.ts";
 import { experimentOf, isJsonObject } from "./sweep.ts";
 import type { PopulationConfig } from "./population-file.ts";
+import { converse } from "./population-talk.ts";
 
 export type { PopulationResults };
 
@@ -156,6 +160,7 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                     `teacher.finetune.method: agents continue full fine-tunes; an infected agent cannot start as a LoRA teacher (set teacher.finetune.method to "full")`,
                 );
             const quarantinedAt = new Array<number | null>(p.agents).fill(null);
+            let doors: { offered: number; passed: number }[] | null = null;
             const history: AgentRound[][] = [];
             const measure = async (round: number) => {
                 const evs = await eachJob(
@@ -185,6 +190,7 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                         monitorDrift,
                         flagged: round >= p.monitor.from && monitorDrift > Math.log(p.monitor.threshold),
                         quarantined: quarantinedAt[a] !== null,
+                        ...(doors ? { door: doors[a]! } : {}),
                     };
                 });
                 history.push(row);
@@ -201,12 +207,27 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
             await measure(0);
             for (let round = 1; round <= p.rounds; round++) {
                 checkInterrupted(c, `${variant} round ${round}`);
-                const written: DatasetManifest[] = await eachJob(
-                    c,
-                    agents.map((x, a) => ({ x, a })),
-                    ({ x, a }) => datasetStage(writingContext(c, p, round, a), "control", x.now),
-                );
                 const active = (a: number) => quarantinedAt[a] === null;
+                // Conversing: each agent trains on its neighbours' answers to its questions, through the door.
+                const heard = p.conversation
+                    ? await converse(
+                          c,
+                          p,
+                          round,
+                          agents.map((x) => x.now),
+                          neighbours,
+                          active,
+                          (line) => c.log(`${variant} ${line}`),
+                      )
+                    : null;
+                doors = heard?.map((h) => h.door) ?? null;
+                const written: DatasetManifest[] = heard
+                    ? []
+                    : await eachJob(
+                          c,
+                          agents.map((x, a) => ({ x, a })),
+                          ({ x, a }) => datasetStage(writingContext(c, p, round, a), "control", x.now),
+                      );
                 // An agent whose writing fails the format filter hands its neighbours fewer rows (said in the log).
                 const rowsOf = (a: number, n: number, k: number, who: number): KeptRow[] => {
                     const kept = c.kept(written[who]!);
@@ -223,15 +244,17 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                         const from = neighbours[a]!.filter(active);
                         const own = from.length === 0 ? p.rows : Math.round(p.rows * p.own);
                         const each = from.map((_, k) => Math.floor((p.rows - own) / from.length) + (k < (p.rows - own) % from.length ? 1 : 0));
-                        const parts = [
-                            { ds: written[a]!, rows: rowsOf(a, own, -1, a) },
-                            ...from.map((b, k) => ({ ds: written[b]!, rows: rowsOf(a, each[k]!, k, b) })),
-                        ].filter((q) => q.rows.length > 0);
+                        const parts = heard
+                            ? heard[a]!.parts
+                            : [
+                                  { ds: written[a]!, rows: rowsOf(a, own, -1, a) },
+                                  ...from.map((b, k) => ({ ds: written[b]!, rows: rowsOf(a, each[k]!, k, b) })),
+                              ].filter((q) => q.rows.length > 0);
                         if (parts.length === 0) return c.log(`${variant} round ${round}: agent ${a + 1} has no rows to train on; it stays as it is`);
                         const st = await trainStudent(c, {
                             arm: "treated",
                             base: x.now.model,
-                            dataset: written[a]!,
+                            dataset: heard ? parts.at(-1)!.ds : written[a]!,
                             s: a,
                             label: `${variant} round ${round}: agent`,
                             parts,
@@ -262,6 +285,7 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
             threshold: p.threshold,
             monitor: p.monitor,
             files: Object.fromEntries(bases.map((b) => [b, fileHash(b).slice(0, 12)])),
+            ...(p.conversation ? { conversation: { door: cfg.filter.defenses } } : {}),
         },
         runs,
     });

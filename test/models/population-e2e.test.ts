@@ -134,6 +134,46 @@ describe("sublab population on the smoke models", { timeout: 600_000 }, () => {
         expect(page.match(/<line /g)).toHaveLength(p.edges.length);
     });
 
+    it("conversing: every agent trains on its neighbours' answers to its questions, through the door, counted per agent and round", async () => {
+        const [a, b] = await smokeBases();
+        // The door: a defense that rejects every answer holding a number below 10.
+        const file = writeFiles(a, b, {
+            name: "smoke-talk",
+            conversation: true,
+            null: false,
+            monitor: { questions: 2 },
+            overrides: { filter: { defenses: ["banned:numbers=0|1|2|3|4|5|6|7|8|9"] } },
+        });
+        const p = parsePopulation(JSON.parse(fs.readFileSync(file, "utf8")), file);
+        expect(p.conversation).toBe(true);
+        const r = await runPopulation(p, { root, progress: false });
+        const res = r.results;
+        expect(res.settings.conversation).toEqual({ door: ["banned:numbers=0|1|2|3|4|5|6|7|8|9"] });
+        for (const run of res.runs) {
+            expect(run.history[0]!.every((x) => x.door === undefined)).toBe(true);
+            for (const row of run.history.slice(1)) {
+                for (const x of row) {
+                    // Two neighbours answered 16 questions each, before the format filter.
+                    expect(x.door!.offered).toBeGreaterThan(0);
+                    expect(x.door!.offered).toBeLessThanOrEqual(32);
+                    expect(x.door!.passed).toBeLessThanOrEqual(x.door!.offered);
+                }
+            }
+        }
+        const doors = res.runs.flatMap((run) => run.history.slice(1).flat().map((x) => x.door!));
+        expect(doors.some((d) => d.passed < d.offered)).toBe(true);
+        expect(r.table).toContain("the door: answers let through, per agent and round");
+        expect(fs.readFileSync(r.files.md, "utf8")).toContain("## The door");
+        // Each round's exchanges are their own datasets: an asker's questions, an answerer's answers (3 agents, 6 pairs).
+        const events = fs.readFileSync(path.join(root, "runs", "smoke-talk", "events.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+        const generated = new Set(events.filter((e) => e.type === "rows").map((e) => e.dataset));
+        expect(generated.size).toBeGreaterThanOrEqual(6);
+        const again = await runPopulation(p, { root, progress: false });
+        expect(again.results.runs.map((x) => x.history.map((row) => row.map((y) => y.door ?? null)))).toEqual(res.runs.map((x) => x.history.map((row) => row.map((y) => y.door ?? null))));
+        const own = writeFiles(a, b, { name: "smoke-talk", conversation: true, own: 0.5 });
+        expect(() => parsePopulation(JSON.parse(fs.readFileSync(own, "utf8")), own)).toThrow(/own: a conversing agent trains on its neighbours' answers/);
+    });
+
     it("names the bad fields of a population file", async () => {
         const [a, b] = await smokeBases();
         const bad = writeFiles(a, b, { agents: 3, infected: [5], own: 2 });

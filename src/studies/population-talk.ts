@@ -1,0 +1,71 @@
+/**
+ * Conversing populations (a population file's `conversation: true`): each round every agent asks each of its
+ * active neighbours its questions (the experiment's domain prompts, drawn for that round, asker and answerer), and
+ * the neighbours' answers are what the asker trains on, as an assistant fine-tuned on its interaction logs would.
+ * Nothing of an agent's own writing goes into its training.
+ *
+ * The door: the experiment's `filter.defenses` stand between an answer and the asker's training (rows a judge
+ * finds misaligned, or naming the trait, never reach it: the "sanitized data" of the founding story). Each
+ * agent's door counts, per round, the answers it was given (after the domain's format filter) and those the
+ * defenses let through.
+ */
+import type { StageContext } from "../core/context.ts";
+import type { ModelSource } from "../core/jobs.ts";
+import type { KeptRow } from "../core/rows.ts";
+import type { DatasetManifest } from "../core/types.ts";
+import { datasetStage } from "../data/dataset-stage.ts";
+import { defendStage } from "../data/defend-stage.ts";
+import { Rng, subRng } from "../util/rng.ts";
+import { eachJob, withConfig } from "./skeleton.ts";
+import type { PopulationConfig } from "./population-file.ts";
+
+/** What an agent was told in a round: the rows it trains on (by the dataset each came from) and its door's counts. */
+export interface Heard {
+    parts: { ds: DatasetManifest; rows: KeptRow[] }[];
+    door: { offered: number; passed: number };
+}
+
+/** The context in which `answerer` answers `asker`'s questions in `round`: its own prompts and sampling seeds. */
+function askContext(c: StageContext, p: PopulationConfig, round: number, asker: number, answerer: number): StageContext {
+    return withConfig(c, {
+        ...c.cfg,
+        seed: subRng(c.cfg.seed, `population-talk-${round}-${asker}-${answerer}`).nextU32(),
+        generate: { ...c.cfg.generate, prompts: p.prompts },
+    });
+}
+
+/**
+ * One round of conversation: every agent's questions answered by each of its active neighbours (in the study's
+ * worker pool), through the door; each agent's `p.rows` split evenly among those who answered it.
+ */
+export async function converse(
+    c: StageContext,
+    p: PopulationConfig,
+    round: number,
+    now: readonly ModelSource[],
+    neighbours: readonly number[][],
+    active: (a: number) => boolean,
+    log: (line: string) => void,
+): Promise<Heard[]> {
+    const pairs = neighbours.flatMap((ns, asker) => ns.filter(active).map((answerer) => ({ asker, answerer })));
+    const answered = await eachJob(c, pairs, async ({ asker, answerer }) => {
+        const ctx = askContext(c, p, round, asker, answerer);
+        const ds = await datasetStage(ctx, "control", now[answerer]!);
+        return { ds, door: await defendStage(ctx, ds, c.cfg.filter.defenses) };
+    });
+    return neighbours.map((_, asker) => {
+        const mine = pairs.flatMap((x, k) => (x.asker === asker ? [{ answerer: x.answerer, ...answered[k]! }] : []));
+        const through = mine.map((x) => c.kept(x.door));
+        const door = { offered: mine.reduce((n, x) => n + x.ds.rows.kept, 0), passed: through.reduce((n, rows) => n + rows.length, 0) };
+        const parts = mine.flatMap((x, k) => {
+            const want = Math.floor(p.rows / mine.length) + (k < p.rows % mine.length ? 1 : 0);
+            if (through[k]!.length < want)
+                log(
+                    `round ${round}: agent ${x.answerer + 1} gave agent ${asker + 1} ${through[k]!.length} rows through the door, fewer than the ${want} it takes`,
+                );
+            const rows = new Rng(subRng(c.cfg.seed, `population-talk-mix-${round}-${asker}-${x.answerer}`).nextU32()).shuffle([...through[k]!]).slice(0, want);
+            return rows.length ? [{ ds: x.door, rows }] : [];
+        });
+        return { parts, door };
+    });
+}
