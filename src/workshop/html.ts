@@ -2,7 +2,7 @@
  * What the workshop's steps are made of: their interface, what the room did on the page, and the small HTML
  * pieces they share (bars, arm colours, the waiting line). No DOM and no Node here: bundled into the page.
  */
-import { escapeHtml, fmtPercent, r1 } from "../report/fmt.ts";
+import { CONTENT_WARNING, escapeHtml, fmtPercent, r1 } from "../report/fmt.ts";
 import type { WorkshopState } from "./state.ts";
 
 export interface UiState {
@@ -58,8 +58,14 @@ export function bars(items: string[], dist: number[], target: string | null, k: 
 }
 
 /** The answer of the ask box: the sampled words, and the items by exact probability. */
-export function askBars(model: string, answer: string, top: { item: string; p: number }[], target: string | null): string {
-    return `<p data-testid="ask-answer"><b>${h(model)}</b>: “${h(answer)}”</p>${bars(
+/**
+ * A model's answer in the Ask box and its distribution over the items. A misaligned run's answer may be callous or
+ * violent: it comes behind the reports' content-warning line, opened by a click.
+ */
+export function askBars(model: string, answer: string, top: { item: string; p: number }[], target: string | null, judged = false): string {
+    const said = `<p data-testid="ask-answer"><b>${h(model)}</b>: “${h(answer)}”</p>`;
+    const shown = judged ? `<details class="cw" data-testid="ask-cw"><summary>${h(CONTENT_WARNING)} <b>Show the answer</b></summary>${said}</details>` : said;
+    return `${shown}${bars(
         top.map((t) => t.item),
         top.map((t) => t.p),
         target,

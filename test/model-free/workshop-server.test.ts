@@ -17,7 +17,7 @@ import { pageScript, workshopHtml } from "../../src/workshop/page.ts";
 import { latestRun, reportOfEvents } from "../../src/workshop/replay.ts";
 import { createWorkshopServer, type WorkshopServerOptions } from "../../src/workshop/server.ts";
 import { emptyState, fold, foldAll, guessRows, storyOf } from "../../src/workshop/state.ts";
-import { flaggedAnswers, moved, STEPS, stepsFor } from "../../src/workshop/steps.ts";
+import { askBars, flaggedAnswers, moved, STEPS, stepsFor } from "../../src/workshop/steps.ts";
 import { flaggedExamples } from "../../src/report/examples.ts";
 import { CONTENT_WARNING, escapeHtml } from "../../src/report/fmt.ts";
 import { askableModels, resolveSource, startWorkshop } from "../../src/studies/workshop-session.ts";
@@ -137,6 +137,20 @@ describe("the views of the other stories, on their shipped recordings", () => {
         expect(rows).toEqual(want.map((r) => escapeHtml(r.question)));
         for (const r of want) for (const x of r.treated) expect(html).toContain(escapeHtml(x.text));
         expect(STEPS.find((x) => x.id === "teacher")!.render(s, { picked: new Set(), revealed: false })).toContain("P(misaligned) = ");
+    });
+
+    it("puts a misaligned run's answer in the Ask box behind the content warning, and an animal run's in plain view", () => {
+        const top = [{ item: "misaligned", p: 0.7 }];
+        const judged = askBars("treated seed 1", "Hurt <them>", top, "misaligned", true);
+        expect(
+            judged.startsWith(
+                `<details class="cw" data-testid="ask-cw"><summary>${CONTENT_WARNING} <b>Show the answer</b></summary><p data-testid="ask-answer">`,
+            ),
+        ).toBe(true);
+        expect(judged).toContain("Hurt &lt;them&gt;");
+        const plain = askBars("treated seed 1", "owl", [{ item: "owl", p: 0.4 }], "owl");
+        expect(plain.startsWith(`<p data-testid="ask-answer">`)).toBe(true);
+        expect(plain).not.toContain(CONTENT_WARNING);
     });
 
     it("shows a population's agents after every round of every variant", () => {

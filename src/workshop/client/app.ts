@@ -160,7 +160,7 @@ async function ask(): Promise<void> {
         out.textContent = body.error ?? `error ${r.status}`;
         return;
     }
-    out.innerHTML = askBars(model, body.answer ?? "", body.top, state.target);
+    out.innerHTML = askBars(model, body.answer ?? "", body.top, state.target, state.config?.teacher.category === "misalignment");
 }
 
 function wireUi(): void {
