@@ -286,7 +286,7 @@ export interface AgentRound {
 
 /** One population (open, quarantine or null) over its rounds. */
 export interface PopulationRun {
-    variant: "open" | "quarantine" | "null";
+    variant: "open" | "quarantine" | "recovery" | "null";
     /** history[round][agent]. */
     history: AgentRound[][];
     curve: { round: number; infected: number; share: number; ci95: [number, number]; newInfections: number; recoveries: number; quarantined: number }[];
@@ -307,6 +307,8 @@ export interface PopulationRun {
         falsePositiveRate: number;
         /** Agents flagged falsely at least once: the unit that is closer to independent (absent in results from before it). */
         falseFlagAgents?: number;
+        /** The recovery population's readmissions: an agent treated after its quarantine that the monitor no longer flagged. */
+        readmitted?: { agent: number; round: number }[];
     };
 }
 

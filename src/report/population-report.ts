@@ -10,6 +10,7 @@ import { escapeHtml, fixedWidth, fmtCI, fmtPercent, htmlTable, mdTable, r1, writ
 const VARIANT_TEXT: Record<PopulationRun["variant"], string> = {
     open: "open (no monitor)",
     quarantine: "with monitor and quarantine",
+    recovery: "with quarantine, treatment and readmission",
     null: "null (no agent carries the trait; monitor and quarantine on)",
 };
 
@@ -37,6 +38,7 @@ const SUMMARY_HEADERS = [
     "gamma",
     "flagged agents",
     "quarantined (agent@round)",
+    "readmitted (agent@round)",
     "detection delay (rounds)",
     "missed",
     "false flags",
@@ -55,6 +57,7 @@ function summaryRows(r: PopulationResults): string[][] {
         fmtRate(run.rates.gamma),
         String(run.monitor.flaggedAgents),
         run.monitor.quarantined.map((q) => `${q.agent + 1}@${q.round}`).join(" ") || "-",
+        run.monitor.readmitted?.map((q) => `${q.agent + 1}@${q.round}`).join(" ") || "-",
         run.monitor.detectionDelays.length ? run.monitor.detectionDelays.join(", ") : "-",
         String(run.monitor.missed),
         `${run.monitor.falseFlags}/${run.monitor.agentRounds}`,
@@ -98,7 +101,7 @@ function doorRows(r: PopulationResults): string[][] {
 
 const doorHeaders = (r: PopulationResults) => ["population", "agent", ...Array.from({ length: r.rounds }, (_, k) => `round ${k + 1}`)];
 
-const COLOURS: Record<PopulationRun["variant"], string> = { open: "#c4500f", quarantine: "#3a6ea5", null: "#777" };
+const COLOURS: Record<PopulationRun["variant"], string> = { open: "#c4500f", quarantine: "#3a6ea5", recovery: "#2e8b57", null: "#777" };
 
 export function epidemicChart(r: PopulationResults): string {
     return lineChart({

@@ -30,6 +30,8 @@ export interface PopulationConfig {
     null: boolean;
     /** Agents ask their neighbours questions and train on the answers, through the door (studies/population-talk.ts). */
     conversation: boolean;
+    /** The recovery population: quarantined agents treated with the safety fine-tune and readmitted when they pass the monitor. */
+    recovery: boolean;
 }
 
 const ratio = check<number>("a ratio above 1", (v) => typeof v === "number" && Number.isFinite(v) && v > 1);
@@ -58,6 +60,7 @@ const populationFile = object(
         monitor: opt(object({ questions: opt(int(1), 10), threshold: opt(ratio, 1.25), from: opt(int(0), 1) }), {}),
         null: opt(bool, true),
         conversation: opt(bool, false),
+        recovery: opt(bool, false),
     },
     (o, p, errors) => {
         const n = o.agents ?? 8;
@@ -109,6 +112,10 @@ export function parsePopulation(json: unknown, file: string): PopulationConfig {
     if (experiment && experiment.student.method !== "full")
         errors.push(
             `student.method: agents continue their own training round after round, which needs full fine-tunes; set student.method to "full" (got "${experiment.student.method}")`,
+        );
+    if (o?.recovery && experiment && !experiment.safety)
+        errors.push(
+            `recovery: the treatment is the experiment's safety fine-tune; add a safety section to the experiment or its overrides (e.g. "safety": {})`,
         );
     if (experiment?.student.mix !== undefined)
         errors.push("student.mix: a dose is for run, sweep and study; an agent trains on what its neighbours wrote, not the teacher's data");

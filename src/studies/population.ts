@@ -29,6 +29,8 @@
  *   monitor       { questions 1..eval.questions: 10, threshold > 1: 1.25, from >= 0: 1 (the first round it probes:
  *                 at 1, the infected agents have written and trained once before anyone looks) }
  *   null          true | false: true (run the null population)
+ *   recovery      true | false: false; true adds the recovery population: quarantined agents are treated (the
+ *                 experiment's safety fine-tune) instead of trained, and rejoin once the monitor no longer flags them
  *   conversation  true | false: false; true: each round every agent asks its active neighbours questions and
  *                 trains only on their answers, through the door of the experiment's filter.defenses
  *                 (studies/population-talk.ts); `own` does not apply
@@ -53,6 +55,7 @@ import { bootstrapMeanCI, mean, PROB_FLOOR, questionLogRatios, wilson } from "..
 import { signFlipTest } from "../stats/permutation.ts";
 import { DEFAULT_STATS } from "../stats/verdict.ts";
 import { trainStudent } from "../students/student-stage.ts";
+import { safetyStage } from "../students/safety-stage.ts";
 import type { Teacher } from "../teacher/teacher.ts";
 import { readJsonFile } from "../util/files.ts";
 import { Rng, subRng } from "../util/rng.ts";
@@ -67,7 +70,7 @@ export type { PopulationResults };
 
 export type PopulationRunResult = StudyRunResult<PopulationResults>;
 
-type Variant = "open" | "quarantine" | "null";
+type Variant = "open" | "quarantine" | "recovery" | "null";
 
 interface Agent {
     base: string;
@@ -103,7 +106,7 @@ export function infectionTest(perQuestion: readonly number[], threshold: number,
 /** Runs (or resumes) the populations and writes their report to runs/<name>/. */
 export async function runPopulation(p: PopulationConfig, opts: RunOptions = {}): Promise<PopulationRunResult> {
     const cfg = p.experiment;
-    const variants: Variant[] = p.null ? ["open", "quarantine", "null"] : ["open", "quarantine"];
+    const variants: Variant[] = ["open", "quarantine", ...(p.recovery ? (["recovery"] as const) : []), ...(p.null ? (["null"] as const) : [])];
     return (await conductStudy({
         name: p.name,
         cfg,
@@ -160,6 +163,10 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                     `teacher.finetune.method: agents continue full fine-tunes; an infected agent cannot start as a LoRA teacher (set teacher.finetune.method to "full")`,
                 );
             const quarantinedAt = new Array<number | null>(p.agents).fill(null);
+            // Recovery: each agent's first quarantine (for the summary), its treatments since, and its readmissions.
+            const firstQuarantine = new Array<number | null>(p.agents).fill(null);
+            const treatedSince = new Array<number>(p.agents).fill(0);
+            const readmitted: { agent: number; round: number }[] = [];
             let doors: { offered: number; passed: number }[] | null = null;
             const history: AgentRound[][] = [];
             const measure = async (round: number) => {
@@ -197,8 +204,17 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                 c.emit({ type: "population-round", run: variant, round, agents: row });
                 if (variant === "open") return;
                 for (const x of row) {
+                    // A treated agent the monitor no longer flags rejoins: others train on its rows again.
+                    if (variant === "recovery" && quarantinedAt[x.agent] !== null && treatedSince[x.agent]! > 0 && !x.flagged) {
+                        quarantinedAt[x.agent] = null;
+                        treatedSince[x.agent] = 0;
+                        readmitted.push({ agent: x.agent, round });
+                        c.log(`${variant} round ${round}: agent ${x.agent + 1} passes the monitor after treatment and is readmitted`);
+                        continue;
+                    }
                     if (!x.flagged || quarantinedAt[x.agent] !== null) continue;
                     quarantinedAt[x.agent] = round;
+                    firstQuarantine[x.agent] ??= round;
                     c.log(
                         `${variant} round ${round}: the monitor quarantines agent ${x.agent + 1} (drift x${Math.exp(x.monitorDrift).toFixed(2)} on ${p.monitor.questions} questions)`,
                     );
@@ -250,6 +266,15 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                                   { ds: written[a]!, rows: rowsOf(a, own, -1, a) },
                                   ...from.map((b, k) => ({ ds: written[b]!, rows: rowsOf(a, each[k]!, k, b) })),
                               ].filter((q) => q.rows.length > 0);
+                        if (variant === "recovery" && !active(a)) {
+                            // Quarantined in the recovery population: treated (the safety fine-tune) instead of trained.
+                            const ds = heard ? parts[0]?.ds : written[a];
+                            if (!ds) return c.log(`${variant} round ${round}: agent ${a + 1} is quarantined and heard nobody; it stays as it is`);
+                            const t = await safetyStage(c, { arm: "treated", seed: a, base: x.now.model, dataset: ds, model: x.now.model, lora: null });
+                            treatedSince[a]!++;
+                            x.now = { model: t.model, lora: null, system: x.now.system };
+                            return;
+                        }
                         if (parts.length === 0) return c.log(`${variant} round ${round}: agent ${a + 1} has no rows to train on; it stays as it is`);
                         const st = await trainStudent(c, {
                             arm: "treated",
@@ -265,7 +290,7 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                 );
                 await measure(round);
             }
-            runs.push(summarizeRun(variant, history, quarantinedAt, p));
+            runs.push(summarizeRun(variant, history, variant === "recovery" ? firstQuarantine : quarantinedAt, p, readmitted));
         }
     }
 
@@ -302,6 +327,7 @@ export function summarizeRun(
     history: AgentRound[][],
     quarantinedAt: (number | null)[],
     p: Pick<PopulationConfig, "agents" | "monitor">,
+    readmitted: { agent: number; round: number }[] = [],
 ): PopulationRun {
     const n = p.agents;
     const curve = history.map((row, r) => {
@@ -356,6 +382,7 @@ export function summarizeRun(
             agentRounds: monitored,
             falsePositiveRate: monitored > 0 ? falseFlags / monitored : 0,
             falseFlagAgents: new Set(falseFlagged.map((x) => x.agent)).size,
+            ...(variant === "recovery" ? { readmitted } : {}),
         },
     };
 }

@@ -174,6 +174,35 @@ describe("sublab population on the smoke models", { timeout: 600_000 }, () => {
         expect(() => parsePopulation(JSON.parse(fs.readFileSync(own, "utf8")), own)).toThrow(/own: a conversing agent trains on its neighbours' answers/);
     });
 
+    it("recovery: a quarantined agent is treated (the safety fine-tune) instead of trained, and rejoins once the monitor passes it", async () => {
+        const [a, b] = await smokeBases();
+        const file = writeFiles(a, b, {
+            name: "smoke-recover",
+            rounds: 3,
+            null: false,
+            recovery: true,
+            monitor: { questions: 2, threshold: 1.0001, from: 1 },
+            overrides: { safety: { rows: 12, epochs: 2, lr: 3e-3 } },
+        });
+        const p = parsePopulation(JSON.parse(fs.readFileSync(file, "utf8")), file);
+        const r = await runPopulation(p, { root, progress: false });
+        expect(r.results.runs.map((x) => x.variant)).toEqual(["open", "quarantine", "recovery"]);
+        const rec = r.results.runs[2]!;
+        expect(rec.monitor.quarantined.length).toBeGreaterThan(0);
+        expect(rec.monitor.readmitted!.length).toBeGreaterThan(0);
+        for (const x of rec.monitor.readmitted!) {
+            // Readmitted at a round where the monitor did not flag it, after a round in quarantine.
+            expect(rec.history[x.round]![x.agent]!.flagged).toBe(false);
+            expect(rec.history[x.round]![x.agent]!.quarantined).toBe(true);
+            if (x.round + 1 < rec.history.length) expect(rec.history[x.round + 1]![x.agent]!.quarantined).toBe(false);
+        }
+        const events = fs.readFileSync(path.join(root, "runs", "smoke-recover", "events.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+        expect(events.filter((e) => e.type === "student" && e.arm === "treated+safety").length).toBeGreaterThan(0);
+        expect(r.table).toContain("readmitted (agent@round)");
+        const none = writeFiles(a, b, { name: "smoke-recover", recovery: true });
+        expect(() => parsePopulation(JSON.parse(fs.readFileSync(none, "utf8")), none)).toThrow(/recovery: the treatment is the experiment's safety fine-tune/);
+    });
+
     it("names the bad fields of a population file", async () => {
         const [a, b] = await smokeBases();
         const bad = writeFiles(a, b, { agents: 3, infected: [5], own: 2 });
