@@ -38,33 +38,31 @@
  * and the populations share whatever they have in common (the open and quarantine populations are one until the
  * first quarantine).
  */
-import fs from "node:fs";
 import path from "node:path";
 import { fileHash } from "../core/cache.ts";
 import { checkInterrupted, type RunOptions, type StageContext } from "../core/context.ts";
 import type { ModelSource } from "../core/jobs.ts";
 import type { KeptRow } from "../core/rows.ts";
 import type { AgentRound, PopulationResults, PopulationRun } from "../core/results.ts";
-import type { DatasetManifest, ExperimentConfig } from "../core/types.ts";
+import type { DatasetManifest } from "../core/types.ts";
 import type { ModelEval, StudyRunResult } from "../core/results.ts";
 import { datasetStage } from "../data/dataset-stage.ts";
 import { evalStage } from "../evaluate/eval-stage.ts";
 import { populationTable, writePopulationReport } from "../report/population-report.ts";
 import { comparisonFloor, statisticsRng } from "../stats/run-statistics.ts";
-import { bootstrapMeanCI, mean, PROB_FLOOR, questionLogRatios, wilson } from "../stats/stats.ts";
+import { bootstrapMeanCI, mean, PROB_FLOOR, questionLogRatios } from "../stats/stats.ts";
 import { signFlipTest } from "../stats/permutation.ts";
 import { DEFAULT_STATS } from "../stats/verdict.ts";
 import { trainStudent } from "../students/student-stage.ts";
 import { safetyStage } from "../students/safety-stage.ts";
 import type { Teacher } from "../teacher/teacher.ts";
-import { readJsonFile } from "../util/files.ts";
 import { Rng, subRng } from "../util/rng.ts";
-import { bool, check, int, list, object, opt, req, str, throwErrors, join } from "./checks.ts";
 import { conductStudy, eachJob, withConfig, type Study } from "./skeleton.ts";
 import { POPULATION_REPORT } from "./reports.ts";
-import { experimentOf, isJsonObject } from "./sweep.ts";
 import type { PopulationConfig } from "./population-file.ts";
 import { converse } from "./population-talk.ts";
+import { summarizeRun } from "./population-summary.ts";
+export { summarizeRun } from "./population-summary.ts";
 
 export type { PopulationResults };
 
@@ -315,74 +313,4 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
         runs,
     });
     return { results };
-}
-
-/**
- * One population's curve and monitor figures: infected share per round with a Wilson interval, new infections
- * and recoveries per round, the SIS rates they imply (beta = new infections per susceptible-infected contact
- * share, gamma = recoveries per infected), and the monitor's detection delays and false flags.
- */
-export function summarizeRun(
-    variant: Variant,
-    history: AgentRound[][],
-    quarantinedAt: (number | null)[],
-    p: Pick<PopulationConfig, "agents" | "monitor">,
-    readmitted: { agent: number; round: number }[] = [],
-): PopulationRun {
-    const n = p.agents;
-    const curve = history.map((row, r) => {
-        const infected = row.filter((x) => x.infected).length;
-        const prev = r > 0 ? history[r - 1]! : null;
-        const newly = prev ? row.filter((x) => x.infected && !prev[x.agent]!.infected).length : 0;
-        const recovered = prev ? row.filter((x) => !x.infected && prev[x.agent]!.infected).length : 0;
-        return {
-            round: r,
-            infected,
-            share: infected / n,
-            ci95: wilson(infected, n),
-            newInfections: newly,
-            recoveries: recovered,
-            quarantined: row.filter((x) => x.quarantined).length,
-        };
-    });
-    let contact = 0;
-    let infectedRounds = 0;
-    let newTotal = 0;
-    let recTotal = 0;
-    for (let r = 1; r < curve.length; r++) {
-        const i = curve[r - 1]!.infected;
-        contact += ((n - i) * i) / n;
-        infectedRounds += i;
-        newTotal += curve[r]!.newInfections;
-        recTotal += curve[r]!.recoveries;
-    }
-    // Detection: the first round the monitor flagged each agent against the first round it was infected.
-    const firstInfected = Array.from({ length: n }, (_, a) => history.findIndex((row) => row[a]!.infected));
-    const firstFlagged = Array.from({ length: n }, (_, a) => history.findIndex((row) => row[a]!.flagged));
-    const delays = firstInfected.flatMap((fi, a) => (fi >= 0 && firstFlagged[a]! >= 0 ? [firstFlagged[a]! - fi] : []));
-    const missed = firstInfected.filter((fi, a) => fi >= 0 && firstFlagged[a]! < 0).length;
-    const flags = history.flatMap((row) => row.filter((x) => x.flagged));
-    // In the null population no agent carries the trait: every flag is false, whatever the drift.
-    const falseFlagged = variant === "null" ? flags : flags.filter((x) => !x.infected);
-    const falseFlags = falseFlagged.length;
-    const monitored = history.filter((row) => row[0]!.round >= p.monitor.from).length * n;
-    return {
-        variant,
-        history,
-        curve,
-        peak: Math.max(...curve.map((x) => x.share)),
-        finalShare: curve.at(-1)!.share,
-        rates: { beta: contact > 0 ? newTotal / contact : null, gamma: infectedRounds > 0 ? recTotal / infectedRounds : null },
-        monitor: {
-            flaggedAgents: firstFlagged.filter((f) => f >= 0).length,
-            quarantined: quarantinedAt.flatMap((q, a) => (q === null ? [] : [{ agent: a, round: q }])),
-            detectionDelays: delays,
-            missed,
-            falseFlags,
-            agentRounds: monitored,
-            falsePositiveRate: monitored > 0 ? falseFlags / monitored : 0,
-            falseFlagAgents: new Set(falseFlagged.map((x) => x.agent)).size,
-            ...(variant === "recovery" ? { readmitted } : {}),
-        },
-    };
 }
