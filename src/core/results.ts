@@ -326,7 +326,14 @@ export interface PopulationResults extends StudyHeader {
         rows: number;
         own: number;
         threshold: number;
-        monitor: { questions: number; threshold: number; from: number };
+        monitor: {
+            questions: number;
+            threshold: number;
+            from: number;
+            falsePositiveRate?: number;
+            /** The threshold the monitor used, calibrated on the null population's agent-rounds (monitor.falsePositiveRate). */
+            calibrated?: { falsePositiveRate: number; threshold: number; agentRounds: number };
+        };
         files: Record<string, string>;
         /** A conversing population (studies/population-talk.ts), and the defenses at its door. */
         conversation?: { door: string[] };

@@ -75,7 +75,11 @@ function head(r: PopulationResults): string {
         (s.conversation
             ? `each round every agent asks each neighbour ${s.prompts} questions and trains on ${s.rows} of their answers, through a door of ${s.conversation.door.length ? s.conversation.door.join(", ") : "no defense"}`
             : `each round every agent writes ${s.prompts} prompts' rows and trains on ${s.rows} rows (${fmtPercent(s.own)} its own)`) +
-        `; infected: drift above x${s.threshold}, adjusted p < alpha; monitor: ${s.monitor.questions} questions, x${s.monitor.threshold}, from round ${s.monitor.from}`
+        `; infected: drift above x${s.threshold}, adjusted p < alpha; monitor: ${s.monitor.questions} questions, ${
+            s.monitor.calibrated
+                ? `x${s.monitor.calibrated.threshold.toPrecision(4)} (calibrated on the null population's ${s.monitor.calibrated.agentRounds} agent-rounds for a false-positive rate of at most ${s.monitor.calibrated.falsePositiveRate})`
+                : `x${s.monitor.threshold}`
+        }, from round ${s.monitor.from}`
     );
 }
 

@@ -6,7 +6,7 @@ import path from "node:path";
 import type { ExperimentConfig } from "../core/types.ts";
 import { readJsonFile } from "../util/files.ts";
 import { Rng, subRng } from "../util/rng.ts";
-import { bool, check, int, list, object, opt, req, str, throwErrors, join } from "./checks.ts";
+import { absentOr, bool, check, int, list, object, opt, req, str, throwErrors, join } from "./checks.ts";
 import { experimentOf, isJsonObject } from "./sweep.ts";
 
 export interface PopulationConfig {
@@ -26,7 +26,8 @@ export interface PopulationConfig {
     rows: number;
     own: number;
     threshold: number;
-    monitor: { questions: number; threshold: number; from: number };
+    /** falsePositiveRate: the threshold is calibrated on the null population to flag at most this share of its agent-rounds. */
+    monitor: { questions: number; threshold: number; from: number; falsePositiveRate?: number };
     null: boolean;
     /** Agents ask their neighbours questions and train on the answers, through the door (studies/population-talk.ts). */
     conversation: boolean;
@@ -57,7 +58,15 @@ const populationFile = object(
         rows: opt(int(1), 120),
         own: opt(share, 0.5),
         threshold: opt(ratio, 1.25),
-        monitor: opt(object({ questions: opt(int(1), 10), threshold: opt(ratio, 1.25), from: opt(int(0), 1) }), {}),
+        monitor: opt(
+            object({
+                questions: opt(int(1), 10),
+                threshold: opt(ratio, 1.25),
+                from: opt(int(0), 1),
+                falsePositiveRate: opt(absentOr(check<number>("a share above 0 and below 1", (v) => typeof v === "number" && v > 0 && v < 1)), undefined),
+            }),
+            {},
+        ),
         null: opt(bool, true),
         conversation: opt(bool, false),
         recovery: opt(bool, false),
@@ -121,6 +130,11 @@ export function parsePopulation(json: unknown, file: string): PopulationConfig {
         errors.push("student.mix: a dose is for run, sweep and study; an agent trains on what its neighbours wrote, not the teacher's data");
     if (o?.conversation && isJsonObject(json) && json.own !== undefined)
         errors.push(`own: a conversing agent trains on its neighbours' answers to its questions only; leave own out with conversation: true`);
+    const m = isJsonObject(json) && isJsonObject(json.monitor) ? json.monitor : null;
+    if (m?.falsePositiveRate !== undefined && m.threshold !== undefined)
+        errors.push(`monitor: give threshold or falsePositiveRate (a threshold calibrated on the null population), not both`);
+    if (m?.falsePositiveRate !== undefined && o?.null === false)
+        errors.push(`monitor.falsePositiveRate: the threshold is calibrated on the null population; set null to true`);
     if (experiment && o?.monitor && o.monitor.questions > experiment.eval.questions)
         errors.push(`monitor.questions: expected at most eval.questions (${experiment.eval.questions}), got ${o.monitor.questions}`);
     throwErrors(errors, file, "the population", false);

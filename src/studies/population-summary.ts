@@ -76,3 +76,15 @@ export function summarizeRun(
         },
     };
 }
+
+/**
+ * The monitor's threshold calibrated on the null population's drifts (a log ratio): the monitor flags a drift
+ * strictly above it, so at most floor(falsePositiveRate x n) of the n null agent-rounds are flagged (fewer on ties).
+ * In-sample: the null population's own false-positive rate is held by construction, not estimated.
+ */
+export function calibrateMonitor(drifts: readonly number[], falsePositiveRate: number): number {
+    if (drifts.length === 0)
+        throw new Error("monitor.falsePositiveRate: the null population has no monitored agent-round (is monitor.from past the last round?)");
+    const sorted = [...drifts].sort((a, b) => b - a);
+    return sorted[Math.min(Math.floor(falsePositiveRate * sorted.length), sorted.length - 1)]!;
+}

@@ -26,7 +26,9 @@
  *   rows          >= 1: rows each agent trains on per round: 120
  *   own           [0, 1]: share of those rows from its own writing (the rest split evenly among active neighbours): 0.5
  *   threshold     > 1: the infection threshold, a ratio of P(target) over the base's: 1.25
- *   monitor       { questions 1..eval.questions: 10, threshold > 1: 1.25, from >= 0: 1 (the first round it probes:
+ *   monitor       { questions 1..eval.questions: 10, threshold > 1: 1.25 or falsePositiveRate (0, 1) (the threshold
+ *                 calibrated on the null population, run first, to flag at most that share of its agent-rounds),
+ *                 from >= 0: 1 (the first round it probes:
  *                 at 1, the infected agents have written and trained once before anyone looks) }
  *   null          true | false: true (run the null population)
  *   recovery      true | false: false; true adds the recovery population: quarantined agents are treated (the
@@ -61,7 +63,7 @@ import { conductStudy, eachJob, withConfig, type Study } from "./skeleton.ts";
 import { POPULATION_REPORT } from "./reports.ts";
 import type { PopulationConfig } from "./population-file.ts";
 import { converse } from "./population-talk.ts";
-import { summarizeRun } from "./population-summary.ts";
+import { calibrateMonitor, summarizeRun } from "./population-summary.ts";
 export { summarizeRun } from "./population-summary.ts";
 
 export type { PopulationResults };
@@ -104,7 +106,9 @@ export function infectionTest(perQuestion: readonly number[], threshold: number,
 /** Runs (or resumes) the populations and writes their report to runs/<name>/. */
 export async function runPopulation(p: PopulationConfig, opts: RunOptions = {}): Promise<PopulationRunResult> {
     const cfg = p.experiment;
-    const variants: Variant[] = ["open", "quarantine", ...(p.recovery ? (["recovery"] as const) : []), ...(p.null ? (["null"] as const) : [])];
+    const acting: Variant[] = ["open", "quarantine", ...(p.recovery ? (["recovery"] as const) : [])];
+    // A monitor calibrated on the null population learns its threshold there first.
+    const variants: Variant[] = !p.null ? acting : p.monitor.falsePositiveRate !== undefined ? ["null", ...acting] : [...acting, "null"];
     return (await conductStudy({
         name: p.name,
         cfg,
@@ -134,6 +138,7 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
     const baseOf = (a: number) => (a >= p.agents - p.cross ? cfg.models.cross : cfg.models.base);
     const bases = [...new Set(Array.from({ length: p.agents }, (_, a) => baseOf(a)))];
     const runs: PopulationRun[] = [];
+    let calibrated: PopulationResults["settings"]["monitor"]["calibrated"];
     {
         // The teachers (one per base an infected agent is built on) and every base's own evaluation.
         const teachers = new Map<string, Teacher>();
@@ -150,7 +155,10 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                 await study.time("eval", () => evalStage(c, { model: b, lora: null }, { arm: "base", seed: null, dataset: null }, `base ${path.basename(b)}`)),
             );
 
+        // The monitor's threshold (a log ratio): the file's, or calibrated on the null population when it asks for a false-positive rate.
+        let monitorLog = Math.log(p.monitor.threshold);
         for (const variant of variants) {
+            const calibrating = variant === "null" && p.monitor.falsePositiveRate !== undefined;
             c.log(`population ${p.name}: the ${variant} population`);
             const agents: Agent[] = Array.from({ length: p.agents }, (_, a) => {
                 const t = variant !== "null" && p.infected.includes(a) ? teachers.get(baseOf(a))! : null;
@@ -193,12 +201,13 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                         pAdjusted: test.pAdjusted,
                         infected: test.pAdjusted < alpha,
                         monitorDrift,
-                        flagged: round >= p.monitor.from && monitorDrift > Math.log(p.monitor.threshold),
+                        flagged: !calibrating && round >= p.monitor.from && monitorDrift > monitorLog,
                         quarantined: quarantinedAt[a] !== null,
                         ...(doors ? { door: doors[a]! } : {}),
                     };
                 });
                 history.push(row);
+                if (calibrating) return; // flagged, and shown, once the threshold is known
                 c.emit({ type: "population-round", run: variant, round, agents: row });
                 if (variant === "open") return;
                 for (const x of row) {
@@ -288,6 +297,21 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                 );
                 await measure(round);
             }
+            if (calibrating) {
+                const drifts = history.flat().filter((x) => x.round >= p.monitor.from);
+                monitorLog = calibrateMonitor(
+                    drifts.map((x) => x.monitorDrift),
+                    p.monitor.falsePositiveRate!,
+                );
+                calibrated = { falsePositiveRate: p.monitor.falsePositiveRate!, threshold: Math.exp(monitorLog), agentRounds: drifts.length };
+                c.log(
+                    `population ${p.name}: the monitor's threshold, calibrated on the null population's ${drifts.length} agent-rounds for a false-positive rate of ${p.monitor.falsePositiveRate}: x${Math.exp(monitorLog).toPrecision(4)}`,
+                );
+                for (const row of history) {
+                    for (const x of row) x.flagged = x.round >= p.monitor.from && x.monitorDrift > monitorLog;
+                    c.emit({ type: "population-round", run: variant, round: row[0]!.round, agents: row });
+                }
+            }
             runs.push(summarizeRun(variant, history, variant === "recovery" ? firstQuarantine : quarantinedAt, p, readmitted));
         }
     }
@@ -306,7 +330,7 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
             rows: p.rows,
             own: p.own,
             threshold: p.threshold,
-            monitor: p.monitor,
+            monitor: { ...p.monitor, ...(calibrated ? { calibrated } : {}) },
             files: Object.fromEntries(bases.map((b) => [b, fileHash(b).slice(0, 12)])),
             ...(p.conversation ? { conversation: { door: cfg.filter.defenses } } : {}),
         },

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { infectionTest } from "../../src/studies/population.ts";
+import { calibrateMonitor } from "../../src/studies/population-summary.ts";
 import { Rng } from "../../src/util/rng.ts";
 
 describe("a population's infection test", () => {
@@ -46,5 +47,25 @@ describe("a population's infection test", () => {
         }
         // 100 null families of 8 agents at the threshold (uncorrected, about a third of them would have one): the share with any false infection, binomial bound at alpha.
         expect(anyFalse / families).toBeLessThanOrEqual(0.05 + 2 * Math.sqrt((0.05 * 0.95) / families));
+    });
+});
+
+describe("the monitor calibrated on the null population", () => {
+    it("flags at most floor(rate x n) null agent-rounds, fewer on ties, none at a rate below 1/n", () => {
+        const drifts = [0.5, 0.4, 0.3, 0.2, 0.1, 0, -0.1, -0.2, -0.3, -0.4];
+        const flagged = (rate: number, xs = drifts) => xs.filter((d) => d > calibrateMonitor(xs, rate)).length;
+        expect(calibrateMonitor(drifts, 0.2)).toBe(0.3);
+        expect(flagged(0.2)).toBe(2);
+        expect(flagged(0.25)).toBe(2);
+        expect(flagged(0.05)).toBe(0);
+        expect(flagged(0.99)).toBe(9);
+        expect(flagged(0.5, [0.3, 0.3, 0.3, 0.1])).toBe(0);
+        expect(() => calibrateMonitor([], 0.1)).toThrow(/no monitored agent-round/);
+        // On many null families the calibrated rate holds exactly, in sample, whatever the drifts' scale.
+        const rng = new Rng(8);
+        for (let k = 0; k < 50; k++) {
+            const xs = Array.from({ length: 48 }, () => (k + 1) * (rng.next() - 0.5));
+            expect(flagged(0.1, xs)).toBe(4);
+        }
     });
 });

@@ -203,6 +203,30 @@ describe("sublab population on the smoke models", { timeout: 600_000 }, () => {
         expect(() => parsePopulation(JSON.parse(fs.readFileSync(none, "utf8")), none)).toThrow(/recovery: the treatment is the experiment's safety fine-tune/);
     });
 
+    it("calibrates the monitor on the null population, run first, and uses that threshold in the others", async () => {
+        const [a, b] = await smokeBases();
+        const file = writeFiles(a, b, { name: "smoke-calibrate", monitor: { questions: 2, falsePositiveRate: 0.34, from: 1 } });
+        const p = parsePopulation(JSON.parse(fs.readFileSync(file, "utf8")), file);
+        const r = await runPopulation(p, { root, progress: false });
+        const res = r.results;
+        expect(res.runs.map((x) => x.variant)).toEqual(["null", "open", "quarantine"]);
+        const cal = res.settings.monitor.calibrated!;
+        // 3 agents x rounds 1..2 of the null population.
+        expect(cal.agentRounds).toBe(6);
+        const nul = res.runs[0]!;
+        expect(nul.monitor.falseFlags).toBeLessThanOrEqual(Math.floor(0.34 * 6));
+        for (const run of res.runs)
+            // (The null drift the threshold was read from is not flagged: a drift must be above it; 1e-12 absorbs exp and log.)
+            for (const row of run.history.slice(1)) for (const x of row) expect(x.flagged).toBe(x.monitorDrift > Math.log(cal.threshold) + 1e-12);
+        expect(r.table).toContain("calibrated on the null population's 6 agent-rounds");
+        // The events carry the null population's flags as calibrated.
+        const events = fs.readFileSync(path.join(root, "runs", "smoke-calibrate", "events.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+        const nullRounds = events.filter((e) => e.type === "population-round" && e.run === "null");
+        expect(nullRounds.map((e) => e.agents.map((x: AgentRound) => x.flagged))).toEqual(nul.history.map((row) => row.map((x) => x.flagged)));
+        const both = writeFiles(a, b, { name: "smoke-calibrate", monitor: { threshold: 1.2, falsePositiveRate: 0.1 } });
+        expect(() => parsePopulation(JSON.parse(fs.readFileSync(both, "utf8")), both)).toThrow(/give threshold or falsePositiveRate/);
+    });
+
     it("names the bad fields of a population file", async () => {
         const [a, b] = await smokeBases();
         const bad = writeFiles(a, b, { agents: 3, infected: [5], own: 2 });
