@@ -293,7 +293,16 @@ export interface PopulationRun {
     peak: number;
     finalShare: number;
     /** SIS rates from the curve: new infections per susceptible-infected contact share per round, recoveries per infected agent per round (null: nothing to divide by). */
-    rates: { beta: number | null; gamma: number | null };
+    rates: {
+        beta: number | null;
+        gamma: number | null;
+        /** beta / gamma (null: no recovery, or nothing to divide by); absent in results from before it. */
+        r0?: number | null;
+        /** Parametric-bootstrap 95% intervals (studies/population-summary.ts epidemicRates): a scale for one run, not a test. */
+        betaCi95?: [number, number];
+        gammaCi95?: [number, number];
+        r0Ci95?: [number, number];
+    };
     monitor: {
         flaggedAgents: number;
         quarantined: { agent: number; round: number }[];

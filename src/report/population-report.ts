@@ -34,8 +34,9 @@ const SUMMARY_HEADERS = [
     "population",
     "peak",
     "final",
-    "beta",
-    "gamma",
+    "beta [95%]",
+    "gamma [95%]",
+    "R0 [95%]",
     "flagged agents",
     "quarantined (agent@round)",
     "readmitted (agent@round)",
@@ -46,15 +47,18 @@ const SUMMARY_HEADERS = [
     "agents falsely flagged",
 ];
 
-const fmtRate = (x: number | null) => (x === null ? "-" : x.toFixed(2));
+const fmtRate = (x: number | null) => (x === null ? "-" : Number.isFinite(x) ? x.toFixed(2) : "inf");
+const withCi = (x: number | null, ci: [number, number] | undefined) =>
+    x === null ? "-" : ci ? `${fmtRate(x)} [${fmtRate(ci[0])}, ${fmtRate(ci[1])}]` : fmtRate(x);
 
 function summaryRows(r: PopulationResults): string[][] {
     return r.runs.map((run) => [
         run.variant,
         fmtPercent(run.peak),
         fmtPercent(run.finalShare),
-        fmtRate(run.rates.beta),
-        fmtRate(run.rates.gamma),
+        withCi(run.rates.beta, run.rates.betaCi95),
+        withCi(run.rates.gamma, run.rates.gammaCi95),
+        withCi(run.rates.r0 ?? null, run.rates.r0Ci95),
         String(run.monitor.flaggedAgents),
         run.monitor.quarantined.map((q) => `${q.agent + 1}@${q.round}`).join(" ") || "-",
         run.monitor.readmitted?.map((q) => `${q.agent + 1}@${q.round}`).join(" ") || "-",

@@ -3,6 +3,7 @@
  */
 import type { AgentRound, PopulationRun } from "../core/results.ts";
 import { wilson } from "../stats/stats.ts";
+import { Rng } from "../util/rng.ts";
 import type { PopulationConfig } from "./population-file.ts";
 
 type Variant = PopulationRun["variant"];
@@ -62,7 +63,7 @@ export function summarizeRun(
         curve,
         peak: Math.max(...curve.map((x) => x.share)),
         finalShare: curve.at(-1)!.share,
-        rates: { beta: contact > 0 ? newTotal / contact : null, gamma: infectedRounds > 0 ? recTotal / infectedRounds : null },
+        rates: epidemicRates(newTotal, contact, recTotal, infectedRounds),
         monitor: {
             flaggedAgents: firstFlagged.filter((f) => f >= 0).length,
             quarantined: quarantinedAt.flatMap((q, a) => (q === null ? [] : [{ agent: a, round: q }])),
@@ -87,4 +88,49 @@ export function calibrateMonitor(drifts: readonly number[], falsePositiveRate: n
         throw new Error("monitor.falsePositiveRate: the null population has no monitored agent-round (is monitor.from past the last round?)");
     const sorted = [...drifts].sort((a, b) => b - a);
     return sorted[Math.min(Math.floor(falsePositiveRate * sorted.length), sorted.length - 1)]!;
+}
+
+/**
+ * SIS rates read off a curve: beta = new infections per susceptible-infected contact share, gamma = recoveries per
+ * infected agent-round, R0 = beta / gamma; each with a 95% interval from a parametric bootstrap (new infections
+ * Poisson, recoveries binomial over the infected agent-rounds; 2,000 draws, a fixed seed). Agents of one
+ * population are not independent: the intervals are a scale for one run, not a test. Null: nothing to divide by.
+ */
+export function epidemicRates(newTotal: number, contact: number, recTotal: number, infectedRounds: number): PopulationRun["rates"] {
+    const beta = contact > 0 ? newTotal / contact : null;
+    const gamma = infectedRounds > 0 ? recTotal / infectedRounds : null;
+    const r0 = beta !== null && gamma !== null && gamma > 0 ? beta / gamma : null;
+    if (beta === null && gamma === null) return { beta, gamma, r0 };
+    const rng = new Rng(1);
+    const poisson = (lambda: number) => {
+        const l = Math.exp(-lambda);
+        let k = 0;
+        for (let p = rng.next(); p > l; p *= rng.next()) k++;
+        return k;
+    };
+    const binomial = (n: number, q: number) => {
+        let k = 0;
+        for (let i = 0; i < n; i++) if (rng.next() < q) k++;
+        return k;
+    };
+    const draws = { beta: [] as number[], gamma: [] as number[], r0: [] as number[] };
+    for (let d = 0; d < 2000; d++) {
+        const b = beta !== null ? poisson(newTotal) / contact : NaN;
+        const g = gamma !== null ? binomial(infectedRounds, gamma) / infectedRounds : NaN;
+        draws.beta.push(b);
+        draws.gamma.push(g);
+        draws.r0.push(g > 0 ? b / g : Infinity);
+    }
+    const ci = (xs: number[]): [number, number] => {
+        const sorted = xs.sort((x, y) => x - y);
+        return [sorted[50]!, sorted[1949]!];
+    };
+    return {
+        beta,
+        gamma,
+        r0,
+        ...(beta !== null ? { betaCi95: ci(draws.beta) } : {}),
+        ...(gamma !== null ? { gammaCi95: ci(draws.gamma) } : {}),
+        ...(beta !== null && gamma !== null ? { r0Ci95: ci(draws.r0) } : {}),
+    };
 }

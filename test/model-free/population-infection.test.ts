@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { infectionTest } from "../../src/studies/population.ts";
-import { calibrateMonitor } from "../../src/studies/population-summary.ts";
+import { calibrateMonitor, epidemicRates } from "../../src/studies/population-summary.ts";
 import { Rng } from "../../src/util/rng.ts";
 
 describe("a population's infection test", () => {
@@ -67,5 +67,27 @@ describe("the monitor calibrated on the null population", () => {
             const xs = Array.from({ length: 48 }, () => (k + 1) * (rng.next() - 0.5));
             expect(flagged(0.1, xs)).toBe(4);
         }
+    });
+});
+
+describe("a population's SIS rates", () => {
+    it("beta, gamma and R0 = beta / gamma, each inside its bootstrap interval, the interval narrower with more events", () => {
+        const r = epidemicRates(6, 10, 3, 12);
+        expect(r.beta).toBeCloseTo(0.6);
+        expect(r.gamma).toBeCloseTo(0.25);
+        expect(r.r0).toBeCloseTo(2.4);
+        for (const [x, ci] of [
+            [r.beta!, r.betaCi95!],
+            [r.gamma!, r.gammaCi95!],
+            [r.r0!, r.r0Ci95!],
+        ] as const) {
+            expect(ci[0]).toBeLessThanOrEqual(x);
+            expect(ci[1]).toBeGreaterThanOrEqual(x);
+        }
+        const big = epidemicRates(60, 100, 30, 120);
+        expect(big.betaCi95![1] - big.betaCi95![0]).toBeLessThan(r.betaCi95![1] - r.betaCi95![0]);
+        // No recovery: no R0; nothing at all: no rates.
+        expect(epidemicRates(2, 5, 0, 10).r0).toBeNull();
+        expect(epidemicRates(0, 0, 0, 0)).toEqual({ beta: null, gamma: null, r0: null });
     });
 });
