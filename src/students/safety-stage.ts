@@ -11,7 +11,7 @@ import type { SafetyArm } from "../core/results.ts";
 import { safetyRow } from "../prompts/traits.ts";
 import { writeJsonAtomic } from "../util/files.ts";
 import { subRng } from "../util/rng.ts";
-import type { StudentRef } from "./student-stage.ts";
+import { fmtLoss, type StudentRef } from "./student-stage.ts";
 
 /** The safety fine-tune of a treated or control student: the arm treated+safety or control+safety. */
 export async function safetyStage(c: StageContext, ref: StudentRef): Promise<StudentRef> {
@@ -57,7 +57,7 @@ export async function safetyStage(c: StageContext, ref: StudentRef): Promise<Stu
                 seconds: r.seconds,
                 cached: false,
             });
-            c.log(`safety ${ref.arm} seed ${ref.seed + 1}: loss ${r.firstLoss.toFixed(3)} -> ${r.finalLoss.toFixed(3)}, ${r.seconds.toFixed(0)} s`);
+            c.log(`safety ${ref.arm} seed ${ref.seed + 1}: loss ${fmtLoss(r.firstLoss)} -> ${fmtLoss(r.finalLoss)}, ${r.seconds.toFixed(0)} s`);
             return true;
         },
     });

@@ -259,8 +259,7 @@ export async function trainStudent(c: StageContext, spec: StudentSpec): Promise<
             writeJsonAtomic(done, { arm, seed: s, dataset: ds.id, base, rows: rows.length, ...r });
             record(r, false);
             madeSeconds = r.seconds;
-            // Numbers crossed from the worker as JSON: a NaN (no step run) arrives as null.
-            const f3 = (x: number | null) => (typeof x === "number" && Number.isFinite(x) ? x.toFixed(3) : "-");
+            const f3 = fmtLoss;
             const kl = r.probe ? `held-out KL ${f3(r.probe[0]!.kl)} -> ${f3(r.probe.at(-1)!.kl)}, ` : "";
             c.log(`train ${label} seed ${s + 1}: ${kl}first and last batch's loss ${f3(r.firstLoss)} -> ${f3(r.finalLoss)}, ${r.seconds.toFixed(0)} s`);
             return ref;
