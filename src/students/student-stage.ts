@@ -168,6 +168,9 @@ function softSource(root: string, ds: DatasetManifest): SoftSource {
     return { model: find(ds.model), lora: ds.lora ? find(ds.lora) : null, system: ds.system };
 }
 
+/** A loss or KL for the log: numbers crossed from a worker as JSON, where a NaN (no step run) arrives as null. */
+export const fmtLoss = (x: number | null) => (typeof x === "number" && Number.isFinite(x) ? x.toFixed(3) : "-");
+
 /**
  * Trains (or finds cached) one student on its rows, cached under runs/cache/students/<key>/; a student of one
  * part keeps the key it had before students could have several.
