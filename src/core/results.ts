@@ -360,7 +360,7 @@ export interface StudyCellResult {
     transfer: ComparisonResult;
     /** The cell's student.mix, when the study is a dose-response. */
     dose?: number;
-    /** Mean seconds a student of the cell took to train (treated and control; cached students at the time they were made). */
+    /** Mean seconds a student of the cell took to train (treated and control; cached students at the time they were made; a student resumed after a stop counts its last stretch only). */
     studentSeconds?: number;
 }
 

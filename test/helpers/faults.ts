@@ -55,7 +55,8 @@ function expectZero(code: number | "killed"): void {
     if (code !== 0) throw new Error(`the last run did not finish: ${code}`);
 }
 
-const TIMES = new Set(["startedAt", "seconds", "timing", "sublabVersion"]);
+// Times, which no two runs share: a study cell's mean training seconds per student among them.
+const TIMES = new Set(["startedAt", "seconds", "timing", "sublabVersion", "studentSeconds"]);
 const stripTimes = (v: unknown): unknown =>
     Array.isArray(v)
         ? v.map(stripTimes)
