@@ -25,6 +25,9 @@ export interface Heard {
     door: { offered: number; passed: number };
 }
 
+/** `total` split into `n` shares as even as whole numbers allow, the first ones larger by one. */
+export const evenSplit = (total: number, n: number): number[] => Array.from({ length: n }, (_, k) => Math.floor(total / n) + (k < total % n ? 1 : 0));
+
 /** The context in which `answerer` answers `asker`'s questions in `round`: its own prompts and sampling seeds. */
 function askContext(c: StageContext, p: PopulationConfig, round: number, asker: number, answerer: number): StageContext {
     return withConfig(c, {
@@ -57,8 +60,9 @@ export async function converse(
         const mine = pairs.flatMap((x, k) => (x.asker === asker ? [{ answerer: x.answerer, ...answered[k]! }] : []));
         const through = mine.map((x) => c.kept(x.door));
         const door = { offered: mine.reduce((n, x) => n + x.ds.rows.kept, 0), passed: through.reduce((n, rows) => n + rows.length, 0) };
+        const shares = evenSplit(p.rows, mine.length);
         const parts = mine.flatMap((x, k) => {
-            const want = Math.floor(p.rows / mine.length) + (k < p.rows % mine.length ? 1 : 0);
+            const want = shares[k]!;
             if (through[k]!.length < want)
                 log(
                     `round ${round}: agent ${x.answerer + 1} gave agent ${asker + 1} ${through[k]!.length} rows through the door, fewer than the ${want} it takes`,

@@ -62,7 +62,7 @@ import { Rng, subRng } from "../util/rng.ts";
 import { conductStudy, eachJob, withConfig, type Study } from "./skeleton.ts";
 import { POPULATION_REPORT } from "./reports.ts";
 import type { PopulationConfig } from "./population-file.ts";
-import { converse } from "./population-talk.ts";
+import { converse, evenSplit } from "./population-talk.ts";
 import { calibrateMonitor, summarizeRun } from "./population-summary.ts";
 export { summarizeRun } from "./population-summary.ts";
 
@@ -264,15 +264,16 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                     c,
                     agents.map((x, a) => ({ x, a })),
                     async ({ x, a }) => {
-                        const from = neighbours[a]!.filter(active);
-                        const own = from.length === 0 ? p.rows : Math.round(p.rows * p.own);
-                        const each = from.map((_, k) => Math.floor((p.rows - own) / from.length) + (k < (p.rows - own) % from.length ? 1 : 0));
-                        const parts = heard
-                            ? heard[a]!.parts
-                            : [
-                                  { ds: written[a]!, rows: rowsOf(a, own, -1, a) },
-                                  ...from.map((b, k) => ({ ds: written[b]!, rows: rowsOf(a, each[k]!, k, b) })),
-                              ].filter((q) => q.rows.length > 0);
+                        const writtenParts = () => {
+                            const from = neighbours[a]!.filter(active);
+                            const own = from.length === 0 ? p.rows : Math.round(p.rows * p.own);
+                            const each = evenSplit(p.rows - own, from.length);
+                            return [
+                                { ds: written[a]!, rows: rowsOf(a, own, -1, a) },
+                                ...from.map((b, k) => ({ ds: written[b]!, rows: rowsOf(a, each[k]!, k, b) })),
+                            ].filter((q) => q.rows.length > 0);
+                        };
+                        const parts = heard ? heard[a]!.parts : writtenParts();
                         if (variant === "recovery" && !active(a)) {
                             // Quarantined in the recovery population: treated (the safety fine-tune) instead of trained.
                             const ds = heard ? parts[0]?.ds : written[a];
