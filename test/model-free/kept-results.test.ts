@@ -11,6 +11,18 @@ import { tempDir } from "../helpers/tiny.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
 
+/** A repository with two models and an experiment file naming them. */
+function toyRepo(): { root: string; spec: { name: string; models: { base: string; cross: string } } } {
+    const root = tempDir();
+    fs.mkdirSync(path.join(root, "experiments"), { recursive: true });
+    fs.mkdirSync(path.join(root, "models"));
+    fs.writeFileSync(path.join(root, "models", "a.gguf"), "model a");
+    fs.writeFileSync(path.join(root, "models", "b.gguf"), "model b");
+    const spec = { name: "toy", models: { base: "models/a.gguf", cross: "models/b.gguf" } };
+    fs.writeFileSync(path.join(root, "experiments", "toy.json"), JSON.stringify(spec));
+    return { root, spec };
+}
+
 describe("kept results", () => {
     it("every kept results file matches the shipped experiment files and models (re-run and `sublab keep` what changed)", () => {
         expect(fs.readdirSync(path.join(ROOT, KEPT_DIR)).filter((f) => f.endsWith(".json")).length).toBeGreaterThan(0);
@@ -18,13 +30,7 @@ describe("kept results", () => {
     });
 
     it("names a kept file whose experiment file or model changed, or is gone", () => {
-        const root = tempDir();
-        fs.mkdirSync(path.join(root, "experiments"), { recursive: true });
-        fs.mkdirSync(path.join(root, "models"));
-        fs.writeFileSync(path.join(root, "models", "a.gguf"), "model a");
-        fs.writeFileSync(path.join(root, "models", "b.gguf"), "model b");
-        const spec = { name: "toy", models: { base: "models/a.gguf", cross: "models/b.gguf" } };
-        fs.writeFileSync(path.join(root, "experiments", "toy.json"), JSON.stringify(spec));
+        const { root, spec } = toyRepo();
         fs.mkdirSync(path.join(root, "runs", "toy"), { recursive: true });
         fs.writeFileSync(
             path.join(root, "runs", "toy", "results.json"),
@@ -77,15 +83,7 @@ describe("kept results", () => {
     });
 
     it("keeps an entanglement run under its folder's name, with the command rebuilt from what it was asked", () => {
-        const root = tempDir();
-        fs.mkdirSync(path.join(root, "experiments"), { recursive: true });
-        fs.mkdirSync(path.join(root, "models"));
-        fs.writeFileSync(path.join(root, "models", "a.gguf"), "model a");
-        fs.writeFileSync(path.join(root, "models", "b.gguf"), "model b");
-        fs.writeFileSync(
-            path.join(root, "experiments", "toy.json"),
-            JSON.stringify({ name: "toy", models: { base: "models/a.gguf", cross: "models/b.gguf" } }),
-        );
+        const { root } = toyRepo();
         const write = (dir: string, r: object) => {
             fs.mkdirSync(path.join(root, dir), { recursive: true });
             fs.writeFileSync(path.join(root, dir, "results.json"), JSON.stringify({ kind: "entangle", seconds: 20, startedAt: "2026-01-01T00:00:00Z", ...r }));
