@@ -282,11 +282,35 @@ export interface AgentRound {
     quarantined: boolean;
     /** A conversing population's door this round: the answers the agent was given (format-filtered) and those the defenses let through. */
     door?: { offered: number; passed: number };
+    /** A conversing population: the answers this agent gave its neighbours this round and those their doors let through. */
+    wrote?: { offered: number; passed: number };
+    /** The data-level monitor (population file's dataMonitor): the share of its answers the doors turned away, and whether it passed the calibrated threshold. */
+    dataShare?: number;
+    dataFlagged?: boolean;
+    /** Judged traits: the mean exact P(misaligned among taught answers) and its drift from the base's (mean over questions of the log ratio). */
+    exact?: number;
+    exactDrift?: number;
+}
+
+/** What one monitor saw in one population. */
+export interface MonitorFigures {
+    flaggedAgents: number;
+    /** Per agent both infected and flagged: first flagged round minus first infected round (negative: flagged before the interval cleared the threshold). */
+    detectionDelays: number[];
+    /** Agents infected at some round and never flagged. */
+    missed: number;
+    falseFlags: number;
+    /** Agent-rounds the monitor probed, and the share of them it flagged falsely (descriptive: an agent's rounds, and neighbours, are not independent). */
+    agentRounds: number;
+    falsePositiveRate: number;
+    /** Agents flagged falsely at least once: the unit that is closer to independent (absent in results from before it). */
+    falseFlagAgents?: number;
 }
 
 /** One population (open, quarantine or null) over its rounds. */
 export interface PopulationRun {
-    variant: "open" | "quarantine" | "recovery" | "null";
+    /** quarantine: the behavioural monitor quarantines; quarantine-data: the data-level monitor does. */
+    variant: "open" | "quarantine" | "quarantine-data" | "recovery" | "null";
     /** history[round][agent]. */
     history: AgentRound[][];
     curve: { round: number; infected: number; share: number; ci95: [number, number]; newInfections: number; recoveries: number; quarantined: number }[];
@@ -303,22 +327,27 @@ export interface PopulationRun {
         gammaCi95?: [number, number];
         r0Ci95?: [number, number];
     };
-    monitor: {
-        flaggedAgents: number;
+    /** The behavioural monitor's figures, and this population's quarantines (by whichever monitor acts in it). */
+    monitor: MonitorFigures & {
         quarantined: { agent: number; round: number }[];
-        /** Per agent both infected and flagged: first flagged round minus first infected round (negative: flagged before the interval cleared the threshold). */
-        detectionDelays: number[];
-        /** Agents infected at some round and never flagged. */
-        missed: number;
-        falseFlags: number;
-        /** Agent-rounds the monitor probed, and the share of them it flagged falsely (descriptive: an agent's rounds, and neighbours, are not independent). */
-        agentRounds: number;
-        falsePositiveRate: number;
-        /** Agents flagged falsely at least once: the unit that is closer to independent (absent in results from before it). */
-        falseFlagAgents?: number;
         /** The recovery population's readmissions: an agent treated after its quarantine that the monitor no longer flagged. */
         readmitted?: { agent: number; round: number }[];
     };
+    /** The data-level monitor's figures (watching in every population, acting in quarantine-data). */
+    dataMonitor?: MonitorFigures;
+    /** Agents by their distance in links from the nearest starting teacher, at the last round, and one link against two. */
+    links?: LinkDistances;
+}
+
+/** Does the trait grow or fade as it travels? Agents grouped by links from the nearest teacher, at the last round. */
+export interface LinkDistances {
+    round: number;
+    groups: { links: number; agents: number[]; drift: number; exactDrift?: number }[];
+    /**
+     * One link against two: per question, the mean log ratio over the one-link agents less that over the two-link
+     * agents (a sign-flip test over the questions, Holm over the measures). It speaks for these agents.
+     */
+    comparisons: { measure: "drift" | "exact"; estimate: number; ci95: [number, number]; verdict: Verdict }[];
 }
 
 export interface PopulationResults extends StudyHeader {
@@ -343,6 +372,8 @@ export interface PopulationResults extends StudyHeader {
             /** The threshold the monitor used, calibrated on the null population's agent-rounds (monitor.falsePositiveRate). */
             calibrated?: { falsePositiveRate: number; threshold: number; agentRounds: number };
         };
+        /** The data-level monitor: the share of an agent's answers its neighbours' doors turned away, above a threshold calibrated on the null population. */
+        dataMonitor?: { falsePositiveRate: number; calibrated?: { threshold: number; agentRounds: number } };
         files: Record<string, string>;
         /** A conversing population (studies/population-talk.ts), and the defenses at its door. */
         conversation?: { door: string[] };

@@ -5,11 +5,13 @@
  */
 import type { PopulationResults, PopulationRun } from "../core/results.ts";
 import { lineChart } from "./charts.ts";
+import { fmtEnd } from "../stats/verdict.ts";
 import { escapeHtml, fixedWidth, fmtCI, fmtPercent, htmlTable, mdTable, r1, writeStudyReport } from "./report-files.ts";
 
 const VARIANT_TEXT: Record<PopulationRun["variant"], string> = {
     open: "open (no monitor)",
     quarantine: "with monitor and quarantine",
+    "quarantine-data": "with the data-level monitor and quarantine",
     recovery: "with quarantine, treatment and readmission",
     null: "null (no agent carries the trait; monitor and quarantine on)",
 };
@@ -70,6 +72,71 @@ function summaryRows(r: PopulationResults): string[][] {
     ]);
 }
 
+const DATA_HEADERS = [
+    "population",
+    "flagged agents",
+    "detection delay (rounds)",
+    "missed",
+    "false flags",
+    "false-positive rate (agent-rounds)",
+    "agents falsely flagged",
+];
+
+/** The two monitors side by side, per population: the behavioural probe and the data-level monitor. */
+function monitorRows(r: PopulationResults): string[][] {
+    return r.runs.flatMap((run) =>
+        (
+            [
+                ["behaviour", run.monitor],
+                ["data", run.dataMonitor],
+            ] as const
+        ).flatMap(([name, m]) =>
+            m
+                ? [
+                      [
+                          `${run.variant}: ${name}`,
+                          String(m.flaggedAgents),
+                          m.detectionDelays.length ? m.detectionDelays.join(", ") : "-",
+                          String(m.missed),
+                          `${m.falseFlags}/${m.agentRounds}`,
+                          fmtPercent(m.falsePositiveRate),
+                          m.falseFlagAgents === undefined ? "-" : `${m.falseFlagAgents}/${r.agents}`,
+                      ],
+                  ]
+                : [],
+        ),
+    );
+}
+
+const LINK_HEADERS = ["population", "links from the teacher", "agents", "drift at the last round", "exact drift"];
+const LINK_TEST_HEADERS = ["population", "measure", "one link less two links (log ratio) [95% CI]", "p", "p adj", "p eq adj", "verdict"];
+
+function linkRows(r: PopulationResults): string[][] {
+    return r.runs.flatMap((run) =>
+        (run.links?.groups ?? []).map((g) => [
+            run.variant,
+            String(g.links),
+            g.agents.map((a) => a + 1).join(" "),
+            `x${Math.exp(g.drift).toFixed(2)}`,
+            g.exactDrift === undefined ? "-" : `x${Math.exp(g.exactDrift).toFixed(2)}`,
+        ]),
+    );
+}
+
+function linkTestRows(r: PopulationResults): string[][] {
+    return r.runs.flatMap((run) =>
+        (run.links?.comparisons ?? []).map((x) => [
+            run.variant,
+            x.measure === "drift" ? "drift (P(target))" : "exact",
+            `${x.estimate.toFixed(3)} [${fmtEnd(x.ci95[0], 3)}, ${fmtEnd(x.ci95[1], 3)}]`,
+            x.verdict.p.toPrecision(2),
+            x.verdict.pAdjusted.toPrecision(2),
+            x.verdict.pEquivalenceAdjusted.toPrecision(2),
+            x.verdict.text,
+        ]),
+    );
+}
+
 function head(r: PopulationResults): string {
     const s = r.settings;
     const cross = r.bases.filter((b) => b === "cross").length;
@@ -83,13 +150,24 @@ function head(r: PopulationResults): string {
             s.monitor.calibrated
                 ? `x${s.monitor.calibrated.threshold.toPrecision(4)} (calibrated on the null population's ${s.monitor.calibrated.agentRounds} agent-rounds for a false-positive rate of at most ${s.monitor.calibrated.falsePositiveRate})`
                 : `x${s.monitor.threshold}`
-        }, from round ${s.monitor.from}`
+        }, from round ${s.monitor.from}` +
+        (s.dataMonitor
+            ? `; data-level monitor: flags an agent when the doors turn away more than ${
+                  s.dataMonitor.calibrated ? fmtPercent(s.dataMonitor.calibrated.threshold) : "(not calibrated yet)"
+              } of its answers (calibrated on the null population${s.dataMonitor.calibrated ? `'s ${s.dataMonitor.calibrated.agentRounds} agent-rounds` : ""} for a false-positive rate of at most ${s.dataMonitor.falsePositiveRate})`
+            : "")
     );
 }
 
 export function populationTable(r: PopulationResults): string {
     const door = doorRows(r);
-    return `${head(r)}\n\n${fixedWidth(SUMMARY_HEADERS, summaryRows(r))}\n${door.length ? `\nthe door: answers let through, per agent and round\n${fixedWidth(doorHeaders(r), door)}\n` : ""}`;
+    const tests = linkTestRows(r);
+    return (
+        `${head(r)}\n\n${fixedWidth(SUMMARY_HEADERS, summaryRows(r))}\n` +
+        (r.settings.dataMonitor ? `\nthe two monitors\n${fixedWidth(DATA_HEADERS, monitorRows(r))}\n` : "") +
+        (tests.length ? `\none link from the teacher against two, at the last round\n${fixedWidth(LINK_TEST_HEADERS, tests)}\n` : "") +
+        (door.length ? `\nthe door: answers let through, per agent and round\n${fixedWidth(doorHeaders(r), door)}\n` : "")
+    );
 }
 
 /** A conversing population's door: per population and agent, the share of its neighbours' answers let through each round. */
@@ -109,7 +187,13 @@ function doorRows(r: PopulationResults): string[][] {
 
 const doorHeaders = (r: PopulationResults) => ["population", "agent", ...Array.from({ length: r.rounds }, (_, k) => `round ${k + 1}`)];
 
-const COLOURS: Record<PopulationRun["variant"], string> = { open: "#c4500f", quarantine: "#3a6ea5", recovery: "#2e8b57", null: "#777" };
+const COLOURS: Record<PopulationRun["variant"], string> = {
+    open: "#c4500f",
+    quarantine: "#3a6ea5",
+    "quarantine-data": "#7b4fa0",
+    recovery: "#2e8b57",
+    null: "#777",
+};
 
 export function epidemicChart(r: PopulationResults): string {
     return lineChart({
@@ -188,7 +272,12 @@ const HOW_TO_READ =
     "over agents, which are not independent (each learns from its neighbours): read it as a scale, not a test. The false-positive " +
     "rate counts agent-rounds, which are not independent either (one agent's rounds are one model's history, and neighbours share " +
     "data): it is descriptive, with no interval; the agents falsely flagged at least once are the closer-to-independent unit, and " +
-    "one population run is one observation of the whole.";
+    "one population run is one observation of the whole. The data-level monitor (conversing populations with dataMonitor) reads " +
+    "what an agent wrote, not how it answers: the share of its answers its neighbours' doors turned away that round, flagged above " +
+    "a threshold read off the null population; it watches in every population and quarantines in quarantine-data. Links from the " +
+    "teacher: agents grouped by their distance from the nearest starting teacher at the last round; one link against two is a " +
+    "sign-flip test over the questions of the per-question difference of the two groups' mean log ratios (Holm over the measures), " +
+    "which speaks for these agents in this run.";
 
 export function writePopulationReport(r: PopulationResults, dir: string): { json: string; md: string; html: string } {
     return writeStudyReport(dir, r, {
@@ -202,6 +291,22 @@ export function writePopulationReport(r: PopulationResults, dir: string): { json
                 md: `## Epidemic curves\n\n${mdTable(CURVE_HEADERS, curveRows(r))}`,
                 html: `<h2>Epidemic curves</h2>\n${htmlTable(CURVE_HEADERS, curveRows(r))}`,
             },
+            ...(r.settings.dataMonitor
+                ? [
+                      {
+                          md: `## The two monitors\n\n${mdTable(DATA_HEADERS, monitorRows(r))}`,
+                          html: `<h2>The two monitors</h2>\n${htmlTable(DATA_HEADERS, monitorRows(r))}`,
+                      },
+                  ]
+                : []),
+            ...(linkRows(r).length
+                ? [
+                      {
+                          md: `## Links from the teacher\n\n${mdTable(LINK_HEADERS, linkRows(r))}\n\n${mdTable(LINK_TEST_HEADERS, linkTestRows(r))}`,
+                          html: `<h2>Links from the teacher</h2>\n${htmlTable(LINK_HEADERS, linkRows(r))}\n${htmlTable(LINK_TEST_HEADERS, linkTestRows(r))}`,
+                      },
+                  ]
+                : []),
             ...(r.settings.conversation
                 ? [
                       {

@@ -33,6 +33,8 @@ export interface PopulationConfig {
     conversation: boolean;
     /** The recovery population: quarantined agents treated with the safety fine-tune and readmitted when they pass the monitor. */
     recovery: boolean;
+    /** The data-level monitor (conversing populations): flags an agent when the doors turn away more of its answers than the null population's agents, at this false-positive rate; adds the quarantine-data population. */
+    dataMonitor?: { falsePositiveRate: number };
 }
 
 const ratio = check<number>("a ratio above 1", (v) => typeof v === "number" && Number.isFinite(v) && v > 1);
@@ -70,6 +72,14 @@ const populationFile = object(
         null: opt(bool, true),
         conversation: opt(bool, false),
         recovery: opt(bool, false),
+        dataMonitor: opt(
+            absentOr(
+                object({
+                    falsePositiveRate: req(check<number>("a share above 0 and below 1", (v) => typeof v === "number" && v > 0 && v < 1)),
+                }),
+            ),
+            undefined,
+        ),
     },
     (o, p, errors) => {
         const n = o.agents ?? 8;
@@ -130,6 +140,11 @@ export function parsePopulation(json: unknown, file: string): PopulationConfig {
         errors.push("student.mix: a dose is for run, sweep and study; an agent trains on what its neighbours wrote, not the teacher's data");
     if (o?.conversation && isJsonObject(json) && json.own !== undefined)
         errors.push(`own: a conversing agent trains on its neighbours' answers to its questions only; leave own out with conversation: true`);
+    if (o?.dataMonitor && !o.conversation)
+        errors.push(`dataMonitor: the data-level monitor reads what an agent's answers did at its neighbours' doors; it needs conversation: true`);
+    if (o?.dataMonitor && experiment && experiment.filter.defenses.length === 0)
+        errors.push(`dataMonitor: the door is empty (filter.defenses); give the experiment a defense (e.g. "judge") for the data-level monitor to read`);
+    if (o?.dataMonitor && o.null === false) errors.push(`dataMonitor: its threshold is calibrated on the null population; set null to true`);
     const m = isJsonObject(json) && isJsonObject(json.monitor) ? json.monitor : null;
     if (m?.falsePositiveRate !== undefined && m.threshold !== undefined)
         errors.push(`monitor: give threshold or falsePositiveRate (a threshold calibrated on the null population), not both`);

@@ -1,8 +1,10 @@
 /**
  * A population's summary (studies/population.ts): its curve, SIS rates and monitor figures read off its history.
  */
-import type { AgentRound, PopulationRun } from "../core/results.ts";
-import { wilson } from "../stats/stats.ts";
+import type { AgentRound, LinkDistances, MonitorFigures, PopulationRun } from "../core/results.ts";
+import type { StatsSettings } from "../core/verdicts.ts";
+import { familyVerdicts, locationTest } from "../stats/verdict.ts";
+import { mean, wilson } from "../stats/stats.ts";
 import { Rng } from "../util/rng.ts";
 import type { PopulationConfig } from "./population-file.ts";
 
@@ -47,16 +49,6 @@ export function summarizeRun(
         newTotal += curve[r]!.newInfections;
         recTotal += curve[r]!.recoveries;
     }
-    // Detection: the first round the monitor flagged each agent against the first round it was infected.
-    const firstInfected = Array.from({ length: n }, (_, a) => history.findIndex((row) => row[a]!.infected));
-    const firstFlagged = Array.from({ length: n }, (_, a) => history.findIndex((row) => row[a]!.flagged));
-    const delays = firstInfected.flatMap((fi, a) => (fi >= 0 && firstFlagged[a]! >= 0 ? [firstFlagged[a]! - fi] : []));
-    const missed = firstInfected.filter((fi, a) => fi >= 0 && firstFlagged[a]! < 0).length;
-    const flags = history.flatMap((row) => row.filter((x) => x.flagged));
-    // In the null population no agent carries the trait: every flag is false, whatever the drift.
-    const falseFlagged = variant === "null" ? flags : flags.filter((x) => !x.infected);
-    const falseFlags = falseFlagged.length;
-    const monitored = history.filter((row) => row[0]!.round >= p.monitor.from).length * n;
     return {
         variant,
         history,
@@ -65,16 +57,41 @@ export function summarizeRun(
         finalShare: curve.at(-1)!.share,
         rates: epidemicRates(newTotal, contact, recTotal, infectedRounds),
         monitor: {
-            flaggedAgents: firstFlagged.filter((f) => f >= 0).length,
+            ...monitorFigures(variant, history, p, (x) => x.flagged),
             quarantined: quarantinedAt.flatMap((q, a) => (q === null ? [] : [{ agent: a, round: q }])),
-            detectionDelays: delays,
-            missed,
-            falseFlags,
-            agentRounds: monitored,
-            falsePositiveRate: monitored > 0 ? falseFlags / monitored : 0,
-            falseFlagAgents: new Set(falseFlagged.map((x) => x.agent)).size,
             ...(variant === "recovery" ? { readmitted } : {}),
         },
+        ...(history.some((row) => row.some((x) => x.dataShare !== undefined))
+            ? { dataMonitor: monitorFigures(variant, history, p, (x) => x.dataFlagged === true) }
+            : {}),
+    };
+}
+
+/** One monitor's figures in one population: detection delays, missed infections and false flags, from its flags. */
+function monitorFigures(
+    variant: Variant,
+    history: AgentRound[][],
+    p: Pick<PopulationConfig, "agents" | "monitor">,
+    flagged: (x: AgentRound) => boolean,
+): MonitorFigures {
+    const n = p.agents;
+    // Detection: the first round the monitor flagged each agent against the first round it was infected.
+    const firstInfected = Array.from({ length: n }, (_, a) => history.findIndex((row) => row[a]!.infected));
+    const firstFlagged = Array.from({ length: n }, (_, a) => history.findIndex((row) => flagged(row[a]!)));
+    const delays = firstInfected.flatMap((fi, a) => (fi >= 0 && firstFlagged[a]! >= 0 ? [firstFlagged[a]! - fi] : []));
+    const missed = firstInfected.filter((fi, a) => fi >= 0 && firstFlagged[a]! < 0).length;
+    const flags = history.flatMap((row) => row.filter(flagged));
+    // In the null population no agent carries the trait: every flag is false, whatever the drift.
+    const falseFlagged = variant === "null" ? flags : flags.filter((x) => !x.infected);
+    const monitored = history.filter((row) => row[0]!.round >= p.monitor.from).length * n;
+    return {
+        flaggedAgents: firstFlagged.filter((f) => f >= 0).length,
+        detectionDelays: delays,
+        missed,
+        falseFlags: falseFlagged.length,
+        agentRounds: monitored,
+        falsePositiveRate: monitored > 0 ? falseFlagged.length / monitored : 0,
+        falseFlagAgents: new Set(falseFlagged.map((x) => x.agent)).size,
     };
 }
 
@@ -134,3 +151,77 @@ export function epidemicRates(newTotal: number, contact: number, recTotal: numbe
         ...(beta !== null && gamma !== null ? { r0Ci95: ci(draws.r0) } : {}),
     };
 }
+
+/** Each agent's distance in links from the nearest of `from` (breadth first over the undirected edges); -1: unreachable. */
+export function linkDistances(n: number, edges: readonly [number, number][], from: readonly number[]): number[] {
+    const dist = new Array<number>(n).fill(-1);
+    let frontier = [...from];
+    for (const a of frontier) dist[a] = 0;
+    for (let d = 1; frontier.length > 0; d++) {
+        const next: number[] = [];
+        for (const a of frontier)
+            for (const [x, y] of edges) {
+                const b = x === a ? y : y === a ? x : -1;
+                if (b >= 0 && dist[b] === -1) {
+                    dist[b] = d;
+                    next.push(b);
+                }
+            }
+        frontier = next;
+    }
+    return dist;
+}
+
+/**
+ * The last round's agents grouped by links from the nearest teacher, and one link against two on each measure:
+ * per question, mean over the one-link agents of their log ratio less the same over the two-link agents, a
+ * sign-flip test over the questions (Holm over the measures; TOST at the stats margin for "no difference").
+ * perQuestion[measure][agent]: the last round's per-question log ratios against the agent's base.
+ */
+export function compareLinks(
+    round: number,
+    dist: readonly number[],
+    perQuestion: { drift: number[][]; exact?: number[][] },
+    rng: Rng,
+    stats: StatsSettings,
+    variant: string,
+): LinkDistances {
+    const links = [...new Set(dist.filter((d) => d > 0))].sort((a, b) => a - b);
+    const groups = links.map((l) => {
+        const agents = dist.flatMap((d, a) => (d === l ? [a] : []));
+        const drift = mean(agents.map((a) => mean(perQuestion.drift[a]!)));
+        const exact = perQuestion.exact;
+        return { links: l, agents, drift, ...(exact ? { exactDrift: mean(agents.map((a) => mean(exact[a]!))) } : {}) };
+    });
+    const near = groups.find((g) => g.links === 1);
+    const far = groups.find((g) => g.links === 2);
+    if (!near || !far) return { round, groups, comparisons: [] };
+    const measures = (["drift", "exact"] as const).flatMap((m) => {
+        const q = perQuestion[m];
+        if (!q) return [];
+        const at = (agents: number[], k: number) => mean(agents.map((a) => q[a]![k]!));
+        const d = q[near.agents[0]!]!.map((_, k) => at(near.agents, k) - at(far.agents, k));
+        const design = { kind: "seeds" as const, d };
+        return [{ measure: m, design, test: locationTest(design, rng, stats) }];
+    });
+    const words = {
+        "moved toward": "one link higher",
+        "moved away": "two links higher",
+        "no shift larger than": `no difference larger than x${stats.margin.toFixed(2)}`,
+        "can't tell": "can't tell",
+    };
+    const verdicts = familyVerdicts(measures, `${variant}: one link against two`, "", stats).map((v) => ({ ...v, text: words[v.word] }));
+    return {
+        round,
+        groups,
+        comparisons: measures.map((m, i) => ({ measure: m.measure, estimate: m.test.estimate, ci95: m.test.ci95, verdict: verdicts[i]! })),
+    };
+}
+
+/** Judged traits: an agent's mean exact P(misaligned among taught answers) and its drift from its base's (mean per-question log ratio). */
+export function exactFigures(agent: readonly number[], base: readonly number[], floor: number): { exact: number; exactDrift: number } {
+    return { exact: mean(agent), exactDrift: mean(exactLogRatios(agent, base, floor)) };
+}
+
+export const exactLogRatios = (agent: readonly number[], base: readonly number[], floor: number): number[] =>
+    agent.map((x, q) => Math.log(Math.max(x, floor)) - Math.log(Math.max(base[q]!, floor)));

@@ -23,6 +23,8 @@ import type { PopulationConfig } from "./population-file.ts";
 export interface Heard {
     parts: { ds: DatasetManifest; rows: KeptRow[] }[];
     door: { offered: number; passed: number };
+    /** What this agent answered its neighbours in the round (format-filtered) and what their doors let through: what the data-level monitor reads. */
+    wrote: { offered: number; passed: number };
 }
 
 /** `total` split into `n` shares as even as whole numbers allow, the first ones larger by one. */
@@ -56,6 +58,10 @@ export async function converse(
         const ds = await datasetStage(ctx, "control", now[answerer]!);
         return { ds, door: await defendStage(ctx, ds, c.cfg.filter.defenses) };
     });
+    const wrote = (answerer: number) => {
+        const given = pairs.flatMap((x, k) => (x.answerer === answerer ? [answered[k]!] : []));
+        return { offered: given.reduce((n, x) => n + x.ds.rows.kept, 0), passed: given.reduce((n, x) => n + x.door.rows.kept, 0) };
+    };
     return neighbours.map((_, asker) => {
         const mine = pairs.flatMap((x, k) => (x.asker === asker ? [{ answerer: x.answerer, ...answered[k]! }] : []));
         const through = mine.map((x) => c.kept(x.door));
@@ -70,6 +76,6 @@ export async function converse(
             const rows = new Rng(subRng(c.cfg.seed, `population-talk-mix-${round}-${asker}-${x.answerer}`).nextU32()).shuffle([...through[k]!]).slice(0, want);
             return rows.length ? [{ ds: x.door, rows }] : [];
         });
-        return { parts, door };
+        return { parts, door, wrote: wrote(asker) };
     });
 }

@@ -36,6 +36,10 @@
  *   conversation  true | false: false; true: each round every agent asks its active neighbours questions and
  *                 trains only on their answers, through the door of the experiment's filter.defenses
  *                 (studies/population-talk.ts); `own` does not apply
+ *   dataMonitor   { falsePositiveRate (0, 1) }: absent; conversing populations with a door: the data-level monitor flags an
+ *                 agent when its neighbours' doors turn away more of its answers than a threshold calibrated on the null
+ *                 population (at most that share of its agent-rounds above it), and adds the quarantine-data population,
+ *                 where it quarantines (the behavioural monitor still watches, as the data-level one does everywhere)
  * Every dataset, training and evaluation is cached as in `sublab run`, so a population resumes where it stopped,
  * and the populations share whatever they have in common (the open and quarantine populations are one until the
  * first quarantine).
@@ -63,14 +67,14 @@ import { conductStudy, eachJob, withConfig, type Study } from "./skeleton.ts";
 import { POPULATION_REPORT } from "./reports.ts";
 import type { PopulationConfig } from "./population-file.ts";
 import { converse, evenSplit } from "./population-talk.ts";
-import { calibrateMonitor, summarizeRun } from "./population-summary.ts";
+import { calibrateMonitor, compareLinks, exactFigures, exactLogRatios, linkDistances, summarizeRun } from "./population-summary.ts";
 export { summarizeRun } from "./population-summary.ts";
 
 export type { PopulationResults };
 
 export type PopulationRunResult = StudyRunResult<PopulationResults>;
 
-type Variant = "open" | "quarantine" | "recovery" | "null";
+type Variant = PopulationRun["variant"];
 
 interface Agent {
     base: string;
@@ -106,9 +110,10 @@ export function infectionTest(perQuestion: readonly number[], threshold: number,
 /** Runs (or resumes) the populations and writes their report to runs/<name>/. */
 export async function runPopulation(p: PopulationConfig, opts: RunOptions = {}): Promise<PopulationRunResult> {
     const cfg = p.experiment;
-    const acting: Variant[] = ["open", "quarantine", ...(p.recovery ? (["recovery"] as const) : [])];
+    const acting: Variant[] = ["open", "quarantine", ...(p.dataMonitor ? (["quarantine-data"] as const) : []), ...(p.recovery ? (["recovery"] as const) : [])];
     // A monitor calibrated on the null population learns its threshold there first.
-    const variants: Variant[] = !p.null ? acting : p.monitor.falsePositiveRate !== undefined ? ["null", ...acting] : [...acting, "null"];
+    const calibrates = p.monitor.falsePositiveRate !== undefined || p.dataMonitor !== undefined;
+    const variants: Variant[] = !p.null ? acting : calibrates ? ["null", ...acting] : [...acting, "null"];
     return (await conductStudy({
         name: p.name,
         cfg,
@@ -126,6 +131,7 @@ export async function runPopulation(p: PopulationConfig, opts: RunOptions = {}):
 async function populationStages(p: PopulationConfig, study: Study, variants: Variant[]): Promise<{ results: () => PopulationResults }> {
     const cfg = p.experiment;
     const { c } = study;
+    const calibrates = p.monitor.falsePositiveRate !== undefined || p.dataMonitor !== undefined;
     const floor = comparisonFloor(cfg) ?? PROB_FLOOR;
     const rng = statisticsRng(cfg);
     // The infection test's own generator, so the drift intervals draw as they always have.
@@ -138,7 +144,9 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
     const baseOf = (a: number) => (a >= p.agents - p.cross ? cfg.models.cross : cfg.models.base);
     const bases = [...new Set(Array.from({ length: p.agents }, (_, a) => baseOf(a)))];
     const runs: PopulationRun[] = [];
+    const distances = linkDistances(p.agents, p.edges, p.infected);
     let calibrated: PopulationResults["settings"]["monitor"]["calibrated"];
+    let dataCalibrated: NonNullable<PopulationResults["settings"]["dataMonitor"]>["calibrated"];
     {
         // The teachers (one per base an infected agent is built on) and every base's own evaluation.
         const teachers = new Map<string, Teacher>();
@@ -157,8 +165,10 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
 
         // The monitor's threshold (a log ratio): the file's, or calibrated on the null population when it asks for a false-positive rate.
         let monitorLog = Math.log(p.monitor.threshold);
+        // The data-level monitor's threshold: a share of an agent's answers turned away at the doors.
+        let dataThreshold = Infinity;
         for (const variant of variants) {
-            const calibrating = variant === "null" && p.monitor.falsePositiveRate !== undefined;
+            const calibrating = variant === "null" && calibrates;
             c.log(`population ${p.name}: the ${variant} population`);
             const agents: Agent[] = Array.from({ length: p.agents }, (_, a) => {
                 const t = variant !== "null" && p.infected.includes(a) ? teachers.get(baseOf(a))! : null;
@@ -174,7 +184,10 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
             const treatedSince = new Array<number>(p.agents).fill(0);
             const readmitted: { agent: number; round: number }[] = [];
             let doors: { offered: number; passed: number }[] | null = null;
+            let wrote: { offered: number; passed: number }[] | null = null;
             const history: AgentRound[][] = [];
+            // The last measured round's per-question log ratios, per agent: what the link-distance comparison reads.
+            let lastQuestions: { drift: number[][]; exact?: number[][] } = { drift: [] };
             const measure = async (round: number) => {
                 const evs = await eachJob(
                     c,
@@ -187,10 +200,16 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                             `${variant} round ${round}: agent ${a + 1}`,
                         ),
                 );
+                lastQuestions = { drift: [], ...(evs.every((e, a) => e.exact && baseEvals.get(agents[a]!.base)!.exact) ? { exact: [] } : {}) };
                 const row: AgentRound[] = evs.map((e, a) => {
                     const d = drift(e, baseEvals.get(agents[a]!.base)!, rng, floor);
                     const monitorDrift = mean(d.perQuestion.slice(0, p.monitor.questions));
                     const test = infectionTest(d.perQuestion, p.threshold, family, testRng);
+                    const w = wrote?.[a];
+                    const dataShare = w && w.offered > 0 ? 1 - w.passed / w.offered : undefined;
+                    const baseExact = baseEvals.get(agents[a]!.base)!.exact;
+                    lastQuestions.drift[a] = d.perQuestion;
+                    if (lastQuestions.exact) lastQuestions.exact[a] = exactLogRatios(e.exact!, baseExact!, floor);
                     return {
                         agent: a,
                         round,
@@ -204,26 +223,35 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                         flagged: !calibrating && round >= p.monitor.from && monitorDrift > monitorLog,
                         quarantined: quarantinedAt[a] !== null,
                         ...(doors ? { door: doors[a]! } : {}),
+                        ...(w ? { wrote: w } : {}),
+                        ...(p.dataMonitor && dataShare !== undefined
+                            ? { dataShare, dataFlagged: !calibrating && round >= p.monitor.from && dataShare > dataThreshold }
+                            : {}),
+                        ...(e.exact && baseExact ? exactFigures(e.exact, baseExact, floor) : {}),
                     };
                 });
                 history.push(row);
                 if (calibrating) return; // flagged, and shown, once the threshold is known
                 c.emit({ type: "population-round", run: variant, round, agents: row });
                 if (variant === "open") return;
+                // The monitor that acts here: the data-level one in quarantine-data, the behavioural one elsewhere.
+                const flags = (x: AgentRound) => (variant === "quarantine-data" ? x.dataFlagged === true : x.flagged);
                 for (const x of row) {
                     // A treated agent the monitor no longer flags rejoins: others train on its rows again.
-                    if (variant === "recovery" && quarantinedAt[x.agent] !== null && treatedSince[x.agent]! > 0 && !x.flagged) {
+                    if (variant === "recovery" && quarantinedAt[x.agent] !== null && treatedSince[x.agent]! > 0 && !flags(x)) {
                         quarantinedAt[x.agent] = null;
                         treatedSince[x.agent] = 0;
                         readmitted.push({ agent: x.agent, round });
                         c.log(`${variant} round ${round}: agent ${x.agent + 1} passes the monitor after treatment and is readmitted`);
                         continue;
                     }
-                    if (!x.flagged || quarantinedAt[x.agent] !== null) continue;
+                    if (!flags(x) || quarantinedAt[x.agent] !== null) continue;
                     quarantinedAt[x.agent] = round;
                     firstQuarantine[x.agent] ??= round;
                     c.log(
-                        `${variant} round ${round}: the monitor quarantines agent ${x.agent + 1} (drift x${Math.exp(x.monitorDrift).toFixed(2)} on ${p.monitor.questions} questions)`,
+                        variant === "quarantine-data"
+                            ? `${variant} round ${round}: the data-level monitor quarantines agent ${x.agent + 1} (the doors turned away ${(100 * x.dataShare!).toFixed(1)}% of its answers)`
+                            : `${variant} round ${round}: the monitor quarantines agent ${x.agent + 1} (drift x${Math.exp(x.monitorDrift).toFixed(2)} on ${p.monitor.questions} questions)`,
                     );
                 }
             };
@@ -244,6 +272,7 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                       )
                     : null;
                 doors = heard?.map((h) => h.door) ?? null;
+                wrote = heard?.map((h) => h.wrote) ?? null;
                 const written: DatasetManifest[] = heard
                     ? []
                     : await eachJob(
@@ -300,20 +329,45 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
             }
             if (calibrating) {
                 const drifts = history.flat().filter((x) => x.round >= p.monitor.from);
-                monitorLog = calibrateMonitor(
-                    drifts.map((x) => x.monitorDrift),
-                    p.monitor.falsePositiveRate!,
-                );
-                calibrated = { falsePositiveRate: p.monitor.falsePositiveRate!, threshold: Math.exp(monitorLog), agentRounds: drifts.length };
-                c.log(
-                    `population ${p.name}: the monitor's threshold, calibrated on the null population's ${drifts.length} agent-rounds for a false-positive rate of ${p.monitor.falsePositiveRate}: x${Math.exp(monitorLog).toPrecision(4)}`,
-                );
+                if (p.monitor.falsePositiveRate !== undefined) {
+                    monitorLog = calibrateMonitor(
+                        drifts.map((x) => x.monitorDrift),
+                        p.monitor.falsePositiveRate,
+                    );
+                    calibrated = { falsePositiveRate: p.monitor.falsePositiveRate, threshold: Math.exp(monitorLog), agentRounds: drifts.length };
+                    c.log(
+                        `population ${p.name}: the monitor's threshold, calibrated on the null population's ${drifts.length} agent-rounds for a false-positive rate of ${p.monitor.falsePositiveRate}: x${Math.exp(monitorLog).toPrecision(4)}`,
+                    );
+                }
+                if (p.dataMonitor) {
+                    const shares = drifts.flatMap((x) => (x.dataShare === undefined ? [] : [x.dataShare]));
+                    if (shares.length === 0)
+                        throw new Error("dataMonitor: the null population gave no answers at a door after monitor.from; nothing to calibrate on");
+                    dataThreshold = calibrateMonitor(shares, p.dataMonitor.falsePositiveRate);
+                    dataCalibrated = { threshold: dataThreshold, agentRounds: shares.length };
+                    c.log(
+                        `population ${p.name}: the data-level monitor's threshold, calibrated on the null population's ${shares.length} agent-rounds for a false-positive rate of ${p.dataMonitor.falsePositiveRate}: more than ${(100 * dataThreshold).toFixed(1)}% of an agent's answers turned away`,
+                    );
+                }
                 for (const row of history) {
-                    for (const x of row) x.flagged = x.round >= p.monitor.from && x.monitorDrift > monitorLog;
+                    for (const x of row) {
+                        x.flagged = x.round >= p.monitor.from && x.monitorDrift > monitorLog;
+                        if (x.dataShare !== undefined) x.dataFlagged = x.round >= p.monitor.from && x.dataShare > dataThreshold;
+                    }
                     c.emit({ type: "population-round", run: variant, round: row[0]!.round, agents: row });
                 }
             }
-            runs.push(summarizeRun(variant, history, variant === "recovery" ? firstQuarantine : quarantinedAt, p, readmitted));
+            const run = summarizeRun(variant, history, variant === "recovery" ? firstQuarantine : quarantinedAt, p, readmitted);
+            if (variant !== "null")
+                run.links = compareLinks(
+                    p.rounds,
+                    distances,
+                    lastQuestions,
+                    subRng(cfg.seed, `population-links-${variant}`),
+                    cfg.stats ?? DEFAULT_STATS,
+                    variant,
+                );
+            runs.push(run);
         }
     }
 
@@ -332,6 +386,7 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
             own: p.own,
             threshold: p.threshold,
             monitor: { ...p.monitor, ...(calibrated ? { calibrated } : {}) },
+            ...(p.dataMonitor ? { dataMonitor: { ...p.dataMonitor, ...(dataCalibrated ? { calibrated: dataCalibrated } : {}) } } : {}),
             files: Object.fromEntries(bases.map((b) => [b, fileHash(b).slice(0, 12)])),
             ...(p.conversation ? { conversation: { door: cfg.filter.defenses } } : {}),
         },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { infectionTest } from "../../src/studies/population.ts";
-import { calibrateMonitor, epidemicRates } from "../../src/studies/population-summary.ts";
+import { calibrateMonitor, compareLinks, epidemicRates, linkDistances } from "../../src/studies/population-summary.ts";
 import { Rng } from "../../src/util/rng.ts";
 
 describe("a population's infection test", () => {
@@ -89,5 +89,47 @@ describe("a population's SIS rates", () => {
         // No recovery: no R0; nothing at all: no rates.
         expect(epidemicRates(2, 5, 0, 10).r0).toBeNull();
         expect(epidemicRates(0, 0, 0, 0)).toEqual({ beta: null, gamma: null, r0: null });
+    });
+});
+
+describe("links from the teacher", () => {
+    it("measures each agent's distance in links, breadth first", () => {
+        // A ring of six with the teacher at 0, and an agent (6) on no link.
+        const ring: [number, number][] = [
+            [0, 1],
+            [1, 2],
+            [2, 3],
+            [3, 4],
+            [4, 5],
+            [0, 5],
+        ];
+        expect(linkDistances(7, ring, [0])).toEqual([0, 1, 2, 3, 2, 1, -1]);
+        expect(linkDistances(7, ring, [0, 3])).toEqual([0, 1, 1, 0, 1, 1, -1]);
+    });
+
+    it("says which side is higher only when the questions show it, after Holm over the measures, and no difference inside the margin", () => {
+        const stats = { alpha: 0.05, margin: 1.1 };
+        const dist = [0, 1, 2, 3, 2, 1];
+        const noise = (seed: number, shift: number) => {
+            const rng = new Rng(seed);
+            return Array.from({ length: 16 }, () => shift + 0.02 * (rng.next() - 0.5));
+        };
+        const perAgent = (near: number, far: number) => dist.map((d, a) => noise(a + 1, d === 1 ? near : d === 2 ? far : 0));
+        const higher = compareLinks(5, dist, { drift: perAgent(0.5, 0.1), exact: perAgent(0.1, 0.5) }, new Rng(1), stats, "open");
+        expect(higher.groups.map((g) => [g.links, g.agents])).toEqual([
+            [1, [1, 5]],
+            [2, [2, 4]],
+            [3, [3]],
+        ]);
+        expect(higher.comparisons.map((x) => x.verdict.text)).toEqual(["one link higher", "two links higher"]);
+        expect(higher.comparisons[0]!.estimate).toBeCloseTo(0.4, 1);
+        expect(higher.comparisons.every((x) => x.verdict.family.size === 2)).toBe(true);
+        const same = compareLinks(5, dist, { drift: perAgent(0.2, 0.2) }, new Rng(1), stats, "open");
+        expect(same.comparisons[0]!.verdict.text).toBe("no difference larger than x1.10");
+        // Sixteen questions with no direction: neither side, and no equivalence at a tiny margin.
+        const spread = dist.map((_, a) => noise(a + 1, 0).map((x, q) => x + (q % 2 ? 0.3 : -0.3)));
+        expect(compareLinks(5, dist, { drift: spread }, new Rng(1), { alpha: 0.05, margin: 1.001 }, "open").comparisons[0]!.verdict.text).toBe("can't tell");
+        // A population with no agent two links away has nothing to compare.
+        expect(compareLinks(5, [0, 1, 1], { drift: [[0], [0], [0]] }, new Rng(1), stats, "open").comparisons).toEqual([]);
     });
 });
