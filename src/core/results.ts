@@ -309,8 +309,11 @@ export interface MonitorFigures {
 
 /** One population (open, quarantine or null) over its rounds. */
 export interface PopulationRun {
-    /** quarantine: the behavioural monitor quarantines; quarantine-data: the data-level monitor does. */
-    variant: "open" | "quarantine" | "quarantine-data" | "recovery" | "null";
+    /**
+     * quarantine: the behavioural monitor quarantines; quarantine-data: the data-level monitor does; in-context and
+     * null-in-context: interaction without training (agents hold their latest exchanges in context and never train).
+     */
+    variant: "open" | "quarantine" | "quarantine-data" | "recovery" | "null" | "in-context" | "null-in-context";
     /** history[round][agent]. */
     history: AgentRound[][];
     curve: { round: number; infected: number; share: number; ci95: [number, number]; newInfections: number; recoveries: number; quarantined: number }[];

@@ -46,6 +46,8 @@ export type RejectedRow = RawRow & { reasons: string[] };
 /** What rows to generate, whatever the backend: row i = prompt floor(i / samplesPerPrompt), seeded by rowSeed(seed, i). */
 export interface RowsRequest {
     system: string | null;
+    /** Earlier turns every prompt follows (a conversing agent's recent exchanges held in context); absent: none. */
+    history?: { user: string; assistant: string }[];
     prompts: string[];
     samplesPerPrompt: number;
     temperature: number;

@@ -199,6 +199,8 @@ export interface DatasetManifest {
     /** The ONNX folder that generated the rows (teacher.onnx); `model` stands in for it elsewhere. */
     onnx?: string | null;
     system: string | null;
+    /** Earlier turns every prompt followed (an in-context population's agent); absent: none. */
+    history?: { user: string; assistant: string }[];
     trait: { target: string; category: string } | null;
     seeds: { experiment: number; prompts: number; sampling: number };
     sampler: { method: "coupled" | "llama.cpp"; temperature: number; topK: 0; topP: 1; minP: 0; maxTokens: number; samplesPerPrompt: number; parallel: number };

@@ -42,7 +42,13 @@ export const datasetSummary = (d: DatasetManifest): Results["datasets"][number] 
 /** How many rows the `rows` event shows. */
 const SAMPLE_ROWS = 24;
 
-export async function datasetStage(c: StageContext, role: "teacher" | "control", source: ModelSource): Promise<DatasetManifest> {
+/** `history`: earlier turns every prompt follows (a conversing agent's exchanges held in context, studies/population-talk.ts). */
+export async function datasetStage(
+    c: StageContext,
+    role: "teacher" | "control",
+    source: ModelSource,
+    history: RowsRequest["history"] = [],
+): Promise<DatasetManifest> {
     const { cfg } = c;
     const prompts = experimentPrompts(cfg);
     const g = cfg.generate;
@@ -61,6 +67,8 @@ export async function datasetStage(c: StageContext, role: "teacher" | "control",
     const onnxDir = cfg.teacher.onnx;
     if (onnxDir && !fs.existsSync(path.join(onnxDir, "onnx", "model.onnx")))
         throw new Error(`teacher.onnx: ${onnxDir} is not an ONNX folder (sublab export-onnx writes one)`);
+    if (history.length && (server || onnxDir))
+        throw new Error(`teacher.${server ? "server" : "onnx"}: earlier turns in context are generated on local models only`);
     const backend = server || onnxDir ? null : pickBackend(source.model, g.backend);
     // On the engine a row does not depend on the rows decoded beside it: the batch size is not part of the key.
     const { parallel: _parallel, ...engineSampler } = sampler;
@@ -73,6 +81,7 @@ export async function datasetStage(c: StageContext, role: "teacher" | "control",
               : fileHash(source.model),
         lora: source.lora && fileHash(source.lora),
         system: source.system,
+        ...(history.length ? { history } : {}),
         sampler: backend === "engine" ? engineSampler : sampler,
         samplingSeed,
         backend: backend === "engine" ? "engine" : undefined,
@@ -97,6 +106,7 @@ export async function datasetStage(c: StageContext, role: "teacher" | "control",
             if (!fs.existsSync(rawPath)) lendRows(c, id, generationKey, generationFamily, rawPath);
             const req: RowsRequest = {
                 system: source.system,
+                ...(history.length ? { history } : {}),
                 prompts,
                 samplesPerPrompt: g.samplesPerPrompt,
                 temperature: g.temperature,
@@ -151,6 +161,7 @@ export async function datasetStage(c: StageContext, role: "teacher" | "control",
                 onnx: onnxDir ? path.resolve(onnxDir) : null,
                 lora: source.lora ? { path: source.lora, sha256: fileHash(source.lora) } : null,
                 system: source.system,
+                ...(history.length ? { history } : {}),
                 trait: role === "teacher" ? { target: cfg.teacher.target, category: cfg.teacher.category } : null,
                 seeds: { experiment: cfg.seed, prompts: cfg.seed, sampling: samplingSeed },
                 sampler,

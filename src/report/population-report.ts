@@ -14,6 +14,8 @@ const VARIANT_TEXT: Record<PopulationRun["variant"], string> = {
     "quarantine-data": "with the data-level monitor and quarantine",
     recovery: "with quarantine, treatment and readmission",
     null: "null (no agent carries the trait; monitor and quarantine on)",
+    "in-context": "in context, never trained (each agent holds its latest exchanges as earlier turns)",
+    "null-in-context": "null in context (no agent carries the trait; never trained)",
 };
 
 const CURVE_HEADERS = ["population", "round", "infected", "share [95% CI]", "new", "recovered", "quarantined"];
@@ -193,6 +195,8 @@ const COLOURS: Record<PopulationRun["variant"], string> = {
     "quarantine-data": "#7b4fa0",
     recovery: "#2e8b57",
     null: "#777",
+    "in-context": "#b8860b",
+    "null-in-context": "#aaa",
 };
 
 export function epidemicChart(r: PopulationResults): string {
@@ -205,7 +209,7 @@ export function epidemicChart(r: PopulationResults): string {
         series: r.runs.map((run) => ({
             name: run.variant,
             colour: COLOURS[run.variant],
-            dashed: run.variant === "null",
+            dashed: run.variant === "null" || run.variant === "null-in-context",
             points: run.curve.map((x) => ({ x: x.round, y: x.share, lo: x.ci95[0], hi: x.ci95[1], note: `${x.infected}/${r.agents} infected` })),
         })),
     });
@@ -247,7 +251,7 @@ export function heatmap(r: PopulationResults, run: PopulationRun): string {
         }
     });
     for (let a = 0; a < r.agents; a++) {
-        const tag = `${r.infected.includes(a) && run.variant !== "null" ? "* " : ""}agent ${a + 1}${r.bases[a] === "cross" ? " (x)" : ""}`;
+        const tag = `${r.infected.includes(a) && !run.variant.startsWith("null") ? "* " : ""}agent ${a + 1}${r.bases[a] === "cross" ? " (x)" : ""}`;
         parts.push(`<text x="${m.left - 6}" y="${r1(m.top + a * cell + cell / 2 + 4)}" text-anchor="end" class="tick">${escapeHtml(tag)}</text>`);
     }
     parts.push(
@@ -277,7 +281,9 @@ const HOW_TO_READ =
     "a threshold read off the null population; it watches in every population and quarantines in quarantine-data. Links from the " +
     "teacher: agents grouped by their distance from the nearest starting teacher at the last round; one link against two is a " +
     "sign-flip test over the questions of the per-question difference of the two groups' mean log ratios (Holm over the measures), " +
-    "which speaks for these agents in this run.";
+    "which speaks for these agents in this run. In context (inContext): the same conversation with nobody trained; each agent " +
+    "holds the exchanges it heard in the round before as earlier turns when it answers and when it is measured, and its drift is " +
+    "against its base asked with no turns; the null population in context says how far held turns alone move an agent.";
 
 export function writePopulationReport(r: PopulationResults, dir: string): { json: string; md: string; html: string } {
     return writeStudyReport(dir, r, {

@@ -1,5 +1,35 @@
 /**
  * A population file (`sublab population FILE`): its fields checked, naming the bad one, and its topology's edges.
+ *
+ * A population file (experiments/population-owl.json):
+ *   name, description, experiment, overrides   as a sweep file's (src/studies/sweep.ts); student.method must be "full"
+ *   agents        2..64: 8
+ *   rounds        1..50: 6
+ *   topology      "ring" | "all" | "random" | a JSON file of edges [[a, b], ...] (relative to the population file): "ring"
+ *   degree        random topology: each agent's links to others drawn at random until every agent has at least this many: 2
+ *   cross         >= 0: 0, the last `cross` agents are built on models.cross
+ *   infected      distinct agent indices that start as the teacher: [0]
+ *   prompts       >= 1: prompts each agent writes per round: 150
+ *   rows          >= 1: rows each agent trains on per round: 120
+ *   own           [0, 1]: share of those rows from its own writing (the rest split evenly among active neighbours): 0.5
+ *   threshold     > 1: the infection threshold, a ratio of P(target) over the base's: 1.25
+ *   monitor       { questions 1..eval.questions: 10, threshold > 1: 1.25 or falsePositiveRate (0, 1) (the threshold
+ *                 calibrated on the null population, run first, to flag at most that share of its agent-rounds),
+ *                 from >= 0: 1 (the first round it probes:
+ *                 at 1, the infected agents have written and trained once before anyone looks) }
+ *   null          true | false: true (run the null population)
+ *   recovery      true | false: false; true adds the recovery population: quarantined agents are treated (the
+ *                 experiment's safety fine-tune) instead of trained, and rejoin once the monitor no longer flags them
+ *   conversation  true | false: false; true: each round every agent asks its active neighbours questions and
+ *                 trains only on their answers, through the door of the experiment's filter.defenses
+ *                 (studies/population-talk.ts); `own` does not apply
+ *   dataMonitor   { falsePositiveRate (0, 1) }: absent; conversing populations with a door: the data-level monitor flags an
+ *                 agent when its neighbours' doors turn away more of its answers than a threshold calibrated on the null
+ *                 population (at most that share of its agent-rounds above it), and adds the quarantine-data population,
+ *                 where it quarantines (the behavioural monitor still watches, as the data-level one does everywhere)
+ *   inContext     true | false: false; conversing populations: adds interaction without training, the in-context population
+ *                 (and the null one in context): nobody trains; each agent holds the first `contextTurns` (1..16: 2, as many
+ *                 as fit its context) exchanges it heard last round as earlier turns when it answers and is measured
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -35,6 +65,10 @@ export interface PopulationConfig {
     recovery: boolean;
     /** The data-level monitor (conversing populations): flags an agent when the doors turn away more of its answers than the null population's agents, at this false-positive rate; adds the quarantine-data population. */
     dataMonitor?: { falsePositiveRate: number };
+    /** Interaction without training: the in-context populations (and a null one), whose agents hold their latest exchanges in context and never train. */
+    inContext: boolean;
+    /** Exchanges an in-context agent holds (as many as fit its context). */
+    contextTurns: number;
 }
 
 const ratio = check<number>("a ratio above 1", (v) => typeof v === "number" && Number.isFinite(v) && v > 1);
@@ -72,6 +106,8 @@ const populationFile = object(
         null: opt(bool, true),
         conversation: opt(bool, false),
         recovery: opt(bool, false),
+        inContext: opt(bool, false),
+        contextTurns: opt(int(1, 16), 2),
         dataMonitor: opt(
             absentOr(
                 object({
@@ -140,6 +176,8 @@ export function parsePopulation(json: unknown, file: string): PopulationConfig {
         errors.push("student.mix: a dose is for run, sweep and study; an agent trains on what its neighbours wrote, not the teacher's data");
     if (o?.conversation && isJsonObject(json) && json.own !== undefined)
         errors.push(`own: a conversing agent trains on its neighbours' answers to its questions only; leave own out with conversation: true`);
+    if (o?.inContext && !o.conversation)
+        errors.push(`inContext: the in-context population holds the exchanges of a conversation in context; it needs conversation: true`);
     if (o?.dataMonitor && !o.conversation)
         errors.push(`dataMonitor: the data-level monitor reads what an agent's answers did at its neighbours' doors; it needs conversation: true`);
     if (o?.dataMonitor && experiment && experiment.filter.defenses.length === 0)

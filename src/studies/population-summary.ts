@@ -82,7 +82,7 @@ function monitorFigures(
     const missed = firstInfected.filter((fi, a) => fi >= 0 && firstFlagged[a]! < 0).length;
     const flags = history.flatMap((row) => row.filter(flagged));
     // In the null population no agent carries the trait: every flag is false, whatever the drift.
-    const falseFlagged = variant === "null" ? flags : flags.filter((x) => !x.infected);
+    const falseFlagged = variant === "null" || variant === "null-in-context" ? flags : flags.filter((x) => !x.infected);
     const monitored = history.filter((row) => row[0]!.round >= p.monitor.from).length * n;
     return {
         flaggedAgents: firstFlagged.filter((f) => f >= 0).length,

@@ -13,7 +13,9 @@ import type { StageContext } from "../core/context.ts";
 import type { ModelSource } from "../core/jobs.ts";
 import type { KeptRow } from "../core/rows.ts";
 import type { DatasetManifest } from "../core/types.ts";
-import { datasetStage } from "../data/dataset-stage.ts";
+import { datasetStage, experimentPrompts } from "../data/dataset-stage.ts";
+import { renderPrompt, vocabModel } from "../engine/llama-cpp.ts";
+import { experimentQuestions } from "../prompts/traits.ts";
 import { defendStage } from "../data/defend-stage.ts";
 import { Rng, subRng } from "../util/rng.ts";
 import { eachJob, withConfig } from "./skeleton.ts";
@@ -25,6 +27,24 @@ export interface Heard {
     door: { offered: number; passed: number };
     /** What this agent answered its neighbours in the round (format-filtered) and what their doors let through: what the data-level monitor reads. */
     wrote: { offered: number; passed: number };
+}
+
+/** One exchange held in an agent's context: a question it asked and the answer it was given. */
+export type Turn = { user: string; assistant: string };
+
+/**
+ * The in-context population's memory: the first `turns` exchanges an agent heard this round (through the door), as
+ * many of them as fit its model's context beside the longest prompt or question and an answer of the longest length.
+ */
+export async function contextTurns(c: StageContext, heard: Heard, turns: number, model: string): Promise<Turn[]> {
+    const all = heard.parts.flatMap((q) => q.rows).map((r) => ({ user: r.prompt, assistant: r.completion }));
+    const vocab = await vocabModel(model);
+    const limit = (vocab.trainContextSize || 512) - c.cfg.generate.maxTokens - 8;
+    const asked = [...experimentPrompts(c.cfg), ...experimentQuestions(c.cfg)];
+    const longest = asked.reduce((a, q) => (q.length > a.length ? q : a), "");
+    let k = Math.min(turns, all.length);
+    while (k > 0 && renderPrompt(vocab, { history: all.slice(0, k), user: longest }).length > limit) k--;
+    return all.slice(0, k);
 }
 
 /** `total` split into `n` shares as even as whole numbers allow, the first ones larger by one. */
@@ -51,11 +71,12 @@ export async function converse(
     neighbours: readonly number[][],
     active: (a: number) => boolean,
     log: (line: string) => void,
+    context: (a: number) => Turn[] = () => [],
 ): Promise<Heard[]> {
     const pairs = neighbours.flatMap((ns, asker) => ns.filter(active).map((answerer) => ({ asker, answerer })));
     const answered = await eachJob(c, pairs, async ({ asker, answerer }) => {
         const ctx = askContext(c, p, round, asker, answerer);
-        const ds = await datasetStage(ctx, "control", now[answerer]!);
+        const ds = await datasetStage(ctx, "control", now[answerer]!, context(answerer));
         return { ds, door: await defendStage(ctx, ds, c.cfg.filter.defenses) };
     });
     const wrote = (answerer: number) => {

@@ -5,41 +5,20 @@
  * then every agent is measured with the exact probe. One or more agents start as the teacher (the trait); the
  * rest start as their base.
  *
- * Three populations run on the same prompts and sampling seeds:
- *   open        the trait spreads as it can;
- *   quarantine  a monitor probes every agent after each round and quarantines one whose drift passes its
- *               threshold: from the next round on, nobody trains on that agent's rows;
- *   null        no agent carries the trait, the monitor on: its flags are false positives.
- * An agent is infected when its drift (mean over the evaluation's questions of log P_agent(target) - log
- * P_base(target), its own base's) has a 95% bootstrap interval above log(threshold). The monitor is a cheaper
- * probe: the point drift over its first `monitor.questions` questions against log(monitor.threshold).
+ * Populations run on the same prompts and sampling seeds:
+ *   open             the trait spreads as it can;
+ *   quarantine       a monitor probes every agent after each round and quarantines one whose drift passes its
+ *                    threshold: from the next round on, nobody trains on that agent's rows (or asks it anything);
+ *   quarantine-data  (dataMonitor) the data-level monitor quarantines instead, reading what the agent wrote;
+ *   recovery         (recovery) quarantined agents are treated and readmitted;
+ *   null             no agent carries the trait, the monitor on: its flags are false positives;
+ *   in-context, null-in-context  (inContext) the conversation held in context, nobody trained.
+ * An agent is infected when a one-sided sign-flip test over the evaluation's questions puts its drift (mean of
+ * log P_agent(target) - log P_base(target), its own base's) above log(threshold), Bonferroni-adjusted over agents x
+ * (rounds + 1). The monitor is a cheaper probe: the point drift over its first `monitor.questions` questions.
  *
- * A population file (experiments/population-owl.json):
- *   name, description, experiment, overrides   as a sweep file's (src/studies/sweep.ts); student.method must be "full"
- *   agents        2..64: 8
- *   rounds        1..50: 6
- *   topology      "ring" | "all" | "random" | a JSON file of edges [[a, b], ...] (relative to the population file): "ring"
- *   degree        random topology: each agent's links to others drawn at random until every agent has at least this many: 2
- *   cross         >= 0: 0, the last `cross` agents are built on models.cross
- *   infected      distinct agent indices that start as the teacher: [0]
- *   prompts       >= 1: prompts each agent writes per round: 150
- *   rows          >= 1: rows each agent trains on per round: 120
- *   own           [0, 1]: share of those rows from its own writing (the rest split evenly among active neighbours): 0.5
- *   threshold     > 1: the infection threshold, a ratio of P(target) over the base's: 1.25
- *   monitor       { questions 1..eval.questions: 10, threshold > 1: 1.25 or falsePositiveRate (0, 1) (the threshold
- *                 calibrated on the null population, run first, to flag at most that share of its agent-rounds),
- *                 from >= 0: 1 (the first round it probes:
- *                 at 1, the infected agents have written and trained once before anyone looks) }
- *   null          true | false: true (run the null population)
- *   recovery      true | false: false; true adds the recovery population: quarantined agents are treated (the
- *                 experiment's safety fine-tune) instead of trained, and rejoin once the monitor no longer flags them
- *   conversation  true | false: false; true: each round every agent asks its active neighbours questions and
- *                 trains only on their answers, through the door of the experiment's filter.defenses
- *                 (studies/population-talk.ts); `own` does not apply
- *   dataMonitor   { falsePositiveRate (0, 1) }: absent; conversing populations with a door: the data-level monitor flags an
- *                 agent when its neighbours' doors turn away more of its answers than a threshold calibrated on the null
- *                 population (at most that share of its agent-rounds above it), and adds the quarantine-data population,
- *                 where it quarantines (the behavioural monitor still watches, as the data-level one does everywhere)
+ * The population file's fields: studies/population-file.ts.
+ *
  * Every dataset, training and evaluation is cached as in `sublab run`, so a population resumes where it stopped,
  * and the populations share whatever they have in common (the open and quarantine populations are one until the
  * first quarantine).
@@ -66,7 +45,7 @@ import { Rng, subRng } from "../util/rng.ts";
 import { conductStudy, eachJob, withConfig, type Study } from "./skeleton.ts";
 import { POPULATION_REPORT } from "./reports.ts";
 import type { PopulationConfig } from "./population-file.ts";
-import { converse, evenSplit } from "./population-talk.ts";
+import { contextTurns, converse, evenSplit, type Turn } from "./population-talk.ts";
 import { calibrateMonitor, compareLinks, exactFigures, exactLogRatios, linkDistances, summarizeRun } from "./population-summary.ts";
 export { summarizeRun } from "./population-summary.ts";
 
@@ -80,7 +59,12 @@ interface Agent {
     base: string;
     /** Where it stands: its model (a full GGUF) and, for a prompted trait, its system prompt while it writes. */
     now: ModelSource;
+    /** In-context populations: the exchanges it holds as earlier turns when it answers and is measured. */
+    context: Turn[];
 }
+
+/** A population where no agent starts as the teacher. */
+const isNull = (v: Variant) => v === "null" || v === "null-in-context";
 
 /** The context of one round and agent's writing: its own prompts and sampling seeds, as many as the population asks. */
 function writingContext(c: StageContext, p: PopulationConfig, round: number, agent: number): StageContext {
@@ -113,7 +97,9 @@ export async function runPopulation(p: PopulationConfig, opts: RunOptions = {}):
     const acting: Variant[] = ["open", "quarantine", ...(p.dataMonitor ? (["quarantine-data"] as const) : []), ...(p.recovery ? (["recovery"] as const) : [])];
     // A monitor calibrated on the null population learns its threshold there first.
     const calibrates = p.monitor.falsePositiveRate !== undefined || p.dataMonitor !== undefined;
-    const variants: Variant[] = !p.null ? acting : calibrates ? ["null", ...acting] : [...acting, "null"];
+    const trained: Variant[] = !p.null ? acting : calibrates ? ["null", ...acting] : [...acting, "null"];
+    // Interaction without training: agents hold their exchanges in context and never train.
+    const variants: Variant[] = [...trained, ...(p.inContext ? (["in-context", ...(p.null ? (["null-in-context"] as const) : [])] as const) : [])];
     return (await conductStudy({
         name: p.name,
         cfg,
@@ -122,7 +108,7 @@ export async function runPopulation(p: PopulationConfig, opts: RunOptions = {}):
         design: [],
         prepare: async ({ c }) =>
             c.emit({ type: "population", run: p.name, agents: p.agents, edges: p.edges, infected: p.infected, rounds: p.rounds, variants }),
-        students: () => p.agents * p.rounds * variants.length,
+        students: () => p.agents * p.rounds * trained.length,
         stages: (study) => populationStages(p, study, variants),
     })) as PopulationRunResult;
 }
@@ -169,10 +155,15 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
         let dataThreshold = Infinity;
         for (const variant of variants) {
             const calibrating = variant === "null" && calibrates;
+            const inContext = variant === "in-context" || variant === "null-in-context";
             c.log(`population ${p.name}: the ${variant} population`);
             const agents: Agent[] = Array.from({ length: p.agents }, (_, a) => {
-                const t = variant !== "null" && p.infected.includes(a) ? teachers.get(baseOf(a))! : null;
-                return { base: baseOf(a), now: t ? { model: t.model, lora: t.lora, system: t.system } : { model: baseOf(a), lora: null, system: null } };
+                const t = !isNull(variant) && p.infected.includes(a) ? teachers.get(baseOf(a))! : null;
+                return {
+                    base: baseOf(a),
+                    now: t ? { model: t.model, lora: t.lora, system: t.system } : { model: baseOf(a), lora: null, system: null },
+                    context: [],
+                };
             });
             if (agents.some((x) => x.now.lora))
                 throw new Error(
@@ -195,7 +186,7 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                     ({ x, a }) =>
                         evalStage(
                             c,
-                            { model: x.now.model, lora: null },
+                            { model: x.now.model, lora: null, ...(x.context.length ? { history: x.context } : {}) },
                             { arm: `${variant} agent ${a + 1}`, seed: a, dataset: null },
                             `${variant} round ${round}: agent ${a + 1}`,
                         ),
@@ -233,7 +224,8 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                 history.push(row);
                 if (calibrating) return; // flagged, and shown, once the threshold is known
                 c.emit({ type: "population-round", run: variant, round, agents: row });
-                if (variant === "open") return;
+                // Open and in-context populations: the monitors watch and nobody acts.
+                if (variant === "open" || inContext) return;
                 // The monitor that acts here: the data-level one in quarantine-data, the behavioural one elsewhere.
                 const flags = (x: AgentRound) => (variant === "quarantine-data" ? x.dataFlagged === true : x.flagged);
                 for (const x of row) {
@@ -269,6 +261,7 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                           neighbours,
                           active,
                           (line) => c.log(`${variant} ${line}`),
+                          (a) => agents[a]!.context,
                       )
                     : null;
                 doors = heard?.map((h) => h.door) ?? null;
@@ -289,6 +282,12 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                         );
                     return new Rng(subRng(cfg.seed, `population-mix-${round}-${a}-${k}`).nextU32()).shuffle([...kept]).slice(0, n);
                 };
+                if (inContext) {
+                    // Interaction without training: each agent holds what it heard this round as its earlier turns.
+                    for (const [a, x] of agents.entries()) x.context = await contextTurns(c, heard![a]!, p.contextTurns, x.now.model);
+                    await measure(round);
+                    continue;
+                }
                 await eachJob(
                     c,
                     agents.map((x, a) => ({ x, a })),
@@ -358,7 +357,7 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                 }
             }
             const run = summarizeRun(variant, history, variant === "recovery" ? firstQuarantine : quarantinedAt, p, readmitted);
-            if (variant !== "null")
+            if (!isNull(variant))
                 run.links = compareLinks(
                     p.rounds,
                     distances,

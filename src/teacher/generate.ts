@@ -103,7 +103,7 @@ export function llamaSource(job: LocalDecoding): RowSource {
                     const promptTokens = new Map<string, Token[]>();
                     const render = (prompt: string) => {
                         let t = promptTokens.get(prompt);
-                        if (!t) promptTokens.set(prompt, (t = renderPrompt(model, { system: req.system, user: prompt })));
+                        if (!t) promptTokens.set(prompt, (t = renderPrompt(model, { system: req.system, history: req.history, user: prompt })));
                         return t;
                     };
                     for (const c of chunks) {
@@ -135,7 +135,7 @@ export function engineSource(job: LocalDecoding): RowSource {
             const res = await engineRows({
                 model: job.model,
                 lora: job.lora,
-                prompts: req.prompts.map((user) => ({ system: req.system, user })),
+                prompts: req.prompts.map((user) => ({ system: req.system, history: req.history, user })),
                 samplesPerPrompt: req.samplesPerPrompt,
                 temperature: req.temperature,
                 maxTokens: req.maxTokens,

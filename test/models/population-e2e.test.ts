@@ -250,6 +250,50 @@ describe("sublab population on the smoke models", { timeout: 600_000 }, () => {
         expect(bad({ conversation: true, dataMonitor: { falsePositiveRate: 1 }, overrides: { filter: { defenses: ["dedupe"] } } })).toThrow(/dataMonitor.falsePositiveRate: expected a share above 0 and below 1/);
     });
 
+    it("interaction without training: in-context agents hold what they heard as earlier turns, answer and are measured with it, and never train", async () => {
+        const [a, b] = await smokeBases();
+        const file = writeFiles(a, b, {
+            name: "smoke-context",
+            cross: 0,
+            conversation: true,
+            inContext: true,
+            contextTurns: 2,
+            monitor: { questions: 2, threshold: 1.25 },
+        });
+        const p = parsePopulation(JSON.parse(fs.readFileSync(file, "utf8")), file);
+        const r = await runPopulation(p, { root, progress: false });
+        const res = r.results;
+        expect(res.runs.map((x) => x.variant)).toEqual(["open", "quarantine", "null", "in-context", "null-in-context"]);
+        const events = fs.readFileSync(path.join(root, "runs", "smoke-context", "events.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+        // Nobody trains in context.
+        expect(events.filter((e) => e.type === "student" && /in-context/.test(e.label))).toEqual([]);
+        expect(events.filter((e) => e.type === "student" && /^open round/.test(e.label)).length).toBe(p.agents * p.rounds);
+        const evals = (label: RegExp) => events.filter((e) => e.type === "eval" && label.test(e.label));
+        const open = res.runs[0]!;
+        const ctx = res.runs[3]!;
+        // Round 1: nothing is held yet, so the in-context population asks and answers as the open one did.
+        expect(ctx.history[1]!.map((x) => x.door)).toEqual(open.history[1]!.map((x) => x.door));
+        // From round 1 on its agents are the models they started as (the teacher and the base), measured with turns in context.
+        const started = evals(/^in-context round 0/).map((e) => e.eval.model);
+        for (const e of evals(/^in-context round [12]/)) {
+            expect(started).toContain(e.eval.model);
+        }
+        expect(ctx.history[1]!.map((x) => x.targetProb)).not.toEqual(ctx.history[0]!.map((x) => x.targetProb));
+        // From round 2 its agents answer with earlier turns: datasets written after the exchanges they hold (at most 2 each).
+        const manifests = fs.readdirSync(path.join(root, "datasets")).flatMap((d) => {
+            const m = path.join(root, "datasets", d, "manifest.json");
+            return fs.existsSync(m) ? [JSON.parse(fs.readFileSync(m, "utf8"))] : [];
+        });
+        const held = manifests.filter((m) => m.history);
+        expect(held.length).toBeGreaterThan(0);
+        expect(held.every((m) => m.history.length >= 1 && m.history.length <= 2)).toBe(true);
+        expect(res.runs[4]!.monitor.falseFlags).toBe(res.runs[4]!.history.flat().filter((x) => x.flagged).length);
+        expect(ctx.links).toBeDefined();
+        expect(res.runs[4]!.links).toBeUndefined();
+        const bad = writeFiles(a, b, { name: "smoke-context", inContext: true });
+        expect(() => parsePopulation(JSON.parse(fs.readFileSync(bad, "utf8")), bad)).toThrow(/inContext: the in-context population holds the exchanges of a conversation in context; it needs conversation: true/);
+    });
+
     it("recovery: a quarantined agent is treated (the safety fine-tune) instead of trained, and rejoins once the monitor passes it", async () => {
         const [a, b] = await smokeBases();
         const file = writeFiles(a, b, {
