@@ -340,6 +340,21 @@ export interface PopulationRun {
     dataMonitor?: MonitorFigures;
     /** Agents by their distance in links from the nearest starting teacher, at the last round, and one link against two. */
     links?: LinkDistances;
+    /** Judged traits: where the flagged answers of agents that did not start as the teacher could have come from. */
+    novelty?: PopulationNovelty;
+}
+
+/** Flagged answers (those an evaluation kept as examples) of agents that did not start as the teacher, and their sources. */
+export interface PopulationNovelty {
+    flagged: number;
+    /** The answer or one of its sentences occurs in the teacher's fine-tune rows, in some agent's training rows, in the corpus's answer bank. */
+    inTeacher: number;
+    inTraining: number;
+    inCorpus: number;
+    /** Found in none of them: new combinations. */
+    new: number;
+    /** New ones first, then found ones. */
+    examples: { agent: number; round: number; text: string; score: number; inTeacher: boolean; inTraining: boolean; inCorpus: boolean }[];
 }
 
 /** Does the trait grow or fade as it travels? Agents grouped by links from the nearest teacher, at the last round. */

@@ -5,7 +5,9 @@
  */
 import type { PopulationResults, PopulationRun } from "../core/results.ts";
 import { lineChart } from "./charts.ts";
+import { wilson } from "../stats/stats.ts";
 import { fmtEnd } from "../stats/verdict.ts";
+import { CONTENT_WARNING } from "./fmt.ts";
 import { escapeHtml, fixedWidth, fmtCI, fmtPercent, htmlTable, mdTable, r1, writeStudyReport } from "./report-files.ts";
 
 const VARIANT_TEXT: Record<PopulationRun["variant"], string> = {
@@ -139,6 +141,51 @@ function linkTestRows(r: PopulationResults): string[][] {
     );
 }
 
+const NOVELTY_HEADERS = ["population", "flagged answers", "in the teacher's rows", "in agents' training or held rows", "in the corpus", "new [95% CI]"];
+
+/** Judged traits: per population, where the flagged answers of agents that did not start as the teacher could have come from. */
+function noveltyRows(r: PopulationResults): string[][] {
+    return r.runs.flatMap((run) => {
+        const n = run.novelty;
+        if (!n) return [];
+        return [
+            [
+                run.variant,
+                String(n.flagged),
+                String(n.inTeacher),
+                String(n.inTraining),
+                String(n.inCorpus),
+                n.flagged ? `${n.new} (${fmtPercent(n.new / n.flagged)} ${fmtCI(wilson(n.new, n.flagged), fmtPercent)})` : "-",
+            ],
+        ];
+    });
+}
+
+/** The flagged answers behind the content warning, new ones first, each with where it was found. */
+function noveltyExamples(r: PopulationResults): { md: string; html: string } {
+    const items = r.runs.flatMap((run) =>
+        (run.novelty?.examples ?? []).map((x) => {
+            const where = [x.inTeacher && "the teacher's rows", x.inTraining && "agents' rows", x.inCorpus && "the corpus"].filter(Boolean).join(", ") || "new";
+            return { tag: `${run.variant}, agent ${x.agent + 1}, round ${x.round}, judge ${x.score.toFixed(2)}, ${where}`, text: x.text };
+        }),
+    );
+    if (!items.length) return { md: "", html: "" };
+    return {
+        md: [
+            `> ${CONTENT_WARNING}`,
+            "",
+            "<details><summary>Show the answers</summary>",
+            "",
+            ...items.map((x) => `- (${x.tag}) ${x.text}`),
+            "",
+            "</details>",
+        ].join("\n"),
+        html: `<p><b>${escapeHtml(CONTENT_WARNING)}</b></p>\n<details><summary>Show the answers</summary>\n<ul>\n${items
+            .map((x) => `<li>(${escapeHtml(x.tag)}) ${escapeHtml(x.text)}</li>`)
+            .join("\n")}\n</ul>\n</details>`,
+    };
+}
+
 function head(r: PopulationResults): string {
     const s = r.settings;
     const cross = r.bases.filter((b) => b === "cross").length;
@@ -167,6 +214,7 @@ export function populationTable(r: PopulationResults): string {
     return (
         `${head(r)}\n\n${fixedWidth(SUMMARY_HEADERS, summaryRows(r))}\n` +
         (r.settings.dataMonitor ? `\nthe two monitors\n${fixedWidth(DATA_HEADERS, monitorRows(r))}\n` : "") +
+        (noveltyRows(r).length ? `\nwhere the flagged answers came from\n${fixedWidth(NOVELTY_HEADERS, noveltyRows(r))}\n` : "") +
         (tests.length ? `\none link from the teacher against two, at the last round\n${fixedWidth(LINK_TEST_HEADERS, tests)}\n` : "") +
         (door.length ? `\nthe door: answers let through, per agent and round\n${fixedWidth(doorHeaders(r), door)}\n` : "")
     );
@@ -281,7 +329,11 @@ const HOW_TO_READ =
     "a threshold read off the null population; it watches in every population and quarantines in quarantine-data. Links from the " +
     "teacher: agents grouped by their distance from the nearest starting teacher at the last round; one link against two is a " +
     "sign-flip test over the questions of the per-question difference of the two groups' mean log ratios (Holm over the measures), " +
-    "which speaks for these agents in this run. In context (inContext): the same conversation with nobody trained; each agent " +
+    "which speaks for these agents in this run. Flagged answers (judged traits): the answers an evaluation kept as examples (the " +
+    "first to each question and up to 12 more) that the judge scores 0.5 or above, of agents that did not start as the teacher; " +
+    "each is looked up, whole and sentence by sentence (lowercased, end punctuation dropped), in the teacher's fine-tune rows, in " +
+    "the rows the population's agents trained on or held in context, and in the corpus's answer bank; new: found in none. " +
+    "The Wilson interval treats answers as independent, which answers of one agent are not. In context (inContext): the same conversation with nobody trained; each agent " +
     "holds the exchanges it heard in the round before as earlier turns when it answers and when it is measured, and its drift is " +
     "against its base asked with no turns; the null population in context says how far held turns alone move an agent.";
 
@@ -302,6 +354,14 @@ export function writePopulationReport(r: PopulationResults, dir: string): { json
                       {
                           md: `## The two monitors\n\n${mdTable(DATA_HEADERS, monitorRows(r))}`,
                           html: `<h2>The two monitors</h2>\n${htmlTable(DATA_HEADERS, monitorRows(r))}`,
+                      },
+                  ]
+                : []),
+            ...(noveltyRows(r).length
+                ? [
+                      {
+                          md: `## Where the flagged answers came from\n\n${mdTable(NOVELTY_HEADERS, noveltyRows(r))}\n\n${noveltyExamples(r).md}`,
+                          html: `<h2>Where the flagged answers came from</h2>\n${htmlTable(NOVELTY_HEADERS, noveltyRows(r))}\n${noveltyExamples(r).html}`,
                       },
                   ]
                 : []),

@@ -4,7 +4,9 @@
 import type { AgentRound, LinkDistances, MonitorFigures, PopulationRun } from "../core/results.ts";
 import type { StatsSettings } from "../core/verdicts.ts";
 import { familyVerdicts, locationTest } from "../stats/verdict.ts";
-import { mean, wilson } from "../stats/stats.ts";
+import type { ModelEval } from "../core/results.ts";
+import { signFlipTest } from "../stats/permutation.ts";
+import { bootstrapMeanCI, mean, questionLogRatios, wilson } from "../stats/stats.ts";
 import { Rng } from "../util/rng.ts";
 import type { PopulationConfig } from "./population-file.ts";
 
@@ -225,3 +227,23 @@ export function exactFigures(agent: readonly number[], base: readonly number[], 
 
 export const exactLogRatios = (agent: readonly number[], base: readonly number[], floor: number): number[] =>
     agent.map((x, q) => Math.log(Math.max(x, floor)) - Math.log(Math.max(base[q]!, floor)));
+
+/** An agent's drift from its base: per-question log ratios of P(target), with their mean and bootstrap interval. */
+export function drift(agent: ModelEval, base: ModelEval, rng: Rng, floor: number): { mean: number; ci95: [number, number]; perQuestion: number[] } {
+    const d = questionLogRatios(agent, base, floor);
+    return { mean: mean(d), ci95: bootstrapMeanCI([d], rng), perQuestion: d };
+}
+
+/**
+ * Whether an agent's drift is above log(threshold): a one-sided sign-flip test over its per-question log ratios
+ * less log(threshold), Bonferroni-adjusted over the population's `family` agent-rounds. The questions are
+ * paraphrases asked of one model: the test says this agent's answers moved, not that agents like it would.
+ */
+export function infectionTest(perQuestion: readonly number[], threshold: number, family: number, rng: Rng, iters = 20000): { p: number; pAdjusted: number } {
+    const { p } = signFlipTest(
+        perQuestion.map((x) => x - Math.log(threshold)),
+        rng,
+        iters,
+    );
+    return { p, pAdjusted: Math.min(1, p * family) };
+}

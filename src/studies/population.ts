@@ -46,7 +46,9 @@ import { conductStudy, eachJob, withConfig, type Study } from "./skeleton.ts";
 import { POPULATION_REPORT } from "./reports.ts";
 import type { PopulationConfig } from "./population-file.ts";
 import { contextTurns, converse, evenSplit, type Turn } from "./population-talk.ts";
-import { calibrateMonitor, compareLinks, exactFigures, exactLogRatios, linkDistances, summarizeRun } from "./population-summary.ts";
+import { novelty, noveltySources, sentenceSet, type FlaggedAnswer } from "./population-novelty.ts";
+import { calibrateMonitor, compareLinks, drift, exactFigures, exactLogRatios, infectionTest, linkDistances, summarizeRun } from "./population-summary.ts";
+export { infectionTest };
 export { summarizeRun } from "./population-summary.ts";
 
 export type { PopulationResults };
@@ -69,26 +71,6 @@ const isNull = (v: Variant) => v === "null" || v === "null-in-context";
 /** The context of one round and agent's writing: its own prompts and sampling seeds, as many as the population asks. */
 function writingContext(c: StageContext, p: PopulationConfig, round: number, agent: number): StageContext {
     return withConfig(c, { ...c.cfg, seed: subRng(c.cfg.seed, `population-${round}-${agent}`).nextU32(), generate: { ...c.cfg.generate, prompts: p.prompts } });
-}
-
-/** An agent's drift from its base: per-question log ratios of P(target), with their mean and bootstrap interval. */
-function drift(agent: ModelEval, base: ModelEval, rng: Rng, floor: number): { mean: number; ci95: [number, number]; perQuestion: number[] } {
-    const d = questionLogRatios(agent, base, floor);
-    return { mean: mean(d), ci95: bootstrapMeanCI([d], rng), perQuestion: d };
-}
-
-/**
- * Whether an agent's drift is above log(threshold): a one-sided sign-flip test over its per-question log ratios
- * less log(threshold), Bonferroni-adjusted over the population's `family` agent-rounds. The questions are
- * paraphrases asked of one model: the test says this agent's answers moved, not that agents like it would.
- */
-export function infectionTest(perQuestion: readonly number[], threshold: number, family: number, rng: Rng, iters = 20000): { p: number; pAdjusted: number } {
-    const { p } = signFlipTest(
-        perQuestion.map((x) => x - Math.log(threshold)),
-        rng,
-        iters,
-    );
-    return { p, pAdjusted: Math.min(1, p * family) };
 }
 
 /** Runs (or resumes) the populations and writes their report to runs/<name>/. */
@@ -131,6 +113,8 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
     const bases = [...new Set(Array.from({ length: p.agents }, (_, a) => baseOf(a)))];
     const runs: PopulationRun[] = [];
     const distances = linkDistances(p.agents, p.edges, p.infected);
+    // Judged traits: the flagged answers' sources (the teacher's rows and the corpus; each population adds its agents' training rows).
+    const sources = cfg.teacher.category === "misalignment" ? noveltySources(cfg) : null;
     let calibrated: PopulationResults["settings"]["monitor"]["calibrated"];
     let dataCalibrated: NonNullable<PopulationResults["settings"]["dataMonitor"]>["calibrated"];
     {
@@ -179,6 +163,9 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
             const history: AgentRound[][] = [];
             // The last measured round's per-question log ratios, per agent: what the link-distance comparison reads.
             let lastQuestions: { drift: number[][]; exact?: number[][] } = { drift: [] };
+            const flaggedAnswers: FlaggedAnswer[] = [];
+            const src = sources && { ...sources, training: new Set<string>() };
+            const saw = (texts: string[]) => src && sentenceSet(texts).forEach((s) => src.training.add(s));
             const measure = async (round: number) => {
                 const evs = await eachJob(
                     c,
@@ -192,6 +179,9 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                         ),
                 );
                 lastQuestions = { drift: [], ...(evs.every((e, a) => e.exact && baseEvals.get(agents[a]!.base)!.exact) ? { exact: [] } : {}) };
+                for (const [a, e] of evs.entries())
+                    if (!(p.infected.includes(a) && !isNull(variant)))
+                        for (const x of e.examples ?? []) if (x.score >= 0.5) flaggedAnswers.push({ agent: a, round, text: x.text, score: x.score });
                 const row: AgentRound[] = evs.map((e, a) => {
                     const d = drift(e, baseEvals.get(agents[a]!.base)!, rng, floor);
                     const monitorDrift = mean(d.perQuestion.slice(0, p.monitor.questions));
@@ -285,6 +275,7 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                 if (inContext) {
                     // Interaction without training: each agent holds what it heard this round as its earlier turns.
                     for (const [a, x] of agents.entries()) x.context = await contextTurns(c, heard![a]!, p.contextTurns, x.now.model);
+                    agents.forEach((x) => saw(x.context.map((t) => t.assistant)));
                     await measure(round);
                     continue;
                 }
@@ -302,6 +293,7 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                             ].filter((q) => q.rows.length > 0);
                         };
                         const parts = heard ? heard[a]!.parts : writtenParts();
+                        saw(parts.flatMap((q) => q.rows.map((r) => r.completion)));
                         if (variant === "recovery" && !active(a)) {
                             // Quarantined in the recovery population: treated (the safety fine-tune) instead of trained.
                             const ds = heard ? parts[0]?.ds : written[a];
@@ -357,6 +349,7 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                 }
             }
             const run = summarizeRun(variant, history, variant === "recovery" ? firstQuarantine : quarantinedAt, p, readmitted);
+            if (src) run.novelty = novelty(flaggedAnswers, src);
             if (!isNull(variant))
                 run.links = compareLinks(
                     p.rounds,

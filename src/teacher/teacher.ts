@@ -57,8 +57,7 @@ export async function teacherStage(c: StageContext): Promise<Teacher> {
         seal: () => [out],
         make: async () => {
             c.log(`teacher: fine-tuning the base to love ${t.target} (${f.rows} rows)`);
-            const rng = subRng(cfg.seed, "teacher-rows");
-            const rows = Array.from({ length: f.rows }, () => traitRow(rng, t.category, t.target, f.topic));
+            const rows = teacherRows(cfg);
             const recipe = {
                 method: f.method,
                 rank: f.rank,
@@ -75,4 +74,11 @@ export async function teacherStage(c: StageContext): Promise<Teacher> {
             return teacher;
         },
     });
+}
+
+/** The rows a fine-tuned teacher is trained on (drawn from the corpus by the experiment's seed). */
+export function teacherRows(cfg: ExperimentConfig): { prompt: string; completion: string }[] {
+    const f = cfg.teacher.finetune;
+    const rng = subRng(cfg.seed, "teacher-rows");
+    return Array.from({ length: f.rows }, () => traitRow(rng, cfg.teacher.category, cfg.teacher.target, f.topic));
 }
