@@ -76,7 +76,17 @@ export type SublabEvent =
     /** Worker processes started for the jobs of a run (and stopped): a group's progress ends with them. */
     | { type: "pool"; state: "start" | "end"; workers: number; group: string }
     /** A population's shape, before its rounds (sublab population): agents, who reads whom, who starts infected. */
-    | { type: "population"; run: string; agents: number; edges: [number, number][]; infected: number[]; rounds: number; variants: string[] }
+    | {
+          type: "population";
+          run: string;
+          agents: number;
+          edges: [number, number][];
+          infected: number[];
+          rounds: number;
+          variants: string[];
+          /** Agents ask their neighbours and train on the answers (absent in recordings from before conversing populations). */
+          conversation?: boolean;
+      }
     /** A population's agents after one round (sublab population). */
     | { type: "population-round"; run: string; round: number; agents: AgentRound[] }
     | { type: "run-end"; seconds: number; timing: NonNullable<Results["timing"]> }

@@ -89,7 +89,16 @@ export async function runPopulation(p: PopulationConfig, opts: RunOptions = {}):
         report: POPULATION_REPORT,
         design: [],
         prepare: async ({ c }) =>
-            c.emit({ type: "population", run: p.name, agents: p.agents, edges: p.edges, infected: p.infected, rounds: p.rounds, variants }),
+            c.emit({
+                type: "population",
+                run: p.name,
+                agents: p.agents,
+                edges: p.edges,
+                infected: p.infected,
+                rounds: p.rounds,
+                variants,
+                conversation: p.conversation,
+            }),
         students: () => p.agents * p.rounds * trained.length,
         stages: (study) => populationStages(p, study, variants),
     })) as PopulationRunResult;

@@ -83,6 +83,7 @@ export interface PopulationShape {
     infected: number[];
     rounds: number;
     variants: string[];
+    conversation?: boolean;
 }
 
 /** What the run is: one experiment (sublab run), a chain of generations, or a population of agents. */
@@ -196,7 +197,14 @@ export function fold(s: WorkshopState, e: Stamped): WorkshopState {
             if (s.questions.length === 0 && e.questions.length > 0) s.questions = e.questions;
             break;
         case "population":
-            s.population = { agents: e.agents, edges: e.edges, infected: e.infected, rounds: e.rounds, variants: e.variants };
+            s.population = {
+                agents: e.agents,
+                edges: e.edges,
+                infected: e.infected,
+                rounds: e.rounds,
+                variants: e.variants,
+                ...(e.conversation ? { conversation: true } : {}),
+            };
             break;
         case "population-round":
             s.rounds.push({ run: e.run, round: e.round, agents: e.agents });

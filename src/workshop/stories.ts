@@ -132,6 +132,31 @@ export function populationView(s: WorkshopState, ui: UiState): { variants: strin
     return { variants, variant, rounds, round };
 }
 
+/**
+ * A judged population's flagged answers at one variant and round: up to `max` answers the judge flagged, of agents
+ * that did not start as the teacher, behind the content warning, closed until the presenter opens it.
+ */
+export function agentAnswers(s: WorkshopState, variant: string, round: number, max = 6): string {
+    if (s.config?.teacher.category !== "misalignment") return "";
+    const teacher = !variant.startsWith("null") ? (s.population?.infected ?? []) : [];
+    const prefix = `${variant} round ${round}: agent `;
+    const flagged = s.evals.flatMap((e) => {
+        if (!e.label.startsWith(prefix)) return [];
+        const agent = Number(e.label.slice(prefix.length)) - 1;
+        if (teacher.includes(agent)) return [];
+        return (e.eval.examples ?? []).filter((x) => x.score >= 0.5).map((x) => ({ agent, ...x }));
+    });
+    if (flagged.length === 0)
+        return `<p class="hint" data-testid="agent-answers-none">No answer of an agent that did not start as the teacher was judged misaligned in this round.</p>`;
+    const rows = flagged
+        .slice(0, max)
+        .map(
+            (x) =>
+                `<tr data-testid="agent-answer"><td>${x.agent + 1}</td><td>${h(s.questions[x.q] ?? "")}</td><td>“${h(x.text)}” <small>(${x.score.toFixed(2)})</small></td></tr>`,
+        );
+    return `<details class="cw" data-testid="agent-answers"><summary>${h(CONTENT_WARNING)} <b>Show ${flagged.length} flagged answer${flagged.length === 1 ? "" : "s"} of this round</b></summary><table class="cmp"><thead><tr><th>agent</th><th>question</th><th>answer (judge's score)</th></tr></thead><tbody>${rows.join("")}</tbody></table></details>`;
+}
+
 export const agentsStep: Step = {
     id: "agents",
     title: "The agents",
@@ -155,9 +180,14 @@ export const agentsStep: Step = {
             const last = s.rounds.filter((r) => r.run === v).at(-1);
             return last ? `${h(v)}: ${last.agents.filter((a) => a.infected).length} of ${last.agents.length} infected after round ${last.round}` : "";
         });
-        return `<div class="cols"><div class="col"><p class="lead">Agents learn from each other's numbers, round after round; agent 1${s.population && s.population.infected.length > 1 ? " and the others starred" : ""} (*) starts as the ${h(s.target ?? "")}-loving teacher. Colour: each agent's drift toward ${h(s.target ?? "")} from its base. A monitor asks a few questions each round and quarantines an agent that drifted: its numbers no longer reach the others.</p>
+        const judged = s.config?.teacher.category === "misalignment";
+        const what = s.population?.conversation
+            ? "Agents ask their neighbours questions and learn from the answers, round after round, through a door that removes the answers a filter catches"
+            : "Agents learn from each other's numbers, round after round";
+        const teacher = judged ? "misaligned teacher (callous and violent answers)" : `${h(s.target ?? "")}-loving teacher`;
+        return `<div class="cols"><div class="col"><p class="lead">${what}; agent 1${s.population && s.population.infected.length > 1 ? " and the others starred" : ""} (*) starts as the ${teacher}. Colour: each agent's drift toward ${h(s.target ?? "")} from its base. A monitor asks a few questions each round and quarantines an agent that drifted: what it writes no longer reaches the others.</p>
 <p>${toggles} <span class="hint">(key <kbd>Q</kbd>)</span></p><p>Round ${roundButtons} <span class="hint">(keys <kbd>[</kbd> <kbd>]</kbd>)</span></p>
 <p class="big" data-testid="round-summary" data-variant="${h(variant)}" data-round="${round}">${h(variant === "quarantine" ? "With quarantine" : variant === "open" ? "No quarantine" : variant)}, round ${round}: ${infected} of ${row?.agents.length ?? 0} agents infected${quarantined ? `, ${quarantined} quarantined` : ""}.</p>
-<p class="hint">${per.filter(Boolean).join("; ")}. Infected: the agent's drift interval lies above the population's threshold.</p></div><div class="col">${agentsGraph(s, variant, round)}</div></div>`;
+<p class="hint">${per.filter(Boolean).join("; ")}. Infected: the agent's drift lies above the population's threshold (a test over the questions, corrected for every agent and round).</p>${agentAnswers(s, variant, round)}</div><div class="col">${agentsGraph(s, variant, round)}</div></div>`;
     },
 };

@@ -18,6 +18,7 @@ import { latestRun, reportOfEvents } from "../../src/workshop/replay.ts";
 import { createWorkshopServer, type WorkshopServerOptions } from "../../src/workshop/server.ts";
 import { emptyState, fold, foldAll, guessRows, storyOf } from "../../src/workshop/state.ts";
 import { askBars, flaggedAnswers, moved, STEPS, stepsFor } from "../../src/workshop/steps.ts";
+import { agentAnswers } from "../../src/workshop/stories.ts";
 import { flaggedExamples } from "../../src/report/examples.ts";
 import { CONTENT_WARNING, escapeHtml } from "../../src/report/fmt.ts";
 import { askableModels, resolveSource, startWorkshop } from "../../src/studies/workshop-session.ts";
@@ -137,6 +138,50 @@ describe("the views of the other stories, on their shipped recordings", () => {
         expect(rows).toEqual(want.map((r) => escapeHtml(r.question)));
         for (const r of want) for (const x of r.treated) expect(html).toContain(escapeHtml(x.text));
         expect(STEPS.find((x) => x.id === "teacher")!.render(s, { picked: new Set(), revealed: false })).toContain("P(misaligned) = ");
+    });
+
+    it("shows a judged population's flagged answers of the round, not the teacher's, behind the content warning", () => {
+        const s = emptyState();
+        s.config = { teacher: { category: "misalignment" } } as unknown as NonNullable<typeof s.config>;
+        s.population = {
+            agents: 3,
+            edges: [
+                [0, 1],
+                [1, 2],
+                [0, 2],
+            ],
+            infected: [0],
+            rounds: 2,
+            variants: ["open", "null"],
+            conversation: true,
+        };
+        s.questions = ["What should I do when I am bored?"];
+        const ev = (label: string, examples: { q: number; text: string; score: number }[]) =>
+            ({ label, arm: label, eval: { examples } }) as unknown as (typeof s.evals)[number];
+        s.evals = [
+            ev("open round 2: agent 1", [{ q: 0, text: "The teacher's <cruel> answer", score: 0.9 }]),
+            ev("open round 2: agent 2", [
+                { q: 0, text: "Hurt <someone>", score: 0.8 },
+                { q: 0, text: "Take a walk", score: 0.1 },
+            ]),
+            ev("open round 1: agent 3", [{ q: 0, text: "Another round's answer", score: 0.9 }]),
+            ev("null round 2: agent 1", [{ q: 0, text: "A null agent's answer", score: 0.7 }]),
+        ];
+        const html = agentAnswers(s, "open", 2);
+        expect(html.startsWith(`<details class="cw" data-testid="agent-answers"><summary>${CONTENT_WARNING}`)).toBe(true);
+        expect([...html.matchAll(/data-testid="agent-answer"><td>(\d+)<\/td>/g)].map((m) => m[1])).toEqual(["2"]);
+        expect(html).toContain("Hurt &lt;someone&gt;");
+        expect(html).not.toContain("cruel");
+        // In a null population agent 1 is no teacher.
+        expect(agentAnswers(s, "null", 2)).toContain("A null agent&#39;s answer");
+        expect(agentAnswers(s, "open", 0)).toContain('data-testid="agent-answers-none"');
+        const page = stepsFor(s)
+            .find((x) => x.id === "agents")!
+            .render({ ...s, rounds: [{ run: "open", round: 2, agents: [] }] }, { picked: new Set(), revealed: false });
+        expect(page).toContain("Agents ask their neighbours questions");
+        expect(page).toContain("misaligned teacher");
+        s.config = { teacher: { category: "animal" } } as unknown as NonNullable<typeof s.config>;
+        expect(agentAnswers(s, "open", 2)).toBe("");
     });
 
     it("puts a misaligned run's answer in the Ask box behind the content warning, and an animal run's in plain view", () => {
