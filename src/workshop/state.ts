@@ -4,7 +4,7 @@
  * check the page's content against the same fold of the same events. No DOM and no Node here: this file is
  * bundled into the page.
  */
-import type { ChainPlace, Stamped } from "../core/events.ts";
+import type { ChainPlace, Stamped, SublabEvent } from "../core/events.ts";
 import type { AgentRound } from "../core/results.ts";
 import type { ExperimentConfig, StageReport } from "../core/types.ts";
 import type { ArmResult, ComparisonResult, ModelEval } from "../core/results.ts";
@@ -77,14 +77,8 @@ export interface WorkshopState {
     rounds: { run: string; round: number; agents: AgentRound[] }[];
 }
 
-export interface PopulationShape {
-    agents: number;
-    edges: [number, number][];
-    infected: number[];
-    rounds: number;
-    variants: string[];
-    conversation?: boolean;
-}
+/** A population's shape: its `population` event less the run's name. */
+export type PopulationShape = Omit<Extract<SublabEvent, { type: "population" }>, "type" | "run">;
 
 /** What the run is: one experiment (sublab run), a chain of generations, or a population of agents. */
 export type Story = "experiment" | "chain" | "population";
