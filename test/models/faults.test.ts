@@ -39,6 +39,20 @@ function writeFiles(root: string, base: string, cross: string): void {
         monitor: { questions: 2, threshold: 1.0001, from: 1 },
         overrides: { student: { labels: "sampled", seeds: 1 } },
     });
+    // A conversing population with every mode: the door, the data-level monitor, and the in-context populations.
+    w("population-talk.json", {
+        name: "smoke-talk",
+        experiment: "exp.json",
+        agents: 3,
+        rounds: 2,
+        prompts: 8,
+        rows: 6,
+        conversation: true,
+        inContext: true,
+        monitor: { questions: 2, threshold: 1.0001, from: 1 },
+        dataMonitor: { falsePositiveRate: 0.25 },
+        overrides: { student: { labels: "sampled", seeds: 1 }, filter: { defenses: ["banned:numbers=0|1|2|3|4|5|6|7|8|9"] } },
+    });
     w("study.json", {
         name: "smoke-study",
         experiment: "exp.json",
@@ -52,8 +66,9 @@ describe("killed at random and resumed", { timeout: 900_000 }, () => {
         ["sweep", "sweep.json", "smoke-sweep"],
         ["chain", "chain.json", "smoke-chain"],
         ["population", "population.json", "smoke-pop"],
+        ["population", "population-talk.json", "smoke-talk"],
         ["study", "study.json", "smoke-study"],
-    ])("sublab %s", async (command, file, run) => {
+    ])("sublab %s %s", async (command, file, run) => {
         const [a, b] = await smokeBases();
         const [clean, killed] = [tempDir(), tempDir()];
         for (const r of [clean, killed]) writeFiles(r, a, b);
@@ -63,7 +78,8 @@ describe("killed at random and resumed", { timeout: 900_000 }, () => {
         const midway = await killAndResume(killed, [command, file, "--quiet"], { kills: KILLS, spanMs: span, seed: [...command].reduce((h, ch) => h * 31 + ch.charCodeAt(0), 7) });
         const [want, got] = [outcome(clean, run), outcome(killed, run)];
         const same = JSON.stringify(got) === JSON.stringify(want);
-        table.push(`${command.padEnd(11)}  ${String(KILLS).padStart(5)}  ${String(midway).padStart(14)}  ${same ? "yes" : "NO"}`);
+        const name = run === "smoke-talk" ? "population (conversing)" : command;
+        table.push(`${name.padEnd(11)}  ${String(KILLS).padStart(5)}  ${String(midway).padStart(14)}  ${same ? "yes" : "NO"}`);
         expect(got.results).toEqual(want.results);
         expect(got.students).toEqual(want.students);
         expect(got.datasets).toEqual(want.datasets);
