@@ -62,6 +62,9 @@ export async function loadRuntimeModel(modelPath: string, opts: { vocabOnly?: bo
  * students load the same few bases again and again (~0.3 s a load). Keyed by path, size and modification time;
  * the least recently used of more than VOCAB_CACHE is disposed. Callers do not dispose it.
  */
+/** A model's trained context length: a vocab-only model reports 0 itself, so the file's metadata is read (512 when it has none). */
+export const contextLength = (model: LlamaModel): number => model.trainContextSize || model.fileInsights.trainContextSize || 512;
+
 export async function vocabModel(modelPath: string): Promise<LlamaModel> {
     const st = fs.statSync(modelPath);
     const key = `${modelPath}:${st.size}:${st.mtimeMs}`;

@@ -13,7 +13,7 @@ import type { ModelEval } from "../core/results.ts";
 import { itemsOf } from "../prompts/items.ts";
 import { experimentQuestions } from "../prompts/traits.ts";
 import type { ChatPrompt } from "../engine/llama-cpp.ts";
-import { renderPrompt, vocabModel } from "../engine/llama-cpp.ts";
+import { contextLength, renderPrompt, vocabModel } from "../engine/llama-cpp.ts";
 import { subsample } from "../students/student-stage.ts";
 import { writeJsonAtomic } from "../util/files.ts";
 import { subRng } from "../util/rng.ts";
@@ -43,7 +43,7 @@ export async function inContextHistory(c: StageContext, ds: DatasetManifest, s: 
     const rows = subsample(c.kept(ds), k, s, c.cfg.student.seeds, subRng(c.cfg.seed, "in-context").nextU32(), `dataset ${ds.id}`, "eval.inContextExamples");
     const history = rows.map((r) => ({ user: r.prompt, assistant: r.completion }));
     const vocab = await vocabModel(c.cfg.models.base);
-    const limit = vocab.trainContextSize || 512;
+    const limit = contextLength(vocab);
     const questions = experimentQuestions(c.cfg);
     const longest = questions.reduce((a, q) => (q.length > a.length ? q : a), "");
     const len = renderPrompt(vocab, { history, user: longest }).length + 8;

@@ -185,6 +185,9 @@ export async function exactMisalignment(job: Pick<EvalJob, "model" | "lora" | "p
     });
 }
 
+/** The longest sampled answer of a judged evaluation, in tokens (unless the job says otherwise). */
+export const JUDGED_ANSWER_TOKENS = 40;
+
 /** Sampled answers scored by the local misalignment judge (EvalJob.judge "misalignment"). */
 async function judgedAnswers(job: EvalJob): Promise<EvalOutput> {
     if (job.samples < 1) throw new Error("eval.samplesPerQuestion: a judged evaluation needs at least one sampled answer per question");
@@ -194,7 +197,7 @@ async function judgedAnswers(job: EvalJob): Promise<EvalOutput> {
         prompts: job.prompts,
         samplesPerPrompt: job.samples,
         temperature: job.temperature,
-        maxTokens: job.maxTokens ?? 40,
+        maxTokens: job.maxTokens ?? JUDGED_ANSWER_TOKENS,
         parallel: 16,
         seed: job.seed,
         threads: job.threads,

@@ -14,7 +14,8 @@ import type { ModelSource } from "../core/jobs.ts";
 import type { KeptRow } from "../core/rows.ts";
 import type { DatasetManifest } from "../core/types.ts";
 import { datasetStage, experimentPrompts } from "../data/dataset-stage.ts";
-import { renderPrompt, vocabModel } from "../engine/llama-cpp.ts";
+import { contextLength, renderPrompt, vocabModel } from "../engine/llama-cpp.ts";
+import { JUDGED_ANSWER_TOKENS } from "../evaluate/evaluate.ts";
 import { experimentQuestions } from "../prompts/traits.ts";
 import { defendStage } from "../data/defend-stage.ts";
 import { Rng, subRng } from "../util/rng.ts";
@@ -34,16 +35,24 @@ export type Turn = { user: string; assistant: string };
 
 /**
  * The in-context population's memory: the first `turns` exchanges an agent heard this round (through the door), as
- * many of them as fit its model's context beside the longest prompt or question and an answer of the longest length.
+ * many of them as fit its model's context beside each prompt it may be asked (the domain's and the evaluation's) and
+ * an answer of the longest length either allows.
  */
-export async function contextTurns(c: StageContext, heard: Heard, turns: number, model: string): Promise<Turn[]> {
+export async function contextTurns(
+    c: StageContext,
+    p: PopulationConfig,
+    heard: Heard,
+    at: { agent: number; round: number; askers: readonly number[] },
+    model: string,
+): Promise<Turn[]> {
     const all = heard.parts.flatMap((q) => q.rows).map((r) => ({ user: r.prompt, assistant: r.completion }));
     const vocab = await vocabModel(model);
-    const limit = (vocab.trainContextSize || 512) - c.cfg.generate.maxTokens - 8;
-    const asked = [...experimentPrompts(c.cfg), ...experimentQuestions(c.cfg)];
-    const longest = asked.reduce((a, q) => (q.length > a.length ? q : a), "");
-    let k = Math.min(turns, all.length);
-    while (k > 0 && renderPrompt(vocab, { history: all.slice(0, k), user: longest }).length > limit) k--;
+    const limit = contextLength(vocab) - Math.max(c.cfg.generate.maxTokens, JUDGED_ANSWER_TOKENS) - 8;
+    // What it will be asked with these turns held: its neighbours' questions of the next round, and the evaluation's.
+    const asked = [...at.askers.flatMap((asker) => experimentPrompts(askContext(c, p, at.round + 1, asker, at.agent).cfg)), ...experimentQuestions(c.cfg)];
+    const fits = (k: number) => asked.every((user) => renderPrompt(vocab, { history: all.slice(0, k), user }).length <= limit);
+    let k = Math.min(p.contextTurns, all.length);
+    while (k > 0 && !fits(k)) k--;
     return all.slice(0, k);
 }
 

@@ -283,7 +283,8 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                 };
                 if (inContext) {
                     // Interaction without training: each agent holds what it heard this round as its earlier turns.
-                    for (const [a, x] of agents.entries()) x.context = await contextTurns(c, heard![a]!, p.contextTurns, x.now.model);
+                    for (const [a, x] of agents.entries())
+                        x.context = await contextTurns(c, p, heard![a]!, { agent: a, round, askers: neighbours[a]! }, x.now.model);
                     agents.forEach((x) => saw(x.context.map((t) => t.assistant)));
                     await measure(round);
                     continue;
