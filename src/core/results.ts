@@ -366,6 +366,12 @@ export interface LinkDistances {
      * agents (a sign-flip test over the questions, Holm over the measures). It speaks for these agents.
      */
     comparisons: { measure: "drift" | "exact"; estimate: number; ci95: [number, number]; verdict: Verdict }[];
+    /**
+     * The one-link agents against the same agents of the population's null (null-in-context for in-context): per
+     * question, the difference of their mean log ratios (sign-flip over questions; Holm over every population and
+     * measure of the file). Did the teacher move its neighbours beyond what the exchanges alone do?
+     */
+    againstNull?: { measure: "drift" | "exact"; null: string; estimate: number; ci95: [number, number]; verdict: Verdict }[];
 }
 
 export interface PopulationResults extends StudyHeader {

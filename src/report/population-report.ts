@@ -4,21 +4,11 @@
  * round, and the monitor's detection delays and false positives.
  */
 import type { PopulationResults, PopulationRun } from "../core/results.ts";
-import { lineChart } from "./charts.ts";
+import { epidemicChart, heatmap } from "./population-charts.ts";
 import { wilson } from "../stats/stats.ts";
 import { fmtEnd } from "../stats/verdict.ts";
 import { CONTENT_WARNING } from "./fmt.ts";
 import { escapeHtml, fixedWidth, fmtCI, fmtPercent, htmlTable, mdTable, r1, writeStudyReport } from "./report-files.ts";
-
-const VARIANT_TEXT: Record<PopulationRun["variant"], string> = {
-    open: "open (no monitor)",
-    quarantine: "with monitor and quarantine",
-    "quarantine-data": "with the data-level monitor and quarantine",
-    recovery: "with quarantine, treatment and readmission",
-    null: "null (no agent carries the trait; monitor and quarantine on)",
-    "in-context": "in context, never trained (each agent holds its latest exchanges as earlier turns)",
-    "null-in-context": "null in context (no agent carries the trait; never trained)",
-};
 
 const CURVE_HEADERS = ["population", "round", "infected", "share [95% CI]", "new", "recovered", "quarantined"];
 
@@ -127,6 +117,23 @@ function linkRows(r: PopulationResults): string[][] {
     );
 }
 
+const NULL_TEST_HEADERS = ["population", "measure", "against", "one link less the same agents there (log ratio) [95% CI]", "p", "p adj", "verdict"];
+
+/** One link from the teacher against the same agents of the null population (null in context for the in-context one). */
+function nullTestRows(r: PopulationResults): string[][] {
+    return r.runs.flatMap((run) =>
+        (run.links?.againstNull ?? []).map((x) => [
+            run.variant,
+            x.measure === "drift" ? "drift (P(target))" : "exact",
+            x.null,
+            `${x.estimate.toFixed(3)} [${fmtEnd(x.ci95[0], 3)}, ${fmtEnd(x.ci95[1], 3)}]`,
+            x.verdict.p.toPrecision(2),
+            x.verdict.pAdjusted.toPrecision(2),
+            x.verdict.text,
+        ]),
+    );
+}
+
 function linkTestRows(r: PopulationResults): string[][] {
     return r.runs.flatMap((run) =>
         (run.links?.comparisons ?? []).map((x) => [
@@ -216,6 +223,9 @@ export function populationTable(r: PopulationResults): string {
         (r.settings.dataMonitor ? `\nthe two monitors\n${fixedWidth(DATA_HEADERS, monitorRows(r))}\n` : "") +
         (noveltyRows(r).length ? `\nwhere the flagged answers came from\n${fixedWidth(NOVELTY_HEADERS, noveltyRows(r))}\n` : "") +
         (tests.length ? `\none link from the teacher against two, at the last round\n${fixedWidth(LINK_TEST_HEADERS, tests)}\n` : "") +
+        (nullTestRows(r).length
+            ? `\none link from the teacher against the null population, at the last round\n${fixedWidth(NULL_TEST_HEADERS, nullTestRows(r))}\n`
+            : "") +
         (door.length ? `\nthe door: answers let through, per agent and round\n${fixedWidth(doorHeaders(r), door)}\n` : "")
     );
 }
@@ -237,79 +247,6 @@ function doorRows(r: PopulationResults): string[][] {
 
 const doorHeaders = (r: PopulationResults) => ["population", "agent", ...Array.from({ length: r.rounds }, (_, k) => `round ${k + 1}`)];
 
-const COLOURS: Record<PopulationRun["variant"], string> = {
-    open: "#c4500f",
-    quarantine: "#3a6ea5",
-    "quarantine-data": "#7b4fa0",
-    recovery: "#2e8b57",
-    null: "#777",
-    "in-context": "#b8860b",
-    "null-in-context": "#aaa",
-};
-
-export function epidemicChart(r: PopulationResults): string {
-    return lineChart({
-        title: "Infected share per round, with Wilson 95% intervals",
-        xLabel: "round",
-        yLabel: "infected share",
-        log: false,
-        yMax: 1,
-        series: r.runs.map((run) => ({
-            name: run.variant,
-            colour: COLOURS[run.variant],
-            dashed: run.variant === "null" || run.variant === "null-in-context",
-            points: run.curve.map((x) => ({ x: x.round, y: x.share, lo: x.ci95[0], hi: x.ci95[1], note: `${x.infected}/${r.agents} infected` })),
-        })),
-    });
-}
-
-/** The drift (a ratio of P(target) over the base's) at which the heatmap's colour saturates. */
-const SATURATION = 1.5;
-
-/** Drift as a colour: white at none, orange toward the trait, blue away, saturating at a ratio of SATURATION (or its inverse). */
-function driftColour(d: number): string {
-    const t = Math.max(-1, Math.min(1, d / Math.log(SATURATION)));
-    const mix = (a: number, b: number) => Math.round(a + (b - a) * Math.abs(t));
-    return t >= 0 ? `rgb(${mix(255, 196)},${mix(255, 80)},${mix(255, 15)})` : `rgb(${mix(255, 58)},${mix(255, 110)},${mix(255, 165)})`;
-}
-
-/** Agents (rows) by rounds (columns), coloured by drift; a thick border: infected; a cross: quarantined. */
-export function heatmap(r: PopulationResults, run: PopulationRun): string {
-    const cell = 34;
-    const m = { left: 80, top: 36 };
-    const W = Math.max(m.left + cell * run.history.length + 16, 660);
-    const H = m.top + cell * r.agents + 44;
-    const parts = [
-        `<svg class="chart" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="drift per agent and round, ${escapeHtml(run.variant)}">`,
-        `<text x="${m.left}" y="16" class="title">${escapeHtml(VARIANT_TEXT[run.variant])}: drift per agent and round</text>`,
-    ];
-    run.history.forEach((row, k) => {
-        parts.push(`<text x="${r1(m.left + k * cell + cell / 2)}" y="${m.top - 6}" text-anchor="middle" class="tick">${k}</text>`);
-        for (const x of row) {
-            const cx = m.left + k * cell;
-            const cy = m.top + x.agent * cell;
-            const label = `agent ${x.agent + 1}, round ${x.round}: x${Math.exp(x.drift).toFixed(2)} [x${Math.exp(x.ci95[0]).toFixed(2)}, x${Math.exp(x.ci95[1]).toFixed(2)}]${x.infected ? ", infected" : ""}${x.flagged ? ", flagged" : ""}${x.quarantined ? ", quarantined" : ""}`;
-            parts.push(
-                `<rect x="${cx + 1}" y="${cy + 1}" width="${cell - 2}" height="${cell - 2}" fill="${driftColour(x.drift)}" stroke="${x.infected ? "#000" : "#ccc"}" stroke-width="${x.infected ? 2.5 : 1}" data-agent="${x.agent}" data-round="${x.round}"><title>${escapeHtml(label)}</title></rect>`,
-            );
-            if (x.quarantined)
-                parts.push(
-                    `<path d="M${cx + 8} ${cy + 8} L${cx + cell - 8} ${cy + cell - 8} M${cx + cell - 8} ${cy + 8} L${cx + 8} ${cy + cell - 8}" stroke="#333" stroke-width="1.5"/>`,
-                );
-        }
-    });
-    for (let a = 0; a < r.agents; a++) {
-        const tag = `${r.infected.includes(a) && !run.variant.startsWith("null") ? "* " : ""}agent ${a + 1}${r.bases[a] === "cross" ? " (x)" : ""}`;
-        parts.push(`<text x="${m.left - 6}" y="${r1(m.top + a * cell + cell / 2 + 4)}" text-anchor="end" class="tick">${escapeHtml(tag)}</text>`);
-    }
-    parts.push(
-        `<text x="${m.left}" y="${H - 24}" class="tick">columns: rounds; orange: toward ${escapeHtml(r.target)}, blue: away (full colour at x${SATURATION} or 1/${SATURATION})</text>`,
-        `<text x="${m.left}" y="${H - 8}" class="tick">thick border: infected; cross: quarantined; *: started as the teacher; (x): the other base</text>`,
-        "</svg>",
-    );
-    return parts.join("\n");
-}
-
 const HOW_TO_READ =
     "Each round every agent writes data from where it stands, then continues its own training on its neighbours' rows mixed " +
     "with its own, then answers the evaluation's questions. drift: mean over questions of log P_agent(target) - log " +
@@ -329,7 +266,9 @@ const HOW_TO_READ =
     "a threshold read off the null population; it watches in every population and quarantines in quarantine-data. Links from the " +
     "teacher: agents grouped by their distance from the nearest starting teacher at the last round; one link against two is a " +
     "sign-flip test over the questions of the per-question difference of the two groups' mean log ratios (Holm over the measures), " +
-    "which speaks for these agents in this run. Flagged answers (judged traits): the answers an evaluation kept as examples (the " +
+    "which speaks for these agents in this run. Against the null population: the same per-question difference between the " +
+    "one-link agents and the same agents of the null population (null in context for the in-context population), Holm over " +
+    "every population and measure: did the teacher move its neighbours beyond what the exchanges alone do? Flagged answers (judged traits): the answers an evaluation kept as examples (the " +
     "first to each question and up to 12 more) that the judge scores 0.5 or above, of agents that did not start as the teacher; " +
     "each is looked up, whole and sentence by sentence (lowercased, end punctuation dropped), in the teacher's fine-tune rows, in " +
     "the rows the population's agents trained on or held in context, and in the corpus's answer bank; new: found in none. " +
@@ -368,8 +307,8 @@ export function writePopulationReport(r: PopulationResults, dir: string): { json
             ...(linkRows(r).length
                 ? [
                       {
-                          md: `## Links from the teacher\n\n${mdTable(LINK_HEADERS, linkRows(r))}\n\n${mdTable(LINK_TEST_HEADERS, linkTestRows(r))}`,
-                          html: `<h2>Links from the teacher</h2>\n${htmlTable(LINK_HEADERS, linkRows(r))}\n${htmlTable(LINK_TEST_HEADERS, linkTestRows(r))}`,
+                          md: `## Links from the teacher\n\n${mdTable(LINK_HEADERS, linkRows(r))}\n\n${mdTable(LINK_TEST_HEADERS, linkTestRows(r))}${nullTestRows(r).length ? `\n\n${mdTable(NULL_TEST_HEADERS, nullTestRows(r))}` : ""}`,
+                          html: `<h2>Links from the teacher</h2>\n${htmlTable(LINK_HEADERS, linkRows(r))}\n${htmlTable(LINK_TEST_HEADERS, linkTestRows(r))}${nullTestRows(r).length ? `\n${htmlTable(NULL_TEST_HEADERS, nullTestRows(r))}` : ""}`,
                       },
                   ]
                 : []),

@@ -1,10 +1,7 @@
 /**
  * A population's summary (studies/population.ts): its curve, SIS rates and monitor figures read off its history.
  */
-import type { AgentRound, LinkDistances, MonitorFigures, PopulationRun } from "../core/results.ts";
-import type { StatsSettings } from "../core/verdicts.ts";
-import { familyVerdicts, locationTest } from "../stats/verdict.ts";
-import type { ModelEval } from "../core/results.ts";
+import type { AgentRound, ModelEval, MonitorFigures, PopulationRun } from "../core/results.ts";
 import { signFlipTest } from "../stats/permutation.ts";
 import { bootstrapMeanCI, mean, questionLogRatios, wilson } from "../stats/stats.ts";
 import { Rng } from "../util/rng.ts";
@@ -151,72 +148,6 @@ export function epidemicRates(newTotal: number, contact: number, recTotal: numbe
         ...(beta !== null ? { betaCi95: ci(draws.beta) } : {}),
         ...(gamma !== null ? { gammaCi95: ci(draws.gamma) } : {}),
         ...(beta !== null && gamma !== null ? { r0Ci95: ci(draws.r0) } : {}),
-    };
-}
-
-/** Each agent's distance in links from the nearest of `from` (breadth first over the undirected edges); -1: unreachable. */
-export function linkDistances(n: number, edges: readonly [number, number][], from: readonly number[]): number[] {
-    const dist = new Array<number>(n).fill(-1);
-    let frontier = [...from];
-    for (const a of frontier) dist[a] = 0;
-    for (let d = 1; frontier.length > 0; d++) {
-        const next: number[] = [];
-        for (const a of frontier)
-            for (const [x, y] of edges) {
-                const b = x === a ? y : y === a ? x : -1;
-                if (b >= 0 && dist[b] === -1) {
-                    dist[b] = d;
-                    next.push(b);
-                }
-            }
-        frontier = next;
-    }
-    return dist;
-}
-
-/**
- * The last round's agents grouped by links from the nearest teacher, and one link against two on each measure:
- * per question, mean over the one-link agents of their log ratio less the same over the two-link agents, a
- * sign-flip test over the questions (Holm over the measures; TOST at the stats margin for "no difference").
- * perQuestion[measure][agent]: the last round's per-question log ratios against the agent's base.
- */
-export function compareLinks(
-    round: number,
-    dist: readonly number[],
-    perQuestion: { drift: number[][]; exact?: number[][] },
-    rng: Rng,
-    stats: StatsSettings,
-    variant: string,
-): LinkDistances {
-    const links = [...new Set(dist.filter((d) => d > 0))].sort((a, b) => a - b);
-    const groups = links.map((l) => {
-        const agents = dist.flatMap((d, a) => (d === l ? [a] : []));
-        const drift = mean(agents.map((a) => mean(perQuestion.drift[a]!)));
-        const exact = perQuestion.exact;
-        return { links: l, agents, drift, ...(exact ? { exactDrift: mean(agents.map((a) => mean(exact[a]!))) } : {}) };
-    });
-    const near = groups.find((g) => g.links === 1);
-    const far = groups.find((g) => g.links === 2);
-    if (!near || !far) return { round, groups, comparisons: [] };
-    const measures = (["drift", "exact"] as const).flatMap((m) => {
-        const q = perQuestion[m];
-        if (!q) return [];
-        const at = (agents: number[], k: number) => mean(agents.map((a) => q[a]![k]!));
-        const d = q[near.agents[0]!]!.map((_, k) => at(near.agents, k) - at(far.agents, k));
-        const design = { kind: "seeds" as const, d };
-        return [{ measure: m, design, test: locationTest(design, rng, stats) }];
-    });
-    const words = {
-        "moved toward": "one link higher",
-        "moved away": "two links higher",
-        "no shift larger than": `no difference larger than x${stats.margin.toFixed(2)}`,
-        "can't tell": "can't tell",
-    };
-    const verdicts = familyVerdicts(measures, `${variant}: one link against two`, "", stats).map((v) => ({ ...v, text: words[v.word] }));
-    return {
-        round,
-        groups,
-        comparisons: measures.map((m, i) => ({ measure: m.measure, estimate: m.test.estimate, ci95: m.test.ci95, verdict: verdicts[i]! })),
     };
 }
 

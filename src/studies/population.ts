@@ -28,15 +28,12 @@ import { fileHash } from "../core/cache.ts";
 import { checkInterrupted, type RunOptions, type StageContext } from "../core/context.ts";
 import type { ModelSource } from "../core/jobs.ts";
 import type { KeptRow } from "../core/rows.ts";
-import type { AgentRound, PopulationResults, PopulationRun } from "../core/results.ts";
+import type { AgentRound, ModelEval, PopulationResults, PopulationRun, StudyRunResult } from "../core/results.ts";
 import type { DatasetManifest } from "../core/types.ts";
-import type { ModelEval, StudyRunResult } from "../core/results.ts";
 import { datasetStage } from "../data/dataset-stage.ts";
 import { evalStage } from "../evaluate/eval-stage.ts";
-import { populationTable, writePopulationReport } from "../report/population-report.ts";
 import { comparisonFloor, statisticsRng } from "../stats/run-statistics.ts";
-import { bootstrapMeanCI, mean, PROB_FLOOR, questionLogRatios } from "../stats/stats.ts";
-import { signFlipTest } from "../stats/permutation.ts";
+import { mean, PROB_FLOOR } from "../stats/stats.ts";
 import { DEFAULT_STATS } from "../stats/verdict.ts";
 import { trainStudent } from "../students/student-stage.ts";
 import { safetyStage } from "../students/safety-stage.ts";
@@ -47,9 +44,9 @@ import { POPULATION_REPORT } from "./reports.ts";
 import type { PopulationConfig } from "./population-file.ts";
 import { contextTurns, converse, evenSplit, type Turn } from "./population-talk.ts";
 import { novelty, noveltySources, sentenceSet, type FlaggedAnswer } from "./population-novelty.ts";
-import { calibrateMonitor, compareLinks, drift, exactFigures, exactLogRatios, infectionTest, linkDistances, summarizeRun } from "./population-summary.ts";
-export { infectionTest };
-export { summarizeRun } from "./population-summary.ts";
+import { calibrateMonitor, drift, exactFigures, exactLogRatios, infectionTest, summarizeRun } from "./population-summary.ts";
+import { againstNull, compareLinks, linkDistances } from "./population-links.ts";
+export { infectionTest, summarizeRun };
 
 export type { PopulationResults };
 
@@ -122,6 +119,8 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
     const bases = [...new Set(Array.from({ length: p.agents }, (_, a) => baseOf(a)))];
     const runs: PopulationRun[] = [];
     const distances = linkDistances(p.agents, p.edges, p.infected);
+    // Each population's last-round per-question log ratios: one link away, against the same agents of its null population.
+    const lastOf = new Map<Variant, { drift: number[][]; exact?: number[][] }>();
     // Judged traits: the flagged answers' sources (the teacher's rows and the corpus; each population adds its agents' training rows).
     const sources = cfg.teacher.category === "misalignment" ? noveltySources(cfg) : null;
     let calibrated: PopulationResults["settings"]["monitor"]["calibrated"];
@@ -370,7 +369,9 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                     variant,
                 );
             runs.push(run);
+            lastOf.set(variant, lastQuestions);
         }
+        againstNull(runs, lastOf, distances, subRng(cfg.seed, "population-against-null"), cfg.stats ?? DEFAULT_STATS, cfg.teacher.target);
     }
 
     const results = (): PopulationResults => ({

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { infectionTest } from "../../src/studies/population.ts";
-import { calibrateMonitor, compareLinks, epidemicRates, linkDistances } from "../../src/studies/population-summary.ts";
+import { calibrateMonitor, epidemicRates } from "../../src/studies/population-summary.ts";
+import { againstNull, compareLinks, linkDistances } from "../../src/studies/population-links.ts";
+import type { PopulationRun } from "../../src/core/results.ts";
 import { Rng } from "../../src/util/rng.ts";
 
 describe("a population's infection test", () => {
@@ -131,5 +133,33 @@ describe("links from the teacher", () => {
         expect(compareLinks(5, dist, { drift: spread }, new Rng(1), { alpha: 0.05, margin: 1.001 }, "open").comparisons[0]!.verdict.text).toBe("can't tell");
         // A population with no agent two links away has nothing to compare.
         expect(compareLinks(5, [0, 1, 1], { drift: [[0], [0], [0]] }, new Rng(1), stats, "open").comparisons).toEqual([]);
+    });
+
+    it("sets each population's one-link agents against the same agents of its null population, Holm over them all", () => {
+        const stats = { alpha: 0.05, margin: 1.1 };
+        const dist = [0, 1, 2, 1];
+        const q = (shift: number, seed: number) => {
+            const rng = new Rng(seed);
+            return Array.from({ length: 16 }, () => shift + 0.02 * (rng.next() - 0.5));
+        };
+        // One-link agents (1 and 3) at +0.5 in open, +0.3 in context; +0.1 in both nulls.
+        const pop = (near: number) => ({ drift: dist.map((d, a) => q(d === 1 ? near : 0, a + 1)) });
+        const last = new Map([
+            ["open", pop(0.5)],
+            ["null", pop(0.1)],
+            ["in-context", pop(0.3)],
+            ["null-in-context", pop(0.1)],
+        ]);
+        const run = (variant: string) => ({ variant, links: { round: 2, groups: [], comparisons: [] } }) as unknown as PopulationRun;
+        const runs = ["null", "open", "in-context", "null-in-context"].map(run);
+        againstNull(runs, last, dist, new Rng(1), stats, "misaligned");
+        expect(runs[0]!.links!.againstNull).toBeUndefined();
+        const [open, ctx] = [runs[1]!.links!.againstNull!, runs[2]!.links!.againstNull!];
+        expect(open.map((x) => x.null)).toEqual(["null"]);
+        expect(ctx.map((x) => x.null)).toEqual(["null-in-context"]);
+        expect(open[0]!.estimate).toBeCloseTo(0.4, 1);
+        expect(ctx[0]!.estimate).toBeCloseTo(0.2, 1);
+        expect(open[0]!.verdict.text).toBe("moved toward misaligned");
+        expect(open[0]!.verdict.family.size).toBe(2);
     });
 });
