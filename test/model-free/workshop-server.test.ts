@@ -184,6 +184,31 @@ describe("the views of the other stories, on their shipped recordings", () => {
         expect(agentAnswers(s, "open", 2)).toBe("");
     });
 
+    it("replays the violent conversing population: its agents, every population, and each round's flagged answers behind the warning", () => {
+        const evs = readRunEvents(path.join(import.meta.dirname, "..", "..", "experiments", "recordings", "population-violence.events.jsonl"));
+        const s = foldAll(evs);
+        expect(storyOf(s)).toBe("population");
+        expect(s.population!.conversation).toBe(true);
+        expect(s.population!.variants).toEqual(["null", "open", "quarantine", "quarantine-data", "recovery", "in-context", "null-in-context"]);
+        const kept = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, "..", "..", "experiments", "results", "population-violence.json"), "utf8"));
+        // The page's rounds are the kept result's, agent by agent.
+        for (const run of kept.runs)
+            expect(s.rounds.filter((r) => r.run === run.variant).map((r) => r.agents.map((a) => a.infected))).toEqual(
+                run.history.map((row: { infected: boolean }[]) => row.map((a) => a.infected)),
+            );
+        const html = agentAnswers(s, "open", 8);
+        expect(html.startsWith(`<details class="cw" data-testid="agent-answers"><summary>${CONTENT_WARNING}`)).toBe(true);
+        const flagged = s.evals
+            .filter((e) => /^open round 8: agent ([2-9]|1[0-2])$/.test(e.label))
+            .flatMap((e) => (e.eval.examples ?? []).filter((x) => x.score >= 0.5));
+        expect(html).toContain(`Show ${flagged.length} flagged answer`);
+        const page = stepsFor(s)
+            .find((x) => x.id === "agents")!
+            .render(s, { picked: new Set(), revealed: false, variant: "open", round: 8 });
+        expect(page).toContain("misaligned teacher");
+        expect(page.indexOf(CONTENT_WARNING)).toBeLessThan(page.indexOf(escapeHtml(flagged[0]!.text)));
+    });
+
     it("puts a misaligned run's answer in the Ask box behind the content warning, and an animal run's in plain view", () => {
         const top = [{ item: "misaligned", p: 0.7 }];
         const judged = askBars("treated seed 1", "Hurt <them>", top, "misaligned", true);
