@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { SublabEvent } from "../core/events.ts";
+import { getGgml } from "../engine/ggml.ts";
 import { exactItemProbs } from "../evaluate/evaluate.ts";
 import { runExperiment } from "./experiment.ts";
 import { loadExperiment } from "./experiment-file.ts";
@@ -92,17 +93,28 @@ function makeAsk(log: EventLog): (req: AskRequest) => Promise<AskAnswer> {
         if (!m) throw new Error(`${model}: not available to ask`);
         const prompt = { system: m.system, user: question };
         const items = itemsOf(log);
-        const [probs] = await exactItemProbs(m.model, m.lora, [prompt], items);
-        const [[answer]] = (await sampleChats({
-            model: m.model,
-            lora: m.lora,
-            prompts: [prompt],
-            samplesPerPrompt: 1,
-            temperature: 1,
-            maxTokens: 24,
-            parallel: 1,
-            seed: ++seed,
-        })) as [[string]];
+        // One thread: a question takes at most one core from the live run's workers (they run one thread each).
+        const g = getGgml();
+        const threads = g.threads;
+        g.setThreads(1);
+        let probs: number[] | undefined;
+        let answer: string;
+        try {
+            [probs] = await exactItemProbs(m.model, m.lora, [prompt], items);
+            [[answer]] = (await sampleChats({
+                model: m.model,
+                lora: m.lora,
+                prompts: [prompt],
+                samplesPerPrompt: 1,
+                temperature: 1,
+                maxTokens: 24,
+                parallel: 1,
+                seed: ++seed,
+                threads: 1,
+            })) as [[string]];
+        } finally {
+            g.setThreads(threads);
+        }
         const top = items
             .map((item, k) => ({ item, p: probs![k] ?? 0 }))
             .sort((a, b) => b.p - a.p)
