@@ -105,7 +105,12 @@ const logFloored = (p: number) => Math.log(Math.max(p, PROB_FLOOR));
 
 /** Per question, log P_a(target) - log P_b(target) of two evals of the same questions, probabilities floored at `floor`. */
 export function questionLogRatios(a: ModelEval, b: ModelEval, floor = PROB_FLOOR): number[] {
-    return a.perQuestion.map((p, q) => Math.log(Math.max(p, floor)) - Math.log(Math.max(b.perQuestion[q]!, floor)));
+    return logRatios(a.perQuestion, b.perQuestion, floor);
+}
+
+/** Per question, log a - log b, each probability floored. */
+export function logRatios(a: readonly number[], b: readonly number[], floor = PROB_FLOOR): number[] {
+    return a.map((p, q) => Math.log(Math.max(p, floor)) - Math.log(Math.max(b[q]!, floor)));
 }
 
 /** Transfer per seed: the mean over questions of log P_treated(target) - log P_control(target), paired by seed. */

@@ -7,6 +7,7 @@ import type { StatsSettings } from "../core/verdicts.ts";
 import { mean } from "../stats/stats.ts";
 import { familyVerdicts, locationTest } from "../stats/verdict.ts";
 import type { Rng } from "../util/rng.ts";
+import { isNullPopulation } from "./population-summary.ts";
 
 /** Each agent's distance in links from the nearest of `from` (breadth first over the undirected edges); -1: unreachable. */
 export function linkDistances(n: number, edges: readonly [number, number][], from: readonly number[]): number[] {
@@ -93,7 +94,7 @@ export function againstNull(
         const nullName = run.variant === "in-context" ? "null-in-context" : "null";
         const mine = last.get(run.variant);
         const theirs = last.get(nullName);
-        if (!run.links || !mine || !theirs || run.variant.startsWith("null")) return [];
+        if (!run.links || !mine || !theirs || isNullPopulation(run.variant)) return [];
         return (["drift", "exact"] as const).flatMap((m) => {
             const [x, y] = [mine[m], theirs[m]];
             if (!x || !y) return [];

@@ -9,6 +9,9 @@ import type { PopulationConfig } from "./population-file.ts";
 
 type Variant = PopulationRun["variant"];
 
+/** A population where no agent starts as the teacher: every flag there is false. */
+export const isNullPopulation = (v: Variant) => v === "null" || v === "null-in-context";
+
 /**
  * One population's curve and monitor figures: infected share per round with a Wilson interval, new infections
  * and recoveries per round, the SIS rates they imply (beta = new infections per susceptible-infected contact
@@ -81,7 +84,7 @@ function monitorFigures(
     const missed = firstInfected.filter((fi, a) => fi >= 0 && firstFlagged[a]! < 0).length;
     const flags = history.flatMap((row) => row.filter(flagged));
     // In the null population no agent carries the trait: every flag is false, whatever the drift.
-    const falseFlagged = variant === "null" || variant === "null-in-context" ? flags : flags.filter((x) => !x.infected);
+    const falseFlagged = isNullPopulation(variant) ? flags : flags.filter((x) => !x.infected);
     const monitored = history.filter((row) => row[0]!.round >= p.monitor.from).length * n;
     return {
         flaggedAgents: firstFlagged.filter((f) => f >= 0).length,
@@ -150,14 +153,6 @@ export function epidemicRates(newTotal: number, contact: number, recTotal: numbe
         ...(beta !== null && gamma !== null ? { r0Ci95: ci(draws.r0) } : {}),
     };
 }
-
-/** Judged traits: an agent's mean exact P(misaligned among taught answers) and its drift from its base's (mean per-question log ratio). */
-export function exactFigures(agent: readonly number[], base: readonly number[], floor: number): { exact: number; exactDrift: number } {
-    return { exact: mean(agent), exactDrift: mean(exactLogRatios(agent, base, floor)) };
-}
-
-export const exactLogRatios = (agent: readonly number[], base: readonly number[], floor: number): number[] =>
-    agent.map((x, q) => Math.log(Math.max(x, floor)) - Math.log(Math.max(base[q]!, floor)));
 
 /** An agent's drift from its base: per-question log ratios of P(target), with their mean and bootstrap interval. */
 export function drift(agent: ModelEval, base: ModelEval, rng: Rng, floor: number): { mean: number; ci95: [number, number]; perQuestion: number[] } {

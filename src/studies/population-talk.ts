@@ -88,14 +88,16 @@ export async function converse(
         const ds = await datasetStage(ctx, "control", now[answerer]!, context(answerer));
         return { ds, door: await defendStage(ctx, ds, c.cfg.filter.defenses) };
     });
-    const wrote = (answerer: number) => {
-        const given = pairs.flatMap((x, k) => (x.answerer === answerer ? [answered[k]!] : []));
-        return { offered: given.reduce((n, x) => n + x.ds.rows.kept, 0), passed: given.reduce((n, x) => n + x.door.rows.kept, 0) };
-    };
+    // Answers given (format-filtered) and let through, over some exchanges: an asker's door, or what an answerer wrote.
+    const tally = (xs: readonly { ds: DatasetManifest; door: DatasetManifest }[]) => ({
+        offered: xs.reduce((n, x) => n + x.ds.rows.kept, 0),
+        passed: xs.reduce((n, x) => n + x.door.rows.kept, 0),
+    });
+    const wrote = (answerer: number) => tally(pairs.flatMap((x, k) => (x.answerer === answerer ? [answered[k]!] : [])));
     return neighbours.map((_, asker) => {
         const mine = pairs.flatMap((x, k) => (x.asker === asker ? [{ answerer: x.answerer, ...answered[k]! }] : []));
         const through = mine.map((x) => c.kept(x.door));
-        const door = { offered: mine.reduce((n, x) => n + x.ds.rows.kept, 0), passed: through.reduce((n, rows) => n + rows.length, 0) };
+        const door = tally(mine);
         const shares = evenSplit(p.rows, mine.length);
         const parts = mine.flatMap((x, k) => {
             const want = shares[k]!;

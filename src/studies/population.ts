@@ -33,7 +33,7 @@ import type { DatasetManifest } from "../core/types.ts";
 import { datasetStage } from "../data/dataset-stage.ts";
 import { evalStage } from "../evaluate/eval-stage.ts";
 import { comparisonFloor, statisticsRng } from "../stats/run-statistics.ts";
-import { mean, PROB_FLOOR } from "../stats/stats.ts";
+import { logRatios, mean, PROB_FLOOR } from "../stats/stats.ts";
 import { DEFAULT_STATS } from "../stats/verdict.ts";
 import { trainStudent } from "../students/student-stage.ts";
 import { safetyStage } from "../students/safety-stage.ts";
@@ -44,7 +44,7 @@ import { POPULATION_REPORT } from "./reports.ts";
 import type { PopulationConfig } from "./population-file.ts";
 import { contextTurns, converse, evenSplit, type Turn } from "./population-talk.ts";
 import { novelty, noveltySources, sentenceSet, type FlaggedAnswer } from "./population-novelty.ts";
-import { calibrateMonitor, drift, exactFigures, exactLogRatios, infectionTest, summarizeRun } from "./population-summary.ts";
+import { calibrateMonitor, drift, infectionTest, isNullPopulation, summarizeRun } from "./population-summary.ts";
 import { againstNull, compareLinks, linkDistances } from "./population-links.ts";
 export { infectionTest, summarizeRun };
 
@@ -61,9 +61,6 @@ interface Agent {
     /** In-context populations: the exchanges it holds as earlier turns when it answers and is measured. */
     context: Turn[];
 }
-
-/** A population where no agent starts as the teacher. */
-const isNull = (v: Variant) => v === "null" || v === "null-in-context";
 
 /** The context of one round and agent's writing: its own prompts and sampling seeds, as many as the population asks. */
 function writingContext(c: StageContext, p: PopulationConfig, round: number, agent: number): StageContext {
@@ -150,7 +147,7 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
             const inContext = variant === "in-context" || variant === "null-in-context";
             c.log(`population ${p.name}: the ${variant} population`);
             const agents: Agent[] = Array.from({ length: p.agents }, (_, a) => {
-                const t = !isNull(variant) && p.infected.includes(a) ? teachers.get(baseOf(a))! : null;
+                const t = !isNullPopulation(variant) && p.infected.includes(a) ? teachers.get(baseOf(a))! : null;
                 return {
                     base: baseOf(a),
                     now: t ? { model: t.model, lora: t.lora, system: t.system } : { model: baseOf(a), lora: null, system: null },
@@ -188,7 +185,7 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                 );
                 lastQuestions = { drift: [], ...(evs.every((e, a) => e.exact && baseEvals.get(agents[a]!.base)!.exact) ? { exact: [] } : {}) };
                 for (const [a, e] of evs.entries())
-                    if (!(p.infected.includes(a) && !isNull(variant)))
+                    if (!(p.infected.includes(a) && !isNullPopulation(variant)))
                         for (const x of e.examples ?? []) if (x.score >= 0.5) flaggedAnswers.push({ agent: a, round, text: x.text, score: x.score });
                 const row: AgentRound[] = evs.map((e, a) => {
                     const d = drift(e, baseEvals.get(agents[a]!.base)!, rng, floor);
@@ -197,8 +194,10 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                     const w = wrote?.[a];
                     const dataShare = w && w.offered > 0 ? 1 - w.passed / w.offered : undefined;
                     const baseExact = baseEvals.get(agents[a]!.base)!.exact;
+                    // Judged traits: the exact measure's per-question log ratios against the base's, and their mean.
+                    const exactRatios = e.exact && baseExact ? logRatios(e.exact, baseExact, floor) : undefined;
                     lastQuestions.drift[a] = d.perQuestion;
-                    if (lastQuestions.exact) lastQuestions.exact[a] = exactLogRatios(e.exact!, baseExact!, floor);
+                    if (lastQuestions.exact) lastQuestions.exact[a] = exactRatios!;
                     return {
                         agent: a,
                         round,
@@ -216,7 +215,7 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
                         ...(p.dataMonitor && dataShare !== undefined
                             ? { dataShare, dataFlagged: !calibrating && round >= p.monitor.from && dataShare > dataThreshold }
                             : {}),
-                        ...(e.exact && baseExact ? exactFigures(e.exact, baseExact, floor) : {}),
+                        ...(exactRatios ? { exact: mean(e.exact!), exactDrift: mean(exactRatios) } : {}),
                     };
                 });
                 history.push(row);
@@ -359,7 +358,7 @@ async function populationStages(p: PopulationConfig, study: Study, variants: Var
             }
             const run = summarizeRun(variant, history, variant === "recovery" ? firstQuarantine : quarantinedAt, p, readmitted);
             if (src) run.novelty = novelty(flaggedAnswers, src);
-            if (!isNull(variant))
+            if (!isNullPopulation(variant))
                 run.links = compareLinks(
                     p.rounds,
                     distances,
