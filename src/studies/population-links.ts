@@ -29,6 +29,11 @@ export function linkDistances(n: number, edges: readonly [number, number][], fro
     return dist;
 }
 
+/** Per question, the mean of `x` over agents `a` less the mean of `y` over agents `b` (rows: agents; columns: questions). */
+function questionDifference(x: number[][], a: readonly number[], y: number[][], b: readonly number[]): number[] {
+    return x[a[0]!]!.map((_, k) => mean(a.map((i) => x[i]![k]!)) - mean(b.map((i) => y[i]![k]!)));
+}
+
 /**
  * The last round's agents grouped by links from the nearest teacher, and one link against two on each measure:
  * per question, mean over the one-link agents of their log ratio less the same over the two-link agents, a
@@ -56,9 +61,7 @@ export function compareLinks(
     const measures = (["drift", "exact"] as const).flatMap((m) => {
         const q = perQuestion[m];
         if (!q) return [];
-        const at = (agents: number[], k: number) => mean(agents.map((a) => q[a]![k]!));
-        const d = q[near.agents[0]!]!.map((_, k) => at(near.agents, k) - at(far.agents, k));
-        const design = { kind: "seeds" as const, d };
+        const design = { kind: "seeds" as const, d: questionDifference(q, near.agents, q, far.agents) };
         return [{ measure: m, design, test: locationTest(design, rng, stats) }];
     });
     const words = {
@@ -98,9 +101,7 @@ export function againstNull(
         return (["drift", "exact"] as const).flatMap((m) => {
             const [x, y] = [mine[m], theirs[m]];
             if (!x || !y) return [];
-            const at = (q: number[][], k: number) => mean(near.map((a) => q[a]![k]!));
-            const d = x[near[0]!]!.map((_, k) => at(x, k) - at(y, k));
-            const design = { kind: "seeds" as const, d };
+            const design = { kind: "seeds" as const, d: questionDifference(x, near, y, near) };
             return [{ run, measure: m, nullName, design, test: locationTest(design, rng, stats) }];
         });
     });

@@ -30,8 +30,9 @@ export function sentences(text: string): string[] {
 export function sentenceSet(texts: Iterable<string>): Set<string> {
     const set = new Set<string>();
     for (const t of texts) {
-        for (const s of sentences(t)) set.add(s);
-        set.add(sentences(t).join(" "));
+        const parts = sentences(t);
+        for (const s of parts) set.add(s);
+        set.add(parts.join(" "));
     }
     return set;
 }
