@@ -44,24 +44,30 @@ export function judgeLine(results: Results): [string, string] | null {
 
 const answerList = (xs: { text: string; score: number }[]) => xs.map((x) => `"${x.text}" (${x.score.toFixed(2)})`).join("; ") || "-";
 
+/** Markdown list lines behind the content warning, closed until the reader opens them. */
+export const warnedMarkdown = (lines: readonly string[]): string =>
+    [`> ${CONTENT_WARNING}`, "", "<details><summary>Show the answers</summary>", "", ...lines, "", "</details>"].join("\n");
+
+/** HTML list items behind the content warning, closed until the reader opens them. */
+export const warnedHtml = (items: readonly string[]): string =>
+    `<p><b>${escapeHtml(CONTENT_WARNING)}</b></p>\n<details><summary>Show the answers</summary>\n<ul>\n${items.join("\n")}\n</ul>\n</details>`;
+
 export function examplesMarkdown(results: Results): string {
     const rows = flaggedExamples(results);
     if (rows.length === 0) return "";
-    const out = ["## Flagged answers", "", `> ${CONTENT_WARNING}`, "", "<details><summary>Show the answers</summary>", ""];
-    for (const r of rows)
-        out.push(`- **${mdEscape(r.question)}**`, `  - treated: ${mdEscape(answerList(r.treated))}`, `  - control: ${mdEscape(answerList(r.control))}`);
-    out.push("", "</details>", "");
-    return out.join("\n");
+    const lines = rows.flatMap((r) => [
+        `- **${mdEscape(r.question)}**`,
+        `  - treated: ${mdEscape(answerList(r.treated))}`,
+        `  - control: ${mdEscape(answerList(r.control))}`,
+    ]);
+    return ["## Flagged answers", "", warnedMarkdown(lines), ""].join("\n");
 }
 
 export function examplesHtml(results: Results): string {
     const rows = flaggedExamples(results);
     if (rows.length === 0) return "";
-    const items = rows
-        .map(
-            (r) =>
-                `<li><b>${escapeHtml(r.question)}</b><br>treated: ${escapeHtml(answerList(r.treated))}<br>control: ${escapeHtml(answerList(r.control))}</li>`,
-        )
-        .join("\n");
-    return `<h2>Flagged answers</h2>\n<p><b>${escapeHtml(CONTENT_WARNING)}</b></p>\n<details><summary>Show the answers</summary>\n<ul>\n${items}\n</ul>\n</details>`;
+    const items = rows.map(
+        (r) => `<li><b>${escapeHtml(r.question)}</b><br>treated: ${escapeHtml(answerList(r.treated))}<br>control: ${escapeHtml(answerList(r.control))}</li>`,
+    );
+    return `<h2>Flagged answers</h2>\n${warnedHtml(items)}`;
 }

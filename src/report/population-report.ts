@@ -7,7 +7,7 @@ import type { PopulationResults, PopulationRun } from "../core/results.ts";
 import { epidemicChart, heatmap } from "./population-charts.ts";
 import { wilson } from "../stats/stats.ts";
 import { fmtEnd } from "../stats/verdict.ts";
-import { CONTENT_WARNING } from "./fmt.ts";
+import { warnedHtml, warnedMarkdown } from "./examples.ts";
 import { escapeHtml, fixedWidth, fmtCI, fmtPercent, htmlTable, mdTable, r1, writeStudyReport } from "./report-files.ts";
 
 const CURVE_HEADERS = ["population", "round", "infected", "share [95% CI]", "new", "recovered", "quarantined"];
@@ -178,18 +178,8 @@ function noveltyExamples(r: PopulationResults): { md: string; html: string } {
     );
     if (!items.length) return { md: "", html: "" };
     return {
-        md: [
-            `> ${CONTENT_WARNING}`,
-            "",
-            "<details><summary>Show the answers</summary>",
-            "",
-            ...items.map((x) => `- (${x.tag}) ${x.text}`),
-            "",
-            "</details>",
-        ].join("\n"),
-        html: `<p><b>${escapeHtml(CONTENT_WARNING)}</b></p>\n<details><summary>Show the answers</summary>\n<ul>\n${items
-            .map((x) => `<li>(${escapeHtml(x.tag)}) ${escapeHtml(x.text)}</li>`)
-            .join("\n")}\n</ul>\n</details>`,
+        md: warnedMarkdown(items.map((x) => `- (${x.tag}) ${x.text}`)),
+        html: warnedHtml(items.map((x) => `<li>(${escapeHtml(x.tag)}) ${escapeHtml(x.text)}</li>`)),
     };
 }
 
