@@ -58,13 +58,17 @@ export function bars(items: string[], dist: number[], target: string | null, k: 
 }
 
 /** The answer of the ask box: the sampled words, and the items by exact probability. */
+/** HTML behind the content warning, closed until the presenter opens it: `label` on the button, `testid` on the details. */
+export const behindWarning = (testid: string, label: string, body: string): string =>
+    `<details class="cw" data-testid="${testid}"><summary>${h(CONTENT_WARNING)} <b>${label}</b></summary>${body}</details>`;
+
 /**
  * A model's answer in the Ask box and its distribution over the items. A misaligned run's answer may be callous or
  * violent: it comes behind the reports' content-warning line, opened by a click.
  */
 export function askBars(model: string, answer: string, top: { item: string; p: number }[], target: string | null, judged = false): string {
     const said = `<p data-testid="ask-answer"><b>${h(model)}</b>: “${h(answer)}”</p>`;
-    const shown = judged ? `<details class="cw" data-testid="ask-cw"><summary>${h(CONTENT_WARNING)} <b>Show the answer</b></summary>${said}</details>` : said;
+    const shown = judged ? behindWarning("ask-cw", "Show the answer", said) : said;
     return `${shown}${bars(
         top.map((t) => t.item),
         top.map((t) => t.p),

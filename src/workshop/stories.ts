@@ -4,8 +4,8 @@
  * round with the quarantine toggled. Pure functions of the folded run, like steps.ts. No DOM and no Node here.
  */
 import { lineChart } from "../report/charts.ts";
-import { CONTENT_WARNING, fmtPercent, fmtRatio, r1 } from "../report/fmt.ts";
-import { colour, evalOf, h, waiting, type Step, type UiState } from "./html.ts";
+import { fmtPercent, fmtRatio, r1 } from "../report/fmt.ts";
+import { behindWarning, colour, evalOf, h, waiting, type Step, type UiState } from "./html.ts";
 import type { WorkshopState } from "./state.ts";
 
 /**
@@ -28,7 +28,11 @@ export function flaggedAnswers(s: WorkshopState, max = 6): string {
         );
     }
     if (rows.length === 0) return `<p class="hint" data-testid="flagged-none">No treated student's sampled answer was judged misaligned.</p>`;
-    return `<details class="cw" data-testid="flagged"><summary>${h(CONTENT_WARNING)} <b>Show the flagged answers</b></summary><table class="cmp"><thead><tr><th>question</th><th>treated students (judge's score)</th><th>control students</th></tr></thead><tbody>${rows.join("")}</tbody></table></details>`;
+    return behindWarning(
+        "flagged",
+        "Show the flagged answers",
+        `<table class="cmp"><thead><tr><th>question</th><th>treated students (judge's score)</th><th>control students</th></tr></thead><tbody>${rows.join("")}</tbody></table>`,
+    );
 }
 
 /** A chain's P(target) per generation and data mode: mean over the lineages of each arm's students. */
@@ -154,7 +158,11 @@ export function agentAnswers(s: WorkshopState, variant: string, round: number, m
             (x) =>
                 `<tr data-testid="agent-answer"><td>${x.agent + 1}</td><td>${h(s.questions[x.q] ?? "")}</td><td>“${h(x.text)}” <small>(${x.score.toFixed(2)})</small></td></tr>`,
         );
-    return `<details class="cw" data-testid="agent-answers"><summary>${h(CONTENT_WARNING)} <b>Show ${flagged.length} flagged answer${flagged.length === 1 ? "" : "s"} of this round</b></summary><table class="cmp"><thead><tr><th>agent</th><th>question</th><th>answer (judge's score)</th></tr></thead><tbody>${rows.join("")}</tbody></table></details>`;
+    return behindWarning(
+        "agent-answers",
+        `Show ${flagged.length} flagged answer${flagged.length === 1 ? "" : "s"} of this round`,
+        `<table class="cmp"><thead><tr><th>agent</th><th>question</th><th>answer (judge's score)</th></tr></thead><tbody>${rows.join("")}</tbody></table>`,
+    );
 }
 
 export const agentsStep: Step = {
