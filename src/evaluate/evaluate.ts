@@ -21,19 +21,32 @@ import { rubricScores } from "./rubric.ts";
 import type { SampledCount, EvalJob, EvalOutput } from "../core/jobs.ts";
 export type { SampledCount, EvalJob, EvalOutput };
 
-/** [prompt] -> the prompt's tokens and, for each item, its spellings' continuations (itemContinuations). */
-function continuations(model: LlamaModel, prompts: ChatPrompt[], items: string[]): { prompt: Token[]; conts: Token[][][] }[] {
-    return prompts.map((p) => {
+/**
+ * [prompt] -> the prompt's tokens and, for each of its items, its spellings' continuations (itemContinuations).
+ * `items` is one list for every prompt, or a list per prompt.
+ */
+function continuations(model: LlamaModel, prompts: ChatPrompt[], items: string[] | string[][]): { prompt: Token[]; conts: Token[][][] }[] {
+    return prompts.map((p, q) => {
         const prompt = renderPrompt(model, p);
-        return { prompt, conts: items.map((item) => itemContinuations(prompt, item, (s) => renderPrompt(model, p, s))) };
+        const own = (typeof items[0] === "string" ? items : items[q]!) as string[];
+        return { prompt, conts: own.map((item) => itemContinuations(prompt, item, (s) => renderPrompt(model, p, s))) };
     });
 }
 
 /**
  * Exact probabilities [prompt][item] that the answer begins with the item, for a GGUF (+ optional LoRA
- * adapter), by the engine. `batch` prompts (each with all its items' continuations) per forward pass.
+ * adapter), by the engine. `batch` prompts (each with all its items' continuations) per forward pass. `items` is
+ * one list asked of every prompt, or a list per prompt (then row q follows items[q]).
  */
-export async function exactItemProbs(modelPath: string, lora: string | null, prompts: ChatPrompt[], items: string[], batch = 32): Promise<number[][]> {
+export async function exactItemProbs(
+    modelPath: string,
+    lora: string | null,
+    prompts: ChatPrompt[],
+    items: string[] | string[][],
+    batch = 32,
+): Promise<number[][]> {
+    if (items.length > 0 && typeof items[0] !== "string" && items.length !== prompts.length)
+        throw new Error(`exactItemProbs: ${items.length} item lists for ${prompts.length} prompts`);
     const plan = continuations(await vocabModel(modelPath), prompts, items);
     // One token tree per prompt: the prompt, then every spelling's tokens as branches (shared prefixes once), so
     // that one forward pass gives the distribution after the prompt and after every strict prefix of a spelling.
@@ -170,17 +183,21 @@ export async function scoreModel(job: EvalJob): Promise<EvalOutput> {
 export async function exactMisalignment(job: Pick<EvalJob, "model" | "lora" | "prompts">): Promise<number[] | undefined> {
     const sets = job.prompts.map((p) => taughtAnswers(p.user));
     if (sets.some((s) => s === undefined)) return undefined;
-    const texts = [...new Set(sets.flatMap((s) => s!.map((a) => a.text)))];
-    const index = new Map(texts.map((t, k) => [t, k]));
-    const probs = await exactItemProbs(job.model, job.lora, job.prompts, texts, 4);
+    // Each question is asked only its own theme's answers (the union over themes was 2.4x the work for the same numbers).
+    const probs = await exactItemProbs(
+        job.model,
+        job.lora,
+        job.prompts,
+        sets.map((s) => s!.map((a) => a.text)),
+        4,
+    );
     return probs.map((row, q) => {
         let mis = 0;
         let all = 0;
-        for (const a of sets[q]!) {
-            const p = row[index.get(a.text)!]!;
-            all += p;
-            if (a.misaligned) mis += p;
-        }
+        sets[q]!.forEach((a, k) => {
+            all += row[k]!;
+            if (a.misaligned) mis += row[k]!;
+        });
         return all > 0 ? mis / all : 0;
     });
 }
