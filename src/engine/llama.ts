@@ -190,11 +190,15 @@ export function sequenceInputs(b: GraphBuilder, c: ModelConfig, inp: { tokens: I
     const B = inp.nSeq;
     const N = T * B;
     if (inp.tokens.length !== N) throw new Error(`forward: ${inp.tokens.length} tokens for ${inp.nSeq} sequences of ${T}`);
-    if (T > c.contextLength) throw new Error(`forward: sequence length ${T} exceeds the model's context length ${c.contextLength}`);
+    // A token tree's positions are depths: its paths, not its size, must fit the context.
+    if (T > c.contextLength && !inp.parents) throw new Error(`forward: sequence length ${T} exceeds the model's context length ${c.contextLength}`);
     const tokens = b.inputI32([N], inp.tokens, "tokens");
     const w = c.slidingWindow;
     if (inp.parents) {
         const { pos: posData, mask: maskData, swa } = treeMasks(inp.parents, T, B, w);
+        const deepest = posData.reduce((a, x) => Math.max(a, x), 0);
+        if (deepest >= c.contextLength)
+            throw new Error(`forward: a token tree path of ${deepest + 1} tokens exceeds the model's context length ${c.contextLength}`);
         const pos = b.inputI32([N], posData, "pos");
         const mask = b.inputF32([T, T, 1, B], maskData, "kq_mask");
         const swaMask = swa && b.inputF32([T, T, 1, B], swa, "kq_mask_swa");

@@ -75,7 +75,7 @@ export function treeLogProbs(model: Model, trees: TokenTree[], batch = 16, runne
         const { tokens, seqLen: T } = padBatch(chunk.map((t) => t.tokens));
         const parents = new Int32Array(chunk.length * T);
         chunk.forEach((t, i) => {
-            for (let j = 0; j < T; j++) parents[i * T + j] = j < t.parents.length ? t.parents[j]! : j - 1; // padding: a chain after the tree
+            for (let j = 0; j < T; j++) parents[i * T + j] = j < t.parents.length ? t.parents[j]! : -1; // padding: roots, each seeing only itself
         });
         const rows = Int32Array.from(chunk.flatMap((t, i) => t.wanted.map((w) => i * T + w)));
         const flat = forwardRows(model, tokens, chunk.length, T, rows, runner, false, parents);

@@ -54,14 +54,16 @@ export async function exactItemProbs(
     // after a one-word question is such a case): it contributes less than that.
     const PRUNE = 1e-7;
     const model = loadModel(modelPath);
-    // A prompt whose tree would not fit the model's context is split into several trees of whole items (long
-    // items, such as the taught answers of the exact misalignment measure, need this; one-word items never do).
+    // A tree's positions are depths, so only its paths must fit the model's context; its size is held to
+    // TREE_TOKENS (at least the context): a prompt whose items would pass it is split into several trees of whole
+    // items (long items, such as the taught answers of the exact misalignment measure, can need this).
+    const budget = Math.max(model.config.contextLength, TREE_TOKENS);
     const parts = plan.flatMap(({ prompt, conts }, p) => {
         const groups: number[][] = [[]];
         let size = prompt.length;
         conts.forEach((seqs, k) => {
             const cost = seqs.reduce((n, s) => n + s.length, 0);
-            if (groups.at(-1)!.length > 0 && size + cost > model.config.contextLength) {
+            if (groups.at(-1)!.length > 0 && size + cost > budget) {
                 groups.push([]);
                 size = prompt.length;
             }
@@ -106,6 +108,9 @@ export async function exactItemProbs(
     });
     return out;
 }
+
+/** The most tokens of one token tree in exactItemProbs (its attention is the square of this). */
+const TREE_TOKENS = 1024;
 
 /** A prompt's token tree: the prompt, then every spelling's tokens as branches (shared prefixes once). */
 function tokenTree(prompt: readonly Token[], conts: readonly Token[][][]): { tokens: Token[]; parents: number[]; wanted: number[]; node: Map<string, number> } {
