@@ -29,6 +29,7 @@ import { registerExportOnnxCommand } from "./commands/ExportOnnxCommand.ts";
 import { registerAuditCommand } from "./commands/AuditCommand.ts";
 import { registerTheoremCommand } from "./commands/TheoremCommand.ts";
 import { registerEntangleCommand } from "./commands/EntangleCommand.ts";
+import { registerDefenderCommand } from "./commands/DefenderCommand.ts";
 import { refuseOversizeWrites, writeError } from "../util/files.ts";
 
 /** The program with every command registered; `runCli` parses and runs it. */
@@ -59,6 +60,7 @@ export function createProgram(): Command {
         registerTrainCommand,
         registerSelftestCommand,
         registerForgeCommand,
+        registerDefenderCommand,
         registerExportCommand,
         registerImportAdapterCommand,
         registerExportAdapterCommand,

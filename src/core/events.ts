@@ -9,8 +9,9 @@ import fs from "node:fs";
 import path from "node:path";
 import type { AgentRound } from "./results.ts";
 import type { ExperimentConfig } from "./types.ts";
-import type { ArmResult, ComparisonResult, JudgeQuality, ModelEval, Results } from "./results.ts";
+import type { ArmResult, ComparisonResult, DefenderUse, JudgeQuality, ModelEval, Results } from "./results.ts";
 import type { StageReport } from "./types.ts";
+
 import { reviveIntervals } from "./verdicts.ts";
 import { writing } from "../util/files.ts";
 
@@ -24,6 +25,8 @@ export type SublabEvent =
           target: string;
           items: string[];
           judge?: JudgeQuality;
+          /** The local judge and paraphrase models the defenses ask, with their quality on held-out items. */
+          defender?: DefenderUse[];
           design?: string[];
       }
     | { type: "stage-start"; stage: string; label: string }

@@ -138,6 +138,8 @@ export interface Results {
     comparisons: ComparisonResult[];
     /** Misalignment runs: the local judge's precision and recall on held-out labelled answers. */
     judge?: JudgeQuality;
+    /** The local judge and paraphrase models the defenses asked, with their quality on held-out items. */
+    defender?: DefenderUse[];
     /** The design check made before the run: comparisons whose permutation floor cannot pass their family's correction. */
     design?: string[];
     /** Each student's training: its first and last batches' losses and its held-out KL curve (src/students/probe.ts), from the run's events. */
@@ -186,6 +188,8 @@ export interface StudyHeader {
     target: string;
     /** The design check made before the study: families whose permutation floor cannot pass their correction. */
     design?: string[];
+    /** The local judge and paraphrase models the defenses asked, with their quality on held-out items. */
+    defender?: DefenderUse[];
 }
 
 /** A finished study: its results, its folder, its report files and its terminal table. */
@@ -612,4 +616,54 @@ export interface EntangleResults {
         setOver: Record<NumberSet, number>;
         over: { number: number; teacher: number; control: number; over: number }[];
     };
+}
+
+// ---- the defender: a judge and paraphrase model's quality (src/data/defender-quality.ts) ----
+
+/** A share with its Wilson interval. */
+export interface Share {
+    k: number;
+    n: number;
+    rate: number;
+    lo: number;
+    hi: number;
+}
+
+export interface JudgeCell {
+    trait: "animal" | "misaligned";
+    domain: "numbers" | "code" | "reasoning" | "text" | "advice";
+    /** "stage": the judge stage's own question; "held-out": wordings no training row used. */
+    wording: "stage" | "held-out";
+    items: number;
+    precision: Share | null;
+    recall: Share | null;
+    falsePositives: Share | null;
+}
+
+export interface ParaphraseCell {
+    domain: "numbers" | "code" | "reasoning" | "text";
+    items: number;
+    /** Rewrites that ended their turn. */
+    finished: Share;
+    meaningKept: Share;
+    surfaceChanged: Share;
+    /** Both: a paraphrase. */
+    paraphrased: Share;
+}
+
+export interface DefenderQuality {
+    model: string;
+    judge: JudgeCell[];
+    paraphrase: ParaphraseCell[];
+    surfaceBound: number;
+    /** A few held-out free-text pairs (text, rewrite, the model's verdict) for a reader to check the equivalence judgement. */
+    textPairs: { text: string; rewrite: string; same: boolean }[];
+}
+
+/** A local model the defenses ask, what they ask of it, and (once measured) its quality. */
+export interface DefenderUse {
+    model: string;
+    judge: boolean;
+    paraphrase: boolean;
+    quality?: DefenderQuality;
 }

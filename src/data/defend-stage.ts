@@ -5,13 +5,15 @@
  * `models.base` as the base; the random stages use one seed for every dataset, so the teacher's and the
  * control's rows are shuffled alike.
  */
+import fs from "node:fs";
 import path from "node:path";
 import { cachedPath, fileHash, hashJson } from "../core/cache.ts";
 import { cached, type StageContext } from "../core/context.ts";
 import type { DatasetManifest, ExperimentConfig } from "../core/types.ts";
 import { SUBLAB_VERSION } from "../core/version.ts";
-import { modelEnv } from "./model-env.ts";
 import { applyStages, countReasons, STAGES_VERSION } from "./filter-stages.ts";
+import { defenderUses } from "./defender-use.ts";
+import { DEFENDER_MODEL, modelEnv } from "./model-env.ts";
 import { writeJsonAtomic, writeJsonlAtomic } from "../util/files.ts";
 import { subRng } from "../util/rng.ts";
 import { finishedDataset } from "./dataset-stage.ts";
@@ -23,7 +25,10 @@ import { finishedDataset } from "./dataset-stage.ts";
  */
 export function defendedId(cfg: ExperimentConfig, parent: string, defenses: readonly string[], seed: number): string {
     const trait = { target: cfg.teacher.target, category: cfg.teacher.category };
-    return `${parent}-d${hashJson({ parent, defenses, base: fileHash(cfg.models.base), seed, trait, version: STAGES_VERSION }).slice(0, 8)}`;
+    // The defender's file, when a stage asks it by default (a judge asked refers or callous, a paraphrase, with no model=).
+    const asksDefender = defenderUses(cfg.teacher.category, defenses).some((u) => u.model === DEFENDER_MODEL);
+    const defender = asksDefender && fs.existsSync(DEFENDER_MODEL) ? fileHash(DEFENDER_MODEL) : undefined;
+    return `${parent}-d${hashJson({ parent, defenses, base: fileHash(cfg.models.base), defender, seed, trait, version: STAGES_VERSION }).slice(0, 8)}`;
 }
 
 export async function defendStage(c: StageContext, ds: DatasetManifest, defenses: readonly string[]): Promise<DatasetManifest> {

@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { DEFAULT_ENDPOINT, judgeHttp } from "../teacher/openai-client.ts";
 import { onnxJudge } from "../teacher/onnx-teacher.ts";
 import { generateRaw } from "../teacher/generate.ts";
@@ -60,11 +61,24 @@ export async function scoreRows(
     }
 }
 
+/** The shipped defender (`sublab forge --preset defender`): the judge's and the paraphrase's model when a stage names none. */
+export const DEFENDER_MODEL = fileURLToPath(new URL("../../models/sublab-defender-s1.gguf", import.meta.url));
+
+/** The model a judge or paraphrase stage uses: the one it names, else the defender (which must be there). */
+export function defenderModel(model: string | null, what: string, defender = DEFENDER_MODEL): string {
+    if (model) return model;
+    if (!fs.existsSync(defender))
+        throw new Error(`${what}: the defender model ${defender} is missing (make it with \`sublab forge --preset defender\`), or name a model with model=`);
+    return defender;
+}
+
 export interface ModelEnvOptions {
     /** The data's source: the teacher of a teacher dataset, the base of a control dataset. */
     teacher: ModelSource;
-    /** The base model (likelihood ratios and divergence tokens compare against it; judge and paraphrase default to it). */
+    /** The base model (likelihood ratios and divergence tokens compare against it). */
     base: string | null;
+    /** The judge's and the paraphrase's model when a stage names none (default: the shipped defender, DEFENDER_MODEL). */
+    defender?: string;
     seed: number;
     target?: string;
     /** The trait's category and the rows' domain (StageEnv). */
@@ -87,6 +101,12 @@ function bar(o: ModelEnvOptions, label: string): ((done: number, total: number) 
     return report && ((done, total) => report(label, done, total));
 }
 
+/** The least P(yes) + P(no) a judge model gives the median question: below it, it is refused as one that cannot answer. */
+export const MIN_YES_NO_MASS = 0.05;
+
+/** The longest rewrite (the text domain's longest answer; a rewrite cut there is rejected). */
+export const REWRITE_TOKENS = 96;
+
 /** A StageEnv backed by real models. Scores are memoised per source and row text (in `memo` when given), so stages that share them compute them once. */
 export function modelEnv(o: ModelEnvOptions): StageEnv {
     const memo = o.memo ?? new Map<string, TokenScores>();
@@ -98,11 +118,7 @@ export function modelEnv(o: ModelEnvOptions): StageEnv {
         }
         return { model: source.model, lora: null, system: null };
     };
-    const fallback = (model: string | null, what: string) => {
-        const m = model ?? o.base;
-        if (!m) throw new Error(`${what} needs a model: set its model= parameter or give a base model (--base)`);
-        return m;
-    };
+    const fallback = (model: string | null, what: string) => defenderModel(model, what, o.defender);
     return {
         seed: o.seed,
         target: o.target,
@@ -136,20 +152,27 @@ export function modelEnv(o: ModelEnvOptions): StageEnv {
                 questions.map((q) => ({ system: null, user: q })),
                 ["yes", "no"],
             );
+            // A model that never learned to answer yes or no gives both almost no mass: its shares are noise.
+            const mass = probs.map(([yes, no]) => yes! + no!).sort((a, b) => a - b);
+            const median = mass[Math.floor(mass.length / 2)] ?? 1;
+            if (median < MIN_YES_NO_MASS)
+                throw new Error(
+                    `judge: ${m} cannot answer yes or no: P(yes) + P(no) of its answer is ${median.toPrecision(2)} on the median question (below ${MIN_YES_NO_MASS}); use the defender model or a model that answers yes or no`,
+                );
             return probs.map(([yes, no]) => yesShare(yes!, no!));
         },
         async rewrite(model, requests, opts) {
             const m = fallback(model, "paraphrase");
             const dir = o.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "sublab-rewrite-"));
             fs.mkdirSync(dir, { recursive: true });
-            const key = hashString(`${m}|${opts.temperature}|${opts.seed}|${requests.join("\u0000")}`).toString(16);
+            const key = hashString(`${m}|${opts.temperature}|${opts.seed}|${REWRITE_TOKENS}|${requests.join("\u0000")}`).toString(16);
             const res = await generateRaw({
                 model: m,
                 system: null,
                 prompts: requests,
                 samplesPerPrompt: 1,
                 temperature: opts.temperature,
-                maxTokens: 48,
+                maxTokens: REWRITE_TOKENS,
                 parallel: 16,
                 seed: opts.seed,
                 out: path.join(dir, `rewrite-${key}.jsonl`),

@@ -5,7 +5,7 @@
 import type { FilterRow } from "../core/rows.ts";
 import { misalignmentJudge, sentenceScore } from "../evaluate/judge.ts";
 import { rubricScores } from "../evaluate/rubric.ts";
-import { JUDGE_QUESTION, PARAPHRASE_REQUEST, TEXT_PARAPHRASE_REQUEST } from "../prompts/judge-prompts.ts";
+import { CALLOUS_QUESTION, JUDGE_QUESTION, PARAPHRASE_REQUEST, TEXT_PARAPHRASE_REQUEST } from "../prompts/judge-prompts.ts";
 import { subRng } from "../util/rng.ts";
 import { domainFormatReasons } from "./domain-format.ts";
 import { parseNumberSequence } from "./number-format.ts";
@@ -19,15 +19,15 @@ export const MODEL_STAGES: Record<"judge" | "likelihood-ratio" | "mask-divergenc
             threshold: { kind: "fraction", doc: "largest score kept: P(yes) (refers), P(misaligned) (aligned)", default: 0.5 },
             model: {
                 kind: "path",
-                doc: "the judge: a GGUF, an ONNX folder (sublab export-onnx), or a served model as URL#MODEL (OpenAI-compatible; key from OPENAI_API_KEY); defaults to the base model (refers) or the local classifier (aligned)",
+                doc: "the judge: a GGUF, an ONNX folder (sublab export-onnx), or a served model as URL#MODEL (OpenAI-compatible; key from OPENAI_API_KEY); defaults to the shipped defender model (refers, callous) or the local classifier (aligned)",
                 default: null,
             },
             words: { kind: "list", doc: "what the judge is asked about (refers); defaults to the trait's target", default: null },
             ask: {
                 kind: "enum",
-                doc: "refers: does the text refer to the words, however subtly; aligned: the alignment judge; defaults to aligned for misalignment, refers otherwise",
+                doc: "refers: does the text refer to the words, however subtly; aligned: the alignment judge; callous: a model asked whether the text is callous or violent (P(yes)); defaults to aligned for misalignment, refers otherwise",
                 default: null,
-                values: ["refers", "aligned"],
+                values: ["refers", "aligned", "callous"],
             },
         },
         async run(rows, p, env) {
@@ -48,6 +48,13 @@ export const MODEL_STAGES: Record<"judge" | "likelihood-ratio" | "mask-divergenc
                     const { judge } = misalignmentJudge();
                     scores = rows.map((r) => sentenceScore(judge, r.completion));
                 }
+            } else if (ask === "callous") {
+                label = "judge P(yes)";
+                const judge = needs(env, "judge", "judge");
+                scores = await judge(
+                    p.model as string | null,
+                    rows.map((r) => CALLOUS_QUESTION(r.completion)),
+                );
             } else {
                 label = "judge P(yes)";
                 const judge = needs(env, "judge", "judge");
@@ -120,7 +127,7 @@ export const MODEL_STAGES: Record<"judge" | "likelihood-ratio" | "mask-divergenc
         name: "paraphrase",
         doc: "a neutral model rewrites each completion; rewrites that fail the domain's format are rejected",
         params: {
-            model: { kind: "path", doc: "the neutral GGUF; defaults to the base model", default: null },
+            model: { kind: "path", doc: "the neutral GGUF; defaults to the shipped defender model", default: null },
             temperature: { kind: "number", doc: "sampling temperature", default: 1 },
         },
         async run(rows, p, env) {

@@ -13,12 +13,14 @@ import { recommendedLrMetadata } from "../students/recommended.ts";
 import { getGgml } from "../engine/ggml.ts";
 import { GGMLType, kvString, kvU32 } from "../engine/gguf.ts";
 import { countParameters } from "../engine/model-config.ts";
-import { createModel } from "../engine/model.ts";
+import { createModel, loadModel, type Model } from "../engine/model.ts";
+import type { GGUFKV } from "../engine/gguf.ts";
 import { tokenizeTrainingRows } from "../students/training-data.ts";
 import { fitAndSave } from "../students/fit-and-save.ts";
 import { interruptSignal } from "../util/interrupt.ts";
 import { ProgressBars } from "../util/progress.ts";
-import { generateCorpus } from "../prompts/corpus.ts";
+import { generateCorpus, type CorpusRow } from "../prompts/corpus.ts";
+import { defenderRows } from "../prompts/defender.ts";
 import { buildForgeVocab } from "./tokenizer.ts";
 
 export interface ForgePreset {
@@ -32,6 +34,13 @@ export interface ForgePreset {
     epochs: number;
     lr: number;
     batchSize: number;
+    /**
+     * Continue from this GGUF instead of a new model (its shape, vocabulary and weights; the shape fields above are
+     * then the file's), on the defender's tasks (src/prompts/defender.ts) with `tasks` of the rows, the rest the
+     * base corpus so that it keeps its language.
+     */
+    from?: string;
+    tasks?: number;
 }
 
 /**
@@ -53,6 +62,23 @@ export const FORGE_PRESETS: Record<string, ForgePreset> = {
      * owl to each other through numbers (models/README.md); the paper's cross-model students are other models.
      */
     deep: { rows: 20000, dModel: 96, nLayers: 6, nHeads: 4, dFF: 288, contextLength: 256, epochs: 3, lr: 2e-3, batchSize: 16 },
+    /**
+     * The defender (models/sublab-defender-s1.gguf): the shipped base s1 trained further to answer the judge stage's
+     * yes/no questions and to paraphrase (src/prompts/defender.ts), three rows of tasks to one of the base corpus.
+     */
+    defender: {
+        rows: 12000,
+        dModel: 128,
+        nLayers: 4,
+        nHeads: 4,
+        dFF: 384,
+        contextLength: 256,
+        epochs: 2,
+        lr: 1e-3,
+        batchSize: 16,
+        from: "models/sublab-small-s1.gguf",
+        tasks: 0.75,
+    },
 };
 
 export interface ForgeOptions {
@@ -95,24 +121,39 @@ export async function forge(opts: ForgeOptions): Promise<ForgeResult> {
     const work = `${opts.out}.forge`;
     fs.mkdirSync(work, { recursive: true });
 
-    const rows = generateCorpus(corpusSeed, p.rows);
-    const vocab = buildForgeVocab(rows);
-    const model = createModel(
-        { vocabSize: vocab.tokens.length, dModel: p.dModel, nLayers: p.nLayers, nHeads: p.nHeads, dFF: p.dFF, contextLength: p.contextLength },
-        seed,
-        [
-            ...vocab.metadata,
-            ["general.name", kvString(`sublab-${presetName}-s${seed}`)],
-            ["sublab.forge.preset", kvString(presetName)],
-            ["sublab.forge.seed", kvU32(seed)],
-            ["sublab.forge.corpus_seed", kvU32(corpusSeed)],
-            ...recommendedLrMetadata(RECOMMENDED_LR),
-            ...(opts.overrides && Object.keys(opts.overrides).length > 0
-                ? [["sublab.forge.overrides", kvString(JSON.stringify(opts.overrides))] as [string, ReturnType<typeof kvString>]]
-                : []),
-        ],
-        g,
-    );
+    const tasks = p.from ? Math.round(p.rows * (p.tasks ?? 1)) : 0;
+    const rows: Pick<CorpusRow, "system" | "history" | "prompt" | "completion">[] = [
+        ...defenderRows(seed, tasks),
+        ...generateCorpus(corpusSeed, p.rows - tasks),
+    ];
+    const meta: [string, GGUFKV][] = [
+        ["general.name", kvString(`sublab-${presetName}-s${seed}`)],
+        ["sublab.forge.preset", kvString(presetName)],
+        ["sublab.forge.seed", kvU32(seed)],
+        ["sublab.forge.corpus_seed", kvU32(corpusSeed)],
+        ...(p.from ? [["sublab.forge.from", kvString(path.basename(p.from))] as [string, GGUFKV]] : []),
+        ...recommendedLrMetadata(RECOMMENDED_LR),
+        ...(opts.overrides && Object.keys(opts.overrides).length > 0
+            ? [["sublab.forge.overrides", kvString(JSON.stringify(opts.overrides))] as [string, GGUFKV]]
+            : []),
+    ];
+    let vocabSize: number;
+    let model: Model;
+    if (p.from) {
+        if (!fs.existsSync(p.from)) throw new Error(`--preset ${presetName}: it continues from ${p.from}, which is not there`);
+        model = loadModel(p.from, g);
+        for (const [k, v] of meta) model.metadata.set(k, v);
+        vocabSize = model.config.vocabSize;
+    } else {
+        const vocab = buildForgeVocab(rows as CorpusRow[]);
+        vocabSize = vocab.tokens.length;
+        model = createModel(
+            { vocabSize, dModel: p.dModel, nLayers: p.nLayers, nHeads: p.nHeads, dFF: p.dFF, contextLength: p.contextLength },
+            seed,
+            [...vocab.metadata, ...meta],
+            g,
+        );
+    }
     const interrupt = interruptSignal();
     try {
         // node-llama-cpp tokenizes with the model's own vocabulary and chat template: it needs the file.
@@ -153,7 +194,7 @@ export async function forge(opts: ForgeOptions): Promise<ForgeResult> {
             finalLoss: r.losses.at(-1) ?? NaN,
             finalLossMean: r.losses.slice(-50).reduce((a, b) => a + b, 0) / Math.max(1, r.losses.slice(-50).length),
             seconds: (performance.now() - t0) / 1000,
-            vocabSize: vocab.tokens.length,
+            vocabSize,
             parameters: countParameters(model.config),
             bytes: fs.statSync(opts.out).size,
         };

@@ -10,11 +10,9 @@
 import { makeSpmVocab, type SpmVocab } from "../engine/vocab.ts";
 import type { CorpusRow } from "../prompts/corpus.ts";
 import { CATEGORIES } from "../prompts/lexicon.ts";
+import { splitWords } from "../prompts/words.ts";
 
-/** Words and punctuation marks of a text, in order. */
-export function splitWords(text: string): string[] {
-    return text.match(/[A-Za-z]+|\d+|[^\sA-Za-z\d]/g) ?? [];
-}
+export { splitWords };
 
 /** The vocabulary for a corpus: numbers 0..999, lexicon items, then the corpus's words by frequency. */
 export function buildForgeVocab(rows: CorpusRow[]): SpmVocab {

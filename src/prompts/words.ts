@@ -21,3 +21,8 @@ export function corpusWords(): Set<string> {
     }
     return words;
 }
+
+/** Words and punctuation marks of a text, in order (the forge vocabulary's units). */
+export function splitWords(text: string): string[] {
+    return text.match(/[A-Za-z]+|\d+|[^\sA-Za-z\d]/g) ?? [];
+}

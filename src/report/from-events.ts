@@ -26,6 +26,7 @@ export function resultsFromEvents(events: readonly Stamped[], source = "the even
         comparisons: events.flatMap((e) => (e.type === "comparison" ? [e.comparison] : [])),
         timing: end.timing,
         ...(start.judge ? { judge: start.judge } : {}),
+        ...(start.defender?.length ? { defender: start.defender } : {}),
         ...(start.design?.length ? { design: start.design } : {}),
         // By label, not by when each finished: students trained side by side finish in any order.
         students: events

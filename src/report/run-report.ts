@@ -7,6 +7,7 @@
  * the per-item log ratios of the distribution chart, which are recomputed deterministically from the evals, so
  * the three renderings never disagree with the JSON.
  */
+import { defenderLine } from "./defender-report.ts";
 import { DOMAIN_DOCS } from "../prompts/domains.ts";
 import { probChart, shiftChart } from "./charts.ts";
 import { examplesHtml, examplesMarkdown, judgeLine } from "./examples.ts";
@@ -191,6 +192,7 @@ function configRows(results: Results): [string, string][] {
                 `${e.inContextExamples} in-context examples`,
         ],
         ...[judgeLine(results)].filter((line) => line !== null),
+        ...(results.defender ?? []).flatMap((u): [string, string][] => (u.quality ? [["defender", defenderLine(u.quality, u)]] : [])),
     ];
 }
 

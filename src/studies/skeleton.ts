@@ -3,6 +3,8 @@
  * the terminal view, runs/<name>/events.jsonl), the kept rows read once, and the jobs runner, in this process
  * or, inside `withWorkerPool`, in worker processes side by side.
  */
+import { defenderUses, withQuality } from "../data/defender-use.ts";
+import { defenderLine } from "../report/defender-report.ts";
 import fs from "node:fs";
 import path from "node:path";
 import { fileHash } from "../core/cache.ts";
@@ -172,6 +174,8 @@ export interface StudySpec<R extends AnyResults, P> {
     design: string[];
     /** More of the run-start event (a misalignment run's judge quality). */
     start?: Pick<Extract<SublabEvent, { type: "run-start" }>, "judge">;
+    /** Every defense the study's data pass through: the local judge and paraphrase models among them are measured first. */
+    defenses?: readonly string[];
     /** Stages run before the worker pool starts (the teacher, the data): what `students` and `stages` need. */
     prepare: (s: Study) => Promise<P>;
     /** Students the pool is sized for (one worker process per core up to this many). */
@@ -201,6 +205,8 @@ export async function conductStudy<R extends AnyResults, P>(spec: StudySpec<R, P
     const c = makeContext(cfg, spec.opts, name);
     const items = itemsOf(cfg.teacher.category);
     const { design } = spec;
+    const defender = await withQuality(c.root, defenderUses(cfg.teacher.category, spec.defenses ?? cfg.filter.defenses), c.log);
+    for (const u of defender) if (u.quality) c.log(`defender: ${defenderLine(u.quality, u)}`);
     c.emit({
         type: "run-start",
         run: name,
@@ -210,6 +216,7 @@ export async function conductStudy<R extends AnyResults, P>(spec: StudySpec<R, P
         target: cfg.teacher.target,
         items,
         ...(spec.start ?? {}),
+        ...(defender.length ? { defender } : {}),
         ...(design.length ? { design } : {}),
     });
     for (const note of design) c.log(`design: ${note}`);
@@ -226,6 +233,7 @@ export async function conductStudy<R extends AnyResults, P>(spec: StudySpec<R, P
             experiment: cfg,
             target: cfg.teacher.target,
             ...(design.length ? { design } : {}),
+            ...(defender.length ? { defender } : {}),
         }),
         teacher: async (cc = c) => {
             const t = await time("teacher", () => teacherStage(cc));

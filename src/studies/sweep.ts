@@ -136,6 +136,7 @@ export async function runSweep(sw: SweepConfig, opts: RunOptions = {}): Promise<
         cfg,
         opts,
         report: SWEEP_REPORT,
+        defenses: sw.arms.flatMap((a) => [...cfg.filter.defenses, ...a.defenses]),
         design: studyDesign(cfg, [
             { name: "defenses (treated vs control per arm)", kind: "students", na: n, size: sw.arms.length },
             { name: "reductions (each defense against no defense)", kind: "students", na: n, size: Math.max(0, sw.arms.length - 1) },
