@@ -129,6 +129,7 @@ export async function paraphraseQuality(
     opts: { temperature: number; seed: number; maxTokens: number; dir?: string },
 ): Promise<{ cells: ParaphraseCell[]; textPairs: DefenderQuality["textPairs"] }> {
     const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "sublab-defender-"));
+    fs.mkdirSync(dir, { recursive: true });
     const res = await generateRaw({
         model,
         system: null,

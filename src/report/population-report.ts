@@ -8,7 +8,7 @@ import { epidemicChart, heatmap } from "./population-charts.ts";
 import { wilson } from "../stats/stats.ts";
 import { fmtEnd } from "../stats/verdict.ts";
 import { warnedHtml, warnedMarkdown } from "./examples.ts";
-import { escapeHtml, fixedWidth, fmtCI, fmtPercent, htmlTable, mdTable, r1, writeStudyReport } from "./report-files.ts";
+import { escapeHtml, fixedWidth, fmtCI, fmtPercent, htmlTable, mdEscape, mdTable, r1, writeStudyReport } from "./report-files.ts";
 
 const CURVE_HEADERS = ["population", "round", "infected", "share [95% CI]", "new", "recovered", "quarantined"];
 
@@ -178,7 +178,7 @@ function noveltyExamples(r: PopulationResults): { md: string; html: string } {
     );
     if (!items.length) return { md: "", html: "" };
     return {
-        md: warnedMarkdown(items.map((x) => `- (${x.tag}) ${x.text}`)),
+        md: warnedMarkdown(items.map((x) => `- (${x.tag}) ${mdEscape(x.text)}`)),
         html: warnedHtml(items.map((x) => `<li>(${escapeHtml(x.tag)}) ${escapeHtml(x.text)}</li>`)),
     };
 }
