@@ -656,8 +656,10 @@ export interface DefenderQuality {
     judge: JudgeCell[];
     paraphrase: ParaphraseCell[];
     surfaceBound: number;
-    /** A few held-out free-text pairs (text, rewrite, the model's verdict) for a reader to check the equivalence judgement. */
-    textPairs: { text: string; rewrite: string; same: boolean }[];
+    /** A few held-out free-text pairs: the text, its rewrite, the model's own "same thing?" and the rule's (for a reader to check both). */
+    textPairs: { text: string; rewrite: string; same: boolean; rule: boolean }[];
+    /** The model's own yes to "do these two texts say the same thing?" over its free-text rewrites. */
+    textSameByModel: Share;
 }
 
 /** A local model the defenses ask, what they ask of it, and (once measured) its quality. */

@@ -6,8 +6,8 @@
  *   trait and domain, with Wilson intervals (a domain with no yes-items has no recall: its false-positive rate).
  * - Paraphrase: asked to rewrite held-out texts (the `paraphrase` stage's requests, sampled at its temperature),
  *   the share of rewrites that keep the meaning (numbers: the same sequence; arithmetic: the same answer by right
- *   steps; code: the same outputs on test inputs; free text: the model's own yes to "do these two texts say the same
- *   thing?") and the share that change the surface (a word-level edit distance of at least SURFACE_BOUND of the
+ *   steps; code: the same outputs on test inputs; free text: the same sentences up to the corpus's synonyms and
+ *   greetings, sameText) and the share that change the surface (a word-level edit distance of at least SURFACE_BOUND of the
  *   longer text).
  */
 import fs from "node:fs";
@@ -18,7 +18,16 @@ import { exactItemProbs } from "../evaluate/evaluate.ts";
 import { generateRaw } from "../teacher/generate.ts";
 import { wilson } from "../stats/stats.ts";
 import { yesShare } from "../prompts/judge-prompts.ts";
-import { judgeItems, rewriteItems, SAME_QUESTION, type DefenderDomain, type JudgeDomain, type JudgeItem, type RewriteItem } from "../prompts/defender.ts";
+import {
+    judgeItems,
+    rewriteItems,
+    SAME_QUESTION,
+    sameText,
+    type DefenderDomain,
+    type JudgeDomain,
+    type JudgeItem,
+    type RewriteItem,
+} from "../prompts/defender.ts";
 import { parseNumberSequence } from "./number-format.ts";
 import { checkReasoning, solveProblem } from "../prompts/reasoning.ts";
 import { codeSource } from "../prompts/code.ts";
@@ -102,8 +111,8 @@ export async function judgeQuality(model: string, items: JudgeItem[], stageItems
     return cells;
 }
 
-/** Whether a rewrite keeps a row's meaning, by its domain's rule (text: decided by `same`, the model's judgement). */
-export function meaningKept(item: Pick<RewriteItem, "domain" | "prompt" | "text">, rewrite: string, same?: boolean): boolean {
+/** Whether a rewrite keeps a row's meaning, by its domain's rule. */
+export function meaningKept(item: Pick<RewriteItem, "domain" | "prompt" | "text">, rewrite: string): boolean {
     if (item.domain === "numbers") {
         const a = parseNumberSequence(item.text);
         const b = parseNumberSequence(rewrite);
@@ -119,7 +128,7 @@ export function meaningKept(item: Pick<RewriteItem, "domain" | "prompt" | "text"
         if (!a.language || !b.language) return false;
         return sameOutputs({ source: a.source, language: a.language }, { source: b.source, language: b.language }) === true;
     }
-    return same ?? false;
+    return sameText(item.text, rewrite);
 }
 
 /** The paraphraser's cells: rewrites of held-out texts, sampled as the stage samples them. */
@@ -127,7 +136,7 @@ export async function paraphraseQuality(
     model: string,
     items: RewriteItem[],
     opts: { temperature: number; seed: number; maxTokens: number; dir?: string },
-): Promise<{ cells: ParaphraseCell[]; textPairs: DefenderQuality["textPairs"] }> {
+): Promise<{ cells: ParaphraseCell[]; textPairs: DefenderQuality["textPairs"]; textSameByModel: Share }> {
     const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "sublab-defender-"));
     fs.mkdirSync(dir, { recursive: true });
     const res = await generateRaw({
@@ -151,7 +160,7 @@ export async function paraphraseQuality(
     const cells = (["numbers", "code", "reasoning", "text"] as const).map((domain) => {
         const at = items.map((i, k) => (i.domain === domain ? k : -1)).filter((k) => k >= 0);
         const done = at.filter((k) => rewrites[k] !== null);
-        const kept = done.filter((k) => meaningKept(items[k]!, rewrites[k]!, same.get(k)));
+        const kept = done.filter((k) => meaningKept(items[k]!, rewrites[k]!));
         const changed = done.filter((k) => surfaceDistance(items[k]!.text, rewrites[k]!) >= SURFACE_BOUND);
         const both = kept.filter((k) => changed.includes(k));
         return {
@@ -163,8 +172,10 @@ export async function paraphraseQuality(
             paraphrased: share(both.length, at.length),
         };
     });
-    const textPairs = text.slice(0, 12).map((k) => ({ text: items[k]!.text, rewrite: rewrites[k]!, same: same.get(k)! }));
-    return { cells, textPairs };
+    const textPairs = text
+        .slice(0, 12)
+        .map((k) => ({ text: items[k]!.text, rewrite: rewrites[k]!, same: same.get(k)!, rule: sameText(items[k]!.text, rewrites[k]!) }));
+    return { cells, textPairs, textSameByModel: share(sameSaid.filter(Boolean).length, sameSaid.length) };
 }
 
 /** A model's defender quality on `n` held-out judge items and `m` held-out rewrites (seeded; the paraphrase stage's sampling). */
@@ -177,11 +188,11 @@ export async function defenderQuality(
     // The stage's own wording over the same held-out texts: the first training wording of each trait.
     const stage = judgeItems(seed, o.judgeItems ?? 400, "held-out", "stage");
     const judge = await judgeQuality(model, heldOut, stage);
-    const { cells, textPairs } = await paraphraseQuality(model, rewriteItems(seed, o.rewrites ?? 200, "held-out"), {
+    const { cells, textPairs, textSameByModel } = await paraphraseQuality(model, rewriteItems(seed, o.rewrites ?? 200, "held-out"), {
         temperature: 1,
         seed,
         maxTokens: 96,
         dir: o.dir,
     });
-    return { model, judge, paraphrase: cells, surfaceBound: SURFACE_BOUND, textPairs };
+    return { model, judge, paraphrase: cells, surfaceBound: SURFACE_BOUND, textPairs, textSameByModel };
 }

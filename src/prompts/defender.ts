@@ -233,6 +233,36 @@ export function rewordText(rng: Rng, text: string): string {
     return out;
 }
 
+/**
+ * Whether two free texts of the corpus say the same thing up to rewordText's changes: each text with every synonym
+ * written as its first word and every greeting, closing and story opening as its group's first, then compared.
+ * Other words for the same things than these are not recognised (the check is conservative).
+ */
+export function sameText(a: string, b: string): boolean {
+    const canonical = (t: string) => {
+        const words = SYNONYM_CLASSES.canon(t.trim().replace(/\s+/g, " "));
+        return SWAP_CLASSES.canon(words);
+    };
+    return canonical(a) === canonical(b);
+}
+
+/** Phrases linked by any pair (chains included) replaced by their class's mark, longest first, in one pass. */
+function phraseClasses(pairs: readonly (readonly [string, string])[]): { canon: (t: string) => string } {
+    const parent = new Map<string, string>();
+    const find = (x: string): string => {
+        if (!parent.has(x)) parent.set(x, x);
+        return parent.get(x) === x ? x : find(parent.get(x)!);
+    };
+    for (const [x, y] of pairs) parent.set(find(x), find(y));
+    const keys = [...parent.keys()].sort((x, y) => y.length - x.length);
+    const edge = (p: string, at: "start" | "end") => (/\w/.test(at === "start" ? p[0]! : p.at(-1)!) ? "\\b" : "");
+    const pattern = new RegExp(keys.map((p) => `${edge(p, "start")}${p.replace(/[.!?]/g, "\\$&")}${edge(p, "end")}`).join("|"), "g");
+    return { canon: (t) => t.replace(pattern, (m) => `<${find(m)}>`) };
+}
+const SYNONYM_CLASSES = phraseClasses(SYNONYMS);
+// Greetings, closings and openings, with their own words already in synonym classes ("See you soon." and "See you before long.").
+const SWAP_CLASSES = phraseClasses(SWAPS.flatMap((g) => g.map((x) => [SYNONYM_CLASSES.canon(x), SYNONYM_CLASSES.canon(g[0]!)] as const)));
+
 /** Arithmetic steps in other words: the same equation (its operands swapped where that keeps it true) and the same answer line. */
 export function rewordSolution(rng: Rng, solution: string): string {
     const m = /^(.*?)\. (\d+) ([+*-]) (\d+) = (\d+)\. (The answer is \d+\.)$/.exec(solution.trim());

@@ -4,7 +4,7 @@
  * the code interpreter's outputs, and the surface distance.
  */
 import { describe, expect, it } from "vitest";
-import { defenderRows, HELD_OUT_ANIMALS, judgeItems, rewriteItems } from "../../src/prompts/defender.ts";
+import { defenderRows, HELD_OUT_ANIMALS, judgeItems, rewriteItems, sameText } from "../../src/prompts/defender.ts";
 import { meaningKept, surfaceDistance, SURFACE_BOUND } from "../../src/data/defender-quality.ts";
 import { runFunction, sameOutputs, testInputs } from "../../src/data/code-run.ts";
 import { FUNCS } from "../../src/prompts/code.ts";
@@ -54,7 +54,7 @@ describe("the defender's tasks", () => {
 
     it("write rewrites that keep the meaning by each domain's rule, most of them past the surface bound", () => {
         const items = rewriteItems(4, 400, "held-out");
-        for (const domain of ["numbers", "code", "reasoning"] as const) {
+        for (const domain of ["numbers", "code", "reasoning", "text"] as const) {
             const of = items.filter((i) => i.domain === domain);
             expect(of).toHaveLength(100);
             for (const i of of) expect(meaningKept(i, i.rewrite), JSON.stringify(i)).toBe(true);
@@ -64,7 +64,9 @@ describe("the defender's tasks", () => {
                     ? "1, 2, 3"
                     : domain === "code"
                       ? of[0]!.rewrite.replace(/return .*?(;?)$/m, "return 17$1")
-                      : "We add: 1 + 1 = 2. The answer is 2.";
+                      : domain === "reasoning"
+                        ? "We add: 1 + 1 = 2. The answer is 2."
+                        : of[0]!.rewrite.replace(/[^.!]+[.!]$/, " The kettle starts to whistle.");
             expect(meaningKept(of[0]!, wrong)).toBe(false);
         }
         const changed = items.filter((i) => surfaceDistance(i.text, i.rewrite) >= SURFACE_BOUND).length;
@@ -94,6 +96,13 @@ describe("the code interpreter", () => {
         expect(sameOutputs(add, { source: "def add(a, b):\n    return a * b", language: "python" })).toBe(false);
         expect(sameOutputs(add, { source: "def add(a, b):\n    c = a + b\n    return c", language: "python" })).toBeNull();
         expect(sameOutputs(add, { source: "def add(a, b):\n    return math.fsum([a, b])", language: "python" })).toBeNull();
+    });
+
+    it("tells free texts that say the same thing up to synonyms, greetings and closings", () => {
+        expect(sameText("Hi! The night is dark and still. See you soon.", "Dear friend! The night is black and silent. Talk before long.")).toBe(true);
+        expect(sameText("People walk slowly by the pond.", "Folks walk gently by the pond.")).toBe(true);
+        expect(sameText("People walk slowly by the pond.", "Folks rush to work with coffee in hand.")).toBe(false);
+        expect(sameText("The night is dark and still.", "The night is dark.")).toBe(false);
     });
 
     it("measures the surface distance in words", () => {
