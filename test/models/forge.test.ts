@@ -43,6 +43,6 @@ describe("forge --preset smoke", { timeout: 300_000 }, () => {
     });
 
     it("names an unknown preset", async () => {
-        await expect(forge({ preset: "huge", out: path.join(dir, "x.gguf") })).rejects.toThrow(/unknown preset "huge" \(known: smoke, small, deep\)/);
+        await expect(forge({ preset: "huge", out: path.join(dir, "x.gguf") })).rejects.toThrow(/unknown preset "huge" \(known: smoke, small, deep, defender\)/);
     });
 });
