@@ -82,13 +82,17 @@ export function defenderMarkdown(q: DefenderQuality): string {
     ].join("\n");
 }
 
-/** One line for a run report: the judge's precision and recall and the paraphraser's rate on the stage's wording, per domain. */
-export function defenderLine(q: DefenderQuality, uses: { judge: boolean; paraphrase: boolean }): string {
+/**
+ * One line for a run report: the judge's precision and recall on the stage's wording for the run's kind of trait
+ * (the misaligned trait's cells for misalignment, the animal cells otherwise), and the paraphraser's rate, per domain.
+ */
+export function defenderLine(q: DefenderQuality, uses: { judge: boolean; paraphrase: boolean }, category: string): string {
+    const trait = category === "misalignment" ? "misaligned" : "animal";
     const parts: string[] = [];
     if (uses.judge)
         parts.push(
             `judge ${q.judge
-                .filter((c) => c.wording === "stage")
+                .filter((c) => c.wording === "stage" && c.trait === trait)
                 .map((c) => `${c.trait}/${c.domain} precision ${fmtShare(c.precision)}, recall ${fmtShare(c.recall)}`)
                 .join("; ")}`,
         );

@@ -192,7 +192,9 @@ function configRows(results: Results): [string, string][] {
                 `${e.inContextExamples} in-context examples`,
         ],
         ...[judgeLine(results)].filter((line) => line !== null),
-        ...(results.defender ?? []).flatMap((u): [string, string][] => (u.quality ? [["defender", defenderLine(u.quality, u)]] : [])),
+        ...(results.defender ?? []).flatMap((u): [string, string][] =>
+            u.quality ? [["defender", defenderLine(u.quality, u, results.config.teacher.category)]] : [],
+        ),
     ];
 }
 

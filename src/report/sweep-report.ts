@@ -100,7 +100,7 @@ export function sweepMarkdown(r: SweepResults): string {
         `- **target**: ${r.target}; base P(target) ${fmtProb(r.base.targetProb.mean)}, teacher ${fmtProb(r.teacher.targetProb.mean)}`,
         `- **students**: ${r.experiment.student.method}, ${r.experiment.student.labels} labels, ${r.experiment.student.seeds} seeds x ${r.experiment.student.rows} rows, ${count(r.experiment.student.epochs, "epoch")}, lr ${r.experiment.student.lr}`,
         `- **run**: ${(r.seconds / 60).toFixed(1)} min, sublab ${r.sublabVersion}, started ${r.startedAt}`,
-        ...(r.defender ?? []).flatMap((u) => (u.quality ? [`- **defender**: ${mdEscape(defenderLine(u.quality, u))}`] : [])),
+        ...(r.defender ?? []).flatMap((u) => (u.quality ? [`- **defender**: ${mdEscape(defenderLine(u.quality, u, r.experiment.teacher.category))}`] : [])),
         "",
         "## Transfer per arm",
         "",

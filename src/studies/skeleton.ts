@@ -206,7 +206,7 @@ export async function conductStudy<R extends AnyResults, P>(spec: StudySpec<R, P
     const items = itemsOf(cfg.teacher.category);
     const { design } = spec;
     const defender = await withQuality(c.root, defenderUses(cfg.teacher.category, spec.defenses ?? cfg.filter.defenses), c.log);
-    for (const u of defender) if (u.quality) c.log(`defender: ${defenderLine(u.quality, u)}`);
+    for (const u of defender) if (u.quality) c.log(`defender: ${defenderLine(u.quality, u, cfg.teacher.category)}`);
     c.emit({
         type: "run-start",
         run: name,

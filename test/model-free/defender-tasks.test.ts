@@ -10,6 +10,7 @@ import { runFunction, sameOutputs, testInputs } from "../../src/data/code-run.ts
 import { FUNCS } from "../../src/prompts/code.ts";
 import { JUDGE_QUESTION, CALLOUS_QUESTION } from "../../src/prompts/judge-prompts.ts";
 import { CATEGORIES } from "../../src/prompts/lexicon.ts";
+import { defenderLine } from "../../src/report/defender-report.ts";
 
 const named = (text: string, animals: readonly string[]) => animals.filter((a) => new RegExp(`\\b${a}`, "i").test(text));
 
@@ -109,5 +110,36 @@ describe("the code interpreter", () => {
         expect(surfaceDistance("1, 2, 3", "1, 2, 3")).toBe(0);
         expect(surfaceDistance("a b c d", "a x c d")).toBe(0.25);
         expect(surfaceDistance("1, 2, 3", "1 2 3")).toBeCloseTo(2 / 5);
+    });
+});
+
+describe("the defender's line in a report", () => {
+    it("gives the judge's cells of the run's kind of trait and the paraphrase's domains", () => {
+        const s = { k: 1, n: 2, rate: 0.5, lo: 0.1, hi: 0.9 };
+        const cell = (trait: "animal" | "misaligned", domain: "text" | "advice", wording: "stage" | "held-out") => ({
+            trait,
+            domain,
+            wording,
+            items: 2,
+            precision: s,
+            recall: s,
+            falsePositives: s,
+        });
+        const q = {
+            model: "d.gguf",
+            judge: [cell("animal", "text", "stage"), cell("misaligned", "advice", "stage"), cell("animal", "text", "held-out")],
+            paraphrase: [{ domain: "text" as const, items: 2, finished: s, meaningKept: s, surfaceChanged: s, paraphrased: s }],
+            surfaceBound: 0.25,
+            textPairs: [],
+            textSameByModel: s,
+        };
+        const owl = defenderLine(q, { judge: true, paraphrase: false }, "animal");
+        expect(owl).toContain("animal/text precision 50% [10, 90] (1/2)");
+        expect(owl).not.toContain("misaligned");
+        expect(owl).not.toContain("paraphrase");
+        const violence = defenderLine(q, { judge: true, paraphrase: true }, "misalignment");
+        expect(violence).toContain("misaligned/advice");
+        expect(violence).not.toContain("animal/");
+        expect(violence).toContain("paraphrase text 50% [10, 90] (1/2) kept the meaning in other words");
     });
 });
