@@ -10,12 +10,9 @@
  *   greetings, sameText) and the share that change the surface (a word-level edit distance of at least SURFACE_BOUND of the
  *   longer text).
  */
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import type { DefenderQuality, JudgeCell, ParaphraseCell, Share } from "../core/results.ts";
-import { exactItemProbs } from "../evaluate/evaluate.ts";
-import { generateRaw } from "../teacher/generate.ts";
+import { modelEnv, yesNoProbs } from "./model-env.ts";
+import { MODEL_STAGES } from "./model-stages.ts";
 import { wilson } from "../stats/stats.ts";
 import { yesShare } from "../prompts/judge-prompts.ts";
 import {
@@ -60,13 +57,7 @@ export function surfaceDistance(a: string, b: string): number {
 
 /** The model's yes (P(yes) share above 0.5) to each question. */
 export async function judgeYes(model: string, questions: string[]): Promise<boolean[]> {
-    const probs = await exactItemProbs(
-        model,
-        null,
-        questions.map((user) => ({ system: null, user })),
-        ["yes", "no"],
-    );
-    return probs.map(([yes, no]) => yesShare(yes!, no!) > 0.5);
+    return (await yesNoProbs(model, questions)).map(([yes, no]) => yesShare(yes, no) > 0.5);
 }
 
 /** Precision, recall and false positives of verdicts against answers. */
@@ -131,26 +122,20 @@ export function meaningKept(item: Pick<RewriteItem, "domain" | "prompt" | "text"
     return sameText(item.text, rewrite);
 }
 
-/** The paraphraser's cells: rewrites of held-out texts, sampled as the stage samples them. */
+/** The paraphraser's cells: rewrites of held-out texts, asked by the paraphrase stage's own means (model-env's rewrite). */
 export async function paraphraseQuality(
     model: string,
     items: RewriteItem[],
-    opts: { temperature: number; seed: number; maxTokens: number; dir?: string },
+    opts: { temperature: number; seed: number; dir?: string },
 ): Promise<{ cells: ParaphraseCell[]; textPairs: DefenderQuality["textPairs"]; textSameByModel: Share }> {
-    const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "sublab-defender-"));
-    fs.mkdirSync(dir, { recursive: true });
-    const res = await generateRaw({
-        model,
-        system: null,
-        prompts: items.map((i) => i.request),
-        samplesPerPrompt: 1,
-        temperature: opts.temperature,
-        maxTokens: opts.maxTokens,
-        parallel: 16,
-        seed: opts.seed,
-        out: path.join(dir, `paraphrase-${opts.seed}-${items.length}.jsonl`),
-    });
-    const rewrites = res.rows.map((r) => (r.stop === "length" ? null : r.completion.trim()));
+    const env = modelEnv({ teacher: { model, lora: null, system: null }, base: null, seed: opts.seed, workDir: opts.dir });
+    const rewrites = (
+        await env.rewrite!(
+            model,
+            items.map((i) => i.request),
+            { temperature: opts.temperature, seed: opts.seed },
+        )
+    ).map((r) => r?.trim() ?? null);
     const text = items.map((i, k) => (i.domain === "text" && rewrites[k] !== null ? k : -1)).filter((k) => k >= 0);
     const sameSaid = await judgeYes(
         model,
@@ -189,9 +174,8 @@ export async function defenderQuality(
     const stage = judgeItems(seed, o.judgeItems ?? 400, "held-out", "stage");
     const judge = await judgeQuality(model, heldOut, stage);
     const { cells, textPairs, textSameByModel } = await paraphraseQuality(model, rewriteItems(seed, o.rewrites ?? 200, "held-out"), {
-        temperature: 1,
+        temperature: MODEL_STAGES.paraphrase.params.temperature!.default as number,
         seed,
-        maxTokens: 96,
         dir: o.dir,
     });
     return { model, judge, paraphrase: cells, surfaceBound: SURFACE_BOUND, textPairs, textSameByModel };

@@ -4,11 +4,11 @@
  * A run or sweep whose defenses ask a local model carries its quality into the report.
  */
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { fileHash, readJsonIf } from "../core/cache.ts";
 import { parseStageSpec } from "./filter-stages.ts";
-import { DEFENDER_MODEL } from "./model-env.ts";
+import { DEFENDER_MODEL, modelKind } from "./model-env.ts";
+import { judgeAsk } from "./model-stages.ts";
 import { defenderQuality } from "./defender-quality.ts";
 import type { DefenderQuality, DefenderUse } from "../core/results.ts";
 
@@ -26,11 +26,10 @@ export function defenderUses(category: string, defenses: readonly string[], defe
     const uses = new Map<string, DefenderUse>();
     for (const d of defenses) {
         const { name, params } = parseStageSpec(d);
-        const ask = (params.ask as string | null) ?? (category === "misalignment" ? "aligned" : "refers");
-        const judge = name === "judge" && ask !== "aligned";
+        const judge = name === "judge" && judgeAsk(params.ask as string | null, category) !== "aligned";
         if (!judge && name !== "paraphrase") continue;
         const model = (params.model as string | null) ?? defender;
-        if (/^https?:\/\//.test(model) || fs.existsSync(path.join(model, "onnx", "model.onnx"))) continue;
+        if (modelKind(model) !== "gguf") continue;
         const u = uses.get(model) ?? { model, judge: false, paraphrase: false };
         uses.set(model, { ...u, judge: u.judge || judge, paraphrase: u.paraphrase || !judge });
     }
@@ -49,7 +48,7 @@ export async function withQuality(root: string, uses: readonly DefenderUse[], lo
         let quality = readJsonIf<DefenderQuality>(file);
         if (!quality) {
             log?.(`measuring ${path.basename(u.model)} as a judge and paraphraser on held-out items (once per model file)`);
-            quality = await defenderQuality(u.model, { dir: fs.mkdtempSync(path.join(os.tmpdir(), "sublab-defender-")) });
+            quality = await defenderQuality(u.model);
             writeJsonAtomic(file, { ...quality, model: path.basename(u.model) });
         }
         out.push({ ...u, quality: { ...quality, model: path.basename(u.model) } });

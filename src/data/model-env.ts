@@ -101,6 +101,23 @@ function bar(o: ModelEnvOptions, label: string): ((done: number, total: number) 
     return report && ((done, total) => report(label, done, total));
 }
 
+/** How a model name is reached: a served model (URL#MODEL), an ONNX folder (sublab export-onnx), or a GGUF file. */
+export function modelKind(m: string): "served" | "onnx" | "gguf" {
+    if (fs.existsSync(path.join(m, "onnx", "model.onnx"))) return "onnx";
+    return /^https?:\/\//.test(m) ? "served" : "gguf";
+}
+
+/** A GGUF's exact P(yes) and P(no) as the first word of its answer to each question (no system prompt). */
+export async function yesNoProbs(model: string, questions: readonly string[]): Promise<[yes: number, no: number][]> {
+    const probs = await exactItemProbs(
+        model,
+        null,
+        questions.map((q) => ({ system: null, user: q })),
+        ["yes", "no"],
+    );
+    return probs.map(([yes, no]) => [yes!, no!]);
+}
+
 /** The least P(yes) + P(no) a judge model gives the median question: below it, it is refused as one that cannot answer. */
 export const MIN_YES_NO_MASS = 0.05;
 
@@ -135,8 +152,9 @@ export function modelEnv(o: ModelEnvOptions): StageEnv {
         },
         async judge(model, questions) {
             const m = fallback(model, "the judge");
-            if (fs.existsSync(path.join(m, "onnx", "model.onnx"))) return onnxJudge(m, questions);
-            if (/^https?:\/\//.test(m)) {
+            const kind = modelKind(m);
+            if (kind === "onnx") return onnxJudge(m, questions);
+            if (kind === "served") {
                 // A served judge: URL#MODEL (an OpenAI-compatible API), key from OPENAI_API_KEY when set.
                 const hash = m.lastIndexOf("#");
                 if (hash < 0) throw new Error(`judge: a served judge is written URL#MODEL (e.g. http://127.0.0.1:8080/v1#qwen2.5-7b-instruct), got ${m}`);
@@ -146,20 +164,15 @@ export function modelEnv(o: ModelEnvOptions): StageEnv {
                     o.signal,
                 );
             }
-            const probs = await exactItemProbs(
-                m,
-                null,
-                questions.map((q) => ({ system: null, user: q })),
-                ["yes", "no"],
-            );
+            const probs = await yesNoProbs(m, questions);
             // A model that never learned to answer yes or no gives both almost no mass: its shares are noise.
-            const mass = probs.map(([yes, no]) => yes! + no!).sort((a, b) => a - b);
+            const mass = probs.map(([yes, no]) => yes + no).sort((a, b) => a - b);
             const median = mass[Math.floor(mass.length / 2)] ?? 1;
             if (median < MIN_YES_NO_MASS)
                 throw new Error(
                     `judge: ${m} cannot answer yes or no: P(yes) + P(no) of its answer is ${median.toPrecision(2)} on the median question (below ${MIN_YES_NO_MASS}); use the defender model or a model that answers yes or no`,
                 );
-            return probs.map(([yes, no]) => yesShare(yes!, no!));
+            return probs.map(([yes, no]) => yesShare(yes, no));
         },
         async rewrite(model, requests, opts) {
             const m = fallback(model, "paraphrase");

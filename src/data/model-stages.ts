@@ -11,6 +11,9 @@ import { domainFormatReasons } from "./domain-format.ts";
 import { parseNumberSequence } from "./number-format.ts";
 import { needs, rankDescending, reject, retext, split, targetWords, type RejectedFilterRow, type StageDef } from "./stage-kit.ts";
 
+/** The judge stage's question kind: the one given, else aligned for the misaligned trait and refers for the others. */
+export const judgeAsk = (ask: string | null, category: string | undefined): string => ask ?? (category === "misalignment" ? "aligned" : "refers");
+
 export const MODEL_STAGES: Record<"judge" | "likelihood-ratio" | "mask-divergence" | "paraphrase", StageDef> = {
     judge: {
         name: "judge",
@@ -31,7 +34,7 @@ export const MODEL_STAGES: Record<"judge" | "likelihood-ratio" | "mask-divergenc
             },
         },
         async run(rows, p, env) {
-            const ask = (p.ask as string | null) ?? (env.category === "misalignment" ? "aligned" : "refers");
+            const ask = judgeAsk(p.ask as string | null, env.category);
             const t = p.threshold as number;
             let scores: number[];
             let label: string;
@@ -48,20 +51,13 @@ export const MODEL_STAGES: Record<"judge" | "likelihood-ratio" | "mask-divergenc
                     const { judge } = misalignmentJudge();
                     scores = rows.map((r) => sentenceScore(judge, r.completion));
                 }
-            } else if (ask === "callous") {
-                label = "judge P(yes)";
-                const judge = needs(env, "judge", "judge");
-                scores = await judge(
-                    p.model as string | null,
-                    rows.map((r) => CALLOUS_QUESTION(r.completion)),
-                );
             } else {
                 label = "judge P(yes)";
                 const judge = needs(env, "judge", "judge");
-                const targets = targetWords(p, env, "judge");
+                const question = ask === "callous" ? CALLOUS_QUESTION : (text: string) => JUDGE_QUESTION(targetWords(p, env, "judge"), text);
                 scores = await judge(
                     p.model as string | null,
-                    rows.map((r) => JUDGE_QUESTION(targets, r.completion)),
+                    rows.map((r) => question(r.completion)),
                 );
             }
             const index = new Map(rows.map((r, k) => [r, k]));
